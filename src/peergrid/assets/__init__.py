@@ -1,0 +1,1 @@
+"""Household assets and their profiles."""

@@ -1,0 +1,245 @@
+"""The ``peergrid`` command line.
+
+Logging is configured here and only here. Every domain error (a bad order, a bad scenario, a
+feeder or ledger failure) is printed as one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from peergrid import __version__
+from peergrid.core.errors import PeergridError
+
+app = typer.Typer(
+    name="peergrid",
+    help="Grid-aware peer-to-peer energy markets settled on an EVM ledger.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+def _fail(error: Exception) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress details")] = False,
+    version: Annotated[bool, typer.Option("--version", help="print the version and exit")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if version:
+        typer.echo(f"peergrid {__version__}")
+        raise typer.Exit()
+
+
+@app.command()
+def demo(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="results folder (default results/demo)")
+    ] = None,
+    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="do not settle on chain")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Run the built-in scenario: 55 households on the IEEE European LV feeder for one day."""
+    from peergrid.sim.scenario import Scenario
+
+    scenario = Scenario()
+    if no_ledger:
+        scenario = scenario.model_copy(
+            update={"ledger": scenario.ledger.model_copy(update={"enabled": False})}
+        )
+    _run(scenario, output, quiet)
+
+
+@app.command()
+def run(
+    scenario_file: Annotated[Path, typer.Argument(help="scenario file (TOML)")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="results folder (overrides the file)")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Run a scenario file; see examples/demo.toml for every field."""
+    from peergrid.sim.scenario import load_scenario
+
+    try:
+        scenario = load_scenario(scenario_file)
+    except PeergridError as exc:
+        raise _fail(exc) from None
+    _run(scenario, output, quiet)
+
+
+def _run(scenario: Any, output: Path | None, quiet: bool) -> None:
+    from peergrid.sim.results import write_results
+    from peergrid.sim.runner import run_scenario
+
+    directory = output or scenario.output_directory
+    console.print(
+        f"[bold]peergrid[/] {scenario.name}: {scenario.households.count} households on "
+        f"{scenario.feeder.name}, {scenario.market.mechanism}, {scenario.time.days} day(s) of "
+        f"{scenario.time.slot_minutes}-min slots from {scenario.time.start}",
+        highlight=False,
+    )
+    try:
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet,
+            transient=False,
+        ) as progress:
+            task = progress.add_task("slots", total=None)
+
+            def on_slot(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            result = run_scenario(scenario, on_slot=on_slot)
+        paths = write_results(result, directory)
+    except PeergridError as exc:
+        raise _fail(exc) from None
+    Console().print(_summary_table(result.summary))
+    Console().print(_bills_table(result))
+    console.print(f"results in [bold]{directory}[/]: " + ", ".join(p.name for p in paths.values()))
+
+
+def _summary_table(s: dict[str, Any]) -> Table:
+    cur = s["currency"]
+    table = Table(title=f"Market summary: {s['scenario']}", show_header=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+
+    def row(label: str, value: str) -> None:
+        table.add_row(label, value)
+
+    row("households (with PV)", f"{s['households']} ({s['households_with_pv']})")
+    row("consumption / PV production", f"{s['consumption_kwh']:.1f} / {s['pv_production_kwh']:.1f} kWh")
+    row("energy traded peer to peer", f"{s['p2p_traded_kwh']:.2f} kWh in {s['trades']} trades")
+    row("imported from supplier", f"{s['imported_kwh']:.2f} kWh")
+    row("exported to supplier", f"{s['exported_kwh']:.2f} kWh")
+    row(
+        "self-sufficiency (no market)",
+        f"{s['self_sufficiency']:.1%} ({s['self_sufficiency_baseline']:.1%})",
+    )
+    avg = s["average_p2p_price"]
+    row(
+        "average P2P price / retail / feed-in",
+        f"{avg:.4f} / {s['retail_price']:.4f} / {s['feed_in_price']:.4f} {cur}/kWh"
+        if avg is not None
+        else f"no trade / {s['retail_price']:.4f} / {s['feed_in_price']:.4f} {cur}/kWh",
+    )
+    row(
+        "community bill (no market)",
+        f"{s['community_bill']:.2f} ({s['community_bill_baseline']:.2f}) {cur}",
+    )
+    row("DSO network fees", f"{s['dso_network_fees']:.4f} {cur}")
+    row(
+        "households better / worse off",
+        f"{s['households_better_off']} / {s['households_worse_off']}",
+    )
+    if s["grid_checked"]:
+        kinds = ", ".join(f"{k} {v}" for k, v in s["grid_violations_by_kind"].items()) or "none"
+        row("grid violations", f"{s['grid_violations']} in {s['slots_with_violations']} slots ({kinds})")
+        row(
+            "voltage range / max line / trafo loading",
+            f"{s['v_min_pu']:.4f}-{s['v_max_pu']:.4f} p.u. / {s['max_line_loading_pct']:.1f} % / "
+            f"{s['max_trafo_loading_pct']:.1f} %",
+        )
+        if s["power_flow_failures"]:
+            row("power flows not converged", str(s["power_flow_failures"]))
+    else:
+        row("grid violations", "not checked (grid.power_flow = false)")
+    if s["ledger"]:
+        row(
+            "ledger transactions (gas)",
+            f"{s['transactions']} settlements ({s['gas_used']:,} gas) + "
+            f"{s['ledger_setup_transactions']} setup ({s['ledger_setup_gas']:,} gas)",
+        )
+        row("money conserved on chain", "yes" if s["ledger_money_conserved"] else "NO")
+    else:
+        row("ledger", "off")
+    return table
+
+
+def _bills_table(result: Any) -> Table:
+    cur = result.summary["currency"]
+    table = Table(title=f"Bills per household ({cur}), market against no-market baseline")
+    for column in ("household", "PV kWp", "bought P2P", "sold P2P", "bill", "baseline", "change"):
+        table.add_column(column, justify="right")
+    for row in result.bills.itertuples():
+        table.add_row(
+            row.household,
+            f"{row.pv_kwp:.1f}" if row.pv_kwp else "-",
+            f"{row.bought_p2p_kwh:.2f}",
+            f"{row.sold_p2p_kwh:.2f}",
+            f"{row.bill:.3f}",
+            f"{row.baseline_bill:.3f}",
+            f"{row.bill_change:+.3f}",
+        )
+    return table
+
+
+@app.command("clear")
+def clear_command(
+    orders: Annotated[Path, typer.Option("--orders", help="JSON order set ('-' for stdin)")],
+    mechanism: Annotated[str, typer.Option("--mechanism", "-m", help="mcafee or dpda")] = "dpda",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="mechanism parameter key=value")
+    ] = None,
+) -> None:
+    """Clear a JSON order set and print the result as JSON."""
+    from peergrid.core.orders import parse_order_book
+    from peergrid.mechanisms import clear
+
+    try:
+        text = sys.stdin.read() if str(orders) == "-" else _read(orders)
+        book, params = parse_order_book(text)
+        for item in param or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise PeergridError(f"--param {item!r}: expected key=value")
+            params[key] = _parse_value(value)
+        result = clear(mechanism, book, params)
+    except PeergridError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps(result.to_dict(), indent=2))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PeergridError(f"{path}: cannot read the order file ({exc.strerror})") from None
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

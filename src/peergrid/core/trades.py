@@ -1,0 +1,63 @@
+"""Trades and the result of a clearing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """Energy moving from a seller to a buyer at ``price`` (currency per kWh).
+
+    ``grid_fee`` is the DSO's whole charge for the pair in currency; how it is split between the
+    two sides is the settlement's business.
+    """
+
+    buyer: str
+    seller: str
+    quantity_kwh: float
+    price: float
+    slot: int = 0
+    grid_fee: float = 0.0
+    buy_order: str = ""
+    sell_order: str = ""
+
+    @property
+    def value(self) -> float:
+        return self.quantity_kwh * self.price
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "buyer": self.buyer,
+            "seller": self.seller,
+            "buy_order": self.buy_order,
+            "sell_order": self.sell_order,
+            "quantity_kwh": self.quantity_kwh,
+            "price": self.price,
+            "grid_fee": self.grid_fee,
+            "slot": self.slot,
+        }
+
+
+@dataclass(frozen=True)
+class Clearing:
+    """What a periodic mechanism returns.
+
+    ``allocations`` maps every order id to its cleared kWh (0 for losers); ``info`` carries the
+    mechanism's own diagnostics (case, intersection, oversupply, ...), JSON-serialisable.
+    """
+
+    trades: tuple[Trade, ...]
+    price: float | None
+    allocations: Mapping[str, float]
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "price": self.price,
+            "trades": [t.to_dict() for t in self.trades],
+            "allocations": dict(self.allocations),
+            "info": dict(self.info),
+        }

@@ -1,0 +1,1 @@
+"""Feeders, power flow and the checks a market uses against the physical network."""

@@ -1,0 +1,1 @@
+"""Simulation: scenarios, the market-day runner, metrics and reports."""

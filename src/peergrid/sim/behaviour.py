@@ -1,0 +1,78 @@
+"""How households form their orders: net position and reserved price.
+
+Net position (kWh in the slot, PV minus load): a surplus is offered for sale, a deficit is bid
+for. The reserved price follows the behavioural model of 003_dpda.md §2.11: normalised random
+values around a local reference price, with the thesis's standard deviations (stated on its
+reference of £0.2023/kWh, here scaled to the scenario's reference price):
+
+=================  ======  =======
+behaviour          buyers  sellers
+=================  ======  =======
+cooperative        0.010   0.025
+non-cooperative    0.020   0.045
+=================  ======  =======
+
+Prices are clipped to [feed-in tariff, retail price]: no seller accepts less than the supplier
+pays for its export, no buyer pays more than the supplier's retail price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from peergrid.core.orders import Order, Side
+
+THESIS_REFERENCE_PRICE = 0.2023
+PRICE_SPREAD = {
+    "cooperative": {"buy": 0.010, "sell": 0.025},
+    "non-cooperative": {"buy": 0.020, "sell": 0.045},
+}
+
+
+@dataclass(frozen=True)
+class PriceModel:
+    reference_price: float
+    feed_in: float
+    retail: float
+    behaviour: str = "cooperative"
+
+    def draw(self, rng: np.random.Generator, sides: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+        """One reserved price per order; ``sides`` is True for a sell order."""
+        scale = self.reference_price / THESIS_REFERENCE_PRICE
+        spread = PRICE_SPREAD[self.behaviour]
+        sd = np.where(sides, spread["sell"], spread["buy"]) * scale
+        prices = self.reference_price + rng.standard_normal(len(sides)) * sd
+        return np.clip(prices, self.feed_in, self.retail)
+
+
+def slot_orders(
+    slot: int,
+    agents: list[str],
+    buses: list[int],
+    net_kwh: npt.NDArray[np.float64],
+    prices: PriceModel,
+    rng: np.random.Generator,
+    min_order_kwh: float,
+) -> list[Order]:
+    """Every household with a net position of at least ``min_order_kwh`` places one order."""
+    active = np.flatnonzero(np.abs(net_kwh) >= min_order_kwh)
+    selling = net_kwh[active] > 0
+    reserved = prices.draw(rng, selling)
+    orders = []
+    for k, i in enumerate(active):
+        orders.append(
+            Order(
+                id=f"{slot}-{agents[i]}",
+                agent=agents[i],
+                side=Side.SELL if selling[k] else Side.BUY,
+                quantity_kwh=float(abs(net_kwh[i])),
+                price=round(float(reserved[k]), 6),
+                slot=slot,
+                bus=str(buses[i]),
+                submitted_at=k,
+            )
+        )
+    return orders

@@ -1,0 +1,92 @@
+"""The figures a market day is judged by."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from peergrid.sim.scenario import Scenario
+
+if TYPE_CHECKING:
+    from peergrid.sim.settlement import LedgerSettlement
+
+
+def summarise(
+    scenario: Scenario,
+    slots: pd.DataFrame,
+    bills: pd.DataFrame,
+    violations: list[dict[str, Any]],
+    ledger: LedgerSettlement | None,
+) -> dict[str, Any]:
+    consumption = float(bills["consumption_kwh"].sum())
+    production = float(bills["pv_kwh"].sum())
+    p2p = float(slots["p2p_kwh"].sum())
+    imported = float(slots["import_kwh"].sum())
+    exported = float(slots["export_kwh"].sum())
+    baseline_import = imported + p2p  # without the market every deficit comes from the supplier
+    traded_value = float((slots["clearing_price"].fillna(0.0) * slots["p2p_kwh"]).sum())
+    bills_change = bills["bill_change"]
+    kinds = Counter(v["kind"] for v in violations)
+    summary: dict[str, Any] = {
+        "scenario": scenario.name,
+        "mechanism": scenario.market.mechanism,
+        "feeder": scenario.feeder.name,
+        "households": len(bills),
+        "households_with_pv": int((bills["pv_kwp"] > 0).sum()),
+        "slots": len(slots),
+        "currency": scenario.tariffs.currency,
+        "consumption_kwh": consumption,
+        "pv_production_kwh": production,
+        "p2p_traded_kwh": p2p,
+        "imported_kwh": imported,
+        "exported_kwh": exported,
+        "self_sufficiency": 1.0 - imported / consumption if consumption > 0 else 0.0,
+        "self_sufficiency_baseline": (
+            1.0 - baseline_import / consumption if consumption > 0 else 0.0
+        ),
+        "trades": int(slots["trades"].sum()),
+        "slots_with_trades": int((slots["trades"] > 0).sum()),
+        "average_p2p_price": traded_value / p2p if p2p > 0 else None,
+        "retail_price": scenario.tariffs.retail_per_kwh,
+        "feed_in_price": scenario.tariffs.feed_in_per_kwh,
+        "community_bill": float(bills["bill"].sum()),
+        "community_bill_baseline": float(bills["baseline_bill"].sum()),
+        "dso_network_fees": float(slots["network_fees"].sum()),
+        "households_better_off": int((bills_change < -1e-9).sum()),
+        "households_worse_off": int((bills_change > 1e-9).sum()),
+        "largest_saving": float(-bills_change.min()) if len(bills) else 0.0,
+        "ir_violations": int(slots["ir_violations"].sum()),
+        "clipping_excess_kwh": float(slots["clipping_excess_kwh"].sum()),
+        "grid_checked": bool(scenario.grid.power_flow),
+        "grid_violations": len(violations),
+        "grid_violations_by_kind": dict(kinds),
+        "slots_with_violations": int((slots["grid_violations"] > 0).sum()),
+        "power_flow_failures": int((slots["pf_converged"] == False).sum()),  # noqa: E712
+        "v_min_pu": _min(slots, "v_min_pu"),
+        "v_max_pu": _max(slots, "v_max_pu"),
+        "max_line_loading_pct": _max(slots, "max_line_loading_pct"),
+        "max_trafo_loading_pct": _max(slots, "max_trafo_loading_pct"),
+        "ledger": bool(ledger is not None),
+        "transactions": int(slots["transactions"].sum()),
+        "gas_used": int(slots["gas_used"].sum()),
+    }
+    if ledger is not None:
+        log = ledger.ledger.gas_log
+        summary["ledger_setup_transactions"] = log.count() - summary["transactions"]
+        summary["ledger_setup_gas"] = log.total_gas() - summary["gas_used"]
+        summary["ledger_dso_balance"] = ledger.ledger.dso_balance() / 1e6
+        summary["ledger_money_conserved"] = ledger.money_conserved()
+        summary["ledger_trades_below_one_wh"] = ledger.dropped_trades
+    return summary
+
+
+def _min(frame: pd.DataFrame, column: str) -> float | None:
+    values = frame[column].dropna()
+    return float(values.min()) if len(values) else None
+
+
+def _max(frame: pd.DataFrame, column: str) -> float | None:
+    values = frame[column].dropna()
+    return float(values.max()) if len(values) else None

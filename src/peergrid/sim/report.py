@@ -1,0 +1,164 @@
+"""A self-contained HTML report with plots of a market run (matplotlib, images inlined)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from peergrid.sim.runner import RunResult
+
+
+def _png(fig: Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _times(slots: pd.DataFrame) -> pd.Series:
+    return pd.to_datetime(slots["time"])
+
+
+def _prices_volumes(result: RunResult) -> str:
+    s, t = result.slots, _times(result.slots)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    ax1.step(t, s["clearing_price"], where="post", label="P2P clearing price")
+    ax1.axhline(result.summary["retail_price"], color="tab:red", ls="--", label="retail")
+    ax1.axhline(result.summary["feed_in_price"], color="tab:green", ls="--", label="feed-in")
+    ax1.set_ylabel(f"price ({result.summary['currency']}/kWh)")
+    ax1.legend(loc="best", fontsize=8)
+    ax2.bar(t, s["p2p_kwh"], width=_bar_width(result), label="traded P2P", color="tab:purple")
+    ax2.step(t, s["demand_kwh"], where="post", label="bids", color="tab:red", lw=1)
+    ax2.step(t, s["supply_kwh"], where="post", label="offers", color="tab:green", lw=1)
+    ax2.set_ylabel("energy per slot (kWh)")
+    ax2.legend(loc="best", fontsize=8)
+    _time_axis(ax2)
+    fig.suptitle("Prices and volumes")
+    return _png(fig)
+
+
+def _import_export(result: RunResult) -> str:
+    s, t = result.slots, _times(result.slots)
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    ax.step(t, s["import_kwh"], where="post", label="imported from supplier", color="tab:red")
+    ax.step(t, -s["export_kwh"], where="post", label="exported to supplier", color="tab:green")
+    ax.step(t, s["p2p_kwh"], where="post", label="traded P2P", color="tab:purple")
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set_ylabel("kWh per slot")
+    ax.legend(loc="best", fontsize=8)
+    _time_axis(ax)
+    fig.suptitle("Community import and export")
+    return _png(fig)
+
+
+def _voltage(result: RunResult) -> str | None:
+    s = result.slots
+    if s["v_min_pu"].isna().all():
+        return None
+    t = _times(s)
+    limits = result.scenario.grid
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True)
+    ax1.fill_between(t, s["v_min_pu"], s["v_max_pu"], step="post", alpha=0.4, label="bus voltages")
+    ax1.axhline(limits.v_min_pu, color="tab:red", ls="--", lw=1, label="limits")
+    ax1.axhline(limits.v_max_pu, color="tab:red", ls="--", lw=1)
+    ax1.set_ylabel("voltage (p.u.)")
+    ax1.legend(loc="best", fontsize=8)
+    ax2.step(t, s["max_line_loading_pct"], where="post", label="highest line loading")
+    ax2.step(t, s["max_trafo_loading_pct"], where="post", label="transformer loading")
+    ax2.axhline(limits.max_line_loading_pct, color="tab:red", ls="--", lw=1)
+    ax2.set_ylabel("loading (%)")
+    ax2.legend(loc="best", fontsize=8)
+    _time_axis(ax2)
+    fig.suptitle("Voltage envelope and loading (AC power flow)")
+    return _png(fig)
+
+
+def _bill_change(result: RunResult) -> str:
+    b = result.bills.sort_values("bill_change")
+    fig, ax = plt.subplots(figsize=(10, 4))
+    colours = ["tab:green" if v < 0 else "tab:red" for v in b["bill_change"]]
+    ax.bar(b["household"], b["bill_change"], color=colours)
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set_ylabel(f"bill change vs. no market ({result.summary['currency']})")
+    ax.tick_params(axis="x", labelrotation=90, labelsize=6)
+    fig.suptitle("Bill change per household (negative: saves)")
+    return _png(fig)
+
+
+def _bar_width(result: RunResult) -> float:
+    return result.scenario.time.slot_minutes / (24 * 60) * 0.9
+
+
+def _time_axis(ax: Any) -> None:
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %H:%M"))
+    ax.figure.autofmt_xdate()
+
+
+def _summary_table(summary: dict[str, Any]) -> str:
+    rows = []
+    for key, value in summary.items():
+        if isinstance(value, float):
+            text = f"{value:,.4f}"
+        elif isinstance(value, dict):
+            text = ", ".join(f"{k}: {v}" for k, v in value.items()) or "none"
+        else:
+            text = str(value)
+        rows.append(f"<tr><th>{html.escape(key)}</th><td>{html.escape(text)}</td></tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def write_report(result: RunResult, path: Path) -> Path:
+    figures = [
+        ("Prices and volumes over the day", _prices_volumes(result)),
+        ("Community import and export", _import_export(result)),
+        ("Voltage envelope", _voltage(result)),
+        ("Bill change per household", _bill_change(result)),
+    ]
+    sections = "".join(
+        f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
+        f"src='data:image/png;base64,{data}'>"
+        for title, data in figures
+        if data is not None
+    )
+    if result.summary["grid_checked"] and not sections.count("Voltage"):
+        sections += "<p>No power flow converged: no voltage envelope to show.</p>"
+    violations = result.violations
+    if len(violations):
+        counts = violations.groupby("kind").size().to_dict()
+        grid_note = ", ".join(f"{k}: {v}" for k, v in counts.items())
+    else:
+        grid_note = "none" if result.summary["grid_checked"] else "power flow not run"
+    scenario = html.escape(result.scenario.to_toml())
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>peergrid report: {html.escape(result.scenario.name)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; }}
+table {{ border-collapse: collapse; }} th, td {{ padding: 2px 10px; border-bottom: 1px solid #ddd; }}
+th {{ text-align: left; font-weight: 500; }} img {{ max-width: 100%; }}
+pre {{ background: #f6f6f6; padding: 1em; }}
+</style></head><body>
+<h1>peergrid: {html.escape(result.scenario.name)}</h1>
+<p>{result.summary["households"]} households on <code>{html.escape(result.summary["feeder"])}</code>,
+mechanism <code>{html.escape(result.summary["mechanism"])}</code>, {result.summary["slots"]} slots
+from {html.escape(str(result.scenario.time.start))}. Grid violations: {html.escape(grid_note)}.</p>
+<h2>Summary</h2>{_summary_table(result.summary)}
+{sections}
+<h2>Scenario as it ran</h2><pre>{scenario}</pre>
+</body></html>
+"""
+    path.write_text(page, encoding="utf-8")
+    return path
