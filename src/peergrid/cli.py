@@ -131,7 +131,10 @@ def _summary_table(s: dict[str, Any]) -> Table:
         table.add_row(label, value)
 
     row("households (with PV)", f"{s['households']} ({s['households_with_pv']})")
-    row("consumption / PV production", f"{s['consumption_kwh']:.1f} / {s['pv_production_kwh']:.1f} kWh")
+    row(
+        "consumption / PV production",
+        f"{s['consumption_kwh']:.1f} / {s['pv_production_kwh']:.1f} kWh",
+    )
     row("energy traded peer to peer", f"{s['p2p_traded_kwh']:.2f} kWh in {s['trades']} trades")
     row("imported from supplier", f"{s['imported_kwh']:.2f} kWh")
     row("exported to supplier", f"{s['exported_kwh']:.2f} kWh")
@@ -157,7 +160,10 @@ def _summary_table(s: dict[str, Any]) -> Table:
     )
     if s["grid_checked"]:
         kinds = ", ".join(f"{k} {v}" for k, v in s["grid_violations_by_kind"].items()) or "none"
-        row("grid violations", f"{s['grid_violations']} in {s['slots_with_violations']} slots ({kinds})")
+        row(
+            "grid violations",
+            f"{s['grid_violations']} in {s['slots_with_violations']} slots ({kinds})",
+        )
         row(
             "voltage range / max line / trafo loading",
             f"{s['v_min_pu']:.4f}-{s['v_max_pu']:.4f} p.u. / {s['max_line_loading_pct']:.1f} % / "

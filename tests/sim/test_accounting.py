@@ -39,7 +39,9 @@ def test_money_between_members_balances(net_list: list[float], price: float, fee
             q = min(-net[b], net[s]) / (len(buyers) * len(sellers))
             if q > 0:
                 trades.append(
-                    Trade(buyer=str(b), seller=str(s), quantity_kwh=q, price=price, grid_fee=fee * q)
+                    Trade(
+                        buyer=str(b), seller=str(s), quantity_kwh=q, price=price, grid_fee=fee * q
+                    )
                 )
     index = {str(i): i for i in range(len(net))}
     acc = slot_accounts(net, trades, index, retail=0.30, feed_in=0.08)

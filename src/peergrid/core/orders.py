@@ -11,13 +11,13 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from peergrid.core.errors import OrderError
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     BUY = "buy"
     SELL = "sell"
 
@@ -45,7 +45,9 @@ def _check_order_values(
     order_id: str, side: object, quantity_kwh: float, price: float, max_distance_m: float | None
 ) -> None:
     if not isinstance(side, Side):
-        raise OrderError(f"unknown side {side!r} (expected 'buy' or 'sell')", order_id=order_id, field="side")
+        raise OrderError(
+            f"unknown side {side!r} (expected 'buy' or 'sell')", order_id=order_id, field="side"
+        )
     if not _is_number(quantity_kwh) or not math.isfinite(quantity_kwh) or quantity_kwh <= 0:
         raise OrderError(
             f"must be a positive finite number, got {quantity_kwh!r}",
@@ -91,11 +93,15 @@ def order_from_dict(raw: Mapping[str, Any], position: int) -> Order:
         raise OrderError(f"order #{position + 1} has no 'id'", field="id")
     order_id = raw["id"]
     if not isinstance(order_id, str | int) or isinstance(order_id, bool) or str(order_id) == "":
-        raise OrderError(f"order #{position + 1}: 'id' must be a non-empty string or integer", field="id")
+        raise OrderError(
+            f"order #{position + 1}: 'id' must be a non-empty string or integer", field="id"
+        )
     order_id = str(order_id)
     unknown = sorted(set(raw) - _ORDER_FIELDS)
     if unknown:
-        raise OrderError(f"unknown field(s) {', '.join(unknown)}", order_id=order_id, field=unknown[0])
+        raise OrderError(
+            f"unknown field(s) {', '.join(unknown)}", order_id=order_id, field=unknown[0]
+        )
     for required in ("side", "quantity_kwh", "price"):
         if required not in raw:
             raise OrderError("is missing", order_id=order_id, field=required)
@@ -116,7 +122,9 @@ def order_from_dict(raw: Mapping[str, Any], position: int) -> Order:
     submitted_at = raw.get("submitted_at", position)
     for name, value in (("slot", slot), ("submitted_at", submitted_at)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise OrderError(f"must be a non-negative integer, got {value!r}", order_id=order_id, field=name)
+            raise OrderError(
+                f"must be a non-negative integer, got {value!r}", order_id=order_id, field=name
+            )
     bus = raw.get("bus")
     agent = raw.get("agent", order_id)
     return Order(
@@ -154,7 +162,9 @@ def parse_order_book(text: str) -> tuple[list[Order], dict[str, Any]]:
     try:
         document = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise OrderError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+        raise OrderError(
+            f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
     except ValueError as exc:
         raise OrderError(str(exc)) from exc
     if not isinstance(document, dict):

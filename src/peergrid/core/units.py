@@ -23,7 +23,7 @@ MICRO_PER_UNIT = 1_000_000
 def kwh_to_wh(energy_kwh: float) -> int:
     """Energy in kWh to integer Wh (nearest, half to even)."""
     _require_finite(energy_kwh, "energy_kwh")
-    return int(round(energy_kwh * WH_PER_KWH))
+    return round(energy_kwh * WH_PER_KWH)
 
 
 def wh_to_kwh(energy_wh: int) -> float:
@@ -33,7 +33,7 @@ def wh_to_kwh(energy_wh: int) -> float:
 def to_micro(amount: float) -> int:
     """Money (or a price per kWh) in currency to integer micro-currency (nearest, half to even)."""
     _require_finite(amount, "amount")
-    return int(round(amount * MICRO_PER_UNIT))
+    return round(amount * MICRO_PER_UNIT)
 
 
 def from_micro(amount_micro: int) -> float:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandapower as pp
 
 from peergrid.core.errors import GridError
@@ -70,7 +71,7 @@ class PowerFlowCheck:
         )
         self._initialised = False
 
-    def check(self, slot: int, p_kw: Sequence[float], q_kvar: Sequence[float]) -> SlotCheck:
+    def check(self, slot: int, p_kw: npt.ArrayLike, q_kvar: npt.ArrayLike) -> SlotCheck:
         p = np.asarray(p_kw, dtype=float)
         q = np.asarray(q_kvar, dtype=float)
         if p.shape != (len(self.buses),) or q.shape != (len(self.buses),):

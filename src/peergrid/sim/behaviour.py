@@ -39,7 +39,9 @@ class PriceModel:
     retail: float
     behaviour: str = "cooperative"
 
-    def draw(self, rng: np.random.Generator, sides: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    def draw(
+        self, rng: np.random.Generator, sides: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.float64]:
         """One reserved price per order; ``sides`` is True for a sell order."""
         scale = self.reference_price / THESIS_REFERENCE_PRICE
         spread = PRICE_SPREAD[self.behaviour]

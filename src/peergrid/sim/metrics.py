@@ -74,8 +74,8 @@ def summarise(
     }
     if ledger is not None:
         log = ledger.ledger.gas_log
-        summary["ledger_setup_transactions"] = log.count() - summary["transactions"]
-        summary["ledger_setup_gas"] = log.total_gas() - summary["gas_used"]
+        summary["ledger_setup_transactions"] = len(log) - summary["transactions"]
+        summary["ledger_setup_gas"] = log.total - summary["gas_used"]
         summary["ledger_dso_balance"] = ledger.ledger.dso_balance() / 1e6
         summary["ledger_money_conserved"] = ledger.money_conserved()
         summary["ledger_trades_below_one_wh"] = ledger.dropped_trades

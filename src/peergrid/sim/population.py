@@ -18,7 +18,7 @@ def place_households(
     chosen at random, have PV with a drawn profile and size.
     """
     n = section.count
-    n_pv = int(round(section.pv_share * n))
+    n_pv = round(section.pv_share * n)
     with_pv = set(rng.choice(n, size=n_pv, replace=False).tolist()) if n_pv else set()
     width = len(str(n))
     households = []

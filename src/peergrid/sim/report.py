@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import pandas as pd
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -147,12 +147,14 @@ def write_report(result: RunResult, path: Path) -> Path:
 <title>peergrid report: {html.escape(result.scenario.name)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; }}
-table {{ border-collapse: collapse; }} th, td {{ padding: 2px 10px; border-bottom: 1px solid #ddd; }}
+table {{ border-collapse: collapse; }}
+th, td {{ padding: 2px 10px; border-bottom: 1px solid #ddd; }}
 th {{ text-align: left; font-weight: 500; }} img {{ max-width: 100%; }}
 pre {{ background: #f6f6f6; padding: 1em; }}
 </style></head><body>
 <h1>peergrid: {html.escape(result.scenario.name)}</h1>
-<p>{result.summary["households"]} households on <code>{html.escape(result.summary["feeder"])}</code>,
+<p>{result.summary["households"]} households on
+<code>{html.escape(result.summary["feeder"])}</code>,
 mechanism <code>{html.escape(result.summary["mechanism"])}</code>, {result.summary["slots"]} slots
 from {html.escape(str(result.scenario.time.start))}. Grid violations: {html.escape(grid_note)}.</p>
 <h2>Summary</h2>{_summary_table(result.summary)}

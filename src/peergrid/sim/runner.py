@@ -131,11 +131,10 @@ def run_scenario(scenario: Scenario, on_slot: SlotCallback | None = None) -> Run
                 p_kw = -net / slot_hours
                 result = check.check(slot, p_kw, energy.q_kvar[:, slot])
             violations.extend(v.to_dict() for v in result.violations)
-        gas_before = ledger.ledger.gas_log.total_gas() if ledger else 0
-        tx_before = ledger.ledger.gas_log.count() if ledger else 0
+        receipts: tuple[Any, ...] = ()
         if ledger is not None:
             with watch.stage("ledger"):
-                ledger.settle(slot, orders, trades)
+                receipts = ledger.settle(slot, orders, trades)
 
         for key, value in (
             ("bought", accounts.bought_p2p_kwh),
@@ -152,8 +151,8 @@ def run_scenario(scenario: Scenario, on_slot: SlotCallback | None = None) -> Run
             _slot_row(scenario, slot, orders, clearing.info, clearing.price, trades, accounts)
             | _grid_row(result)
             | {
-                "transactions": (ledger.ledger.gas_log.count() - tx_before) if ledger else 0,
-                "gas_used": (ledger.ledger.gas_log.total_gas() - gas_before) if ledger else 0,
+                "transactions": len(receipts),
+                "gas_used": sum(r.gas_used for r in receipts),
             }
         )
         trade_rows.extend(_trade_row(scenario, t) for t in trades)

@@ -93,8 +93,8 @@ class TimeSection(_Section):
         end = self.start + dt.timedelta(days=self.days - 1)
         if self.start < first or end > last:
             raise ValueError(
-                f"start/days: {self.start} plus {self.days} day(s) must lie within the profile year "
-                f"{first}..{last}"
+                f"start/days: {self.start} plus {self.days} day(s) must lie within the profile "
+                f"year {first}..{last}"
             )
         return self
 
@@ -113,7 +113,9 @@ class MarketSection(_Section):
     @classmethod
     def _mechanism(cls, value: str) -> str:
         if value not in MECHANISMS:
-            raise ValueError(f"unknown mechanism {value!r} (known: {', '.join(sorted(MECHANISMS))})")
+            raise ValueError(
+                f"unknown mechanism {value!r} (known: {', '.join(sorted(MECHANISMS))})"
+            )
         return value
 
 
@@ -136,9 +138,7 @@ class GridSection(_Section):
     @model_validator(mode="after")
     def _band(self) -> GridSection:
         if self.v_min_pu >= self.v_max_pu:
-            raise ValueError(
-                f"v_min_pu ({self.v_min_pu}) must be below v_max_pu ({self.v_max_pu})"
-            )
+            raise ValueError(f"v_min_pu ({self.v_min_pu}) must be below v_max_pu ({self.v_max_pu})")
         return self
 
 

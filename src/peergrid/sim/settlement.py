@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from peergrid.core.orders import Order, canonical_order_set
 from peergrid.core.trades import Trade
 from peergrid.core.units import to_micro
-from peergrid.ledger.chain import EmbeddedChain
-from peergrid.ledger.community import CommunityLedger, order_set_hash, settlement_trades
+from peergrid.ledger.chain import EmbeddedChain, Receipt
+from peergrid.ledger.community import CommunityLedger, order_set_hash, split_settleable
 
 
 @dataclass
@@ -47,14 +47,27 @@ class LedgerSettlement:
             ledger.deposit(address, deposit)
         return cls(ledger=ledger, address_of=address_of, deposits_micro=deposit * len(agents))
 
-    def settle(self, slot: int, orders: Sequence[Order], trades: Sequence[Trade]) -> None:
-        if not trades:
-            return
-        on_chain, dropped = settlement_trades(trades, self.address_of)
+    def settle(
+        self, slot: int, orders: Sequence[Order], trades: Sequence[Trade]
+    ) -> tuple[Receipt, ...]:
+        """Post the slot's trades; a slot without trades sends nothing."""
+        on_chain, dropped = split_settleable(trades, self.address_of)
         self.dropped_trades += len(dropped)
-        if on_chain:
-            self.ledger.settle_slot(slot, order_set_hash(canonical_order_set(orders)), on_chain)
-            self.settled_slots.append(slot)
+        if not on_chain:
+            return ()
+        receipts = self.ledger.settle_slot(
+            slot, order_set_hash(canonical_order_set(orders)), on_chain
+        )
+        self.settled_slots.append(slot)
+        return receipts
+
+    def money_conserved(self) -> bool:
+        """Members' and DSO's balances add up to the deposits, and to the contract's tokens."""
+        ledger = self.ledger
+        internal = ledger.total_internal_balance()
+        held = ledger.token_balance(ledger.community.address)
+        members = sum(self.balances_micro().values())
+        return internal == held == self.deposits_micro == members + ledger.dso_balance()
 
     def balances_micro(self) -> dict[str, int]:
         return {agent: self.ledger.balance_of(addr) for agent, addr in self.address_of.items()}

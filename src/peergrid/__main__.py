@@ -1,0 +1,5 @@
+"""``python -m peergrid`` is the ``peergrid`` command."""
+
+from peergrid.cli import main
+
+main()

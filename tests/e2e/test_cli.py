@@ -1,0 +1,156 @@
+"""End to end through the command line, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHORT_SCENARIO = """
+name = "short"
+seed = 7
+
+[households]
+count = 12
+pv_share = 0.5
+
+[time]
+start = "2016-06-09"
+slot_minutes = 60
+
+[market]
+mechanism = "{mechanism}"
+
+[ledger]
+enabled = true
+deposit_per_member = 50.0
+"""
+
+
+def peergrid(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "peergrid", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mechanism", ["dpda", "mcafee"])
+def test_run_short_scenario(tmp_path: Path, mechanism: str) -> None:
+    scenario = tmp_path / "short.toml"
+    scenario.write_text(SHORT_SCENARIO.format(mechanism=mechanism))
+    out = tmp_path / "out"
+    done = peergrid("run", str(scenario), "--output", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "Market summary: short" in done.stdout
+
+    for name in ("slots.csv", "trades.csv", "households.csv", "violations.csv", "report.html"):
+        assert (out / name).is_file(), name
+    slots = pd.read_csv(out / "slots.csv")
+    trades = pd.read_csv(out / "trades.csv")
+    households = pd.read_csv(out / "households.csv")
+    summary = json.loads((out / "summary.json").read_text())
+
+    assert len(slots) == 24 and len(households) == 12
+    assert summary["mechanism"] == mechanism
+    assert summary["households_with_pv"] == 6
+    assert summary["trades"] == len(trades) > 0
+    # The tables agree with each other.
+    per_slot = trades.groupby("slot")["quantity_kwh"].sum()
+    traded = slots.set_index("slot")["p2p_kwh"]
+    assert per_slot.reindex(traded.index, fill_value=0.0).to_numpy() == pytest.approx(
+        traded.to_numpy()
+    )
+    assert households["bought_p2p_kwh"].sum() == pytest.approx(trades["quantity_kwh"].sum())
+    assert households["sold_p2p_kwh"].sum() == pytest.approx(trades["quantity_kwh"].sum())
+    # Every trade within its slot's clearing price, every slot checked by a power flow.
+    prices = slots.set_index("slot")["clearing_price"]
+    assert (trades["price"].to_numpy() == prices.loc[trades["slot"]].to_numpy()).all()
+    assert slots["pf_converged"].all()
+    assert summary["grid_checked"] and summary["v_min_pu"] > 0.5
+    # Settled on chain, money conserved, one settlement per slot with trades.
+    assert summary["ledger_money_conserved"] is True
+    assert summary["transactions"] == int((slots["trades"] > 0).sum())
+    assert summary["gas_used"] > 0
+    net_on_chain = households["ledger_net_micro"]
+    assert net_on_chain.sum() == -round(summary["ledger_dso_balance"] * 1e6)
+    # Sellers gain on chain, pure buyers pay.
+    pure_buyers = households[(households["sold_p2p_kwh"] == 0) & (households["bought_p2p_kwh"] > 0)]
+    assert (pure_buyers["ledger_net_micro"] < 0).all()
+    # The scenario as it ran, and a report with its four plots.
+    assert "mechanism = " in (out / "scenario.toml").read_text()
+    assert (out / "report.html").read_text().count("data:image/png;base64,") == 4
+
+
+def test_malformed_scenario_is_one_line(tmp_path: Path) -> None:
+    scenario = tmp_path / "bad.toml"
+    scenario.write_text("[time]\nslot_minutes = 20\n")
+    done = peergrid("run", str(scenario))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "time.slot_minutes" in lines[0]
+
+
+def test_clear_thesis_book() -> None:
+    done = peergrid(
+        "clear", "--mechanism", "dpda", "--orders", "examples/orders-thesis-table-2-2.json"
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["price"] == 16.5
+    assert (result["info"]["case"], result["info"]["x"], result["info"]["y"]) == (3, 4, 5)
+    assert result["info"]["oversupply"] == pytest.approx(0.75)
+    assert result["allocations"]["S24"] == pytest.approx(24.25)
+    assert sum(t["quantity_kwh"] for t in result["trades"]) == pytest.approx(146.0)
+
+
+def test_clear_mcafee() -> None:
+    done = peergrid(
+        "clear", "--mechanism", "mcafee", "--orders", "examples/orders-thesis-table-2-2.json"
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["info"]["case"] == 2 and result["info"]["theta"] == pytest.approx(3.0)
+    assert result["allocations"]["S24"] == pytest.approx(22.0)
+
+
+@pytest.mark.parametrize(
+    ("orders", "words"),
+    [
+        ('{"orders": [{"id": "a", "side": "sell", "price": 1, "quantity_kwh": 0}]}', "'a'"),
+        ('{"orders": [{"id": "b", "side": "hold", "price": 1, "quantity_kwh": 1}]}', "'side'"),
+        ('{"orders": [{"id": "c", "side": "buy", "price": NaN, "quantity_kwh": 1}]}', "'price'"),
+        ('{"orders": [{"id": "d", "side": "buy", "price": -1, "quantity_kwh": 1}]}', "'price'"),
+        (
+            '{"orders": [{"id": "e", "side": "buy", "price": 1, "quantity_kwh": 1},'
+            ' {"id": "e", "side": "sell", "price": 1, "quantity_kwh": 1}]}',
+            "duplicate",
+        ),
+        ('{"orders": [', "malformed JSON"),
+    ],
+)
+def test_clear_bad_orders(tmp_path: Path, orders: str, words: str) -> None:
+    path = tmp_path / "book.json"
+    path.write_text(orders)
+    done = peergrid("clear", "--mechanism", "dpda", "--orders", str(path))
+    assert done.returncode == 2
+    assert words in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_mechanism() -> None:
+    done = peergrid(
+        "clear", "--mechanism", "vickrey", "--orders", "examples/orders-thesis-table-2-2.json"
+    )
+    assert done.returncode == 2
+    assert "unknown mechanism" in done.stderr
