@@ -95,6 +95,11 @@ def intersection(book: SortedBook) -> tuple[int, int] | None:
     return x, int(y_index[x - 1]) + 1
 
 
+def covers(supply_kwh: float, demand_kwh: float) -> bool:
+    """Supply covers demand, up to the summation slack (the test every case guard uses)."""
+    return supply_kwh >= demand_kwh - ENERGY_TOLERANCE_KWH
+
+
 def midpoint_in_band(book: SortedBook, x: int, y: int) -> bool:
     """The thesis's check: (P(S_{y+1}) + P(B_{x+1})) / 2 lies in [P(S_y), P(B_x)].
 

@@ -38,7 +38,13 @@ import numpy as np
 
 from peergrid.core.orders import Order
 from peergrid.core.trades import Clearing
-from peergrid.mechanisms.curves import SortedBook, intersection, midpoint_in_band, sort_book
+from peergrid.mechanisms.curves import (
+    SortedBook,
+    covers,
+    intersection,
+    midpoint_in_band,
+    sort_book,
+)
 from peergrid.mechanisms.result import base_info, uniform_price_clearing
 
 
@@ -64,13 +70,13 @@ def dpda_at(orders: Sequence[Order], book: SortedBook, x: int, y: int) -> Cleari
     p_s, p_b = book.p_s, book.p_b
     if midpoint_in_band(book, x, y):
         mid = (p_s(y + 1) + p_b(x + 1)) / 2.0  # type: ignore[operator]
-        if book.cum_b(x) <= book.cum_s(y):
+        if covers(book.cum_s(y), book.cum_b(x)):
             case, n_sellers, n_buyers, price = 1, y, x, mid
         else:
             case, n_sellers, n_buyers = 2, y - 1, x - 2
             b_prev = p_b(x - 1)
             price = (p_s(y) + b_prev) / 2.0 if b_prev is not None else None  # type: ignore[operator]
-    elif book.cum_b(x - 1) <= book.cum_s(y - 1):
+    elif covers(book.cum_s(y - 1), book.cum_b(x - 1)):
         case, n_sellers, n_buyers = 3, y - 1, x - 1
         price = (p_s(y) + p_b(x)) / 2.0  # type: ignore[operator]
     else:

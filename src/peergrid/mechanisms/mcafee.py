@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from peergrid.core.orders import Order
 from peergrid.core.trades import Clearing
-from peergrid.mechanisms.curves import intersection, midpoint_in_band, sort_book
+from peergrid.mechanisms.curves import covers, intersection, midpoint_in_band, sort_book
 from peergrid.mechanisms.result import base_info, uniform_price_clearing
 
 
@@ -48,7 +48,7 @@ def clear_mcafee(orders: Sequence[Order]) -> Clearing:
         )
     theta = book.cum_s(n_sellers) - book.cum_b(n_buyers)
     cleared = book.sell_energy[:n_sellers].tolist()
-    if theta > 0:
+    if not covers(book.cum_b(n_buyers), book.cum_s(n_sellers)):  # θ > 0 beyond float dust
         cleared[-1] = max(0.0, cleared[-1] - theta)
     info["theta"] = theta
     return uniform_price_clearing(
