@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from peergrid.core.errors import OrderError
-from peergrid.core.orders import Order, Side
+from peergrid.core.orders import Order
 from peergrid.mechanisms.metered import settle_against_meters
 from peergrid.mechanisms.score_matching import (
     ScoreParameters,

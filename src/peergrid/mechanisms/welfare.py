@@ -35,7 +35,9 @@ class WelfareParameters:
         if self.alpha <= 0:
             raise ValueError(f"alpha must be positive, got {self.alpha}")
         if self.saturation not in ("continuous", "thesis"):
-            raise ValueError(f"saturation must be 'continuous' or 'thesis', got {self.saturation!r}")
+            raise ValueError(
+                f"saturation must be 'continuous' or 'thesis', got {self.saturation!r}"
+            )
 
 
 def seller_welfare(price: float, energy_kwh: FloatArray, p: WelfareParameters) -> FloatArray:
