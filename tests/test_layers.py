@@ -27,7 +27,9 @@ ALLOWED: dict[str, set[str]] = {
 
 def _layer(module: str) -> str:
     parts = module.split(".")
-    return parts[1] if len(parts) > 1 else "__init__"
+    layer = parts[1] if len(parts) > 1 else "__init__"
+    # cli_*.py modules are parts of the command line
+    return "cli" if layer.startswith("cli_") else layer
 
 
 def _peergrid_imports(path: Path) -> set[str]:

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from peergrid import __version__
+from peergrid.cli_grid import grid_app
 from peergrid.core.errors import PeergridError
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
+app.add_typer(grid_app, name="grid")
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -206,7 +208,12 @@ def _bills_table(result: Any) -> Table:
 @app.command("clear")
 def clear_command(
     orders: Annotated[Path, typer.Option("--orders", help="JSON order set ('-' for stdin)")],
-    mechanism: Annotated[str, typer.Option("--mechanism", "-m", help="mcafee or dpda")] = "dpda",
+    mechanism: Annotated[
+        str, typer.Option("--mechanism", "-m", help="mcafee, dpda or dpda+score")
+    ] = "dpda",
+    feeder: Annotated[
+        str | None, typer.Option("--feeder", help="feeder for grid distances (dpda+score)")
+    ] = None,
     param: Annotated[
         list[str] | None, typer.Option("--param", help="mechanism parameter key=value")
     ] = None,
@@ -223,7 +230,13 @@ def clear_command(
             if not sep or not key:
                 raise PeergridError(f"--param {item!r}: expected key=value")
             params[key] = _parse_value(value)
-        result = clear(mechanism, book, params)
+        distances = None
+        if feeder is not None:
+            from peergrid.grid.distance import distance_matrix
+            from peergrid.grid.feeders import load_feeder
+
+            distances = distance_matrix(load_feeder(feeder))
+        result = clear(mechanism, book, params, distances=distances)
     except PeergridError as exc:
         raise _fail(exc) from None
     typer.echo(json.dumps(result.to_dict(), indent=2))

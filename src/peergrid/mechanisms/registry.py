@@ -1,4 +1,9 @@
-"""Mechanisms by name, as the CLI and scenarios refer to them."""
+"""Mechanisms by name, as the CLI and scenarios refer to them.
+
+Every entry is called as ``mechanism(orders, params, distances)``: ``params`` are the
+mechanism's own parameters (from an order file's ``params`` or ``--param``), ``distances`` the
+grid's distance table for mechanisms that price or prefer by distance (None otherwise).
+"""
 
 from __future__ import annotations
 
@@ -10,25 +15,61 @@ from peergrid.core.orders import Order
 from peergrid.core.trades import Clearing
 from peergrid.mechanisms.dpda import clear_dpda
 from peergrid.mechanisms.mcafee import clear_mcafee
+from peergrid.mechanisms.score_matching import DistanceTable, ScoreParameters, clear_dpda_score
 
-PeriodicMechanism = Callable[[Sequence[Order]], Clearing]
+Mechanism = Callable[[Sequence[Order], Mapping[str, Any], DistanceTable | None], Clearing]
 
-MECHANISMS: Mapping[str, PeriodicMechanism] = {
-    "dpda": clear_dpda,
-    "mcafee": clear_mcafee,
+
+def _no_params(name: str, clear: Callable[[Sequence[Order]], Clearing]) -> Mechanism:
+    def run(
+        orders: Sequence[Order], params: Mapping[str, Any], distances: DistanceTable | None
+    ) -> Clearing:
+        check_params(name, params)
+        return clear(orders)
+
+    return run
+
+
+def _dpda_score(
+    orders: Sequence[Order], params: Mapping[str, Any], distances: DistanceTable | None
+) -> Clearing:
+    if distances is None:
+        raise PeergridError("mechanism 'dpda+score' needs a feeder for its grid distances")
+    return clear_dpda_score(orders, distances, ScoreParameters.from_params(params))
+
+
+MECHANISMS: Mapping[str, Mechanism] = {
+    "dpda": _no_params("dpda", clear_dpda),
+    "mcafee": _no_params("mcafee", clear_mcafee),
+    "dpda+score": _dpda_score,
 }
+NEEDS_DISTANCES = frozenset({"dpda+score"})
 
 
-def clear(name: str, orders: Sequence[Order], params: Mapping[str, Any] | None = None) -> Clearing:
+def check_params(name: str, params: Mapping[str, Any]) -> None:
+    """Raise the error ``clear`` would raise for these parameters, without clearing."""
+    if name not in MECHANISMS:
+        raise PeergridError(f"unknown mechanism {name!r} (known: {', '.join(sorted(MECHANISMS))})")
+    if name == "dpda+score":
+        ScoreParameters.from_params(params)
+    elif params:
+        raise OrderError(
+            f"mechanism {name!r} takes no parameters, got {', '.join(sorted(params))}",
+            field="params",
+        )
+
+
+def clear(
+    name: str,
+    orders: Sequence[Order],
+    params: Mapping[str, Any] | None = None,
+    *,
+    distances: DistanceTable | None = None,
+) -> Clearing:
     """Clear ``orders`` with the mechanism called ``name``."""
     try:
         mechanism = MECHANISMS[name]
     except KeyError:
         known = ", ".join(sorted(MECHANISMS))
         raise PeergridError(f"unknown mechanism {name!r} (known: {known})") from None
-    if params:
-        raise OrderError(
-            f"mechanism {name!r} takes no parameters, got {', '.join(sorted(params))}",
-            field="params",
-        )
-    return mechanism(orders)
+    return mechanism(orders, params or {}, distances)

@@ -24,7 +24,8 @@ from peergrid.assets.profiles import load_profile_library
 from peergrid.core.trades import Trade
 from peergrid.grid.feeders import GridLimits, load_feeder
 from peergrid.grid.powerflow import PowerFlowCheck, SlotCheck
-from peergrid.mechanisms.registry import clear
+from peergrid.grid.distance import distance_matrix
+from peergrid.mechanisms.registry import NEEDS_DISTANCES, clear
 from peergrid.sim.accounting import slot_accounts
 from peergrid.sim.behaviour import PriceModel, slot_orders
 from peergrid.sim.metrics import summarise
@@ -95,6 +96,11 @@ def run_scenario(scenario: Scenario, on_slot: SlotCallback | None = None) -> Run
 
             ledger = LedgerSettlement.open(agents, scenario.ledger.deposit_per_member)
 
+    distances = None
+    if scenario.market.mechanism in NEEDS_DISTANCES:
+        with watch.stage("clearing"):
+            distances = distance_matrix(feeder)
+
     tariffs = scenario.tariffs
     prices = PriceModel(
         scenario.reference_price,
@@ -117,9 +123,15 @@ def run_scenario(scenario: Scenario, on_slot: SlotCallback | None = None) -> Run
             orders = slot_orders(
                 slot, agents, buses, net, prices, rng, scenario.market.min_order_kwh
             )
-            clearing = clear(scenario.market.mechanism, orders)
+            clearing = clear(
+                scenario.market.mechanism, orders, scenario.market.params, distances=distances
+            )
+            # The DSO's fee: the mechanism's own distance charge where it has one, plus the
+            # scenario's network fee on the energy.
             trades = [
-                dataclasses.replace(t, grid_fee=t.quantity_kwh * tariffs.network_fee_per_kwh)
+                dataclasses.replace(
+                    t, grid_fee=t.grid_fee + t.quantity_kwh * tariffs.network_fee_per_kwh
+                )
                 for t in clearing.trades
             ]
             accounts = slot_accounts(

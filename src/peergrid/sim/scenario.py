@@ -21,8 +21,8 @@ from peergrid.assets.profiles import (
     PV_PROFILES,
     STEP_MINUTES,
 )
-from peergrid.core.errors import ScenarioError
-from peergrid.mechanisms.registry import MECHANISMS
+from peergrid.core.errors import PeergridError, ScenarioError
+from peergrid.mechanisms.registry import MECHANISMS, check_params
 
 
 class _Section(BaseModel):
@@ -100,7 +100,7 @@ class TimeSection(_Section):
 
 
 class MarketSection(_Section):
-    mechanism: str = Field("dpda", description="clearing mechanism: dpda or mcafee")
+    mechanism: str = Field("dpda", description="clearing mechanism: dpda, mcafee or dpda+score")
     behaviour: Literal["cooperative", "non-cooperative"] = Field(
         "cooperative", description="spread of reserved prices (003_dpda.md §2.11)"
     )
@@ -108,6 +108,10 @@ class MarketSection(_Section):
         None, gt=0, description="centre of reserved prices, currency/kWh (default: tariff mid)"
     )
     min_order_kwh: float = Field(0.001, gt=0, description="smaller net positions place no order")
+    params: dict[str, float | str] = Field(
+        default_factory=dict,
+        description="the mechanism's own parameters, e.g. distance_charge_per_m for dpda+score",
+    )
 
     @field_validator("mechanism")
     @classmethod
@@ -117,6 +121,14 @@ class MarketSection(_Section):
                 f"unknown mechanism {value!r} (known: {', '.join(sorted(MECHANISMS))})"
             )
         return value
+
+    @model_validator(mode="after")
+    def _params(self) -> MarketSection:
+        try:
+            check_params(self.mechanism, self.params)
+        except PeergridError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 class TariffsSection(_Section):
