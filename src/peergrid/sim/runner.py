@@ -22,9 +22,9 @@ import pandas as pd
 from peergrid.assets.household import Household, household_energy
 from peergrid.assets.profiles import load_profile_library
 from peergrid.core.trades import Trade
+from peergrid.grid.distance import distance_matrix
 from peergrid.grid.feeders import GridLimits, load_feeder
 from peergrid.grid.powerflow import PowerFlowCheck, SlotCheck
-from peergrid.grid.distance import distance_matrix
 from peergrid.mechanisms.registry import NEEDS_DISTANCES, clear
 from peergrid.sim.accounting import slot_accounts
 from peergrid.sim.behaviour import PriceModel, slot_orders
