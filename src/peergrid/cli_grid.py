@@ -119,3 +119,63 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.4f}"
     return str(value)
+
+
+@grid_app.command("validate")
+def validate_command(
+    name: Annotated[str, typer.Argument(help="feeder name")],
+    injections: Annotated[
+        Path, typer.Option("--injections", "-i", help="JSON or CSV injections (kW drawn per bus)")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    v_min_pu: Annotated[float | None, typer.Option(help="lower voltage limit")] = None,
+    v_max_pu: Annotated[float | None, typer.Option(help="upper voltage limit")] = None,
+    max_loading_pct: Annotated[
+        float | None, typer.Option(help="line and transformer loading limit")
+    ] = None,
+) -> None:
+    """AC power flow of every slot of an injection file, checked against the limits.
+
+    Exit status 0 when every slot converged within the limits, 1 when any slot violates a limit
+    or does not converge, 2 for bad input.
+    """
+    from dataclasses import replace
+
+    from peergrid.grid.feeders import load_feeder
+    from peergrid.grid.injections import read_injections
+    from peergrid.grid.powerflow import validate
+
+    try:
+        feeder = load_feeder(name)
+        limits = feeder.limits
+        for field, value in (("v_min_pu", v_min_pu), ("v_max_pu", v_max_pu)):
+            if value is not None:
+                limits = replace(limits, **{field: value})
+        if max_loading_pct is not None:
+            limits = replace(
+                limits, max_line_loading_pct=max_loading_pct, max_trafo_loading_pct=max_loading_pct
+            )
+        if limits.v_min_pu >= limits.v_max_pu:
+            raise PeergridError("--v-min-pu must be below --v-max-pu")
+        report = validate(feeder, read_injections(injections, feeder), limits)
+    except PeergridError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        table = Table(title=f"AC validation on {name}: {len(report.slots)} slot(s)")
+        for column in ("slot", "converged", "V min", "V max", "line %", "trafo %", "violations"):
+            table.add_column(column, justify="right")
+        for s in report.slots:
+            table.add_row(
+                str(s.slot),
+                "yes" if s.converged else "[red]NO[/]",
+                f"{s.v_min_pu:.5f}",
+                f"{s.v_max_pu:.5f}",
+                f"{s.max_line_loading_pct:.2f}",
+                f"{s.max_trafo_loading_pct:.2f}",
+                str(len(s.violations)) if s.converged else "not converged",
+            )
+        Console().print(table)
+    if not report.passed:
+        raise typer.Exit(code=1)

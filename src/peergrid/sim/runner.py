@@ -81,13 +81,17 @@ def run_scenario(scenario: Scenario, on_slot: SlotCallback | None = None) -> Run
         energy = household_energy(households, library, window, scenario.time.slot_minutes)
 
     grid = scenario.grid
-    check = None
+    slot_hours = scenario.time.slot_minutes / 60.0
+    grid_checks: list[SlotCheck] | None = None
     if grid.power_flow:
+        # Trades move money, not electrons: the slot's injections are the households' net
+        # positions whatever clears, so every slot is checked in one pass.
         with watch.stage("power flow"):
             limits = GridLimits(
                 grid.v_min_pu, grid.v_max_pu, grid.max_line_loading_pct, grid.max_trafo_loading_pct
             )
             check = PowerFlowCheck(feeder, buses, limits)
+            grid_checks = check.check_many((-energy.net_kwh / slot_hours).T, energy.q_kvar.T)
 
     ledger = None
     if scenario.ledger.enabled:
@@ -116,7 +120,6 @@ def run_scenario(scenario: Scenario, on_slot: SlotCallback | None = None) -> Run
         k: np.zeros(n)
         for k in ("bought", "sold", "imported", "exported", "bill", "baseline", "load", "pv")
     }
-    slot_hours = scenario.time.slot_minutes / 60.0
     for slot in range(energy.n_slots):
         net = energy.net_kwh[:, slot]
         with watch.stage("clearing"):
@@ -137,11 +140,8 @@ def run_scenario(scenario: Scenario, on_slot: SlotCallback | None = None) -> Run
             accounts = slot_accounts(
                 net, trades, index, tariffs.retail_per_kwh, tariffs.feed_in_per_kwh
             )
-        result: SlotCheck | None = None
-        if check is not None:
-            with watch.stage("power flow"):
-                p_kw = -net / slot_hours
-                result = check.check(slot, p_kw, energy.q_kvar[:, slot])
+        result = grid_checks[slot] if grid_checks is not None else None
+        if result is not None:
             violations.extend(v.to_dict() for v in result.violations)
         receipts: tuple[Any, ...] = ()
         if ledger is not None:
