@@ -205,6 +205,26 @@ def _bills_table(result: Any) -> Table:
     return table
 
 
+reproduce_app = typer.Typer(help="Regenerate a seed document's tables and comparisons.")
+app.add_typer(reproduce_app, name="reproduce")
+
+
+@reproduce_app.command("dpda")
+def reproduce_dpda_command(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="folder for the tables and summary.md")
+    ] = Path("results/reproduce-dpda"),
+) -> None:
+    """The DPDA thesis: chapter 3 examples, Appendix B (Tables B.1-B.4), DPDA against DAM."""
+    from peergrid.sim.reproduce.dpda import reproduce_dpda
+
+    try:
+        paths = reproduce_dpda(output)
+    except PeergridError as exc:
+        raise _fail(exc) from None
+    console.print(f"wrote {len(paths)} files to [bold]{output}[/]; start with {paths['summary']}")
+
+
 @app.command("clear")
 def clear_command(
     orders: Annotated[Path, typer.Option("--orders", help="JSON order set ('-' for stdin)")],

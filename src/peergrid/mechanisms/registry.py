@@ -15,7 +15,12 @@ from peergrid.core.orders import Order
 from peergrid.core.trades import Clearing
 from peergrid.mechanisms.dpda import clear_dpda
 from peergrid.mechanisms.mcafee import clear_mcafee
-from peergrid.mechanisms.score_matching import DistanceTable, ScoreParameters, clear_dpda_score
+from peergrid.mechanisms.score_matching import (
+    DistanceTable,
+    ScoreParameters,
+    clear_dpda_score,
+    clear_mcafee_score,
+)
 
 Mechanism = Callable[[Sequence[Order], Mapping[str, Any], DistanceTable | None], Clearing]
 
@@ -30,27 +35,31 @@ def _no_params(name: str, clear: Callable[[Sequence[Order]], Clearing]) -> Mecha
     return run
 
 
-def _dpda_score(
-    orders: Sequence[Order], params: Mapping[str, Any], distances: DistanceTable | None
-) -> Clearing:
-    if distances is None:
-        raise PeergridError("mechanism 'dpda+score' needs a feeder for its grid distances")
-    return clear_dpda_score(orders, distances, ScoreParameters.from_params(params))
+def _scored(name: str, clear: Callable[..., Clearing]) -> Mechanism:
+    def run(
+        orders: Sequence[Order], params: Mapping[str, Any], distances: DistanceTable | None
+    ) -> Clearing:
+        if distances is None:
+            raise PeergridError(f"mechanism {name!r} needs a feeder for its grid distances")
+        return clear(orders, distances, ScoreParameters.from_params(params))
+
+    return run
 
 
 MECHANISMS: Mapping[str, Mechanism] = {
     "dpda": _no_params("dpda", clear_dpda),
     "mcafee": _no_params("mcafee", clear_mcafee),
-    "dpda+score": _dpda_score,
+    "dpda+score": _scored("dpda+score", clear_dpda_score),
+    "mcafee+score": _scored("mcafee+score", clear_mcafee_score),
 }
-NEEDS_DISTANCES = frozenset({"dpda+score"})
+NEEDS_DISTANCES = frozenset({"dpda+score", "mcafee+score"})
 
 
 def check_params(name: str, params: Mapping[str, Any]) -> None:
     """Raise the error ``clear`` would raise for these parameters, without clearing."""
     if name not in MECHANISMS:
         raise PeergridError(f"unknown mechanism {name!r} (known: {', '.join(sorted(MECHANISMS))})")
-    if name == "dpda+score":
+    if name in NEEDS_DISTANCES:
         ScoreParameters.from_params(params)
     elif params:
         raise OrderError(

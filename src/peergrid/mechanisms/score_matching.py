@@ -43,6 +43,7 @@ from peergrid.core.errors import OrderError
 from peergrid.core.orders import Order
 from peergrid.core.trades import Clearing, Trade
 from peergrid.mechanisms.dpda import clear_dpda
+from peergrid.mechanisms.mcafee import clear_mcafee
 from peergrid.mechanisms.welfare import WelfareParameters, buyer_welfare, seller_welfare
 
 FloatArray = npt.NDArray[np.float64]
@@ -147,7 +148,22 @@ def clear_dpda_score(
     params: ScoreParameters | None = None,
 ) -> Clearing:
     """DPDA for the winners and the price, Score Matching for the pairs, quotes per order."""
-    params = params or ScoreParameters()
+    check_buses(orders, distances)
+    return score_match(orders, clear_dpda(orders), distances, params, name="dpda+score")
+
+
+def clear_mcafee_score(
+    orders: Sequence[Order],
+    distances: DistanceTable,
+    params: ScoreParameters | None = None,
+) -> Clearing:
+    """The standard auction's winners and price, paired by Score Matching (thesis ch. 4's DAM)."""
+    check_buses(orders, distances)
+    return score_match(orders, clear_mcafee(orders), distances, params, name="mcafee+score")
+
+
+def check_buses(orders: Sequence[Order], distances: DistanceTable) -> None:
+    """Every order names a bus of the feeder."""
     for order in orders:
         if order.bus is None:
             raise OrderError("is required by score matching", order_id=order.id, field="bus")
@@ -155,19 +171,34 @@ def clear_dpda_score(
             raise OrderError(
                 f"bus {order.bus!r} is not a bus of the feeder", order_id=order.id, field="bus"
             )
-    dpda = clear_dpda(orders)
-    info = dict(dpda.info)
-    info["mechanism"] = "dpda+score"
-    price = dpda.price
+
+
+def score_match(
+    orders: Sequence[Order],
+    base: Clearing,
+    distances: DistanceTable,
+    params: ScoreParameters | None = None,
+    *,
+    name: str = "score",
+) -> Clearing:
+    """Re-pair the winners of a uniform-price clearing ``base`` by Score Matching.
+
+    The winners, their cleared quantities (``base.allocations``) and the price stay; the pairs,
+    the DSO's charges and the quotes are Score Matching's.
+    """
+    params = params or ScoreParameters()
+    info = dict(base.info)
+    info["mechanism"] = name
+    price = base.price
     by_id = {o.id: o for o in orders}
     buyers = [by_id[i] for i in info["winning_buyers"]]
     sellers = [by_id[i] for i in info["winning_sellers"]]
     if price is None or not buyers or not sellers:
         info.update(scores=[], welfare={}, quotes={}, dso_income=0.0)
-        return Clearing((), None, dict(dpda.allocations), info)
+        return Clearing((), None, dict(base.allocations), info)
 
-    e_buy = np.array([dpda.allocations[o.id] for o in buyers])
-    e_sell = np.array([dpda.allocations[o.id] for o in sellers])
+    e_buy = np.array([base.allocations[o.id] for o in buyers])
+    e_sell = np.array([base.allocations[o.id] for o in sellers])
     w_buy = buyer_welfare(price, np.array([o.quantity_kwh for o in buyers]), params.welfare)
     w_sell = seller_welfare(price, e_sell, params.welfare)
     d = distances.submatrix([o.bus for o in buyers], [o.bus for o in sellers])  # type: ignore[misc]
@@ -224,12 +255,12 @@ def clear_dpda_score(
         distances_m=[[float(v) for v in row] for row in d],
         dso_income=float(sum(t.grid_fee for t in trades)),
         unmatched_kwh={
-            o.id: float(dpda.allocations[o.id] - traded[o.id])
+            o.id: float(base.allocations[o.id] - traded[o.id])
             for o in (*buyers, *sellers)
-            if dpda.allocations[o.id] - traded[o.id] > 1e-9
+            if base.allocations[o.id] - traded[o.id] > 1e-9
         },
     )
-    allocations = dict(dpda.allocations)
+    allocations = dict(base.allocations)
     return Clearing(tuple(trades), price, allocations, info)
 
 
