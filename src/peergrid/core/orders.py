@@ -185,9 +185,15 @@ def _reject_constant(name: str) -> float:
 
 def split_sides(orders: Sequence[Order]) -> tuple[list[Order], list[Order]]:
     """Buyers and sellers, each in submission order (stable on ``submitted_at``)."""
-    buyers = sorted((o for o in orders if o.side is Side.BUY), key=lambda o: o.submitted_at)
-    sellers = sorted((o for o in orders if o.side is Side.SELL), key=lambda o: o.submitted_at)
+    buyers = [o for o in orders if o.side is Side.BUY]
+    sellers = [o for o in orders if o.side is Side.SELL]
+    buyers.sort(key=_submitted_at)
+    sellers.sort(key=_submitted_at)
     return buyers, sellers
+
+
+def _submitted_at(order: Order) -> int:
+    return order.submitted_at
 
 
 def canonical_order_set(orders: Sequence[Order]) -> bytes:

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+import numpy.typing as npt
+
 from peergrid.core.orders import Order
 from peergrid.core.trades import Trade
 
@@ -23,36 +26,48 @@ from peergrid.core.trades import Trade
 DUST_KWH = 1e-12
 
 
-def pair_in_merit_order(
-    buyers: Sequence[tuple[Order, float]],
-    sellers: Sequence[tuple[Order, float]],
+def merit_order_pairs(
+    buy_kwh: npt.NDArray[np.float64], sell_kwh: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """Who trades with whom, and how much, when both sides are filled in their order.
+
+    Lay the buyers' quantities end to end on one axis and the sellers' on another: every stretch
+    between consecutive breakpoints of the two cumulative curves is one trade between the buyer
+    and the seller that stretch falls in. Returns (buyer index, seller index, kWh) arrays.
+    """
+    cum_b = np.cumsum(buy_kwh)
+    cum_s = np.cumsum(sell_kwh)
+    if not len(cum_b) or not len(cum_s):
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty, np.zeros(0)
+    total = min(float(cum_b[-1]), float(cum_s[-1]))
+    points = np.unique(np.concatenate(([0.0], cum_b, cum_s)))
+    points = np.append(points[points < total], total)
+    lengths = np.diff(points)
+    keep = lengths > DUST_KWH
+    middle = (points[:-1] + lengths / 2.0)[keep]
+    buyer = np.searchsorted(cum_b, middle, side="right")
+    seller = np.searchsorted(cum_s, middle, side="right")
+    return buyer, seller, lengths[keep]
+
+
+def build_trades(
+    buyers: Sequence[Order],
+    sellers: Sequence[Order],
+    pairs: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float64]],
     price: float,
 ) -> tuple[Trade, ...]:
-    """Pair ``(order, cleared kWh)`` lists, each already in priority order, at ``price``."""
-    trades: list[Trade] = []
-    s = 0
-    seller_left = sellers[0][1] if sellers else 0.0
-    for buy_order, demand in buyers:
-        need = demand
-        while need > DUST_KWH and s < len(sellers):
-            if seller_left <= DUST_KWH:
-                s += 1
-                if s < len(sellers):
-                    seller_left = sellers[s][1]
-                continue
-            sell_order = sellers[s][0]
-            quantity = min(need, seller_left)
-            trades.append(
-                Trade(
-                    buyer=buy_order.agent,
-                    seller=sell_order.agent,
-                    quantity_kwh=quantity,
-                    price=price,
-                    slot=buy_order.slot,
-                    buy_order=buy_order.id,
-                    sell_order=sell_order.id,
-                )
-            )
-            need -= quantity
-            seller_left -= quantity
-    return tuple(trades)
+    """Trades at ``price`` for (buyer index, seller index, kWh) pairs into the two lists."""
+    b_idx, s_idx, quantity = pairs
+    return tuple(
+        Trade(
+            buyer=buyers[b].agent,
+            seller=sellers[s].agent,
+            quantity_kwh=q,
+            price=price,
+            slot=buyers[b].slot,
+            buy_order=buyers[b].id,
+            sell_order=sellers[s].id,
+        )
+        for b, s, q in zip(b_idx.tolist(), s_idx.tolist(), quantity.tolist(), strict=True)
+    )

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from peergrid.core.orders import Order
 from peergrid.core.trades import Clearing
 from peergrid.mechanisms.curves import SortedBook
-from peergrid.mechanisms.pairing import pair_in_merit_order
+from peergrid.mechanisms.pairing import build_trades, merit_order_pairs
 
 
 def uniform_price_clearing(
@@ -27,7 +29,7 @@ def uniform_price_clearing(
     buyer's allocation is what the merit-order pairing delivers to it (its whole demand whenever
     supply covers it, as the DPDA guarantees).
     """
-    allocations: dict[str, float] = {o.id: 0.0 for o in orders}
+    allocations: dict[str, float] = dict.fromkeys((o.id for o in orders), 0.0)
     if price is None or n_buyers <= 0 or n_sellers <= 0:
         info.update(
             winning_buyers=[],
@@ -38,21 +40,23 @@ def uniform_price_clearing(
         )
         return Clearing(trades=(), price=None, allocations=allocations, info=info)
 
-    buyers = [(o, o.quantity_kwh) for o in book.buyers[:n_buyers]]
-    sellers = list(zip(book.sellers[:n_sellers], seller_cleared, strict=True))
-    trades = pair_in_merit_order(buyers, sellers, price)
-    for order, cleared in sellers:
-        allocations[order.id] = float(cleared)
-    for trade in trades:
-        allocations[trade.buy_order] += trade.quantity_kwh
-    traded = sum(t.quantity_kwh for t in trades)
-    supplied = float(sum(seller_cleared))
-    violations = [o.id for o, _ in buyers if o.price < price] + [
-        o.id for o, _ in sellers if o.price > price
+    buyers = book.buyers[:n_buyers]
+    sellers = book.sellers[:n_sellers]
+    sell_kwh = np.asarray(seller_cleared, dtype=np.float64)
+    pairs = merit_order_pairs(book.buy_energy[:n_buyers], sell_kwh)
+    trades = build_trades(buyers, sellers, pairs, price)
+    b_idx, _, quantity = pairs
+    bought = np.bincount(b_idx, weights=quantity, minlength=n_buyers)
+    allocations.update(zip((o.id for o in sellers), sell_kwh.tolist(), strict=True))
+    allocations.update(zip((o.id for o in buyers), bought.tolist(), strict=True))
+    traded = float(quantity.sum())
+    supplied = float(sell_kwh.sum())
+    violations = [o.id for o in buyers if o.price < price] + [
+        o.id for o in sellers if o.price > price
     ]
     info.update(
-        winning_buyers=[o.id for o, _ in buyers],
-        winning_sellers=[o.id for o, _ in sellers],
+        winning_buyers=[o.id for o in buyers],
+        winning_sellers=[o.id for o in sellers],
         traded_kwh=traded,
         clipping_excess_kwh=max(0.0, supplied - traded),
         individual_rationality_violations=violations,
