@@ -1,0 +1,1 @@
+"""The live trading cycle: clock, phases, roles, meters."""
