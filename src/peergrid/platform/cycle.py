@@ -23,11 +23,11 @@ charges, never the raw bids of the prosumers' channel.
 from __future__ import annotations
 
 import dataclasses
-from itertools import pairwise
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import pairwise
 from typing import Any
 
 from peergrid.core.errors import PeergridError
