@@ -156,6 +156,8 @@ def _summary_table(s: dict[str, Any]) -> Table:
         f"{s['community_bill']:.2f} ({s['community_bill_baseline']:.2f}) {cur}",
     )
     row("DSO network fees", f"{s['dso_network_fees']:.4f} {cur}")
+    if s["average_trade_distance_m"] is not None:
+        row("average trade distance (energy-weighted)", f"{s['average_trade_distance_m']:.1f} m")
     row(
         "households better / worse off",
         f"{s['households_better_off']} / {s['households_worse_off']}",

@@ -44,7 +44,7 @@ def peergrid(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mechanism", ["dpda", "mcafee"])
+@pytest.mark.parametrize("mechanism", ["dpda", "mcafee", "dpda+score"])
 def test_run_short_scenario(tmp_path: Path, mechanism: str) -> None:
     scenario = tmp_path / "short.toml"
     scenario.write_text(SHORT_SCENARIO.format(mechanism=mechanism))
@@ -86,9 +86,12 @@ def test_run_short_scenario(tmp_path: Path, mechanism: str) -> None:
     # Sellers gain on chain, pure buyers pay.
     pure_buyers = households[(households["sold_p2p_kwh"] == 0) & (households["bought_p2p_kwh"] > 0)]
     assert (pure_buyers["ledger_net_micro"] < 0).all()
-    # The scenario as it ran, and a report with its four plots.
+    # Every trade's path length along the feeder, and the DSO's fees.
+    assert (trades["distance_m"] >= 0).all() and summary["average_trade_distance_m"] > 0
+    assert summary["dso_network_fees"] == pytest.approx(trades["grid_fee"].sum())
+    # The scenario as it ran, and a report with its five plots.
     assert "mechanism = " in (out / "scenario.toml").read_text()
-    assert (out / "report.html").read_text().count("data:image/png;base64,") == 4
+    assert (out / "report.html").read_text().count("data:image/png;base64,") == 5
 
 
 def test_malformed_scenario_is_one_line(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ def summarise(
     bills: pd.DataFrame,
     violations: list[dict[str, Any]],
     ledger: LedgerSettlement | None,
+    trades: pd.DataFrame,
 ) -> dict[str, Any]:
     consumption = float(bills["consumption_kwh"].sum())
     production = float(bills["pv_kwh"].sum())
@@ -54,6 +55,9 @@ def summarise(
         "community_bill": float(bills["bill"].sum()),
         "community_bill_baseline": float(bills["baseline_bill"].sum()),
         "dso_network_fees": float(slots["network_fees"].sum()),
+        "average_trade_distance_m": (
+            float((trades["distance_m"] * trades["quantity_kwh"]).sum() / p2p) if p2p > 0 else None
+        ),
         "households_better_off": int((bills_change < -1e-9).sum()),
         "households_worse_off": int((bills_change > 1e-9).sum()),
         "largest_saving": float(-bills_change.min()) if len(bills) else 0.0,

@@ -98,6 +98,22 @@ def _bill_change(result: RunResult) -> str:
     return _png(fig)
 
 
+def _distances_and_fees(result: RunResult) -> str | None:
+    t = result.trades
+    if not len(t):
+        return None
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+    ax1.hist(t["distance_m"], bins=30, weights=t["quantity_kwh"], color="tab:purple")
+    ax1.set_xlabel("path length buyer-seller along the feeder (m)")
+    ax1.set_ylabel("energy traded (kWh)")
+    s = result.slots
+    ax2.step(_times(s), s["network_fees"].cumsum(), where="post", color="tab:orange")
+    ax2.set_ylabel(f"DSO income, cumulative ({result.summary['currency']})")
+    _time_axis(ax2)
+    fig.suptitle("Trade distances and the DSO's income")
+    return _png(fig)
+
+
 def _bar_width(result: RunResult) -> float:
     return result.scenario.time.slot_minutes / (24 * 60) * 0.9
 
@@ -126,6 +142,7 @@ def write_report(result: RunResult, path: Path) -> Path:
         ("Community import and export", _import_export(result)),
         ("Voltage envelope", _voltage(result)),
         ("Bill change per household", _bill_change(result)),
+        ("Trade distances and DSO income", _distances_and_fees(result)),
     ]
     sections = "".join(
         f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "

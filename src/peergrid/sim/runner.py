@@ -100,10 +100,11 @@ def run_scenario(scenario: Scenario, on_slot: SlotCallback | None = None) -> Run
 
             ledger = LedgerSettlement.open(agents, scenario.ledger.deposit_per_member)
 
-    distances = None
-    if scenario.market.mechanism in NEEDS_DISTANCES:
-        with watch.stage("clearing"):
-            distances = distance_matrix(feeder)
+    # Path lengths along the feeder: priced by distance-aware mechanisms, reported for every trade.
+    with watch.stage("clearing"):
+        feeder_distances = distance_matrix(feeder)
+    distances = feeder_distances if scenario.market.mechanism in NEEDS_DISTANCES else None
+    bus_of = dict(zip(agents, buses, strict=True))
 
     tariffs = scenario.tariffs
     prices = PriceModel(
@@ -167,19 +168,24 @@ def run_scenario(scenario: Scenario, on_slot: SlotCallback | None = None) -> Run
                 "gas_used": sum(r.gas_used for r in receipts),
             }
         )
-        trade_rows.extend(_trade_row(scenario, t) for t in trades)
+        trade_rows.extend(
+            _trade_row(scenario, t)
+            | {"distance_m": feeder_distances.between(bus_of[t.buyer], bus_of[t.seller])}
+            for t in trades
+        )
         if on_slot is not None:
             on_slot(slot + 1, energy.n_slots)
 
     slots = pd.DataFrame(slot_rows)
     bills = _bills_frame(households, totals, ledger)
-    summary = summarise(scenario, slots, bills, violations, ledger)
+    trades_frame = pd.DataFrame(trade_rows, columns=_TRADE_COLUMNS)
+    summary = summarise(scenario, slots, bills, violations, ledger, trades_frame)
     watch.seconds["total"] = time.perf_counter() - started
     return RunResult(
         scenario=scenario,
         households=households,
         slots=slots,
-        trades=pd.DataFrame(trade_rows, columns=_TRADE_COLUMNS),
+        trades=trades_frame,
         bills=bills,
         violations=pd.DataFrame(violations, columns=_VIOLATION_COLUMNS),
         summary=summary,
@@ -198,6 +204,7 @@ _TRADE_COLUMNS = [
     "price",
     "value",
     "grid_fee",
+    "distance_m",
 ]
 _VIOLATION_COLUMNS = ["slot", "kind", "element", "value", "limit"]
 
