@@ -5,8 +5,8 @@ layer's simbench profiles), with a little per-bus variety drawn from ``seed``:
 
 - **load** at every household bus: a base of 35 % with a morning (07:30) and a larger evening
   (19:00) peak, normalised to 1 and scaled to the bus's peak. The peak is the net's own load at
-  that bus when it has one (``case33bw``: its nominal MATPOWER loads), else
-  ``default_peak_kw`` (4 kW, a household). Each bus's curve is shifted by up to ±1 h and
+  that bus when it has one above ``default_peak_kw`` (``case33bw``: its nominal MATPOWER
+  loads), else ``default_peak_kw`` (4 kW, a household). Each bus's curve is shifted by up to ±1 h and
   scaled by 0.8–1.0. Reactive load follows the net's own q/p ratio, else power factor 0.95.
 - **PV** on ``round(pv_share · n)`` buses: a half sine from 06:00 to 20:00 (a summer day),
   peak ``1.5 ×`` the bus's peak load, scaled by 0.85–1.0; curtailable; inverter rating
@@ -130,7 +130,9 @@ def example_case(
             if float(row.p_mw) > 0:
                 peak_kw[int(bus)] = float(row.p_mw) * 1000.0
                 q_ratio[int(bus)] = float(row.q_mvar) / float(row.p_mw)
-    peaks = np.array([peak_kw.get(b, default_peak_kw) for b in buses])
+    # A net's own load below a household's peak (the IEEE feeder keeps its off-peak snapshot)
+    # is not a peak: such buses take ``default_peak_kw``.
+    peaks = np.array([max(peak_kw.get(b, default_peak_kw), default_peak_kw) for b in buses])
 
     if s_base_mva is None:
         s_base_mva = suggest_base_mva(float(peaks.sum()))
