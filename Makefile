@@ -4,7 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck bench clean
+NODE_STAMP := node_modules/.package-lock.json
+
+.PHONY: install demo test lint typecheck bench bench-rpc anvil clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +15,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip check
 	touch $(STAMP)
 
-install: $(STAMP)
+# anvil, the development EVM node, comes from npm (package.json); the ledger tests use it.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+install: $(STAMP) $(NODE_STAMP)
+
+anvil: $(NODE_STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/peergrid demo
@@ -25,11 +33,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(NODE_STAMP) lint typecheck
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)
 	$(PY) benchmarks/demo_day.py
 
+bench-rpc: $(STAMP) $(NODE_STAMP)
+	$(PY) benchmarks/ledger_rpc.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from peergrid import __version__
 from peergrid.cli_grid import grid_app
+from peergrid.cli_ledger import bench_app, chain_app, deploy_command
 from peergrid.core.errors import PeergridError
 
 app = typer.Typer(
@@ -30,6 +31,9 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 app.add_typer(grid_app, name="grid")
+app.add_typer(chain_app, name="chain")
+app.add_typer(bench_app, name="bench")
+app.command("deploy")(deploy_command)
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -180,10 +184,12 @@ def _summary_table(s: dict[str, Any]) -> Table:
     if s["ledger"]:
         row(
             "ledger transactions (gas)",
-            f"{s['transactions']} settlements ({s['gas_used']:,} gas) + "
+            f"{s['transactions']} in slots ({s['gas_used']:,} gas) + "
             f"{s['ledger_setup_transactions']} setup ({s['ledger_setup_gas']:,} gas)",
         )
         row("money conserved on chain", "yes" if s["ledger_money_conserved"] else "NO")
+        if s["ledger_fills_refused"]:
+            row("fills refused by the contract's limit check", str(s["ledger_fills_refused"]))
     else:
         row("ledger", "off")
     return table

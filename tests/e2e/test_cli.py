@@ -157,3 +157,31 @@ def test_unknown_mechanism() -> None:
     )
     assert done.returncode == 2
     assert "unknown mechanism" in done.stderr
+
+
+@pytest.mark.slow
+def test_run_on_the_sealed_bid_batch_market(tmp_path: Path) -> None:
+    scenario = tmp_path / "batch.toml"
+    scenario.write_text(
+        SHORT_SCENARIO.format(mechanism="dpda") + 'market = "batch"\npenalty_per_kwh = 0.05\n'
+    )
+    out = tmp_path / "out"
+    done = peergrid("run", str(scenario), "--output", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    slots = pd.read_csv(out / "slots.csv")
+    assert summary["ledger_market"] == "batch"
+    assert summary["ledger_money_conserved"] is True
+    # Each slot with trades: open, commits, start of reveal, reveals, clearing, and the meter's
+    # readings unless the contract refused every fill.
+    traded = slots[slots["trades"] > 0]
+    orders = traded["buy_orders"] + traded["sell_orders"]
+    assert traded["transactions"].between(2 * orders + 3, 2 * orders + 4).all()
+    assert (traded["transactions"] == 2 * orders + 4).sum() >= len(traded) - summary[
+        "ledger_fills_refused"
+    ]
+    households = pd.read_csv(out / "households.csv")
+    # Money moved only between members and the DSO (no penalties: meters read what was traded).
+    assert households["ledger_net_micro"].sum() == -round(summary["ledger_dso_balance"] * 1e6) + (
+        round(50.0 * 1e6)
+    )

@@ -1,7 +1,9 @@
-"""Gas of a fixed scenario against a committed snapshot, so a dearer contract is seen.
+"""Gas of fixed scenarios against a committed snapshot, so a dearer contract is seen.
 
-The scenario's accounts are deterministic, so its gas is exact. After a deliberate change to a
-contract, the compiler or the EVM rules, regenerate the snapshot and commit it with the change:
+Two scenarios: the Community settlement of the demo, and the consortium markets (Consortium,
+BatchMarket with its meter settlement, OrderBook), whose keys start with ``markets/``. Their
+accounts are deterministic, so their gas is exact. After a deliberate change to a contract, the
+compiler or the EVM rules, regenerate the snapshot and commit it with the change:
 
     PEERGRID_UPDATE_GAS_SNAPSHOT=1 .venv/bin/pytest tests/ledger/test_gas_snapshot.py
 """
@@ -12,9 +14,18 @@ import json
 import os
 from pathlib import Path
 
-from peergrid.ledger import SettlementTrade, order_set_hash
+from peergrid.ledger import (
+    ConsortiumClient,
+    EmbeddedChain,
+    GasLog,
+    Pool,
+    Role,
+    SettlementTrade,
+    order_set_hash,
+)
 
 from .helpers import make_community
+from .market_helpers import FEE, FILLS, PENALTY, SLOT, make_batch, make_book, revealed_slot
 
 SNAPSHOT = Path(__file__).with_name("gas_snapshot.json")
 
@@ -35,17 +46,65 @@ def scenario_gas() -> dict[str, int]:
     ledger.withdraw_fees(1_000)
     ledger.withdraw(d, ledger.balance_of(d))
     ledger.remove_member(d)
+    return numbered(ledger.gas_log)
+
+
+def numbered(log: GasLog, prefix: str = "") -> dict[str, int]:
+    """``{"Contract.function#n": gas}``, n counting the calls of each function from 1."""
     gas: dict[str, int] = {}
     counts: dict[str, int] = {}
-    for record in ledger.gas_log:
-        call = f"{record.contract}.{record.function}"
+    for record in log:
+        call = f"{prefix}{record.contract}.{record.function}"
         counts[call] = counts.get(call, 0) + 1
         gas[f"{call}#{counts[call]}"] = record.gas
     return gas
 
 
+def market_scenario_gas() -> dict[str, int]:
+    """Every function of the consortium markets, in a fixed order."""
+    gas: dict[str, int] = {}
+
+    chain = EmbeddedChain()
+    operator, dso, a, b, c = (chain.new_account(n) for n in ("op", "dso", "a", "b", "c"))
+    club = ConsortiumClient.deploy(chain, operator=operator, dso=dso)
+    club.bootstrap({a: Role.PROSUMER, b: Role.PROSUMER})
+    club.end_bootstrap()
+    proposal, _ = club.propose_grant(a, c, Role.PROSUMER)
+    club.vote(b, proposal, support=False)
+    club.vote(dso, proposal)
+    club.vote(operator, proposal)
+    gas.update(numbered(chain.gas_log, "markets/"))
+
+    batch = make_batch(fee_micro_per_kwh=FEE, penalty_micro_per_kwh=PENALTY)
+    revealed_slot(batch)
+    batch.ledger.post_clearing(SLOT, FILLS)
+    s1, _, b1, b2 = batch.members
+    batch.ledger.post_readings(batch.meter, SLOT, {s1: 2800, b1: 2600, b2: 400})
+    batch.escrow.withdraw(s1, 1000)
+    gas.update(numbered(batch.chain.gas_log, "markets/"))
+
+    book = make_book(fee_micro_per_kwh=FEE)
+    m0, m1, m2, m3 = book.members
+    ledger = book.ledger
+    ledger.place(m0, 1, Pool.UP, False, 1000, 100_000)  # the best
+    ledger.place(m1, 1, Pool.UP, False, 1000, 110_000)  # behind a hint
+    ledger.place(m2, 1, Pool.UP, True, 500, 90_000)
+    resting = ledger.place(m2, 1, Pool.UP, True, 500, 80_000).order_id
+    ledger.place(m3, 1, Pool.UP, True, 1500, 120_000)  # crosses two sells
+    ledger.cancel(m2, resting)
+    ledger.close_session(1)
+    ledger.expire(ledger.orders(1, Pool.UP, True)[0].order_id)
+    ledger.open_session(2, ncda=True)
+    ledger.set_nodes({m0: 1, m1: 2, m3: 3})
+    ledger.place(m0, 2, Pool.DOWN, False, 1000, 100_000)
+    ledger.place(m1, 2, Pool.DOWN, False, 1000, 90_000)
+    ledger.place(m3, 2, Pool.DOWN, True, 1500, 120_000)  # NCDA: two candidates
+    gas.update(numbered(book.chain.gas_log, "markets/book/"))
+    return gas
+
+
 def test_gas_matches_the_snapshot() -> None:
-    measured = scenario_gas()
+    measured = {**scenario_gas(), **market_scenario_gas()}
     if os.environ.get("PEERGRID_UPDATE_GAS_SNAPSHOT"):
         SNAPSHOT.write_text(json.dumps(measured, indent=2) + "\n")
     expected = json.loads(SNAPSHOT.read_text())

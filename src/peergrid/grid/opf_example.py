@@ -6,8 +6,8 @@ layer's simbench profiles), with a little per-bus variety drawn from ``seed``:
 - **load** at every household bus: a base of 35 % with a morning (07:30) and a larger evening
   (19:00) peak, normalised to 1 and scaled to the bus's peak. The peak is the net's own load at
   that bus when it has one above ``default_peak_kw`` (``case33bw``: its nominal MATPOWER
-  loads), else ``default_peak_kw`` (4 kW, a household). Each bus's curve is shifted by up to ±1 h and
-  scaled by 0.8–1.0. Reactive load follows the net's own q/p ratio, else power factor 0.95.
+  loads), else ``default_peak_kw`` (4 kW, a household). Each bus's curve is shifted by up to
+  ±1 h and scaled by 0.8–1.0. Reactive load follows the net's own q/p ratio, else power factor 0.95.
 - **PV** on ``round(pv_share · n)`` buses: a half sine from 06:00 to 20:00 (a summer day),
   peak ``1.5 ×`` the bus's peak load, scaled by 0.85–1.0; curtailable; inverter rating
   ``1.1 ×`` the peak with up to ``0.45 ×`` the peak of reactive power.

@@ -29,18 +29,21 @@ The embedded chain builds its own py-evm chain rather than a ``boa.Env``: every 
 wraps py-evm's shared opcode table in one more tracing layer and keeps the environment alive, so
 a process that makes many chains (a test suite, a sweep) would slow down and grow.
 
-A JSON-RPC backend (web3.py against anvil or a consortium node) fits behind the same interface:
-``new_account`` makes a funded local key, ``transact`` signs, manages the nonce and reads gas from
-the receipt, ``call`` is ``eth_call``.
+The JSON-RPC backend, :class:`peergrid.ledger.rpc.RpcChain` (web3.py against anvil or a
+consortium node), sits behind the same interface: ``new_account`` hands out a local key (funded
+from a funder account if fresh), ``transact`` estimates the gas first (a revert raises before
+anything is sent), signs, manages the nonce in Python and reads gas from the receipt, ``call`` is
+``eth_call``. :func:`open_chain` opens either by name; the RPC backend is imported only when
+asked for, so the embedded chain does not need web3.py.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 from eth import constants
 from eth.abc import ComputationAPI
@@ -59,10 +62,16 @@ from peergrid.ledger.abi import ContractAbi, Event, Log, revert_reason
 from peergrid.ledger.compile import Artifact
 from peergrid.ledger.gas import GasLog, GasRecord
 
+if TYPE_CHECKING:
+    from peergrid.ledger.rpc import RpcChain
+
 TX_GAS_LIMIT = 2**24
 """Most gas one transaction may use (EIP-7825's cap)."""
 
 EMBEDDED_CHAIN_ID = 1337
+
+BACKENDS: Final = ("embedded", "rpc")
+"""The names :func:`open_chain` takes."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,9 @@ class Receipt:
 class Chain(ABC):
     """The interface of a ledger backend (see the module docstring)."""
 
+    chain_id: int
+    """The EIP-155 chain id transactions are signed for."""
+
     def __init__(self) -> None:
         self.gas_log = GasLog()
         self._abis: dict[str, ContractAbi] = {}
@@ -136,6 +148,19 @@ class Chain(ABC):
     def nonce(self, address: str) -> int:
         """How many transactions ``address`` has sent (its next nonce)."""
 
+    def at(self, artifact: Artifact, address: str) -> Contract:
+        """The contract ``artifact`` already deployed at ``address`` (e.g. read from a file).
+
+        Its events are decoded in receipts from then on, as for a contract deployed here.
+        """
+        try:
+            checksum = to_checksum_address(address)
+        except ValueError as exc:
+            raise LedgerError(f"{artifact.name}.at", f"bad address {address!r}") from exc
+        contract = Contract(artifact.name, checksum, ContractAbi(artifact.name, artifact.abi))
+        self._register(contract)
+        return contract
+
     def _register(self, contract: Contract) -> None:
         self._abis[contract.address] = contract.abi
 
@@ -144,6 +169,7 @@ class EmbeddedChain(Chain):
     """py-evm in process, Prague rules; see the module docstring for how gas is measured."""
 
     ACCOUNT_BALANCE_WEI = 10**24
+    chain_id = EMBEDDED_CHAIN_ID
 
     def __init__(self, *, tx_gas_limit: int = TX_GAS_LIMIT) -> None:
         super().__init__()
@@ -291,3 +317,47 @@ class EmbeddedChain(Chain):
         if output or isinstance(error, Revert):
             return revert_reason(output)
         return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def open_chain(
+    backend: str = "embedded",
+    url: str | None = None,
+    *,
+    accounts: Sequence[str] | None = None,
+    funder: str | None = None,
+    **options: Any,
+) -> Chain:
+    """A chain by backend name: ``"embedded"`` (in process, the default) or ``"rpc"`` (``url``).
+
+    For ``"rpc"``, ``accounts`` are the private keys :meth:`Chain.new_account` hands out and
+    ``funder`` the key that funds fresh accounts (see :class:`~peergrid.ledger.rpc.RpcChain`).
+    When neither is given and the node is anvil, its public dev keys are used: dev account 0
+    funds, dev accounts 1–9 are handed out first (so a deployment's roles on a dev node have
+    keys that later commands can use), fresh funded keys after them. ``options`` go to the
+    backend's constructor (e.g. ``tx_gas_limit``, ``reconnect_timeout``).
+    """
+    if backend == "embedded":
+        if url is not None or accounts is not None or funder is not None:
+            raise LedgerError("open_chain", "the embedded chain takes no url, accounts or funder")
+        return EmbeddedChain(**options)
+    if backend == "rpc":
+        if not url:
+            raise LedgerError("open_chain", "the rpc backend needs the node's url")
+        return _open_rpc(url, accounts, funder, options)
+    raise LedgerError(
+        "open_chain", f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}"
+    )
+
+
+def _open_rpc(
+    url: str, accounts: Sequence[str] | None, funder: str | None, options: dict[str, Any]
+) -> RpcChain:
+    from peergrid.ledger.rpc import RpcChain
+
+    chain = RpcChain(url, accounts=accounts or (), funder=funder, **options)
+    if accounts is None and funder is None and chain.is_anvil:
+        from peergrid.ledger.anvil import ANVIL_DEV_KEYS
+
+        chain.close()
+        chain = RpcChain(url, accounts=ANVIL_DEV_KEYS[1:], funder=ANVIL_DEV_KEYS[0], **options)
+    return chain

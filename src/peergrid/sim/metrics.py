@@ -10,7 +10,7 @@ import pandas as pd
 from peergrid.sim.scenario import Scenario
 
 if TYPE_CHECKING:
-    from peergrid.sim.settlement import LedgerSettlement
+    from peergrid.sim.settlement import Settlement
 
 
 def summarise(
@@ -18,7 +18,7 @@ def summarise(
     slots: pd.DataFrame,
     bills: pd.DataFrame,
     violations: list[dict[str, Any]],
-    ledger: LedgerSettlement | None,
+    ledger: Settlement | None,
     trades: pd.DataFrame,
 ) -> dict[str, Any]:
     consumption = float(bills["consumption_kwh"].sum())
@@ -77,10 +77,12 @@ def summarise(
         "gas_used": int(slots["gas_used"].sum()),
     }
     if ledger is not None:
-        log = ledger.ledger.gas_log
+        log = ledger.gas_log
         summary["ledger_setup_transactions"] = len(log) - summary["transactions"]
         summary["ledger_setup_gas"] = log.total - summary["gas_used"]
-        summary["ledger_dso_balance"] = ledger.ledger.dso_balance() / 1e6
+        summary["ledger_market"] = scenario.ledger.market
+        summary["ledger_dso_balance"] = ledger.dso_balance() / 1e6
+        summary["ledger_fills_refused"] = ledger.refused_fills
         summary["ledger_money_conserved"] = ledger.money_conserved()
         summary["ledger_trades_below_one_wh"] = ledger.dropped_trades
     return summary

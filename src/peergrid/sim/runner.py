@@ -33,7 +33,7 @@ from peergrid.sim.population import place_households
 from peergrid.sim.scenario import Scenario
 
 if TYPE_CHECKING:
-    from peergrid.sim.settlement import LedgerSettlement
+    from peergrid.sim.settlement import Settlement
 
 SlotCallback = Callable[[int, int], None]
 STAGES = ("profiles", "clearing", "power flow", "ledger")
@@ -93,12 +93,10 @@ def run_scenario(scenario: Scenario, on_slot: SlotCallback | None = None) -> Run
             check = PowerFlowCheck(feeder, buses, limits)
             grid_checks = check.check_many((-energy.net_kwh / slot_hours).T, energy.q_kvar.T)
 
-    ledger = None
+    ledger: Settlement | None = None
     if scenario.ledger.enabled:
         with watch.stage("ledger"):
-            from peergrid.sim.settlement import LedgerSettlement
-
-            ledger = LedgerSettlement.open(agents, scenario.ledger.deposit_per_member)
+            ledger = _open_ledger(scenario, agents)
 
     # Path lengths along the feeder: priced by distance-aware mechanisms, reported for every trade.
     with watch.stage("clearing"):
@@ -209,6 +207,20 @@ _TRADE_COLUMNS = [
 _VIOLATION_COLUMNS = ["slot", "kind", "element", "value", "limit"]
 
 
+def _open_ledger(scenario: Scenario, agents: list[str]) -> Settlement:
+    from peergrid.sim.settlement import BatchSettlement, LedgerSettlement
+
+    section = scenario.ledger
+    if section.market == "batch":
+        return BatchSettlement.open(
+            agents,
+            section.deposit_per_member,
+            scenario.tariffs.network_fee_per_kwh,
+            section.penalty_per_kwh,
+        )
+    return LedgerSettlement.open(agents, section.deposit_per_member)
+
+
 def slot_start(scenario: Scenario, slot: int) -> dt.datetime:
     start = dt.datetime.combine(scenario.time.start, dt.time())
     return start + dt.timedelta(minutes=scenario.time.slot_minutes * slot)
@@ -287,7 +299,7 @@ def _trade_row(scenario: Scenario, trade: Trade) -> dict[str, Any]:
 
 
 def _bills_frame(
-    households: list[Household], totals: dict[str, np.ndarray], ledger: LedgerSettlement | None
+    households: list[Household], totals: dict[str, np.ndarray], ledger: Settlement | None
 ) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
@@ -309,6 +321,6 @@ def _bills_frame(
     frame["bill_change"] = frame["bill"] - frame["baseline_bill"]
     if ledger is not None:
         balances = ledger.balances_micro()
-        deposit = ledger.deposits_micro // len(households)
+        deposit = ledger.member_deposit_micro()
         frame["ledger_net_micro"] = [balances[h.id] - deposit for h in households]
     return frame

@@ -156,6 +156,14 @@ class GridSection(_Section):
 
 class LedgerSection(_Section):
     enabled: bool = Field(True, description="settle trades on the embedded EVM")
+    market: Literal["community", "batch"] = Field(
+        "community",
+        description="community: the operator posts each slot's trades; batch: sealed-bid "
+        "commit and reveal, clearing verified on chain, meter readings",
+    )
+    penalty_per_kwh: float = Field(
+        0.05, ge=0, description="batch market: penalty on metered deviations, currency/kWh"
+    )
     deposit_per_member: float = Field(
         200.0, gt=0, description="settlement-token deposit of each member, currency"
     )

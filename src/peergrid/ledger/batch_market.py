@@ -1,0 +1,529 @@
+"""A typed client of ``BatchMarket.vy``: a sealed-bid batch auction per slot, verified on chain.
+
+The cycle of one delivery slot (003_dpda.md §1.5), each phase started by the operator (the
+contract reads no clock: the platform's clock drives it, and the chain records when each phase
+began; so it runs the same on the embedded chain, whose block time stands still, and on anvil):
+
+1. :meth:`BatchMarketLedger.open_slot` (quotation, minutes 0–3): the DSO's fee and penalty rates
+   are frozen for the slot; prosumers :meth:`~BatchMarketLedger.commit` the hash of their order
+   and a secret salt (:func:`commitment`). Bids are hidden (003 §1.4).
+2. :meth:`~BatchMarketLedger.start_reveal` (matching, minutes 3–10): commitments close, bids are
+   frozen; prosumers :meth:`~BatchMarketLedger.reveal` (a buy order locks its most cost in
+   escrow). One order per member per slot; a replayed reveal or a second commitment under an
+   order id already used in the slot reverts.
+3. :meth:`~BatchMarketLedger.post_clearing` (by minute 10): the operator clears off chain with
+   any mechanism and posts the fills with the order-set hash (:func:`order_set_hash`); the
+   contract verifies every fill against the revealed orders (prices within both limits,
+   quantities within both orders, no order used beyond its quantity) before any money moves,
+   pays sellers and the DSO's fee, and releases every buy order's escrow. A clearing that fails
+   verification reverts and changes nothing. A clearing with no fills cancels the slot.
+4. The meter posts the metered energy of every position (:mod:`peergrid.ledger.meters`): true-ups
+   and deviation penalties move between members and the DSO (eqs. 4.8/4.9).
+
+Transactions per slot: 2 per order (commit, reveal) and 4 more (open, start reveal, clearing,
+readings). Units are integers: Wh, micro-currency per kWh, micro-currency. :func:`clear` states
+the contract's clearing arithmetic in Python; :func:`sealed_order` and :func:`fills_from_trades`
+convert from :mod:`peergrid.core` orders and trades.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+from eth_abi import encode
+from eth_utils import keccak
+
+from peergrid.core.errors import LedgerError
+from peergrid.core.orders import Order, Side
+from peergrid.core.trades import Trade
+from peergrid.core.units import kwh_to_wh, to_micro
+from peergrid.ledger.chain import Chain, Contract, Receipt
+from peergrid.ledger.compile import compile_contract
+from peergrid.ledger.consortium import (
+    DEFAULT_QUORUM_BPS,
+    DEFAULT_VOTING_PERIOD_S,
+    ConsortiumClient,
+)
+from peergrid.ledger.escrow import Escrow, fill_payment, lock_micro
+from peergrid.ledger.gas import GasLog
+from peergrid.ledger.meters import MeterClient, Position, positions_hash
+
+MAX_ORDERS_PER_SLOT = 256
+"""Most orders one slot can reveal and clear (the contract's ``MAX_ORDERS``)."""
+
+MAX_FILLS_PER_CLEARING = 256
+"""Most fills one clearing carries (``MAX_FILLS``)."""
+
+MAX_QUANTITY_WH = 2**48 - 1
+MAX_PRICE_MICRO_PER_KWH = 2**48 - 1
+MAX_RATE_MICRO_PER_KWH = 2**48 - 1
+MAX_SLOT = 2**32 - 2
+
+
+class Phase(IntEnum):
+    NONE = 0
+    OPEN = 1
+    """Commitments accepted (quotation)."""
+    REVEAL = 2
+    """Commitments closed, reveals accepted (matching)."""
+    CLEARED = 3
+    """Fills verified and paid; waiting for the meter readings."""
+    SETTLED = 4
+    """Metered settlement done."""
+
+
+@dataclass(frozen=True, slots=True)
+class SealedOrder:
+    """An order before it is revealed: integers on chain, and the secret salt of its commitment.
+
+    ``price_micro_per_kwh`` is the buyer's maximum or the seller's minimum.
+    """
+
+    order_id: bytes
+    is_buy: bool
+    quantity_wh: int
+    price_micro_per_kwh: int
+    salt: bytes
+
+    def __post_init__(self) -> None:
+        for name in ("order_id", "salt"):
+            value = getattr(self, name)
+            if not isinstance(value, bytes) or len(value) != 32:
+                raise ValueError(f"{name} must be 32 bytes, got {value!r}")
+        for name in ("quantity_wh", "price_micro_per_kwh"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+
+    def commitment(self, slot: int, owner: str) -> bytes:
+        """What the owner commits to (see :func:`commitment`)."""
+        return commitment(slot, self, owner)
+
+    def revealed(self, owner: str) -> RevealedOrder:
+        return RevealedOrder(
+            self.order_id, owner, self.is_buy, self.quantity_wh, self.price_micro_per_kwh
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RevealedOrder:
+    """An order as revealed on chain, in the contract's ``RevealedOrder`` field order."""
+
+    order_id: bytes
+    owner: str
+    is_buy: bool
+    quantity_wh: int
+    price_micro_per_kwh: int
+
+    def as_tuple(self) -> tuple[bytes, str, bool, int, int]:
+        return (self.order_id, self.owner, self.is_buy, self.quantity_wh, self.price_micro_per_kwh)
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One trade of a clearing: indices of its buy and sell orders in the slot's reveal order."""
+
+    buy: int
+    sell: int
+    energy_wh: int
+    price_micro_per_kwh: int
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.buy, self.sell, self.energy_wh, self.price_micro_per_kwh)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotInfo:
+    """What the contract holds for one slot."""
+
+    slot: int
+    phase: Phase
+    order_count: int
+    fee_micro_per_kwh: int
+    penalty_micro_per_kwh: int
+    order_set_hash: bytes
+    positions_hash: bytes
+
+
+@dataclass(frozen=True)
+class ClearingOutcome:
+    """The money of a clearing as the contract computes it (see :func:`clear`).
+
+    ``paid_micro[i]`` is what order ``i``'s owner pays (a buy order) or receives (a sell order);
+    ``released_micro[i]`` the escrow a buy order gets back unused.
+    """
+
+    filled_wh: tuple[int, ...]
+    value_micro: tuple[int, ...]
+    paid_micro: tuple[int, ...]
+    released_micro: tuple[int, ...]
+    fee_micro: int
+    positions: tuple[Position, ...]
+
+    @property
+    def energy_wh(self) -> int:
+        return sum(self.filled_wh) // 2
+
+
+def commitment(slot: int, order: SealedOrder, owner: str) -> bytes:
+    """``keccak256(abi.encode(slot, order_id, is_buy, quantity_wh, price, salt, owner))``."""
+    return bytes(
+        keccak(
+            encode(
+                ["uint256", "bytes32", "bool", "uint256", "uint256", "bytes32", "address"],
+                [
+                    slot,
+                    order.order_id,
+                    order.is_buy,
+                    order.quantity_wh,
+                    order.price_micro_per_kwh,
+                    order.salt,
+                    owner,
+                ],
+            )
+        )
+    )
+
+
+def order_set_hash(orders: Sequence[RevealedOrder]) -> bytes:
+    """The order-set hash of a slot: a keccak chain over its reveals, in reveal order.
+
+    ``h = 0x00…00``; for each order ``h = keccak256(abi.encode(h, order_id, owner, is_buy,
+    quantity_wh, price_micro_per_kwh))``. Anyone holding the ``Revealed`` events can check it.
+    """
+    digest = b"\x00" * 32
+    for o in orders:
+        digest = keccak(
+            encode(
+                ["bytes32", "bytes32", "address", "bool", "uint256", "uint256"],
+                [digest, *o.as_tuple()],
+            )
+        )
+    return bytes(digest)
+
+
+def order_id_for(order_id: str) -> bytes:
+    """The 32-byte on-chain id of a :class:`~peergrid.core.orders.Order` id: its keccak."""
+    return bytes(keccak(text=order_id))
+
+
+def sealed_order(order: Order, *, salt: bytes | None = None) -> SealedOrder:
+    """A core order (kWh, currency/kWh) as a sealed on-chain order (Wh, micro/kWh).
+
+    Quantity rounds to the nearest Wh and price to the nearest micro-unit
+    (:mod:`peergrid.core.units`); the salt is random unless given.
+    """
+    quantity = kwh_to_wh(order.quantity_kwh)
+    if quantity <= 0:
+        raise LedgerError("sealed_order", f"order {order.id!r}: rounds to {quantity} Wh")
+    return SealedOrder(
+        order_id=order_id_for(order.id),
+        is_buy=order.side is Side.BUY,
+        quantity_wh=quantity,
+        price_micro_per_kwh=to_micro(order.price),
+        salt=salt if salt is not None else secrets.token_bytes(32),
+    )
+
+
+def fills_from_trades(trades: Sequence[Trade], revealed: Sequence[RevealedOrder]) -> list[Fill]:
+    """Core trades (``buy_order``/``sell_order`` naming core order ids) as fills of a clearing.
+
+    Energy rounds to the nearest Wh, price to the nearest micro-unit. Rounding never pushes an
+    order beyond its quantity: a fill is cut to what its orders have left, and one that rounds
+    to 0 Wh is dropped. A trade naming an order that was not revealed raises
+    :class:`LedgerError`.
+    """
+    index = {o.order_id: i for i, o in enumerate(revealed)}
+    left = [o.quantity_wh for o in revealed]
+    fills: list[Fill] = []
+    for position, trade in enumerate(trades):
+        try:
+            buy = index[order_id_for(trade.buy_order)]
+            sell = index[order_id_for(trade.sell_order)]
+        except KeyError as exc:
+            raise LedgerError(
+                "fills_from_trades",
+                f"trade #{position} ({trade.buy_order!r} <- {trade.sell_order!r}) names an "
+                "order that was not revealed",
+            ) from exc
+        energy = min(kwh_to_wh(trade.quantity_kwh), left[buy], left[sell])
+        if energy <= 0:
+            continue
+        left[buy] -= energy
+        left[sell] -= energy
+        fills.append(Fill(buy, sell, energy, to_micro(trade.price)))
+    return fills
+
+
+def clear(
+    orders: Sequence[RevealedOrder], fills: Sequence[Fill], fee_micro_per_kwh: int
+) -> ClearingOutcome:
+    """The contract's verification and money of a clearing, in Python.
+
+    Raises :class:`LedgerError` (``call="BatchMarket.post_clearing"``) with the contract's
+    reason for the first fill that fails verification.
+    """
+    call = "BatchMarket.post_clearing"
+    n = len(orders)
+    filled = [0] * n
+    value = [0] * n
+    paid = [0] * n
+    fee_total = 0
+    for f in fills:
+        if not (0 <= f.buy < n and 0 <= f.sell < n):
+            raise LedgerError(call, "fill names an unknown order")
+        b, s = orders[f.buy], orders[f.sell]
+        checks = (
+            (b.is_buy, "fill's buy order is a sell order"),
+            (not s.is_buy, "fill's sell order is a buy order"),
+            (b.owner != s.owner, "buyer and seller are the same"),
+            (f.energy_wh != 0, "zero energy"),
+            (f.energy_wh <= MAX_QUANTITY_WH, "energy out of range"),
+            (f.price_micro_per_kwh >= s.price_micro_per_kwh, "price below the seller's limit"),
+            (f.price_micro_per_kwh <= b.price_micro_per_kwh, "price above the buyer's limit"),
+        )
+        for ok, reason in checks:
+            if not ok:
+                raise LedgerError(call, reason)
+        filled[f.buy] += f.energy_wh
+        filled[f.sell] += f.energy_wh
+        if filled[f.buy] > b.quantity_wh:
+            raise LedgerError(call, "buy order filled beyond its quantity")
+        if filled[f.sell] > s.quantity_wh:
+            raise LedgerError(call, "sell order filled beyond its quantity")
+        money = fill_payment(f.energy_wh, f.price_micro_per_kwh, fee_micro_per_kwh)
+        value[f.buy] += money.value_micro
+        value[f.sell] += money.value_micro
+        paid[f.buy] += money.buyer_pays_micro
+        paid[f.sell] += money.seller_receives_micro
+        fee_total += money.fee_micro
+    released = [
+        lock_micro(o.quantity_wh, o.price_micro_per_kwh, fee_micro_per_kwh) - paid[i]
+        if o.is_buy
+        else 0
+        for i, o in enumerate(orders)
+    ]
+    positions = tuple(
+        Position(o.owner, o.is_buy, filled[i], value[i]) for i, o in enumerate(orders) if filled[i]
+    )
+    return ClearingOutcome(
+        tuple(filled), tuple(value), tuple(paid), tuple(released), fee_total, positions
+    )
+
+
+class BatchMarketLedger:
+    """The settlement token and a ``BatchMarket`` contract on one chain, with its roles.
+
+    Reveals are recorded as the client sends them (:meth:`reveal`) or from their receipts
+    (:meth:`record_reveals`, for reveals sent elsewhere), so that the operator can post the
+    clearing with the revealed orders in reveal order.
+    """
+
+    def __init__(
+        self,
+        chain: Chain,
+        token: Contract,
+        market: Contract,
+        *,
+        operator: str,
+        dso: str,
+        issuer: str,
+    ) -> None:
+        self.chain = chain
+        self.token = token
+        self.market = market
+        self.operator = operator
+        self.dso = dso
+        self.consortium = ConsortiumClient(chain, market, operator=operator)
+        self.escrow = Escrow(chain, market, token, issuer=issuer)
+        self.meters = MeterClient(chain, market)
+        self._revealed: dict[int, list[RevealedOrder]] = {}
+        self._positions: dict[int, tuple[Position, ...]] = {}
+
+    @classmethod
+    def deploy(
+        cls,
+        chain: Chain,
+        *,
+        operator: str,
+        dso: str,
+        issuer: str,
+        supply_micro: int,
+        fee_micro_per_kwh: int = 0,
+        penalty_micro_per_kwh: int = 0,
+        quorum_bps: int = DEFAULT_QUORUM_BPS,
+        voting_period_s: int = DEFAULT_VOTING_PERIOD_S,
+        token: Contract | None = None,
+    ) -> BatchMarketLedger:
+        """Deploy the market (and a settlement token with ``supply_micro`` to ``issuer``,
+        unless ``token`` is given). The consortium is in bootstrap: see
+        :meth:`ConsortiumClient.bootstrap`."""
+        if token is None:
+            token = chain.deploy(
+                issuer,
+                compile_contract("SettlementToken"),
+                "peergrid settlement token",
+                "PGS",
+                issuer,
+                supply_micro,
+            )
+        market = chain.deploy(
+            operator,
+            compile_contract("BatchMarket"),
+            token.address,
+            operator,
+            dso,
+            quorum_bps,
+            voting_period_s,
+            fee_micro_per_kwh,
+            penalty_micro_per_kwh,
+        )
+        return cls(chain, token, market, operator=operator, dso=dso, issuer=issuer)
+
+    @property
+    def gas_log(self) -> GasLog:
+        return self.chain.gas_log
+
+    # --- DSO ---------------------------------------------------------------------------------
+
+    def set_rates(self, fee_micro_per_kwh: int, penalty_micro_per_kwh: int) -> Receipt:
+        """Fee and penalty rates for slots opened from now on (DSO)."""
+        return self.chain.transact(
+            self.dso, self.market, "set_rates", fee_micro_per_kwh, penalty_micro_per_kwh
+        )
+
+    # --- phases --------------------------------------------------------------------------------
+
+    def open_slot(self, slot: int) -> Receipt:
+        """Open ``slot`` for commitments and freeze its rates (operator)."""
+        return self.chain.transact(self.operator, self.market, "open_slot", slot, slot=slot)
+
+    def start_reveal(self, slot: int) -> Receipt:
+        """Close ``slot``'s commitments and open its reveals (operator)."""
+        return self.chain.transact(self.operator, self.market, "start_reveal", slot, slot=slot)
+
+    # --- prosumers -----------------------------------------------------------------------------
+
+    def commit(self, member: str, slot: int, order: SealedOrder) -> Receipt:
+        """``member`` commits to ``order`` in ``slot``."""
+        return self.chain.transact(
+            member,
+            self.market,
+            "commit",
+            slot,
+            order.order_id,
+            order.commitment(slot, member),
+            slot=slot,
+        )
+
+    def reveal(self, member: str, slot: int, order: SealedOrder) -> Receipt:
+        """``member`` reveals ``order`` in ``slot``; the client records it for the clearing."""
+        receipt = self.chain.transact(
+            member,
+            self.market,
+            "reveal",
+            slot,
+            order.order_id,
+            order.is_buy,
+            order.quantity_wh,
+            order.price_micro_per_kwh,
+            order.salt,
+            slot=slot,
+        )
+        self.record_reveals([receipt])
+        return receipt
+
+    def record_reveals(self, receipts: Sequence[Receipt]) -> None:
+        """Record the ``Revealed`` events of ``receipts`` (in order) for :meth:`post_clearing`."""
+        for receipt in receipts:
+            for event in receipt.events_named("Revealed"):
+                if event.address != self.market.address:
+                    continue
+                args = event.args
+                self._revealed.setdefault(int(args["slot"]), []).append(
+                    RevealedOrder(
+                        order_id=bytes(args["order_id"]),
+                        owner=args["owner"],
+                        is_buy=bool(args["is_buy"]),
+                        quantity_wh=int(args["quantity_wh"]),
+                        price_micro_per_kwh=int(args["price_micro_per_kwh"]),
+                    )
+                )
+
+    def revealed(self, slot: int) -> tuple[RevealedOrder, ...]:
+        """The orders revealed in ``slot`` so far, in reveal order."""
+        return tuple(self._revealed.get(slot, ()))
+
+    # --- operator: the clearing ---------------------------------------------------------------
+
+    def post_clearing(self, slot: int, fills: Sequence[Fill]) -> Receipt:
+        """Post ``slot``'s fills with its revealed orders and order-set hash (operator).
+
+        The positions the contract records are kept for :meth:`post_readings`; a mismatch with
+        the contract's positions hash raises :class:`LedgerError` (the client's arithmetic and
+        the contract's must agree).
+        """
+        orders = self.revealed(slot)
+        receipt = self.chain.transact(
+            self.operator,
+            self.market,
+            "post_clearing",
+            slot,
+            order_set_hash(orders),
+            [o.as_tuple() for o in orders],
+            [f.as_tuple() for f in fills],
+            slot=slot,
+        )
+        info = self.slot_info(slot)
+        outcome = clear(orders, fills, info.fee_micro_per_kwh)
+        if positions_hash(outcome.positions) != info.positions_hash:
+            raise LedgerError(
+                f"{self.market.name}.post_clearing",
+                "the contract's positions hash differs from the client's positions",
+            )
+        self._positions[slot] = outcome.positions
+        return receipt
+
+    def positions(self, slot: int) -> tuple[Position, ...]:
+        """The positions of a slot this client cleared (in the contract's order)."""
+        try:
+            return self._positions[slot]
+        except KeyError as exc:
+            raise LedgerError(
+                f"{self.market.name}.positions", f"slot {slot} was not cleared by this client"
+            ) from exc
+
+    # --- meter ---------------------------------------------------------------------------------
+
+    def post_readings(
+        self, meter: str, slot: int, metered_wh: Mapping[str, int] | Sequence[int]
+    ) -> Receipt:
+        """The meter posts ``slot``'s readings (by member, or in position order)."""
+        return self.meters.post_readings(meter, slot, self.positions(slot), metered_wh)
+
+    # --- views ---------------------------------------------------------------------------------
+
+    def slot_info(self, slot: int) -> SlotInfo:
+        raw = self.chain.call(self.market, "slot_info", slot)
+        phase, count, fee, penalty, order_hash, pos_hash = raw
+        return SlotInfo(
+            slot=slot,
+            phase=Phase(int(phase)),
+            order_count=int(count),
+            fee_micro_per_kwh=int(fee),
+            penalty_micro_per_kwh=int(penalty),
+            order_set_hash=bytes(order_hash),
+            positions_hash=bytes(pos_hash),
+        )
+
+    def commitment_of(self, slot: int, order_id: bytes) -> bytes:
+        return bytes(self.chain.call(self.market, "commitment_of", slot, order_id))
+
+    def fee_rate(self) -> int:
+        return int(self.chain.call(self.market, "fee_rate"))
+
+    def penalty_rate(self) -> int:
+        return int(self.chain.call(self.market, "penalty_rate"))

@@ -1,0 +1,947 @@
+# pragma version ~=0.4.3
+"""
+@title OrderBook
+@notice Continuous double auction on chain for a local ancillary-service
+        market (004_vdma.md §2.2, §2.4): hourly sessions, two independent
+        pools per session (upward and downward service), price-time priority,
+        partial fills, trades at the mid price, cancellation, gate closure,
+        and an option (NCDA) to prefer the offers nearest the buyer on a
+        distance table kept on chain by the DSO.
+@dev Embeds the consortium (`accounts`, `voting`) and the escrow (`vault`).
+
+     Sides. A buy order is the VDMA's ask (a request for service, the
+     "master"), a sell order its offer (the "slave"). Prices are micro-
+     currency per kWh, quantities Wh.
+
+     Sessions. The operator opens a session (`open_session`, freezing the
+     DSO's fee rate and choosing CDA or NCDA) and closes its gate
+     (`close_session`); orders are placed only in between. After the gate,
+     resting orders are dead: their owners cancel them, or the operator
+     cancels them (reason EXPIRED), and buy orders' escrow is released.
+     Cancelling one's own order needs no role, only ownership, so money is
+     never trapped by a removal from the consortium.
+
+     Books. Per session and pool, a buy list (best = highest price) and a
+     sell list (best = lowest), singly linked, best first; at equal prices
+     the older order comes first (time priority). Each order is one storage
+     word (below) and carries the price of its successor, so an insertion
+     checks its position with the hint's word alone. An insertion that does
+     not become the best needs a hint: an order at or before its position
+     (the contract walks forward at most MAX_WALK orders from it); clients
+     compute it from the `book_orders` view.
+
+     Matching. An order crosses the best opposite order when buy price >
+     sell price (strict, the VDMA's "price lower than the willingness to
+     pay") or >= (when deployed non-strict). A crossing order fills against
+     resting orders at the mid price (buy + sell) // 2 until it is filled, no
+     crossing order is left, or it has touched `max_fills` resting orders
+     (bounded gas); then its remainder rests, or, if it still crosses, is
+     cancelled (reason FILL_LIMIT) rather than leave the book crossed. A
+     resting order of the taker's own is cancelled instead of traded with
+     (self-trade prevention). In an NCDA session a crossing buy order takes
+     the crossing sell orders (at most `max_fills` of them, cheapest first)
+     nearest to it first: distance on the DSO's table between the two
+     members' nodes, ties by price then time; unknown distances come last.
+     A crossing sell order meets resting buy orders that no other resting
+     offer suits, so it fills them in price-time order in both modes.
+
+     Money. A buy order locks quantity * price // 1000 +
+     quantity * fee_rate // 1000 on placement. A fill of e Wh at price p
+     costs the buyer value + (fee - seller_fee) with value = e * p // 1000,
+     fee = e * fee_rate // 1000 and seller_fee = min(fee // 2, value); the
+     seller receives value - seller_fee, the DSO the fee. The buyer's lock
+     shrinks to the lock of its remaining quantity, which always covers the
+     cost. Nothing else moves: money is conserved.
+
+     Order id (64 bits): member index << 32 | the member's order nonce.
+     Order word: remaining 0..47 | price 48..95 | next id 96..159 |
+     next price 160..207 | session 208..239 | pool 240 | sell 241.
+     Book word: buy head 0..63 | sell head 64..127 | best buy 128..175 |
+     best sell 176..223 | fee rate 224..252 | open 253 | closed 254 | ncda 255.
+"""
+
+import accounts
+import voting
+import vault
+
+from ethereum.ercs import IERC20
+
+initializes: accounts
+initializes: voting[accounts := accounts]
+initializes: vault[accounts := accounts]
+
+exports: (
+    accounts.roles_of,
+    accounts.index_of,
+    accounts.is_member,
+    accounts.address_of,
+    accounts.index_count,
+    accounts.member_count,
+    accounts.voter_count,
+    accounts.operator_count,
+    voting.quorum_bps,
+    voting.voting_period,
+    voting.bootstrapping,
+    voting.electorate_version,
+    voting.proposal_count,
+    voting.has_voted,
+    voting.bootstrap_members,
+    voting.end_bootstrap,
+    voting.propose,
+    voting.vote,
+    voting.proposal,
+    voting.proposal_state,
+    vault.token,
+    vault.dso,
+    vault.total_internal_balance,
+    vault.deposit,
+    vault.withdraw,
+    vault.balance_of,
+    vault.locked_of,
+    vault.available_of,
+)
+
+
+struct OrderView:
+    order_id: uint256
+    owner: address
+    session: uint256
+    pool: uint256
+    is_buy: bool
+    remaining_wh: uint256
+    price_micro_per_kwh: uint256
+    next_id: uint256
+
+
+struct BookView:
+    buy_head: uint256
+    sell_head: uint256
+    best_buy_micro_per_kwh: uint256
+    best_sell_micro_per_kwh: uint256
+    fee_micro_per_kwh: uint256
+    open: bool
+    closed: bool
+    ncda: bool
+
+
+struct NodeAssignment:
+    member: address
+    node: uint256
+
+
+struct Distance:
+    node_a: uint256
+    node_b: uint256
+    metres: uint256
+
+
+# @notice The two pools of a session.
+POOL_UP: public(constant(uint256)) = 0
+POOL_DOWN: public(constant(uint256)) = 1
+
+# @notice Why an order left the book without being filled.
+REASON_OWNER: public(constant(uint8)) = 1
+REASON_FILL_LIMIT: public(constant(uint8)) = 2
+REASON_SELF_TRADE: public(constant(uint8)) = 3
+REASON_EXPIRED: public(constant(uint8)) = 4
+
+# @notice Bounds on loops and inputs.
+MAX_FILLS: public(constant(uint256)) = 32
+MAX_WALK: public(constant(uint256)) = 64
+MAX_TABLE_ROWS: public(constant(uint256)) = 256
+MAX_QUANTITY_WH: public(constant(uint256)) = 2**48 - 1
+MAX_PRICE_MICRO_PER_KWH: public(constant(uint256)) = 2**48 - 1
+MAX_FEE_MICRO_PER_KWH: public(constant(uint256)) = 2**29 - 1
+MAX_SESSION: public(constant(uint256)) = 2**32 - 1
+MAX_NODE: public(constant(uint256)) = 2**32 - 1
+MAX_DISTANCE_M: public(constant(uint256)) = 2**64 - 2
+
+WH_PER_KWH: constant(uint256) = 1000
+M48: constant(uint256) = 2**48 - 1
+M64: constant(uint256) = 2**64 - 1
+M32: constant(uint256) = 2**32 - 1
+M29: constant(uint256) = 2**29 - 1
+
+# order word
+PRICE_SHIFT: constant(uint256) = 48
+NEXT_SHIFT: constant(uint256) = 96
+NEXT_PRICE_SHIFT: constant(uint256) = 160
+SESSION_SHIFT: constant(uint256) = 208
+POOL_BIT: constant(uint256) = 1 << 240
+SELL_BIT: constant(uint256) = 1 << 241
+LINK_MASK: constant(uint256) = ((1 << 112) - 1) << 96
+KEY_MASK: constant(uint256) = ((1 << 34) - 1) << 208
+
+# book word
+SELL_HEAD_SHIFT: constant(uint256) = 64
+BEST_BUY_SHIFT: constant(uint256) = 128
+BEST_SELL_SHIFT: constant(uint256) = 176
+FEE_SHIFT: constant(uint256) = 224
+OPEN_BIT: constant(uint256) = 1 << 253
+CLOSED_BIT: constant(uint256) = 1 << 254
+NCDA_BIT: constant(uint256) = 1 << 255
+BUY_SIDE_MASK: constant(uint256) = M64 | (M48 << BEST_BUY_SHIFT)
+SELL_SIDE_MASK: constant(uint256) = (M64 << SELL_HEAD_SHIFT) | (M48 << BEST_SELL_SHIFT)
+
+UNKNOWN_DISTANCE: constant(uint256) = max_value(uint256)
+
+# @notice Whether a buy crosses a sell only at a strictly higher price.
+strict_crossing: public(immutable(bool))
+
+# @notice The DSO's fee on traded energy for sessions opened from now on.
+fee_rate: public(uint256)
+
+# @notice The network node of each member (0: unknown), set by the DSO.
+node_of: public(HashMap[address, uint256])
+
+# distance + 1 in metres between two nodes, keyed min << 32 | max (0: unknown)
+_distances: HashMap[uint256, uint256]
+_books: HashMap[uint256, uint256]
+_orders: HashMap[uint256, uint256]
+
+
+event FeeRateChanged:
+    fee_micro_per_kwh: uint256
+
+
+event SessionOpened:
+    session: indexed(uint256)
+    ncda: bool
+    fee_micro_per_kwh: uint256
+
+
+event SessionClosed:
+    session: indexed(uint256)
+
+
+event OrderPlaced:
+    order_id: indexed(uint256)
+    owner: indexed(address)
+    session: uint256
+    pool: uint256
+    is_buy: bool
+    quantity_wh: uint256
+    price_micro_per_kwh: uint256
+
+
+event Traded:
+    session: indexed(uint256)
+    buy_order: indexed(uint256)
+    sell_order: indexed(uint256)
+    pool: uint256
+    energy_wh: uint256
+    price_micro_per_kwh: uint256
+
+
+event OrderCancelled:
+    order_id: indexed(uint256)
+    remaining_wh: uint256
+    reason: uint8
+
+
+event NodeSet:
+    member: indexed(address)
+    node: uint256
+
+
+event DistanceSet:
+    node_a: indexed(uint256)
+    node_b: indexed(uint256)
+    metres: uint256
+
+
+@deploy
+def __init__(
+    token_: IERC20,
+    operator_: address,
+    dso_: address,
+    quorum_bps_: uint256,
+    voting_period_: uint256,
+    fee_micro_per_kwh_: uint256,
+    strict_crossing_: bool,
+):
+    """
+    @notice Operator and DSO get their roles (the bootstrap is open); the DSO
+            account receives the fees.
+    """
+    voting.__init__(operator_, dso_, quorum_bps_, voting_period_)
+    vault.__init__(token_, dso_)
+    assert fee_micro_per_kwh_ <= MAX_FEE_MICRO_PER_KWH, "fee rate out of range"
+    self.fee_rate = fee_micro_per_kwh_
+    strict_crossing = strict_crossing_
+
+
+# --- DSO -----------------------------------------------------------------------
+
+
+@external
+def set_fee_rate(fee_micro_per_kwh: uint256):
+    """
+    @notice Set the fee rate for sessions opened from now on (DSO).
+    """
+    assert accounts._has_role(msg.sender, accounts.ROLE_DSO), "caller is not the dso"
+    assert fee_micro_per_kwh <= MAX_FEE_MICRO_PER_KWH, "fee rate out of range"
+    self.fee_rate = fee_micro_per_kwh
+    log FeeRateChanged(fee_micro_per_kwh=fee_micro_per_kwh)
+
+
+@external
+def set_nodes(assignments: DynArray[NodeAssignment, MAX_TABLE_ROWS]):
+    """
+    @notice Place members on network nodes (DSO); node 0 means unknown.
+    """
+    assert accounts._has_role(msg.sender, accounts.ROLE_DSO), "caller is not the dso"
+    for a: NodeAssignment in assignments:
+        assert a.node <= MAX_NODE, "node out of range"
+        self.node_of[a.member] = a.node
+        log NodeSet(member=a.member, node=a.node)
+
+
+@external
+def set_distances(rows: DynArray[Distance, MAX_TABLE_ROWS]):
+    """
+    @notice Set network distances between nodes, metres (DSO); symmetric.
+    """
+    assert accounts._has_role(msg.sender, accounts.ROLE_DSO), "caller is not the dso"
+    for row: Distance in rows:
+        assert row.node_a != 0 and row.node_b != 0, "node 0 is the unknown node"
+        assert row.node_a <= MAX_NODE and row.node_b <= MAX_NODE, "node out of range"
+        assert row.node_a != row.node_b, "a node is at distance 0 from itself"
+        assert row.metres <= MAX_DISTANCE_M, "distance out of range"
+        self._distances[self._pair(row.node_a, row.node_b)] = row.metres + 1
+        log DistanceSet(node_a=row.node_a, node_b=row.node_b, metres=row.metres)
+
+
+# --- operator: sessions ------------------------------------------------------------
+
+
+@external
+def open_session(session: uint256, ncda: bool):
+    """
+    @notice Open both pools of `session` (operator): CDA, or NCDA if `ncda`;
+            the fee rate in force is frozen for the session.
+    """
+    assert accounts._has_role(msg.sender, accounts.ROLE_OPERATOR), "caller is not the operator"
+    assert session <= MAX_SESSION, "session out of range"
+    key: uint256 = session << 1
+    assert self._books[key] == 0, "session already opened"
+    book: uint256 = OPEN_BIT | (self.fee_rate << FEE_SHIFT)
+    if ncda:
+        book = book | NCDA_BIT
+    self._books[key] = book
+    self._books[key | 1] = book
+    log SessionOpened(session=session, ncda=ncda, fee_micro_per_kwh=self.fee_rate)
+
+
+@external
+def close_session(session: uint256):
+    """
+    @notice Gate closure of `session` (operator): no more orders; resting
+            orders can only be cancelled or expired.
+    """
+    assert accounts._has_role(msg.sender, accounts.ROLE_OPERATOR), "caller is not the operator"
+    assert session <= MAX_SESSION, "session out of range"
+    key: uint256 = session << 1
+    book: uint256 = self._books[key]
+    assert book & OPEN_BIT != 0 and book & CLOSED_BIT == 0, "session is not open"
+    self._books[key] = book | CLOSED_BIT
+    self._books[key | 1] = self._books[key | 1] | CLOSED_BIT
+    log SessionClosed(session=session)
+
+
+# --- prosumers: orders -------------------------------------------------------------
+
+
+@external
+def place(
+    session: uint256,
+    pool: uint256,
+    is_buy: bool,
+    quantity_wh: uint256,
+    price_micro_per_kwh: uint256,
+    hint: uint256,
+    max_fills: uint256,
+) -> uint256:
+    """
+    @notice Place an order (prosumer); returns its id. A crossing order
+            fills first (at most `max_fills` resting orders); the rest rests
+            after `hint` (0: search from the best), or is cancelled if it
+            still crosses.
+    @dev The path of an order that does not cross is written out inline:
+         it is the one whose gas the VDMA's cost model counts per shout.
+    """
+    record: uint256 = accounts.records[msg.sender]
+    assert record & accounts.ROLE_PROSUMER != 0, "caller is not a prosumer"
+    assert session <= MAX_SESSION and pool <= 1, "unknown book"
+    key: uint256 = (session << 1) | pool
+    book: uint256 = self._books[key]
+    assert book & OPEN_BIT != 0, "session is not open"
+    assert book & CLOSED_BIT == 0, "gate is closed"
+    assert quantity_wh != 0, "zero quantity"
+    assert quantity_wh <= MAX_QUANTITY_WH, "quantity out of range"
+    price: uint256 = price_micro_per_kwh
+    assert price <= MAX_PRICE_MICRO_PER_KWH, "price out of range"
+    nonce: uint256 = ((record >> accounts.COUNTER_SHIFT) & M32) + 1
+    assert nonce <= M32, "order nonce exhausted"
+    order_id: uint256 = (((record >> accounts.INDEX_SHIFT) & M32) << 32) | nonce
+    record = (record & ~(M32 << accounts.COUNTER_SHIFT)) | (nonce << accounts.COUNTER_SHIFT)
+    fee_rate: uint256 = (book >> FEE_SHIFT) & M29
+    if is_buy:
+        lock: uint256 = self._lock(quantity_wh, price, fee_rate)
+        locked: uint256 = record >> accounts.LOCKED_SHIFT
+        assert (
+            (record >> accounts.BALANCE_SHIFT) & accounts.AMOUNT_MASK
+        ) - locked >= lock, "free balance too low for the order's escrow"
+        # locked + lock <= balance < 2**92: the top field cannot overflow.
+        record = unsafe_add(record, lock << accounts.LOCKED_SHIFT)
+    log OrderPlaced(
+        order_id=order_id,
+        owner=msg.sender,
+        session=session,
+        pool=pool,
+        is_buy=is_buy,
+        quantity_wh=quantity_wh,
+        price_micro_per_kwh=price,
+    )
+
+    # Heads and best prices of the order's own side and of the other side.
+    head: uint256 = 0
+    best: uint256 = 0
+    opposite: uint256 = 0
+    opposite_best: uint256 = 0
+    crosses: bool = False
+    remaining: uint256 = quantity_wh
+    fees: uint256 = 0
+    if is_buy:
+        opposite = (book >> SELL_HEAD_SHIFT) & M64
+        opposite_best = (book >> BEST_SELL_SHIFT) & M48
+        crosses = opposite != 0 and self._crosses(price, opposite_best)
+        if crosses:
+            if book & NCDA_BIT != 0:
+                remaining, record, book, fees = self._take_nearest(
+                    order_id, session, pool, price, remaining, record, book, max_fills
+                )
+            else:
+                remaining, record, book, fees = self._take(
+                    order_id, session, pool, True, price, remaining, record, book, max_fills
+                )
+            opposite = (book >> SELL_HEAD_SHIFT) & M64
+            crosses = opposite != 0 and self._crosses(price, (book >> BEST_SELL_SHIFT) & M48)
+        head = book & M64
+        best = (book >> BEST_BUY_SHIFT) & M48
+    else:
+        opposite = book & M64
+        opposite_best = (book >> BEST_BUY_SHIFT) & M48
+        crosses = opposite != 0 and self._crosses(opposite_best, price)
+        if crosses:
+            remaining, record, book, fees = self._take(
+                order_id, session, pool, False, price, remaining, record, book, max_fills
+            )
+            opposite = book & M64
+            crosses = opposite != 0 and self._crosses((book >> BEST_BUY_SHIFT) & M48, price)
+        head = (book >> SELL_HEAD_SHIFT) & M64
+        best = (book >> BEST_SELL_SHIFT) & M48
+
+    if remaining != 0 and crosses:
+        # The fill limit stopped a crossing order: its rest goes, not rests.
+        if is_buy:
+            record = unsafe_sub(record, self._lock(remaining, price, fee_rate) << accounts.LOCKED_SHIFT)
+        log OrderCancelled(order_id=order_id, remaining_wh=remaining, reason=REASON_FILL_LIMIT)
+    elif remaining != 0:
+        tag: uint256 = (session << SESSION_SHIFT) | (pool << 240)
+        if not is_buy:
+            tag = tag | SELL_BIT
+        fields: uint256 = tag | (price << PRICE_SHIFT) | remaining
+        better: bool = head == 0
+        if not better:
+            if is_buy:
+                better = price > best
+            else:
+                better = price < best
+        if better:
+            # The new best of its side.
+            self._orders[order_id] = fields | (head << NEXT_SHIFT) | (best << NEXT_PRICE_SHIFT)
+            if is_buy:
+                book = (book & ~BUY_SIDE_MASK) | order_id | (price << BEST_BUY_SHIFT)
+            else:
+                book = (book & ~SELL_SIDE_MASK) | (order_id << SELL_HEAD_SHIFT) | (
+                    price << BEST_SELL_SHIFT
+                )
+        else:
+            current: uint256 = hint
+            if current == 0:
+                current = head
+            word: uint256 = self._orders[current]
+            assert word != 0 and word & KEY_MASK == tag, "hint is not in this book"
+            # Rank a price as an ascending key: buy prices are negated.
+            flip: uint256 = 0
+            if is_buy:
+                flip = M48
+            rank: uint256 = price ^ flip
+            assert ((word >> PRICE_SHIFT) & M48) ^ flip <= rank, "hint is past the insertion point"
+            found: bool = False
+            for i: uint256 in range(MAX_WALK):
+                following: uint256 = (word >> NEXT_SHIFT) & M64
+                if following == 0 or ((word >> NEXT_PRICE_SHIFT) & M48) ^ flip > rank:
+                    found = True
+                    break
+                current = following
+                word = self._orders[current]
+            assert found, "hint too far from the insertion point"
+            self._orders[order_id] = fields | (word & LINK_MASK)
+            self._orders[current] = (word & ~LINK_MASK) | (order_id << NEXT_SHIFT) | (
+                price << NEXT_PRICE_SHIFT
+            )
+    accounts.records[msg.sender] = record
+    self._books[key] = book
+    if fees != 0:
+        # After the taker's write: the DSO may itself be the taker.
+        vault._credit(vault.dso, fees)
+    return order_id
+
+
+@external
+def cancel(order_id: uint256, hint: uint256):
+    """
+    @notice Remove a resting order: its owner may at any time (no role
+            needed), the operator once the gate of its session has closed
+            (expiry). `hint` is an order before it in its list (0: search
+            from the best). A buy order's escrow is released.
+    """
+    owner: address = accounts.address_of[order_id >> 32]
+    reason: uint8 = REASON_OWNER
+    word: uint256 = self._orders[order_id]
+    assert word != 0, "no such resting order"
+    key: uint256 = (((word >> SESSION_SHIFT) & M32) << 1) | convert(word & POOL_BIT != 0, uint256)
+    is_buy: bool = word & SELL_BIT == 0
+    book: uint256 = self._books[key]
+    if msg.sender != owner:
+        assert accounts._has_role(msg.sender, accounts.ROLE_OPERATOR), "caller does not own the order"
+        assert book & CLOSED_BIT != 0, "gate is not closed"
+        reason = REASON_EXPIRED
+    head: uint256 = 0
+    if is_buy:
+        head = book & M64
+    else:
+        head = (book >> SELL_HEAD_SHIFT) & M64
+    next_links: uint256 = word & LINK_MASK
+    if head == order_id:
+        next_id: uint256 = (word >> NEXT_SHIFT) & M64
+        next_price: uint256 = (word >> NEXT_PRICE_SHIFT) & M48
+        if is_buy:
+            book = (book & ~BUY_SIDE_MASK) | next_id | (next_price << BEST_BUY_SHIFT)
+        else:
+            book = (book & ~SELL_SIDE_MASK) | (next_id << SELL_HEAD_SHIFT) | (
+                next_price << BEST_SELL_SHIFT
+            )
+        self._books[key] = book
+    else:
+        current: uint256 = hint
+        if current == 0:
+            current = head
+        found: bool = False
+        for i: uint256 in range(MAX_WALK):
+            if current == 0:
+                break
+            current_word: uint256 = self._orders[current]
+            assert current_word & KEY_MASK == word & KEY_MASK, "hint is not in the order's book"
+            following: uint256 = (current_word >> NEXT_SHIFT) & M64
+            if following == order_id:
+                self._orders[current] = (current_word & ~LINK_MASK) | next_links
+                found = True
+                break
+            current = following
+        assert found, "order not found after the hint"
+    self._orders[order_id] = 0
+    remaining: uint256 = word & M48
+    if is_buy:
+        self._unlock(owner, self._lock(remaining, (word >> PRICE_SHIFT) & M48, (book >> FEE_SHIFT) & M29))
+    log OrderCancelled(order_id=order_id, remaining_wh=remaining, reason=reason)
+
+
+# --- views ---------------------------------------------------------------------------
+
+
+@external
+@view
+def order(order_id: uint256) -> OrderView:
+    """
+    @notice A resting order (all zero once filled, cancelled or expired).
+    """
+    word: uint256 = self._orders[order_id]
+    if word == 0:
+        return empty(OrderView)
+    return OrderView(
+        order_id=order_id,
+        owner=accounts.address_of[order_id >> 32],
+        session=(word >> SESSION_SHIFT) & M32,
+        pool=convert(word & POOL_BIT != 0, uint256),
+        is_buy=word & SELL_BIT == 0,
+        remaining_wh=word & M48,
+        price_micro_per_kwh=(word >> PRICE_SHIFT) & M48,
+        next_id=(word >> NEXT_SHIFT) & M64,
+    )
+
+
+@external
+@view
+def book(session: uint256, pool: uint256) -> BookView:
+    """
+    @notice Heads, best prices, fee rate and state of one book.
+    """
+    book: uint256 = self._books[(session << 1) | pool]
+    return BookView(
+        buy_head=book & M64,
+        sell_head=(book >> SELL_HEAD_SHIFT) & M64,
+        best_buy_micro_per_kwh=(book >> BEST_BUY_SHIFT) & M48,
+        best_sell_micro_per_kwh=(book >> BEST_SELL_SHIFT) & M48,
+        fee_micro_per_kwh=(book >> FEE_SHIFT) & M29,
+        open=book & OPEN_BIT != 0,
+        closed=book & CLOSED_BIT != 0,
+        ncda=book & NCDA_BIT != 0,
+    )
+
+
+@external
+@view
+def book_orders(
+    session: uint256, pool: uint256, is_buy: bool, max_orders: uint256
+) -> DynArray[OrderView, 1024]:
+    """
+    @notice Up to `max_orders` resting orders of one side, best first.
+    """
+    book: uint256 = self._books[(session << 1) | pool]
+    current: uint256 = 0
+    if is_buy:
+        current = book & M64
+    else:
+        current = (book >> SELL_HEAD_SHIFT) & M64
+    out: DynArray[OrderView, 1024] = []
+    for i: uint256 in range(max_orders, bound=1024):
+        if current == 0:
+            break
+        word: uint256 = self._orders[current]
+        out.append(
+            OrderView(
+                order_id=current,
+                owner=accounts.address_of[current >> 32],
+                session=session,
+                pool=pool,
+                is_buy=is_buy,
+                remaining_wh=word & M48,
+                price_micro_per_kwh=(word >> PRICE_SHIFT) & M48,
+                next_id=(word >> NEXT_SHIFT) & M64,
+            )
+        )
+        current = (word >> NEXT_SHIFT) & M64
+    return out
+
+
+@external
+@view
+def distance(node_a: uint256, node_b: uint256) -> uint256:
+    """
+    @notice Metres between two nodes (max uint256: unknown).
+    """
+    return self._distance(node_a, node_b)
+
+
+# --- internals -----------------------------------------------------------------------
+
+
+@internal
+@pure
+def _lock(quantity_wh: uint256, price: uint256, fee_rate: uint256) -> uint256:
+    """
+    @notice Escrow of a buy order: its most possible cost. Inputs are below
+            2**48, so the products are below 2**96.
+    """
+    return unsafe_div(unsafe_mul(quantity_wh, price), WH_PER_KWH) + unsafe_div(
+        unsafe_mul(quantity_wh, fee_rate), WH_PER_KWH
+    )
+
+
+@internal
+@view
+def _crosses(buy_price: uint256, sell_price: uint256) -> bool:
+    if strict_crossing:
+        return buy_price > sell_price
+    return buy_price >= sell_price
+
+
+@internal
+@pure
+def _better(is_buy: bool, price: uint256, other: uint256) -> bool:
+    """
+    @notice Whether `price` ranks strictly before `other` on its side.
+    """
+    if is_buy:
+        return price > other
+    return price < other
+
+
+@internal
+@pure
+def _pair(node_a: uint256, node_b: uint256) -> uint256:
+    if node_a < node_b:
+        return (node_a << 32) | node_b
+    return (node_b << 32) | node_a
+
+
+@internal
+@view
+def _distance(node_a: uint256, node_b: uint256) -> uint256:
+    if node_a == 0 or node_b == 0:
+        return UNKNOWN_DISTANCE
+    if node_a == node_b:
+        return 0
+    stored: uint256 = self._distances[self._pair(node_a, node_b)]
+    if stored == 0:
+        return UNKNOWN_DISTANCE
+    return stored - 1
+
+
+@internal
+def _unlock(owner: address, amount_micro: uint256):
+    record: uint256 = accounts.records[owner]
+    accounts.records[owner] = accounts._with_money(
+        record, accounts._balance(record), accounts._locked(record) - amount_micro
+    )
+
+
+@internal
+def _settle_fill(
+    buy_id: uint256,
+    sell_id: uint256,
+    session: uint256,
+    pool: uint256,
+    energy_wh: uint256,
+    buy_price: uint256,
+    sell_price: uint256,
+    fee_rate: uint256,
+) -> (uint256, uint256, uint256):
+    """
+    @notice Money of one fill at the mid price: (buyer's cost, seller's
+            proceeds, fee). Logs the trade.
+    """
+    price: uint256 = unsafe_div(unsafe_add(buy_price, sell_price), 2)
+    value: uint256 = unsafe_div(unsafe_mul(energy_wh, price), WH_PER_KWH)
+    fee: uint256 = unsafe_div(unsafe_mul(energy_wh, fee_rate), WH_PER_KWH)
+    seller_fee: uint256 = min(unsafe_div(fee, 2), value)
+    log Traded(
+        session=session,
+        buy_order=buy_id,
+        sell_order=sell_id,
+        pool=pool,
+        energy_wh=energy_wh,
+        price_micro_per_kwh=price,
+    )
+    return unsafe_add(value, unsafe_sub(fee, seller_fee)), unsafe_sub(value, seller_fee), fee
+
+
+@internal
+def _take(
+    taker_id: uint256,
+    session: uint256,
+    pool: uint256,
+    is_buy: bool,
+    price: uint256,
+    remaining_: uint256,
+    record_: uint256,
+    book_: uint256,
+    max_fills: uint256,
+) -> (uint256, uint256, uint256, uint256):
+    """
+    @notice Fill a crossing taker against the opposite side in price-time
+            order. Returns (remaining, taker record, book word, fees); the
+            caller writes the taker's record, then credits the fees.
+    """
+    remaining: uint256 = remaining_
+    record: uint256 = record_
+    book: uint256 = book_
+    fee_rate: uint256 = (book >> FEE_SHIFT) & M29
+    taker_index: uint256 = taker_id >> 32
+    fees: uint256 = 0
+    head: uint256 = 0
+    best: uint256 = 0
+    if is_buy:
+        head = (book >> SELL_HEAD_SHIFT) & M64
+        best = (book >> BEST_SELL_SHIFT) & M48
+    else:
+        head = book & M64
+        best = (book >> BEST_BUY_SHIFT) & M48
+    for i: uint256 in range(max_fills, bound=MAX_FILLS):
+        if remaining == 0 or head == 0:
+            break
+        if is_buy:
+            if not self._crosses(price, best):
+                break
+        elif not self._crosses(best, price):
+            break
+        word: uint256 = self._orders[head]
+        maker_qty: uint256 = word & M48
+        maker_price: uint256 = (word >> PRICE_SHIFT) & M48
+        next_id: uint256 = (word >> NEXT_SHIFT) & M64
+        next_price: uint256 = (word >> NEXT_PRICE_SHIFT) & M48
+        maker_index: uint256 = head >> 32
+        if maker_index == taker_index:
+            # Self-trade prevention: the resting order goes, unfilled.
+            if not is_buy:
+                lock: uint256 = self._lock(maker_qty, maker_price, fee_rate)
+                record = accounts._with_money(
+                    record, accounts._balance(record), accounts._locked(record) - lock
+                )
+            self._orders[head] = 0
+            log OrderCancelled(order_id=head, remaining_wh=maker_qty, reason=REASON_SELF_TRADE)
+            head = next_id
+            best = next_price
+            continue
+        energy: uint256 = min(remaining, maker_qty)
+        maker: address = accounts.address_of[maker_index]
+        maker_record: uint256 = accounts.records[maker]
+        cost: uint256 = 0
+        proceeds: uint256 = 0
+        fee: uint256 = 0
+        if is_buy:
+            cost, proceeds, fee = self._settle_fill(
+                taker_id, head, session, pool, energy, price, maker_price, fee_rate
+            )
+            release: uint256 = self._lock(remaining, price, fee_rate) - self._lock(
+                remaining - energy, price, fee_rate
+            )
+            record = accounts._with_money(
+                record, accounts._balance(record) - cost, accounts._locked(record) - release
+            )
+            accounts.records[maker] = maker_record + (proceeds << accounts.BALANCE_SHIFT)
+        else:
+            cost, proceeds, fee = self._settle_fill(
+                head, taker_id, session, pool, energy, maker_price, price, fee_rate
+            )
+            release: uint256 = self._lock(maker_qty, maker_price, fee_rate) - self._lock(
+                maker_qty - energy, maker_price, fee_rate
+            )
+            accounts.records[maker] = accounts._with_money(
+                maker_record,
+                accounts._balance(maker_record) - cost,
+                accounts._locked(maker_record) - release,
+            )
+            record = record + (proceeds << accounts.BALANCE_SHIFT)
+        fees = unsafe_add(fees, fee)
+        remaining = unsafe_sub(remaining, energy)
+        if energy == maker_qty:
+            self._orders[head] = 0
+            head = next_id
+            best = next_price
+        else:
+            self._orders[head] = word - energy
+    if is_buy:
+        book = (book & ~SELL_SIDE_MASK) | (head << SELL_HEAD_SHIFT) | (best << BEST_SELL_SHIFT)
+    else:
+        book = (book & ~BUY_SIDE_MASK) | head | (best << BEST_BUY_SHIFT)
+    return remaining, record, book, fees
+
+
+@internal
+def _take_nearest(
+    taker_id: uint256,
+    session: uint256,
+    pool: uint256,
+    price: uint256,
+    remaining_: uint256,
+    record_: uint256,
+    book_: uint256,
+    max_fills: uint256,
+) -> (uint256, uint256, uint256, uint256):
+    """
+    @notice NCDA: fill a crossing buy order from the crossing sell orders
+            (the first `max_fills`, cheapest first) nearest to the buyer
+            first. Returns (remaining, taker record, book word, fees).
+    """
+    remaining: uint256 = remaining_
+    record: uint256 = record_
+    book: uint256 = book_
+    fee_rate: uint256 = (book >> FEE_SHIFT) & M29
+    taker_index: uint256 = taker_id >> 32
+    taker_node: uint256 = self.node_of[msg.sender]
+
+    ids: DynArray[uint256, MAX_FILLS] = []
+    words: DynArray[uint256, MAX_FILLS] = []
+    distances: DynArray[uint256, MAX_FILLS] = []
+    live: DynArray[bool, MAX_FILLS] = []
+    current: uint256 = (book >> SELL_HEAD_SHIFT) & M64
+    current_price: uint256 = (book >> BEST_SELL_SHIFT) & M48
+    for i: uint256 in range(max_fills, bound=MAX_FILLS):
+        if current == 0 or not self._crosses(price, current_price):
+            break
+        word: uint256 = self._orders[current]
+        ids.append(current)
+        words.append(word)
+        maker_index: uint256 = current >> 32
+        if maker_index == taker_index:
+            live.append(False)
+            distances.append(0)
+            log OrderCancelled(order_id=current, remaining_wh=word & M48, reason=REASON_SELF_TRADE)
+        else:
+            live.append(True)
+            distances.append(
+                self._distance(taker_node, self.node_of[accounts.address_of[maker_index]])
+            )
+        current = (word >> NEXT_SHIFT) & M64
+        current_price = (word >> NEXT_PRICE_SHIFT) & M48
+
+    n: uint256 = len(ids)
+    fees: uint256 = 0
+    for k: uint256 in range(n, bound=MAX_FILLS):
+        if remaining == 0:
+            break
+        chosen: uint256 = n
+        nearest: uint256 = 0
+        for j: uint256 in range(n, bound=MAX_FILLS):
+            if live[j] and (chosen == n or distances[j] < nearest):
+                chosen = j
+                nearest = distances[j]
+        if chosen == n:
+            break
+        word: uint256 = words[chosen]
+        maker_qty: uint256 = word & M48
+        energy: uint256 = min(remaining, maker_qty)
+        cost: uint256 = 0
+        proceeds: uint256 = 0
+        fee: uint256 = 0
+        cost, proceeds, fee = self._settle_fill(
+            taker_id, ids[chosen], session, pool, energy, price, (word >> PRICE_SHIFT) & M48, fee_rate
+        )
+        release: uint256 = self._lock(remaining, price, fee_rate) - self._lock(
+            remaining - energy, price, fee_rate
+        )
+        record = accounts._with_money(
+            record, accounts._balance(record) - cost, accounts._locked(record) - release
+        )
+        maker: address = accounts.address_of[ids[chosen] >> 32]
+        accounts.records[maker] = accounts.records[maker] + (proceeds << accounts.BALANCE_SHIFT)
+        fees = unsafe_add(fees, fee)
+        remaining = unsafe_sub(remaining, energy)
+        words[chosen] = word - energy
+        if energy == maker_qty:
+            live[chosen] = False
+
+    # Relink the scanned prefix of the sell list: live orders keep their
+    # order, filled and self-cancelled ones go.
+    following: uint256 = current
+    following_price: uint256 = current_price
+    for k: uint256 in range(n, bound=MAX_FILLS):
+        j: uint256 = n - 1 - k
+        if live[j]:
+            word: uint256 = (words[j] & ~LINK_MASK) | (following << NEXT_SHIFT) | (
+                following_price << NEXT_PRICE_SHIFT
+            )
+            if word != self._orders[ids[j]]:
+                self._orders[ids[j]] = word
+            following = ids[j]
+            following_price = (word >> PRICE_SHIFT) & M48
+        else:
+            self._orders[ids[j]] = 0
+    book = (book & ~SELL_SIDE_MASK) | (following << SELL_HEAD_SHIFT) | (
+        following_price << BEST_SELL_SHIFT
+    )
+    return remaining, record, book, fees

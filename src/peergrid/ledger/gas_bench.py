@@ -1,0 +1,539 @@
+"""Gas per contract function, and its cost in euro with the VDMA paper's Eq. 1.
+
+``peergrid bench gas [--json]`` prints :func:`gas_table`. Every figure is the ``gasUsed`` of a
+transaction receipt (see :mod:`peergrid.ledger.gas`), measured on a fresh deployment in a stated
+state, because gas depends on state: writing a zero storage slot costs 20 000, rewriting a
+non-zero one 2 900, and the first touch of an account or slot in a transaction is "cold"
+(EIP-2929). Each entry's ``note`` says what was measured.
+
+Cost. The VDMA paper (``004_vdma.md`` §2.7, L156–L162) prices gas with its Eq. 1,
+``C_ϵ = G · F̄ · H_ϵ``: "'Gas' costs are multiplied by a daily average *eth* fee F̄, and
+multiplied again by the conversion rate between *eth* and €, H_ϵ", with F̄ = 3.2·10⁻⁹ eth per gas
+(3.2 gwei) and H_ϵ = 273.90 €/eth ("the exchange rate on 25 June 2019"). So one gas costs
+8.7648·10⁻⁷ € and 114 093 gas cost 0.10 €.
+
+Per-trade figures are marginal: settling N + k trades against N trades in the same state,
+divided by k, with each extra trade between two members not yet touched in that transaction
+(so both balances are cold, the costlier and usual case of a slot where each household trades
+once). The part of a settlement call that does not grow with its trades is its own entry
+(``settlement_fixed``), so a slot of n trades costs about ``settlement_fixed + n ×
+settlement_per_trade``.
+
+The table as JSON::
+
+    {"functions": {"register": {"gas": 140850, "eur": 0.123452, "calls": [...], "note": "..."},
+                   ...},
+     "per_order_placed": null | gas, "per_trade_settled": gas,
+     "not_measured": {},
+     "cost_model": {...}, "chain": {...}}
+
+Entries: the community's functions (register, approve, deposit, withdraw, settlement per trade
+and its fixed part, an empty slot), the sealed-bid batch market's (commit, reveal, clearing per
+trade, meter reading per position) and the order book's (place order, match per trade). Top-level
+summaries: ``per_order_placed`` is the order book's ``place_order``; ``per_trade_settled`` the
+community's ``settlement_per_trade``. An entry whose client module is missing is reported under
+``not_measured`` instead of failing; a new function becomes an entry with :func:`gas_entry`
+(and, if it needs a client module of its own, a line in ``_ENTRY_MODULES``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from peergrid.ledger.chain import Chain, EmbeddedChain
+from peergrid.ledger.community import CommunityLedger, SettlementTrade, order_set_hash
+
+GWEI_PER_GAS = 3.2
+"""F̄ of Eq. 1: the daily average fee, 3.2·10⁻⁹ eth per gas."""
+EUR_PER_ETH = 273.90
+"""H_ϵ of Eq. 1: €/eth on 25 June 2019."""
+EUR_PER_GAS = GWEI_PER_GAS * 1e-9 * EUR_PER_ETH
+"""F̄ · H_ϵ = 8.7648·10⁻⁷ €."""
+
+
+def cost_eur(
+    gas: float, *, gwei_per_gas: float = GWEI_PER_GAS, eur_per_eth: float = EUR_PER_ETH
+) -> float:
+    """Eq. 1 of the VDMA paper: ``C = G · F̄ · H``, with F̄ in gwei per gas."""
+    return gas * gwei_per_gas * 1e-9 * eur_per_eth
+
+
+@dataclass(frozen=True)
+class GasFigure:
+    """One measured function: its gas, what was measured and in which state."""
+
+    gas: int
+    calls: tuple[str, ...]
+    note: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "gas": self.gas,
+            "eur": round(cost_eur(self.gas), 6),
+            "calls": list(self.calls),
+            "note": self.note,
+        }
+
+
+ChainFactory = Callable[[], Chain]
+
+
+@dataclass
+class Bench:
+    """What a measurement gets: fresh chains (or one shared chain) and ready communities."""
+
+    new_chain: ChainFactory
+    settle_base_trades: int = 5
+    settle_extra_trades: int = 50
+    _supply: int = field(default=10**15, repr=False)
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Results shared between entries (e.g. the settlements both settlement entries use)."""
+
+    def community(self, n_members: int, *, deposit_micro: int = 10**9) -> Community:
+        """Token and Community deployed, ``n_members`` registered, funded and deposited."""
+        chain = self.new_chain()
+        operator, dso, issuer = (chain.new_account(r) for r in ("operator", "dso", "issuer"))
+        ledger = CommunityLedger.deploy(
+            chain, operator=operator, dso=dso, issuer=issuer, supply_micro=self._supply
+        )
+        members = [chain.new_account(f"member{i}") for i in range(n_members)]
+        if members:
+            ledger.register_members(members)
+        for member in members if deposit_micro else ():
+            ledger.fund(member, deposit_micro)
+            ledger.deposit(member, deposit_micro)
+        return Community(chain, ledger, members)
+
+
+@dataclass
+class Community:
+    chain: Chain
+    ledger: CommunityLedger
+    members: list[str]
+
+
+Measurement = Callable[[Bench], GasFigure]
+
+_ENTRIES: dict[str, Measurement] = {}
+
+
+def gas_entry(name: str) -> Callable[[Measurement], Measurement]:
+    """Register ``measure(bench) -> GasFigure`` as the entry ``name`` of :func:`gas_table`."""
+
+    def register(measure: Measurement) -> Measurement:
+        if name in _ENTRIES:
+            raise ValueError(f"gas entry {name!r} is registered twice")
+        _ENTRIES[name] = measure
+        return measure
+
+    return register
+
+
+def _last_gas(chain: Chain) -> int:
+    return chain.gas_log.records[-1].gas
+
+
+# --- the community's functions -------------------------------------------------------------
+
+
+@gas_entry("register")
+def _register(bench: Bench) -> GasFigure:
+    c = bench.community(4)
+    newcomer = c.chain.new_account("newcomer")
+    (receipt,) = c.ledger.register_members([newcomer])
+    return GasFigure(
+        receipt.gas_used,
+        ("Community.register_members",),
+        "the operator registers one member (a batch of one) in a community of 4",
+    )
+
+
+@gas_entry("approve")
+def _approve(bench: Bench) -> GasFigure:
+    c = bench.community(4, deposit_micro=0)
+    member = c.members[0]
+    c.ledger.fund(member, 10**6)
+    receipt = c.chain.transact(member, c.ledger.token, "approve", c.ledger.community.address, 10**6)
+    return GasFigure(
+        receipt.gas_used,
+        ("SettlementToken.approve",),
+        "a member allows the Community contract to take its tokens (needed before deposit)",
+    )
+
+
+@gas_entry("deposit")
+def _deposit(bench: Bench) -> GasFigure:
+    c = bench.community(4)
+    newcomer = c.chain.new_account("newcomer")
+    c.ledger.register_members([newcomer])
+    c.ledger.fund(newcomer, 10**6)
+    receipt = c.ledger.deposit(newcomer, 10**6)
+    return GasFigure(
+        receipt.gas_used,
+        ("Community.deposit",),
+        "a member's first deposit into a community that holds deposits (approve not included)",
+    )
+
+
+@gas_entry("withdraw")
+def _withdraw(bench: Bench) -> GasFigure:
+    c = bench.community(4)
+    receipt = c.ledger.withdraw(c.members[0], 10**6)
+    return GasFigure(
+        receipt.gas_used,
+        ("Community.withdraw",),
+        "a member withdraws part of its balance to its own account (which held no tokens)",
+    )
+
+
+def _pairs_trades(members: Sequence[str], n: int) -> list[SettlementTrade]:
+    return [SettlementTrade(members[2 * i], members[2 * i + 1], 500, 100_000, 10) for i in range(n)]
+
+
+def _settlements(bench: Bench) -> tuple[int, int, int]:
+    """Receipts of settling N and N + k trades in a running community: (N, gas(N), gas(N+k)).
+
+    A warm-up slot first leaves fees with the DSO, as in a running market (otherwise the first
+    settlement alone pays the DSO balance's zero-to-non-zero write, 17 100 gas more).
+    """
+    if "settlements" in bench.memo:
+        cached: tuple[int, int, int] = bench.memo["settlements"]
+        return cached
+    base, extra = bench.settle_base_trades, bench.settle_extra_trades
+    c = bench.community(2 * (base + extra))
+    c.ledger.settle_slot(1, order_set_hash(b"warm-up"), _pairs_trades(c.members, 1))
+    (small,) = c.ledger.settle_slot(2, order_set_hash(b"base"), _pairs_trades(c.members, base))
+    (large,) = c.ledger.settle_slot(
+        3, order_set_hash(b"large"), _pairs_trades(c.members, base + extra)
+    )
+    bench.memo["settlements"] = (base, small.gas_used, large.gas_used)
+    return bench.memo["settlements"]
+
+
+@gas_entry("settlement_per_trade")
+def _settlement_per_trade(bench: Bench) -> GasFigure:
+    base, small, large = _settlements(bench)
+    extra = bench.settle_extra_trades
+    return GasFigure(
+        round((large - small) / extra),
+        ("Community.settle_slot",),
+        f"marginal gas of one trade: settling {base + extra} against {base} trades in one "
+        "settle_slot, each trade between two members not touched before in the transaction",
+    )
+
+
+@gas_entry("settlement_fixed")
+def _settlement_fixed(bench: Bench) -> GasFigure:
+    base, small, large = _settlements(bench)
+    per_trade = (large - small) / bench.settle_extra_trades
+    return GasFigure(
+        round(small - base * per_trade),
+        ("Community.settle_slot",),
+        "the part of a settle_slot call with trades that does not grow with them: the "
+        "transaction, the slot record, the DSO's fee balance (gas(N) less N marginal trades)",
+    )
+
+
+@gas_entry("settlement_empty_slot")
+def _settlement_empty(bench: Bench) -> GasFigure:
+    c = bench.community(4)
+    (receipt,) = c.ledger.settle_slot(1, order_set_hash(b"empty"), [])
+    return GasFigure(
+        receipt.gas_used,
+        ("Community.settle_slot",),
+        "a slot settled with no trades (its record and event only)",
+    )
+
+
+# --- the markets: sealed-bid batch auction and order book --------------------------------
+#
+# The client modules are imported when measured, so this module does not depend on them.
+
+_MARKET_FEE_MICRO_PER_KWH = 5_000
+_BUY_PRICE, _SELL_PRICE, _FILL_PRICE = 120_000, 80_000, 100_000
+
+
+def _market_accounts(bench: Bench, n_members: int) -> tuple[Chain, list[str], list[str]]:
+    chain = bench.new_chain()
+    roles = [chain.new_account(r) for r in ("operator", "dso", "issuer", "meter")]
+    members = [chain.new_account(f"member{i}") for i in range(n_members)]
+    return chain, roles, members
+
+
+def _batch_figures(bench: Bench) -> dict[str, int]:
+    """Commit, reveal, clearing per fill and reading per position in a sealed-bid market.
+
+    Three slots: a warm-up of one pair (fees reach the DSO), then N and N + k pairs, each pair
+    a buy and a sell of 1 kWh from two members, cleared as one fill and metered exactly.
+    """
+    if "batch" in bench.memo:
+        cached: dict[str, int] = bench.memo["batch"]
+        return cached
+    from eth_utils import keccak
+
+    from peergrid.ledger.batch_market import BatchMarketLedger, Fill, SealedOrder
+    from peergrid.ledger.consortium import Role, RoleGrant
+
+    base, extra = bench.settle_base_trades, bench.settle_extra_trades
+    chain, (operator, dso, issuer, meter), members = _market_accounts(bench, 2 * (base + extra))
+    market = BatchMarketLedger.deploy(
+        chain,
+        operator=operator,
+        dso=dso,
+        issuer=issuer,
+        supply_micro=bench._supply,
+        fee_micro_per_kwh=_MARKET_FEE_MICRO_PER_KWH,
+    )
+    grants = [RoleGrant(m, Role.PROSUMER) for m in members] + [RoleGrant(meter, Role.METER)]
+    market.consortium.bootstrap(grants)
+    market.consortium.end_bootstrap()
+    for member in members:
+        market.escrow.fund(member, 10**9)
+        market.escrow.deposit(member, 10**9)
+
+    def run_slot(slot: int, pairs: int) -> tuple[list[int], list[int], int, int]:
+        orders = []
+        for i in range(pairs):
+            buy = SealedOrder(keccak(text=f"{slot}:b{i}"), True, 1000, _BUY_PRICE, bytes(32))
+            sell = SealedOrder(keccak(text=f"{slot}:s{i}"), False, 1000, _SELL_PRICE, bytes(32))
+            orders += [(members[2 * i], buy), (members[2 * i + 1], sell)]
+        market.open_slot(slot)
+        commits = [market.commit(m, slot, o).gas_used for m, o in orders]
+        market.start_reveal(slot)
+        reveals = [market.reveal(m, slot, o).gas_used for m, o in orders]
+        fills = [Fill(2 * i, 2 * i + 1, 1000, _FILL_PRICE) for i in range(pairs)]
+        clearing = market.post_clearing(slot, fills).gas_used
+        metered = [p.energy_wh for p in market.positions(slot)]
+        readings = market.post_readings(meter, slot, metered).gas_used
+        return commits, reveals, clearing, readings
+
+    run_slot(1, 1)
+    commits, reveals, clearing_small, readings_small = run_slot(2, base)
+    _, _, clearing_large, readings_large = run_slot(3, base + extra)
+    figures = {
+        "commit": round(sum(commits) / len(commits)),
+        "reveal": round(sum(reveals) / len(reveals)),
+        "clearing_per_trade": round((clearing_large - clearing_small) / extra),
+        "meter_reading": round((readings_large - readings_small) / (2 * extra)),
+    }
+    bench.memo["batch"] = figures
+    return figures
+
+
+@gas_entry("commit")
+def _commit(bench: Bench) -> GasFigure:
+    return GasFigure(
+        _batch_figures(bench)["commit"],
+        ("BatchMarket.commit",),
+        "a member commits to a sealed order (its hash) in an open slot; mean of the slot's "
+        "commitments",
+    )
+
+
+@gas_entry("reveal")
+def _reveal(bench: Bench) -> GasFigure:
+    return GasFigure(
+        _batch_figures(bench)["reveal"],
+        ("BatchMarket.reveal",),
+        "a member reveals its order (a buy order locks its most cost in escrow); mean of the "
+        "slot's buy and sell reveals",
+    )
+
+
+@gas_entry("clearing_per_trade")
+def _clearing_per_trade(bench: Bench) -> GasFigure:
+    return GasFigure(
+        _batch_figures(bench)["clearing_per_trade"],
+        ("BatchMarket.post_clearing",),
+        f"marginal gas of one fill: a clearing of "
+        f"{bench.settle_base_trades + bench.settle_extra_trades} against "
+        f"{bench.settle_base_trades} fills, each verified against its two revealed orders and "
+        "paid (fee to the DSO)",
+    )
+
+
+@gas_entry("meter_reading")
+def _meter_reading(bench: Bench) -> GasFigure:
+    return GasFigure(
+        _batch_figures(bench)["meter_reading"],
+        ("BatchMarket.post_readings",),
+        "marginal gas of one position's reading in the meter's post_readings of a slot "
+        "(metered energy equal to the traded energy: no true-up, no penalty)",
+    )
+
+
+def _book_figures(bench: Bench) -> dict[str, int]:
+    """Placing resting orders, and the marginal fill of a crossing order, in an order book."""
+    if "book" in bench.memo:
+        cached: dict[str, int] = bench.memo["book"]
+        return cached
+    from peergrid.ledger.consortium import Role, RoleGrant
+    from peergrid.ledger.orderbook import OrderBookLedger, Pool
+
+    fills = 20
+    chain, (operator, dso, issuer, _), members = _market_accounts(bench, fills + 2)
+    book = OrderBookLedger.deploy(
+        chain,
+        operator=operator,
+        dso=dso,
+        issuer=issuer,
+        supply_micro=bench._supply,
+        fee_micro_per_kwh=_MARKET_FEE_MICRO_PER_KWH,
+    )
+    book.consortium.bootstrap([RoleGrant(m, Role.PROSUMER) for m in members])
+    book.consortium.end_bootstrap()
+    for member in members:
+        book.escrow.fund(member, 10**9)
+        book.escrow.deposit(member, 10**9)
+    book.open_session(1)
+    placed = []
+    for i in range(10):  # buys below, sells above: nothing crosses, each rests behind the last
+        is_buy = i % 2 == 0
+        price = _SELL_PRICE - 100 * i if is_buy else _BUY_PRICE + 100 * i
+        placed.append(book.place(members[i], 1, Pool.UP, is_buy, 1000, price).receipt.gas_used)
+
+    def crossing(pool: Pool, n: int) -> int:
+        for i in range(n):
+            book.place(members[i], 2, pool, False, 1000, _SELL_PRICE)
+        buy = book.place(members[-1], 2, pool, True, 1000 * n, _BUY_PRICE)
+        if len(buy.trades) != n:
+            raise AssertionError(f"expected {n} fills, got {len(buy.trades)}")
+        return buy.receipt.gas_used
+
+    book.open_session(2)
+    one, many = crossing(Pool.UP, 1), crossing(Pool.DOWN, 1 + fills)
+    figures = {
+        "place_order": round(sum(placed) / len(placed)),
+        "match_per_trade": round((many - one) / fills),
+    }
+    bench.memo["book"] = figures
+    return figures
+
+
+@gas_entry("place_order")
+def _place_order(bench: Bench) -> GasFigure:
+    return GasFigure(
+        _book_figures(bench)["place_order"],
+        ("OrderBook.place",),
+        "a member places an order that does not cross and rests in the book (a buy locks "
+        "escrow); mean of 10 placements, alternating sides",
+    )
+
+
+@gas_entry("match_per_trade")
+def _match_per_trade(bench: Bench) -> GasFigure:
+    return GasFigure(
+        _book_figures(bench)["match_per_trade"],
+        ("OrderBook.place",),
+        "marginal gas of one fill when a placed order crosses resting orders: crossing 21 "
+        "against 1 resting sell orders of different members (paid, fee to the DSO)",
+    )
+
+
+# --- the table ----------------------------------------------------------------------------
+
+
+def _module_exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+_ENTRY_MODULES = {
+    "commit": "peergrid.ledger.batch_market",
+    "reveal": "peergrid.ledger.batch_market",
+    "clearing_per_trade": "peergrid.ledger.batch_market",
+    "meter_reading": "peergrid.ledger.batch_market",
+    "place_order": "peergrid.ledger.orderbook",
+    "match_per_trade": "peergrid.ledger.orderbook",
+}
+"""Entries that need a client module besides the community's."""
+
+
+def gas_table(
+    chain: Chain | None = None,
+    *,
+    entries: Sequence[str] | None = None,
+    settle_base_trades: int = 5,
+    settle_extra_trades: int = 50,
+) -> dict[str, Any]:
+    """Gas and euro cost per function (see the module docstring for the JSON layout).
+
+    Without ``chain``, every entry runs on a fresh :class:`EmbeddedChain`; with one (e.g. an
+    :class:`~peergrid.ledger.rpc.RpcChain` on anvil) every entry deploys its own contracts on
+    it, so the figures of both can be compared.
+    """
+    if settle_base_trades < 1 or settle_extra_trades < 1:
+        raise ValueError("settle_base_trades and settle_extra_trades must be at least 1")
+    bench = Bench(
+        new_chain=(lambda: chain) if chain is not None else EmbeddedChain,
+        settle_base_trades=settle_base_trades,
+        settle_extra_trades=settle_extra_trades,
+    )
+    wanted = list(_ENTRIES) if entries is None else list(entries)
+    unknown = sorted(set(wanted) - set(_ENTRIES))
+    if unknown:
+        raise ValueError(f"no gas entry {', '.join(unknown)}; known: {', '.join(_ENTRIES)}")
+    functions: dict[str, dict[str, Any]] = {}
+    not_measured: dict[str, str] = {}
+    for name in wanted:
+        module = _ENTRY_MODULES.get(name)
+        if module is not None and not _module_exists(module):
+            not_measured[name] = f"no client module {module} yet"
+            continue
+        functions[name] = _ENTRIES[name](bench).as_json()
+    place_order = functions.get("place_order")
+    used = chain if chain is not None else EmbeddedChain()
+    return {
+        "functions": functions,
+        "per_order_placed": place_order["gas"] if place_order else None,
+        "per_trade_settled": (
+            functions["settlement_per_trade"]["gas"]
+            if "settlement_per_trade" in functions
+            else None
+        ),
+        "not_measured": not_measured,
+        "cost_model": {
+            "equation": "C = G · F̄ · H (VDMA paper, Eq. 1)",
+            "gwei_per_gas": GWEI_PER_GAS,
+            "eur_per_eth": EUR_PER_ETH,
+            "eur_per_gas": EUR_PER_GAS,
+        },
+        "chain": {"backend": type(used).__name__, "chain_id": used.chain_id},
+    }
+
+
+def format_gas_table(table: dict[str, Any]) -> str:
+    """A plain-text rendering of :func:`gas_table` for the terminal."""
+    rows = [("function", "gas", "EUR", "contract calls")]
+    for name, entry in table["functions"].items():
+        rows.append((name, f"{entry['gas']:,}", f"{entry['eur']:.4f}", ", ".join(entry["calls"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [
+        "  ".join(
+            cell.rjust(w) if 0 < i < 3 else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    per_order = table["per_order_placed"]
+    lines.append("")
+    lines.append(
+        f"per order placed: {per_order:,} gas"
+        if per_order is not None
+        else "per order placed: not measured yet"
+    )
+    lines.append(f"per trade settled: {table['per_trade_settled']:,} gas")
+    model = table["cost_model"]
+    lines.append(
+        f"cost: {model['equation']}, {model['gwei_per_gas']} gwei/gas × "
+        f"{model['eur_per_eth']} €/ETH = {model['eur_per_gas']:.4e} €/gas"
+    )
+    for name, why in table["not_measured"].items():
+        lines.append(f"not measured: {name} ({why})")
+    return "\n".join(lines)

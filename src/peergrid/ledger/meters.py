@@ -1,0 +1,175 @@
+"""Meter readings and settlement against metered energy (003_dpda.md §2.8, eqs. 4.8 and 4.9).
+
+After a slot is cleared on ``BatchMarket.vy``, every order with a fill is a :class:`Position`:
+its member, its side, its reference energy ``E_ref`` (the energy it traded, Wh) and its value
+``V`` (what that energy was worth at the traded prices, micro-currency, fees excluded). The meter
+role posts, in one transaction per slot, the energy each position's member actually consumed (a
+buyer) or produced (a seller), ``E_meter``; the contract then settles, per position:
+
+* ``credit = |E_ref - E_meter| * penalty_rate // 1000`` (the deviation penalty, both directions,
+  item 17 of 003 §6), with the DSO's penalty rate frozen when the slot opened;
+* ``at_meter = V * E_meter // E_ref``: the traded price applied to the metered energy (for a
+  uniform clearing price p0 this is ``p0 * E_meter``).
+
+The buyer's bill becomes ``at_meter + tariff + credit`` (4.8) and the seller's income
+``at_meter - tariff - credit`` (4.9), with ``tariff`` the fee share it paid at the clearing. As
+money moves, the contracted ``V`` (and the tariff) moved at the clearing, and the metered
+settlement moves the rest between the member and the DSO:
+
+* a buyer pays the DSO ``at_meter - V + credit``;
+* a seller pays the DSO ``V - at_meter + credit``;
+* a negative amount is paid by the DSO to the member.
+
+Who receives what: the DSO is the counterparty of every imbalance (the grid delivered what a
+buyer used beyond its trade, or absorbed what a seller injected beyond it, at the traded price)
+and receives every penalty ("the DSOs stipulate the penalty", 003 §2.8; "the SO will charge an
+extra fee", 004 §1.7). Money is conserved: every micro-unit a member pays the DSO receives, and
+vice versa. A member that cannot pay from its free balance pays what it has and the rest is
+logged as a shortfall (balances never go negative, and one member cannot block a slot's
+settlement); the DSO must hold enough to pay what it owes (its fees and penalties, or a reserve
+it deposits), else the whole posting reverts.
+
+:func:`metered_settlement` states this arithmetic in Python; :class:`MeterClient` posts readings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from eth_abi import encode
+from eth_utils import keccak
+
+from peergrid.core.errors import LedgerError
+from peergrid.ledger.chain import Chain, Contract, Receipt
+
+WH_PER_KWH = 1000
+MAX_METERED_WH = 2**48 - 1
+"""Largest reading the contract accepts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A cleared order's position: what its member traded in the slot, Wh and micro-currency."""
+
+    member: str
+    is_buy: bool
+    energy_wh: int
+    value_micro: int
+
+    def as_tuple(self) -> tuple[str, bool, int, int]:
+        return (self.member, self.is_buy, self.energy_wh, self.value_micro)
+
+
+def positions_hash(positions: Sequence[Position]) -> bytes:
+    """The hash chain the contract stores at the clearing: ``p = keccak(abi(p, position))``."""
+    digest = b"\x00" * 32
+    for p in positions:
+        digest = keccak(
+            encode(
+                ["bytes32", "address", "bool", "uint256", "uint256"],
+                [digest, p.member, p.is_buy, p.energy_wh, p.value_micro],
+            )
+        )
+    return bytes(digest)
+
+
+@dataclass(frozen=True, slots=True)
+class MeteredSettlement:
+    """The metered settlement of one position (all micro-currency but the energies)."""
+
+    position: Position
+    metered_wh: int
+    credit_micro: int
+    at_meter_micro: int
+    to_dso_micro: int
+    from_dso_micro: int
+    shortfall_micro: int
+
+    @property
+    def deviation_wh(self) -> int:
+        return abs(self.position.energy_wh - self.metered_wh)
+
+    @property
+    def owed_to_dso_micro(self) -> int:
+        """What the member owes the DSO (negative: what the DSO owes the member)."""
+        return self.to_dso_micro + self.shortfall_micro - self.from_dso_micro
+
+    def bill_micro(self, tariff_micro: int) -> int:
+        """Eq. 4.8 for a buyer: ``at_meter + tariff + credit``."""
+        return self.at_meter_micro + tariff_micro + self.credit_micro
+
+    def income_micro(self, tariff_micro: int) -> int:
+        """Eq. 4.9 for a seller: ``at_meter - tariff - credit``."""
+        return self.at_meter_micro - tariff_micro - self.credit_micro
+
+
+def metered_settlement(
+    position: Position,
+    metered_wh: int,
+    penalty_micro_per_kwh: int,
+    *,
+    free_balance_micro: int | None = None,
+) -> MeteredSettlement:
+    """The contract's settlement of one position against ``metered_wh``.
+
+    ``free_balance_micro`` is the member's free balance before it (``None``: assume it covers
+    what is owed); what it cannot pay is the shortfall.
+    """
+    if position.energy_wh <= 0:
+        raise ValueError("a position has a positive reference energy")
+    if not 0 <= metered_wh <= MAX_METERED_WH:
+        raise ValueError(f"metered_wh must be in 0..{MAX_METERED_WH}, got {metered_wh}")
+    deviation = abs(position.energy_wh - metered_wh)
+    credit = deviation * penalty_micro_per_kwh // WH_PER_KWH
+    at_meter = position.value_micro * metered_wh // position.energy_wh
+    if position.is_buy:
+        owed = at_meter + credit - position.value_micro
+    else:
+        owed = position.value_micro + credit - at_meter
+    to_dso = from_dso = shortfall = 0
+    if owed > 0:
+        to_dso = owed if free_balance_micro is None else min(owed, free_balance_micro)
+        shortfall = owed - to_dso
+    else:
+        from_dso = -owed
+    return MeteredSettlement(position, metered_wh, credit, at_meter, to_dso, from_dso, shortfall)
+
+
+class MeterClient:
+    """Posts a slot's meter readings to a ``BatchMarket`` contract (the meter role)."""
+
+    def __init__(self, chain: Chain, contract: Contract) -> None:
+        self.chain = chain
+        self.contract = contract
+
+    def post_readings(
+        self,
+        meter: str,
+        slot: int,
+        positions: Sequence[Position],
+        metered_wh: Mapping[str, int] | Sequence[int],
+    ) -> Receipt:
+        """Post one reading per position (``metered_wh`` by member address, or in position
+        order) and settle the slot against them, in one transaction."""
+        call = f"{self.contract.name}.post_readings"
+        if isinstance(metered_wh, Mapping):
+            missing = sorted({p.member for p in positions} - set(metered_wh))
+            if missing:
+                raise LedgerError(call, f"no reading for {', '.join(missing)} in slot {slot}")
+            readings = [int(metered_wh[p.member]) for p in positions]
+        else:
+            readings = [int(m) for m in metered_wh]
+            if len(readings) != len(positions):
+                raise LedgerError(
+                    call, f"{len(readings)} readings for {len(positions)} positions in slot {slot}"
+                )
+        return self.chain.transact(
+            meter,
+            self.contract,
+            "post_readings",
+            slot,
+            [p.as_tuple() for p in positions],
+            readings,
+            slot=slot,
+        )

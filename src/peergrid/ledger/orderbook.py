@@ -1,0 +1,436 @@
+"""A typed client of ``OrderBook.vy``: a continuous double auction on chain (004_vdma.md).
+
+The VDMA's local ancillary-service market: hourly sessions, each with two independent pools
+(:attr:`Pool.UP` for upward service, :attr:`Pool.DOWN` for downward). A buy order is the
+paper's *ask* (a request for service), a sell order its *offer*. Orders match as they arrive
+(price-time priority, partial fills, each trade at the mid price of its two orders, rounded down
+to a micro-unit); resting orders can be cancelled; the operator opens a session and closes its
+gate, after which resting orders can only leave (cancelled by their owners, or expired by the
+operator) and buy orders' escrow is released. In an NCDA session (``ncda=True``) a crossing buy
+order takes the crossing offers nearest to it first, on the distance table the DSO keeps on
+chain (:meth:`OrderBookLedger.set_nodes`, :meth:`OrderBookLedger.set_distances`).
+
+Gas. A placement that does not cross writes one new storage word and, unless it becomes the
+best of its side, rewrites the word of the order it rests behind: the ``hint``. The client
+computes the exact hint from the book (:meth:`OrderBookLedger.insertion_hint`); the contract
+checks it and walks forward at most 64 orders from it if the book moved in between. A crossing
+order touches at most ``max_fills`` resting orders (at most 32), then rests, or is cancelled if
+it still crosses (never leaving a crossed book).
+
+Money (:mod:`peergrid.ledger.escrow`): a buy order locks ``q * price // 1000 + q * fee // 1000``;
+a fill costs the buyer ``value + fee - min(fee // 2, value)`` and pays the seller
+``value - min(fee // 2, value)``, the DSO the fee, with ``value = e * mid // 1000``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from peergrid.core.errors import LedgerError
+from peergrid.core.orders import Order, Side
+from peergrid.core.units import kwh_to_wh, to_micro
+from peergrid.ledger.chain import Chain, Contract, Receipt
+from peergrid.ledger.compile import compile_contract
+from peergrid.ledger.consortium import (
+    DEFAULT_QUORUM_BPS,
+    DEFAULT_VOTING_PERIOD_S,
+    ConsortiumClient,
+)
+from peergrid.ledger.escrow import Escrow
+from peergrid.ledger.gas import GasLog
+
+MAX_FILLS = 32
+"""Most resting orders one placement touches (the contract's ``MAX_FILLS``)."""
+
+MAX_WALK = 64
+"""Most orders the contract walks forward from a hint."""
+
+MAX_TABLE_ROWS = 256
+"""Most node assignments or distances one DSO transaction carries."""
+
+MAX_QUANTITY_WH = 2**48 - 1
+MAX_PRICE_MICRO_PER_KWH = 2**48 - 1
+MAX_FEE_MICRO_PER_KWH = 2**29 - 1
+UNKNOWN_DISTANCE = 2**256 - 1
+
+
+class Pool(IntEnum):
+    """The two pools of a session (grid point of view, 004 §1.3)."""
+
+    UP = 0
+    """Upward service: more active power injected."""
+    DOWN = 1
+    """Downward service: less active power injected."""
+
+
+class CancelReason(IntEnum):
+    OWNER = 1
+    FILL_LIMIT = 2
+    """A crossing order touched ``max_fills`` resting orders and still crossed."""
+    SELF_TRADE = 3
+    """A resting order met an order of its own owner."""
+    EXPIRED = 4
+    """Removed by the operator after the gate closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class BookOrder:
+    """A resting order as the contract holds it."""
+
+    order_id: int
+    owner: str
+    session: int
+    pool: Pool
+    is_buy: bool
+    remaining_wh: int
+    price_micro_per_kwh: int
+    next_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class BookState:
+    """One book (a session's pool): best orders and prices, fee rate, state."""
+
+    buy_head: int
+    sell_head: int
+    best_buy_micro_per_kwh: int | None
+    best_sell_micro_per_kwh: int | None
+    fee_micro_per_kwh: int
+    open: bool
+    closed: bool
+    ncda: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BookTrade:
+    """A trade the contract made: ``Traded`` event."""
+
+    session: int
+    pool: Pool
+    buy_order: int
+    sell_order: int
+    energy_wh: int
+    price_micro_per_kwh: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    order_id: int
+    remaining_wh: int
+    reason: CancelReason
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What one placement did: the new order's id, its trades and any order it removed."""
+
+    order_id: int
+    receipt: Receipt
+    trades: tuple[BookTrade, ...]
+    cancellations: tuple[Cancellation, ...]
+
+    @property
+    def filled_wh(self) -> int:
+        return sum(t.energy_wh for t in self.trades)
+
+
+@dataclass(frozen=True, slots=True)
+class DistanceRow:
+    """Network distance between two nodes, metres (symmetric)."""
+
+    node_a: int
+    node_b: int
+    metres: int
+
+    def as_tuple(self) -> tuple[int, int, int]:
+        return (self.node_a, self.node_b, self.metres)
+
+
+def order_inputs(order: Order) -> tuple[bool, int, int]:
+    """A core order as ``(is_buy, quantity_wh, price_micro_per_kwh)`` (nearest Wh, micro)."""
+    quantity = kwh_to_wh(order.quantity_kwh)
+    if quantity <= 0:
+        raise LedgerError("order_inputs", f"order {order.id!r}: rounds to {quantity} Wh")
+    return order.side is Side.BUY, quantity, to_micro(order.price)
+
+
+def order_owner_index(order_id: int) -> int:
+    """The member index in an order id (``index << 32 | nonce``)."""
+    return order_id >> 32
+
+
+class OrderBookLedger:
+    """The settlement token and an ``OrderBook`` contract on one chain, with its roles."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        token: Contract,
+        market: Contract,
+        *,
+        operator: str,
+        dso: str,
+        issuer: str,
+    ) -> None:
+        self.chain = chain
+        self.token = token
+        self.market = market
+        self.operator = operator
+        self.dso = dso
+        self.consortium = ConsortiumClient(chain, market, operator=operator)
+        self.escrow = Escrow(chain, market, token, issuer=issuer)
+
+    @classmethod
+    def deploy(
+        cls,
+        chain: Chain,
+        *,
+        operator: str,
+        dso: str,
+        issuer: str,
+        supply_micro: int,
+        fee_micro_per_kwh: int = 0,
+        strict_crossing: bool = True,
+        quorum_bps: int = DEFAULT_QUORUM_BPS,
+        voting_period_s: int = DEFAULT_VOTING_PERIOD_S,
+        token: Contract | None = None,
+    ) -> OrderBookLedger:
+        """Deploy the order book (and a token with ``supply_micro`` to ``issuer`` unless
+        ``token`` is given). ``strict_crossing``: a buy crosses a sell only at a strictly higher
+        price (the VDMA's "price lower than the willingness to pay"); else also at equality."""
+        if token is None:
+            token = chain.deploy(
+                issuer,
+                compile_contract("SettlementToken"),
+                "peergrid settlement token",
+                "PGS",
+                issuer,
+                supply_micro,
+            )
+        market = chain.deploy(
+            operator,
+            compile_contract("OrderBook"),
+            token.address,
+            operator,
+            dso,
+            quorum_bps,
+            voting_period_s,
+            fee_micro_per_kwh,
+            strict_crossing,
+        )
+        return cls(chain, token, market, operator=operator, dso=dso, issuer=issuer)
+
+    @property
+    def gas_log(self) -> GasLog:
+        return self.chain.gas_log
+
+    # --- DSO ---------------------------------------------------------------------------------
+
+    def set_fee_rate(self, fee_micro_per_kwh: int) -> Receipt:
+        """Fee rate for sessions opened from now on (DSO)."""
+        return self.chain.transact(self.dso, self.market, "set_fee_rate", fee_micro_per_kwh)
+
+    def set_nodes(self, nodes: Mapping[str, int]) -> list[Receipt]:
+        """Place members on network nodes (DSO), 256 to a transaction; node 0 is unknown."""
+        rows = [(member, node) for member, node in nodes.items()]
+        return [
+            self.chain.transact(
+                self.dso, self.market, "set_nodes", rows[start : start + MAX_TABLE_ROWS]
+            )
+            for start in range(0, len(rows), MAX_TABLE_ROWS)
+        ]
+
+    def set_distances(self, rows: Sequence[DistanceRow]) -> list[Receipt]:
+        """Set distances between nodes, metres (DSO), 256 to a transaction."""
+        table = [r.as_tuple() for r in rows]
+        return [
+            self.chain.transact(
+                self.dso, self.market, "set_distances", table[start : start + MAX_TABLE_ROWS]
+            )
+            for start in range(0, len(table), MAX_TABLE_ROWS)
+        ]
+
+    # --- operator ------------------------------------------------------------------------------
+
+    def open_session(self, session: int, *, ncda: bool = False) -> Receipt:
+        """Open both pools of ``session`` (operator), CDA or NCDA; its fee rate is frozen."""
+        return self.chain.transact(self.operator, self.market, "open_session", session, ncda)
+
+    def close_session(self, session: int) -> Receipt:
+        """Gate closure of ``session`` (operator)."""
+        return self.chain.transact(self.operator, self.market, "close_session", session)
+
+    def expire(self, order_id: int) -> Receipt:
+        """Remove a resting order after its session's gate closed (operator)."""
+        return self.chain.transact(
+            self.operator, self.market, "cancel", order_id, self.predecessor(order_id)
+        )
+
+    # --- prosumers -----------------------------------------------------------------------------
+
+    def place(
+        self,
+        member: str,
+        session: int,
+        pool: Pool,
+        is_buy: bool,
+        quantity_wh: int,
+        price_micro_per_kwh: int,
+        *,
+        hint: int | None = None,
+        max_fills: int = MAX_FILLS,
+    ) -> Placement:
+        """``member`` places an order; ``hint`` defaults to the exact insertion point."""
+        if not 0 <= max_fills <= MAX_FILLS:
+            raise ValueError(f"max_fills must be in 0..{MAX_FILLS}, got {max_fills}")
+        if hint is None:
+            hint = self.insertion_hint(session, pool, is_buy, price_micro_per_kwh)
+        receipt = self.chain.transact(
+            member,
+            self.market,
+            "place",
+            session,
+            int(pool),
+            is_buy,
+            quantity_wh,
+            price_micro_per_kwh,
+            hint,
+            max_fills,
+        )
+        (placed,) = receipt.events_named("OrderPlaced")
+        return Placement(
+            order_id=int(placed.args["order_id"]),
+            receipt=receipt,
+            trades=self.trades_in(receipt),
+            cancellations=tuple(
+                Cancellation(
+                    int(e.args["order_id"]),
+                    int(e.args["remaining_wh"]),
+                    CancelReason(int(e.args["reason"])),
+                )
+                for e in receipt.events_named("OrderCancelled")
+            ),
+        )
+
+    def place_order(
+        self,
+        member: str,
+        session: int,
+        pool: Pool,
+        order: Order,
+        *,
+        hint: int | None = None,
+        max_fills: int = MAX_FILLS,
+    ) -> Placement:
+        """Place a core :class:`~peergrid.core.orders.Order` (kWh, currency/kWh)."""
+        is_buy, quantity, price = order_inputs(order)
+        return self.place(
+            member, session, pool, is_buy, quantity, price, hint=hint, max_fills=max_fills
+        )
+
+    def cancel(self, member: str, order_id: int, *, hint: int | None = None) -> Receipt:
+        """``member`` cancels its own resting order (``hint`` defaults to its predecessor)."""
+        if hint is None:
+            hint = self.predecessor(order_id)
+        return self.chain.transact(member, self.market, "cancel", order_id, hint)
+
+    # --- views ---------------------------------------------------------------------------------
+
+    def book(self, session: int, pool: Pool) -> BookState:
+        raw = self.chain.call(self.market, "book", session, int(pool))
+        buy_head, sell_head, best_buy, best_sell, fee, is_open, closed, ncda = raw
+        return BookState(
+            buy_head=int(buy_head),
+            sell_head=int(sell_head),
+            best_buy_micro_per_kwh=int(best_buy) if buy_head else None,
+            best_sell_micro_per_kwh=int(best_sell) if sell_head else None,
+            fee_micro_per_kwh=int(fee),
+            open=bool(is_open),
+            closed=bool(closed),
+            ncda=bool(ncda),
+        )
+
+    def orders(
+        self, session: int, pool: Pool, is_buy: bool, max_orders: int = 1024
+    ) -> list[BookOrder]:
+        """Resting orders of one side, best first (at most 1 024)."""
+        rows = self.chain.call(self.market, "book_orders", session, int(pool), is_buy, max_orders)
+        return [self._book_order(row) for row in rows]
+
+    def order(self, order_id: int) -> BookOrder | None:
+        """A resting order, or ``None`` once it left the book."""
+        row = self.chain.call(self.market, "order", order_id)
+        return None if int(row[0]) == 0 else self._book_order(row)
+
+    def insertion_hint(
+        self, session: int, pool: Pool, is_buy: bool, price_micro_per_kwh: int
+    ) -> int:
+        """The order a new order at this price would rest behind (0: it would be the best).
+
+        Orders at the same price come first (time priority).
+        """
+        hint = 0
+        for o in self.orders(session, pool, is_buy):
+            ahead = (
+                o.price_micro_per_kwh >= price_micro_per_kwh
+                if is_buy
+                else o.price_micro_per_kwh <= price_micro_per_kwh
+            )
+            if not ahead:
+                break
+            hint = o.order_id
+        return hint
+
+    def predecessor(self, order_id: int) -> int:
+        """The order before ``order_id`` in its list (0: it is the best)."""
+        resting = self.order(order_id)
+        if resting is None:
+            raise LedgerError(f"{self.market.name}.cancel", f"no resting order {order_id}")
+        previous = 0
+        for o in self.orders(resting.session, resting.pool, resting.is_buy):
+            if o.order_id == order_id:
+                return previous
+            previous = o.order_id
+        raise LedgerError(f"{self.market.name}.cancel", f"order {order_id} not in its book")
+
+    def distance(self, node_a: int, node_b: int) -> int:
+        """Metres between two nodes (:data:`UNKNOWN_DISTANCE` if not in the table)."""
+        return int(self.chain.call(self.market, "distance", node_a, node_b))
+
+    def node_of(self, member: str) -> int:
+        return int(self.chain.call(self.market, "node_of", member))
+
+    def fee_rate(self) -> int:
+        return int(self.chain.call(self.market, "fee_rate"))
+
+    def trades_in(self, receipt: Receipt) -> tuple[BookTrade, ...]:
+        """The trades a receipt records."""
+        return tuple(
+            BookTrade(
+                session=int(e.args["session"]),
+                pool=Pool(int(e.args["pool"])),
+                buy_order=int(e.args["buy_order"]),
+                sell_order=int(e.args["sell_order"]),
+                energy_wh=int(e.args["energy_wh"]),
+                price_micro_per_kwh=int(e.args["price_micro_per_kwh"]),
+            )
+            for e in receipt.events_named("Traded")
+            if e.address == self.market.address
+        )
+
+    @staticmethod
+    def _book_order(row: Sequence[Any]) -> BookOrder:
+        order_id, owner, session, pool, is_buy, remaining, price, next_id = row
+        return BookOrder(
+            order_id=int(order_id),
+            owner=str(owner),
+            session=int(session),
+            pool=Pool(int(pool)),
+            is_buy=bool(is_buy),
+            remaining_wh=int(remaining),
+            price_micro_per_kwh=int(price),
+            next_id=int(next_id),
+        )

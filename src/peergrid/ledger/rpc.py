@@ -1,0 +1,798 @@
+"""The JSON-RPC chain backend: any EVM node (anvil, geth, Besu) through web3.py.
+
+:class:`RpcChain` implements :class:`~peergrid.ledger.chain.Chain` with the same semantics as the
+embedded chain, so the same calls end in the same state on both:
+
+* **Accounts are local keys.** ``accounts=`` holds private keys that :meth:`RpcChain.new_account`
+  hands out in order (for a consortium node: the members' keys; for anvil: its dev keys). When
+  they are used up and a ``funder`` key is given, ``new_account`` makes a fresh random key and
+  funds it with ``fund_wei`` from the funder (a plain value transfer; it is not a ledger call,
+  so it is not in :attr:`~peergrid.ledger.chain.Chain.gas_log`). :meth:`RpcChain.add_account`
+  adds a key without handing it out (e.g. the operator's key read from a key store).
+* **Transactions are signed here** (eth-account; install ``coincurve`` for native-speed
+  signatures) as EIP-1559 transactions (legacy ones if the node's blocks have no base fee).
+* **A reverting call leaves no trace.** :meth:`RpcChain.transact` first asks the node to estimate
+  the gas (``eth_estimateGas``, capped at :attr:`RpcChain.tx_gas_limit`); a revert there raises
+  :class:`~peergrid.core.errors.LedgerError` with ``call="Contract.function"`` and the revert
+  reason decoded by :func:`~peergrid.ledger.abi.revert_reason`, before anything is signed or
+  sent: no nonce used, no gas paid, no gas record. The gas limit sent is the estimate plus a
+  margin (gas *used* does not depend on the limit). A transaction that passes the estimate and
+  still fails when mined (the state changed in between) raises too; that one did use its nonce.
+* **Nonces are managed in Python**, one counter per sender, read from the node once
+  (``pending`` count) and then advanced here, never left to the node (with interval mining,
+  node-assigned nonces drop transactions). With ``verify_nonces`` (the default; one request per
+  transaction) the counter is checked against the node's count first: lower on the node means
+  it lost transactions this client sent (the journal is recovered first, see below), higher
+  means another client used the key (its count is taken). "nonce too low" for a transaction
+  the node has never seen means the same: the counter is re-read and the transaction re-signed.
+* **Every transaction waits for its receipt**; its ``gasUsed`` goes to the gas log.
+
+The journal: a node that restarts mid-run. Every signed transaction is kept, as its raw bytes,
+in a journal (sender, nonce, hash; the last ``journal_limit`` confirmed ones and every pending
+one). When the node stops answering, requests are retried with exponential backoff for up to
+``reconnect_timeout`` seconds; once it answers, :meth:`RpcChain.recover` compares the journal
+with the node: for each sender the node's nonce says which journal entries were applied (their
+receipts are fetched), and every entry at or above it is sent again *as the same signed bytes*,
+in the original order, waiting for each receipt. Resending the same raw transaction (same
+nonce, same hash) is what makes a double application impossible: a nonce is applied once, and a
+second copy is refused ("nonce too low" / "already known"). This covers a transaction lost from
+the node's pool, a response lost after the node applied it, and a node that came back at an
+older state (anvil restarted from a state file, see :mod:`peergrid.ledger.anvil`). If the node
+lost more than the journal holds (a sender's nonce below its oldest journal entry), or someone
+else used one of the journal's nonces, recovery raises rather than guess. A restart between two
+requests shows no connection error (the HTTP client reconnects silently); it is seen by the
+nonce check before the next transaction, and by the same recovery when a receipt is slow to come
+(every ``stall_check_s`` seconds).
+
+Assumption: the keys are used by this client only while it runs (a single writer per key),
+which is how the platform runs the operator, DSO and issuer roles.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+from web3 import HTTPProvider
+
+from peergrid.core.errors import LedgerError
+from peergrid.ledger.abi import Log, revert_reason
+from peergrid.ledger.chain import TX_GAS_LIMIT, Chain, Contract, Receipt
+from peergrid.ledger.compile import Artifact
+from peergrid.ledger.gas import GasRecord
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_FUND_WEI = 10**18
+"""What :meth:`RpcChain.new_account` gives a fresh account: 1 ether, enough for its gas."""
+
+_VALUE_TRANSFER_GAS = 21_000
+_ALREADY_KNOWN = ("already known", "already imported", "known transaction", "already exists")
+_UNDERPRICED = ("underpriced", "less than block base fee", "fee cap less than", "max fee per gas")
+
+
+class _Unreachable(Exception):
+    """The node did not answer (connection refused or reset, timeout, garbage)."""
+
+
+class _NodeError(Exception):
+    """The node answered with a JSON-RPC error."""
+
+    def __init__(self, code: int, message: str, data: Any):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+@dataclass
+class JournalEntry:
+    """One signed transaction: enough to tell whether the node applied it, and to resend it."""
+
+    seq: int
+    tx_hash: str
+    sender: str
+    nonce: int
+    raw: bytes
+    call: str
+    to: str | None = None
+    data: bytes = b""
+    gas: int = 0
+    value: int = 0
+    attempts: int = 0
+    """How many times it was sent (resends in recovery included)."""
+    block_number: int | None = None
+    """The block of its receipt, once seen; ``None`` while pending."""
+    resent: int = 0
+    """How many times recovery sent it again."""
+
+    @property
+    def confirmed(self) -> bool:
+        return self.block_number is not None
+
+
+def _hex_to_bytes(value: str) -> bytes:
+    return bytes.fromhex(value[2:] if value.startswith(("0x", "0X")) else value)
+
+
+class RpcChain(Chain):
+    """A chain reached over EVM JSON-RPC; see the module docstring."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        accounts: Iterable[str] = (),
+        funder: str | None = None,
+        fund_wei: int = DEFAULT_FUND_WEI,
+        tx_gas_limit: int = TX_GAS_LIMIT,
+        gas_margin: float = 0.25,
+        request_timeout: float = 30.0,
+        reconnect_timeout: float = 60.0,
+        receipt_timeout: float = 120.0,
+        stall_check_s: float = 2.0,
+        journal_limit: int = 4096,
+        verify_nonces: bool = True,
+    ) -> None:
+        super().__init__()
+        self.url = url
+        self.tx_gas_limit = tx_gas_limit
+        self.gas_margin = gas_margin
+        self.fund_wei = fund_wei
+        self.reconnect_timeout = reconnect_timeout
+        self.receipt_timeout = receipt_timeout
+        self.stall_check_s = stall_check_s
+        self.journal_limit = journal_limit
+        self.verify_nonces = verify_nonces
+        self._session = requests.Session()
+        self._provider = HTTPProvider(
+            url,
+            session=self._session,
+            request_kwargs={"timeout": request_timeout},
+            exception_retry_configuration=None,  # retries are ours, with journal recovery
+        )
+        self._lock = threading.RLock()
+        self._signers: dict[str, LocalAccount] = {}
+        self._labels: dict[str, str] = {}
+        self._pool: list[str] = list(accounts)
+        self._funder: LocalAccount | None = None
+        self._nonces: dict[str, int] = {}
+        self._journal: list[JournalEntry] = []
+        self._seq = 0
+        self._fees: tuple[float, dict[str, int]] | None = None
+        self.reconnects = 0
+        """How many times the node was lost and found again."""
+        try:
+            self.chain_id = int(self._post("eth_chainId", []), 16)
+        except (_Unreachable, _NodeError) as exc:
+            self._session.close()
+            raise LedgerError("rpc", f"no EVM JSON-RPC node answers at {url}: {exc}") from exc
+        try:
+            self.client_version = str(self._post("web3_clientVersion", []))
+        except (_Unreachable, _NodeError):
+            self.client_version = "unknown"
+        if funder is not None:
+            self._funder = self._load_key(funder, "funder")
+
+    # --- accounts ----------------------------------------------------------------------------
+
+    @property
+    def accounts(self) -> Mapping[str, str]:
+        """Address -> label of every account this chain signs for (the funder excluded)."""
+        return dict(self._labels)
+
+    @property
+    def funder(self) -> str | None:
+        """The address that funds fresh accounts, if any."""
+        return self._funder.address if self._funder is not None else None
+
+    @property
+    def is_anvil(self) -> bool:
+        return self.client_version.lower().startswith("anvil")
+
+    def _load_key(self, private_key: str, label: str) -> LocalAccount:
+        try:
+            account: LocalAccount = Account.from_key(private_key)
+        except (ValueError, TypeError) as exc:
+            raise LedgerError("rpc", f"the key for {label!r} is not a private key") from exc
+        self._signers[account.address] = account
+        return account
+
+    def add_account(self, private_key: str, label: str) -> str:
+        """Sign for ``private_key`` from now on (not handed out by ``new_account``)."""
+        with self._lock:
+            account = self._load_key(private_key, label)
+            self._labels[account.address] = label
+            return str(account.address)
+
+    def new_account(self, label: str) -> str:
+        """The next key of ``accounts=``, else a fresh key funded by the funder."""
+        with self._lock:
+            if self._pool:
+                return self.add_account(self._pool.pop(0), label)
+            if self._funder is None:
+                raise LedgerError(
+                    "new_account",
+                    f"no unused key left for {label!r}: pass more keys in accounts= or a funder=",
+                )
+            fresh = self.add_account("0x" + os.urandom(32).hex(), label)
+            self._fund(fresh)
+            return fresh
+
+    def _fund(self, address: str) -> None:
+        assert self._funder is not None
+        self._send_value(self._funder, address, self.fund_wei, f"fund {address}")
+
+    def transfer_value(self, sender: str, to: str, value_wei: int) -> str:
+        """Send ``value_wei`` of the chain's currency (ether) from ``sender``; the tx hash.
+
+        A plain value transfer (21 000 gas), journaled like any transaction but not a ledger
+        call, so not in the gas log.
+        """
+        call = f"transfer {value_wei} wei to {to}"
+        with self._lock:
+            account = self._signer(sender, call)
+            try:
+                target = to_checksum_address(to)
+            except (ValueError, TypeError) as exc:
+                raise LedgerError(call, f"bad address {to!r}") from exc
+            return self._send_value(account, target, value_wei, call)
+
+    def _send_value(self, account: LocalAccount, to: str, value_wei: int, call: str) -> str:
+        if self.verify_nonces:
+            self._sync_nonce(account.address)
+        entry = self._sign(account, to, b"", _VALUE_TRANSFER_GAS, call, value_wei)
+        entry = self._submit(entry)
+        self._check_status(self._await_receipt(entry), entry, None, b"")
+        return entry.tx_hash
+
+    def nonce(self, address: str) -> int:
+        """How many transactions ``address`` has had mined (``eth_getTransactionCount``)."""
+        return int(self._rpc("eth_getTransactionCount", [address, "latest"]), 16)
+
+    def balance_wei(self, address: str) -> int:
+        return int(self._rpc("eth_getBalance", [address, "latest"]), 16)
+
+    def block_number(self) -> int:
+        """The height of the node's chain."""
+        return int(self._rpc("eth_blockNumber", []), 16)
+
+    # --- contracts ---------------------------------------------------------------------------
+
+    def deploy(self, sender: str, artifact: Artifact, *args: Any) -> Contract:
+        from peergrid.ledger.abi import ContractAbi
+
+        abi = ContractAbi(artifact.name, artifact.abi)
+        data = artifact.bytecode + abi.encode_constructor(args)
+        raw = self._execute(sender, None, data, f"{artifact.name}.constructor")
+        address = raw.get("contractAddress")
+        if not address:
+            raise LedgerError(f"{artifact.name}.constructor", "the receipt has no contract address")
+        contract = Contract(name=artifact.name, address=to_checksum_address(address), abi=abi)
+        self._register(contract)
+        self.gas_log.add(GasRecord(artifact.name, "constructor", int(raw["gasUsed"], 16)))
+        return contract
+
+    def at(self, artifact: Artifact, address: str) -> Contract:
+        """The contract ``artifact`` deployed at ``address``; refuses an address without code."""
+        contract = super().at(artifact, address)
+        code = self._rpc("eth_getCode", [contract.address, "latest"])
+        if len(_hex_to_bytes(code)) == 0:
+            raise LedgerError(f"{artifact.name}.at", f"no contract code at {contract.address}")
+        return contract
+
+    def transact(
+        self, sender: str, contract: Contract, fn_name: str, *args: Any, slot: int | None = None
+    ) -> Receipt:
+        fn = contract.abi.function(fn_name, len(args))
+        data = contract.abi.encode_call(fn, args)
+        call = f"{contract.name}.{fn_name}"
+        raw = self._execute(sender, contract.address, data, call)
+        gas = int(raw["gasUsed"], 16)
+        self.gas_log.add(GasRecord(contract.name, fn_name, gas, slot))
+        return Receipt(
+            tx_hash=str(raw["transactionHash"]),
+            sender=to_checksum_address(sender),
+            contract=contract.name,
+            function=fn_name,
+            to=contract.address,
+            gas_used=gas,
+            logs=tuple(
+                Log(
+                    address=to_checksum_address(log["address"]),
+                    topics=tuple(_hex_to_bytes(t) for t in log["topics"]),
+                    data=_hex_to_bytes(log["data"]),
+                )
+                for log in raw["logs"]
+            ),
+            slot=slot,
+            decoders=self._abis,
+        )
+
+    def call(self, contract: Contract, fn_name: str, *args: Any) -> Any:
+        fn = contract.abi.function(fn_name, len(args))
+        data = contract.abi.encode_call(fn, args)
+        params = {
+            "from": "0x" + "00" * 20,
+            "to": contract.address,
+            "data": "0x" + data.hex(),
+            "gas": hex(self.tx_gas_limit),
+        }
+        try:
+            output = self._rpc("eth_call", [params, "latest"])
+        except _NodeError as exc:
+            raise LedgerError(f"{contract.name}.{fn_name}", self._failure(exc)) from exc
+        return contract.abi.decode_output(fn, _hex_to_bytes(output))
+
+    # --- sending -----------------------------------------------------------------------------
+
+    def _signer(self, sender: str, call: str) -> LocalAccount:
+        try:
+            address = to_checksum_address(sender)
+        except (ValueError, TypeError) as exc:
+            raise LedgerError(call, f"bad sender address {sender!r}") from exc
+        account = self._signers.get(address)
+        if account is None:
+            raise LedgerError(
+                call, f"no private key for sender {address}: add it with accounts= or add_account()"
+            )
+        return account
+
+    def _execute(self, sender: str, to: str | None, data: bytes, call: str) -> dict[str, Any]:
+        """Estimate, sign, send, wait: the raw receipt of a successful transaction."""
+        with self._lock:
+            account = self._signer(sender, call)
+            if self.verify_nonces:
+                self._sync_nonce(account.address)
+            estimate = self._estimate(account.address, to, data, call)
+            gas = min(self.tx_gas_limit, estimate + int(estimate * self.gas_margin))
+            entry = self._sign(account, to, data, gas, call)
+            entry = self._submit(entry)
+            receipt = self._await_receipt(entry)
+            self._check_status(receipt, entry, to, data)
+            return receipt
+
+    def _estimate(self, sender: str, to: str | None, data: bytes, call: str) -> int:
+        params: dict[str, Any] = {
+            "from": sender,
+            "data": "0x" + data.hex(),
+            "gas": hex(self.tx_gas_limit),
+        }
+        if to is not None:
+            params["to"] = to
+        try:
+            return int(self._rpc("eth_estimateGas", [params]), 16)
+        except _NodeError as exc:
+            raise LedgerError(call, self._failure(exc)) from exc
+
+    @staticmethod
+    def _failure(error: _NodeError) -> str:
+        """A reason in the embedded chain's words: the decoded revert, OutOfGas, or rejected."""
+        message = error.message
+        lowered = message.lower()
+        data = error.data
+        if isinstance(data, Mapping):  # some nodes nest it: {"data": "0x..."}
+            data = data.get("data")
+        if error.code == 3 or "revert" in lowered:
+            if isinstance(data, str):
+                try:
+                    return revert_reason(_hex_to_bytes(data))
+                except ValueError:
+                    pass
+            prefix = "execution reverted: "
+            if lowered.startswith(prefix):
+                return message[len(prefix) :]
+            return revert_reason(b"")
+        if "gas required exceeds" in lowered or "out of gas" in lowered:
+            return f"OutOfGas: {message}"
+        return f"transaction rejected: {message}"
+
+    def _fee_fields(self, *, refresh: bool = False) -> dict[str, int]:
+        """EIP-1559 fee caps (twice the base fee plus the tip), or a legacy gas price."""
+        now = time.monotonic()
+        if not refresh and self._fees is not None and now - self._fees[0] < 2.0:
+            return self._fees[1]
+        block = self._rpc("eth_getBlockByNumber", ["latest", False])
+        base = block.get("baseFeePerGas") if isinstance(block, Mapping) else None
+        fields: dict[str, int]
+        if base is None:
+            fields = {"gasPrice": int(self._rpc("eth_gasPrice", []), 16)}
+        else:
+            try:
+                tip = int(self._rpc("eth_maxPriorityFeePerGas", []), 16)
+            except _NodeError:
+                tip = 10**9
+            fields = {"maxFeePerGas": 2 * int(base, 16) + tip, "maxPriorityFeePerGas": tip}
+        self._fees = (now, fields)
+        return fields
+
+    def _sign(
+        self,
+        account: LocalAccount,
+        to: str | None,
+        data: bytes,
+        gas: int,
+        call: str,
+        value: int = 0,
+        *,
+        refresh_fees: bool = False,
+    ) -> JournalEntry:
+        """Sign with the next Python-managed nonce of ``account`` and journal it."""
+        sender = str(account.address)
+        nonce = self._nonces.get(sender)
+        if nonce is None:
+            nonce = int(self._rpc("eth_getTransactionCount", [sender, "pending"]), 16)
+        tx: dict[str, Any] = {
+            "chainId": self.chain_id,
+            "nonce": nonce,
+            "value": value,
+            "data": data,
+            "gas": gas,
+            **self._fee_fields(refresh=refresh_fees),
+        }
+        if to is not None:
+            tx["to"] = to
+        if "maxFeePerGas" in tx:
+            tx["type"] = 2
+        signed = account.sign_transaction(tx)
+        self._seq += 1
+        entry = JournalEntry(
+            seq=self._seq,
+            tx_hash="0x" + bytes(signed.hash).hex(),
+            sender=sender,
+            nonce=nonce,
+            raw=bytes(signed.raw_transaction),
+            call=call,
+            to=to,
+            data=data,
+            gas=gas,
+            value=value,
+        )
+        self._journal.append(entry)
+        self._nonces[sender] = nonce + 1
+        return entry
+
+    def _sync_nonce(self, sender: str) -> None:
+        """Check the Python nonce of ``sender`` against the node before a transaction.
+
+        Below ours: the node lost transactions we sent (it restarted at an older state), so the
+        journal is replayed first. Above ours: another client used the key; we take its count.
+        """
+        expected = self._nonces.get(sender)
+        if expected is None:
+            return  # first use: read from the node when signing
+        on_node = int(self._rpc("eth_getTransactionCount", [sender, "pending"]), 16)
+        if on_node < expected:
+            logger.warning(
+                "%s: the node counts %d transactions, this client sent %d; recovering",
+                sender,
+                on_node,
+                expected,
+            )
+            self.recover()
+            on_node = int(self._rpc("eth_getTransactionCount", [sender, "pending"]), 16)
+            if on_node != expected:
+                raise LedgerError(
+                    "rpc recovery",
+                    f"after recovery the node counts {on_node} transactions of {sender}, "
+                    f"this client sent {expected}",
+                )
+        elif on_node > expected:
+            logger.warning(
+                "%s: %d transactions sent by another client; nonce %d -> %d",
+                sender,
+                on_node - expected,
+                expected,
+                on_node,
+            )
+            self._nonces[sender] = on_node
+
+    def _drop(self, entry: JournalEntry) -> None:
+        """Forget an entry the node refused; its nonce is free again."""
+        self._journal.remove(entry)
+        if self._nonces.get(entry.sender) == entry.nonce + 1:
+            self._nonces[entry.sender] = entry.nonce
+
+    def _submit(self, entry: JournalEntry, *, resigns: int = 3) -> JournalEntry:
+        """Send ``entry``; a refusal that is not a revert raises :class:`LedgerError`.
+
+        Returns the entry the node holds, which is a re-signed one after a nonce clash with
+        another client or a fee below the base fee. Re-signing (a new transaction for the same
+        call) is done only when the node refused the one and only request that carried the
+        entry: then it certainly never applied it. Once a request was lost on the way, only the
+        same signed bytes are ever sent again.
+        """
+        while True:
+            entry.attempts += 1
+            try:
+                self._post("eth_sendRawTransaction", ["0x" + entry.raw.hex()])
+                return entry
+            except _Unreachable as exc:
+                self._reconnect("eth_sendRawTransaction", exc)  # recovery resends it if lost
+                if entry.confirmed:
+                    return entry
+                continue
+            except _NodeError as exc:
+                error = exc
+            break
+        message = error.message.lower()
+        only_request = entry.attempts == 1
+        if any(k in message for k in _ALREADY_KNOWN):
+            return entry
+        if "nonce too low" in message:
+            if not only_request and (entry.confirmed or self._receipt_within(entry, 5.0)):
+                return entry  # applied by an earlier request whose answer was lost
+            if only_request and resigns > 0:
+                logger.warning(
+                    "%s: nonce %d of %s is taken by another client; re-reading it",
+                    entry.call,
+                    entry.nonce,
+                    entry.sender,
+                )
+                return self._resign(entry, resigns, drop_nonce=True)
+            raise LedgerError(
+                entry.call,
+                f"nonce {entry.nonce} of {entry.sender} was used by another transaction; "
+                f"{entry.tx_hash} was not applied",
+            ) from error
+        if any(k in message for k in _UNDERPRICED) and only_request and resigns > 0:
+            return self._resign(entry, resigns, drop_nonce=False)
+        if only_request:
+            self._drop(entry)  # refused outright: its nonce is free again
+        raise LedgerError(entry.call, f"transaction rejected: {error.message}") from error
+
+    def _resign(self, entry: JournalEntry, resigns: int, *, drop_nonce: bool) -> JournalEntry:
+        self._drop(entry)
+        if drop_nonce:
+            self._nonces.pop(entry.sender, None)  # re-read from the node
+        fresh = self._sign(
+            self._signers[entry.sender],
+            entry.to,
+            entry.data,
+            entry.gas,
+            entry.call,
+            entry.value,
+            refresh_fees=True,
+        )
+        return self._submit(fresh, resigns=resigns - 1)
+
+    def _receipt(self, entry: JournalEntry) -> dict[str, Any] | None:
+        receipt = self._rpc("eth_getTransactionReceipt", [entry.tx_hash])
+        if receipt:
+            entry.block_number = int(receipt["blockNumber"], 16)
+            self._prune()
+            return dict(receipt)
+        return None
+
+    def _await_receipt(self, entry: JournalEntry) -> dict[str, Any]:
+        start = time.monotonic()
+        last_check = start
+        delay = 0.0005
+        while True:
+            receipt = self._receipt(entry)
+            if receipt is not None:
+                return receipt
+            now = time.monotonic()
+            if now - start > self.receipt_timeout:
+                raise LedgerError(
+                    entry.call,
+                    f"no receipt for {entry.tx_hash} within {self.receipt_timeout:g} s "
+                    "(it stays in the journal; RpcChain.recover() resends it if it was lost)",
+                )
+            if now - last_check > self.stall_check_s:
+                last_check = now
+                self._recover_once()
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def _check_status(
+        self, receipt: Mapping[str, Any], entry: JournalEntry, to: str | None, data: bytes
+    ) -> None:
+        if int(receipt.get("status", "0x1"), 16) == 1:
+            return
+        reason = "reverted on chain"
+        block = int(receipt["blockNumber"], 16)
+        if to is not None and block > 0:
+            params = {"from": entry.sender, "to": to, "data": "0x" + data.hex()}
+            try:
+                self._rpc("eth_call", [params, hex(block - 1)])
+            except _NodeError as exc:
+                reason = self._failure(exc)
+        raise LedgerError(
+            entry.call,
+            f"{reason} (mined in block {block} after a successful gas estimate: "
+            f"its nonce is used and its gas {int(receipt['gasUsed'], 16)} paid)",
+        )
+
+    # --- the node and the journal ------------------------------------------------------------
+
+    def _post(self, method: str, params: Sequence[Any]) -> Any:
+        """One request, no retry."""
+        try:
+            response = self._provider.make_request(method, params)
+        except (requests.RequestException, OSError, ValueError) as exc:
+            raise _Unreachable(f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(response, Mapping):
+            raise _Unreachable(f"malformed response to {method}: {response!r}")
+        error = response.get("error")
+        if error is not None:
+            if isinstance(error, Mapping):
+                raise _NodeError(
+                    int(error.get("code", 0)), str(error.get("message", "")), error.get("data")
+                )
+            raise _NodeError(0, str(error), None)
+        if "result" not in response:
+            raise _Unreachable(f"malformed response to {method}: {response!r}")
+        return response["result"]
+
+    def _rpc(self, method: str, params: Sequence[Any]) -> Any:
+        """One request; while the node is unreachable, wait for it and recover the journal."""
+        while True:
+            try:
+                return self._post(method, params)
+            except _Unreachable as exc:
+                self._reconnect(method, exc)
+
+    def _reconnect(self, method: str, error: _Unreachable) -> None:
+        """Wait (exponential backoff) until the node answers, then :meth:`recover`."""
+        logger.warning("%s: node at %s unreachable (%s); retrying", method, self.url, error)
+        with self._lock:
+            self._await_node_and_recover()
+
+    def _await_node_and_recover(self) -> None:
+        deadline = time.monotonic() + self.reconnect_timeout
+        delay = 0.05
+        while True:
+            try:
+                chain_id = int(self._post("eth_chainId", []), 16)
+                if chain_id != self.chain_id:
+                    raise LedgerError(
+                        "rpc",
+                        f"the node at {self.url} now has chain id {chain_id}, not {self.chain_id}",
+                    )
+                self._recover_once()
+                self.reconnects += 1
+                logger.warning("node at %s answers again; journal recovered", self.url)
+                return
+            except _Unreachable as exc:
+                if time.monotonic() + delay > deadline:
+                    pending = sum(1 for e in self._journal if not e.confirmed)
+                    raise LedgerError(
+                        "rpc",
+                        f"node at {self.url} unreachable for {self.reconnect_timeout:g} s "
+                        f"({exc}); {pending} transaction(s) pending in the journal",
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def recover(self) -> int:
+        """Compare the journal with the node and resend what it lacks (see the module doc).
+
+        Returns how many transactions were sent again. Raises :class:`LedgerError` if the node
+        lost transactions the journal no longer holds, or a journal nonce was used by another
+        transaction.
+        """
+        with self._lock:
+            while True:
+                try:
+                    return self._recover_once()
+                except _Unreachable as exc:
+                    self._reconnect("recover", exc)
+
+    def _recover_once(self) -> int:
+        """One pass of :meth:`recover`; raises :class:`_Unreachable` if the node drops again."""
+        if not self._journal:
+            return 0
+        latest: dict[str, int] = {}
+        for entry in self._journal:
+            if entry.sender not in latest:
+                latest[entry.sender] = int(
+                    self._post("eth_getTransactionCount", [entry.sender, "latest"]), 16
+                )
+        missing: list[JournalEntry] = []
+        for entry in self._journal:
+            if entry.nonce < latest[entry.sender]:
+                if not entry.confirmed and not self._receipt_within(entry, 5.0):
+                    raise LedgerError(
+                        entry.call,
+                        f"nonce {entry.nonce} of {entry.sender} was used by another "
+                        f"transaction; {entry.tx_hash} was not applied",
+                    )
+            else:
+                missing.append(entry)
+        for sender, count in latest.items():
+            nonces = sorted(e.nonce for e in missing if e.sender == sender)
+            if nonces and nonces[0] != count:
+                raise LedgerError(
+                    "rpc recovery",
+                    f"the node is missing transactions {count}..{nonces[0] - 1} of {sender}, "
+                    "older than this client's journal: it lost state this client cannot restore",
+                )
+        resent = 0
+        for entry in missing:
+            was_confirmed = entry.confirmed
+            entry.block_number = None
+            entry.attempts += 1
+            try:
+                self._post("eth_sendRawTransaction", ["0x" + entry.raw.hex()])
+                resent += 1
+                entry.resent += 1
+                logger.info(
+                    "resent %s (%s nonce %d, %s)",
+                    entry.tx_hash,
+                    entry.sender,
+                    entry.nonce,
+                    "rolled back by the node" if was_confirmed else "not applied",
+                )
+            except _NodeError as exc:
+                message = exc.message.lower()
+                # "nonce too low" here: applied between the nonce check and now
+                if not any(k in message for k in _ALREADY_KNOWN) and "nonce too low" not in message:
+                    raise LedgerError(
+                        entry.call, f"resending {entry.tx_hash} failed: {exc.message}"
+                    ) from exc
+            self._await_receipt_quietly(entry)
+        if missing:
+            logger.warning(
+                "journal recovery: %d transaction(s) the node lacked, %d sent again",
+                len(missing),
+                resent,
+            )
+        return resent
+
+    def _receipt_within(self, entry: JournalEntry, timeout: float) -> bool:
+        """Poll ``entry``'s receipt for up to ``timeout`` s (no nested recovery).
+
+        A node can count a sender's nonce a moment before it serves the receipt of the
+        transaction that used it, so one empty answer proves nothing.
+        """
+        deadline = time.monotonic() + timeout
+        delay = 0.0005
+        while True:
+            receipt = self._post("eth_getTransactionReceipt", [entry.tx_hash])
+            if receipt:
+                entry.block_number = int(receipt["blockNumber"], 16)
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def _await_receipt_quietly(self, entry: JournalEntry) -> None:
+        """Wait for ``entry``'s receipt inside recovery (no nested recovery)."""
+        if not self._receipt_within(entry, self.receipt_timeout):
+            raise LedgerError(entry.call, f"no receipt for the resent {entry.tx_hash}")
+
+    def _prune(self) -> None:
+        confirmed = [e for e in self._journal if e.confirmed]
+        excess = len(confirmed) - self.journal_limit
+        if excess > 0:
+            dropped = {id(e) for e in confirmed[:excess]}
+            self._journal = [e for e in self._journal if id(e) not in dropped]
+
+    @property
+    def journal(self) -> tuple[JournalEntry, ...]:
+        """The journal, oldest first (confirmed entries beyond ``journal_limit`` are dropped)."""
+        return tuple(self._journal)
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._session.close()
+
+    def __enter__(self) -> RpcChain:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RpcChain({self.url!r}, chain_id={self.chain_id}, {self.client_version})"

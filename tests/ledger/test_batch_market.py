@@ -1,0 +1,390 @@
+"""The sealed-bid batch market: phases, commit and reveal, escrow, verified clearing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from peergrid.core.errors import LedgerError
+from peergrid.core.orders import Order, Side
+from peergrid.core.trades import Trade
+from peergrid.ledger import (
+    Fill,
+    Phase,
+    RevealedOrder,
+    batch_order_set_hash,
+    commitment,
+    fills_from_trades,
+    sealed_order,
+)
+from peergrid.ledger.batch_market import clear, order_id_for
+from peergrid.ledger.escrow import lock_micro
+from peergrid.ledger.meters import Position, positions_hash
+
+from .helpers import reverts
+from .market_helpers import (
+    B1,
+    FEE,
+    FILLS,
+    FUNDS_MICRO,
+    PENALTY,
+    S1,
+    S2,
+    SLOT,
+    Batch,
+    make_batch,
+    revealed_slot,
+    sealed,
+)
+
+CLEAR = "BatchMarket.post_clearing"
+
+
+@pytest.fixture
+def market() -> Batch:
+    return make_batch(fee_micro_per_kwh=FEE, penalty_micro_per_kwh=PENALTY)
+
+
+# --- the worked example ---------------------------------------------------------------------------
+
+
+def test_reveal_locks_the_buyers_most_cost(market: Batch) -> None:
+    revealed_slot(market)
+    s1, s2, b1, b2 = market.members
+    # B1: 2500 Wh * 200 000 // 1000 + 2500 * 10 000 // 1000 = 500 000 + 25 000
+    assert market.escrow.locked_of(b1) == 525_000 == lock_micro(2500, 200_000, FEE)
+    assert market.escrow.locked_of(b2) == 280_000 + 20_000
+    assert market.escrow.locked_of(s1) == market.escrow.locked_of(s2) == 0
+    assert market.escrow.available_of(b1) == FUNDS_MICRO - 525_000
+    info = market.ledger.slot_info(SLOT)
+    assert (info.phase, info.order_count, info.fee_micro_per_kwh) == (Phase.REVEAL, 4, FEE)
+    assert info.order_set_hash == batch_order_set_hash(market.ledger.revealed(SLOT))
+
+
+def test_the_clearing_moves_exact_amounts_and_releases_escrow(market: Batch) -> None:
+    revealed_slot(market)
+    s1, s2, b1, b2 = market.members
+    before = market.balances()
+    receipt = market.ledger.post_clearing(SLOT, FILLS)
+    after = market.balances()
+    delta = {a: after[a] - before[a] for a in after}
+    # fill 1: 2500 Wh at 145 000: value 362 500, fee 25 000 (seller 12 500, buyer 12 500)
+    # fill 2:  500 Wh at 120 000: value  60 000, fee  5 000 (seller  2 500, buyer  2 500)
+    assert delta[b1] == -375_000
+    assert delta[b2] == -62_500
+    assert delta[s1] == 350_000 + 57_500
+    assert delta[s2] == 0
+    assert delta[market.dso] == 30_000
+    assert sum(delta.values()) == 0
+    assert market.locked() == dict.fromkeys(market.accounts, 0)
+    market.assert_conserved(4 * FUNDS_MICRO)
+
+    traded = receipt.events_named("Traded")
+    assert [(e.args["energy_wh"], e.args["price_micro_per_kwh"]) for e in traded] == [
+        (2500, 145_000),
+        (500, 120_000),
+    ]
+    (cleared,) = receipt.events_named("Cleared")
+    assert (cleared.args["energy_wh"], cleared.args["value_micro"], cleared.args["fee_micro"]) == (
+        3000,
+        422_500,
+        30_000,
+    )
+    positions = market.ledger.positions(SLOT)
+    assert positions == (
+        Position(s1, False, 3000, 422_500),
+        Position(b1, True, 2500, 362_500),
+        Position(b2, True, 500, 60_000),
+    )
+    info = market.ledger.slot_info(SLOT)
+    assert info.phase is Phase.CLEARED
+    assert info.positions_hash == positions_hash(positions) == cleared.args["positions_hash"]
+
+
+def test_the_python_clearing_states_the_contracts_arithmetic(market: Batch) -> None:
+    revealed_slot(market)
+    outcome = clear(market.ledger.revealed(SLOT), FILLS, FEE)
+    assert outcome.paid_micro == (407_500, 0, 375_000, 62_500)
+    assert outcome.released_micro == (0, 0, 525_000 - 375_000, 300_000 - 62_500)
+    assert outcome.fee_micro == 30_000
+    assert outcome.energy_wh == 3000
+
+
+def test_an_empty_clearing_cancels_the_slot(market: Batch) -> None:
+    revealed_slot(market)
+    before = market.balances()
+    market.ledger.post_clearing(SLOT, [])
+    assert market.balances() == before
+    assert market.locked() == dict.fromkeys(market.accounts, 0)
+    assert market.ledger.slot_info(SLOT).positions_hash == b"\x00" * 32
+
+
+def test_rates_are_frozen_when_the_slot_opens(market: Batch) -> None:
+    market.ledger.open_slot(SLOT)
+    market.ledger.set_rates(99_000, 1)
+    market.ledger.open_slot(SLOT + 1)
+    assert market.ledger.slot_info(SLOT).fee_micro_per_kwh == FEE
+    assert market.ledger.slot_info(SLOT).penalty_micro_per_kwh == PENALTY
+    assert market.ledger.slot_info(SLOT + 1).fee_micro_per_kwh == 99_000
+    assert (market.ledger.fee_rate(), market.ledger.penalty_rate()) == (99_000, 1)
+
+
+def test_two_slots_run_side_by_side(market: Batch) -> None:
+    ledger = market.ledger
+    revealed_slot(market, SLOT)
+    ledger.open_slot(SLOT + 1)
+    ledger.commit(market.members[2], SLOT + 1, sealed("next", True, 1000, 100_000))
+    ledger.post_clearing(SLOT, FILLS)
+    ledger.start_reveal(SLOT + 1)
+    ledger.reveal(market.members[2], SLOT + 1, sealed("next", True, 1000, 100_000))
+    assert ledger.slot_info(SLOT).phase is Phase.CLEARED
+    assert ledger.slot_info(SLOT + 1).order_count == 1
+    # the same order id is a new order in another slot
+    ledger.open_slot(SLOT + 2)
+    ledger.commit(market.members[0], SLOT + 2, S1)
+
+
+# --- phases ---------------------------------------------------------------------------------------
+
+
+def test_phases_go_in_order(market: Batch) -> None:
+    ledger, member = market.ledger, market.members[0]
+    with reverts("BatchMarket.commit", "slot is not open for commitments"):
+        ledger.commit(member, SLOT, S1)
+    with reverts("BatchMarket.start_reveal", "slot is not open for commitments"):
+        ledger.start_reveal(SLOT)
+    ledger.open_slot(SLOT)
+    with reverts("BatchMarket.open_slot", "slot already opened"):
+        ledger.open_slot(SLOT)
+    ledger.commit(member, SLOT, S1)
+    with reverts("BatchMarket.reveal", "slot is not in its reveal phase"):
+        ledger.reveal(member, SLOT, S1)
+    with reverts(CLEAR, "slot is not in its reveal phase"):
+        ledger.post_clearing(SLOT, [])
+    ledger.start_reveal(SLOT)
+    with reverts("BatchMarket.commit", "slot is not open for commitments"):
+        ledger.commit(market.members[1], SLOT, S2)  # bids are frozen
+    ledger.reveal(member, SLOT, S1)
+    with reverts("BatchMarket.post_readings", "slot is not cleared"):
+        ledger.meters.post_readings(market.meter, SLOT, [], [])
+    ledger.post_clearing(SLOT, [])
+    with reverts(CLEAR, "slot is not in its reveal phase"):
+        ledger.post_clearing(SLOT, [])
+    with reverts("BatchMarket.reveal", "slot is not in its reveal phase"):
+        ledger.reveal(member, SLOT, S1)
+    ledger.post_readings(market.meter, SLOT, [])
+    assert ledger.slot_info(SLOT).phase is Phase.SETTLED
+
+
+# --- commit and reveal ----------------------------------------------------------------------------
+
+
+def test_a_reveal_must_match_its_commitment(market: Batch) -> None:
+    ledger, (a, b, *_) = market.ledger, market.members
+    ledger.open_slot(SLOT)
+    ledger.commit(a, SLOT, B1)
+    ledger.start_reveal(SLOT)
+    for cheat in (
+        sealed("B1", True, 2500, 210_000),  # another price
+        sealed("B1", True, 2400, 200_000),  # another quantity
+        sealed("B1", False, 2500, 200_000),  # another side
+        sealed("B1", True, 2500, 200_000, salt="guess"),  # another salt
+    ):
+        with reverts("BatchMarket.reveal", "reveal does not match the commitment"):
+            ledger.reveal(a, SLOT, cheat)
+    with reverts("BatchMarket.reveal", "reveal does not match the commitment"):
+        ledger.reveal(b, SLOT, B1)  # the commitment binds its sender
+    ledger.reveal(a, SLOT, B1)
+
+
+def test_replayed_reveals_and_duplicate_order_ids_are_refused(market: Batch) -> None:
+    ledger, (a, b, *_) = market.ledger, market.members
+    ledger.open_slot(SLOT)
+    ledger.commit(a, SLOT, B1)
+    duplicate = sealed("B1", False, 10, 1)  # another order under the same id
+    with reverts("BatchMarket.commit", "order id already committed"):
+        ledger.commit(b, SLOT, duplicate)
+    with reverts("BatchMarket.commit", "order id already committed"):
+        ledger.commit(a, SLOT, B1)
+    ledger.start_reveal(SLOT)
+    ledger.reveal(a, SLOT, B1)
+    with reverts("BatchMarket.reveal", "order already revealed"):
+        ledger.reveal(a, SLOT, B1)
+    with reverts("BatchMarket.reveal", "no commitment under this order id"):
+        ledger.reveal(b, SLOT, S2)
+    assert ledger.commitment_of(SLOT, B1.order_id) == b"\x00" * 31 + b"\x01"
+    assert ledger.slot_info(SLOT).order_count == 1
+
+
+def test_one_order_per_member_per_slot(market: Batch) -> None:
+    ledger, a = market.ledger, market.members[0]
+    ledger.open_slot(SLOT)
+    ledger.commit(a, SLOT, S1)
+    ledger.commit(a, SLOT, S2)  # committing twice is allowed, revealing twice is not
+    ledger.start_reveal(SLOT)
+    ledger.reveal(a, SLOT, S1)
+    with reverts("BatchMarket.reveal", "one order per member per slot"):
+        ledger.reveal(a, SLOT, S2)
+
+
+def test_a_buyer_cannot_lock_more_than_its_free_balance() -> None:
+    market = make_batch(n_members=2, deposit_micro=100_000)
+    ledger, a = market.ledger, market.members[0]
+    big = sealed("big", True, 1000, 100_001)  # costs 100 001 > 100 000
+    ledger.open_slot(SLOT)
+    with reverts("BatchMarket.commit", "bad commitment"):
+        market.chain.transact(a, ledger.market, "commit", SLOT, b"\x01" * 32, b"\x00" * 32)
+    ledger.commit(a, SLOT, big)
+    ledger.start_reveal(SLOT)
+    with reverts("BatchMarket.reveal", "free balance too low for the order's escrow"):
+        ledger.reveal(a, SLOT, big)
+
+
+def test_a_locked_balance_cannot_be_withdrawn(market: Batch) -> None:
+    revealed_slot(market)
+    b1 = market.members[2]
+    with reverts("BatchMarket.withdraw", "free balance too low"):
+        market.escrow.withdraw(b1, FUNDS_MICRO - 525_000 + 1)
+    market.escrow.withdraw(b1, FUNDS_MICRO - 525_000)
+    assert market.escrow.balance_of(b1) == market.escrow.locked_of(b1) == 525_000
+
+
+# --- verification of the clearing -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fills", "reason"),
+    [
+        ([Fill(2, 0, 2500, 200_001)], "price above the buyer's limit"),
+        ([Fill(3, 1, 100, 145_000)], "price below the seller's limit"),
+        ([Fill(2, 0, 2501, 150_000)], "buy order filled beyond its quantity"),
+        (
+            [Fill(2, 0, 2000, 150_000), Fill(3, 0, 1001, 120_000)],
+            "sell order filled beyond its quantity",
+        ),
+        ([Fill(0, 2, 100, 150_000)], "fill's buy order is a sell order"),
+        ([Fill(2, 3, 100, 150_000)], "fill's sell order is a buy order"),
+        ([Fill(2, 4, 100, 150_000)], "fill names an unknown order"),
+        ([Fill(2, 0, 0, 150_000)], "zero energy"),
+        ([Fill(2, 0, 2**48, 150_000)], "energy out of range"),
+        ([*FILLS, Fill(2, 1, 1, 150_000)], "buy order filled beyond its quantity"),
+    ],
+)
+def test_a_clearing_that_fails_verification_changes_nothing(
+    market: Batch, fills: list[Fill], reason: str
+) -> None:
+    revealed_slot(market)
+    before = (market.balances(), market.locked(), market.ledger.slot_info(SLOT))
+    with reverts(CLEAR, reason):
+        market.ledger.post_clearing(SLOT, fills)
+    with pytest.raises(LedgerError, match=re.escape(reason)):
+        clear(market.ledger.revealed(SLOT), fills, FEE)
+    assert (market.balances(), market.locked(), market.ledger.slot_info(SLOT)) == before
+
+
+def test_a_forged_order_set_cannot_smuggle_in_a_self_trade() -> None:
+    """One order per member per slot: a self-trade needs a forged order, which is refused."""
+    market = make_batch(n_members=2, fee_micro_per_kwh=FEE)
+    ledger, a, b = market.ledger, *market.members
+    ledger.open_slot(SLOT)
+    ledger.commit(a, SLOT, B1)
+    ledger.commit(b, SLOT, S1)
+    ledger.start_reveal(SLOT)
+    ledger.reveal(a, SLOT, B1)
+    ledger.reveal(b, SLOT, S1)
+    forged = (B1.revealed(a), RevealedOrder(S1.order_id, a, False, 3000, 100_000))
+    orders = [o.as_tuple() for o in forged]
+    with reverts(CLEAR, "orders differ from the revealed orders"):
+        market.chain.transact(
+            market.operator,
+            ledger.market,
+            "post_clearing",
+            SLOT,
+            batch_order_set_hash(ledger.revealed(SLOT)),
+            orders,
+            [Fill(0, 1, 100, 150_000).as_tuple()],
+        )
+
+
+def test_the_order_set_must_be_the_revealed_one(market: Batch) -> None:
+    revealed_slot(market)
+    ledger = market.ledger
+    orders = ledger.revealed(SLOT)
+    real_hash = batch_order_set_hash(orders)
+
+    def post(order_hash: bytes, rows: list[RevealedOrder]) -> None:
+        market.chain.transact(
+            market.operator,
+            ledger.market,
+            "post_clearing",
+            SLOT,
+            order_hash,
+            [o.as_tuple() for o in rows],
+            [],
+        )
+
+    with reverts(CLEAR, "order set hash differs from the revealed orders"):
+        post(b"\x07" * 32, list(orders))
+    with reverts(CLEAR, "orders differ from the revealed orders"):
+        post(real_hash, list(orders[:3]))  # one left out
+    with reverts(CLEAR, "orders differ from the revealed orders"):
+        post(real_hash, [orders[1], orders[0], *orders[2:]])  # reveal order matters
+    cheaper = RevealedOrder(S2.order_id, orders[1].owner, False, 2000, 1)
+    with reverts(CLEAR, "orders differ from the revealed orders"):
+        post(real_hash, [orders[0], cheaper, *orders[2:]])
+    post(real_hash, list(orders))
+
+
+def test_the_order_set_hash_is_a_chain_over_the_reveals() -> None:
+    a = RevealedOrder(b"\x01" * 32, "0x" + "11" * 20, True, 1000, 5)
+    b = RevealedOrder(b"\x02" * 32, "0x" + "22" * 20, False, 2000, 6)
+    assert batch_order_set_hash([]) == b"\x00" * 32
+    assert batch_order_set_hash([a, b]) != batch_order_set_hash([b, a])
+    assert len(batch_order_set_hash([a])) == 32
+
+
+# --- conversion from core types ------------------------------------------------------------------
+
+
+def test_core_orders_and_trades_convert_to_sealed_orders_and_fills() -> None:
+    market = make_batch(n_members=3, fee_micro_per_kwh=FEE)
+    ledger, (a, b, c) = market.ledger, market.members
+    core = [
+        Order("sell-a", "a", Side.SELL, 2.0, 0.12, slot=SLOT),
+        Order("buy-b", "b", Side.BUY, 1.2, 0.2, slot=SLOT),
+        Order("buy-c", "c", Side.BUY, 0.8004, 0.18, slot=SLOT),
+    ]
+    orders = [sealed_order(o, salt=bytes(32)) for o in core]
+    assert orders[0].order_id == order_id_for("sell-a")
+    assert (orders[1].quantity_wh, orders[1].price_micro_per_kwh) == (1200, 200_000)
+    assert orders[2].quantity_wh == 800
+    ledger.open_slot(SLOT)
+    for member, order in zip((a, b, c), orders, strict=True):
+        ledger.commit(member, SLOT, order)
+    ledger.start_reveal(SLOT)
+    for member, order in zip((a, b, c), orders, strict=True):
+        ledger.reveal(member, SLOT, order)
+    trades = [
+        Trade("b", "a", 1.2, 0.15, SLOT, buy_order="buy-b", sell_order="sell-a"),
+        # 0.8004 kWh rounds to 800 Wh, all buy-c has
+        Trade("c", "a", 0.8004, 0.15, SLOT, buy_order="buy-c", sell_order="sell-a"),
+    ]
+    fills = fills_from_trades(trades, ledger.revealed(SLOT))
+    assert fills == [Fill(1, 0, 1200, 150_000), Fill(2, 0, 800, 150_000)]
+    ledger.post_clearing(SLOT, fills)
+    # 2000 Wh at 0.15: 300 000 micro, fee 20 000 split 10 000 / 10 000
+    assert market.escrow.balance_of(a) == FUNDS_MICRO + 300_000 - 10_000
+    with pytest.raises(LedgerError, match="was not revealed"):
+        fills_from_trades([Trade("b", "a", 1, 0.1, buy_order="nope", sell_order="sell-a")], [])
+    with pytest.raises(LedgerError, match="rounds to 0 Wh"):
+        sealed_order(Order("tiny", "a", Side.BUY, 0.0004, 0.1))
+
+
+def test_commitments_are_computed_as_documented() -> None:
+    owner = "0x" + "ab" * 20
+    assert commitment(1, S1, owner) != commitment(2, S1, owner)
+    assert commitment(1, S1, owner) != commitment(1, S1, "0x" + "cd" * 20)
+    assert S1.commitment(1, owner) == commitment(1, S1, owner)
+    with pytest.raises(ValueError, match="salt must be 32 bytes"):
+        type(S1)(S1.order_id, True, 1, 1, b"short")
