@@ -14,11 +14,16 @@ Prints wall times, transactions, gas per order (commit + reveal), per trade sett
 gas / fills), per function, and the order book's gas per placement and per fill.
 
     .venv/bin/python benchmarks/ledger_batch_slot.py [--households 55] [--slots 4] [--seed 1]
+        [--anvil | --rpc URL]
+
+``--anvil`` runs the batch-market part on a local anvil node (npm) instead of the embedded
+chain; ``--rpc URL`` on any node.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import random
@@ -30,6 +35,7 @@ from peergrid.core.errors import LedgerError
 from peergrid.core.orders import Order, Side
 from peergrid.ledger import (
     BatchMarketLedger,
+    Chain,
     EmbeddedChain,
     OrderBookLedger,
     Pool,
@@ -85,7 +91,26 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=55)
     parser.add_argument("--slots", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--anvil", action="store_true", help="batch market on a local anvil")
+    parser.add_argument("--rpc", default=None, help="batch market on this JSON-RPC node")
     args = parser.parse_args()
+    if args.anvil or args.rpc:
+        with contextlib.ExitStack() as stack:
+            url = args.rpc
+            if url is None:
+                from peergrid.ledger.anvil import start_anvil
+
+                url = stack.enter_context(start_anvil()).url
+            from peergrid.ledger.chain import open_chain
+
+            chain = stack.enter_context(open_chain("rpc", url))  # type: ignore[arg-type]
+            batch_market(args, chain, f"JSON-RPC node at {url}")
+        return
+    batch_market(args, EmbeddedChain(), "embedded chain")
+    order_book(args)
+
+
+def batch_market(args: argparse.Namespace, chain: Chain, where: str) -> None:
     rng = random.Random(args.seed)
     n = args.households
 
@@ -95,7 +120,6 @@ def main() -> None:
     t_compile = time.perf_counter() - t0
 
     # --- setup (not timed) ------------------------------------------------------------------
-    chain = EmbeddedChain()
     operator, dso, issuer, meter = (chain.new_account(x) for x in ("op", "dso", "issuer", "m"))
     ledger = BatchMarketLedger.deploy(
         chain,
@@ -150,7 +174,10 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     print(f"households {n}, slots {args.slots}, compile {t_compile:.2f} s (cached after the first)")
-    print("\nsealed-bid batch market, one slot = commits, reveals, clearing, meter readings")
+    print(
+        f"\nsealed-bid batch market on the {where}, "
+        "one slot = commits, reveals, clearing, meter readings"
+    )
     print(
         f"  wall time per slot: mean {statistics.mean(slot_times):.3f} s, "
         f"max {max(slot_times):.3f} s, min {min(slot_times):.3f} s ({tx_per_slot} tx)"
@@ -169,6 +196,10 @@ def main() -> None:
     for summary in chain.gas_log.summary():
         print(f"    {summary.call:30s} {summary.count:5d} tx  mean {summary.mean:10,.0f}")
 
+
+def order_book(args: argparse.Namespace) -> None:
+    rng = random.Random(args.seed)
+    n = args.households
     # --- order book -----------------------------------------------------------------------------
     chain = EmbeddedChain()
     operator, dso, issuer = (chain.new_account(x) for x in ("op", "dso", "issuer"))
