@@ -41,14 +41,12 @@ from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Trade
 from peergrid.core.units import kwh_to_wh, to_micro
 from peergrid.ledger.chain import Chain, Contract, Receipt
-from peergrid.ledger.compile import compile_contract
 from peergrid.ledger.consortium import (
     DEFAULT_QUORUM_BPS,
     DEFAULT_VOTING_PERIOD_S,
-    ConsortiumClient,
 )
-from peergrid.ledger.escrow import Escrow, fill_payment, lock_micro
-from peergrid.ledger.gas import GasLog
+from peergrid.ledger.escrow import fill_payment, lock_micro
+from peergrid.ledger.market_base import MarketLedger
 from peergrid.ledger.meters import MeterClient, Position, positions_hash
 
 MAX_ORDERS_PER_SLOT = 256
@@ -314,7 +312,7 @@ def clear(
     )
 
 
-class BatchMarketLedger:
+class BatchMarketLedger(MarketLedger):
     """The settlement token and a ``BatchMarket`` contract on one chain, with its roles.
 
     Reveals are recorded as the client sends them (:meth:`reveal`) or from their receipts
@@ -332,13 +330,7 @@ class BatchMarketLedger:
         dso: str,
         issuer: str,
     ) -> None:
-        self.chain = chain
-        self.token = token
-        self.market = market
-        self.operator = operator
-        self.dso = dso
-        self.consortium = ConsortiumClient(chain, market, operator=operator)
-        self.escrow = Escrow(chain, market, token, issuer=issuer)
+        super().__init__(chain, token, market, operator=operator, dso=dso, issuer=issuer)
         self.meters = MeterClient(chain, market)
         self._revealed: dict[int, list[RevealedOrder]] = {}
         self._positions: dict[int, tuple[Position, ...]] = {}
@@ -361,31 +353,23 @@ class BatchMarketLedger:
         """Deploy the market (and a settlement token with ``supply_micro`` to ``issuer``,
         unless ``token`` is given). The consortium is in bootstrap: see
         :meth:`ConsortiumClient.bootstrap`."""
-        if token is None:
-            token = chain.deploy(
-                issuer,
-                compile_contract("SettlementToken"),
-                "peergrid settlement token",
-                "PGS",
-                issuer,
-                supply_micro,
-            )
-        market = chain.deploy(
-            operator,
-            compile_contract("BatchMarket"),
-            token.address,
-            operator,
-            dso,
-            quorum_bps,
-            voting_period_s,
-            fee_micro_per_kwh,
-            penalty_micro_per_kwh,
+        token, market = cls.deploy_contracts(
+            chain,
+            "BatchMarket",
+            operator=operator,
+            issuer=issuer,
+            supply_micro=supply_micro,
+            token=token,
+            market_args=(
+                operator,
+                dso,
+                quorum_bps,
+                voting_period_s,
+                fee_micro_per_kwh,
+                penalty_micro_per_kwh,
+            ),
         )
         return cls(chain, token, market, operator=operator, dso=dso, issuer=issuer)
-
-    @property
-    def gas_log(self) -> GasLog:
-        return self.chain.gas_log
 
     # --- DSO ---------------------------------------------------------------------------------
 

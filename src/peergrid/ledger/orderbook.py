@@ -33,14 +33,11 @@ from peergrid.core.errors import LedgerError
 from peergrid.core.orders import Order, Side
 from peergrid.core.units import kwh_to_wh, to_micro
 from peergrid.ledger.chain import Chain, Contract, Receipt
-from peergrid.ledger.compile import compile_contract
 from peergrid.ledger.consortium import (
     DEFAULT_QUORUM_BPS,
     DEFAULT_VOTING_PERIOD_S,
-    ConsortiumClient,
 )
-from peergrid.ledger.escrow import Escrow
-from peergrid.ledger.gas import GasLog
+from peergrid.ledger.market_base import MarketLedger
 
 MAX_FILLS = 32
 """Most resting orders one placement touches (the contract's ``MAX_FILLS``)."""
@@ -162,26 +159,8 @@ def order_owner_index(order_id: int) -> int:
     return order_id >> 32
 
 
-class OrderBookLedger:
+class OrderBookLedger(MarketLedger):
     """The settlement token and an ``OrderBook`` contract on one chain, with its roles."""
-
-    def __init__(
-        self,
-        chain: Chain,
-        token: Contract,
-        market: Contract,
-        *,
-        operator: str,
-        dso: str,
-        issuer: str,
-    ) -> None:
-        self.chain = chain
-        self.token = token
-        self.market = market
-        self.operator = operator
-        self.dso = dso
-        self.consortium = ConsortiumClient(chain, market, operator=operator)
-        self.escrow = Escrow(chain, market, token, issuer=issuer)
 
     @classmethod
     def deploy(
@@ -201,31 +180,23 @@ class OrderBookLedger:
         """Deploy the order book (and a token with ``supply_micro`` to ``issuer`` unless
         ``token`` is given). ``strict_crossing``: a buy crosses a sell only at a strictly higher
         price (the VDMA's "price lower than the willingness to pay"); else also at equality."""
-        if token is None:
-            token = chain.deploy(
-                issuer,
-                compile_contract("SettlementToken"),
-                "peergrid settlement token",
-                "PGS",
-                issuer,
-                supply_micro,
-            )
-        market = chain.deploy(
-            operator,
-            compile_contract("OrderBook"),
-            token.address,
-            operator,
-            dso,
-            quorum_bps,
-            voting_period_s,
-            fee_micro_per_kwh,
-            strict_crossing,
+        token, market = cls.deploy_contracts(
+            chain,
+            "OrderBook",
+            operator=operator,
+            issuer=issuer,
+            supply_micro=supply_micro,
+            token=token,
+            market_args=(
+                operator,
+                dso,
+                quorum_bps,
+                voting_period_s,
+                fee_micro_per_kwh,
+                strict_crossing,
+            ),
         )
         return cls(chain, token, market, operator=operator, dso=dso, issuer=issuer)
-
-    @property
-    def gas_log(self) -> GasLog:
-        return self.chain.gas_log
 
     # --- DSO ---------------------------------------------------------------------------------
 
