@@ -46,7 +46,7 @@ from peergrid.ledger.consortium import (
     DEFAULT_VOTING_PERIOD_S,
 )
 from peergrid.ledger.escrow import fill_payment, lock_micro
-from peergrid.ledger.market_base import MarketLedger
+from peergrid.ledger.market_base import MAX_QUANTITY_WH, MarketLedger
 from peergrid.ledger.meters import MeterClient, Position, positions_hash
 
 MAX_ORDERS_PER_SLOT = 256
@@ -55,8 +55,6 @@ MAX_ORDERS_PER_SLOT = 256
 MAX_FILLS_PER_CLEARING = 256
 """Most fills one clearing carries (``MAX_FILLS``)."""
 
-MAX_QUANTITY_WH = 2**48 - 1
-MAX_PRICE_MICRO_PER_KWH = 2**48 - 1
 MAX_RATE_MICRO_PER_KWH = 2**48 - 1
 MAX_SLOT = 2**32 - 2
 

@@ -14,6 +14,9 @@ from peergrid.ledger.consortium import ConsortiumClient
 from peergrid.ledger.escrow import Escrow
 from peergrid.ledger.gas import GasLog
 
+# Largest quantity an order or fill may carry in either market contract (their MAX_QUANTITY_WH).
+MAX_QUANTITY_WH = 2**48 - 1
+
 
 class MarketLedger:
     """The settlement token and one market contract on one chain, with its roles."""

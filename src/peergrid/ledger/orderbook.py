@@ -48,8 +48,6 @@ MAX_WALK = 64
 MAX_TABLE_ROWS = 256
 """Most node assignments or distances one DSO transaction carries."""
 
-MAX_QUANTITY_WH = 2**48 - 1
-MAX_PRICE_MICRO_PER_KWH = 2**48 - 1
 MAX_FEE_MICRO_PER_KWH = 2**29 - 1
 UNKNOWN_DISTANCE = 2**256 - 1
 
