@@ -40,6 +40,14 @@ def test_every_contract_compiles_for_cancun(tmp_path: Path) -> None:
         assert artifact.bytecode and artifact.runtime_bytecode
         assert artifact.runtime_bytecode in artifact.bytecode
         assert any(item["type"] == "function" for item in artifact.abi)
+        # EIP-170: no deployed code above 24 576 bytes.
+        assert len(artifact.runtime_bytecode) <= 24_576, name
+
+
+def test_every_contract_file_is_listed() -> None:
+    # Contracts are capitalised; lower-case files are the modules they embed.
+    contracts = {path.stem for path in CONTRACTS_DIR.glob("*.vy") if path.stem[0].isupper()}
+    assert contracts == set(CONTRACT_NAMES)
 
 
 def test_the_cache_is_written_and_then_read(

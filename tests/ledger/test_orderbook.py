@@ -7,7 +7,7 @@ import pytest
 from peergrid.core.orders import Order, Side
 from peergrid.ledger import CancelReason, Chain, DistanceRow, Pool
 from peergrid.ledger.escrow import lock_micro
-from peergrid.ledger.orderbook import UNKNOWN_DISTANCE, order_owner_index
+from peergrid.ledger.orderbook import UNKNOWN_DISTANCE, order_owner_index, pack_ticket
 
 from .helpers import reverts
 from .market_helpers import FUNDS_MICRO, Book, make_book
@@ -194,12 +194,42 @@ def test_a_buy_needs_free_balance_for_its_escrow() -> None:
         ((S, 0, True, 0, 1), "zero quantity"),
         ((S, 0, True, 2**48, 1), "quantity out of range"),
         ((S, 0, False, 1000, 2**48), "price out of range"),
-        ((2, 0, True, 1000, 1), "session is not open"),
+        ((S, 0, False, 1000, -1), "price out of range"),
     ],
 )
-def test_bad_placements_are_refused(book: Book, args: tuple[int, ...], reason: str) -> None:
+def test_bad_placements_are_refused_before_sending(
+    book: Book, args: tuple[int, ...], reason: str
+) -> None:
     with reverts(PLACE, reason):
-        book.chain.transact(book.members[0], book.ledger.market, "place", *args, 0, 8)
+        book.ledger.place(book.members[0], *args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("ticket", "reason"),
+    [
+        (pack_ticket(S, Pool.UP, True, 1000, 1) | 1 << 200, "malformed order ticket"),
+        (pack_ticket(S, Pool.UP, True, 1000, 1) | 1 << 255, "malformed order ticket"),
+        (pack_ticket(S, Pool.UP, True, 1000, 1, max_fills=0) | 33 << 96, "max_fills out of range"),
+        (pack_ticket(S, Pool.UP, True, 1000, 1) & ~(2**48 - 1), "zero quantity"),
+        (pack_ticket(2, Pool.UP, True, 1000, 1), "session is not open"),
+    ],
+)
+def test_bad_tickets_are_refused_by_the_contract(book: Book, ticket: int, reason: str) -> None:
+    with reverts(PLACE, reason):
+        book.chain.transact(book.members[0], book.ledger.market, "place", ticket)
+
+
+def test_placed_event_carries_the_order(book: Book) -> None:
+    placed = book.ledger.place(book.members[1], S, Pool.DOWN, False, 1234, 56_789)
+    (event,) = placed.receipt.events_named("OrderPlaced")
+    word = int(event.args["order"])
+    assert word & (2**48 - 1) == 1234
+    assert (word >> 48) & (2**48 - 1) == 56_789
+    assert (word >> 96) & (2**64 - 1) == placed.order_id
+    assert (word >> 208) & (2**32 - 1) == S
+    assert (word >> 240) & 1 == int(Pool.DOWN)
+    assert (word >> 241) & 1 == 1
+    assert word >> 242 == 0
 
 
 # --- hints ---------------------------------------------------------------------------------------

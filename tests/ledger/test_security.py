@@ -36,6 +36,7 @@ from peergrid.ledger import (
 from peergrid.ledger.batch_market import clear
 from peergrid.ledger.compile import compile_contract
 from peergrid.ledger.escrow import fill_payment, lock_micro
+from peergrid.ledger.orderbook import pack_ticket
 
 from .helpers import reverts
 from .market_helpers import (
@@ -123,7 +124,12 @@ BOOK_GUARDS = [
     Guarded("set_distances", lambda m: ([(1, 2, 3)],), "dso", "caller is not the dso"),
     Guarded("open_session", lambda m: (2, False), "operator", "caller is not the operator"),
     Guarded("close_session", lambda m: (1,), "operator", "caller is not the operator"),
-    Guarded("place", lambda m: (1, 0, False, 100, 1, 0, 8), "prosumer", "caller is not a prosumer"),
+    Guarded(
+        "place",
+        lambda m: (pack_ticket(1, Pool.UP, False, 100, 1, max_fills=8),),
+        "prosumer",
+        "caller is not a prosumer",
+    ),
 ]
 
 
@@ -264,7 +270,9 @@ def test_order_book_bounds_are_refused_with_a_reason() -> None:
         book.ledger.set_nodes({book.members[0]: 2**32})
     book.ledger.place(book.members[0], 1, Pool.UP, True, 1, 5)
     with reverts("OrderBook.place", "hint is not in this book"):
-        book.ledger.place(book.members[0], 1, Pool.UP, True, 1, 1, hint=2**256 - 1)
+        book.ledger.place(book.members[0], 1, Pool.UP, True, 1, 1, hint=2**64 - 1)
+    with reverts("OrderBook.place", "hint is not an order id"):
+        book.ledger.place(book.members[0], 1, Pool.UP, True, 1, 1, hint=2**64)
 
 
 # --- reentrancy -----------------------------------------------------------------------------------

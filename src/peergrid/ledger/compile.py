@@ -40,7 +40,7 @@ EVM_VERSION = "cancun"
 
 OPTIMIZE = "gas"
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
-CONTRACT_NAMES = ("SettlementToken", "Community")
+CONTRACT_NAMES = ("SettlementToken", "Community", "Consortium", "BatchMarket", "OrderBook")
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 
 logger = logging.getLogger(__name__)

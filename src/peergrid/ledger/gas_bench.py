@@ -419,7 +419,8 @@ def _place_order(bench: Bench) -> GasFigure:
         _book_figures(bench)["place_order"],
         ("OrderBook.place",),
         "a member places an order that does not cross and rests in the book (a buy locks "
-        "escrow); mean of 10 placements, alternating sides",
+        "escrow); mean of 10 placements, alternating sides: the first of each side becomes its "
+        "best, the other 8 rest behind another order (the costlier case)",
     )
 
 

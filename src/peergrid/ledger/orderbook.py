@@ -10,12 +10,14 @@ operator) and buy orders' escrow is released. In an NCDA session (``ncda=True``)
 order takes the crossing offers nearest to it first, on the distance table the DSO keeps on
 chain (:meth:`OrderBookLedger.set_nodes`, :meth:`OrderBookLedger.set_distances`).
 
-Gas. A placement that does not cross writes one new storage word and, unless it becomes the
-best of its side, rewrites the word of the order it rests behind: the ``hint``. The client
-computes the exact hint from the book (:meth:`OrderBookLedger.insertion_hint`); the contract
-checks it and walks forward at most 64 orders from it if the book moved in between. A crossing
-order touches at most ``max_fills`` resting orders (at most 32), then rests, or is cancelled if
-it still crosses (never leaving a crossed book).
+Gas. ``place`` takes the order packed in one word (:func:`pack_ticket`, the hint included),
+which keeps its calldata short. A placement that does not cross writes one new storage word and,
+unless it becomes the best of its side, rewrites the word of the order it rests behind: the
+``hint``. The client computes the exact hint from the book
+(:meth:`OrderBookLedger.insertion_hint`); the contract checks it and walks forward at most 64
+orders from it if the book moved in between. A crossing order touches at most ``max_fills``
+resting orders (at most 32), then rests, or is cancelled if it still crosses (never leaving a
+crossed book).
 
 Money (:mod:`peergrid.ledger.escrow`): a buy order locks ``q * price // 1000 + q * fee // 1000``;
 a fill costs the buyer ``value + fee - min(fee // 2, value)`` and pays the seller
@@ -37,7 +39,7 @@ from peergrid.ledger.consortium import (
     DEFAULT_QUORUM_BPS,
     DEFAULT_VOTING_PERIOD_S,
 )
-from peergrid.ledger.market_base import MarketLedger
+from peergrid.ledger.market_base import MAX_QUANTITY_WH, MarketLedger
 
 MAX_FILLS = 32
 """Most resting orders one placement touches (the contract's ``MAX_FILLS``)."""
@@ -52,6 +54,15 @@ MAX_FEE_MICRO_PER_KWH = 2**29 - 1
 UNKNOWN_DISTANCE = 2**256 - 1
 
 
+MAX_SESSION = 2**32 - 1
+MAX_PRICE_MICRO_PER_KWH = 2**48 - 1
+
+# The ``place`` ticket and the ``OrderPlaced`` word share the order word's layout.
+_PRICE_SHIFT, _MAX_FILLS_SHIFT, _HINT_SHIFT = 48, 96, 102
+_ORDER_ID_SHIFT, _SESSION_SHIFT, _POOL_SHIFT, _SELL_SHIFT = 96, 208, 240, 241
+_M64 = 2**64 - 1
+
+
 class Pool(IntEnum):
     """The two pools of a session (grid point of view, 004 §1.3)."""
 
@@ -59,6 +70,44 @@ class Pool(IntEnum):
     """Upward service: more active power injected."""
     DOWN = 1
     """Downward service: less active power injected."""
+
+
+def pack_ticket(
+    session: int,
+    pool: Pool,
+    is_buy: bool,
+    quantity_wh: int,
+    price_micro_per_kwh: int,
+    *,
+    hint: int = 0,
+    max_fills: int = MAX_FILLS,
+) -> int:
+    """The one-word order ticket ``OrderBook.place`` takes: quantity Wh (bits 0..47), price
+    (48..95), ``max_fills`` (96..101), ``hint`` (102..165), session (208..239), pool (240),
+    sell (241).
+
+    A value that does not fit its field raises :class:`LedgerError` naming it (the contract
+    would refuse the ticket as malformed)."""
+    checks = (
+        (0 <= session <= MAX_SESSION and int(pool) in (0, 1), "unknown book"),
+        (quantity_wh != 0, "zero quantity"),
+        (0 < quantity_wh <= MAX_QUANTITY_WH, "quantity out of range"),
+        (0 <= price_micro_per_kwh <= MAX_PRICE_MICRO_PER_KWH, "price out of range"),
+        (0 <= max_fills <= MAX_FILLS, "max_fills out of range"),
+        (0 <= hint <= _M64, "hint is not an order id"),
+    )
+    for ok, reason in checks:
+        if not ok:
+            raise LedgerError("OrderBook.place", reason)
+    return (
+        quantity_wh
+        | price_micro_per_kwh << _PRICE_SHIFT
+        | max_fills << _MAX_FILLS_SHIFT
+        | hint << _HINT_SHIFT
+        | session << _SESSION_SHIFT
+        | int(pool) << _POOL_SHIFT
+        | (0 if is_buy else 1) << _SELL_SHIFT
+    )
 
 
 class CancelReason(IntEnum):
@@ -253,25 +302,18 @@ class OrderBookLedger(MarketLedger):
         max_fills: int = MAX_FILLS,
     ) -> Placement:
         """``member`` places an order; ``hint`` defaults to the exact insertion point."""
-        if not 0 <= max_fills <= MAX_FILLS:
-            raise ValueError(f"max_fills must be in 0..{MAX_FILLS}, got {max_fills}")
+        pack_ticket(  # refuse a bad order before reading the book for its hint
+            session, pool, is_buy, quantity_wh, price_micro_per_kwh, max_fills=max_fills
+        )
         if hint is None:
             hint = self.insertion_hint(session, pool, is_buy, price_micro_per_kwh)
-        receipt = self.chain.transact(
-            member,
-            self.market,
-            "place",
-            session,
-            int(pool),
-            is_buy,
-            quantity_wh,
-            price_micro_per_kwh,
-            hint,
-            max_fills,
+        ticket = pack_ticket(
+            session, pool, is_buy, quantity_wh, price_micro_per_kwh, hint=hint, max_fills=max_fills
         )
+        receipt = self.chain.transact(member, self.market, "place", ticket)
         (placed,) = receipt.events_named("OrderPlaced")
         return Placement(
-            order_id=int(placed.args["order_id"]),
+            order_id=(int(placed.args["order"]) >> _ORDER_ID_SHIFT) & _M64,
             receipt=receipt,
             trades=self.trades_in(receipt),
             cancellations=tuple(

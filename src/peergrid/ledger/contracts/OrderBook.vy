@@ -56,6 +56,7 @@
      Order id (64 bits): member index << 32 | the member's order nonce.
      Order word: remaining 0..47 | price 48..95 | next id 96..159 |
      next price 160..207 | session 208..239 | pool 240 | sell 241.
+     Book key: session | pool << 32, bits 208..240 of an order word.
      Book word: buy head 0..63 | sell head 64..127 | best buy 128..175 |
      best sell 176..223 | fee rate 224..252 | open 253 | closed 254 | ncda 255.
 """
@@ -171,6 +172,14 @@ POOL_BIT: constant(uint256) = 1 << 240
 SELL_BIT: constant(uint256) = 1 << 241
 LINK_MASK: constant(uint256) = ((1 << 112) - 1) << 96
 KEY_MASK: constant(uint256) = ((1 << 34) - 1) << 208
+# a book's key: session | pool << 32 (the order word's bits 208..240)
+KEY_BITS: constant(uint256) = (1 << 33) - 1
+POOL_KEY: constant(uint256) = 1 << 32
+# a `place` ticket: quantity, price, max_fills, hint, session, pool, sell
+HINT_SHIFT: constant(uint256) = 102
+TICKET_MASK: constant(uint256) = (
+    M48 | (M48 << PRICE_SHIFT) | (63 << NEXT_SHIFT) | (M64 << HINT_SHIFT) | KEY_MASK
+)
 
 # book word
 SELL_HEAD_SHIFT: constant(uint256) = 64
@@ -184,6 +193,9 @@ BUY_SIDE_MASK: constant(uint256) = M64 | (M48 << BEST_BUY_SHIFT)
 SELL_SIDE_MASK: constant(uint256) = (M64 << SELL_HEAD_SHIFT) | (M48 << BEST_SELL_SHIFT)
 
 UNKNOWN_DISTANCE: constant(uint256) = max_value(uint256)
+# NCDA scan entries: distance (capped: unknown above every known one) << 65 | gone << 64 | id
+GONE_BIT: constant(uint256) = 1 << 64
+MAX_SCAN_DISTANCE: constant(uint256) = 2**191 - 1
 
 # @notice Whether a buy crosses a sell only at a strictly higher price.
 strict_crossing: public(immutable(bool))
@@ -214,14 +226,12 @@ event SessionClosed:
     session: indexed(uint256)
 
 
+# `order`: quantity Wh 0..47 | price 48..95 | order id 96..159 | session
+# 208..239 | pool 240 | sell 241. The owner is the member of index
+# order_id >> 32. One word, no topic but the event's: a placement's log is
+# its cheapest part that an indexer still reads.
 event OrderPlaced:
-    order_id: indexed(uint256)
-    owner: indexed(address)
-    session: uint256
-    pool: uint256
-    is_buy: bool
-    quantity_wh: uint256
-    price_micro_per_kwh: uint256
+    order: uint256
 
 
 event Traded:
@@ -323,13 +333,13 @@ def open_session(session: uint256, ncda: bool):
     """
     assert accounts._has_role(msg.sender, accounts.ROLE_OPERATOR), "caller is not the operator"
     assert session <= MAX_SESSION, "session out of range"
-    key: uint256 = session << 1
+    key: uint256 = session
     assert self._books[key] == 0, "session already opened"
     book: uint256 = OPEN_BIT | (self.fee_rate << FEE_SHIFT)
     if ncda:
         book = book | NCDA_BIT
     self._books[key] = book
-    self._books[key | 1] = book
+    self._books[key | POOL_KEY] = book
     log SessionOpened(session=session, ncda=ncda, fee_micro_per_kwh=self.fee_rate)
 
 
@@ -341,11 +351,11 @@ def close_session(session: uint256):
     """
     assert accounts._has_role(msg.sender, accounts.ROLE_OPERATOR), "caller is not the operator"
     assert session <= MAX_SESSION, "session out of range"
-    key: uint256 = session << 1
+    key: uint256 = session
     book: uint256 = self._books[key]
     assert book & OPEN_BIT != 0 and book & CLOSED_BIT == 0, "session is not open"
     self._books[key] = book | CLOSED_BIT
-    self._books[key | 1] = self._books[key | 1] | CLOSED_BIT
+    self._books[key | POOL_KEY] = self._books[key | POOL_KEY] | CLOSED_BIT
     log SessionClosed(session=session)
 
 
@@ -353,38 +363,35 @@ def close_session(session: uint256):
 
 
 @external
-def place(
-    session: uint256,
-    pool: uint256,
-    is_buy: bool,
-    quantity_wh: uint256,
-    price_micro_per_kwh: uint256,
-    hint: uint256,
-    max_fills: uint256,
-) -> uint256:
+def place(ticket: uint256) -> uint256:
     """
-    @notice Place an order (prosumer); returns its id. A crossing order
-            fills first (at most `max_fills` resting orders); the rest rests
-            after `hint` (0: search from the best), or is cancelled if it
-            still crosses.
+    @notice Place an order (prosumer); returns its id. The ticket packs the
+            order in one word (short calldata keeps a placement cheap):
+            quantity Wh 0..47 | price 48..95 | max_fills 96..101 | hint
+            102..165 | session 208..239 | pool 240 | sell 241, all other
+            bits zero. A crossing order fills first (at most `max_fills`
+            resting orders); the rest rests after the order `hint` (0:
+            search from the best), or is cancelled if it still crosses.
     @dev The path of an order that does not cross is written out inline:
          it is the one whose gas the VDMA's cost model counts per shout.
     """
     record: uint256 = accounts.records[msg.sender]
     assert record & accounts.ROLE_PROSUMER != 0, "caller is not a prosumer"
-    assert session <= MAX_SESSION and pool <= 1, "unknown book"
-    key: uint256 = (session << 1) | pool
+    assert ticket & ~TICKET_MASK == 0, "malformed order ticket"
+    quantity_wh: uint256 = ticket & M48
+    assert quantity_wh != 0, "zero quantity"
+    max_fills: uint256 = (ticket >> NEXT_SHIFT) & 63
+    assert max_fills <= MAX_FILLS, "max_fills out of range"
+    key: uint256 = (ticket >> SESSION_SHIFT) & KEY_BITS
     book: uint256 = self._books[key]
     assert book & OPEN_BIT != 0, "session is not open"
     assert book & CLOSED_BIT == 0, "gate is closed"
-    assert quantity_wh != 0, "zero quantity"
-    assert quantity_wh <= MAX_QUANTITY_WH, "quantity out of range"
-    price: uint256 = price_micro_per_kwh
-    assert price <= MAX_PRICE_MICRO_PER_KWH, "price out of range"
     nonce: uint256 = ((record >> accounts.COUNTER_SHIFT) & M32) + 1
     assert nonce <= M32, "order nonce exhausted"
     order_id: uint256 = (((record >> accounts.INDEX_SHIFT) & M32) << 32) | nonce
     record = (record & ~(M32 << accounts.COUNTER_SHIFT)) | (nonce << accounts.COUNTER_SHIFT)
+    price: uint256 = (ticket >> PRICE_SHIFT) & M48
+    is_buy: bool = ticket & SELL_BIT == 0
     fee_rate: uint256 = (book >> FEE_SHIFT) & M29
     if is_buy:
         lock: uint256 = self._lock(quantity_wh, price, fee_rate)
@@ -394,53 +401,38 @@ def place(
         ) - locked >= lock, "free balance too low for the order's escrow"
         # locked + lock <= balance < 2**92: the top field cannot overflow.
         record = unsafe_add(record, lock << accounts.LOCKED_SHIFT)
-    log OrderPlaced(
-        order_id=order_id,
-        owner=msg.sender,
-        session=session,
-        pool=pool,
-        is_buy=is_buy,
-        quantity_wh=quantity_wh,
-        price_micro_per_kwh=price,
-    )
+    # The order as it enters: the ticket with the order id in place of
+    # max_fills and hint.
+    fields: uint256 = ticket & ~LINK_MASK
+    log OrderPlaced(order=fields | (order_id << NEXT_SHIFT))
 
-    # Heads and best prices of the order's own side and of the other side.
-    head: uint256 = 0
-    best: uint256 = 0
-    opposite: uint256 = 0
-    opposite_best: uint256 = 0
-    crosses: bool = False
+    # Fill against the other side while it crosses.
     remaining: uint256 = quantity_wh
     fees: uint256 = 0
+    crosses: bool = False
     if is_buy:
-        opposite = (book >> SELL_HEAD_SHIFT) & M64
-        opposite_best = (book >> BEST_SELL_SHIFT) & M48
-        crosses = opposite != 0 and self._crosses(price, opposite_best)
+        crosses = book & (M64 << SELL_HEAD_SHIFT) != 0 and self._crosses(
+            price, (book >> BEST_SELL_SHIFT) & M48
+        )
         if crosses:
             if book & NCDA_BIT != 0:
                 remaining, record, book, fees = self._take_nearest(
-                    order_id, session, pool, price, remaining, record, book, max_fills
+                    order_id, key, price, remaining, record, book, max_fills
                 )
             else:
                 remaining, record, book, fees = self._take(
-                    order_id, session, pool, True, price, remaining, record, book, max_fills
+                    order_id, key, True, price, remaining, record, book, max_fills
                 )
-            opposite = (book >> SELL_HEAD_SHIFT) & M64
-            crosses = opposite != 0 and self._crosses(price, (book >> BEST_SELL_SHIFT) & M48)
-        head = book & M64
-        best = (book >> BEST_BUY_SHIFT) & M48
+            crosses = book & (M64 << SELL_HEAD_SHIFT) != 0 and self._crosses(
+                price, (book >> BEST_SELL_SHIFT) & M48
+            )
     else:
-        opposite = book & M64
-        opposite_best = (book >> BEST_BUY_SHIFT) & M48
-        crosses = opposite != 0 and self._crosses(opposite_best, price)
+        crosses = book & M64 != 0 and self._crosses((book >> BEST_BUY_SHIFT) & M48, price)
         if crosses:
             remaining, record, book, fees = self._take(
-                order_id, session, pool, False, price, remaining, record, book, max_fills
+                order_id, key, False, price, remaining, record, book, max_fills
             )
-            opposite = book & M64
-            crosses = opposite != 0 and self._crosses((book >> BEST_BUY_SHIFT) & M48, price)
-        head = (book >> SELL_HEAD_SHIFT) & M64
-        best = (book >> BEST_SELL_SHIFT) & M48
+            crosses = book & M64 != 0 and self._crosses((book >> BEST_BUY_SHIFT) & M48, price)
 
     if remaining != 0 and crosses:
         # The fill limit stopped a crossing order: its rest goes, not rests.
@@ -448,17 +440,20 @@ def place(
             record = unsafe_sub(record, self._lock(remaining, price, fee_rate) << accounts.LOCKED_SHIFT)
         log OrderCancelled(order_id=order_id, remaining_wh=remaining, reason=REASON_FILL_LIMIT)
     elif remaining != 0:
-        tag: uint256 = (session << SESSION_SHIFT) | (pool << 240)
-        if not is_buy:
-            tag = tag | SELL_BIT
-        fields: uint256 = tag | (price << PRICE_SHIFT) | remaining
-        better: bool = head == 0
-        if not better:
-            if is_buy:
-                better = price > best
-            else:
-                better = price < best
-        if better:
+        fields = unsafe_add(unsafe_sub(fields, quantity_wh), remaining)
+        # Rank prices as an ascending key, best first: buy prices are negated.
+        flip: uint256 = 0
+        head: uint256 = 0
+        best: uint256 = 0
+        if is_buy:
+            flip = M48
+            head = book & M64
+            best = (book >> BEST_BUY_SHIFT) & M48
+        else:
+            head = (book >> SELL_HEAD_SHIFT) & M64
+            best = (book >> BEST_SELL_SHIFT) & M48
+        rank: uint256 = price ^ flip
+        if head == 0 or rank < best ^ flip:
             # The new best of its side.
             self._orders[order_id] = fields | (head << NEXT_SHIFT) | (best << NEXT_PRICE_SHIFT)
             if is_buy:
@@ -468,26 +463,19 @@ def place(
                     price << BEST_SELL_SHIFT
                 )
         else:
-            current: uint256 = hint
+            current: uint256 = (ticket >> HINT_SHIFT) & M64
             if current == 0:
                 current = head
             word: uint256 = self._orders[current]
-            assert word != 0 and word & KEY_MASK == tag, "hint is not in this book"
-            # Rank a price as an ascending key: buy prices are negated.
-            flip: uint256 = 0
-            if is_buy:
-                flip = M48
-            rank: uint256 = price ^ flip
+            assert word != 0 and word & KEY_MASK == ticket & KEY_MASK, "hint is not in this book"
             assert ((word >> PRICE_SHIFT) & M48) ^ flip <= rank, "hint is past the insertion point"
-            found: bool = False
-            for i: uint256 in range(MAX_WALK):
+            for i: uint256 in range(MAX_WALK + 1):
                 following: uint256 = (word >> NEXT_SHIFT) & M64
                 if following == 0 or ((word >> NEXT_PRICE_SHIFT) & M48) ^ flip > rank:
-                    found = True
                     break
+                assert i < MAX_WALK, "hint too far from the insertion point"
                 current = following
                 word = self._orders[current]
-            assert found, "hint too far from the insertion point"
             self._orders[order_id] = fields | (word & LINK_MASK)
             self._orders[current] = (word & ~LINK_MASK) | (order_id << NEXT_SHIFT) | (
                 price << NEXT_PRICE_SHIFT
@@ -512,7 +500,7 @@ def cancel(order_id: uint256, hint: uint256):
     reason: uint8 = REASON_OWNER
     word: uint256 = self._orders[order_id]
     assert word != 0, "no such resting order"
-    key: uint256 = (((word >> SESSION_SHIFT) & M32) << 1) | convert(word & POOL_BIT != 0, uint256)
+    key: uint256 = (word >> SESSION_SHIFT) & KEY_BITS
     is_buy: bool = word & SELL_BIT == 0
     book: uint256 = self._books[key]
     if msg.sender != owner:
@@ -589,7 +577,7 @@ def book(session: uint256, pool: uint256) -> BookView:
     """
     @notice Heads, best prices, fee rate and state of one book.
     """
-    book: uint256 = self._books[(session << 1) | pool]
+    book: uint256 = self._books[self._book_key(session, pool)]
     return BookView(
         buy_head=book & M64,
         sell_head=(book >> SELL_HEAD_SHIFT) & M64,
@@ -610,7 +598,7 @@ def book_orders(
     """
     @notice Up to `max_orders` resting orders of one side, best first.
     """
-    book: uint256 = self._books[(session << 1) | pool]
+    book: uint256 = self._books[self._book_key(session, pool)]
     current: uint256 = 0
     if is_buy:
         current = book & M64
@@ -682,6 +670,13 @@ def _better(is_buy: bool, price: uint256, other: uint256) -> bool:
 
 @internal
 @pure
+def _book_key(session: uint256, pool: uint256) -> uint256:
+    assert session <= MAX_SESSION and pool <= 1, "unknown book"
+    return session | (pool << 32)
+
+
+@internal
+@pure
 def _pair(node_a: uint256, node_b: uint256) -> uint256:
     if node_a < node_b:
         return (node_a << 32) | node_b
@@ -713,8 +708,7 @@ def _unlock(owner: address, amount_micro: uint256):
 def _settle_fill(
     buy_id: uint256,
     sell_id: uint256,
-    session: uint256,
-    pool: uint256,
+    key: uint256,
     energy_wh: uint256,
     buy_price: uint256,
     sell_price: uint256,
@@ -729,10 +723,10 @@ def _settle_fill(
     fee: uint256 = unsafe_div(unsafe_mul(energy_wh, fee_rate), WH_PER_KWH)
     seller_fee: uint256 = min(unsafe_div(fee, 2), value)
     log Traded(
-        session=session,
+        session=key & M32,
         buy_order=buy_id,
         sell_order=sell_id,
-        pool=pool,
+        pool=key >> 32,
         energy_wh=energy_wh,
         price_micro_per_kwh=price,
     )
@@ -742,8 +736,7 @@ def _settle_fill(
 @internal
 def _take(
     taker_id: uint256,
-    session: uint256,
-    pool: uint256,
+    key: uint256,
     is_buy: bool,
     price: uint256,
     remaining_: uint256,
@@ -804,7 +797,7 @@ def _take(
         fee: uint256 = 0
         if is_buy:
             cost, proceeds, fee = self._settle_fill(
-                taker_id, head, session, pool, energy, price, maker_price, fee_rate
+                taker_id, head, key, energy, price, maker_price, fee_rate
             )
             release: uint256 = self._lock(remaining, price, fee_rate) - self._lock(
                 remaining - energy, price, fee_rate
@@ -815,7 +808,7 @@ def _take(
             accounts.records[maker] = maker_record + (proceeds << accounts.BALANCE_SHIFT)
         else:
             cost, proceeds, fee = self._settle_fill(
-                head, taker_id, session, pool, energy, maker_price, price, fee_rate
+                head, taker_id, key, energy, maker_price, price, fee_rate
             )
             release: uint256 = self._lock(maker_qty, maker_price, fee_rate) - self._lock(
                 maker_qty - energy, maker_price, fee_rate
@@ -844,8 +837,7 @@ def _take(
 @internal
 def _take_nearest(
     taker_id: uint256,
-    session: uint256,
-    pool: uint256,
+    key: uint256,
     price: uint256,
     remaining_: uint256,
     record_: uint256,
@@ -856,6 +848,10 @@ def _take_nearest(
     @notice NCDA: fill a crossing buy order from the crossing sell orders
             (the first `max_fills`, cheapest first) nearest to the buyer
             first. Returns (remaining, taker record, book word, fees).
+    @dev One memory array, `scanned`: per scanned offer, its distance to
+         the buyer (capped) << 65 | gone << 64 | order id. Any memory this
+         function holds is paid by every placement (the caller's frame sits
+         above it), so words are read again from (warm) storage instead.
     """
     remaining: uint256 = remaining_
     record: uint256 = record_
@@ -864,52 +860,54 @@ def _take_nearest(
     taker_index: uint256 = taker_id >> 32
     taker_node: uint256 = self.node_of[msg.sender]
 
-    ids: DynArray[uint256, MAX_FILLS] = []
-    words: DynArray[uint256, MAX_FILLS] = []
-    distances: DynArray[uint256, MAX_FILLS] = []
-    live: DynArray[bool, MAX_FILLS] = []
+    scanned: DynArray[uint256, MAX_FILLS] = []
     current: uint256 = (book >> SELL_HEAD_SHIFT) & M64
     current_price: uint256 = (book >> BEST_SELL_SHIFT) & M48
     for i: uint256 in range(max_fills, bound=MAX_FILLS):
         if current == 0 or not self._crosses(price, current_price):
             break
         word: uint256 = self._orders[current]
-        ids.append(current)
-        words.append(word)
         maker_index: uint256 = current >> 32
         if maker_index == taker_index:
-            live.append(False)
-            distances.append(0)
+            scanned.append(GONE_BIT | current)
             log OrderCancelled(order_id=current, remaining_wh=word & M48, reason=REASON_SELF_TRADE)
         else:
-            live.append(True)
-            distances.append(
-                self._distance(taker_node, self.node_of[accounts.address_of[maker_index]])
+            metres: uint256 = min(
+                self._distance(taker_node, self.node_of[accounts.address_of[maker_index]]),
+                MAX_SCAN_DISTANCE,
             )
+            scanned.append((metres << 65) | current)
         current = (word >> NEXT_SHIFT) & M64
         current_price = (word >> NEXT_PRICE_SHIFT) & M48
 
-    n: uint256 = len(ids)
+    n: uint256 = len(scanned)
     fees: uint256 = 0
+    # At most one offer is left partly filled: the last one taken.
+    partial_id: uint256 = 0
+    partial_word: uint256 = 0
     for k: uint256 in range(n, bound=MAX_FILLS):
         if remaining == 0:
             break
         chosen: uint256 = n
         nearest: uint256 = 0
         for j: uint256 in range(n, bound=MAX_FILLS):
-            if live[j] and (chosen == n or distances[j] < nearest):
+            entry: uint256 = scanned[j]
+            # Strictly nearer only: at equal distance the earlier (cheaper,
+            # then older) offer stays chosen.
+            if entry & GONE_BIT == 0 and (chosen == n or entry >> 65 < nearest):
                 chosen = j
-                nearest = distances[j]
+                nearest = entry >> 65
         if chosen == n:
             break
-        word: uint256 = words[chosen]
+        maker_id: uint256 = scanned[chosen] & M64
+        word: uint256 = self._orders[maker_id]
         maker_qty: uint256 = word & M48
         energy: uint256 = min(remaining, maker_qty)
         cost: uint256 = 0
         proceeds: uint256 = 0
         fee: uint256 = 0
         cost, proceeds, fee = self._settle_fill(
-            taker_id, ids[chosen], session, pool, energy, price, (word >> PRICE_SHIFT) & M48, fee_rate
+            taker_id, maker_id, key, energy, price, (word >> PRICE_SHIFT) & M48, fee_rate
         )
         release: uint256 = self._lock(remaining, price, fee_rate) - self._lock(
             remaining - energy, price, fee_rate
@@ -917,30 +915,35 @@ def _take_nearest(
         record = accounts._with_money(
             record, accounts._balance(record) - cost, accounts._locked(record) - release
         )
-        maker: address = accounts.address_of[ids[chosen] >> 32]
+        maker: address = accounts.address_of[maker_id >> 32]
         accounts.records[maker] = accounts.records[maker] + (proceeds << accounts.BALANCE_SHIFT)
         fees = unsafe_add(fees, fee)
         remaining = unsafe_sub(remaining, energy)
-        words[chosen] = word - energy
         if energy == maker_qty:
-            live[chosen] = False
+            scanned[chosen] = scanned[chosen] | GONE_BIT
+        else:
+            partial_id = maker_id
+            partial_word = word - energy
 
-    # Relink the scanned prefix of the sell list: live orders keep their
-    # order, filled and self-cancelled ones go.
+    # Relink the scanned prefix of the sell list: remaining offers keep
+    # their order, filled and self-cancelled ones go.
     following: uint256 = current
     following_price: uint256 = current_price
     for k: uint256 in range(n, bound=MAX_FILLS):
-        j: uint256 = n - 1 - k
-        if live[j]:
-            word: uint256 = (words[j] & ~LINK_MASK) | (following << NEXT_SHIFT) | (
-                following_price << NEXT_PRICE_SHIFT
-            )
-            if word != self._orders[ids[j]]:
-                self._orders[ids[j]] = word
-            following = ids[j]
-            following_price = (word >> PRICE_SHIFT) & M48
-        else:
-            self._orders[ids[j]] = 0
+        entry: uint256 = scanned[n - 1 - k]
+        maker_id: uint256 = entry & M64
+        if entry & GONE_BIT != 0:
+            self._orders[maker_id] = 0
+            continue
+        stored: uint256 = self._orders[maker_id]
+        word: uint256 = stored
+        if maker_id == partial_id:
+            word = partial_word
+        word = (word & ~LINK_MASK) | (following << NEXT_SHIFT) | (following_price << NEXT_PRICE_SHIFT)
+        if word != stored:
+            self._orders[maker_id] = word
+        following = maker_id
+        following_price = (word >> PRICE_SHIFT) & M48
     book = (book & ~SELL_SIDE_MASK) | (following << SELL_HEAD_SHIFT) | (
         following_price << BEST_SELL_SHIFT
     )
