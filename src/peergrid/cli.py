@@ -141,7 +141,18 @@ def _summary_table(s: dict[str, Any]) -> Table:
         "consumption / PV production",
         f"{s['consumption_kwh']:.1f} / {s['pv_production_kwh']:.1f} kWh",
     )
-    row("energy traded peer to peer", f"{s['p2p_traded_kwh']:.2f} kWh in {s['trades']} trades")
+    row(
+        "P2P energy contracted / metered",
+        f"{s['p2p_contracted_kwh']:.2f} / {s['p2p_traded_kwh']:.2f} kWh in {s['trades']} trades",
+    )
+    row(
+        "orders: winners / losers told",
+        f"{s['orders']}: {s['winners_quoted']} / {s['losers_told']}",
+    )
+    row(
+        "late orders rolled (replaced / withdrawn)",
+        f"{s['late_orders']} ({s['rolled_replaced']} / {s['rolled_withdrawn']})",
+    )
     row("imported from supplier", f"{s['imported_kwh']:.2f} kWh")
     row("exported to supplier", f"{s['exported_kwh']:.2f} kWh")
     row(
@@ -159,7 +170,15 @@ def _summary_table(s: dict[str, Any]) -> Table:
         "community bill (no market)",
         f"{s['community_bill']:.2f} ({s['community_bill_baseline']:.2f}) {cur}",
     )
-    row("DSO network fees", f"{s['dso_network_fees']:.4f} {cur}")
+    row(
+        "undelivered contracts: energy / penalties",
+        f"{s['p2p_undelivered_kwh']:.2f} kWh / {s['penalties']:.4f} {cur}",
+    )
+    row(
+        "DSO income: fees + penalties + true-ups",
+        f"{s['dso_network_fees']:.4f} + {s['penalties']:.4f} + {s['dso_imbalance']:.4f} = "
+        f"{s['dso_income']:.4f} {cur}",
+    )
     if s["average_trade_distance_m"] is not None:
         row("average trade distance (energy-weighted)", f"{s['average_trade_distance_m']:.1f} m")
     row(
@@ -188,8 +207,11 @@ def _summary_table(s: dict[str, Any]) -> Table:
             f"{s['ledger_setup_transactions']} setup ({s['ledger_setup_gas']:,} gas)",
         )
         row("money conserved on chain", "yes" if s["ledger_money_conserved"] else "NO")
-        if s["ledger_fills_refused"]:
-            row("fills refused by the contract's limit check", str(s["ledger_fills_refused"]))
+        if s["trades_refused"] or s["ledger_fills_refused"]:
+            row(
+                "trades refused by the contract's limit check",
+                str(s["trades_refused"] + s["ledger_fills_refused"]),
+            )
     else:
         row("ledger", "off")
     return table

@@ -137,3 +137,72 @@ def test_plain_dpda_settles_with_meters_too() -> None:
     bills = {s.order_id: s.amount for s in settled if s.side == "buy"}
     assert bills["9"] == pytest.approx(16.5 * 70)
     assert all(s.credit == 0 for s in settled)
+
+
+def test_a_newer_order_replaces_the_agents_older_one_and_orders_can_be_withdrawn() -> None:
+    cycle = TradingCycle("dpda")
+    first, other = orders_for(1)[:2]
+    late = cycle.submit(first, minute=5.0)  # rolls to slot 2
+    assert late.rolled and late.delivery_slot == 2
+    update = replace(first, id="update", slot=2, quantity_kwh=1.0)
+    submission = cycle.submit(update, minute=16.0)  # cycle 1 quotes slot 2
+    assert submission.replaced == first.id and not submission.rolled
+    assert "replaces" in submission.message
+    assert [(o.id, o.quantity_kwh) for o in cycle.orders(2)] == [("update", 1.0)]
+    assert cycle.order_of(first.agent, 2) is not None and cycle.order_of(first.agent, 1) is None
+    # The replaced id stays used.
+    with pytest.raises(PeergridError, match="duplicate"):
+        cycle.submit(first, minute=16.5)
+    cycle.submit(replace(other, slot=2), minute=16.5)
+    assert cycle.withdraw("update").id == "update"
+    assert [o.id for o in cycle.orders(2)] == [other.id]
+    with pytest.raises(PeergridError, match="no such order"):
+        cycle.withdraw("update")
+    cycle.match(2)
+    with pytest.raises(PeergridError, match="already matched"):
+        cycle.withdraw(other.id)
+
+
+def test_the_network_fee_reaches_trades_quotes_and_the_dso() -> None:
+    plain, charged = appendix_b_cycle(), appendix_b_cycle(network_fee_per_kwh=0.01)
+    for cycle in (plain, charged):
+        for order in orders_for(1):
+            cycle.submit(order, minute=0)
+    base, with_fee = plain.match(1), charged.match(1)
+    for a, b in zip(base.trades, with_fee.trades, strict=True):
+        assert b.grid_fee == pytest.approx(a.grid_fee + 0.01 * a.quantity_kwh)
+    traded_kwh = sum(t.quantity_kwh for t in base.trades)
+    assert with_fee.info["dso_income"] == pytest.approx(base.info["dso_income"] + 0.01 * traded_kwh)
+    quotes, quotes_fee = base.info["quotes"], with_fee.info["quotes"]
+    for order_id, quote in quotes.items():
+        share = 0.005 * quote["energy_kwh"]
+        assert quotes_fee[order_id]["charge"] == pytest.approx(quote["charge"] + share)
+        if "bill" in quote:
+            assert quotes_fee[order_id]["bill"] == pytest.approx(quote["bill"] + share)
+        else:
+            assert quotes_fee[order_id]["income"] == pytest.approx(quote["income"] - share)
+    with pytest.raises(PeergridError, match="network_fee_per_kwh"):
+        TradingCycle("dpda", network_fee_per_kwh=-1.0)
+
+
+def test_voided_trades_leave_the_clearing_quotes_and_settlement() -> None:
+    cycle = appendix_b_cycle(penalty_per_kwh=0.5)
+    for order in orders_for(1):
+        cycle.submit(order, minute=0)
+    before = cycle.match(1)
+    voided = before.trades[0]
+    after = cycle.void(1, [voided])
+    assert len(after.trades) == len(before.trades) - 1 and voided not in after.trades
+    assert after.info["voided_trades"] == 1
+    assert after.info["dso_income"] == pytest.approx(before.info["dso_income"] - voided.grid_fee)
+    q0, q1 = before.info["quotes"][voided.buy_order], after.info["quotes"][voided.buy_order]
+    assert q1["energy_kwh"] == pytest.approx(q0["energy_kwh"] - voided.quantity_kwh)
+    assert q1["charge"] == pytest.approx(q0["charge"] - voided.grid_fee / 2)
+    assert q1["bill"] == pytest.approx(q1["energy_kwh"] * 16.5 + q1["charge"])
+    # Settled against the quotes without the trade: meters equal to them owe no penalty.
+    metered = {o: q["energy_kwh"] for o, q in after.info["quotes"].items()}
+    assert all(s.credit == 0 for s in cycle.settle(1, metered))
+    with pytest.raises(PeergridError, match="already settled"):
+        cycle.void(1, [after.trades[0]])
+    with pytest.raises(PeergridError, match="not been matched"):
+        cycle.void(7, [voided])

@@ -14,7 +14,14 @@ settlement      [13, 15)      the previous delivery slot is settled against the 
 The thesis's cycle indices do not fit together (digest §1.5); peergrid follows SYSTEM.md: orders
 for delivery slot k are quoted and matched during slot k−1, delivered in slot k, and metered and
 settled in slot k+1. An order that arrives after the quotation window of its slot's cycle is not
-refused: it rolls to the next cycle, for delivery one slot later, and the prosumer is told.
+refused: it rolls to the next cycle, for delivery one slot later, and the prosumer is told. An
+agent holds at most one order per delivery slot: a newer order replaces its older one (the GUI's
+*Update Values*), and an order can be withdrawn until its slot is matched; an agent whose order
+rolled replaces it with its position for the new slot, or withdraws it.
+
+Besides the mechanism's own charges (Score Matching's C_d·d per pair), the DSO may charge a fee
+per kWh traded (``network_fee_per_kwh``): it is added to every trade's ``grid_fee`` and, half
+each, to the quotes' charges.
 
 The DSO's view (channel C2 of the thesis) holds the clearing's results, the trades and the DSO's
 charges, never the raw bids of the prosumers' channel.
@@ -88,6 +95,7 @@ class Submission:
     delivery_slot: int  # the slot the order now trades for
     rolled: bool  # True when it arrived late and moved to the next cycle
     message: str
+    replaced: str | None = None  # the agent's older order for the same slot, now gone
 
 
 @dataclass(frozen=True)
@@ -133,12 +141,18 @@ class TradingCycle:
         distances: DistanceTable | None = None,
         times: CycleTimes | None = None,
         penalty_per_kwh: float = 0.0,
+        network_fee_per_kwh: float = 0.0,
     ) -> None:
+        if not network_fee_per_kwh >= 0:
+            raise PeergridError(
+                f"network_fee_per_kwh must be a non-negative number, got {network_fee_per_kwh}"
+            )
         self.mechanism = mechanism
         self.params = dict(params or {})
         self.distances = distances
         self.times = times or CycleTimes()
         self.penalty_per_kwh = penalty_per_kwh
+        self.network_fee_per_kwh = network_fee_per_kwh
         self._books: dict[int, _Book] = defaultdict(_Book)
         self._ids: set[str] = set()
 
@@ -163,20 +177,90 @@ class TradingCycle:
                 f"arrived after the quotation window for slot {order.slot}; "
                 f"rolled to the next cycle, delivery slot {slot}"
             )
-        if self._books[slot].clearing is not None:
+        book = self._books[slot]
+        if book.clearing is not None:
             raise PeergridError(f"order {order.id!r}: slot {slot} is already matched")
-        self._books[slot].orders.append(dataclasses.replace(order, slot=slot))
+        older = next((o for o in book.orders if o.agent == order.agent), None)
+        if older is not None:
+            book.orders.remove(older)
+            message += f"; replaces order {older.id!r}"
+        book.orders.append(dataclasses.replace(order, slot=slot))
         self._ids.add(order.id)
-        return Submission(order.id, slot, rolled, message)
+        return Submission(order.id, slot, rolled, message, older.id if older else None)
+
+    def withdraw(self, order_id: str) -> Order:
+        """Take back an order whose slot is not matched yet; returns it."""
+        for slot, book in self._books.items():
+            for order in book.orders:
+                if order.id == order_id:
+                    if book.clearing is not None:
+                        raise PeergridError(f"order {order_id!r}: slot {slot} is already matched")
+                    book.orders.remove(order)
+                    return order
+        raise PeergridError(f"order {order_id!r}: no such order in an open book")
+
+    def order_of(self, agent: str, slot: int) -> Order | None:
+        """The agent's order in the book of delivery ``slot``, if any."""
+        book = self._books.get(slot)
+        if book is None:
+            return None
+        return next((o for o in book.orders if o.agent == agent), None)
 
     # -- matching --------------------------------------------------------------------------
     def match(self, slot: int) -> Clearing:
         """Clear the orders for delivery ``slot`` (the matching phase of cycle ``slot − 1``)."""
         book = self._books[slot]
         if book.clearing is None:
-            book.clearing = clear(
-                self.mechanism, book.orders, self.params, distances=self.distances
-            )
+            clearing = clear(self.mechanism, book.orders, self.params, distances=self.distances)
+            if self.network_fee_per_kwh:
+                clearing = _with_network_fee(clearing, self.network_fee_per_kwh)
+            book.clearing = clearing
+        return book.clearing
+
+    def void(self, slot: int, trades: Sequence[Trade]) -> Clearing:
+        """Remove ``trades`` from the matched ``slot`` before feedback and settlement: the
+        market's authority (the ledger's verification) refused them, e.g. a DPDA price beyond
+        a buyer's limit (003 §6 item 9). Their orders' quotes lose the trades' energy and
+        charges; the clearing without them is returned."""
+        book = self._books.get(slot)
+        clearing = book.clearing if book is not None else None
+        if book is None or clearing is None:
+            raise PeergridError(f"slot {slot} has not been matched yet")
+        if book.settlement is not None:
+            raise PeergridError(f"slot {slot} is already settled")
+        if not trades:
+            return clearing
+        remaining = list(clearing.trades)
+        for t in trades:
+            if t not in remaining:
+                raise PeergridError(
+                    f"slot {slot}: no such trade {t.buy_order!r} <- {t.sell_order!r}"
+                )
+            remaining.remove(t)
+        allocations = dict(clearing.allocations)
+        info = dict(clearing.info)
+        quotes = {k: dict(v) for k, v in (info.get("quotes") or {}).items()}
+        price = clearing.price or 0.0
+        for t in trades:
+            for order_id in (t.buy_order, t.sell_order):
+                allocations[order_id] = max(0.0, allocations.get(order_id, 0.0) - t.quantity_kwh)
+                quote = quotes.get(order_id)
+                if quote is None:
+                    continue
+                quote["energy_kwh"] -= t.quantity_kwh
+                quote["charge"] -= t.grid_fee / 2.0
+                if "bill" in quote:
+                    quote["bill"] -= price * t.quantity_kwh + t.grid_fee / 2.0
+                else:
+                    quote["income"] -= price * t.quantity_kwh - t.grid_fee / 2.0
+        if quotes:
+            info["quotes"] = quotes
+        if "dso_income" in info:
+            info["dso_income"] = float(sum(t.grid_fee for t in remaining))
+        info["voided_trades"] = int(info.get("voided_trades", 0)) + len(trades)
+        book.clearing = dataclasses.replace(
+            clearing, trades=tuple(remaining), allocations=allocations, info=info
+        )
         return book.clearing
 
     # -- feedback --------------------------------------------------------------------------
@@ -272,3 +356,32 @@ def _plain_quotes(trades: Sequence[Trade]) -> dict[str, dict[str, float]]:
         key = "bill" if "bill" in q else "income"
         q[key] = 0.0  # recomputed from the meter readings by settle_against_meters
     return quotes
+
+
+def _with_network_fee(clearing: Clearing, fee_per_kwh: float) -> Clearing:
+    """The clearing with the DSO's per-kWh fee added to trades, quotes and its income."""
+    trades = [
+        dataclasses.replace(t, grid_fee=t.grid_fee + t.quantity_kwh * fee_per_kwh)
+        for t in clearing.trades
+    ]
+    info = dict(clearing.info)
+    quotes = info.get("quotes")
+    if quotes:
+        extra: dict[str, float] = defaultdict(float)
+        for t in clearing.trades:
+            extra[t.buy_order] += t.quantity_kwh * fee_per_kwh / 2.0
+            extra[t.sell_order] += t.quantity_kwh * fee_per_kwh / 2.0
+        adjusted = {}
+        for order_id, quote in quotes.items():
+            q = dict(quote)
+            share = extra.get(order_id, 0.0)
+            q["charge"] = q.get("charge", 0.0) + share
+            if "bill" in q:
+                q["bill"] += share
+            elif "income" in q:
+                q["income"] -= share
+            adjusted[order_id] = q
+        info["quotes"] = adjusted
+    if "dso_income" in info:
+        info["dso_income"] = float(sum(t.grid_fee for t in trades))
+    return dataclasses.replace(clearing, trades=tuple(trades), info=info)

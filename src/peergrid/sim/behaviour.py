@@ -14,6 +14,12 @@ non-cooperative    0.020   0.045
 
 Prices are clipped to [feed-in tariff, retail price]: no seller accepts less than the supplier
 pays for its export, no buyer pays more than the supplier's retail price.
+
+Orders are formed a cycle ahead, from forecasts (:func:`forecast_net`): each household's load
+and PV energy with independent relative errors of standard deviation ``forecast_error``
+(clipped at zero). The meters then read what really happened; the difference is settled with
+the penalty of eqs. 4.8/4.9. Each order is sent at a minute of the quotation window; a share
+``late_order_share`` arrives after it (:func:`submission_minutes`).
 """
 
 from __future__ import annotations
@@ -78,3 +84,32 @@ def slot_orders(
             )
         )
     return orders
+
+
+def forecast_net(
+    load_kwh: npt.NDArray[np.float64],
+    pv_kwh: npt.NDArray[np.float64],
+    rng: np.random.Generator,
+    forecast_error: float,
+) -> npt.NDArray[np.float64]:
+    """Forecast net positions (PV minus load), same shape as the inputs."""
+    if forecast_error == 0:
+        return pv_kwh - load_kwh
+    load = load_kwh * (1.0 + forecast_error * rng.standard_normal(load_kwh.shape))
+    pv = pv_kwh * (1.0 + forecast_error * rng.standard_normal(pv_kwh.shape))
+    return np.maximum(pv, 0.0) - np.maximum(load, 0.0)
+
+
+def submission_minutes(
+    n: int,
+    rng: np.random.Generator,
+    quotation_minutes: float,
+    cycle_minutes: float,
+    late_share: float,
+) -> npt.NDArray[np.float64]:
+    """Minutes from the start of the quotation cycle at which ``n`` orders are sent: uniform in
+    the quotation window, or, for a share ``late_share``, uniform in the rest of the cycle."""
+    late = rng.random(n) < late_share
+    on_time = rng.uniform(0.0, quotation_minutes, n)
+    after = rng.uniform(quotation_minutes, cycle_minutes, n)
+    return np.where(late, after, on_time)

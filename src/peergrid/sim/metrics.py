@@ -27,7 +27,13 @@ def summarise(
     imported = float(slots["import_kwh"].sum())
     exported = float(slots["export_kwh"].sum())
     baseline_import = imported + p2p  # without the market every deficit comes from the supplier
-    traded_value = float((slots["clearing_price"].fillna(0.0) * slots["p2p_kwh"]).sum())
+    contracted = float(slots["contracted_kwh"].sum())
+    # A day without any trade has no price at all: the column is all None.
+    clearing_price = slots["clearing_price"].astype(float).fillna(0.0)
+    traded_value = float((clearing_price * slots["contracted_kwh"]).sum())
+    fees = float(slots["network_fees"].sum())
+    penalties = float(slots["penalties"].sum())
+    imbalance = float(slots["dso_imbalance"].sum())
     bills_change = bills["bill_change"]
     kinds = Counter(v["kind"] for v in violations)
     summary: dict[str, Any] = {
@@ -40,7 +46,17 @@ def summarise(
         "currency": scenario.tariffs.currency,
         "consumption_kwh": consumption,
         "pv_production_kwh": production,
+        "p2p_contracted_kwh": contracted,
         "p2p_traded_kwh": p2p,
+        "p2p_undelivered_kwh": float(slots["undelivered_kwh"].sum()),
+        "forecast_error": scenario.market.forecast_error,
+        "orders": int((slots["buy_orders"] + slots["sell_orders"]).sum()),
+        "late_orders": int(slots["late_orders"].sum()),
+        "rolled_replaced": int(slots["rolled_replaced"].sum()),
+        "rolled_withdrawn": int(slots["rolled_withdrawn"].sum()),
+        "trades_refused": int(slots["trades_refused"].sum()),
+        "winners_quoted": int(slots["winners_quoted"].sum()),
+        "losers_told": int(slots["losers_told"].sum()),
         "imported_kwh": imported,
         "exported_kwh": exported,
         "self_sufficiency": 1.0 - imported / consumption if consumption > 0 else 0.0,
@@ -49,12 +65,17 @@ def summarise(
         ),
         "trades": int(slots["trades"].sum()),
         "slots_with_trades": int((slots["trades"] > 0).sum()),
-        "average_p2p_price": traded_value / p2p if p2p > 0 else None,
+        "average_p2p_price": traded_value / contracted if contracted > 0 else None,
         "retail_price": scenario.tariffs.retail_per_kwh,
         "feed_in_price": scenario.tariffs.feed_in_per_kwh,
         "community_bill": float(bills["bill"].sum()),
         "community_bill_baseline": float(bills["baseline_bill"].sum()),
-        "dso_network_fees": float(slots["network_fees"].sum()),
+        "dso_network_fees": fees,
+        "penalties": penalties,
+        "dso_imbalance": imbalance,
+        # The DSO's takings: its fees, the penalties, and the true-ups of metered deviations
+        # (it buys what buyers did not take and pays for what sellers did not deliver).
+        "dso_income": fees + penalties + imbalance,
         "average_trade_distance_m": (
             float((trades["distance_m"] * trades["quantity_kwh"]).sum() / p2p) if p2p > 0 else None
         ),

@@ -25,9 +25,10 @@ from peergrid.core.trades import Trade
 from peergrid.grid.distance import distance_matrix
 from peergrid.grid.feeders import GridLimits, load_feeder
 from peergrid.grid.powerflow import PowerFlowCheck, SlotCheck
-from peergrid.mechanisms.registry import NEEDS_DISTANCES, clear
-from peergrid.sim.accounting import slot_accounts
-from peergrid.sim.behaviour import PriceModel, slot_orders
+from peergrid.mechanisms.registry import NEEDS_DISTANCES
+from peergrid.platform.cycle import CycleTimes, TradingCycle
+from peergrid.sim.accounting import MeteredAccounts, delivered_kwh, metered_accounts
+from peergrid.sim.behaviour import PriceModel, forecast_net, slot_orders, submission_minutes
 from peergrid.sim.metrics import summarise
 from peergrid.sim.population import place_households
 from peergrid.sim.scenario import Scenario
@@ -105,39 +106,68 @@ def run_scenario(scenario: Scenario, on_slot: SlotCallback | None = None) -> Run
     bus_of = dict(zip(agents, buses, strict=True))
 
     tariffs = scenario.tariffs
+    market = scenario.market
     prices = PriceModel(
-        scenario.reference_price,
-        tariffs.feed_in_per_kwh,
-        tariffs.retail_per_kwh,
-        scenario.market.behaviour,
+        scenario.reference_price, tariffs.feed_in_per_kwh, tariffs.retail_per_kwh, market.behaviour
     )
+    times = CycleTimes.scaled(float(scenario.time.slot_minutes))
+    cycle = TradingCycle(
+        market.mechanism,
+        params=market.params,
+        distances=distances,
+        times=times,
+        penalty_per_kwh=market.penalty_per_kwh,
+        network_fee_per_kwh=tariffs.network_fee_per_kwh,
+    )
+    with watch.stage("profiles"):
+        forecast = forecast_net(energy.load_kwh, energy.pv_kwh, rng, market.forecast_error)
     slot_rows: list[dict[str, Any]] = []
     trade_rows: list[dict[str, Any]] = []
     violations: list[dict[str, Any]] = []
     n = len(households)
     totals = {
         k: np.zeros(n)
-        for k in ("bought", "sold", "imported", "exported", "bill", "baseline", "load", "pv")
+        for k in (
+            "bought",
+            "sold",
+            "contracted_bought",
+            "contracted_sold",
+            "penalties",
+            "imported",
+            "exported",
+            "bill",
+            "baseline",
+            "load",
+            "pv",
+        )
     }
     for slot in range(energy.n_slots):
-        net = energy.net_kwh[:, slot]
+        actual = energy.net_kwh[:, slot]
         with watch.stage("clearing"):
-            orders = slot_orders(
-                slot, agents, buses, net, prices, rng, scenario.market.min_order_kwh
-            )
-            clearing = clear(
-                scenario.market.mechanism, orders, scenario.market.params, distances=distances
-            )
-            # The DSO's fee: the mechanism's own distance charge where it has one, plus the
-            # scenario's network fee on the energy.
-            trades = [
-                dataclasses.replace(
-                    t, grid_fee=t.grid_fee + t.quantity_kwh * tariffs.network_fee_per_kwh
-                )
-                for t in clearing.trades
-            ]
-            accounts = slot_accounts(
-                net, trades, index, tariffs.retail_per_kwh, tariffs.feed_in_per_kwh
+            # Quotation (cycle slot - 1): every household sends its order for this slot.
+            quoting = _quote(cycle, slot, agents, buses, forecast[:, slot], prices, rng, scenario)
+            clearing = cycle.match(slot)
+            orders = list(cycle.orders(slot))
+            refused = []
+            if ledger is not None and scenario.ledger.market == "batch":
+                from peergrid.sim.settlement import refused_by_the_contract
+
+                # The contract is the authority: what it would refuse does not happen.
+                refused = refused_by_the_contract(orders, clearing.trades)
+                clearing = cycle.void(slot, refused)
+            feedback = cycle.feedback(slot)
+            trades = list(clearing.trades)
+            # Delivery in the slot, then the meters (settled in cycle slot + 1).
+            metered = delivered_kwh(orders, trades, actual, index)
+            settlements = cycle.settle(slot, metered)
+            accounts = metered_accounts(
+                actual,
+                orders,
+                settlements,
+                index,
+                tariffs.retail_per_kwh,
+                tariffs.feed_in_per_kwh,
+                clearing.price,
             )
         result = grid_checks[slot] if grid_checks is not None else None
         if result is not None:
@@ -145,11 +175,15 @@ def run_scenario(scenario: Scenario, on_slot: SlotCallback | None = None) -> Run
         receipts: tuple[Any, ...] = ()
         if ledger is not None:
             with watch.stage("ledger"):
-                receipts = ledger.settle(slot, orders, trades)
+                metered_by_agent = {o.agent: metered[o.id] for o in orders}
+                receipts = ledger.settle(slot, orders, trades, metered_by_agent)
 
         for key, value in (
             ("bought", accounts.bought_p2p_kwh),
             ("sold", accounts.sold_p2p_kwh),
+            ("contracted_bought", accounts.contracted_bought_kwh),
+            ("contracted_sold", accounts.contracted_sold_kwh),
+            ("penalties", accounts.penalties),
             ("imported", accounts.imported_kwh),
             ("exported", accounts.exported_kwh),
             ("bill", accounts.bill),
@@ -160,6 +194,12 @@ def run_scenario(scenario: Scenario, on_slot: SlotCallback | None = None) -> Run
             totals[key] += value
         slot_rows.append(
             _slot_row(scenario, slot, orders, clearing.info, clearing.price, trades, accounts)
+            | quoting
+            | {
+                "trades_refused": len(refused),
+                "losers_told": sum(not f.won for f in feedback),
+                "winners_quoted": sum(f.won for f in feedback),
+            }
             | _grid_row(result)
             | {
                 "transactions": len(receipts),
@@ -207,6 +247,42 @@ _TRADE_COLUMNS = [
 _VIOLATION_COLUMNS = ["slot", "kind", "element", "value", "limit"]
 
 
+def _quote(
+    cycle: TradingCycle,
+    slot: int,
+    agents: list[str],
+    buses: list[int],
+    forecast_kwh: np.ndarray,
+    prices: PriceModel,
+    rng: np.random.Generator,
+    scenario: Scenario,
+) -> dict[str, int]:
+    """The quotation window for delivery ``slot``: orders from the forecasts, each sent at a
+    minute of cycle ``slot - 1``; an order sent too late rolls to the next cycle. An agent whose
+    order rolled into this slot replaces it with its new order, or withdraws it."""
+    market, times = scenario.market, cycle.times
+    orders = slot_orders(slot, agents, buses, forecast_kwh, prices, rng, market.min_order_kwh)
+    sent_at = submission_minutes(
+        len(orders), rng, times.quotation_end, times.slot_minutes, market.late_order_share
+    )
+    cycle_start = (slot - 1) * times.slot_minutes
+    # Only orders that rolled in from the last cycle can be in this book before its quotation.
+    rolled_in = {o.agent: o.id for o in cycle.orders(slot)}
+    quoting = set()
+    late = replaced = 0
+    for k in np.argsort(sent_at, kind="stable"):
+        order = dataclasses.replace(orders[k], submitted_at=int(sent_at[k] * 60))
+        submission = cycle.submit(order, cycle_start + float(sent_at[k]))
+        late += submission.rolled
+        replaced += submission.replaced is not None
+        if not submission.rolled:
+            quoting.add(order.agent)
+    withdrawn = [i for agent, i in rolled_in.items() if agent not in quoting]
+    for order_id in withdrawn:
+        cycle.withdraw(order_id)
+    return {"late_orders": late, "rolled_replaced": replaced, "rolled_withdrawn": len(withdrawn)}
+
+
 def _open_ledger(scenario: Scenario, agents: list[str]) -> Settlement:
     from peergrid.sim.settlement import BatchSettlement, LedgerSettlement
 
@@ -216,7 +292,7 @@ def _open_ledger(scenario: Scenario, agents: list[str]) -> Settlement:
             agents,
             section.deposit_per_member,
             scenario.tariffs.network_fee_per_kwh,
-            section.penalty_per_kwh,
+            scenario.market.penalty_per_kwh,
         )
     return LedgerSettlement.open(agents, section.deposit_per_member)
 
@@ -233,7 +309,7 @@ def _slot_row(
     info: Any,
     price: float | None,
     trades: list[Trade],
-    accounts: Any,
+    accounts: MeteredAccounts,
 ) -> dict[str, Any]:
     buys = [o for o in orders if o.side.value == "buy"]
     sells = [o for o in orders if o.side.value == "sell"]
@@ -252,7 +328,16 @@ def _slot_row(
         "clipping_excess_kwh": info.get("clipping_excess_kwh", 0.0),
         "ir_violations": len(info.get("individual_rationality_violations", [])),
         "trades": len(trades),
-        "p2p_kwh": float(accounts.sold_p2p_kwh.sum()),
+        "contracted_kwh": float(accounts.contracted_bought_kwh.sum()),
+        # Peer-to-peer energy the buyers' meters confirm (what replaced supplier imports).
+        "p2p_kwh": float(accounts.bought_p2p_kwh.sum()),
+        "p2p_delivered_kwh": float(accounts.sold_p2p_kwh.sum()),
+        "undelivered_kwh": float(
+            (accounts.contracted_bought_kwh - accounts.bought_p2p_kwh).sum()
+            + (accounts.contracted_sold_kwh - accounts.sold_p2p_kwh).sum()
+        ),
+        "penalties": float(accounts.penalties.sum()),
+        "dso_imbalance": accounts.dso_imbalance,
         "import_kwh": float(accounts.imported_kwh.sum()),
         "export_kwh": float(accounts.exported_kwh.sum()),
         "network_fees": accounts.network_fees,
@@ -310,8 +395,11 @@ def _bills_frame(
             "pv_kwp": [h.pv_kwp for h in households],
             "consumption_kwh": totals["load"],
             "pv_kwh": totals["pv"],
+            "contracted_bought_kwh": totals["contracted_bought"],
+            "contracted_sold_kwh": totals["contracted_sold"],
             "bought_p2p_kwh": totals["bought"],
             "sold_p2p_kwh": totals["sold"],
+            "penalties": totals["penalties"],
             "imported_kwh": totals["imported"],
             "exported_kwh": totals["exported"],
             "bill": totals["bill"],

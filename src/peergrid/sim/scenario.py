@@ -108,6 +108,23 @@ class MarketSection(_Section):
         None, gt=0, description="centre of reserved prices, currency/kWh (default: tariff mid)"
     )
     min_order_kwh: float = Field(0.001, gt=0, description="smaller net positions place no order")
+    forecast_error: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="relative standard deviation of the load and PV forecasts orders are "
+        "formed from (0: orders from the metered energy, no deviation)",
+    )
+    late_order_share: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="share of orders sent after the quotation window: they roll to the next "
+        "cycle, where their agent replaces or withdraws them",
+    )
+    penalty_per_kwh: float = Field(
+        0.05, ge=0, description="penalty on energy contracted but not delivered (eqs. 4.8/4.9)"
+    )
     params: dict[str, float | str] = Field(
         default_factory=dict,
         description="the mechanism's own parameters, e.g. distance_charge_per_m for dpda+score",
@@ -160,9 +177,6 @@ class LedgerSection(_Section):
         "community",
         description="community: the operator posts each slot's trades; batch: sealed-bid "
         "commit and reveal, clearing verified on chain, meter readings",
-    )
-    penalty_per_kwh: float = Field(
-        0.05, ge=0, description="batch market: penalty on metered deviations, currency/kWh"
     )
     deposit_per_member: float = Field(
         200.0, gt=0, description="settlement-token deposit of each member, currency"

@@ -15,7 +15,7 @@ other. Two ways (``ledger.market`` in a scenario):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -47,7 +47,11 @@ class Settlement(Protocol):
     def gas_log(self) -> GasLog: ...
 
     def settle(
-        self, slot: int, orders: Sequence[Order], trades: Sequence[Trade]
+        self,
+        slot: int,
+        orders: Sequence[Order],
+        trades: Sequence[Trade],
+        metered_kwh: Mapping[str, float] | None = None,
     ) -> tuple[Receipt, ...]: ...
 
     def money_conserved(self) -> bool: ...
@@ -101,9 +105,14 @@ class LedgerSettlement:
         return cls(ledger=ledger, address_of=address_of, deposits_micro=deposit * len(agents))
 
     def settle(
-        self, slot: int, orders: Sequence[Order], trades: Sequence[Trade]
+        self,
+        slot: int,
+        orders: Sequence[Order],
+        trades: Sequence[Trade],
+        metered_kwh: Mapping[str, float] | None = None,
     ) -> tuple[Receipt, ...]:
-        """Post the slot's trades; a slot without trades sends nothing."""
+        """Post the slot's trades; a slot without trades sends nothing. The community contract
+        has no meter: ``metered_kwh`` is not used (deviations are settled off chain)."""
         on_chain, dropped = split_settleable(trades, self.address_of)
         self.dropped_trades += len(dropped)
         if not on_chain:
@@ -180,7 +189,7 @@ class BatchSettlement:
         slot: int,
         orders: Sequence[Order],
         trades: Sequence[Trade],
-        metered_kwh: dict[str, float] | None = None,
+        metered_kwh: Mapping[str, float] | None = None,
     ) -> tuple[Receipt, ...]:
         """One slot through the market; ``metered_kwh`` by agent (default: as traded)."""
         sealable = [o for o in orders if kwh_to_wh(o.quantity_kwh) > 0]
@@ -229,6 +238,21 @@ class BatchSettlement:
 
     def dso_balance(self) -> int:
         return self.ledger.escrow.balance_of(self.ledger.dso)
+
+
+def refused_by_the_contract(orders: Sequence[Order], trades: Sequence[Trade]) -> list[Trade]:
+    """The trades the batch market's verification would refuse: a price, in micro-units,
+    outside either order's limit (a DPDA Case 4 price can exceed a buyer's, 003 §6 item 9)."""
+    by_id = {o.id: o for o in orders}
+    return [
+        t
+        for t in trades
+        if not (
+            to_micro(by_id[t.sell_order].price)
+            <= to_micro(t.price)
+            <= to_micro(by_id[t.buy_order].price)
+        )
+    ]
 
 
 def _within_limits(fill: Fill, revealed: Sequence[RevealedOrder]) -> bool:
