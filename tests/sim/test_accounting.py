@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Trade
 from peergrid.mechanisms.metered import MeteredSettlement, settle_against_meters
+from peergrid.platform.cycle import plain_quotes
 from peergrid.sim.accounting import MeteredAccounts, delivered_kwh, metered_accounts
 from peergrid.sim.behaviour import forecast_net, submission_minutes
 
@@ -29,12 +30,7 @@ def settle(
     penalty: float,
 ) -> tuple[dict[str, float], list[MeteredSettlement], MeteredAccounts]:
     """What the runner does after delivery: meters, eqs. 4.8/4.9, the households' accounts."""
-    quotes: dict[str, dict[str, float]] = {}
-    for t in trades:
-        for order_id, key in ((t.buy_order, "bill"), (t.sell_order, "income")):
-            q = quotes.setdefault(order_id, {"energy_kwh": 0.0, "charge": 0.0, key: 0.0})
-            q["energy_kwh"] += t.quantity_kwh
-            q["charge"] += t.grid_fee / 2.0
+    quotes = plain_quotes(trades)
     metered = delivered_kwh(orders, trades, actual, index)
     settlements = settle_against_meters(price, quotes, metered, penalty)
     accounts = metered_accounts(actual, orders, settlements, index, RETAIL, FEED_IN, price)

@@ -301,7 +301,7 @@ class TradingCycle:
         book = self._books[slot]
         if book.settlement is not None:
             raise PeergridError(f"slot {slot} is already settled")
-        quotes = clearing.info.get("quotes") or _plain_quotes(clearing.trades)
+        quotes = clearing.info.get("quotes") or plain_quotes(clearing.trades)
         if clearing.price is None or not quotes:
             book.settlement = []
             return []
@@ -344,7 +344,7 @@ class TradingCycle:
         return clearing
 
 
-def _plain_quotes(trades: Sequence[Trade]) -> dict[str, dict[str, float]]:
+def plain_quotes(trades: Sequence[Trade]) -> dict[str, dict[str, float]]:
     """Quotes for mechanisms without their own: energy and half the DSO's fee per side."""
     quotes: dict[str, dict[str, float]] = {}
     for t in trades:
