@@ -155,6 +155,7 @@ class TradingCycle:
         self.network_fee_per_kwh = network_fee_per_kwh
         self._books: dict[int, _Book] = defaultdict(_Book)
         self._ids: set[str] = set()
+        self._slot_of: dict[str, int] = {}  # order id -> the book that holds it
 
     # -- quotation -----------------------------------------------------------------------
     def submit(self, order: Order, minute: float) -> Submission:
@@ -186,25 +187,20 @@ class TradingCycle:
             message += f"; replaces order {older.id!r}"
         book.orders.append(dataclasses.replace(order, slot=slot))
         self._ids.add(order.id)
+        self._slot_of[order.id] = slot
         return Submission(order.id, slot, rolled, message, older.id if older else None)
 
     def withdraw(self, order_id: str) -> Order:
         """Take back an order whose slot is not matched yet; returns it."""
-        for slot, book in self._books.items():
-            for order in book.orders:
-                if order.id == order_id:
-                    if book.clearing is not None:
-                        raise PeergridError(f"order {order_id!r}: slot {slot} is already matched")
-                    book.orders.remove(order)
-                    return order
-        raise PeergridError(f"order {order_id!r}: no such order in an open book")
-
-    def order_of(self, agent: str, slot: int) -> Order | None:
-        """The agent's order in the book of delivery ``slot``, if any."""
-        book = self._books.get(slot)
-        if book is None:
-            return None
-        return next((o for o in book.orders if o.agent == agent), None)
+        slot = self._slot_of.get(order_id)
+        book = self._books.get(slot) if slot is not None else None
+        order = next((o for o in book.orders if o.id == order_id), None) if book else None
+        if book is None or order is None:
+            raise PeergridError(f"order {order_id!r}: no such order in an open book")
+        if book.clearing is not None:
+            raise PeergridError(f"order {order_id!r}: slot {slot} is already matched")
+        book.orders.remove(order)
+        return order
 
     # -- matching --------------------------------------------------------------------------
     def match(self, slot: int) -> Clearing:
@@ -244,15 +240,8 @@ class TradingCycle:
         for t in trades:
             for order_id in (t.buy_order, t.sell_order):
                 allocations[order_id] = max(0.0, allocations.get(order_id, 0.0) - t.quantity_kwh)
-                quote = quotes.get(order_id)
-                if quote is None:
-                    continue
-                quote["energy_kwh"] -= t.quantity_kwh
-                quote["charge"] -= t.grid_fee / 2.0
-                if "bill" in quote:
-                    quote["bill"] -= price * t.quantity_kwh + t.grid_fee / 2.0
-                else:
-                    quote["income"] -= price * t.quantity_kwh - t.grid_fee / 2.0
+                if order_id in quotes:
+                    _shift_quote(quotes[order_id], -t.quantity_kwh, -t.grid_fee / 2.0, price)
         if quotes:
             info["quotes"] = quotes
         if "dso_income" in info:
@@ -365,23 +354,24 @@ def _with_network_fee(clearing: Clearing, fee_per_kwh: float) -> Clearing:
         for t in clearing.trades
     ]
     info = dict(clearing.info)
-    quotes = info.get("quotes")
-    if quotes:
-        extra: dict[str, float] = defaultdict(float)
+    if info.get("quotes"):
+        quotes = {k: dict(v) for k, v in info["quotes"].items()}
         for t in clearing.trades:
-            extra[t.buy_order] += t.quantity_kwh * fee_per_kwh / 2.0
-            extra[t.sell_order] += t.quantity_kwh * fee_per_kwh / 2.0
-        adjusted = {}
-        for order_id, quote in quotes.items():
-            q = dict(quote)
-            share = extra.get(order_id, 0.0)
-            q["charge"] = q.get("charge", 0.0) + share
-            if "bill" in q:
-                q["bill"] += share
-            elif "income" in q:
-                q["income"] -= share
-            adjusted[order_id] = q
-        info["quotes"] = adjusted
+            for order_id in (t.buy_order, t.sell_order):
+                if order_id in quotes:
+                    _shift_quote(quotes[order_id], 0.0, t.quantity_kwh * fee_per_kwh / 2.0, 0.0)
+        info["quotes"] = quotes
     if "dso_income" in info:
         info["dso_income"] = float(sum(t.grid_fee for t in trades))
     return dataclasses.replace(clearing, trades=tuple(trades), info=info)
+
+
+def _shift_quote(quote: dict[str, float], energy_kwh: float, charge: float, price: float) -> None:
+    """Change a quote by ``energy_kwh`` at ``price`` and by ``charge`` of the DSO's: a bill
+    (4.6) moves by price·E + charge, an income (4.7) by price·E − charge."""
+    quote["energy_kwh"] += energy_kwh
+    quote["charge"] = quote.get("charge", 0.0) + charge
+    if "bill" in quote:
+        quote["bill"] += price * energy_kwh + charge
+    elif "income" in quote:
+        quote["income"] += price * energy_kwh - charge
