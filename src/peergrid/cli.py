@@ -207,9 +207,14 @@ def _summary_table(s: dict[str, Any]) -> Table:
             f"{s['ledger_setup_transactions']} setup ({s['ledger_setup_gas']:,} gas)",
         )
         row("money conserved on chain", "yes" if s["ledger_money_conserved"] else "NO")
+        if s["ledger_unpaid"]:
+            row(
+                "owed on chain but not paid (deposits too low)",
+                f"{s['ledger_unpaid']:.4f} {s['currency']}",
+            )
         if s["trades_refused"] or s["ledger_fills_refused"]:
             row(
-                "trades refused by the contract's limit check",
+                "trades the ledger cannot settle (limits, < 1 Wh)",
                 str(s["trades_refused"] + s["ledger_fills_refused"]),
             )
     else:

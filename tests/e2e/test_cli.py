@@ -175,7 +175,7 @@ def test_unknown_mechanism() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mechanism", ["mcafee", "dpda"])
+@pytest.mark.parametrize("mechanism", ["mcafee", "dpda", "dpda+score"])
 def test_run_on_the_sealed_bid_batch_market(tmp_path: Path, mechanism: str) -> None:
     scenario = tmp_path / "batch.toml"
     scenario.write_text(SHORT_SCENARIO.format(mechanism=mechanism) + 'market = "batch"\n')

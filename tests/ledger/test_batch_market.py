@@ -122,7 +122,7 @@ def test_an_empty_clearing_cancels_the_slot(market: Batch) -> None:
 
 def test_rates_are_frozen_when_the_slot_opens(market: Batch) -> None:
     market.ledger.open_slot(SLOT)
-    market.ledger.set_rates(99_000, 1)
+    market.ledger.set_rates(99_000, 1, 2)
     market.ledger.open_slot(SLOT + 1)
     assert market.ledger.slot_info(SLOT).fee_micro_per_kwh == FEE
     assert market.ledger.slot_info(SLOT).penalty_micro_per_kwh == PENALTY

@@ -7,7 +7,8 @@ import pytest
 from peergrid.core.orders import Order, Side
 from peergrid.ledger import CancelReason, Chain, DistanceRow, Pool
 from peergrid.ledger.escrow import lock_micro
-from peergrid.ledger.orderbook import UNKNOWN_DISTANCE, order_owner_index, pack_ticket
+from peergrid.ledger.market_base import UNKNOWN_DISTANCE
+from peergrid.ledger.orderbook import order_owner_index, pack_ticket
 
 from .helpers import reverts
 from .market_helpers import FUNDS_MICRO, Book, make_book
@@ -335,11 +336,13 @@ def test_a_removed_member_still_cancels_and_withdraws(book: Book) -> None:
 
 
 def ncda_book() -> Book:
-    """Buyer m3 at node 1; sellers m0 (node 2, 500 m), m1 (node 3, 50 m), m2 (node 4, no entry)."""
+    """Buyer m3 at node 1; sellers m0 (node 2, 500 m), m1 (node 3, 50 m), m2 (node 4, unmapped)."""
     b = make_book(ncda=True)
     m0, m1, m2, m3 = b.members
     b.ledger.set_nodes({m0: 2, m1: 3, m2: 4, m3: 1})
-    b.ledger.set_distances([DistanceRow(1, 2, 500), DistanceRow(3, 1, 50), DistanceRow(2, 3, 450)])
+    b.ledger.set_distances(
+        [DistanceRow(1, 2, 500_000), DistanceRow(3, 1, 50_000), DistanceRow(2, 3, 450_000)]
+    )
     return b
 
 
@@ -388,7 +391,11 @@ def test_the_same_orders_in_a_cda_session_go_by_price() -> None:
 def test_the_distance_table_is_the_dsos() -> None:
     b = ncda_book()
     ledger = b.ledger
-    assert (ledger.distance(1, 3), ledger.distance(3, 1), ledger.distance(2, 2)) == (50, 50, 0)
+    assert (ledger.distance(1, 3), ledger.distance(3, 1), ledger.distance(2, 2)) == (
+        50_000,
+        50_000,
+        0,
+    )
     assert ledger.distance(1, 4) == ledger.distance(0, 1) == UNKNOWN_DISTANCE
     assert ledger.node_of(b.members[1]) == 3
     for sender in (b.members[0], b.operator):

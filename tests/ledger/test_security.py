@@ -77,7 +77,7 @@ class Guarded:
 
 
 BATCH_GUARDS = [
-    Guarded("set_rates", lambda m: (1, 1), "dso", "caller is not the dso"),
+    Guarded("set_rates", lambda m: (1, 1, 1), "dso", "caller is not the dso"),
     Guarded("open_slot", lambda m: (SLOT + 1,), "operator", "caller is not the operator"),
     Guarded("start_reveal", lambda m: (SLOT,), "operator", "caller is not the operator"),
     Guarded(
@@ -179,7 +179,7 @@ def test_a_prosumer_cannot_post_a_clearing_that_pays_itself() -> None:
             market.ledger.market,
             "post_clearing",
             SLOT,
-            market.chain.call(market.ledger.market, "slot_info", SLOT)[4],
+            market.ledger.slot_info(SLOT).order_set_hash,
             orders,
             [Fill(2, 0, 2500, 200_000).as_tuple()],
         )
@@ -226,8 +226,17 @@ def test_values_that_would_overflow_are_refused_with_a_reason() -> None:
         (lambda: ledger.reveal(a, SLOT, huge_q), "BatchMarket.reveal", "quantity out of range"),
         (lambda: ledger.reveal(b, SLOT, huge_p), "BatchMarket.reveal", "price out of range"),
         (lambda: ledger.open_slot(2**32 - 1), "BatchMarket.open_slot", "slot out of range"),
-        (lambda: ledger.set_rates(2**48, 0), "BatchMarket.set_rates", "fee rate out of range"),
-        (lambda: ledger.set_rates(0, 2**48), "BatchMarket.set_rates", "penalty rate out of range"),
+        (lambda: ledger.set_rates(2**48, 0, 0), "BatchMarket.set_rates", "fee rate out of range"),
+        (
+            lambda: ledger.set_rates(0, 2**48, 0),
+            "BatchMarket.set_rates",
+            "penalty rate out of range",
+        ),
+        (
+            lambda: ledger.set_rates(0, 0, 2**48),
+            "BatchMarket.set_rates",
+            "distance charge rate out of range",
+        ),
     ]
     for action, call, reason in cases:
         with pytest.raises(LedgerError) as info:

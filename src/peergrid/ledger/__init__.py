@@ -52,13 +52,13 @@ from peergrid.ledger.consortium import (
 )
 from peergrid.ledger.escrow import Escrow, FillPayment, fill_payment, lock_micro
 from peergrid.ledger.gas import GasLog, GasRecord, GasSummary
+from peergrid.ledger.market_base import DistanceRow, millimetres
 from peergrid.ledger.meters import MeterClient, MeteredSettlement, Position, metered_settlement
 from peergrid.ledger.orderbook import (
     BookOrder,
     BookState,
     BookTrade,
     CancelReason,
-    DistanceRow,
     OrderBookLedger,
     Placement,
     Pool,
@@ -111,6 +111,7 @@ __all__ = [
     "fills_from_trades",
     "lock_micro",
     "metered_settlement",
+    "millimetres",
     "open_chain",
     "order_set_hash",
     "sealed_order",

@@ -4,9 +4,10 @@ The cycle of one delivery slot (003_dpda.md §1.5), each phase started by the op
 contract reads no clock: the platform's clock drives it, and the chain records when each phase
 began; so it runs the same on the embedded chain, whose block time stands still, and on anvil):
 
-1. :meth:`BatchMarketLedger.open_slot` (quotation, minutes 0–3): the DSO's fee and penalty rates
-   are frozen for the slot; prosumers :meth:`~BatchMarketLedger.commit` the hash of their order
-   and a secret salt (:func:`commitment`). Bids are hidden (003 §1.4).
+1. :meth:`BatchMarketLedger.open_slot` (quotation, minutes 0–3): the DSO's rates (fee per kWh,
+   penalty per kWh, distance charge per metre per matched pair) are frozen for the slot;
+   prosumers :meth:`~BatchMarketLedger.commit` the hash of their order and a secret salt
+   (:func:`commitment`). Bids are hidden (003 §1.4).
 2. :meth:`~BatchMarketLedger.start_reveal` (matching, minutes 3–10): commitments close, bids are
    frozen; prosumers :meth:`~BatchMarketLedger.reveal` (a buy order locks its most cost in
    escrow). One order per member per slot; a replayed reveal or a second commitment under an
@@ -15,7 +16,11 @@ began; so it runs the same on the embedded chain, whose block time stands still,
    any mechanism and posts the fills with the order-set hash (:func:`order_set_hash`); the
    contract verifies every fill against the revealed orders (prices within both limits,
    quantities within both orders, no order used beyond its quantity) before any money moves,
-   pays sellers and the DSO's fee, and releases every buy order's escrow. A clearing that fails
+   pays sellers and the DSO's fee, and releases every buy order's escrow. With a distance charge
+   rate (Score Matching's C_d), each fill also costs its pair ``C_d × d`` on the DSO's feeder map
+   (:meth:`~peergrid.ledger.market_base.MarketLedger.set_nodes`,
+   :meth:`~peergrid.ledger.market_base.MarketLedger.set_distances`), half each, paid from free
+   balances (what a member cannot pay is logged as a shortfall). A clearing that fails
    verification reverts and changes nothing. A clearing with no fills cancels the slot.
 4. The meter posts the metered energy of every position (:mod:`peergrid.ledger.meters`): true-ups
    and deviation penalties move between members and the DSO (eqs. 4.8/4.9).
@@ -29,7 +34,7 @@ convert from :mod:`peergrid.core` orders and trades.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -45,8 +50,8 @@ from peergrid.ledger.consortium import (
     DEFAULT_QUORUM_BPS,
     DEFAULT_VOTING_PERIOD_S,
 )
-from peergrid.ledger.escrow import fill_payment, lock_micro
-from peergrid.ledger.market_base import MAX_QUANTITY_WH, MarketLedger
+from peergrid.ledger.escrow import distance_charge_shares, fill_payment, lock_micro
+from peergrid.ledger.market_base import MAX_QUANTITY_WH, UNKNOWN_DISTANCE, MarketLedger
 from peergrid.ledger.meters import MeterClient, Position, positions_hash
 
 MAX_ORDERS_PER_SLOT = 256
@@ -140,6 +145,7 @@ class SlotInfo:
     order_count: int
     fee_micro_per_kwh: int
     penalty_micro_per_kwh: int
+    distance_charge_micro_per_m: int
     order_set_hash: bytes
     positions_hash: bytes
 
@@ -148,8 +154,11 @@ class SlotInfo:
 class ClearingOutcome:
     """The money of a clearing as the contract computes it (see :func:`clear`).
 
-    ``paid_micro[i]`` is what order ``i``'s owner pays (a buy order) or receives (a sell order);
-    ``released_micro[i]`` the escrow a buy order gets back unused.
+    ``paid_micro[i]`` is what order ``i``'s owner pays (a buy order) or receives (a sell order)
+    for its energy, fee share included; ``released_micro[i]`` the escrow a buy order gets back
+    unused; ``owed_charge_micro[i]`` its owner's share of the distance charges of its pairs, taken
+    from its free balance after the clearing (``fill_charge_micro[k]``: fill ``k``'s whole
+    charge).
     """
 
     filled_wh: tuple[int, ...]
@@ -158,6 +167,13 @@ class ClearingOutcome:
     released_micro: tuple[int, ...]
     fee_micro: int
     positions: tuple[Position, ...]
+    owed_charge_micro: tuple[int, ...] = ()
+    fill_charge_micro: tuple[int, ...] = ()
+
+    @property
+    def charge_micro(self) -> int:
+        """Every pair's distance charge: what the DSO receives if every member can pay."""
+        return sum(self.fill_charge_micro)
 
     @property
     def energy_wh(self) -> int:
@@ -233,41 +249,67 @@ def fills_from_trades(trades: Sequence[Trade], revealed: Sequence[RevealedOrder]
     :class:`LedgerError`.
     """
     index = {o.order_id: i for i, o in enumerate(revealed)}
-    left = [o.quantity_wh for o in revealed]
-    fills: list[Fill] = []
+    legs: list[tuple[int, int]] = []
     for position, trade in enumerate(trades):
         try:
-            buy = index[order_id_for(trade.buy_order)]
-            sell = index[order_id_for(trade.sell_order)]
+            legs.append(
+                (index[order_id_for(trade.buy_order)], index[order_id_for(trade.sell_order)])
+            )
         except KeyError as exc:
             raise LedgerError(
                 "fills_from_trades",
                 f"trade #{position} ({trade.buy_order!r} <- {trade.sell_order!r}) names an "
                 "order that was not revealed",
             ) from exc
-        energy = min(kwh_to_wh(trade.quantity_kwh), left[buy], left[sell])
-        if energy <= 0:
-            continue
+    energies = settled_wh(
+        [kwh_to_wh(t.quantity_kwh) for t in trades], legs, [o.quantity_wh for o in revealed]
+    )
+    return [
+        Fill(buy, sell, energy, to_micro(trade.price))
+        for trade, (buy, sell), energy in zip(trades, legs, energies, strict=True)
+        if energy > 0
+    ]
+
+
+def settled_wh(
+    wanted_wh: Sequence[int], legs: Sequence[tuple[int, int]], quantity_wh: Sequence[int]
+) -> list[int]:
+    """The Wh each trade settles, in order: its energy (``wanted_wh``) cut to what its two
+    orders (``legs``: indices into ``quantity_wh``) have left; 0 where nothing is left."""
+    left = list(quantity_wh)
+    settled: list[int] = []
+    for wanted, (buy, sell) in zip(wanted_wh, legs, strict=True):
+        energy = max(0, min(wanted, left[buy], left[sell]))
         left[buy] -= energy
         left[sell] -= energy
-        fills.append(Fill(buy, sell, energy, to_micro(trade.price)))
-    return fills
+        settled.append(energy)
+    return settled
 
 
 def clear(
-    orders: Sequence[RevealedOrder], fills: Sequence[Fill], fee_micro_per_kwh: int
+    orders: Sequence[RevealedOrder],
+    fills: Sequence[Fill],
+    fee_micro_per_kwh: int,
+    distance_charge_micro_per_m: int = 0,
+    millimetres_between: Callable[[str, str], int] | None = None,
 ) -> ClearingOutcome:
     """The contract's verification and money of a clearing, in Python.
 
-    Raises :class:`LedgerError` (``call="BatchMarket.post_clearing"``) with the contract's
-    reason for the first fill that fails verification.
+    With a distance charge rate, ``millimetres_between(buyer, seller)`` gives the path length
+    between two owners on the feeder map (:data:`UNKNOWN_DISTANCE` if off the map). Raises
+    :class:`LedgerError` (``call="BatchMarket.post_clearing"``) with the contract's reason for
+    the first fill that fails verification.
     """
     call = "BatchMarket.post_clearing"
     n = len(orders)
     filled = [0] * n
     value = [0] * n
     paid = [0] * n
+    owed = [0] * n
+    fill_charges: list[int] = []
     fee_total = 0
+    if distance_charge_micro_per_m and millimetres_between is None:
+        raise LedgerError(call, "a distance charge rate needs the feeder map's distances")
     for f in fills:
         if not (0 <= f.buy < n and 0 <= f.sell < n):
             raise LedgerError(call, "fill names an unknown order")
@@ -296,6 +338,18 @@ def clear(
         paid[f.buy] += money.buyer_pays_micro
         paid[f.sell] += money.seller_receives_micro
         fee_total += money.fee_micro
+        charge = 0
+        if distance_charge_micro_per_m and millimetres_between is not None:
+            millimetres = millimetres_between(b.owner, s.owner)
+            if millimetres == UNKNOWN_DISTANCE:
+                raise LedgerError(call, "no distance between the pair's nodes")
+            buyer_share, seller_share = distance_charge_shares(
+                distance_charge_micro_per_m, millimetres
+            )
+            owed[f.buy] += buyer_share
+            owed[f.sell] += seller_share
+            charge = buyer_share + seller_share
+        fill_charges.append(charge)
     released = [
         lock_micro(o.quantity_wh, o.price_micro_per_kwh, fee_micro_per_kwh) - paid[i]
         if o.is_buy
@@ -306,7 +360,14 @@ def clear(
         Position(o.owner, o.is_buy, filled[i], value[i]) for i, o in enumerate(orders) if filled[i]
     )
     return ClearingOutcome(
-        tuple(filled), tuple(value), tuple(paid), tuple(released), fee_total, positions
+        tuple(filled),
+        tuple(value),
+        tuple(paid),
+        tuple(released),
+        fee_total,
+        positions,
+        tuple(owed),
+        tuple(fill_charges),
     )
 
 
@@ -344,6 +405,7 @@ class BatchMarketLedger(MarketLedger):
         supply_micro: int,
         fee_micro_per_kwh: int = 0,
         penalty_micro_per_kwh: int = 0,
+        distance_charge_micro_per_m: int = 0,
         quorum_bps: int = DEFAULT_QUORUM_BPS,
         voting_period_s: int = DEFAULT_VOTING_PERIOD_S,
         token: Contract | None = None,
@@ -365,16 +427,24 @@ class BatchMarketLedger(MarketLedger):
                 voting_period_s,
                 fee_micro_per_kwh,
                 penalty_micro_per_kwh,
+                distance_charge_micro_per_m,
             ),
         )
         return cls(chain, token, market, operator=operator, dso=dso, issuer=issuer)
 
     # --- DSO ---------------------------------------------------------------------------------
 
-    def set_rates(self, fee_micro_per_kwh: int, penalty_micro_per_kwh: int) -> Receipt:
-        """Fee and penalty rates for slots opened from now on (DSO)."""
+    def set_rates(
+        self, fee_micro_per_kwh: int, penalty_micro_per_kwh: int, distance_charge_micro_per_m: int
+    ) -> Receipt:
+        """Fee, penalty and distance charge rates for slots opened from now on (DSO)."""
         return self.chain.transact(
-            self.dso, self.market, "set_rates", fee_micro_per_kwh, penalty_micro_per_kwh
+            self.dso,
+            self.market,
+            "set_rates",
+            fee_micro_per_kwh,
+            penalty_micro_per_kwh,
+            distance_charge_micro_per_m,
         )
 
     # --- phases --------------------------------------------------------------------------------
@@ -490,13 +560,14 @@ class BatchMarketLedger(MarketLedger):
 
     def slot_info(self, slot: int) -> SlotInfo:
         raw = self.chain.call(self.market, "slot_info", slot)
-        phase, count, fee, penalty, order_hash, pos_hash = raw
+        phase, count, fee, penalty, distance_charge, order_hash, pos_hash = raw
         return SlotInfo(
             slot=slot,
             phase=Phase(int(phase)),
             order_count=int(count),
             fee_micro_per_kwh=int(fee),
             penalty_micro_per_kwh=int(penalty),
+            distance_charge_micro_per_m=int(distance_charge),
             order_set_hash=bytes(order_hash),
             positions_hash=bytes(pos_hash),
         )
@@ -509,3 +580,6 @@ class BatchMarketLedger(MarketLedger):
 
     def penalty_rate(self) -> int:
         return int(self.chain.call(self.market, "penalty_rate"))
+
+    def distance_charge_rate(self) -> int:
+        return int(self.chain.call(self.market, "distance_charge_rate"))

@@ -69,6 +69,16 @@ class FillPayment:
         return self.value_micro - self.seller_fee_micro
 
 
+def distance_charge_shares(rate_micro_per_m: int, millimetres: int) -> tuple[int, int]:
+    """The batch market's distance charge of one matched pair as (buyer's share, seller's share).
+
+    ``rate_micro_per_m * millimetres // 1000`` (C_d·d, per pair, independent of energy); the
+    seller owes the smaller half, ``charge // 2``.
+    """
+    charge = rate_micro_per_m * millimetres // 1000
+    return charge - charge // 2, charge // 2
+
+
 def fill_payment(energy_wh: int, price_micro_per_kwh: int, fee_micro_per_kwh: int) -> FillPayment:
     """The contracts' money of one fill of ``energy_wh`` at ``price_micro_per_kwh``."""
     value = value_micro(energy_wh, price_micro_per_kwh)

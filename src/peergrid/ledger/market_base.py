@@ -1,14 +1,21 @@
 """What the market clients share: a settlement token, a market contract and its roles.
 
-Every market contract (the sealed-bid batch market, the order book) embeds the consortium and
-the escrow vault, so each client reaches both through the same contract.
+Every market contract (the sealed-bid batch market, the order book) embeds the consortium, the
+escrow vault and the DSO's feeder map (``feeder_map.vy``: each member's network node and the
+path length between nodes, in millimetres), so each client reaches them through the same
+contract. The order book's NCDA takes the nearest offers on that map; the batch market charges
+Score Matching's distance charge per matched pair from it.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from peergrid.ledger.chain import Chain, Contract
+from peergrid.core.errors import LedgerError
+from peergrid.ledger.chain import Chain, Contract, Receipt
 from peergrid.ledger.compile import compile_contract
 from peergrid.ledger.consortium import ConsortiumClient
 from peergrid.ledger.escrow import Escrow
@@ -16,6 +23,36 @@ from peergrid.ledger.gas import GasLog
 
 # Largest quantity an order or fill may carry in either market contract (their MAX_QUANTITY_WH).
 MAX_QUANTITY_WH = 2**48 - 1
+
+MAX_TABLE_ROWS = 256
+"""Most node assignments or distances one DSO transaction carries (``feeder_map.vy``)."""
+
+MAX_NODE = 2**32 - 1
+MAX_DISTANCE_MM = 2**64 - 2
+UNKNOWN_DISTANCE = 2**256 - 1
+"""What the contract's ``distance`` returns for a pair not on the map."""
+
+
+@dataclass(frozen=True, slots=True)
+class DistanceRow:
+    """Path length between two network nodes, millimetres (symmetric)."""
+
+    node_a: int
+    node_b: int
+    millimetres: int
+
+    def as_tuple(self) -> tuple[int, int, int]:
+        return (self.node_a, self.node_b, self.millimetres)
+
+
+def millimetres(metres: float) -> int:
+    """A path length in metres as the feeder map's integer millimetres (nearest)."""
+    if not math.isfinite(metres) or metres < 0:
+        raise LedgerError("millimetres", f"a distance must be finite and >= 0 m, got {metres!r}")
+    value = round(metres * 1000.0)
+    if value > MAX_DISTANCE_MM:
+        raise LedgerError("millimetres", f"{metres!r} m is beyond the feeder map's range")
+    return value
 
 
 class MarketLedger:
@@ -67,3 +104,36 @@ class MarketLedger:
     @property
     def gas_log(self) -> GasLog:
         return self.chain.gas_log
+
+    # --- the DSO's feeder map --------------------------------------------------------------------
+
+    def set_nodes(self, nodes: Mapping[str, int]) -> list[Receipt]:
+        """Place members on network nodes (DSO), 256 to a transaction; node 0 is unknown."""
+        rows = [(member, node) for member, node in nodes.items()]
+        return [
+            self.chain.transact(
+                self.dso, self.market, "set_nodes", rows[start : start + MAX_TABLE_ROWS]
+            )
+            for start in range(0, len(rows), MAX_TABLE_ROWS)
+        ]
+
+    def set_distances(self, rows: Sequence[DistanceRow]) -> list[Receipt]:
+        """Set path lengths between nodes, millimetres (DSO), 256 to a transaction."""
+        table = [r.as_tuple() for r in rows]
+        return [
+            self.chain.transact(
+                self.dso, self.market, "set_distances", table[start : start + MAX_TABLE_ROWS]
+            )
+            for start in range(0, len(table), MAX_TABLE_ROWS)
+        ]
+
+    def distance(self, node_a: int, node_b: int) -> int:
+        """Millimetres between two nodes (:data:`UNKNOWN_DISTANCE` if not on the map)."""
+        return int(self.chain.call(self.market, "distance", node_a, node_b))
+
+    def node_of(self, member: str) -> int:
+        return int(self.chain.call(self.market, "node_of", member))
+
+    def member_distance(self, member_a: str, member_b: str) -> int:
+        """Millimetres between two members' nodes (:data:`UNKNOWN_DISTANCE` if not mapped)."""
+        return self.distance(self.node_of(member_a), self.node_of(member_b))

@@ -7,8 +7,9 @@ paper's *ask* (a request for service), a sell order its *offer*. Orders match as
 to a micro-unit); resting orders can be cancelled; the operator opens a session and closes its
 gate, after which resting orders can only leave (cancelled by their owners, or expired by the
 operator) and buy orders' escrow is released. In an NCDA session (``ncda=True``) a crossing buy
-order takes the crossing offers nearest to it first, on the distance table the DSO keeps on
-chain (:meth:`OrderBookLedger.set_nodes`, :meth:`OrderBookLedger.set_distances`).
+order takes the crossing offers nearest to it first, on the feeder map the DSO keeps on chain
+(:meth:`~peergrid.ledger.market_base.MarketLedger.set_nodes`,
+:meth:`~peergrid.ledger.market_base.MarketLedger.set_distances`).
 
 Gas. ``place`` takes the order packed in one word (:func:`pack_ticket`, the hint included),
 which keeps its calldata short. A placement that does not cross writes one new storage word and,
@@ -26,7 +27,7 @@ a fill costs the buyer ``value + fee - min(fee // 2, value)`` and pays the selle
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -47,11 +48,7 @@ MAX_FILLS = 32
 MAX_WALK = 64
 """Most orders the contract walks forward from a hint."""
 
-MAX_TABLE_ROWS = 256
-"""Most node assignments or distances one DSO transaction carries."""
-
 MAX_FEE_MICRO_PER_KWH = 2**29 - 1
-UNKNOWN_DISTANCE = 2**256 - 1
 
 
 MAX_SESSION = 2**32 - 1
@@ -181,18 +178,6 @@ class Placement:
         return sum(t.energy_wh for t in self.trades)
 
 
-@dataclass(frozen=True, slots=True)
-class DistanceRow:
-    """Network distance between two nodes, metres (symmetric)."""
-
-    node_a: int
-    node_b: int
-    metres: int
-
-    def as_tuple(self) -> tuple[int, int, int]:
-        return (self.node_a, self.node_b, self.metres)
-
-
 def order_inputs(order: Order) -> tuple[bool, int, int]:
     """A core order as ``(is_buy, quantity_wh, price_micro_per_kwh)`` (nearest Wh, micro)."""
     quantity = kwh_to_wh(order.quantity_kwh)
@@ -250,26 +235,6 @@ class OrderBookLedger(MarketLedger):
     def set_fee_rate(self, fee_micro_per_kwh: int) -> Receipt:
         """Fee rate for sessions opened from now on (DSO)."""
         return self.chain.transact(self.dso, self.market, "set_fee_rate", fee_micro_per_kwh)
-
-    def set_nodes(self, nodes: Mapping[str, int]) -> list[Receipt]:
-        """Place members on network nodes (DSO), 256 to a transaction; node 0 is unknown."""
-        rows = [(member, node) for member, node in nodes.items()]
-        return [
-            self.chain.transact(
-                self.dso, self.market, "set_nodes", rows[start : start + MAX_TABLE_ROWS]
-            )
-            for start in range(0, len(rows), MAX_TABLE_ROWS)
-        ]
-
-    def set_distances(self, rows: Sequence[DistanceRow]) -> list[Receipt]:
-        """Set distances between nodes, metres (DSO), 256 to a transaction."""
-        table = [r.as_tuple() for r in rows]
-        return [
-            self.chain.transact(
-                self.dso, self.market, "set_distances", table[start : start + MAX_TABLE_ROWS]
-            )
-            for start in range(0, len(table), MAX_TABLE_ROWS)
-        ]
 
     # --- operator ------------------------------------------------------------------------------
 
@@ -406,13 +371,6 @@ class OrderBookLedger(MarketLedger):
                 return previous
             previous = o.order_id
         raise LedgerError(f"{self.market.name}.cancel", f"order {order_id} not in its book")
-
-    def distance(self, node_a: int, node_b: int) -> int:
-        """Metres between two nodes (:data:`UNKNOWN_DISTANCE` if not in the table)."""
-        return int(self.chain.call(self.market, "distance", node_a, node_b))
-
-    def node_of(self, member: str) -> int:
-        return int(self.chain.call(self.market, "node_of", member))
 
     def fee_rate(self) -> int:
         return int(self.chain.call(self.market, "fee_rate"))

@@ -55,6 +55,15 @@ MECHANISMS: Mapping[str, Mechanism] = {
 NEEDS_DISTANCES = frozenset({"dpda+score", "mcafee+score"})
 
 
+def distance_charge_per_m(name: str, params: Mapping[str, Any]) -> float:
+    """The DSO's charge per metre per matched pair (C_d) that mechanism ``name`` applies with
+    ``params``: Score Matching's ``distance_charge_per_m``, 0 for the other mechanisms."""
+    check_params(name, params)
+    if name in NEEDS_DISTANCES:
+        return ScoreParameters.from_params(params).distance_charge_per_m
+    return 0.0
+
+
 def check_params(name: str, params: Mapping[str, Any]) -> None:
     """Raise the error ``clear`` would raise for these parameters, without clearing."""
     if name not in MECHANISMS:

@@ -104,6 +104,7 @@ def summarise(
         summary["ledger_market"] = scenario.ledger.market
         summary["ledger_dso_balance"] = ledger.dso_balance() / 1e6
         summary["ledger_fills_refused"] = ledger.refused_fills
+        summary["ledger_unpaid"] = ledger.unpaid_micro / 1e6
         summary["ledger_money_conserved"] = ledger.money_conserved()
         summary["ledger_trades_below_one_wh"] = ledger.dropped_trades
     return summary

@@ -22,10 +22,10 @@ import pandas as pd
 from peergrid.assets.household import Household, household_energy
 from peergrid.assets.profiles import load_profile_library
 from peergrid.core.trades import Trade
-from peergrid.grid.distance import distance_matrix
+from peergrid.grid.distance import DistanceMatrix, distance_matrix
 from peergrid.grid.feeders import GridLimits, load_feeder
 from peergrid.grid.powerflow import PowerFlowCheck, SlotCheck
-from peergrid.mechanisms.registry import NEEDS_DISTANCES
+from peergrid.mechanisms.registry import NEEDS_DISTANCES, distance_charge_per_m
 from peergrid.platform.cycle import CycleTimes, TradingCycle
 from peergrid.sim.accounting import MeteredAccounts, delivered_kwh, metered_accounts
 from peergrid.sim.behaviour import PriceModel, forecast_net, slot_orders, submission_minutes
@@ -94,14 +94,15 @@ def run_scenario(scenario: Scenario, on_slot: SlotCallback | None = None) -> Run
             check = PowerFlowCheck(feeder, buses, limits)
             grid_checks = check.check_many((-energy.net_kwh / slot_hours).T, energy.q_kvar.T)
 
-    ledger: Settlement | None = None
-    if scenario.ledger.enabled:
-        with watch.stage("ledger"):
-            ledger = _open_ledger(scenario, agents)
-
     # Path lengths along the feeder: priced by distance-aware mechanisms, reported for every trade.
     with watch.stage("clearing"):
         feeder_distances = distance_matrix(feeder)
+
+    ledger: Settlement | None = None
+    if scenario.ledger.enabled:
+        with watch.stage("ledger"):
+            ledger = _open_ledger(scenario, agents, buses, feeder_distances)
+
     distances = feeder_distances if scenario.market.mechanism in NEEDS_DISTANCES else None
     bus_of = dict(zip(agents, buses, strict=True))
 
@@ -149,11 +150,10 @@ def run_scenario(scenario: Scenario, on_slot: SlotCallback | None = None) -> Run
             clearing = cycle.match(slot)
             orders = list(cycle.orders(slot))
             refused = []
-            if ledger is not None and scenario.ledger.market == "batch":
-                from peergrid.sim.settlement import refused_by_the_contract
-
-                # The contract is the authority: what it would refuse does not happen.
-                refused = refused_by_the_contract(orders, clearing.trades)
+            if ledger is not None:
+                # The contract is the authority: what the ledger would not settle (a price
+                # beyond a limit, energy below 1 Wh) does not happen.
+                refused = ledger.refused(orders, clearing.trades)
                 clearing = cycle.void(slot, refused)
             feedback = cycle.feedback(slot)
             trades = list(clearing.trades)
@@ -283,16 +283,22 @@ def _quote(
     return {"late_orders": late, "rolled_replaced": replaced, "rolled_withdrawn": len(withdrawn)}
 
 
-def _open_ledger(scenario: Scenario, agents: list[str]) -> Settlement:
+def _open_ledger(
+    scenario: Scenario, agents: list[str], buses: list[int], distances: DistanceMatrix
+) -> Settlement:
     from peergrid.sim.settlement import BatchSettlement, LedgerSettlement
 
     section = scenario.ledger
     if section.market == "batch":
+        market = scenario.market
         return BatchSettlement.open(
             agents,
             section.deposit_per_member,
             scenario.tariffs.network_fee_per_kwh,
-            scenario.market.penalty_per_kwh,
+            market.penalty_per_kwh,
+            distance_charge_per_m(market.mechanism, market.params),
+            buses,
+            distances,
         )
     return LedgerSettlement.open(agents, section.deposit_per_member)
 

@@ -10,29 +10,35 @@ other. Two ways (``ledger.market`` in a scenario):
   household commits its order (hash and salt), reveals it, the operator posts the clearing and
   the contract verifies every fill against the revealed orders before it moves money and the
   DSO's fee; the meter then posts each position's metered energy, which settles deviations with
-  the penalty of eqs. 4.8/4.9. 2 N + 4 transactions per slot for N orders.
+  the penalty of eqs. 4.8/4.9. 2 N + 4 transactions per slot for N orders. With Score Matching
+  the DSO first puts the households' buses and the path lengths between them on the contract's
+  feeder map, and the contract charges every matched pair C_d·d (eqs. 4.6/4.7).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import combinations
 from typing import Protocol
 
 from peergrid.core.orders import Order, canonical_order_set
 from peergrid.core.trades import Trade
 from peergrid.core.units import kwh_to_wh, to_micro
+from peergrid.grid.distance import DistanceMatrix
 from peergrid.ledger.batch_market import (
     BatchMarketLedger,
     Fill,
     RevealedOrder,
     fills_from_trades,
     sealed_order,
+    settled_wh,
 )
 from peergrid.ledger.chain import EmbeddedChain, Receipt
 from peergrid.ledger.community import CommunityLedger, order_set_hash, split_settleable
 from peergrid.ledger.consortium import Role, RoleGrant
 from peergrid.ledger.gas import GasLog
+from peergrid.ledger.market_base import DistanceRow, millimetres
 
 
 class Settlement(Protocol):
@@ -42,9 +48,14 @@ class Settlement(Protocol):
     deposits_micro: int  # everything deposited: members (and, for the batch market, the DSO)
     dropped_trades: int
     refused_fills: int
+    unpaid_micro: int  # charges and penalties owed on chain that members could not pay
 
     @property
     def gas_log(self) -> GasLog: ...
+
+    def refused(self, orders: Sequence[Order], trades: Sequence[Trade]) -> list[Trade]:
+        """The trades this ledger would not settle (:func:`unsettleable`)."""
+        ...
 
     def settle(
         self,
@@ -70,6 +81,7 @@ class LedgerSettlement:
     deposits_micro: int
     dropped_trades: int = 0
     refused_fills: int = 0  # the community contract checks parties and balances, not limits
+    unpaid_micro: int = 0  # a member short of its fee share reverts the slot instead
     settled_slots: list[int] = field(default_factory=list)
 
     @property
@@ -103,6 +115,9 @@ class LedgerSettlement:
             ledger.fund(address, deposit)
             ledger.deposit(address, deposit)
         return cls(ledger=ledger, address_of=address_of, deposits_micro=deposit * len(agents))
+
+    def refused(self, orders: Sequence[Order], trades: Sequence[Trade]) -> list[Trade]:
+        return unsettleable(orders, trades, batch=False)
 
     def settle(
         self,
@@ -145,6 +160,7 @@ class BatchSettlement:
     deposits_micro: int
     dropped_trades: int = 0  # trades below half a Wh
     refused_fills: int = 0  # fills on the wrong side of an order's limit after rounding
+    unpaid_micro: int = 0  # distance charges and penalties members could not pay (shortfalls)
     settled_slots: list[int] = field(default_factory=list)
 
     @classmethod
@@ -154,16 +170,26 @@ class BatchSettlement:
         deposit_per_member: float,
         fee_per_kwh: float,
         penalty_per_kwh: float,
+        distance_charge_per_m: float = 0.0,
+        buses: Sequence[int] | None = None,
+        distances: DistanceMatrix | None = None,
     ) -> BatchSettlement:
         """Deploy the market, admit every household and the meter, fund the deposits.
 
         The DSO deposits as much as a household: it is the counterparty of metered deviations.
+        With a distance charge (currency per metre per matched pair), the DSO maps every
+        household to its bus (``buses``, in the order of ``agents``; node = bus + 1, node 0
+        being the unknown node) and the path length between every two of those buses
+        (``distances``, metres) before the first slot.
         """
         chain = EmbeddedChain()
         operator, dso, issuer, meter = (
             chain.new_account(label) for label in ("operator", "dso", "issuer", "meter")
         )
         deposit = to_micro(deposit_per_member)
+        charge_rate = to_micro(distance_charge_per_m)
+        if charge_rate and (buses is None or distances is None):
+            raise ValueError("a distance charge needs the households' buses and the distances")
         ledger = BatchMarketLedger.deploy(
             chain,
             operator=operator,
@@ -172,8 +198,13 @@ class BatchSettlement:
             supply_micro=deposit * (len(agents) + 1),
             fee_micro_per_kwh=to_micro(fee_per_kwh),
             penalty_micro_per_kwh=to_micro(penalty_per_kwh),
+            distance_charge_micro_per_m=charge_rate,
         )
         address_of = {agent: chain.new_account(agent) for agent in agents}
+        if charge_rate and buses is not None and distances is not None:
+            nodes = [int(bus) + 1 for bus in buses]
+            ledger.set_nodes(dict(zip(address_of.values(), nodes, strict=True)))
+            ledger.set_distances(feeder_map_rows(sorted(set(buses)), distances))
         ledger.consortium.bootstrap(
             [RoleGrant(a, Role.PROSUMER) for a in address_of.values()]
             + [RoleGrant(meter, Role.METER)]
@@ -183,6 +214,9 @@ class BatchSettlement:
             ledger.escrow.fund(account, deposit)
             ledger.escrow.deposit(account, deposit)
         return cls(ledger, address_of, meter, deposit * (len(agents) + 1))
+
+    def refused(self, orders: Sequence[Order], trades: Sequence[Trade]) -> list[Trade]:
+        return unsettleable(orders, trades, batch=True)
 
     def settle(
         self,
@@ -207,6 +241,10 @@ class BatchSettlement:
         self.refused_fills += len(candidates) - len(fills)
         self.dropped_trades += len(trades) - len(candidates)
         receipts.append(ledger.post_clearing(slot, fills))
+        self.unpaid_micro += sum(
+            int(e.args["owed_micro"]) - int(e.args["paid_micro"])
+            for e in receipts[-1].events_named("ChargeShortfall")
+        )
         if fills:
             agent_of = {address: agent for agent, address in self.address_of.items()}
             readings = {
@@ -218,6 +256,9 @@ class BatchSettlement:
                 for p in ledger.positions(slot)
             }
             receipts.append(ledger.post_readings(self.meter, slot, readings))
+            self.unpaid_micro += sum(
+                int(e.args["shortfall_micro"]) for e in receipts[-1].events_named("MeterSettled")
+            )
         self.settled_slots.append(slot)
         return tuple(receipts)
 
@@ -240,19 +281,40 @@ class BatchSettlement:
         return self.ledger.escrow.balance_of(self.ledger.dso)
 
 
-def refused_by_the_contract(orders: Sequence[Order], trades: Sequence[Trade]) -> list[Trade]:
-    """The trades the batch market's verification would refuse: a price, in micro-units,
-    outside either order's limit (a DPDA Case 4 price can exceed a buyer's, 003 §6 item 9)."""
-    by_id = {o.id: o for o in orders}
+def feeder_map_rows(buses: Sequence[int], distances: DistanceMatrix) -> list[DistanceRow]:
+    """The feeder map's rows between every two of ``buses``: node = bus + 1, millimetres."""
+    if distances.unit != "m":
+        raise ValueError(f"the feeder map holds path lengths in metres, not {distances.unit!r}")
     return [
-        t
-        for t in trades
-        if not (
+        DistanceRow(a + 1, b + 1, millimetres(float(distances.between(a, b))))
+        for a, b in combinations(buses, 2)
+    ]
+
+
+def unsettleable(orders: Sequence[Order], trades: Sequence[Trade], *, batch: bool) -> list[Trade]:
+    """The trades a ledger would not settle, so that the cycle voids them first.
+
+    On either market: a trade whose energy rounds to 0 Wh (a per-pair charge on it would be
+    owed off chain only). On the batch market (``batch``), as its verification: a price, in
+    micro-units, outside either order's limit (a DPDA Case 4 price can exceed a buyer's, 003 §6
+    item 9), and energy cut to what the two orders have left in Wh.
+    """
+    by_id = {o.id: o for o in orders}
+    refused: list[Trade] = []
+    kept: list[Trade] = []
+    for t in trades:
+        within = (
             to_micro(by_id[t.sell_order].price)
             <= to_micro(t.price)
             <= to_micro(by_id[t.buy_order].price)
         )
-    ]
+        (kept if within or not batch else refused).append(t)
+    wanted = [kwh_to_wh(t.quantity_kwh) for t in kept]
+    if batch:
+        position = {o.id: i for i, o in enumerate(orders)}
+        legs = [(position[t.buy_order], position[t.sell_order]) for t in kept]
+        wanted = settled_wh(wanted, legs, [kwh_to_wh(o.quantity_kwh) for o in orders])
+    return refused + [t for t, energy in zip(kept, wanted, strict=True) if energy <= 0]
 
 
 def _within_limits(fill: Fill, revealed: Sequence[RevealedOrder]) -> bool:

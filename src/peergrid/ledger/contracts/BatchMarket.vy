@@ -11,9 +11,10 @@
      embedded chain's clock stands still and a consortium chain's blocks come
      when they come; the platform's clock drives the 15-minute cycle and the
      chain records when each phase began):
-         NONE -> OPEN        `open_slot`: the DSO's fee and penalty rates in
-                             force are frozen for the slot; commitments open
-                             (quotation, minutes 0-3 of the cycle).
+         NONE -> OPEN        `open_slot`: the DSO's rates in force (fee,
+                             penalty, distance charge) are frozen for the
+                             slot; commitments open (quotation, minutes 0-3
+                             of the cycle).
          OPEN -> REVEAL      `start_reveal`: commitments close, bids are
                              frozen; reveals open (matching, minutes 3-10).
          REVEAL -> CLEARED   `post_clearing`: the operator posts the trades,
@@ -52,6 +53,21 @@
      share, the DSO the fee: conserved exactly. Every buy order's lock is
      released whole (what it paid came out of it).
 
+     Distance charge (Score Matching, 003_dpda.md §1.3, eqs. 4.6/4.7). If
+     the slot's distance charge rate C_d (micro-currency per metre per
+     matched pair) is not 0, each fill costs the pair
+         charge = C_d * d_mm // 1000,
+     d_mm the path length between the two owners' nodes on the DSO's feeder
+     map (`feeder_map`; a pair off the map reverts the clearing). It is per
+     pair, independent of energy: the seller owes charge // 2, the buyer the
+     rest. A fill is one pair: Score Matching pairs a buyer with a seller
+     once. The number of pairs an order gets is not known when it is
+     revealed, so the charge is not in the escrow: once the fills are paid
+     and the locks released, each owner pays its charges from its free
+     balance; what it cannot pay is logged as a shortfall (`ChargeShortfall`)
+     and not collected, as with metered penalties. The DSO receives what was
+     paid: conserved exactly.
+
      Positions. Every order with a fill is a position (member, is_buy,
      energy_wh, value_micro); the contract stores the hash chain
          p0 = 0x00..00, p = keccak256(abi_encode(p, member, is_buy,
@@ -76,12 +92,14 @@
 import accounts
 import voting
 import vault
+import feeder_map
 
 from ethereum.ercs import IERC20
 
 initializes: accounts
 initializes: voting[accounts := accounts]
 initializes: vault[accounts := accounts]
+initializes: feeder_map[accounts := accounts]
 
 exports: (
     accounts.roles_of,
@@ -112,6 +130,10 @@ exports: (
     vault.balance_of,
     vault.locked_of,
     vault.available_of,
+    feeder_map.node_of,
+    feeder_map.set_nodes,
+    feeder_map.set_distances,
+    feeder_map.distance,
 )
 
 
@@ -142,6 +164,7 @@ struct SlotInfo:
     order_count: uint256
     fee_micro_per_kwh: uint256
     penalty_micro_per_kwh: uint256
+    distance_charge_micro_per_m: uint256
     order_set_hash: bytes32
     positions_hash: bytes32
 
@@ -169,10 +192,14 @@ WH_PER_KWH: constant(uint256) = 1000
 REVEALED: constant(bytes32) = 0x0000000000000000000000000000000000000000000000000000000000000001
 
 # Packed slot record: phase 0..7, order count 8..23, fee rate 24..71,
-# penalty rate 72..119.
+# penalty rate 72..119, distance charge rate 120..167.
 COUNT_SHIFT: constant(uint256) = 8
 FEE_SHIFT: constant(uint256) = 24
 PENALTY_SHIFT: constant(uint256) = 72
+DISTANCE_SHIFT: constant(uint256) = 120
+MM_PER_M: constant(uint256) = 1000
+FILLED_MASK: constant(uint256) = 2**64 - 1
+OWED_SHIFT: constant(uint256) = 64
 RATE_MASK: constant(uint256) = 2**48 - 1
 COUNT_MASK: constant(uint256) = 2**16 - 1
 
@@ -181,6 +208,10 @@ fee_rate: public(uint256)
 
 # @notice The DSO's deviation penalty for slots opened from now on.
 penalty_rate: public(uint256)
+
+# @notice The DSO's charge per metre per matched pair (Score Matching's C_d)
+#         for slots opened from now on, micro-currency.
+distance_charge_rate: public(uint256)
 
 _slots: HashMap[uint256, uint256]
 _order_set: HashMap[uint256, bytes32]
@@ -191,6 +222,7 @@ _commitments: HashMap[uint256, HashMap[bytes32, bytes32]]
 event RatesChanged:
     fee_micro_per_kwh: uint256
     penalty_micro_per_kwh: uint256
+    distance_charge_micro_per_m: uint256
 
 
 event PhaseChanged:
@@ -221,6 +253,14 @@ event Traded:
     sell_order: indexed(bytes32)
     energy_wh: uint256
     price_micro_per_kwh: uint256
+    charge_micro: uint256
+
+
+event ChargeShortfall:
+    slot: indexed(uint256)
+    member: indexed(address)
+    owed_micro: uint256
+    paid_micro: uint256
 
 
 event Cleared:
@@ -231,6 +271,7 @@ event Cleared:
     energy_wh: uint256
     value_micro: uint256
     fee_micro: uint256
+    charge_micro: uint256
 
 
 event MeterSettled:
@@ -260,34 +301,47 @@ def __init__(
     voting_period_: uint256,
     fee_micro_per_kwh_: uint256,
     penalty_micro_per_kwh_: uint256,
+    distance_charge_micro_per_m_: uint256,
 ):
     """
     @notice Operator and DSO get their roles (the bootstrap is open); the DSO
-            account receives fees and penalties; the initial rates are set.
+            account receives fees, charges and penalties; the initial rates
+            are set.
     """
     voting.__init__(operator_, dso_, quorum_bps_, voting_period_)
     vault.__init__(token_, dso_)
-    assert fee_micro_per_kwh_ <= MAX_RATE_MICRO_PER_KWH, "fee rate out of range"
-    assert penalty_micro_per_kwh_ <= MAX_RATE_MICRO_PER_KWH, "penalty rate out of range"
-    self.fee_rate = fee_micro_per_kwh_
-    self.penalty_rate = penalty_micro_per_kwh_
+    self._set_rates(fee_micro_per_kwh_, penalty_micro_per_kwh_, distance_charge_micro_per_m_)
 
 
 # --- DSO ---------------------------------------------------------------------
 
 
 @external
-def set_rates(fee_micro_per_kwh: uint256, penalty_micro_per_kwh: uint256):
+def set_rates(
+    fee_micro_per_kwh: uint256,
+    penalty_micro_per_kwh: uint256,
+    distance_charge_micro_per_m: uint256,
+):
     """
-    @notice Set the fee and penalty rates for slots opened from now on (DSO).
+    @notice Set the fee, penalty and distance charge rates for slots opened
+            from now on (DSO).
     """
     assert accounts._has_role(msg.sender, accounts.ROLE_DSO), "caller is not the dso"
-    assert fee_micro_per_kwh <= MAX_RATE_MICRO_PER_KWH, "fee rate out of range"
-    assert penalty_micro_per_kwh <= MAX_RATE_MICRO_PER_KWH, "penalty rate out of range"
-    self.fee_rate = fee_micro_per_kwh
-    self.penalty_rate = penalty_micro_per_kwh
+    self._set_rates(fee_micro_per_kwh, penalty_micro_per_kwh, distance_charge_micro_per_m)
+
+
+@internal
+def _set_rates(fee: uint256, penalty: uint256, distance_charge: uint256):
+    assert fee <= MAX_RATE_MICRO_PER_KWH, "fee rate out of range"
+    assert penalty <= MAX_RATE_MICRO_PER_KWH, "penalty rate out of range"
+    assert distance_charge <= MAX_RATE_MICRO_PER_KWH, "distance charge rate out of range"
+    self.fee_rate = fee
+    self.penalty_rate = penalty
+    self.distance_charge_rate = distance_charge
     log RatesChanged(
-        fee_micro_per_kwh=fee_micro_per_kwh, penalty_micro_per_kwh=penalty_micro_per_kwh
+        fee_micro_per_kwh=fee,
+        penalty_micro_per_kwh=penalty,
+        distance_charge_micro_per_m=distance_charge,
     )
 
 
@@ -306,6 +360,7 @@ def open_slot(slot: uint256):
         convert(PHASE_OPEN, uint256)
         | (self.fee_rate << FEE_SHIFT)
         | (self.penalty_rate << PENALTY_SHIFT)
+        | (self.distance_charge_rate << DISTANCE_SHIFT)
     )
     log PhaseChanged(slot=slot, phase=PHASE_OPEN)
 
@@ -434,6 +489,10 @@ def post_clearing(
     assert h == stored_hash, "orders differ from the revealed orders"
 
     fee_rate: uint256 = (slot_record >> FEE_SHIFT) & RATE_MASK
+    distance_rate: uint256 = (slot_record >> DISTANCE_SHIFT) & RATE_MASK
+    # Per order: energy filled (bits 0..63, at most 256 fills of < 2**48 Wh)
+    # and its share of distance charges (bits 64..), in one word: every
+    # memory word here is paid for by every clearing.
     filled: uint256[MAX_ORDERS] = empty(uint256[MAX_ORDERS])
     value: uint256[MAX_ORDERS] = empty(uint256[MAX_ORDERS])
     money: uint256[MAX_ORDERS] = empty(uint256[MAX_ORDERS])
@@ -454,8 +513,8 @@ def post_clearing(
         # Quantities are below 2**48 and at most 256 fills: no overflow.
         filled[f.buy] = unsafe_add(filled[f.buy], f.energy_wh)
         filled[f.sell] = unsafe_add(filled[f.sell], f.energy_wh)
-        assert filled[f.buy] <= b.quantity_wh, "buy order filled beyond its quantity"
-        assert filled[f.sell] <= s.quantity_wh, "sell order filled beyond its quantity"
+        assert filled[f.buy] & FILLED_MASK <= b.quantity_wh, "buy order filled beyond its quantity"
+        assert filled[f.sell] & FILLED_MASK <= s.quantity_wh, "sell order filled beyond its quantity"
 
         trade_value: uint256 = unsafe_div(
             unsafe_mul(f.energy_wh, f.price_micro_per_kwh), WH_PER_KWH
@@ -469,33 +528,58 @@ def post_clearing(
         energy_total = unsafe_add(energy_total, f.energy_wh)
         value_total = unsafe_add(value_total, trade_value)
         fee_total = unsafe_add(fee_total, fee)
+        charge: uint256 = 0
+        if distance_rate != 0:
+            millimetres: uint256 = feeder_map._member_distance(b.owner, s.owner)
+            assert millimetres != feeder_map.UNKNOWN_DISTANCE, "no distance between the pair's nodes"
+            # rate < 2**48, distance < 2**64, at most 256 fills: no overflow.
+            charge = unsafe_div(unsafe_mul(distance_rate, millimetres), MM_PER_M)
+            seller_share: uint256 = unsafe_div(charge, 2)
+            filled[f.sell] = unsafe_add(filled[f.sell], seller_share << OWED_SHIFT)
+            filled[f.buy] = unsafe_add(
+                filled[f.buy], unsafe_sub(charge, seller_share) << OWED_SHIFT
+            )
         log Traded(
             slot=slot,
             buy_order=b.order_id,
             sell_order=s.order_id,
             energy_wh=f.energy_wh,
             price_micro_per_kwh=f.price_micro_per_kwh,
+            charge_micro=charge,
         )
 
-    # Every check passed: move the money and release the escrow.
+    # Every check passed: move the money, release the escrow, take the
+    # distance charges from what is free.
     p: bytes32 = empty(bytes32)
+    charged: uint256 = 0
     for i: uint256 in range(n, bound=MAX_ORDERS):
         o: RevealedOrder = orders[i]
-        if o.is_buy:
-            lock: uint256 = unsafe_div(
-                unsafe_mul(o.quantity_wh, o.price_micro_per_kwh), WH_PER_KWH
-            ) + unsafe_div(unsafe_mul(o.quantity_wh, fee_rate), WH_PER_KWH)
+        owed: uint256 = filled[i] >> OWED_SHIFT
+        energy: uint256 = filled[i] & FILLED_MASK
+        if o.is_buy or money[i] != 0 or owed != 0:
             record: uint256 = accounts.records[o.owner]
-            # paid <= lock <= locked <= balance (see the docstring).
-            accounts.records[o.owner] = accounts._with_money(
-                record, accounts._balance(record) - money[i], accounts._locked(record) - lock
-            )
-        elif money[i] != 0:
-            vault._credit(o.owner, money[i])
-        if filled[i] != 0:
-            p = keccak256(abi_encode(p, o.owner, o.is_buy, filled[i], value[i]))
-    if fee_total != 0:
-        vault._credit(vault.dso, fee_total)
+            balance: uint256 = accounts._balance(record)
+            locked: uint256 = accounts._locked(record)
+            if o.is_buy:
+                # paid <= lock <= locked <= balance (see the docstring).
+                balance -= money[i]
+                locked -= unsafe_div(
+                    unsafe_mul(o.quantity_wh, o.price_micro_per_kwh), WH_PER_KWH
+                ) + unsafe_div(unsafe_mul(o.quantity_wh, fee_rate), WH_PER_KWH)
+            else:
+                # Taken from the buyers' balances: the total is unchanged.
+                balance = unsafe_add(balance, money[i])
+            if owed != 0:
+                paid: uint256 = min(owed, balance - locked)
+                balance = unsafe_sub(balance, paid)
+                charged = unsafe_add(charged, paid)
+                if paid != owed:
+                    log ChargeShortfall(slot=slot, member=o.owner, owed_micro=owed, paid_micro=paid)
+            accounts.records[o.owner] = accounts._with_money(record, balance, locked)
+        if energy != 0:
+            p = keccak256(abi_encode(p, o.owner, o.is_buy, energy, value[i]))
+    if fee_total != 0 or charged != 0:
+        vault._credit(vault.dso, unsafe_add(fee_total, charged))
 
     self._positions[slot] = p
     self._slots[slot] = slot_record + 1
@@ -507,6 +591,7 @@ def post_clearing(
         energy_wh=energy_total,
         value_micro=value_total,
         fee_micro=fee_total,
+        charge_micro=charged,
     )
     log PhaseChanged(slot=slot, phase=PHASE_CLEARED)
 
@@ -618,6 +703,7 @@ def slot_info(slot: uint256) -> SlotInfo:
         order_count=(record >> COUNT_SHIFT) & COUNT_MASK,
         fee_micro_per_kwh=(record >> FEE_SHIFT) & RATE_MASK,
         penalty_micro_per_kwh=(record >> PENALTY_SHIFT) & RATE_MASK,
+        distance_charge_micro_per_m=(record >> DISTANCE_SHIFT) & RATE_MASK,
         order_set_hash=self._order_set[slot],
         positions_hash=self._positions[slot],
     )

@@ -40,7 +40,7 @@
      resting order of the taker's own is cancelled instead of traded with
      (self-trade prevention). In an NCDA session a crossing buy order takes
      the crossing sell orders (at most `max_fills` of them, cheapest first)
-     nearest to it first: distance on the DSO's table between the two
+     nearest to it first: distance on the DSO's feeder map (`feeder_map`) between the two
      members' nodes, ties by price then time; unknown distances come last.
      A crossing sell order meets resting buy orders that no other resting
      offer suits, so it fills them in price-time order in both modes.
@@ -64,12 +64,14 @@
 import accounts
 import voting
 import vault
+import feeder_map
 
 from ethereum.ercs import IERC20
 
 initializes: accounts
 initializes: voting[accounts := accounts]
 initializes: vault[accounts := accounts]
+initializes: feeder_map[accounts := accounts]
 
 exports: (
     accounts.roles_of,
@@ -100,6 +102,10 @@ exports: (
     vault.balance_of,
     vault.locked_of,
     vault.available_of,
+    feeder_map.node_of,
+    feeder_map.set_nodes,
+    feeder_map.set_distances,
+    feeder_map.distance,
 )
 
 
@@ -125,17 +131,6 @@ struct BookView:
     ncda: bool
 
 
-struct NodeAssignment:
-    member: address
-    node: uint256
-
-
-struct Distance:
-    node_a: uint256
-    node_b: uint256
-    metres: uint256
-
-
 # @notice The two pools of a session.
 POOL_UP: public(constant(uint256)) = 0
 POOL_DOWN: public(constant(uint256)) = 1
@@ -149,13 +144,10 @@ REASON_EXPIRED: public(constant(uint8)) = 4
 # @notice Bounds on loops and inputs.
 MAX_FILLS: public(constant(uint256)) = 32
 MAX_WALK: public(constant(uint256)) = 64
-MAX_TABLE_ROWS: public(constant(uint256)) = 256
 MAX_QUANTITY_WH: public(constant(uint256)) = 2**48 - 1
 MAX_PRICE_MICRO_PER_KWH: public(constant(uint256)) = 2**48 - 1
 MAX_FEE_MICRO_PER_KWH: public(constant(uint256)) = 2**29 - 1
 MAX_SESSION: public(constant(uint256)) = 2**32 - 1
-MAX_NODE: public(constant(uint256)) = 2**32 - 1
-MAX_DISTANCE_M: public(constant(uint256)) = 2**64 - 2
 
 WH_PER_KWH: constant(uint256) = 1000
 M48: constant(uint256) = 2**48 - 1
@@ -192,7 +184,6 @@ NCDA_BIT: constant(uint256) = 1 << 255
 BUY_SIDE_MASK: constant(uint256) = M64 | (M48 << BEST_BUY_SHIFT)
 SELL_SIDE_MASK: constant(uint256) = (M64 << SELL_HEAD_SHIFT) | (M48 << BEST_SELL_SHIFT)
 
-UNKNOWN_DISTANCE: constant(uint256) = max_value(uint256)
 # NCDA scan entries: distance (capped: unknown above every known one) << 65 | gone << 64 | id
 GONE_BIT: constant(uint256) = 1 << 64
 MAX_SCAN_DISTANCE: constant(uint256) = 2**191 - 1
@@ -203,11 +194,6 @@ strict_crossing: public(immutable(bool))
 # @notice The DSO's fee on traded energy for sessions opened from now on.
 fee_rate: public(uint256)
 
-# @notice The network node of each member (0: unknown), set by the DSO.
-node_of: public(HashMap[address, uint256])
-
-# distance + 1 in metres between two nodes, keyed min << 32 | max (0: unknown)
-_distances: HashMap[uint256, uint256]
 _books: HashMap[uint256, uint256]
 _orders: HashMap[uint256, uint256]
 
@@ -249,17 +235,6 @@ event OrderCancelled:
     reason: uint8
 
 
-event NodeSet:
-    member: indexed(address)
-    node: uint256
-
-
-event DistanceSet:
-    node_a: indexed(uint256)
-    node_b: indexed(uint256)
-    metres: uint256
-
-
 @deploy
 def __init__(
     token_: IERC20,
@@ -293,33 +268,6 @@ def set_fee_rate(fee_micro_per_kwh: uint256):
     assert fee_micro_per_kwh <= MAX_FEE_MICRO_PER_KWH, "fee rate out of range"
     self.fee_rate = fee_micro_per_kwh
     log FeeRateChanged(fee_micro_per_kwh=fee_micro_per_kwh)
-
-
-@external
-def set_nodes(assignments: DynArray[NodeAssignment, MAX_TABLE_ROWS]):
-    """
-    @notice Place members on network nodes (DSO); node 0 means unknown.
-    """
-    assert accounts._has_role(msg.sender, accounts.ROLE_DSO), "caller is not the dso"
-    for a: NodeAssignment in assignments:
-        assert a.node <= MAX_NODE, "node out of range"
-        self.node_of[a.member] = a.node
-        log NodeSet(member=a.member, node=a.node)
-
-
-@external
-def set_distances(rows: DynArray[Distance, MAX_TABLE_ROWS]):
-    """
-    @notice Set network distances between nodes, metres (DSO); symmetric.
-    """
-    assert accounts._has_role(msg.sender, accounts.ROLE_DSO), "caller is not the dso"
-    for row: Distance in rows:
-        assert row.node_a != 0 and row.node_b != 0, "node 0 is the unknown node"
-        assert row.node_a <= MAX_NODE and row.node_b <= MAX_NODE, "node out of range"
-        assert row.node_a != row.node_b, "a node is at distance 0 from itself"
-        assert row.metres <= MAX_DISTANCE_M, "distance out of range"
-        self._distances[self._pair(row.node_a, row.node_b)] = row.metres + 1
-        log DistanceSet(node_a=row.node_a, node_b=row.node_b, metres=row.metres)
 
 
 # --- operator: sessions ------------------------------------------------------------
@@ -625,15 +573,6 @@ def book_orders(
     return out
 
 
-@external
-@view
-def distance(node_a: uint256, node_b: uint256) -> uint256:
-    """
-    @notice Metres between two nodes (max uint256: unknown).
-    """
-    return self._distance(node_a, node_b)
-
-
 # --- internals -----------------------------------------------------------------------
 
 
@@ -673,27 +612,6 @@ def _better(is_buy: bool, price: uint256, other: uint256) -> bool:
 def _book_key(session: uint256, pool: uint256) -> uint256:
     assert session <= MAX_SESSION and pool <= 1, "unknown book"
     return session | (pool << 32)
-
-
-@internal
-@pure
-def _pair(node_a: uint256, node_b: uint256) -> uint256:
-    if node_a < node_b:
-        return (node_a << 32) | node_b
-    return (node_b << 32) | node_a
-
-
-@internal
-@view
-def _distance(node_a: uint256, node_b: uint256) -> uint256:
-    if node_a == 0 or node_b == 0:
-        return UNKNOWN_DISTANCE
-    if node_a == node_b:
-        return 0
-    stored: uint256 = self._distances[self._pair(node_a, node_b)]
-    if stored == 0:
-        return UNKNOWN_DISTANCE
-    return stored - 1
 
 
 @internal
@@ -858,7 +776,7 @@ def _take_nearest(
     book: uint256 = book_
     fee_rate: uint256 = (book >> FEE_SHIFT) & M29
     taker_index: uint256 = taker_id >> 32
-    taker_node: uint256 = self.node_of[msg.sender]
+    taker_node: uint256 = feeder_map.node_of[msg.sender]
 
     scanned: DynArray[uint256, MAX_FILLS] = []
     current: uint256 = (book >> SELL_HEAD_SHIFT) & M64
@@ -872,11 +790,13 @@ def _take_nearest(
             scanned.append(GONE_BIT | current)
             log OrderCancelled(order_id=current, remaining_wh=word & M48, reason=REASON_SELF_TRADE)
         else:
-            metres: uint256 = min(
-                self._distance(taker_node, self.node_of[accounts.address_of[maker_index]]),
+            millimetres: uint256 = min(
+                feeder_map._distance(
+                    taker_node, feeder_map.node_of[accounts.address_of[maker_index]]
+                ),
                 MAX_SCAN_DISTANCE,
             )
-            scanned.append((metres << 65) | current)
+            scanned.append((millimetres << 65) | current)
         current = (word >> NEXT_SHIFT) & M64
         current_price = (word >> NEXT_PRICE_SHIFT) & M48
 
