@@ -47,7 +47,8 @@ def peergrid(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 @pytest.mark.parametrize("mechanism", ["dpda", "mcafee", "dpda+score"])
 def test_run_short_scenario(tmp_path: Path, mechanism: str) -> None:
     scenario = tmp_path / "short.toml"
-    scenario.write_text(SHORT_SCENARIO.format(mechanism=mechanism))
+    # The community contract: one settlement per slot (the batch market, the default, below).
+    scenario.write_text(SHORT_SCENARIO.format(mechanism=mechanism) + 'market = "community"\n')
     out = tmp_path / "out"
     done = peergrid("run", str(scenario), "--output", str(out), "--quiet")
     assert done.returncode == 0, done.stderr
@@ -178,7 +179,7 @@ def test_unknown_mechanism() -> None:
 @pytest.mark.parametrize("mechanism", ["mcafee", "dpda", "dpda+score"])
 def test_run_on_the_sealed_bid_batch_market(tmp_path: Path, mechanism: str) -> None:
     scenario = tmp_path / "batch.toml"
-    scenario.write_text(SHORT_SCENARIO.format(mechanism=mechanism) + 'market = "batch"\n')
+    scenario.write_text(SHORT_SCENARIO.format(mechanism=mechanism))  # the default market
     out = tmp_path / "out"
     done = peergrid("run", str(scenario), "--output", str(out), "--quiet")
     assert done.returncode == 0, done.stderr
@@ -208,6 +209,10 @@ def test_run_on_the_sealed_bid_batch_market(tmp_path: Path, mechanism: str) -> N
         (-p2p_paid).to_numpy(), abs=5e-3
     )
     assert summary["penalties"] > 0
+    # The DSO's income on chain is the accounts' (fees, and with Score Matching each pair's
+    # distance charge C_d·d; penalties; true-ups), every member having paid what it owed.
+    assert summary["ledger_dso_balance"] - 50.0 == pytest.approx(summary["dso_income"], abs=5e-3)
+    assert summary["ledger_unpaid"] == 0
     # Money moved only between members and the DSO.
     assert households["ledger_net_micro"].sum() == -round(summary["ledger_dso_balance"] * 1e6) + (
         round(50.0 * 1e6)

@@ -174,7 +174,7 @@ class GridSection(_Section):
 class LedgerSection(_Section):
     enabled: bool = Field(True, description="settle trades on the embedded EVM")
     market: Literal["community", "batch"] = Field(
-        "community",
+        "batch",
         description="community: the operator posts each slot's trades; batch: sealed-bid "
         "commit and reveal, clearing verified on chain, meter readings",
     )
