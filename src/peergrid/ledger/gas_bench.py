@@ -253,6 +253,7 @@ def _settlement_empty(bench: Bench) -> GasFigure:
 # The client modules are imported when measured, so this module does not depend on them.
 
 _MARKET_FEE_MICRO_PER_KWH = 5_000
+_DISTANCE_CHARGE_MICRO_PER_M = 2_000  # the thesis's C_d, 0.002 per metre
 _BUY_PRICE, _SELL_PRICE, _FILL_PRICE = 120_000, 80_000, 100_000
 
 
@@ -267,7 +268,9 @@ def _batch_figures(bench: Bench) -> dict[str, int]:
     """Commit, reveal, clearing per fill and reading per position in a sealed-bid market.
 
     Three slots: a warm-up of one pair (fees reach the DSO), then N and N + k pairs, each pair
-    a buy and a sell of 1 kWh from two members, cleared as one fill and metered exactly.
+    a buy and a sell of 1 kWh from two members, cleared as one fill and metered exactly. Then
+    the DSO sets a distance charge rate and maps every pair's two members (100 m apart), and
+    two more slots of N and N + k pairs give the marginal fill with its distance charge.
     """
     if "batch" in bench.memo:
         cached: dict[str, int] = bench.memo["batch"]
@@ -276,6 +279,7 @@ def _batch_figures(bench: Bench) -> dict[str, int]:
 
     from peergrid.ledger.batch_market import BatchMarketLedger, Fill, SealedOrder
     from peergrid.ledger.consortium import Role, RoleGrant
+    from peergrid.ledger.market_base import DistanceRow
 
     base, extra = bench.settle_base_trades, bench.settle_extra_trades
     chain, (operator, dso, issuer, meter), members = _market_accounts(bench, 2 * (base + extra))
@@ -313,10 +317,16 @@ def _batch_figures(bench: Bench) -> dict[str, int]:
     run_slot(1, 1)
     commits, reveals, clearing_small, readings_small = run_slot(2, base)
     _, _, clearing_large, readings_large = run_slot(3, base + extra)
+    market.set_rates(_MARKET_FEE_MICRO_PER_KWH, 0, _DISTANCE_CHARGE_MICRO_PER_M)
+    market.set_nodes({m: i + 1 for i, m in enumerate(members)})
+    market.set_distances([DistanceRow(2 * i + 1, 2 * i + 2, 100_000) for i in range(base + extra)])
+    _, _, charged_small, _ = run_slot(4, base)
+    _, _, charged_large, _ = run_slot(5, base + extra)
     figures = {
         "commit": round(sum(commits) / len(commits)),
         "reveal": round(sum(reveals) / len(reveals)),
         "clearing_per_trade": round((clearing_large - clearing_small) / extra),
+        "clearing_per_charged_trade": round((charged_large - charged_small) / extra),
         "meter_reading": round((readings_large - readings_small) / (2 * extra)),
     }
     bench.memo["batch"] = figures
@@ -352,6 +362,17 @@ def _clearing_per_trade(bench: Bench) -> GasFigure:
         f"{bench.settle_base_trades + bench.settle_extra_trades} against "
         f"{bench.settle_base_trades} fills, each verified against its two revealed orders and "
         "paid (fee to the DSO)",
+    )
+
+
+@gas_entry("clearing_per_charged_trade")
+def _clearing_per_charged_trade(bench: Bench) -> GasFigure:
+    return GasFigure(
+        _batch_figures(bench)["clearing_per_charged_trade"],
+        ("BatchMarket.post_clearing",),
+        "marginal gas of one fill with Score Matching's distance charge: as clearing_per_trade, "
+        "and the pair's path length read from the DSO's feeder map and C_d·d taken half from "
+        "each side",
     )
 
 
@@ -448,6 +469,7 @@ _ENTRY_MODULES = {
     "commit": "peergrid.ledger.batch_market",
     "reveal": "peergrid.ledger.batch_market",
     "clearing_per_trade": "peergrid.ledger.batch_market",
+    "clearing_per_charged_trade": "peergrid.ledger.batch_market",
     "meter_reading": "peergrid.ledger.batch_market",
     "place_order": "peergrid.ledger.orderbook",
     "match_per_trade": "peergrid.ledger.orderbook",
