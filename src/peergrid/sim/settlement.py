@@ -286,7 +286,7 @@ def feeder_map_rows(buses: Sequence[int], distances: DistanceMatrix) -> list[Dis
     if distances.unit != "m":
         raise ValueError(f"the feeder map holds path lengths in metres, not {distances.unit!r}")
     return [
-        DistanceRow(a + 1, b + 1, millimetres(float(distances.between(a, b))))
+        DistanceRow(int(a) + 1, int(b) + 1, millimetres(distances.between(a, b)))
         for a, b in combinations(buses, 2)
     ]
 

@@ -1,0 +1,71 @@
+"""Settling a run on the ledger: what the ledger cannot settle, and the DSO's feeder map."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from peergrid.core.errors import LedgerError
+from peergrid.core.orders import Order, Side
+from peergrid.core.trades import Trade
+from peergrid.grid.distance import DistanceMatrix
+from peergrid.sim.settlement import BatchSettlement, feeder_map_rows, unsettleable
+
+BUY = Order("b", "B", Side.BUY, 0.002, 0.20)
+SELL = Order("s", "S", Side.SELL, 0.001, 0.10)
+
+
+def trade(quantity_kwh: float, price: float = 0.15) -> Trade:
+    return Trade("B", "S", quantity_kwh, price, buy_order="b", sell_order="s")
+
+
+def test_a_trade_below_one_wh_is_refused_by_either_market() -> None:
+    tiny, fine = trade(0.0004), trade(0.0006)
+    for batch in (False, True):
+        assert unsettleable([BUY, SELL], [tiny, fine], batch=batch) == [tiny]
+
+
+def test_only_the_batch_market_checks_limits_and_what_orders_have_left() -> None:
+    above = trade(0.001, price=0.200001)  # one micro-unit over the buyer's limit
+    assert unsettleable([BUY, SELL], [above], batch=False) == []
+    assert unsettleable([BUY, SELL], [above], batch=True) == [above]
+    # The 1 Wh sell order is used up by the first trade: the second is cut to 0 Wh.
+    first, second = trade(0.001), trade(0.0008)
+    assert unsettleable([BUY, SELL], [first, second], batch=False) == []
+    assert unsettleable([BUY, SELL], [first, second], batch=True) == [second]
+
+
+DISTANCES = DistanceMatrix(
+    buses=(3, 7, 9),
+    values=np.array([[0.0, 121.332, 40.0], [121.332, 0.0, 80.0005], [40.0, 80.0005, 0.0]]),
+    metric="length",
+    unit="m",
+)
+
+
+def test_the_feeder_map_holds_every_pair_of_buses_in_millimetres() -> None:
+    rows = feeder_map_rows([3, 7, 9], DISTANCES)
+    assert [r.as_tuple() for r in rows] == [(4, 8, 121_332), (4, 10, 40_000), (8, 10, 80_000)]
+    hops = DistanceMatrix(buses=(3, 7), values=np.zeros((2, 2)), metric="hops", unit="lines")
+    with pytest.raises(ValueError, match="metres"):
+        feeder_map_rows([3, 7], hops)
+
+
+def test_a_batch_settlement_with_a_distance_charge_maps_the_households() -> None:
+    settlement = BatchSettlement.open(
+        ["H1", "H2", "H3"], 10.0, 0.01, 0.05, 0.002, buses=[3, 7, 3], distances=DISTANCES
+    )
+    ledger, address = settlement.ledger, settlement.address_of
+    assert ledger.distance_charge_rate() == 2_000
+    assert ledger.member_distance(address["H1"], address["H2"]) == 121_332
+    assert ledger.member_distance(address["H1"], address["H3"]) == 0  # the same bus
+    with pytest.raises(ValueError, match="buses"):
+        BatchSettlement.open(["H1"], 10.0, 0.01, 0.05, 0.002)
+
+
+def test_a_negative_distance_is_refused() -> None:
+    bad = DistanceMatrix(
+        buses=(1, 2), values=np.array([[0.0, -1.0], [-1.0, 0.0]]), metric="length", unit="m"
+    )
+    with pytest.raises(LedgerError, match="finite and >= 0"):
+        feeder_map_rows([1, 2], bad)
