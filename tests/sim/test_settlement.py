@@ -69,3 +69,29 @@ def test_a_negative_distance_is_refused() -> None:
     )
     with pytest.raises(LedgerError, match="finite and >= 0"):
         feeder_map_rows([1, 2], bad)
+
+
+def test_a_contract_delivered_in_full_reads_as_filled() -> None:
+    # Two trades of 1.4 Wh each fill 1 Wh each on chain; the seller delivers its 2.8 Wh. Read
+    # as round(2.8) = 3 Wh the meter would charge a penalty on 1 Wh never missing.
+    settlement = BatchSettlement.open(["B1", "B2", "S"], 10.0, 0.0, 0.05)
+    orders = [
+        Order("b1", "B1", Side.BUY, 0.0014, 0.20),
+        Order("b2", "B2", Side.BUY, 0.0014, 0.20),
+        Order("s", "S", Side.SELL, 0.0028, 0.10),
+    ]
+    trades = [
+        Trade("B1", "S", 0.0014, 0.15, buy_order="b1", sell_order="s"),
+        Trade("B2", "S", 0.0014, 0.15, buy_order="b2", sell_order="s"),
+    ]
+    receipts = settlement.settle(0, orders, trades, {"B1": 0.0014, "B2": 0.0014, "S": 0.0028})
+    metered = [e.args for r in receipts for e in r.events_named("MeterSettled")]
+    assert [(m["reference_wh"], m["metered_wh"], m["credit_micro"]) for m in metered] == [
+        (1, 1, 0),
+        (1, 1, 0),
+        (2, 2, 0),
+    ]
+    # A shortfall still reads as one: the seller delivers 1.8 Wh of its 2.8.
+    receipts = settlement.settle(1, orders, trades, {"B1": 0.0014, "B2": 0.0014, "S": 0.0018})
+    seller = [e.args for r in receipts for e in r.events_named("MeterSettled")][-1]
+    assert (seller["reference_wh"], seller["metered_wh"], seller["credit_micro"]) == (2, 1, 50)

@@ -247,11 +247,24 @@ class BatchSettlement:
         )
         if fills:
             agent_of = {address: agent for agent, address in self.address_of.items()}
+            contracted: dict[str, float] = {}
+            for t in trades:
+                contracted[t.buyer] = contracted.get(t.buyer, 0.0) + t.quantity_kwh
+                contracted[t.seller] = contracted.get(t.seller, 0.0) + t.quantity_kwh
+            # The reading is the position's Wh moved by the metered deviation, so that a
+            # contract delivered in full reads exactly as filled (rounding the two kWh figures
+            # apart would make up a deviation of up to 1 Wh, and a penalty on it).
             readings = {
                 p.member: (
                     p.energy_wh
                     if metered_kwh is None or agent_of[p.member] not in metered_kwh
-                    else kwh_to_wh(metered_kwh[agent_of[p.member]])
+                    else max(
+                        0,
+                        p.energy_wh
+                        + kwh_to_wh(
+                            metered_kwh[agent_of[p.member]] - contracted[agent_of[p.member]]
+                        ),
+                    )
                 )
                 for p in ledger.positions(slot)
             }
