@@ -76,7 +76,7 @@ def make_batch(
     deposit_micro: int = FUNDS_MICRO,
     fee_micro_per_kwh: int = 0,
     penalty_micro_per_kwh: int = 0,
-    distance_charge_micro_per_m: int = 0,
+    distance_charge_micro_per_km: int = 0,
     dso_reserve_micro: int = 0,
     chain: Chain | None = None,
 ) -> Batch:
@@ -93,7 +93,7 @@ def make_batch(
         supply_micro=SUPPLY_MICRO,
         fee_micro_per_kwh=fee_micro_per_kwh,
         penalty_micro_per_kwh=penalty_micro_per_kwh,
-        distance_charge_micro_per_m=distance_charge_micro_per_m,
+        distance_charge_micro_per_km=distance_charge_micro_per_km,
     )
     grants = [RoleGrant(m, Role.PROSUMER) for m in members] + [RoleGrant(meter, Role.METER)]
     ledger.consortium.bootstrap(grants)

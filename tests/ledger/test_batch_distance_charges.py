@@ -29,7 +29,7 @@ from .market_helpers import (
     sealed,
 )
 
-C_D = 2_000  # micro-currency per metre per pair: 0.002 per metre
+C_D = 2_000_000  # micro-currency per km per pair: 0.002 per metre
 D_39_4 = millimetres(121.332)
 
 
@@ -38,7 +38,7 @@ def mapped_market(rate: int = C_D, deposit_micro: int = FUNDS_MICRO) -> Batch:
     market = make_batch(
         fee_micro_per_kwh=FEE,
         penalty_micro_per_kwh=PENALTY,
-        distance_charge_micro_per_m=rate,
+        distance_charge_micro_per_km=rate,
         deposit_micro=deposit_micro,
     )
     s1, s2, b1, b2 = market.members
@@ -51,7 +51,11 @@ def test_the_thesis_pair_charge() -> None:
     assert D_39_4 == 121_332
     assert distance_charge_shares(C_D, D_39_4) == (121_332, 121_332)
     assert distance_charge_shares(C_D, 40_001) == (40_001, 40_001)
-    assert distance_charge_shares(3, 1_000) == (2, 1)  # the seller owes the smaller half
+    assert distance_charge_shares(3, 1_000_000) == (2, 1)  # the seller owes the smaller half
+    # The thesis's text says 0.002 per km: 121.332 m costs 242 micro-units.
+    assert distance_charge_shares(2_000, D_39_4) == (121, 121)
+    # 1.25e-5 per metre is 12 500 micro-units per km: no rounding of the rate.
+    assert distance_charge_shares(12_500, 100_000) == (625, 625)
 
 
 def test_each_pair_pays_its_distance_charge_half_each() -> None:
@@ -90,7 +94,7 @@ def test_the_rate_is_frozen_with_the_slot() -> None:
     market.ledger.open_slot(SLOT)
     market.ledger.set_rates(FEE, PENALTY, C_D)
     assert market.ledger.distance_charge_rate() == C_D
-    assert market.ledger.slot_info(SLOT).distance_charge_micro_per_m == 0
+    assert market.ledger.slot_info(SLOT).distance_charge_micro_per_km == 0
     for member, order in zip(market.members, ORDERS, strict=True):
         market.ledger.commit(member, SLOT, order)
     market.ledger.start_reveal(SLOT)
@@ -99,7 +103,7 @@ def test_the_rate_is_frozen_with_the_slot() -> None:
     receipt = market.ledger.post_clearing(SLOT, FILLS)
     assert [e.args["charge_micro"] for e in receipt.events_named("Traded")] == [0, 0]
     market.ledger.open_slot(SLOT + 1)
-    assert market.ledger.slot_info(SLOT + 1).distance_charge_micro_per_m == C_D
+    assert market.ledger.slot_info(SLOT + 1).distance_charge_micro_per_km == C_D
 
 
 def test_without_a_rate_no_member_needs_a_node() -> None:
@@ -125,7 +129,7 @@ def test_what_a_member_cannot_pay_is_a_logged_shortfall() -> None:
     # B2 keeps only its order's escrow (300 000); its 500 Wh cost 62 500, so 237 500 is free after
     # the clearing, short of its 400 000 half of the 400 m pair with S1 (800 000).
     market = make_batch(
-        fee_micro_per_kwh=FEE, distance_charge_micro_per_m=C_D, deposit_micro=FUNDS_MICRO
+        fee_micro_per_kwh=FEE, distance_charge_micro_per_km=C_D, deposit_micro=FUNDS_MICRO
     )
     s1, s2, b1, b2 = market.members
     market.ledger.set_nodes({s1: 1, s2: 2, b1: 3, b2: 4})
@@ -158,7 +162,7 @@ ORDER = st.tuples(st.booleans(), st.integers(1, 5_000), st.integers(0, 300_000))
         st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(1, 3_000)), max_size=6
     ),
     distances_m=st.lists(st.floats(0.0, 2_000.0), min_size=6, max_size=6),
-    rate=st.integers(0, 50_000),
+    rate=st.integers(0, 50_000_000),
     deposits=st.lists(st.integers(0, 3_000_000), min_size=N_MEMBERS, max_size=N_MEMBERS),
 )
 def test_charges_are_the_python_clearings_and_money_is_conserved(
@@ -169,7 +173,7 @@ def test_charges_are_the_python_clearings_and_money_is_conserved(
     deposits: list[int],
 ) -> None:
     market = make_batch(
-        N_MEMBERS, fee_micro_per_kwh=FEE, distance_charge_micro_per_m=rate, deposit_micro=0
+        N_MEMBERS, fee_micro_per_kwh=FEE, distance_charge_micro_per_km=rate, deposit_micro=0
     )
     ledger, members = market.ledger, market.members
     ledger.set_nodes({m: i + 1 for i, m in enumerate(members)})
@@ -234,3 +238,24 @@ def test_charges_are_the_python_clearings_and_money_is_conserved(
     )
     assert market.locked() == dict.fromkeys(market.accounts, 0)
     market.assert_conserved(total)
+
+
+def test_the_map_is_frozen_while_a_charged_slot_is_open() -> None:
+    market = mapped_market()
+    market.ledger.open_slot(SLOT)
+    for call, args in (("set_distances", [(1, 3, 1)]), ("set_nodes", [(market.members[3], 0)])):
+        with reverts(f"BatchMarket.{call}", "the feeder map is in use by an open slot"):
+            market.chain.transact(market.dso, market.ledger.market, call, args)
+    for member, order in zip(market.members, ORDERS, strict=True):
+        market.ledger.commit(member, SLOT, order)
+    market.ledger.start_reveal(SLOT)
+    for member, order in zip(market.members, ORDERS, strict=True):
+        market.ledger.reveal(member, SLOT, order)
+    market.ledger.post_clearing(SLOT, FILLS)
+    market.ledger.set_distances([DistanceRow(1, 3, 1)])  # cleared: the DSO may change it
+    assert market.ledger.distance(1, 3) == 1
+    # A slot without a distance charge does not hold the map.
+    market.ledger.set_rates(FEE, PENALTY, 0)
+    market.ledger.open_slot(SLOT + 1)
+    market.ledger.set_distances([DistanceRow(1, 3, 2)])
+    assert market.ledger.distance(1, 3) == 2

@@ -56,7 +56,7 @@ def test_a_batch_settlement_with_a_distance_charge_maps_the_households() -> None
         ["H1", "H2", "H3"], 10.0, 0.01, 0.05, 0.002, buses=[3, 7, 3], distances=DISTANCES
     )
     ledger, address = settlement.ledger, settlement.address_of
-    assert ledger.distance_charge_rate() == 2_000
+    assert ledger.distance_charge_rate() == 2_000_000  # micro-units per km
     assert ledger.member_distance(address["H1"], address["H2"]) == 121_332
     assert ledger.member_distance(address["H1"], address["H3"]) == 0  # the same bus
     with pytest.raises(ValueError, match="buses"):
@@ -95,3 +95,14 @@ def test_a_contract_delivered_in_full_reads_as_filled() -> None:
     receipts = settlement.settle(1, orders, trades, {"B1": 0.0014, "B2": 0.0014, "S": 0.0018})
     seller = [e.args for r in receipts for e in r.events_named("MeterSettled")][-1]
     assert (seller["reference_wh"], seller["metered_wh"], seller["credit_micro"]) == (2, 1, 50)
+
+
+def test_a_buyer_who_cannot_fund_its_escrow_is_refused_not_a_failed_run() -> None:
+    settlement = BatchSettlement.open(["B", "S"], 0.1, 0.0, 0.05)  # deposits of 0.1
+    orders = [Order("b", "B", Side.BUY, 1.0, 0.20), Order("s", "S", Side.SELL, 1.0, 0.10)]
+    trades = [Trade("B", "S", 1.0, 0.15, buy_order="b", sell_order="s")]
+    assert settlement.refused(orders, trades) == trades  # 1 kWh at 0.20 needs 0.2 locked
+    affordable = [Order("b", "B", Side.BUY, 0.4, 0.20), orders[1]]
+    small = [Trade("B", "S", 0.4, 0.15, buy_order="b", sell_order="s")]
+    assert settlement.refused(affordable, small) == []
+    assert settlement.settle(0, affordable, small)

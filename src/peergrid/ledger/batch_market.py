@@ -5,7 +5,7 @@ contract reads no clock: the platform's clock drives it, and the chain records w
 began; so it runs the same on the embedded chain, whose block time stands still, and on anvil):
 
 1. :meth:`BatchMarketLedger.open_slot` (quotation, minutes 0–3): the DSO's rates (fee per kWh,
-   penalty per kWh, distance charge per metre per matched pair) are frozen for the slot;
+   penalty per kWh, distance charge per km per matched pair) are frozen for the slot;
    prosumers :meth:`~BatchMarketLedger.commit` the hash of their order and a secret salt
    (:func:`commitment`). Bids are hidden (003 §1.4).
 2. :meth:`~BatchMarketLedger.start_reveal` (matching, minutes 3–10): commitments close, bids are
@@ -145,7 +145,7 @@ class SlotInfo:
     order_count: int
     fee_micro_per_kwh: int
     penalty_micro_per_kwh: int
-    distance_charge_micro_per_m: int
+    distance_charge_micro_per_km: int
     order_set_hash: bytes
     positions_hash: bytes
 
@@ -290,7 +290,7 @@ def clear(
     orders: Sequence[RevealedOrder],
     fills: Sequence[Fill],
     fee_micro_per_kwh: int,
-    distance_charge_micro_per_m: int = 0,
+    distance_charge_micro_per_km: int = 0,
     millimetres_between: Callable[[str, str], int] | None = None,
 ) -> ClearingOutcome:
     """The contract's verification and money of a clearing, in Python.
@@ -308,7 +308,7 @@ def clear(
     owed = [0] * n
     fill_charges: list[int] = []
     fee_total = 0
-    if distance_charge_micro_per_m and millimetres_between is None:
+    if distance_charge_micro_per_km and millimetres_between is None:
         raise LedgerError(call, "a distance charge rate needs the feeder map's distances")
     for f in fills:
         if not (0 <= f.buy < n and 0 <= f.sell < n):
@@ -339,12 +339,12 @@ def clear(
         paid[f.sell] += money.seller_receives_micro
         fee_total += money.fee_micro
         charge = 0
-        if distance_charge_micro_per_m and millimetres_between is not None:
+        if distance_charge_micro_per_km and millimetres_between is not None:
             millimetres = millimetres_between(b.owner, s.owner)
             if millimetres == UNKNOWN_DISTANCE:
                 raise LedgerError(call, "no distance between the pair's nodes")
             buyer_share, seller_share = distance_charge_shares(
-                distance_charge_micro_per_m, millimetres
+                distance_charge_micro_per_km, millimetres
             )
             owed[f.buy] += buyer_share
             owed[f.sell] += seller_share
@@ -405,7 +405,7 @@ class BatchMarketLedger(MarketLedger):
         supply_micro: int,
         fee_micro_per_kwh: int = 0,
         penalty_micro_per_kwh: int = 0,
-        distance_charge_micro_per_m: int = 0,
+        distance_charge_micro_per_km: int = 0,
         quorum_bps: int = DEFAULT_QUORUM_BPS,
         voting_period_s: int = DEFAULT_VOTING_PERIOD_S,
         token: Contract | None = None,
@@ -427,7 +427,7 @@ class BatchMarketLedger(MarketLedger):
                 voting_period_s,
                 fee_micro_per_kwh,
                 penalty_micro_per_kwh,
-                distance_charge_micro_per_m,
+                distance_charge_micro_per_km,
             ),
         )
         return cls(chain, token, market, operator=operator, dso=dso, issuer=issuer)
@@ -435,7 +435,7 @@ class BatchMarketLedger(MarketLedger):
     # --- DSO ---------------------------------------------------------------------------------
 
     def set_rates(
-        self, fee_micro_per_kwh: int, penalty_micro_per_kwh: int, distance_charge_micro_per_m: int
+        self, fee_micro_per_kwh: int, penalty_micro_per_kwh: int, distance_charge_micro_per_km: int
     ) -> Receipt:
         """Fee, penalty and distance charge rates for slots opened from now on (DSO)."""
         return self.chain.transact(
@@ -444,7 +444,7 @@ class BatchMarketLedger(MarketLedger):
             "set_rates",
             fee_micro_per_kwh,
             penalty_micro_per_kwh,
-            distance_charge_micro_per_m,
+            distance_charge_micro_per_km,
         )
 
     # --- phases --------------------------------------------------------------------------------
@@ -567,7 +567,7 @@ class BatchMarketLedger(MarketLedger):
             order_count=int(count),
             fee_micro_per_kwh=int(fee),
             penalty_micro_per_kwh=int(penalty),
-            distance_charge_micro_per_m=int(distance_charge),
+            distance_charge_micro_per_km=int(distance_charge),
             order_set_hash=bytes(order_hash),
             positions_hash=bytes(pos_hash),
         )
@@ -577,6 +577,14 @@ class BatchMarketLedger(MarketLedger):
 
     def fee_rate(self) -> int:
         return int(self.chain.call(self.market, "fee_rate"))
+
+    def available_of_many(self, accounts: Sequence[str]) -> list[int]:
+        """What each of ``accounts`` may withdraw or lock, 256 to a call."""
+        free: list[int] = []
+        for start in range(0, len(accounts), MAX_ORDERS_PER_SLOT):
+            chunk = list(accounts[start : start + MAX_ORDERS_PER_SLOT])
+            free += [int(v) for v in self.chain.call(self.market, "available_of_many", chunk)]
+        return free
 
     def penalty_rate(self) -> int:
         return int(self.chain.call(self.market, "penalty_rate"))

@@ -69,13 +69,16 @@ class FillPayment:
         return self.value_micro - self.seller_fee_micro
 
 
-def distance_charge_shares(rate_micro_per_m: int, millimetres: int) -> tuple[int, int]:
+MM_PER_KM = 1_000_000
+
+
+def distance_charge_shares(rate_micro_per_km: int, millimetres: int) -> tuple[int, int]:
     """The batch market's distance charge of one matched pair as (buyer's share, seller's share).
 
-    ``rate_micro_per_m * millimetres // 1000`` (C_d·d, per pair, independent of energy); the
+    ``rate_micro_per_km * millimetres // 1 000 000`` (C_d·d, per pair, independent of energy); the
     seller owes the smaller half, ``charge // 2``.
     """
-    charge = rate_micro_per_m * millimetres // 1000
+    charge = rate_micro_per_km * millimetres // MM_PER_KM
     return charge - charge // 2, charge // 2
 
 

@@ -253,7 +253,7 @@ def _settlement_empty(bench: Bench) -> GasFigure:
 # The client modules are imported when measured, so this module does not depend on them.
 
 _MARKET_FEE_MICRO_PER_KWH = 5_000
-_DISTANCE_CHARGE_MICRO_PER_M = 2_000  # the thesis's C_d, 0.002 per metre
+_DISTANCE_CHARGE_MICRO_PER_KM = 2_000_000  # the thesis's C_d, 0.002 per metre
 _BUY_PRICE, _SELL_PRICE, _FILL_PRICE = 120_000, 80_000, 100_000
 
 
@@ -317,7 +317,7 @@ def _batch_figures(bench: Bench) -> dict[str, int]:
     run_slot(1, 1)
     commits, reveals, clearing_small, readings_small = run_slot(2, base)
     _, _, clearing_large, readings_large = run_slot(3, base + extra)
-    market.set_rates(_MARKET_FEE_MICRO_PER_KWH, 0, _DISTANCE_CHARGE_MICRO_PER_M)
+    market.set_rates(_MARKET_FEE_MICRO_PER_KWH, 0, _DISTANCE_CHARGE_MICRO_PER_KM)
     market.set_nodes({m: i + 1 for i, m in enumerate(members)})
     market.set_distances([DistanceRow(2 * i + 1, 2 * i + 2, 100_000) for i in range(base + extra)])
     _, _, charged_small, _ = run_slot(4, base)

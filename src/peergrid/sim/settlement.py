@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Protocol
 
-from peergrid.core.orders import Order, canonical_order_set
+from peergrid.core.orders import Order, Side, canonical_order_set
 from peergrid.core.trades import Trade
 from peergrid.core.units import kwh_to_wh, to_micro
 from peergrid.grid.distance import DistanceMatrix
@@ -37,6 +37,7 @@ from peergrid.ledger.batch_market import (
 from peergrid.ledger.chain import EmbeddedChain, Receipt
 from peergrid.ledger.community import CommunityLedger, order_set_hash, split_settleable
 from peergrid.ledger.consortium import Role, RoleGrant
+from peergrid.ledger.escrow import lock_micro
 from peergrid.ledger.gas import GasLog
 from peergrid.ledger.market_base import DistanceRow, millimetres
 
@@ -161,6 +162,7 @@ class BatchSettlement:
     dropped_trades: int = 0  # trades below half a Wh
     refused_fills: int = 0  # fills on the wrong side of an order's limit after rounding
     unpaid_micro: int = 0  # distance charges and penalties members could not pay (shortfalls)
+    fee_micro_per_kwh: int = 0
     settled_slots: list[int] = field(default_factory=list)
 
     @classmethod
@@ -187,7 +189,7 @@ class BatchSettlement:
             chain.new_account(label) for label in ("operator", "dso", "issuer", "meter")
         )
         deposit = to_micro(deposit_per_member)
-        charge_rate = to_micro(distance_charge_per_m)
+        charge_rate = to_micro(distance_charge_per_m * 1000.0)  # micro-currency per km
         if charge_rate and (buses is None or distances is None):
             raise ValueError("a distance charge needs the households' buses and the distances")
         ledger = BatchMarketLedger.deploy(
@@ -198,7 +200,7 @@ class BatchSettlement:
             supply_micro=deposit * (len(agents) + 1),
             fee_micro_per_kwh=to_micro(fee_per_kwh),
             penalty_micro_per_kwh=to_micro(penalty_per_kwh),
-            distance_charge_micro_per_m=charge_rate,
+            distance_charge_micro_per_km=charge_rate,
         )
         address_of = {agent: chain.new_account(agent) for agent in agents}
         if charge_rate and buses is not None and distances is not None:
@@ -213,10 +215,34 @@ class BatchSettlement:
         for account in [*address_of.values(), dso]:
             ledger.escrow.fund(account, deposit)
             ledger.escrow.deposit(account, deposit)
-        return cls(ledger, address_of, meter, deposit * (len(agents) + 1))
+        return cls(
+            ledger,
+            address_of,
+            meter,
+            deposit * (len(agents) + 1),
+            fee_micro_per_kwh=to_micro(fee_per_kwh),
+        )
 
     def refused(self, orders: Sequence[Order], trades: Sequence[Trade]) -> list[Trade]:
-        return unsettleable(orders, trades, batch=True)
+        """As :func:`unsettleable`, and every trade of a buy order whose member cannot lock its
+        escrow (the contract refuses its reveal: a deposit drained by charges or penalties)."""
+        unfunded = self._unfunded(orders)
+        return [t for t in trades if t.buy_order in unfunded] + unsettleable(
+            orders, [t for t in trades if t.buy_order not in unfunded], batch=True
+        )
+
+    def _unfunded(self, orders: Sequence[Order]) -> set[str]:
+        """Buy orders whose escrow exceeds their member's free balance now."""
+        buys = [o for o in orders if o.side is Side.BUY and kwh_to_wh(o.quantity_kwh) > 0]
+        if not buys:
+            return set()
+        free = self.ledger.available_of_many([self.address_of[o.agent] for o in buys])
+        return {
+            o.id
+            for o, available in zip(buys, free, strict=True)
+            if lock_micro(kwh_to_wh(o.quantity_kwh), to_micro(o.price), self.fee_micro_per_kwh)
+            > available
+        }
 
     def settle(
         self,
@@ -229,6 +255,10 @@ class BatchSettlement:
         sealable = [o for o in orders if kwh_to_wh(o.quantity_kwh) > 0]
         if not sealable or not trades:
             return ()
+        # A buy order its member cannot fund would have its reveal refused: its trades were
+        # voided (`refused`), and it is not sent.
+        unfunded = self._unfunded(sealable)
+        sealable = [o for o in sealable if o.id not in unfunded]
         ledger = self.ledger
         sealed = {o.id: sealed_order(o) for o in sealable}
         receipts = [ledger.open_slot(slot)]
@@ -251,19 +281,18 @@ class BatchSettlement:
             for t in trades:
                 contracted[t.buyer] = contracted.get(t.buyer, 0.0) + t.quantity_kwh
                 contracted[t.seller] = contracted.get(t.seller, 0.0) + t.quantity_kwh
-            # The reading is the position's Wh moved by the metered deviation, so that a
-            # contract delivered in full reads exactly as filled (rounding the two kWh figures
-            # apart would make up a deviation of up to 1 Wh, and a penalty on it).
+            # The reading is the share of its contract a household delivered (or took),
+            # applied to its position's Wh: a contract delivered in full reads exactly as
+            # filled, nothing delivered reads 0 (rounding the two kWh figures apart would make
+            # up deviations of up to 1 Wh per trade, and penalties on them).
             readings = {
                 p.member: (
                     p.energy_wh
                     if metered_kwh is None or agent_of[p.member] not in metered_kwh
-                    else max(
-                        0,
+                    else round(
                         p.energy_wh
-                        + kwh_to_wh(
-                            metered_kwh[agent_of[p.member]] - contracted[agent_of[p.member]]
-                        ),
+                        * metered_kwh[agent_of[p.member]]
+                        / contracted[agent_of[p.member]]
                     )
                 )
                 for p in ledger.positions(slot)

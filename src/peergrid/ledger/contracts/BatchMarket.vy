@@ -54,11 +54,12 @@
      released whole (what it paid came out of it).
 
      Distance charge (Score Matching, 003_dpda.md §1.3, eqs. 4.6/4.7). If
-     the slot's distance charge rate C_d (micro-currency per metre per
-     matched pair) is not 0, each fill costs the pair
-         charge = C_d * d_mm // 1000,
+     the slot's distance charge rate C_d (micro-currency per km per matched
+     pair: 10**-9 per metre resolution) is not 0, each fill costs the pair
+         charge = C_d * d_mm // 1000000,
      d_mm the path length between the two owners' nodes on the DSO's feeder
-     map (`feeder_map`; a pair off the map reverts the clearing). It is per
+     map (`feeder_map`; a pair off the map reverts the clearing), which is
+     frozen from the opening of such a slot to its clearing. It is per
      pair, independent of energy: the seller owes charge // 2, the buyer the
      rest. A fill is one pair: Score Matching pairs a buyer with a seller
      once. The number of pairs an order gets is not known when it is
@@ -130,6 +131,7 @@ exports: (
     vault.balance_of,
     vault.locked_of,
     vault.available_of,
+    vault.available_of_many,
     feeder_map.node_of,
     feeder_map.set_nodes,
     feeder_map.set_distances,
@@ -164,7 +166,7 @@ struct SlotInfo:
     order_count: uint256
     fee_micro_per_kwh: uint256
     penalty_micro_per_kwh: uint256
-    distance_charge_micro_per_m: uint256
+    distance_charge_micro_per_km: uint256
     order_set_hash: bytes32
     positions_hash: bytes32
 
@@ -197,7 +199,7 @@ COUNT_SHIFT: constant(uint256) = 8
 FEE_SHIFT: constant(uint256) = 24
 PENALTY_SHIFT: constant(uint256) = 72
 DISTANCE_SHIFT: constant(uint256) = 120
-MM_PER_M: constant(uint256) = 1000
+MM_PER_KM: constant(uint256) = 1000000
 FILLED_MASK: constant(uint256) = 2**64 - 1
 OWED_SHIFT: constant(uint256) = 64
 RATE_MASK: constant(uint256) = 2**48 - 1
@@ -209,7 +211,7 @@ fee_rate: public(uint256)
 # @notice The DSO's deviation penalty for slots opened from now on.
 penalty_rate: public(uint256)
 
-# @notice The DSO's charge per metre per matched pair (Score Matching's C_d)
+# @notice The DSO's charge per km per matched pair (Score Matching's C_d)
 #         for slots opened from now on, micro-currency.
 distance_charge_rate: public(uint256)
 
@@ -222,7 +224,7 @@ _commitments: HashMap[uint256, HashMap[bytes32, bytes32]]
 event RatesChanged:
     fee_micro_per_kwh: uint256
     penalty_micro_per_kwh: uint256
-    distance_charge_micro_per_m: uint256
+    distance_charge_micro_per_km: uint256
 
 
 event PhaseChanged:
@@ -301,7 +303,7 @@ def __init__(
     voting_period_: uint256,
     fee_micro_per_kwh_: uint256,
     penalty_micro_per_kwh_: uint256,
-    distance_charge_micro_per_m_: uint256,
+    distance_charge_micro_per_km_: uint256,
 ):
     """
     @notice Operator and DSO get their roles (the bootstrap is open); the DSO
@@ -310,7 +312,7 @@ def __init__(
     """
     voting.__init__(operator_, dso_, quorum_bps_, voting_period_)
     vault.__init__(token_, dso_)
-    self._set_rates(fee_micro_per_kwh_, penalty_micro_per_kwh_, distance_charge_micro_per_m_)
+    self._set_rates(fee_micro_per_kwh_, penalty_micro_per_kwh_, distance_charge_micro_per_km_)
 
 
 # --- DSO ---------------------------------------------------------------------
@@ -320,14 +322,14 @@ def __init__(
 def set_rates(
     fee_micro_per_kwh: uint256,
     penalty_micro_per_kwh: uint256,
-    distance_charge_micro_per_m: uint256,
+    distance_charge_micro_per_km: uint256,
 ):
     """
     @notice Set the fee, penalty and distance charge rates for slots opened
             from now on (DSO).
     """
     assert accounts._has_role(msg.sender, accounts.ROLE_DSO), "caller is not the dso"
-    self._set_rates(fee_micro_per_kwh, penalty_micro_per_kwh, distance_charge_micro_per_m)
+    self._set_rates(fee_micro_per_kwh, penalty_micro_per_kwh, distance_charge_micro_per_km)
 
 
 @internal
@@ -341,7 +343,7 @@ def _set_rates(fee: uint256, penalty: uint256, distance_charge: uint256):
     log RatesChanged(
         fee_micro_per_kwh=fee,
         penalty_micro_per_kwh=penalty,
-        distance_charge_micro_per_m=distance_charge,
+        distance_charge_micro_per_km=distance_charge,
     )
 
 
@@ -362,6 +364,9 @@ def open_slot(slot: uint256):
         | (self.penalty_rate << PENALTY_SHIFT)
         | (self.distance_charge_rate << DISTANCE_SHIFT)
     )
+    if self.distance_charge_rate != 0:
+        # The map prices this slot's pairs: frozen until its clearing.
+        feeder_map._hold()
     log PhaseChanged(slot=slot, phase=PHASE_OPEN)
 
 
@@ -533,7 +538,7 @@ def post_clearing(
             millimetres: uint256 = feeder_map._member_distance(b.owner, s.owner)
             assert millimetres != feeder_map.UNKNOWN_DISTANCE, "no distance between the pair's nodes"
             # rate < 2**48, distance < 2**64, at most 256 fills: no overflow.
-            charge = unsafe_div(unsafe_mul(distance_rate, millimetres), MM_PER_M)
+            charge = unsafe_div(unsafe_mul(distance_rate, millimetres), MM_PER_KM)
             seller_share: uint256 = unsafe_div(charge, 2)
             filled[f.sell] = unsafe_add(filled[f.sell], seller_share << OWED_SHIFT)
             filled[f.buy] = unsafe_add(
@@ -580,6 +585,8 @@ def post_clearing(
             p = keccak256(abi_encode(p, o.owner, o.is_buy, energy, value[i]))
     if fee_total != 0 or charged != 0:
         vault._credit(vault.dso, unsafe_add(fee_total, charged))
+    if distance_rate != 0:
+        feeder_map._release()
 
     self._positions[slot] = p
     self._slots[slot] = slot_record + 1
@@ -703,7 +710,7 @@ def slot_info(slot: uint256) -> SlotInfo:
         order_count=(record >> COUNT_SHIFT) & COUNT_MASK,
         fee_micro_per_kwh=(record >> FEE_SHIFT) & RATE_MASK,
         penalty_micro_per_kwh=(record >> PENALTY_SHIFT) & RATE_MASK,
-        distance_charge_micro_per_m=(record >> DISTANCE_SHIFT) & RATE_MASK,
+        distance_charge_micro_per_km=(record >> DISTANCE_SHIFT) & RATE_MASK,
         order_set_hash=self._order_set[slot],
         positions_hash=self._positions[slot],
     )

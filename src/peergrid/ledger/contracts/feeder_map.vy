@@ -11,6 +11,11 @@
      distance 0 from itself. Millimetres keep the precision of the thesis's
      distances (e.g. 121.332 m, Appendix B), so a charge per metre computed
      on chain equals the one computed off chain.
+
+     A host contract that prices with the map while something is in
+     progress (the batch market, from a slot's opening to its clearing)
+     holds it with `_hold`/`_release`: the DSO cannot change a distance or a
+     node under orders already sealed.
 """
 
 import accounts
@@ -43,6 +48,9 @@ node_of: public(HashMap[address, uint256])
 # distance + 1 in millimetres between two nodes, keyed min << 32 | max (0: unknown)
 _distances: HashMap[uint256, uint256]
 
+# @notice How many of the host's slots or sessions price with the map now.
+map_holds: public(uint256)
+
 
 event NodeSet:
     member: indexed(address)
@@ -61,6 +69,7 @@ def set_nodes(assignments: DynArray[NodeAssignment, MAX_TABLE_ROWS]):
     @notice Place members on network nodes (DSO); node 0 means unknown.
     """
     assert accounts._has_role(msg.sender, accounts.ROLE_DSO), "caller is not the dso"
+    assert self.map_holds == 0, "the feeder map is in use by an open slot"
     for a: NodeAssignment in assignments:
         assert a.node <= MAX_NODE, "node out of range"
         self.node_of[a.member] = a.node
@@ -73,6 +82,7 @@ def set_distances(rows: DynArray[Distance, MAX_TABLE_ROWS]):
     @notice Set path lengths between nodes, millimetres (DSO); symmetric.
     """
     assert accounts._has_role(msg.sender, accounts.ROLE_DSO), "caller is not the dso"
+    assert self.map_holds == 0, "the feeder map is in use by an open slot"
     for row: Distance in rows:
         assert row.node_a != 0 and row.node_b != 0, "node 0 is the unknown node"
         assert row.node_a <= MAX_NODE and row.node_b <= MAX_NODE, "node out of range"
@@ -89,6 +99,16 @@ def distance(node_a: uint256, node_b: uint256) -> uint256:
     @notice Millimetres between two nodes (max uint256: unknown).
     """
     return self._distance(node_a, node_b)
+
+
+@internal
+def _hold():
+    self.map_holds += 1
+
+
+@internal
+def _release():
+    self.map_holds -= 1
 
 
 @internal

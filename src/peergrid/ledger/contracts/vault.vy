@@ -121,6 +121,19 @@ def available_of(account: address) -> uint256:
     return accounts._balance(record) - accounts._locked(record)
 
 
+@external
+@view
+def available_of_many(accounts_: DynArray[address, 256]) -> DynArray[uint256, 256]:
+    """
+    @notice `available_of` of each account, in one call.
+    """
+    out: DynArray[uint256, 256] = []
+    for account: address in accounts_:
+        record: uint256 = accounts.records[account]
+        out.append(accounts._balance(record) - accounts._locked(record))
+    return out
+
+
 @internal
 def _credit(account: address, amount_micro: uint256):
     """
