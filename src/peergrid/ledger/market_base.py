@@ -27,7 +27,6 @@ MAX_QUANTITY_WH = 2**48 - 1
 MAX_TABLE_ROWS = 256
 """Most node assignments or distances one DSO transaction carries (``feeder_map.vy``)."""
 
-MAX_NODE = 2**32 - 1
 MAX_DISTANCE_MM = 2**64 - 2
 UNKNOWN_DISTANCE = 2**256 - 1
 """What the contract's ``distance`` returns for a pair not on the map."""
@@ -109,22 +108,19 @@ class MarketLedger:
 
     def set_nodes(self, nodes: Mapping[str, int]) -> list[Receipt]:
         """Place members on network nodes (DSO), 256 to a transaction; node 0 is unknown."""
-        rows = [(member, node) for member, node in nodes.items()]
-        return [
-            self.chain.transact(
-                self.dso, self.market, "set_nodes", rows[start : start + MAX_TABLE_ROWS]
-            )
-            for start in range(0, len(rows), MAX_TABLE_ROWS)
-        ]
+        return self._dso_table("set_nodes", list(nodes.items()))
 
     def set_distances(self, rows: Sequence[DistanceRow]) -> list[Receipt]:
         """Set path lengths between nodes, millimetres (DSO), 256 to a transaction."""
-        table = [r.as_tuple() for r in rows]
+        return self._dso_table("set_distances", [r.as_tuple() for r in rows])
+
+    def _dso_table(self, function: str, rows: Sequence[tuple[Any, ...]]) -> list[Receipt]:
+        """The DSO sends ``rows`` to ``function``, 256 to a transaction."""
         return [
             self.chain.transact(
-                self.dso, self.market, "set_distances", table[start : start + MAX_TABLE_ROWS]
+                self.dso, self.market, function, rows[start : start + MAX_TABLE_ROWS]
             )
-            for start in range(0, len(table), MAX_TABLE_ROWS)
+            for start in range(0, len(rows), MAX_TABLE_ROWS)
         ]
 
     def distance(self, node_a: int, node_b: int) -> int:

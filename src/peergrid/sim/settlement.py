@@ -163,6 +163,9 @@ class BatchSettlement:
     refused_fills: int = 0  # fills on the wrong side of an order's limit after rounding
     unpaid_micro: int = 0  # distance charges and penalties members could not pay (shortfalls)
     fee_micro_per_kwh: int = 0
+    # The last `_unfunded` answer, by its buy orders: `refused` and `settle` of one slot read the
+    # balances once (nothing moves in between); cleared once the slot's transactions are sent.
+    _unfunded_seen: tuple[tuple[Order, ...], set[str]] | None = field(default=None, repr=False)
     settled_slots: list[int] = field(default_factory=list)
 
     @classmethod
@@ -236,13 +239,18 @@ class BatchSettlement:
         buys = [o for o in orders if o.side is Side.BUY and kwh_to_wh(o.quantity_kwh) > 0]
         if not buys:
             return set()
+        key = tuple(buys)
+        if self._unfunded_seen is not None and self._unfunded_seen[0] == key:
+            return self._unfunded_seen[1]
         free = self.ledger.available_of_many([self.address_of[o.agent] for o in buys])
-        return {
+        unfunded = {
             o.id
             for o, available in zip(buys, free, strict=True)
             if lock_micro(kwh_to_wh(o.quantity_kwh), to_micro(o.price), self.fee_micro_per_kwh)
             > available
         }
+        self._unfunded_seen = (key, unfunded)
+        return unfunded
 
     def settle(
         self,
@@ -257,7 +265,8 @@ class BatchSettlement:
             return ()
         # A buy order its member cannot fund would have its reveal refused: its trades were
         # voided (`refused`), and it is not sent.
-        unfunded = self._unfunded(sealable)
+        unfunded = self._unfunded(orders)
+        self._unfunded_seen = None  # balances move from here on
         sealable = [o for o in sealable if o.id not in unfunded]
         ledger = self.ledger
         sealed = {o.id: sealed_order(o) for o in sealable}
@@ -345,12 +354,12 @@ def unsettleable(orders: Sequence[Order], trades: Sequence[Trade], *, batch: boo
     refused: list[Trade] = []
     kept: list[Trade] = []
     for t in trades:
-        within = (
+        within = not batch or (
             to_micro(by_id[t.sell_order].price)
             <= to_micro(t.price)
             <= to_micro(by_id[t.buy_order].price)
         )
-        (kept if within or not batch else refused).append(t)
+        (kept if within else refused).append(t)
     wanted = [kwh_to_wh(t.quantity_kwh) for t in kept]
     if batch:
         position = {o.id: i for i, o in enumerate(orders)}
