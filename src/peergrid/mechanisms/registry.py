@@ -1,19 +1,28 @@
-"""Mechanisms by name, as the CLI and scenarios refer to them.
+"""Mechanisms by name: the one place the CLI, scenarios and the trading cycle look them up.
 
-Every entry is called as ``mechanism(orders, params, distances)``: ``params`` are the
-mechanism's own parameters (from an order file's ``params`` or ``--param``), ``distances`` the
-grid's distance table for mechanisms that price or prefer by distance (None otherwise).
+Every entry says where its algorithm lives (``module``), what context it needs of the grid
+(``needs_distances``), its parameters with unit, default and meaning, and the typed view of its
+``Clearing.info`` (:mod:`peergrid.mechanisms.info`). A name joined with ``+`` is a mechanism and
+the pairing of its winners: ``dpda+score`` is the DPDA (``dpda.py``) paired by Score Matching
+(``score_matching.py``).
+
+Every entry is called as ``clear(orders, params, distances)``: ``params`` are the mechanism's
+own parameters (from an order file's ``params``, ``--param`` or a scenario's
+``[market.params]``), ``distances`` the grid's distance table for mechanisms that price or
+prefer by distance (None otherwise).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from peergrid.core.errors import OrderError, PeergridError
 from peergrid.core.orders import Order
 from peergrid.core.trades import Clearing
 from peergrid.mechanisms.dpda import clear_dpda
+from peergrid.mechanisms.info import AuctionInfo, ScoredAuctionInfo
 from peergrid.mechanisms.mcafee import clear_mcafee
 from peergrid.mechanisms.score_matching import (
     DistanceTable,
@@ -21,21 +30,59 @@ from peergrid.mechanisms.score_matching import (
     clear_dpda_score,
     clear_mcafee_score,
 )
+from peergrid.mechanisms.welfare import WelfareParameters
 
-Mechanism = Callable[[Sequence[Order], Mapping[str, Any], DistanceTable | None], Clearing]
+ClearFunction = Callable[[Sequence[Order], Mapping[str, Any], DistanceTable | None], Clearing]
 
 
-def _no_params(name: str, clear: Callable[[Sequence[Order]], Clearing]) -> Mechanism:
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of a mechanism, as a user sets it under ``params``."""
+
+    name: str
+    unit: str
+    default: float | str
+    description: str
+
+
+@dataclass(frozen=True)
+class MechanismSpec:
+    """What the platform knows of a mechanism before it runs it."""
+
+    name: str
+    module: str  # the module that holds the algorithm, e.g. "peergrid.mechanisms.dpda"
+    summary: str
+    clear: ClearFunction
+    info_type: type[AuctionInfo]
+    needs_distances: bool = False
+    parameters: tuple[Parameter, ...] = ()
+
+    def check_params(self, params: Mapping[str, Any]) -> None:
+        """Raise the error :meth:`clear` would raise for these parameters, without clearing."""
+        if self.needs_distances:
+            ScoreParameters.from_params(params)
+        elif params:
+            raise OrderError(
+                f"mechanism {self.name!r} takes no parameters, got {', '.join(sorted(params))}",
+                field="params",
+            )
+
+    def info(self, clearing: Clearing) -> AuctionInfo:
+        """The typed view of ``clearing.info``."""
+        return self.info_type.from_mapping(clearing.info)
+
+
+def _plain(name: str, clear: Callable[[Sequence[Order]], Clearing]) -> ClearFunction:
     def run(
         orders: Sequence[Order], params: Mapping[str, Any], distances: DistanceTable | None
     ) -> Clearing:
-        check_params(name, params)
+        MECHANISMS[name].check_params(params)
         return clear(orders)
 
     return run
 
 
-def _scored(name: str, clear: Callable[..., Clearing]) -> Mechanism:
+def _scored(name: str, clear: Callable[..., Clearing]) -> ClearFunction:
     def run(
         orders: Sequence[Order], params: Mapping[str, Any], distances: DistanceTable | None
     ) -> Clearing:
@@ -46,35 +93,100 @@ def _scored(name: str, clear: Callable[..., Clearing]) -> Mechanism:
     return run
 
 
-MECHANISMS: Mapping[str, Mechanism] = {
-    "dpda": _no_params("dpda", clear_dpda),
-    "mcafee": _no_params("mcafee", clear_mcafee),
-    "dpda+score": _scored("dpda+score", clear_dpda_score),
-    "mcafee+score": _scored("mcafee+score", clear_mcafee_score),
-}
-NEEDS_DISTANCES = frozenset({"dpda+score", "mcafee+score"})
+def _score_parameters() -> tuple[Parameter, ...]:
+    score, welfare = ScoreParameters(), WelfareParameters()
+    return (
+        Parameter(
+            "distance_charge_per_m",
+            "currency/m",
+            score.distance_charge_per_m,
+            "C_d: the DSO's charge per metre of path per matched pair, half to each side",
+        ),
+        Parameter(
+            "income_sign",
+            "",
+            score.income_sign,
+            "eq4.7: a seller's income is p0·E − C_d·d/2; table-b3: + (Appendix B)",
+        ),
+        Parameter("a", "currency/kWh²", welfare.a, "seller cost, quadratic term (eq. 2.8)"),
+        Parameter("b", "currency/kWh", welfare.b, "seller cost, linear term (eq. 2.8)"),
+        Parameter("c", "currency", welfare.c, "seller cost, constant term (eq. 2.8)"),
+        Parameter("omega", "currency/kWh", welfare.omega, "buyer utility, linear (eq. 2.9)"),
+        Parameter("alpha", "currency/kWh²", welfare.alpha, "buyer utility, quadratic (eq. 2.9)"),
+        Parameter(
+            "saturation",
+            "",
+            welfare.saturation,
+            "continuous: U = ω²/(4α) above saturation; thesis: the printed ω²/(2α)",
+        ),
+    )
+
+
+def _build() -> dict[str, MechanismSpec]:
+    score = _score_parameters()
+    specs = (
+        MechanismSpec(
+            "dpda",
+            "peergrid.mechanisms.dpda",
+            "Demand-Prioritised Double Auction (003 Algorithm 2)",
+            _plain("dpda", clear_dpda),
+            AuctionInfo,
+        ),
+        MechanismSpec(
+            "mcafee",
+            "peergrid.mechanisms.mcafee",
+            "McAfee's standard double auction, DAM (003 eqs. 2.6/2.7)",
+            _plain("mcafee", clear_mcafee),
+            AuctionInfo,
+        ),
+        MechanismSpec(
+            "dpda+score",
+            "peergrid.mechanisms.score_matching",
+            "DPDA winners paired by Score Matching with the DSO's distance charges",
+            _scored("dpda+score", clear_dpda_score),
+            ScoredAuctionInfo,
+            needs_distances=True,
+            parameters=score,
+        ),
+        MechanismSpec(
+            "mcafee+score",
+            "peergrid.mechanisms.score_matching",
+            "DAM winners paired by Score Matching with the DSO's distance charges",
+            _scored("mcafee+score", clear_mcafee_score),
+            ScoredAuctionInfo,
+            needs_distances=True,
+            parameters=score,
+        ),
+    )
+    return {spec.name: spec for spec in specs}
+
+
+MECHANISMS: Mapping[str, MechanismSpec] = _build()
+NEEDS_DISTANCES = frozenset(name for name, spec in MECHANISMS.items() if spec.needs_distances)
+
+
+def mechanism_spec(name: str) -> MechanismSpec:
+    """The entry called ``name``; an unknown name raises :class:`PeergridError` listing all."""
+    try:
+        return MECHANISMS[name]
+    except KeyError:
+        known = ", ".join(sorted(MECHANISMS))
+        raise PeergridError(f"unknown mechanism {name!r} (known: {known})") from None
 
 
 def distance_charge_per_m(name: str, params: Mapping[str, Any]) -> float:
     """The DSO's charge per metre per matched pair (C_d) that mechanism ``name`` applies with
     ``params``: Score Matching's ``distance_charge_per_m``, 0 for the other mechanisms."""
-    check_params(name, params)
-    if name in NEEDS_DISTANCES:
+    spec = mechanism_spec(name)
+    spec.check_params(params)
+    if spec.needs_distances:
         return ScoreParameters.from_params(params).distance_charge_per_m
     return 0.0
 
 
 def check_params(name: str, params: Mapping[str, Any]) -> None:
     """Raise the error ``clear`` would raise for these parameters, without clearing."""
-    if name not in MECHANISMS:
-        raise PeergridError(f"unknown mechanism {name!r} (known: {', '.join(sorted(MECHANISMS))})")
-    if name in NEEDS_DISTANCES:
-        ScoreParameters.from_params(params)
-    elif params:
-        raise OrderError(
-            f"mechanism {name!r} takes no parameters, got {', '.join(sorted(params))}",
-            field="params",
-        )
+    mechanism_spec(name).check_params(params)
 
 
 def clear(
@@ -85,9 +197,4 @@ def clear(
     distances: DistanceTable | None = None,
 ) -> Clearing:
     """Clear ``orders`` with the mechanism called ``name``."""
-    try:
-        mechanism = MECHANISMS[name]
-    except KeyError:
-        known = ", ".join(sorted(MECHANISMS))
-        raise PeergridError(f"unknown mechanism {name!r} (known: {known})") from None
-    return mechanism(orders, params or {}, distances)
+    return mechanism_spec(name).clear(orders, params or {}, distances)

@@ -41,7 +41,7 @@ from peergrid.core.errors import PeergridError
 from peergrid.core.orders import Order
 from peergrid.core.trades import Clearing, Trade
 from peergrid.mechanisms.metered import MeteredSettlement, settle_against_meters
-from peergrid.mechanisms.registry import clear
+from peergrid.mechanisms.registry import clear, mechanism_spec
 from peergrid.mechanisms.score_matching import DistanceTable
 
 
@@ -148,6 +148,7 @@ class TradingCycle:
                 f"network_fee_per_kwh must be a non-negative number, got {network_fee_per_kwh}"
             )
         self.mechanism = mechanism
+        self.spec = mechanism_spec(mechanism)
         self.params = dict(params or {})
         self.distances = distances
         self.times = times or CycleTimes()
@@ -312,14 +313,15 @@ class TradingCycle:
             }
             for t in clearing.trades
         )
+        info = self.spec.info(clearing)
         return DsoView(
             slot=slot,
             price=clearing.price,
-            case=clearing.info.get("case"),
+            case=info.case,
             traded_kwh=sum(t.quantity_kwh for t in clearing.trades),
             trades=trades,
             dso_income=sum(t.grid_fee for t in clearing.trades),
-            oversupply_kwh=clearing.info.get("oversupply"),
+            oversupply_kwh=info.oversupply_kwh,
         )
 
     def orders(self, slot: int) -> Sequence[Order]:

@@ -10,7 +10,7 @@ import pandas as pd
 from peergrid.sim.scenario import Scenario
 
 if TYPE_CHECKING:
-    from peergrid.sim.settlement import Settlement
+    from peergrid.platform.settlement import Settlement
 
 
 def summarise(

@@ -23,6 +23,7 @@ from peergrid.assets.profiles import (
 )
 from peergrid.core.errors import PeergridError, ScenarioError
 from peergrid.mechanisms.registry import MECHANISMS, check_params
+from peergrid.platform.settlement import SETTLEMENTS
 
 
 class _Section(BaseModel):
@@ -172,8 +173,8 @@ class GridSection(_Section):
 
 
 class LedgerSection(_Section):
-    enabled: bool = Field(True, description="settle trades on the embedded EVM")
-    market: Literal["community", "batch"] = Field(
+    enabled: bool = Field(True, description="settle trades on the ledger")
+    market: str = Field(
         "batch",
         description="community: the operator posts each slot's trades; batch: sealed-bid "
         "commit and reveal, clearing verified on chain, meter readings",
@@ -181,6 +182,25 @@ class LedgerSection(_Section):
     deposit_per_member: float = Field(
         200.0, gt=0, description="settlement-token deposit of each member, currency"
     )
+    rpc: str | None = Field(
+        None,
+        description="JSON-RPC URL of an EVM node to settle on (e.g. http://127.0.0.1:8545 for "
+        "`peergrid chain up`); none: the embedded EVM",
+    )
+
+    @field_validator("market")
+    @classmethod
+    def _market(cls, value: str) -> str:
+        if value not in SETTLEMENTS:
+            raise ValueError(f"unknown ledger market {value!r} (known: {', '.join(SETTLEMENTS)})")
+        return value
+
+    @field_validator("rpc")
+    @classmethod
+    def _rpc(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        return value
 
 
 class OutputSection(_Section):

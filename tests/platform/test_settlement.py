@@ -1,15 +1,25 @@
-"""Settling a run on the ledger: what the ledger cannot settle, and the DSO's feeder map."""
+"""Settlement adapters: what the ledger cannot settle, the DSO's feeder map, the registry."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
 
-from peergrid.core.errors import LedgerError
+from peergrid.core.errors import LedgerError, PeergridError
 from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Trade
 from peergrid.grid.distance import DistanceMatrix
-from peergrid.sim.settlement import BatchSettlement, feeder_map_rows, unsettleable
+from peergrid.ledger import EmbeddedChain
+from peergrid.platform.settlement import (
+    SETTLEMENTS,
+    BatchSettlement,
+    CommunitySettlement,
+    MarketSetup,
+    feeder_map_rows,
+    open_settlement,
+)
 
 BUY = Order("b", "B", Side.BUY, 0.002, 0.20)
 SELL = Order("s", "S", Side.SELL, 0.001, 0.10)
@@ -19,20 +29,40 @@ def trade(quantity_kwh: float, price: float = 0.15) -> Trade:
     return Trade("B", "S", quantity_kwh, price, buy_order="b", sell_order="s")
 
 
+def batch(agents: list[str], deposit: float, fee: float, penalty: float, **more: object) -> Any:
+    setup = MarketSetup(agents, deposit, fee, penalty, **more)  # type: ignore[arg-type]
+    return BatchSettlement.open(EmbeddedChain(), setup)
+
+
+def community(agents: list[str], deposit: float) -> CommunitySettlement:
+    return CommunitySettlement.open(EmbeddedChain(), MarketSetup(agents, deposit))
+
+
 def test_a_trade_below_one_wh_is_refused_by_either_market() -> None:
     tiny, fine = trade(0.0004), trade(0.0006)
-    for batch in (False, True):
-        assert unsettleable([BUY, SELL], [tiny, fine], batch=batch) == [tiny]
+    for market in (community(["B", "S"], 1.0), batch(["B", "S"], 1.0, 0.0, 0.0)):
+        assert market.refused([BUY, SELL], [tiny, fine]) == [tiny]
 
 
 def test_only_the_batch_market_checks_limits_and_what_orders_have_left() -> None:
+    plain, verified = community(["B", "S"], 1.0), batch(["B", "S"], 1.0, 0.0, 0.0)
     above = trade(0.001, price=0.200001)  # one micro-unit over the buyer's limit
-    assert unsettleable([BUY, SELL], [above], batch=False) == []
-    assert unsettleable([BUY, SELL], [above], batch=True) == [above]
+    assert plain.refused([BUY, SELL], [above]) == []
+    assert verified.refused([BUY, SELL], [above]) == [above]
     # The 1 Wh sell order is used up by the first trade: the second is cut to 0 Wh.
     first, second = trade(0.001), trade(0.0008)
-    assert unsettleable([BUY, SELL], [first, second], batch=False) == []
-    assert unsettleable([BUY, SELL], [first, second], batch=True) == [second]
+    assert plain.refused([BUY, SELL], [first, second]) == []
+    assert verified.refused([BUY, SELL], [first, second]) == [second]
+
+
+def test_settlements_are_found_by_the_scenario_s_market_name() -> None:
+    assert set(SETTLEMENTS) == {"batch", "community"}
+    chain = EmbeddedChain()
+    opened = open_settlement("community", chain, MarketSetup(["A", "B"], 1.0))
+    assert isinstance(opened, CommunitySettlement)
+    assert opened.ledger.chain is chain  # the adapter runs on the chain it is given
+    with pytest.raises(PeergridError, match="unknown ledger market 'nope'"):
+        open_settlement("nope", chain, MarketSetup(["A"], 1.0))
 
 
 DISTANCES = DistanceMatrix(
@@ -52,15 +82,21 @@ def test_the_feeder_map_holds_every_pair_of_buses_in_millimetres() -> None:
 
 
 def test_a_batch_settlement_with_a_distance_charge_maps_the_households() -> None:
-    settlement = BatchSettlement.open(
-        ["H1", "H2", "H3"], 10.0, 0.01, 0.05, 0.002, buses=[3, 7, 3], distances=DISTANCES
+    settlement = batch(
+        ["H1", "H2", "H3"],
+        10.0,
+        0.01,
+        0.05,
+        distance_charge_per_m=0.002,
+        buses=[3, 7, 3],
+        distances=DISTANCES,
     )
     ledger, address = settlement.ledger, settlement.address_of
     assert ledger.distance_charge_rate() == 2_000_000  # micro-units per km
     assert ledger.member_distance(address["H1"], address["H2"]) == 121_332
     assert ledger.member_distance(address["H1"], address["H3"]) == 0  # the same bus
     with pytest.raises(ValueError, match="buses"):
-        BatchSettlement.open(["H1"], 10.0, 0.01, 0.05, 0.002)
+        batch(["H1"], 10.0, 0.01, 0.05, distance_charge_per_m=0.002)
 
 
 def test_a_negative_distance_is_refused() -> None:
@@ -74,7 +110,7 @@ def test_a_negative_distance_is_refused() -> None:
 def test_a_contract_delivered_in_full_reads_as_filled() -> None:
     # Two trades of 1.4 Wh each fill 1 Wh each on chain; the seller delivers its 2.8 Wh. Read
     # as round(2.8) = 3 Wh the meter would charge a penalty on 1 Wh never missing.
-    settlement = BatchSettlement.open(["B1", "B2", "S"], 10.0, 0.0, 0.05)
+    settlement = batch(["B1", "B2", "S"], 10.0, 0.0, 0.05)
     orders = [
         Order("b1", "B1", Side.BUY, 0.0014, 0.20),
         Order("b2", "B2", Side.BUY, 0.0014, 0.20),
@@ -98,7 +134,7 @@ def test_a_contract_delivered_in_full_reads_as_filled() -> None:
 
 
 def test_a_buyer_who_cannot_fund_its_escrow_is_refused_not_a_failed_run() -> None:
-    settlement = BatchSettlement.open(["B", "S"], 0.1, 0.0, 0.05)  # deposits of 0.1
+    settlement = batch(["B", "S"], 0.1, 0.0, 0.05)  # deposits of 0.1
     orders = [Order("b", "B", Side.BUY, 1.0, 0.20), Order("s", "S", Side.SELL, 1.0, 0.10)]
     trades = [Trade("B", "S", 1.0, 0.15, buy_order="b", sell_order="s")]
     assert settlement.refused(orders, trades) == trades  # 1 kWh at 0.20 needs 0.2 locked

@@ -1,0 +1,114 @@
+"""The rows of a run's tables: one per slot, one per trade (see the README's table list)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from peergrid.core.orders import Order
+from peergrid.core.trades import Trade
+from peergrid.grid.powerflow import SlotCheck
+from peergrid.mechanisms.info import AuctionInfo
+from peergrid.sim.accounting import MeteredAccounts
+from peergrid.sim.scenario import Scenario
+
+TRADE_COLUMNS = [
+    "slot",
+    "time",
+    "buyer",
+    "seller",
+    "buy_order",
+    "sell_order",
+    "quantity_kwh",
+    "price",
+    "value",
+    "grid_fee",
+    "distance_m",
+]
+VIOLATION_COLUMNS = ["slot", "kind", "element", "value", "limit"]
+
+
+def slot_start(scenario: Scenario, slot: int) -> dt.datetime:
+    start = dt.datetime.combine(scenario.time.start, dt.time())
+    return start + dt.timedelta(minutes=scenario.time.slot_minutes * slot)
+
+
+def slot_row(
+    scenario: Scenario,
+    slot: int,
+    orders: list[Order],
+    info: AuctionInfo,
+    price: float | None,
+    trades: list[Trade],
+    accounts: MeteredAccounts,
+) -> dict[str, Any]:
+    buys = [o for o in orders if o.side.value == "buy"]
+    sells = [o for o in orders if o.side.value == "sell"]
+    return {
+        "slot": slot,
+        "time": slot_start(scenario, slot).isoformat(timespec="minutes"),
+        "buy_orders": len(buys),
+        "sell_orders": len(sells),
+        "demand_kwh": sum(o.quantity_kwh for o in buys),
+        "supply_kwh": sum(o.quantity_kwh for o in sells),
+        "clearing_price": price,
+        "case": info.case,
+        "x": info.x,
+        "y": info.y,
+        "oversupply_kwh": info.oversupply_kwh,
+        "clipping_excess_kwh": info.clipping_excess_kwh,
+        "ir_violations": len(info.individual_rationality_violations),
+        "trades": len(trades),
+        "contracted_kwh": float(accounts.contracted_bought_kwh.sum()),
+        # Peer-to-peer energy the buyers' meters confirm (what replaced supplier imports).
+        "p2p_kwh": float(accounts.bought_p2p_kwh.sum()),
+        "p2p_delivered_kwh": float(accounts.sold_p2p_kwh.sum()),
+        "undelivered_kwh": float(
+            (accounts.contracted_bought_kwh - accounts.bought_p2p_kwh).sum()
+            + (accounts.contracted_sold_kwh - accounts.sold_p2p_kwh).sum()
+        ),
+        "penalties": float(accounts.penalties.sum()),
+        "dso_imbalance": accounts.dso_imbalance,
+        "import_kwh": float(accounts.imported_kwh.sum()),
+        "export_kwh": float(accounts.exported_kwh.sum()),
+        "network_fees": accounts.network_fees,
+        "community_bill": float(accounts.bill.sum()),
+        "baseline_bill": float(accounts.baseline_bill.sum()),
+    }
+
+
+def grid_row(result: SlotCheck | None) -> dict[str, Any]:
+    if result is None:
+        return {
+            "pf_converged": None,
+            "v_min_pu": None,
+            "v_max_pu": None,
+            "max_line_loading_pct": None,
+            "max_trafo_loading_pct": None,
+            "transformer_p_kw": None,
+            "grid_violations": 0,
+        }
+    return {
+        "pf_converged": result.converged,
+        "v_min_pu": result.v_min_pu,
+        "v_max_pu": result.v_max_pu,
+        "max_line_loading_pct": result.max_line_loading_pct,
+        "max_trafo_loading_pct": result.max_trafo_loading_pct,
+        "transformer_p_kw": result.transformer_p_kw,
+        "grid_violations": len(result.violations),
+    }
+
+
+def trade_row(scenario: Scenario, trade: Trade) -> dict[str, Any]:
+    return {
+        "slot": trade.slot,
+        "time": slot_start(scenario, trade.slot).isoformat(timespec="minutes"),
+        "buyer": trade.buyer,
+        "seller": trade.seller,
+        "buy_order": trade.buy_order,
+        "sell_order": trade.sell_order,
+        "quantity_kwh": trade.quantity_kwh,
+        "price": trade.price,
+        "value": trade.value,
+        "grid_fee": trade.grid_fee,
+    }
