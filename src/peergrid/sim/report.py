@@ -8,23 +8,25 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
 import pandas as pd
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+# Figures are drawn on matplotlib's object API with no pyplot state: no backend is chosen and
+# nothing global changes when this module is imported or a report is written.
+from matplotlib.figure import Figure
 
+if TYPE_CHECKING:
     from peergrid.sim.runner import RunResult
+
+
+def _subplots(*grid: int, figsize: tuple[float, float], **options: Any) -> tuple[Figure, Any]:
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*grid, **options)
 
 
 def _png(fig: Figure) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -34,7 +36,7 @@ def _times(slots: pd.DataFrame) -> pd.Series:
 
 def _prices_volumes(result: RunResult) -> str:
     s, t = result.slots, _times(result.slots)
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    fig, (ax1, ax2) = _subplots(2, 1, figsize=(10, 6), sharex=True)
     ax1.step(t, s["clearing_price"], where="post", label="P2P clearing price")
     ax1.axhline(result.summary["retail_price"], color="tab:red", ls="--", label="retail")
     ax1.axhline(result.summary["feed_in_price"], color="tab:green", ls="--", label="feed-in")
@@ -52,7 +54,7 @@ def _prices_volumes(result: RunResult) -> str:
 
 def _import_export(result: RunResult) -> str:
     s, t = result.slots, _times(result.slots)
-    fig, ax = plt.subplots(figsize=(10, 3.5))
+    fig, ax = _subplots(figsize=(10, 3.5))
     ax.step(t, s["import_kwh"], where="post", label="imported from supplier", color="tab:red")
     ax.step(t, -s["export_kwh"], where="post", label="exported to supplier", color="tab:green")
     ax.step(t, s["p2p_kwh"], where="post", label="traded P2P", color="tab:purple")
@@ -70,7 +72,7 @@ def _voltage(result: RunResult) -> str | None:
         return None
     t = _times(s)
     limits = result.scenario.grid
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True)
+    fig, (ax1, ax2) = _subplots(2, 1, figsize=(10, 5.5), sharex=True)
     ax1.fill_between(t, s["v_min_pu"], s["v_max_pu"], step="post", alpha=0.4, label="bus voltages")
     ax1.axhline(limits.v_min_pu, color="tab:red", ls="--", lw=1, label="limits")
     ax1.axhline(limits.v_max_pu, color="tab:red", ls="--", lw=1)
@@ -88,7 +90,7 @@ def _voltage(result: RunResult) -> str | None:
 
 def _bill_change(result: RunResult) -> str:
     b = result.bills.sort_values("bill_change")
-    fig, ax = plt.subplots(figsize=(10, 4))
+    fig, ax = _subplots(figsize=(10, 4))
     colours = ["tab:green" if v < 0 else "tab:red" for v in b["bill_change"]]
     ax.bar(b["household"], b["bill_change"], color=colours)
     ax.axhline(0, color="black", lw=0.5)
@@ -102,7 +104,7 @@ def _distances_and_fees(result: RunResult) -> str | None:
     t = result.trades
     if not len(t):
         return None
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, (ax1, ax2) = _subplots(1, 2, figsize=(10, 3.5))
     ax1.hist(t["distance_m"], bins=30, weights=t["quantity_kwh"], color="tab:purple")
     ax1.set_xlabel("path length buyer-seller along the feeder (m)")
     ax1.set_ylabel("energy traded (kWh)")

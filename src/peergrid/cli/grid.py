@@ -7,18 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from peergrid.cli.console import err, stdout
 from peergrid.core.errors import PeergridError
 
 grid_app = typer.Typer(help="Feeders: catalogue, pictures, distances, AC validation.")
-err = Console(stderr=True)
-
-
-def _fail(error: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 @grid_app.command("list")
@@ -31,7 +25,7 @@ def list_command() -> None:
     table.add_column("description")
     for info in list_feeders():
         table.add_row(info.name, info.description)
-    Console().print(table)
+    stdout().print(table)
 
 
 @grid_app.command("show")
@@ -46,15 +40,12 @@ def show_command(
     from peergrid.grid.feeders import load_feeder
     from peergrid.grid.plot import base_case_power_flow, draw_feeder, feeder_summary
 
-    try:
-        feeder = load_feeder(name)
-        base = base_case_power_flow(feeder)
-        summary = feeder_summary(feeder, base)
-        vm = None if base is None else base.res_bus.vm_pu.dropna().to_dict()
-        path = picture or Path(f"{name.replace(':', '_')}.png")
-        draw_feeder(feeder, path, vm, title=f"{name}: base-case voltages (p.u.)")
-    except PeergridError as exc:
-        raise _fail(exc) from None
+    feeder = load_feeder(name)
+    base = base_case_power_flow(feeder)
+    summary = feeder_summary(feeder, base)
+    vm = None if base is None else base.res_bus.vm_pu.dropna().to_dict()
+    path = picture or Path(f"{name.replace(':', '_')}.png")
+    draw_feeder(feeder, path, vm, title=f"{name}: base-case voltages (p.u.)")
     summary["picture"] = str(path)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -64,7 +55,7 @@ def show_command(
     table.add_column("value", justify="right")
     for key, value in summary.items():
         table.add_row(key, _fmt(value))
-    Console().print(table)
+    stdout().print(table)
 
 
 @grid_app.command("distances")
@@ -83,16 +74,13 @@ def distances_command(
     from peergrid.grid.feeders import load_feeder
 
     if metric not in ("length", "hops", "impedance"):
-        raise _fail(PeergridError(f"--metric: unknown metric {metric!r}"))
-    try:
-        feeder = load_feeder(name)
-        matrix = distance_matrix(feeder, metric)  # type: ignore[arg-type]
-        if buses:
-            matrix = matrix.restrict([_bus(b) for b in buses.split(",")])
-        elif not as_json:
-            matrix = matrix.restrict(feeder.household_buses)
-    except PeergridError as exc:
-        raise _fail(exc) from None
+        raise PeergridError(f"--metric: unknown metric {metric!r}")
+    feeder = load_feeder(name)
+    matrix = distance_matrix(feeder, metric)  # type: ignore[arg-type]
+    if buses:
+        matrix = matrix.restrict([_bus(b) for b in buses.split(",")])
+    elif not as_json:
+        matrix = matrix.restrict(feeder.household_buses)
     if as_json:
         typer.echo(json.dumps(matrix.to_json()))
         return
@@ -103,7 +91,7 @@ def distances_command(
         table.add_column(str(b), justify="right")
     for b in shown:
         table.add_row(str(b), *(f"{matrix.between(b, c):.3f}" for c in shown))
-    Console().print(table)
+    stdout().print(table)
     if len(matrix.buses) > len(shown):
         err.print(f"showing {len(shown)} of {len(matrix.buses)} buses; --json for all")
 
@@ -145,21 +133,18 @@ def validate_command(
     from peergrid.grid.injections import read_injections
     from peergrid.grid.powerflow import validate
 
-    try:
-        feeder = load_feeder(name)
-        limits = feeder.limits
-        for field, value in (("v_min_pu", v_min_pu), ("v_max_pu", v_max_pu)):
-            if value is not None:
-                limits = replace(limits, **{field: value})
-        if max_loading_pct is not None:
-            limits = replace(
-                limits, max_line_loading_pct=max_loading_pct, max_trafo_loading_pct=max_loading_pct
-            )
-        if limits.v_min_pu >= limits.v_max_pu:
-            raise PeergridError("--v-min-pu must be below --v-max-pu")
-        report = validate(feeder, read_injections(injections, feeder), limits)
-    except PeergridError as exc:
-        raise _fail(exc) from None
+    feeder = load_feeder(name)
+    limits = feeder.limits
+    for field, value in (("v_min_pu", v_min_pu), ("v_max_pu", v_max_pu)):
+        if value is not None:
+            limits = replace(limits, **{field: value})
+    if max_loading_pct is not None:
+        limits = replace(
+            limits, max_line_loading_pct=max_loading_pct, max_trafo_loading_pct=max_loading_pct
+        )
+    if limits.v_min_pu >= limits.v_max_pu:
+        raise PeergridError("--v-min-pu must be below --v-max-pu")
+    report = validate(feeder, read_injections(injections, feeder), limits)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -176,6 +161,6 @@ def validate_command(
                 f"{s.max_trafo_loading_pct:.2f}",
                 str(len(s.violations)) if s.converged else "not converged",
             )
-        Console().print(table)
+        stdout().print(table)
     if not report.passed:
         raise typer.Exit(code=1)

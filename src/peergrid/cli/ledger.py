@@ -7,18 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from peergrid.core.errors import PeergridError
+from peergrid.cli.console import err
 
 chain_app = typer.Typer(help="A local EVM node (anvil from npm) for development.")
 bench_app = typer.Typer(help="Benchmarks that print figures.")
-err = Console(stderr=True)
-
-
-def _fail(error: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 @chain_app.command("up")
@@ -34,10 +27,7 @@ def chain_up_command(
     """Run anvil (npm @foundry-rs/anvil) on 127.0.0.1 until Ctrl-C."""
     from peergrid.ledger.anvil import start_anvil
 
-    try:
-        node = start_anvil(port, block_time=block_time, state=state)
-    except PeergridError as exc:
-        raise _fail(exc) from None
+    node = start_anvil(port, block_time=block_time, state=state)
     with node:
         err.print(
             f"anvil at [bold]{node.url}[/] (chain id {node.chain_id}); its dev keys are public. "
@@ -62,11 +52,8 @@ def deploy_command(
     from peergrid.ledger.chain import open_chain
     from peergrid.ledger.deployment import deploy_community, write_addresses
 
-    try:
-        deployment = deploy_community(open_chain("rpc", rpc), supply_micro=supply)
-        path = write_addresses(deployment, out)
-    except PeergridError as exc:
-        raise _fail(exc) from None
+    deployment = deploy_community(open_chain("rpc", rpc), supply_micro=supply)
+    path = write_addresses(deployment, out)
     for name, address in deployment.contracts.items():
         err.print(f"{name}: {address}")
     err.print(f"wrote [bold]{path}[/] (chain {deployment.chain_id})")
@@ -79,8 +66,5 @@ def bench_gas_command(
     """Gas per contract function and its cost in euro (the VDMA paper's Eq. 1)."""
     from peergrid.ledger.gas_bench import format_gas_table, gas_table
 
-    try:
-        table = gas_table()
-    except PeergridError as exc:
-        raise _fail(exc) from None
+    table = gas_table()
     typer.echo(json.dumps(table, indent=2) if as_json else format_gas_table(table))

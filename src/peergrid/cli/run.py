@@ -1,61 +1,18 @@
-"""The ``peergrid`` command line.
-
-Logging is configured here and only here. Every domain error (a bad order, a bad scenario, a
-feeder or ledger failure) is printed as one line on stderr with exit status 2.
-"""
+"""``peergrid demo`` and ``peergrid run``: a scenario from its first slot to its last."""
 
 from __future__ import annotations
 
-import json
-import logging
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from peergrid import __version__
-from peergrid.cli_grid import grid_app
-from peergrid.cli_ledger import bench_app, chain_app, deploy_command
-from peergrid.core.errors import PeergridError
-
-app = typer.Typer(
-    name="peergrid",
-    help="Grid-aware peer-to-peer energy markets settled on an EVM ledger.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-console = Console(stderr=True)
-app.add_typer(grid_app, name="grid")
-app.add_typer(chain_app, name="chain")
-app.add_typer(bench_app, name="bench")
-app.command("deploy")(deploy_command)
+from peergrid.cli.console import err, stdout
 
 
-def _fail(error: Exception) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
-
-
-@app.callback()
-def _main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress details")] = False,
-    version: Annotated[bool, typer.Option("--version", help="print the version and exit")] = False,
-) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    if version:
-        typer.echo(f"peergrid {__version__}")
-        raise typer.Exit()
-
-
-@app.command()
 def demo(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="results folder (default results/demo)")
@@ -74,7 +31,6 @@ def demo(
     _run(scenario, output, quiet)
 
 
-@app.command()
 def run(
     scenario_file: Annotated[Path, typer.Argument(help="scenario file (TOML)")],
     output: Annotated[
@@ -85,11 +41,7 @@ def run(
     """Run a scenario file; see examples/demo.toml for every field."""
     from peergrid.sim.scenario import load_scenario
 
-    try:
-        scenario = load_scenario(scenario_file)
-    except PeergridError as exc:
-        raise _fail(exc) from None
-    _run(scenario, output, quiet)
+    _run(load_scenario(scenario_file), output, quiet)
 
 
 def _run(scenario: Any, output: Path | None, quiet: bool) -> None:
@@ -97,37 +49,34 @@ def _run(scenario: Any, output: Path | None, quiet: bool) -> None:
     from peergrid.sim.runner import run_scenario
 
     directory = output or scenario.output_directory
-    console.print(
-        f"[bold]peergrid[/] {scenario.name}: {scenario.households.count} households on "
+    err.print(
+        f"[bold]peergrid[/] {escape(scenario.name)}: {scenario.households.count} households on "
         f"{scenario.feeder.name}, {scenario.market.mechanism}, {scenario.time.days} day(s) of "
         f"{scenario.time.slot_minutes}-min slots from {scenario.time.start}",
         highlight=False,
     )
-    try:
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            disable=quiet,
-            transient=False,
-        ) as progress:
-            task = progress.add_task("slots", total=None)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("slots", total=None)
 
-            def on_slot(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
+        def on_slot(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
 
-            result = run_scenario(scenario, on_slot=on_slot)
-        paths = write_results(result, directory)
-    except PeergridError as exc:
-        raise _fail(exc) from None
-    Console().print(_summary_table(result.summary))
-    Console().print(_bills_table(result))
-    console.print(f"results in [bold]{directory}[/]: " + ", ".join(p.name for p in paths.values()))
+        result = run_scenario(scenario, on_slot=on_slot)
+    paths = write_results(result, directory)
+    stdout().print(summary_table(result.summary))
+    stdout().print(bills_table(result))
+    err.print(f"results in [bold]{directory}[/]: " + ", ".join(p.name for p in paths.values()))
 
 
-def _summary_table(s: dict[str, Any]) -> Table:
+def summary_table(s: dict[str, Any]) -> Table:
     cur = s["currency"]
     table = Table(title=f"Market summary: {s['scenario']}", show_header=False)
     table.add_column("figure")
@@ -222,7 +171,7 @@ def _summary_table(s: dict[str, Any]) -> Table:
     return table
 
 
-def _bills_table(result: Any) -> Table:
+def bills_table(result: Any) -> Table:
     cur = result.summary["currency"]
     table = Table(title=f"Bills per household ({cur}), market against no-market baseline")
     for column in ("household", "PV kWp", "bought P2P", "sold P2P", "bill", "baseline", "change"):
@@ -238,82 +187,3 @@ def _bills_table(result: Any) -> Table:
             f"{row.bill_change:+.3f}",
         )
     return table
-
-
-reproduce_app = typer.Typer(help="Regenerate a seed document's tables and comparisons.")
-app.add_typer(reproduce_app, name="reproduce")
-
-
-@reproduce_app.command("dpda")
-def reproduce_dpda_command(
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="folder for the tables and summary.md")
-    ] = Path("results/reproduce-dpda"),
-) -> None:
-    """The DPDA thesis: chapter 3 examples, Appendix B (Tables B.1-B.4), DPDA against DAM."""
-    from peergrid.sim.reproduce.dpda import reproduce_dpda
-
-    try:
-        paths = reproduce_dpda(output)
-    except PeergridError as exc:
-        raise _fail(exc) from None
-    console.print(f"wrote {len(paths)} files to [bold]{output}[/]; start with {paths['summary']}")
-
-
-@app.command("clear")
-def clear_command(
-    orders: Annotated[Path, typer.Option("--orders", help="JSON order set ('-' for stdin)")],
-    mechanism: Annotated[
-        str, typer.Option("--mechanism", "-m", help="mcafee, dpda or dpda+score")
-    ] = "dpda",
-    feeder: Annotated[
-        str | None, typer.Option("--feeder", help="feeder for grid distances (dpda+score)")
-    ] = None,
-    param: Annotated[
-        list[str] | None, typer.Option("--param", help="mechanism parameter key=value")
-    ] = None,
-) -> None:
-    """Clear a JSON order set and print the result as JSON."""
-    from peergrid.core.orders import parse_order_book
-    from peergrid.mechanisms import clear
-
-    try:
-        text = sys.stdin.read() if str(orders) == "-" else _read(orders)
-        book, params = parse_order_book(text)
-        for item in param or []:
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                raise PeergridError(f"--param {item!r}: expected key=value")
-            params[key] = _parse_value(value)
-        distances = None
-        if feeder is not None:
-            from peergrid.grid.distance import distance_matrix
-            from peergrid.grid.feeders import load_feeder
-
-            distances = distance_matrix(load_feeder(feeder))
-        result = clear(mechanism, book, params, distances=distances)
-    except PeergridError as exc:
-        raise _fail(exc) from None
-    typer.echo(json.dumps(result.to_dict(), indent=2))
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PeergridError(f"{path}: cannot read the order file ({exc.strerror})") from None
-
-
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()
