@@ -217,3 +217,46 @@ def test_run_on_the_sealed_bid_batch_market(tmp_path: Path, mechanism: str) -> N
     assert households["ledger_net_micro"].sum() == -round(summary["ledger_dso_balance"] * 1e6) + (
         round(50.0 * 1e6)
     )
+
+
+def test_every_command_group_is_listed() -> None:
+    done = peergrid("--help")
+    assert done.returncode == 0
+    for command in (
+        "demo",
+        "run",
+        "clear",
+        "mechanisms",
+        "reproduce",
+        "grid",
+        "chain",
+        "deploy",
+        "bench",
+    ):
+        assert f" {command} " in done.stdout, command
+
+
+def test_mechanisms_lists_the_registry_as_json() -> None:
+    done = peergrid("mechanisms", "--json")
+    assert done.returncode == 0, done.stderr
+    registry = json.loads(done.stdout)
+    assert set(registry) == {"dpda", "mcafee", "dpda+score", "mcafee+score"}
+    charge = registry["dpda+score"]["parameters"][0]
+    assert charge == {
+        "name": "distance_charge_per_m",
+        "unit": "currency/m",
+        "default": 0.002,
+        "description": charge["description"],
+    }
+
+
+def test_an_error_message_is_printed_as_written(tmp_path: Path) -> None:
+    # Square brackets in a message are text, not console markup.
+    scenario = tmp_path / "brackets.toml"
+    scenario.write_text('name = "[/]"\n[households]\npv_kwp = [9.0, 1.0]\n')
+    done = peergrid("run", str(scenario))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: {scenario}: households.pv_kwp: must be [low, high] with 0 <= low <= high, "
+        "got [9.0, 1.0]"
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -9,19 +10,23 @@ from typing import Annotated, Any
 
 import typer
 
+from peergrid.cli.console import stdout
 from peergrid.core.errors import PeergridError
+from peergrid.mechanisms.registry import MECHANISMS
 
 
 def clear_command(
     orders: Annotated[Path, typer.Option("--orders", help="JSON order set ('-' for stdin)")],
     mechanism: Annotated[
-        str, typer.Option("--mechanism", "-m", help="mcafee, dpda or dpda+score")
+        str, typer.Option("--mechanism", "-m", help=f"one of {', '.join(MECHANISMS)}")
     ] = "dpda",
     feeder: Annotated[
-        str | None, typer.Option("--feeder", help="feeder for grid distances (dpda+score)")
+        str | None,
+        typer.Option("--feeder", help="feeder for grid distances (the +score mechanisms)"),
     ] = None,
     param: Annotated[
-        list[str] | None, typer.Option("--param", help="mechanism parameter key=value")
+        list[str] | None,
+        typer.Option("--param", help="mechanism parameter key=value (`peergrid mechanisms`)"),
     ] = None,
 ) -> None:
     """Clear a JSON order set and print the result as JSON."""
@@ -57,3 +62,40 @@ def _parse_value(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+
+
+def mechanisms_command(
+    as_json: Annotated[bool, typer.Option("--json", help="print the registry as JSON")] = False,
+) -> None:
+    """List the mechanisms, what each needs and its parameters with units and defaults."""
+    from rich.table import Table
+
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    spec.name: {
+                        "module": spec.module,
+                        "summary": spec.summary,
+                        "needs_distances": spec.needs_distances,
+                        "parameters": [dataclasses.asdict(p) for p in spec.parameters],
+                    }
+                    for spec in MECHANISMS.values()
+                },
+                indent=2,
+            )
+        )
+        return
+
+    table = Table(title="Mechanisms (peergrid clear --mechanism, scenario market.mechanism)")
+    for column in ("name", "what it is", "needs", "parameters (unit, default)"):
+        table.add_column(column)
+    for spec in MECHANISMS.values():
+        params = "\n".join(f"{p.name} ({p.unit or '-'}, {p.default})" for p in spec.parameters)
+        table.add_row(
+            spec.name,
+            spec.summary,
+            "--feeder" if spec.needs_distances else "",
+            params or "none",
+        )
+    stdout().print(table)

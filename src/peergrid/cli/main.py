@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from peergrid import __version__
-from peergrid.cli.clear import clear_command
+from peergrid.cli.clear import clear_command, mechanisms_command
 from peergrid.cli.console import print_error
 from peergrid.cli.grid import grid_app
 from peergrid.cli.ledger import bench_app, chain_app, deploy_command
@@ -49,6 +49,7 @@ app = typer.Typer(
 app.command("demo")(demo)
 app.command("run")(run)
 app.command("clear")(clear_command)
+app.command("mechanisms")(mechanisms_command)
 app.add_typer(reproduce_app, name="reproduce")
 app.add_typer(grid_app, name="grid")
 app.add_typer(chain_app, name="chain")

@@ -101,7 +101,9 @@ class TimeSection(_Section):
 
 
 class MarketSection(_Section):
-    mechanism: str = Field("dpda", description="clearing mechanism: dpda, mcafee or dpda+score")
+    mechanism: str = Field(
+        "dpda", description=f"clearing mechanism, one of {', '.join(MECHANISMS)}"
+    )
     behaviour: Literal["cooperative", "non-cooperative"] = Field(
         "cooperative", description="spread of reserved prices (003_dpda.md §2.11)"
     )
