@@ -24,8 +24,8 @@ from peergrid.grid.opf import (
     RadialNetwork,
     solve_opf,
 )
-from peergrid.grid.opf_check import ac_check
-from peergrid.grid.opf_example import example_case
+from peergrid.grid.opf.check import ac_check
+from peergrid.grid.opf.example import example_case
 
 # The OPF's voltages against the AC power flow's, for a tight relaxation on a net of lines.
 AC_TOLERANCE_PU = 1e-4

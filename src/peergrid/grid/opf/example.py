@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from peergrid.core.errors import GridError
 from peergrid.grid.feeders import Feeder, GridLimits
-from peergrid.grid.opf import (
+from peergrid.grid.opf.case import (
     Battery,
     ElectricVehicle,
     FixedLoad,
@@ -38,7 +38,7 @@ from peergrid.grid.opf import (
     Prices,
     PVSystem,
 )
-from peergrid.grid.opf_network import FloatArray, RadialNetwork
+from peergrid.grid.opf.network import FloatArray, RadialNetwork
 
 
 def _bump(h: FloatArray, centre: float, width: float) -> FloatArray:
