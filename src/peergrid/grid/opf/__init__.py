@@ -7,7 +7,9 @@ exchange with the external grid at the root.
 - :mod:`~peergrid.grid.opf.network`: a radial pandapower net as per-unit branch data
   (:class:`RadialNetwork`), buses in breadth-first order from the root.
 - :mod:`~peergrid.grid.opf.case`: the inputs (:class:`OPFCase`): periods, :class:`Prices`, the
-  assets at their buses, the :class:`GridConnection` and the operating limits.
+  assets at their buses, the :class:`GridConnection` and the operating limits. The assets are
+  the device models of :mod:`peergrid.assets` (:class:`FixedLoad`, :class:`PVSystem`,
+  :class:`Battery`, :class:`ElectricVehicle`), re-exported here.
 - :mod:`~peergrid.grid.opf.model`: the cvxpy problem, equation by equation, and the sign
   conventions of the whole package.
 - :mod:`~peergrid.grid.opf.solve`: :func:`solve_opf`, from the case to the result.
@@ -17,15 +19,11 @@ exchange with the external grid at the root.
 - :mod:`~peergrid.grid.opf.example`: a ready one-day case on any feeder (:func:`example_case`).
 """
 
-from peergrid.grid.opf.case import (
-    Battery,
-    ElectricVehicle,
-    FixedLoad,
-    GridConnection,
-    OPFCase,
-    Prices,
-    PVSystem,
-)
+from peergrid.assets.battery import Battery
+from peergrid.assets.ev import ElectricVehicle
+from peergrid.assets.load import FixedLoad
+from peergrid.assets.pv import PVSystem
+from peergrid.grid.opf.case import GridConnection, OPFCase, Prices
 from peergrid.grid.opf.check import ACCheck, ac_check
 from peergrid.grid.opf.example import example_case
 from peergrid.grid.opf.network import RadialNetwork

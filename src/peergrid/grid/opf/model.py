@@ -25,12 +25,13 @@ Equations (numbers of the digest, 000_bder.md §2.2–2.3):
   the same period never pays: lowering both by their minimum keeps the physics and lowers the
   cost by ``(κ − κ^{fi})·min``. The reported import and export are the positive and negative
   parts of the net exchange. A feed-in price above the import price is rejected.
-- (2)–(3) optional bounds on the root exchange (:class:`GridConnection`).
+- (2)–(3) optional bounds on the root exchange (:class:`~peergrid.grid.opf.case.GridConnection`).
 - (4)–(5) EV energy delivered within the availability window ω, power between the window's
   bounds; V2G out of scope (seed L413–L417).
 - (6)–(7) battery net power and state of charge, charge / discharge efficiencies; the limits
-  "not given" by the report (seed L427) are the :class:`Battery` fields; the initial state and
-  an end-of-horizon floor (``e_T ≥ e_final``) are ours (the digest lists them as unstated).
+  "not given" by the report (seed L427) are the :class:`~peergrid.assets.battery.Battery`
+  fields; the initial state and an end-of-horizon floor (``e_T ≥ e_final``) are ours (the
+  digest lists them as unstated).
 - (8)–(9) nodal balance of the assets at each bus; PV may be curtailed (``0 ≤ p^pv ≤`` its
   availability) and may provide reactive power within ``q_max`` and an apparent-power
   limit (seed L407 gives reactive power to PV households).
@@ -47,13 +48,14 @@ Equations (numbers of the digest, 000_bder.md §2.2–2.3):
 - (12) minimise ``Σ_t Δt · C_t``.
 
 The relaxation gap ``ψ v − (P² + Q²) ≥ 0`` is reported at the solution
-(:class:`RelaxationGap`); a zero gap means the dispatch satisfies the exact branch-flow model.
-It is zero when every extra ampere costs money: prices positive (losses must be bought or
-forgo feed-in revenue) and no upper voltage limit binding against reverse flow on a branch
-with ``x > r``. There, a fictitious current lowers the downstream voltage by more than it loses
-(``|z|²/2r > r``) and lets more PV out, so the optimum leaves the cone's surface; the gap and
-the AC check (:mod:`peergrid.grid.opf.check`) show it. LV cables (``r > x``) are safe; negative
-prices are allowed but make losses welcome, and the gap will say so.
+(:class:`~peergrid.grid.opf.result.RelaxationGap`); a zero gap means the dispatch satisfies
+the exact branch-flow model. It is zero when every extra ampere costs money: prices positive
+(losses must be bought or forgo feed-in revenue) and no upper voltage limit binding against
+reverse flow on a branch with ``x > r``. There, a fictitious current lowers the downstream
+voltage by more than it loses (``|z|²/2r > r``) and lets more PV out, so the optimum leaves
+the cone's surface; the gap and the AC check (:mod:`peergrid.grid.opf.check`) show it. LV
+cables (``r > x``) are safe; negative prices are allowed but make losses welcome, and the gap
+will say so.
 """
 
 from __future__ import annotations
