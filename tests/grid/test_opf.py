@@ -267,6 +267,53 @@ def test_loose_relaxation_is_detected_by_gap_and_ac_check() -> None:
     assert any(v.kind == "overvoltage" for v in check.violations)
 
 
+def test_current_penalty_trades_cost_for_a_tight_relaxation() -> None:
+    """The loose case above with a penalty on Σψ: less current, a dearer dispatch, no gap."""
+    case = OPFCase(
+        network=two_bus(length_km=0.3, r_ohm_per_km=0.1, x_ohm_per_km=0.4),
+        period_hours=1.0,
+        prices=Prices.with_feed_in_share([0.3]),
+        pv=(PVSystem("roof", 1, np.array([200.0])),),
+        limits=GridLimits(0.9, 1.02),
+    )
+    plain = solve_opf(case)
+    penalised = solve_opf(case, current_penalty=0.1)
+    assert plain.info.current_penalty == 0.0 and penalised.info.current_penalty == 0.1
+    assert penalised.branch_current_sq_pu.sum() < 0.1 * plain.branch_current_sq_pu.sum()
+    assert penalised.cost > plain.cost + 1.0  # cost is the exchange alone, without the penalty
+    assert penalised.pv_curtailed_kw.sum() > plain.pv_curtailed_kw.sum() + 1.0
+    assert plain.gap.max_rel > 0.1 and penalised.gap.max_rel < 1e-5
+
+
+def test_current_penalty_defaults_to_zero_and_ignores_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    case = OPFCase(
+        two_bus(),
+        1.0,
+        Prices.with_feed_in_share([0.2, 0.3]),
+        loads=(FixedLoad("x", 1, np.array([2.0, 3.0])),),
+    )
+    explicit = solve_opf(case, current_penalty=0.0)
+    monkeypatch.setenv("PSIW", "1")  # once read by the objective; no longer
+    default = solve_opf(case)
+    assert default.cost == explicit.cost
+    assert np.array_equal(default.branch_current_sq_pu, explicit.branch_current_sq_pu)
+
+
+@pytest.mark.parametrize("weight", [-0.1, float("nan"), float("inf")])
+def test_current_penalty_must_be_non_negative(weight: float) -> None:
+    case = OPFCase(two_bus(), 1.0, Prices.with_feed_in_share([0.2]))
+    with pytest.raises(GridError, match="current_penalty must be non-negative"):
+        solve_opf(case, current_penalty=weight)
+
+
+def test_current_penalty_needs_a_positive_mean_import_price() -> None:
+    case = OPFCase(two_bus(), 1.0, Prices(np.array([-0.1, 0.05]), np.array([-0.2, 0.0])))
+    with pytest.raises(GridError, match="positive mean import price"):
+        solve_opf(case, current_penalty=0.1)
+
+
 # --------------------------------------------------------------------------------------------
 # Inputs that cannot be met
 

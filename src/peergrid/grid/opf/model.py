@@ -45,7 +45,8 @@ Equations (numbers of the digest, 000_bder.md §2.2–2.3):
 - (11) the SOC relaxation of (10d): ``P_i² + Q_i² ≤ ψ_i v_i``.
 - voltage limits ``v_min² ≤ v_i ≤ v_max²`` on every bus but the root, whose ``v`` is fixed
   (seed L451, read as bounds on the voltage *magnitude*); thermal limits ``ψ_i ≤ ψ_max``.
-- (12) minimise ``Σ_t Δt · C_t``.
+- (12) minimise ``Σ_t Δt · C_t``; optionally plus a current penalty ``w · κ̄ · Σ_{b,t} ψ_b,t``
+  (``current_penalty`` of :func:`build_model`, 0 by default).
 
 The relaxation gap ``ψ v − (P² + Q²) ≥ 0`` is reported at the solution
 (:class:`~peergrid.grid.opf.result.RelaxationGap`); a zero gap means the dispatch satisfies
@@ -60,6 +61,7 @@ will say so.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -68,6 +70,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from peergrid.core.errors import GridError
 from peergrid.grid.opf.case import OPFCase
 from peergrid.grid.opf.network import FloatArray
 
@@ -109,8 +112,25 @@ class OPFModel:
     n_soc: int  # second-order cone constraints, counted as scalar cones
 
 
-def build_model(case: OPFCase) -> OPFModel:
-    """The case's OPF: constraints (2)–(11), the voltage and thermal limits, objective (12)."""
+def build_model(case: OPFCase, current_penalty: float = 0.0) -> OPFModel:
+    """The case's OPF: constraints (2)–(11), the voltage and thermal limits, objective (12).
+
+    ``current_penalty`` (``w``, default 0: the report's objective) adds ``w · κ̄ · Σ ψ`` to the
+    objective, κ̄ being the mean import price over the horizon: as if every branch had an extra
+    resistance of ``w`` p.u. whose losses ``w ψ`` were bought at the mean price. It acts on
+    the objective only, never on the physics. A positive weight pushes the squared currents
+    down onto the cone's surface where the relaxation is loose (reverse flow against a binding
+    upper voltage limit on a branch with ``x > r``), at the price of a dearer dispatch (e.g.
+    more PV curtailed); with a tight relaxation it only trades cost for lower currents. It
+    needs a positive mean import price, else it would reward current.
+    """
+    if not (math.isfinite(current_penalty) and current_penalty >= 0):
+        raise GridError(f"OPF: current_penalty must be non-negative, got {current_penalty}")
+    if current_penalty > 0 and float(np.mean(case.prices.import_per_kwh)) <= 0:
+        raise GridError(
+            "OPF: a current_penalty needs a positive mean import price; at "
+            f"{float(np.mean(case.prices.import_per_kwh)):g} per kWh it would reward current"
+        )
     net = case.network
     T, N, B = case.periods, net.n_buses, net.n_branches
     dt = case.period_hours
@@ -274,9 +294,9 @@ def build_model(case: OPFCase) -> OPFModel:
     # (12) with the feed-in price (1).
     kappa = case.prices.import_per_kwh * dt * net.kw_per_pu
     kappa_fi = case.prices.feed_in_per_kwh * dt * net.kw_per_pu
-    import os
-
-    w = float(os.environ.get("PSIW", "0"))
+    # The current penalty stays in the objective at 0 too: the problem, and so the solver's
+    # path, is the same whatever the weight.
+    w = float(current_penalty)
     objective = cp.Minimize(kappa @ imp - kappa_fi @ exp + w * float(np.mean(kappa)) * cp.sum(psi))
     return OPFModel(
         cp.Problem(objective, cons), v, p, q, psi, imp, exp, qg, pv_p, pv_q, bc, bd, e, ev, n_soc

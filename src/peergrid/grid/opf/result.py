@@ -68,7 +68,7 @@ class RelaxationGap:
 
 @dataclass(frozen=True)
 class SolveInfo:
-    """What the solve cost: times (s), iterations and the size of the problem."""
+    """What the solve cost: times (s), iterations and the size of the problem; its settings."""
 
     solver: str
     status: str
@@ -81,6 +81,7 @@ class SolveInfo:
     n_eq_constraints: int
     n_ineq_constraints: int
     n_soc_constraints: int
+    current_penalty: float = 0.0  # weight of Σψ in the objective (solve_opf's current_penalty)
 
 
 @dataclass(frozen=True, eq=False)
