@@ -1,16 +1,12 @@
-"""Branch-flow OPF (000_bder.md §2.2–2.3): hand-checked optima, limits, EVs, gap, AC check."""
+"""Hand-checked optima on two buses, binding limits, the relaxation gap, infeasible cases."""
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable
-
 import numpy as np
-import pandapower as pp
 import pytest
 
 from peergrid.core.errors import GridError
-from peergrid.grid.feeders import Feeder, GridLimits, load_feeder
+from peergrid.grid.feeders import GridLimits
 from peergrid.grid.opf import (
     Battery,
     ElectricVehicle,
@@ -21,117 +17,11 @@ from peergrid.grid.opf import (
     OPFResult,
     Prices,
     PVSystem,
-    RadialNetwork,
+    ac_check,
     solve_opf,
 )
-from peergrid.grid.opf.check import ac_check
-from peergrid.grid.opf.example import example_case
 
-# The OPF's voltages against the AC power flow's, for a tight relaxation on a net of lines.
-AC_TOLERANCE_PU = 1e-4
-
-
-def two_bus(
-    *,
-    length_km: float = 0.01,
-    r_ohm_per_km: float = 0.01,
-    x_ohm_per_km: float = 0.005,
-    vn_kv: float = 0.4,
-    max_i_ka: float = 1.0,
-    s_base_mva: float = 0.01,
-) -> RadialNetwork:
-    """The root (bus 0, 1.0 p.u.) and one household bus (bus 1) joined by one line."""
-    net = pp.create_empty_network(sn_mva=1.0)
-    b0 = pp.create_bus(net, vn_kv=vn_kv)
-    b1 = pp.create_bus(net, vn_kv=vn_kv)
-    pp.create_ext_grid(net, b0, vm_pu=1.0)
-    pp.create_line_from_parameters(
-        net, b0, b1, length_km, r_ohm_per_km, x_ohm_per_km, 0.0, max_i_ka
-    )
-    return RadialNetwork.from_net(net, s_base_mva=s_base_mva)
-
-
-def case33bw() -> Feeder:
-    import pandapower.networks as pn
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        net = pn.case33bw()
-    buses = list(dict.fromkeys(int(b) for b in net.load.bus))
-    return Feeder("case33bw", net, buses, 12.66, GridLimits(0.90, 1.10))
-
-
-@pytest.fixture(scope="module")
-def day33() -> OPFResult:
-    return solve_opf(example_case(case33bw(), periods=24, seed=1))
-
-
-# --------------------------------------------------------------------------------------------
-# Network conversion
-
-
-def test_case33bw_branch_data() -> None:
-    feeder = case33bw()
-    net = RadialNetwork.from_net(feeder.net, s_base_mva=1.0)
-    assert net.n_buses == 33 and net.n_branches == 32
-    assert net.root_bus == 0 and net.v_root_pu == 1.0
-    assert set(net.branch_kind) == {"line"}
-    # Every parent comes before its child (breadth-first order).
-    assert (net.branch_parent < net.branch_child).all()
-    # Line 0 joins buses 0 and 1: 0.0922 Ω on a 12.66 kV, 1 MVA base.
-    b = net.position(1) - 1
-    assert net.r_pu[b] == pytest.approx(0.0922 / 12.66**2, rel=1e-6)
-    # MATPOWER's 99 999 kA placeholder is "no limit".
-    assert not np.isfinite(net.i_max_pu).any()
-
-
-def test_meshed_net_is_rejected() -> None:
-    net = case33bw().net
-    net.line["in_service"] = True  # closes the five tie lines
-    with pytest.raises(GridError, match="not radial"):
-        RadialNetwork.from_net(net)
-
-
-def test_transformer_branch_on_ieee_eu_lv() -> None:
-    network = RadialNetwork.from_net(load_feeder("ieee-eu-lv").net, s_base_mva=0.1)
-    assert network.n_buses == 907
-    (b,) = [k for k, kind in enumerate(network.branch_kind) if kind == "trafo"]
-    assert network.branch_parent[b] == 0  # fed from the 11 kV root
-    assert network.tap_ratio[b] == pytest.approx(1.0)
-    # 800 kVA at 0.416 kV on a 0.1 MVA base: 8 p.u. of apparent power, i.e. of current at 1 p.u.
-    assert network.i_max_pu[b] == pytest.approx(8.0)
-    # vk 4.02 %, vkr 0.4 % on 0.8 MVA → on 0.1 MVA.
-    assert np.hypot(network.r_pu[b], network.x_pu[b]) == pytest.approx(0.0402 / 8, rel=1e-3)
-    assert network.v_root_pu == pytest.approx(1.05)
-
-
-@pytest.mark.parametrize("builder", ["create_cigre_network_lv", "create_cigre_network_mv"])
-def test_switches_and_transformers_match_ac(builder: str) -> None:
-    """CIGRE LV: closed bus-bus switches (merged buses) and three transformers; CIGRE MV: lines
-    opened at one end by S1-S3 (their charging still loads the live end) and two transformers.
-    Neither has magnetising losses, so the OPF's voltages are the AC ones."""
-    import pandapower.networks as pn
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        net = getattr(pn, builder)(with_der=False) if "mv" in builder else getattr(pn, builder)()
-    buses = list(dict.fromkeys(int(b) for b in net.load.bus))
-    feeder = Feeder(builder, net, buses, float(net.bus.vn_kv.min()), GridLimits())
-    case = example_case(feeder, periods=4, seed=2)
-    network = case.network
-    assert network.branch_kind.count("trafo") == (3 if "lv" in builder else 2)
-    if "lv" in builder:
-        assert network.merged  # bus-bus switches
-        some = next(iter(network.merged))
-        assert network.position(some) == network.position(network.merged[some])
-    r = solve_opf(case)
-    check = ac_check(r)
-    assert check.max_v_diff_pu < AC_TOLERANCE_PU
-    assert check.violations == ()
-
-
-# --------------------------------------------------------------------------------------------
-# Hand-checkable optima on two buses
+from .conftest import AC_TOLERANCE_PU, two_bus
 
 
 def test_pv_surplus_is_exported_at_the_feed_in_price() -> None:
@@ -331,47 +221,6 @@ def test_infeasible_voltage_band_is_a_clear_error() -> None:
         solve_opf(case)
 
 
-def test_ev_energy_beyond_its_window_is_refused_before_solving() -> None:
-    ev = ElectricVehicle(
-        "car", 1, energy_kwh=50.0, arrival_period=0, departure_period=4, p_max_kw=11.0
-    )
-    with pytest.raises(GridError, match=r"ev 'car': field 'energy_kwh' = 50.0 exceeds"):
-        OPFCase(two_bus(), 1.0, Prices.with_feed_in_share(np.full(6, 0.2)), evs=(ev,))
-
-
-@pytest.mark.parametrize(
-    ("make", "match"),
-    [
-        (
-            lambda: Prices(np.array([0.2, 0.2]), np.array([0.1, 0.3])),
-            r"exceeds the import price \(0\.2\) in period 1",
-        ),
-        (lambda: Battery("b", 1, 5.0, 2.0, 2.0, e_initial_kwh=6.0), "'e_initial_kwh' = 6.0"),
-        (lambda: Battery("b", 1, 5.0, 2.0, 2.0, eta_charge=1.2), "'eta_charge' must lie"),
-        (lambda: PVSystem("p", 1, np.array([1.0, -1.0])), "'available_kw' is negative"),
-        (lambda: ElectricVehicle("e", 1, 5.0, 3, 3, 7.0), "must be distinct"),
-    ],
-)
-def test_bad_inputs_name_the_field(make: Callable[[], object], match: str) -> None:
-    with pytest.raises(GridError, match=match):
-        make()
-
-
-def test_case_level_checks() -> None:
-    prices = Prices.with_feed_in_share([0.2, 0.2])
-    with pytest.raises(GridError, match="field 'bus' = 7 is not a bus"):
-        OPFCase(two_bus(), 1.0, prices, loads=(FixedLoad("x", 7, np.ones(2)),))
-    with pytest.raises(GridError, match="has 3 periods, not 2"):
-        OPFCase(two_bus(), 1.0, prices, loads=(FixedLoad("x", 1, np.ones(3)),))
-    with pytest.raises(GridError, match="cannot be reached"):
-        OPFCase(
-            two_bus(),
-            1.0,
-            prices,
-            batteries=(Battery("b", 1, 10.0, 1.0, 1.0, e_initial_kwh=0.0, e_final_kwh=9.0),),
-        )
-
-
 def test_import_limit_makes_the_case_infeasible() -> None:
     case = OPFCase(
         two_bus(),
@@ -382,64 +231,3 @@ def test_import_limit_makes_the_case_infeasible() -> None:
     )
     with pytest.raises(OPFInfeasible, match="grid connection"):
         solve_opf(case)
-
-
-# --------------------------------------------------------------------------------------------
-# case33bw: relaxation gap and AC check
-
-
-def test_relaxation_is_tight_on_case33bw(day33: OPFResult) -> None:
-    gap = day33.gap
-    assert day33.status == "optimal"
-    assert gap.gap_pu2.min() > -1e-7  # (11) holds
-    assert gap.max_rel < 1e-3
-    assert gap.mean_abs_pu2 < 1e-6
-    assert gap.fictitious_loss_kwh < 1e-3 * day33.losses_kwh
-
-
-def test_ac_check_agrees_with_opf_voltages_on_case33bw(day33: OPFResult) -> None:
-    check = ac_check(day33)
-    assert check.all_converged
-    assert check.max_v_diff_pu < AC_TOLERANCE_PU
-    assert check.max_exchange_diff_kw < 0.1  # of a feeder drawing up to ~3.7 MW
-    assert check.losses_kw == pytest.approx(day33.branch_loss_kw.sum(axis=0), rel=1e-4)
-    assert check.violations == ()
-
-
-def test_example_case_dispatch_is_consistent(day33: OPFResult) -> None:
-    case = day33.case
-    assert case.periods == 24 and len(case.evs) == 2 and case.pv and case.batteries
-    dt = case.period_hours
-    for k, ev in enumerate(case.evs):
-        assert ev.efficiency * day33.ev_kw[k].sum() * dt == pytest.approx(ev.energy_kwh, rel=1e-6)
-    for k, b in enumerate(case.batteries):
-        e = day33.battery_energy_kwh[k]
-        assert e[-1] >= b.e_end - 1e-6
-        assert e.min() >= b.e_min_kwh - 1e-6 and e.max() <= b.e_max_kwh + 1e-6
-        # Eq. (7), period by period.
-        prev = np.concatenate([[b.e_start], e[:-1]])
-        step = (
-            b.eta_charge * day33.battery_charge_kw[k]
-            - day33.battery_discharge_kw[k] / b.eta_discharge
-        ) * dt
-        assert e - prev == pytest.approx(step, abs=1e-6)
-    # Energy balance: exchange = consumption - generation + losses.
-    balance = day33.grid_import_kw - day33.grid_export_kw + day33.bus_p_kw[1:].sum(axis=0)
-    assert balance == pytest.approx(day33.branch_loss_kw.sum(axis=0), abs=1e-3)
-    assert day33.v_pu[1:].min() >= 0.9 - 1e-7 and day33.v_pu[1:].max() <= 1.1 + 1e-7
-    assert day33.max_simultaneous_exchange_kw < 1e-3  # MW-scale feeder
-    assert day33.max_simultaneous_charge_discharge_kw < 1e-3
-
-
-@pytest.mark.slow
-def test_full_day_on_case33bw_and_ieee_eu_lv() -> None:
-    """96 quarter hours on case33bw; 4 periods on the 907-bus IEEE EU LV feeder (transformer)."""
-    r = solve_opf(example_case(case33bw(), periods=96, seed=0))
-    assert r.gap.max_rel < 1e-3
-    assert ac_check(r).max_v_diff_pu < AC_TOLERANCE_PU
-    lv = solve_opf(example_case(load_feeder("ieee-eu-lv"), periods=4, seed=0))
-    assert lv.status in ("optimal", "optimal_inaccurate")  # tiny lines: solver stalls at 1e-7
-    check = ac_check(lv)
-    assert check.all_converged
-    assert check.max_v_diff_pu < AC_TOLERANCE_PU
-    assert check.violations == ()
