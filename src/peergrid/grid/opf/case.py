@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -121,7 +120,12 @@ class OPFCase:
             raise GridError("case: loading limits must be positive and finite")
         T = self.periods
         names: set[str] = set()
-        assets: list[Any] = [*self.loads, *self.pv, *self.batteries, *self.evs]
+        assets: list[FixedLoad | PVSystem | Battery | ElectricVehicle] = [
+            *self.loads,
+            *self.pv,
+            *self.batteries,
+            *self.evs,
+        ]
         for asset in assets:
             kind = type(asset).__name__
             if asset.name in names:
@@ -164,4 +168,5 @@ class OPFCase:
 
     @property
     def periods(self) -> int:
+        """``T``, the number of periods: the length of the price series."""
         return len(self.prices)

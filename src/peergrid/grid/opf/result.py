@@ -124,10 +124,12 @@ class OPFResult:
 
     @property
     def network(self) -> RadialNetwork:
+        """The case's network."""
         return self.case.network
 
     @property
     def losses_kwh(self) -> float:
+        """The energy lost in all branches over the horizon, ``Σ r ψ Δt`` (kWh)."""
         return float(self.branch_loss_kw.sum() * self.case.period_hours)
 
     @property

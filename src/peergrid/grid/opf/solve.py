@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 class OPFError(GridError):
     """The OPF could not produce a dispatch (solver failure); ``status`` is the solver's."""
 
-    def __init__(self, message: str, status: str | None = None):
+    def __init__(self, message: str, status: str | None = None) -> None:
         self.status = status
         super().__init__(message)
 
@@ -45,6 +45,7 @@ _INFEASIBLE = {cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE}
 
 
 def _value(x: cp.Variable | None, shape: tuple[int, int]) -> FloatArray:
+    """A variable's solution as an array of ``shape``; zeros for an absent variable."""
     if x is None or x.value is None:
         return np.zeros(shape)
     return np.asarray(x.value, dtype=float).reshape(shape)
