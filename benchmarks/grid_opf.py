@@ -1,7 +1,7 @@
 """Branch-flow OPF (000_bder.md §2.2–2.3): solve time, problem size, relaxation gap, AC check.
 
 A one-day OPF (96 periods of 15 minutes by default) on ``case33bw`` and on
-``ieee-eu-lv-reduced``, each with the ready example case of ``peergrid.grid.opf_example``
+``ieee-eu-lv-reduced``, each with the ready example case of ``peergrid.grid.opf.example``
 (loads at every household bus, PV on 40 %, batteries on 20 %, two EVs). The OPF is solved
 ``--runs`` times (median reported); its dispatch then goes once through the AC check.
 
@@ -20,9 +20,7 @@ from typing import Any
 
 from peergrid.core.errors import GridError
 from peergrid.grid.feeders import Feeder, GridLimits, load_feeder
-from peergrid.grid.opf import solve_opf
-from peergrid.grid.opf_check import ac_check
-from peergrid.grid.opf_example import example_case
+from peergrid.grid.opf import ac_check, example_case, solve_opf
 
 FEEDERS = ("case33bw", "ieee-eu-lv-reduced")
 

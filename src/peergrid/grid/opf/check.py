@@ -28,8 +28,8 @@ import numpy.typing as npt
 import pandapower as pp
 
 from peergrid.grid.feeders import GridLimits
-from peergrid.grid.opf import OPFResult
-from peergrid.grid.opf_network import FloatArray
+from peergrid.grid.opf.network import FloatArray
+from peergrid.grid.opf.result import OPFResult
 from peergrid.grid.powerflow import Violation
 
 BoolArray = npt.NDArray[np.bool_]

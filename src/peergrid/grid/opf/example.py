@@ -28,17 +28,14 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from peergrid.assets.battery import Battery
+from peergrid.assets.ev import ElectricVehicle
+from peergrid.assets.load import FixedLoad
+from peergrid.assets.pv import PVSystem
 from peergrid.core.errors import GridError
 from peergrid.grid.feeders import Feeder, GridLimits
-from peergrid.grid.opf import (
-    Battery,
-    ElectricVehicle,
-    FixedLoad,
-    OPFCase,
-    Prices,
-    PVSystem,
-)
-from peergrid.grid.opf_network import FloatArray, RadialNetwork
+from peergrid.grid.opf.case import OPFCase, Prices
+from peergrid.grid.opf.network import FloatArray, RadialNetwork
 
 
 def _bump(h: FloatArray, centre: float, width: float) -> FloatArray:
