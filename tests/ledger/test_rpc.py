@@ -16,10 +16,15 @@ from eth_utils import is_checksum_address
 
 from peergrid.core.errors import LedgerError
 from peergrid.ledger import Chain, EmbeddedChain
-from peergrid.ledger.anvil import ANVIL_DEV_ADDRESSES, ANVIL_DEV_KEYS, AnvilProcess, start_anvil
 from peergrid.ledger.chain import BACKENDS, open_chain
-from peergrid.ledger.compile import compile_contract
-from peergrid.ledger.rpc import RpcChain, _Unreachable
+from peergrid.ledger.chain.anvil import (
+    ANVIL_DEV_ADDRESSES,
+    ANVIL_DEV_KEYS,
+    AnvilProcess,
+    start_anvil,
+)
+from peergrid.ledger.chain.compile import compile_contract
+from peergrid.ledger.chain.rpc import RpcChain, _Unreachable
 
 from .helpers import FUNDS_MICRO, Community, reverts
 

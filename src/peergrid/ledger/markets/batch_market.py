@@ -18,12 +18,12 @@ began; so it runs the same on the embedded chain, whose block time stands still,
    quantities within both orders, no order used beyond its quantity) before any money moves,
    pays sellers and the DSO's fee, and releases every buy order's escrow. With a distance charge
    rate (Score Matching's C_d), each fill also costs its pair ``C_d × d`` on the DSO's feeder map
-   (:meth:`~peergrid.ledger.market_base.MarketLedger.set_nodes`,
-   :meth:`~peergrid.ledger.market_base.MarketLedger.set_distances`), half each, paid from free
+   (:meth:`~peergrid.ledger.markets.base.MarketLedger.set_nodes`,
+   :meth:`~peergrid.ledger.markets.base.MarketLedger.set_distances`), half each, paid from free
    balances (what a member cannot pay is logged as a shortfall). A clearing that fails
    verification reverts and changes nothing. A clearing with no fills cancels the slot.
-4. The meter posts the metered energy of every position (:mod:`peergrid.ledger.meters`): true-ups
-   and deviation penalties move between members and the DSO (eqs. 4.8/4.9).
+4. The meter posts the metered energy of every position (:mod:`peergrid.ledger.markets.meters`):
+   true-ups and deviation penalties move between members and the DSO (eqs. 4.8/4.9).
 
 Transactions per slot: 2 per order (commit, reveal) and 4 more (open, start reveal, clearing,
 readings). Units are integers: Wh, micro-currency per kWh, micro-currency. :func:`clear` states
@@ -45,14 +45,14 @@ from peergrid.core.errors import LedgerError
 from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Trade
 from peergrid.core.units import kwh_to_wh, to_micro
-from peergrid.ledger.chain import Chain, Contract, Receipt
-from peergrid.ledger.consortium import (
+from peergrid.ledger.chain.base import Chain, Contract, Receipt
+from peergrid.ledger.markets.base import MAX_QUANTITY_WH, UNKNOWN_DISTANCE, MarketLedger
+from peergrid.ledger.markets.consortium import (
     DEFAULT_QUORUM_BPS,
     DEFAULT_VOTING_PERIOD_S,
 )
-from peergrid.ledger.escrow import distance_charge_shares, fill_payment, lock_micro
-from peergrid.ledger.market_base import MAX_QUANTITY_WH, UNKNOWN_DISTANCE, MarketLedger
-from peergrid.ledger.meters import MeterClient, Position, positions_hash
+from peergrid.ledger.markets.escrow import distance_charge_shares, fill_payment, lock_micro
+from peergrid.ledger.markets.meters import MeterClient, Position, positions_hash
 
 MAX_ORDERS_PER_SLOT = 256
 """Most orders one slot can reveal and clear (the contract's ``MAX_ORDERS``)."""

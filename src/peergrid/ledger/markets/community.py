@@ -35,9 +35,9 @@ from eth_utils import keccak
 from peergrid.core.errors import LedgerError
 from peergrid.core.trades import Trade
 from peergrid.core.units import kwh_to_wh, payment_micro, to_micro
-from peergrid.ledger.chain import Chain, Contract, Receipt
-from peergrid.ledger.compile import compile_contract
-from peergrid.ledger.gas import GasLog
+from peergrid.ledger.chain.base import Chain, Contract, Receipt
+from peergrid.ledger.chain.compile import compile_contract
+from peergrid.ledger.chain.gas import GasLog
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """Chains: where contracts are deployed and transactions run, behind one interface.
 
 :class:`Chain` is the interface every backend implements: make accounts, deploy a compiled
-:class:`~peergrid.ledger.compile.Artifact`, send a transaction (:meth:`Chain.transact`, which
-returns a :class:`Receipt` and records its gas in :attr:`Chain.gas_log`) and read state
+:class:`~peergrid.ledger.chain.compile.Artifact`, send a transaction (:meth:`Chain.transact`,
+which returns a :class:`Receipt` and records its gas in :attr:`Chain.gas_log`) and read state
 (:meth:`Chain.call`). Arguments and results are plain Python values (checksum address strings,
-ints, bytes, tuples for structs); the ABI work is shared in :mod:`peergrid.ledger.abi`, so a
-backend only moves bytes. A call that reverts raises
+ints, bytes, tuples for structs); the ABI work is shared in :mod:`peergrid.ledger.chain.abi`, so
+a backend only moves bytes. A call that reverts raises
 :class:`~peergrid.core.errors.LedgerError` with ``call="Contract.function"`` and the contract's
 revert reason, and leaves no trace: no state change, no nonce, no gas record. That is what a
 JSON-RPC backend gives when it estimates gas before sending, so both backends end in the same
@@ -29,7 +29,7 @@ The embedded chain builds its own py-evm chain rather than a ``boa.Env``: every 
 wraps py-evm's shared opcode table in one more tracing layer and keeps the environment alive, so
 a process that makes many chains (a test suite, a sweep) would slow down and grow.
 
-The JSON-RPC backend, :class:`peergrid.ledger.rpc.RpcChain` (web3.py against anvil or a
+The JSON-RPC backend, :class:`peergrid.ledger.chain.rpc.RpcChain` (web3.py against anvil or a
 consortium node), sits behind the same interface: ``new_account`` hands out a local key (funded
 from a funder account if fresh), ``transact`` estimates the gas first (a revert raises before
 anything is sent), signs, manages the nonce in Python and reads gas from the receipt, ``call`` is
@@ -58,12 +58,12 @@ from eth.vm.transaction_context import BaseTransactionContext
 from eth_utils import ValidationError, keccak, to_canonical_address, to_checksum_address
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger.abi import ContractAbi, Event, Log, revert_reason
-from peergrid.ledger.compile import Artifact
-from peergrid.ledger.gas import GasLog, GasRecord
+from peergrid.ledger.chain.abi import ContractAbi, Event, Log, revert_reason
+from peergrid.ledger.chain.compile import Artifact
+from peergrid.ledger.chain.gas import GasLog, GasRecord
 
 if TYPE_CHECKING:
-    from peergrid.ledger.rpc import RpcChain
+    from peergrid.ledger.chain.rpc import RpcChain
 
 TX_GAS_LIMIT = 2**24
 """Most gas one transaction may use (EIP-7825's cap)."""
@@ -330,11 +330,12 @@ def open_chain(
     """A chain by backend name: ``"embedded"`` (in process, the default) or ``"rpc"`` (``url``).
 
     For ``"rpc"``, ``accounts`` are the private keys :meth:`Chain.new_account` hands out and
-    ``funder`` the key that funds fresh accounts (see :class:`~peergrid.ledger.rpc.RpcChain`).
-    When neither is given and the node is anvil, its public dev keys are used: dev account 0
-    funds, dev accounts 1–9 are handed out first (so a deployment's roles on a dev node have
-    keys that later commands can use), fresh funded keys after them. ``options`` go to the
-    backend's constructor (e.g. ``tx_gas_limit``, ``reconnect_timeout``).
+    ``funder`` the key that funds fresh accounts (see
+    :class:`~peergrid.ledger.chain.rpc.RpcChain`). When neither is given and the node is anvil,
+    its public dev keys are used: dev account 0 funds, dev accounts 1–9 are handed out first (so
+    a deployment's roles on a dev node have keys that later commands can use), fresh funded keys
+    after them. ``options`` go to the backend's constructor (e.g. ``tx_gas_limit``,
+    ``reconnect_timeout``).
     """
     if backend == "embedded":
         if url is not None or accounts is not None or funder is not None:
@@ -352,11 +353,11 @@ def open_chain(
 def _open_rpc(
     url: str, accounts: Sequence[str] | None, funder: str | None, options: dict[str, Any]
 ) -> RpcChain:
-    from peergrid.ledger.rpc import RpcChain
+    from peergrid.ledger.chain.rpc import RpcChain
 
     chain = RpcChain(url, accounts=accounts or (), funder=funder, **options)
     if accounts is None and funder is None and chain.is_anvil:
-        from peergrid.ledger.anvil import ANVIL_DEV_KEYS
+        from peergrid.ledger.chain.anvil import ANVIL_DEV_KEYS
 
         chain.close()
         chain = RpcChain(url, accounts=ANVIL_DEV_KEYS[1:], funder=ANVIL_DEV_KEYS[0], **options)

@@ -14,8 +14,8 @@ embedded chain, so the same calls end in the same state on both:
 * **A reverting call leaves no trace.** :meth:`RpcChain.transact` first asks the node to estimate
   the gas (``eth_estimateGas``, capped at :attr:`RpcChain.tx_gas_limit`); a revert there raises
   :class:`~peergrid.core.errors.LedgerError` with ``call="Contract.function"`` and the revert
-  reason decoded by :func:`~peergrid.ledger.abi.revert_reason`, before anything is signed or
-  sent: no nonce used, no gas paid, no gas record. The gas limit sent is the estimate plus a
+  reason decoded by :func:`~peergrid.ledger.chain.abi.revert_reason`, before anything is signed
+  or sent: no nonce used, no gas paid, no gas record. The gas limit sent is the estimate plus a
   margin (gas *used* does not depend on the limit). A transaction that passes the estimate and
   still fails when mined (the state changed in between) raises too; that one did use its nonce.
 * **Nonces are managed in Python**, one counter per sender, read from the node once
@@ -37,12 +37,12 @@ in the original order, waiting for each receipt. Resending the same raw transact
 nonce, same hash) is what makes a double application impossible: a nonce is applied once, and a
 second copy is refused ("nonce too low" / "already known"). This covers a transaction lost from
 the node's pool, a response lost after the node applied it, and a node that came back at an
-older state (anvil restarted from a state file, see :mod:`peergrid.ledger.anvil`). If the node
-lost more than the journal holds (a sender's nonce below its oldest journal entry), or someone
-else used one of the journal's nonces, recovery raises rather than guess. A restart between two
-requests shows no connection error (the HTTP client reconnects silently); it is seen by the
-nonce check before the next transaction, and by the same recovery when a receipt is slow to come
-(every ``stall_check_s`` seconds).
+older state (anvil restarted from a state file, see :mod:`peergrid.ledger.chain.anvil`). If the
+node lost more than the journal holds (a sender's nonce below its oldest journal entry), or
+someone else used one of the journal's nonces, recovery raises rather than guess. A restart
+between two requests shows no connection error (the HTTP client reconnects silently); it is seen
+by the nonce check before the next transaction, and by the same recovery when a receipt is slow
+to come (every ``stall_check_s`` seconds).
 
 Assumption: the keys are used by this client only while it runs (a single writer per key),
 which is how the platform runs the operator, DSO and issuer roles.
@@ -65,10 +65,10 @@ from eth_utils import to_checksum_address
 from web3 import HTTPProvider
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger.abi import Log, revert_reason
-from peergrid.ledger.chain import TX_GAS_LIMIT, Chain, Contract, Receipt
-from peergrid.ledger.compile import Artifact
-from peergrid.ledger.gas import GasRecord
+from peergrid.ledger.chain.abi import Log, revert_reason
+from peergrid.ledger.chain.base import TX_GAS_LIMIT, Chain, Contract, Receipt
+from peergrid.ledger.chain.compile import Artifact
+from peergrid.ledger.chain.gas import GasRecord
 
 logger = logging.getLogger(__name__)
 
@@ -269,7 +269,7 @@ class RpcChain(Chain):
     # --- contracts ---------------------------------------------------------------------------
 
     def deploy(self, sender: str, artifact: Artifact, *args: Any) -> Contract:
-        from peergrid.ledger.abi import ContractAbi
+        from peergrid.ledger.chain.abi import ContractAbi
 
         abi = ContractAbi(artifact.name, artifact.abi)
         data = artifact.bytecode + abi.encode_constructor(args)
