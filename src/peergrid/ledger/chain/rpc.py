@@ -1,14 +1,15 @@
 """The JSON-RPC chain backend: any EVM node (anvil, geth, Besu) through web3.py.
 
-:class:`RpcChain` implements :class:`~peergrid.ledger.chain.Chain` with the same semantics as the
-embedded chain, so the same calls end in the same state on both:
+:class:`RpcChain` implements :class:`~peergrid.ledger.chain.base.Chain` with the same semantics
+as the embedded chain, so the same calls end in the same state on both:
 
 * **Accounts are local keys.** ``accounts=`` holds private keys that :meth:`RpcChain.new_account`
   hands out in order (for a consortium node: the members' keys; for anvil: its dev keys). When
   they are used up and a ``funder`` key is given, ``new_account`` makes a fresh random key and
   funds it with ``fund_wei`` from the funder (a plain value transfer; it is not a ledger call,
-  so it is not in :attr:`~peergrid.ledger.chain.Chain.gas_log`). :meth:`RpcChain.add_account`
-  adds a key without handing it out (e.g. the operator's key read from a key store).
+  so it is not in :attr:`~peergrid.ledger.chain.base.Chain.gas_log`).
+  :meth:`RpcChain.add_account` adds a key without handing it out (e.g. the operator's key read
+  from a key store).
 * **Transactions are signed here** (eth-account; install ``coincurve`` for native-speed
   signatures) as EIP-1559 transactions (legacy ones if the node's blocks have no base fee).
 * **A reverting call leaves no trace.** :meth:`RpcChain.transact` first asks the node to estimate
@@ -66,9 +67,8 @@ from web3 import HTTPProvider
 
 from peergrid.core.errors import LedgerError
 from peergrid.ledger.chain.abi import Log, revert_reason
-from peergrid.ledger.chain.base import TX_GAS_LIMIT, Chain, Contract, Receipt
+from peergrid.ledger.chain.base import TX_GAS_LIMIT, Chain, Contract, Mined
 from peergrid.ledger.chain.compile import Artifact
-from peergrid.ledger.chain.gas import GasRecord
 
 logger = logging.getLogger(__name__)
 
@@ -268,20 +268,6 @@ class RpcChain(Chain):
 
     # --- contracts ---------------------------------------------------------------------------
 
-    def deploy(self, sender: str, artifact: Artifact, *args: Any) -> Contract:
-        from peergrid.ledger.chain.abi import ContractAbi
-
-        abi = ContractAbi(artifact.name, artifact.abi)
-        data = artifact.bytecode + abi.encode_constructor(args)
-        raw = self._execute(sender, None, data, f"{artifact.name}.constructor")
-        address = raw.get("contractAddress")
-        if not address:
-            raise LedgerError(f"{artifact.name}.constructor", "the receipt has no contract address")
-        contract = Contract(name=artifact.name, address=to_checksum_address(address), abi=abi)
-        self._register(contract)
-        self.gas_log.add(GasRecord(artifact.name, "constructor", int(raw["gasUsed"], 16)))
-        return contract
-
     def at(self, artifact: Artifact, address: str) -> Contract:
         """The contract ``artifact`` deployed at ``address``; refuses an address without code."""
         contract = super().at(artifact, address)
@@ -290,48 +276,18 @@ class RpcChain(Chain):
             raise LedgerError(f"{artifact.name}.at", f"no contract code at {contract.address}")
         return contract
 
-    def transact(
-        self, sender: str, contract: Contract, fn_name: str, *args: Any, slot: int | None = None
-    ) -> Receipt:
-        fn = contract.abi.function(fn_name, len(args))
-        data = contract.abi.encode_call(fn, args)
-        call = f"{contract.name}.{fn_name}"
-        raw = self._execute(sender, contract.address, data, call)
-        gas = int(raw["gasUsed"], 16)
-        self.gas_log.add(GasRecord(contract.name, fn_name, gas, slot))
-        return Receipt(
-            tx_hash=str(raw["transactionHash"]),
-            sender=to_checksum_address(sender),
-            contract=contract.name,
-            function=fn_name,
-            to=contract.address,
-            gas_used=gas,
-            logs=tuple(
-                Log(
-                    address=to_checksum_address(log["address"]),
-                    topics=tuple(_hex_to_bytes(t) for t in log["topics"]),
-                    data=_hex_to_bytes(log["data"]),
-                )
-                for log in raw["logs"]
-            ),
-            slot=slot,
-            decoders=self._abis,
-        )
-
-    def call(self, contract: Contract, fn_name: str, *args: Any) -> Any:
-        fn = contract.abi.function(fn_name, len(args))
-        data = contract.abi.encode_call(fn, args)
+    def _static_call(self, to: str, data: bytes, call: str) -> bytes:
         params = {
             "from": "0x" + "00" * 20,
-            "to": contract.address,
+            "to": to,
             "data": "0x" + data.hex(),
             "gas": hex(self.tx_gas_limit),
         }
         try:
             output = self._rpc("eth_call", [params, "latest"])
         except _NodeError as exc:
-            raise LedgerError(f"{contract.name}.{fn_name}", self._failure(exc)) from exc
-        return contract.abi.decode_output(fn, _hex_to_bytes(output))
+            raise LedgerError(call, self._failure(exc)) from exc
+        return _hex_to_bytes(output)
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -347,8 +303,8 @@ class RpcChain(Chain):
             )
         return account
 
-    def _execute(self, sender: str, to: str | None, data: bytes, call: str) -> dict[str, Any]:
-        """Estimate, sign, send, wait: the raw receipt of a successful transaction."""
+    def _execute(self, sender: str, to: str | None, data: bytes, call: str) -> Mined:
+        """Estimate, sign, send, wait for the receipt of a successful transaction."""
         with self._lock:
             account = self._signer(sender, call)
             if self.verify_nonces:
@@ -359,7 +315,20 @@ class RpcChain(Chain):
             entry = self._submit(entry)
             receipt = self._await_receipt(entry)
             self._check_status(receipt, entry, to, data)
-            return receipt
+        address = receipt.get("contractAddress")
+        return Mined(
+            tx_hash=str(receipt["transactionHash"]),
+            gas_used=int(receipt["gasUsed"], 16),
+            logs=tuple(
+                Log(
+                    address=to_checksum_address(log["address"]),
+                    topics=tuple(_hex_to_bytes(t) for t in log["topics"]),
+                    data=_hex_to_bytes(log["data"]),
+                )
+                for log in receipt["logs"]
+            ),
+            created=str(address) if to is None and address else None,
+        )
 
     def _estimate(self, sender: str, to: str | None, data: bytes, call: str) -> int:
         params: dict[str, Any] = {
