@@ -24,7 +24,8 @@ from peergrid.ledger.chain.anvil import (
     start_anvil,
 )
 from peergrid.ledger.chain.compile import compile_contract
-from peergrid.ledger.chain.rpc import RpcChain, _Unreachable
+from peergrid.ledger.chain.journal import NodeUnreachable
+from peergrid.ledger.chain.rpc import RpcChain
 
 from .helpers import FUNDS_MICRO, Community, reverts
 
@@ -205,7 +206,7 @@ def faults(rpc_chain: RpcChain, monkeypatch: pytest.MonkeyPatch) -> Iterator[lis
                 armed.remove(fault)
                 if kind == "lose-response":
                     real(method, params)
-                raise _Unreachable(f"injected {kind}")
+                raise NodeUnreachable(f"injected {kind}")
         return real(method, params)
 
     monkeypatch.setattr(rpc_chain, "_post", post)

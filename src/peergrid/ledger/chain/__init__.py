@@ -4,7 +4,8 @@
   :class:`Receipt`; deploying, sending and reading are written once there.
 * :mod:`~peergrid.ledger.chain.embedded` — :class:`EmbeddedChain`, py-evm in process.
 * :mod:`~peergrid.ledger.chain.rpc` — ``RpcChain``, any EVM node over JSON-RPC (imported on
-  demand: it needs web3.py).
+  demand: it needs web3.py), with its transaction journal in
+  :mod:`~peergrid.ledger.chain.journal`.
 * :mod:`~peergrid.ledger.chain.open` — :func:`open_chain` by backend name.
 * :mod:`~peergrid.ledger.chain.abi`, :mod:`~peergrid.ledger.chain.compile`,
   :mod:`~peergrid.ledger.chain.gas`, :mod:`~peergrid.ledger.chain.anvil`.
