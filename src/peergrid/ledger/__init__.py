@@ -24,6 +24,10 @@ Two parts, and the contract sources:
     sessions, two pools and gate closure.
 
 * ``ledger/contracts/*.vy`` — the Vyper sources.
+
+What each contract refuses, in Python: :func:`batch_refused_trades` and
+:func:`community_refused_trades` (the trades a market would not settle), with the batch
+market's price rule :func:`within_price_limits` (and :func:`fill_within_limits` for a fill).
 """
 
 from peergrid.ledger.chain import BACKENDS, Chain, Contract, EmbeddedChain, Receipt, open_chain
@@ -62,16 +66,21 @@ from peergrid.ledger.markets import (
     SlotRecord,
     SlotStatus,
     batch_order_set_hash,
+    batch_refused_trades,
     commitment,
+    community_refused_trades,
     fill_payment,
+    fill_within_limits,
     fills_from_trades,
     lock_micro,
     metered_settlement,
     millimetres,
     order_set_hash,
     sealed_order,
+    settled_wh,
     settlement_trades,
     split_settleable,
+    within_price_limits,
 )
 
 __all__ = [
@@ -116,8 +125,11 @@ __all__ = [
     "SlotRecord",
     "SlotStatus",
     "batch_order_set_hash",
+    "batch_refused_trades",
     "commitment",
+    "community_refused_trades",
     "fill_payment",
+    "fill_within_limits",
     "fills_from_trades",
     "lock_micro",
     "metered_settlement",
@@ -125,6 +137,8 @@ __all__ = [
     "open_chain",
     "order_set_hash",
     "sealed_order",
+    "settled_wh",
     "settlement_trades",
     "split_settleable",
+    "within_price_limits",
 ]

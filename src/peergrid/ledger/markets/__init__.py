@@ -8,10 +8,14 @@
 * :mod:`~peergrid.ledger.markets.base` — :class:`MarketLedger`, what the market clients share
   (token, consortium, escrow, the DSO's feeder map).
 * :mod:`~peergrid.ledger.markets.batch_market` — :class:`BatchMarketLedger`: the sealed-bid
-  batch auction, its clearing verified on chain.
+  batch auction, its clearing verified on chain, and its price rule
+  (:func:`within_price_limits`).
 * :mod:`~peergrid.ledger.markets.meters` — :class:`MeterClient`: settlement against readings.
 * :mod:`~peergrid.ledger.markets.orderbook` — :class:`OrderBookLedger`: continuous double auction.
 * :mod:`~peergrid.ledger.markets.deployment` — deploy a community and record where it is.
+
+Two functions share the name ``refused_trades`` (one per contract); here they are
+:func:`batch_refused_trades` and :func:`community_refused_trades`.
 """
 
 from peergrid.ledger.markets.base import DistanceRow, MarketLedger, millimetres
@@ -25,10 +29,14 @@ from peergrid.ledger.markets.batch_market import (
     SlotInfo,
     clear,
     commitment,
+    fill_within_limits,
     fills_from_trades,
     sealed_order,
+    settled_wh,
+    within_price_limits,
 )
 from peergrid.ledger.markets.batch_market import order_set_hash as batch_order_set_hash
+from peergrid.ledger.markets.batch_market import refused_trades as batch_refused_trades
 from peergrid.ledger.markets.community import (
     MAX_MEMBERS_PER_TX,
     MAX_TRADES_PER_TX,
@@ -40,6 +48,7 @@ from peergrid.ledger.markets.community import (
     settlement_trades,
     split_settleable,
 )
+from peergrid.ledger.markets.community import refused_trades as community_refused_trades
 from peergrid.ledger.markets.consortium import (
     ConsortiumClient,
     Proposal,
@@ -100,15 +109,20 @@ __all__ = [
     "SlotRecord",
     "SlotStatus",
     "batch_order_set_hash",
+    "batch_refused_trades",
     "clear",
     "commitment",
+    "community_refused_trades",
     "fill_payment",
+    "fill_within_limits",
     "fills_from_trades",
     "lock_micro",
     "metered_settlement",
     "millimetres",
     "order_set_hash",
     "sealed_order",
+    "settled_wh",
     "settlement_trades",
     "split_settleable",
+    "within_price_limits",
 ]

@@ -29,6 +29,11 @@ Transactions per slot: 2 per order (commit, reveal) and 4 more (open, start reve
 readings). Units are integers: Wh, micro-currency per kWh, micro-currency. :func:`clear` states
 the contract's clearing arithmetic in Python; :func:`sealed_order` and :func:`fills_from_trades`
 convert from :mod:`peergrid.core` orders and trades.
+
+The contract's price rule is stated once, in :func:`within_price_limits`: a fill's price is at
+least the sell order's limit and at most the buy order's. :func:`fill_within_limits` applies it
+to a fill and :func:`refused_trades` to core trades, so that a caller can void beforehand what
+the contract would refuse (a DPDA Case 4 price can exceed a buyer's limit, 003 §6 item 9).
 """
 
 from __future__ import annotations
@@ -286,6 +291,56 @@ def settled_wh(
     return settled
 
 
+def within_price_limits(
+    price_micro_per_kwh: int, sell_limit_micro_per_kwh: int, buy_limit_micro_per_kwh: int
+) -> bool:
+    """The batch contract's price rule: ``sell_limit <= price <= buy_limit``, in micro-units.
+
+    A fill's price must be at least the sell order's limit (the seller's minimum) and at most
+    the buy order's (the buyer's maximum); a price at either limit is within.
+    """
+    return sell_limit_micro_per_kwh <= price_micro_per_kwh <= buy_limit_micro_per_kwh
+
+
+def fill_within_limits(fill: Fill, revealed: Sequence[RevealedOrder]) -> bool:
+    """Whether ``fill``'s price is within the limits of its two revealed orders.
+
+    A DPDA Case 4 price can exceed a buyer's limit (003 §6 item 9), and rounding a uniform
+    price to micro-units can push it one unit past one; the contract refuses such a fill.
+    """
+    buy, sell = revealed[fill.buy], revealed[fill.sell]
+    return within_price_limits(
+        fill.price_micro_per_kwh, sell.price_micro_per_kwh, buy.price_micro_per_kwh
+    )
+
+
+def refused_trades(orders: Sequence[Order], trades: Sequence[Trade]) -> list[Trade]:
+    """The trades the batch market would not settle, so that the cycle voids them first.
+
+    First, in trade order, every trade whose price, in micro-units, is outside either order's
+    limit (:func:`within_price_limits`); then, in trade order, every other trade whose energy
+    settles to 0 Wh once cut to what its two orders have left (:func:`settled_wh`, the orders'
+    quantities in Wh, earlier trades first): a trade that rounds to 0 Wh, or one whose orders
+    earlier trades used up. ``orders`` are the slot's orders, which every trade names.
+    """
+    by_id = {o.id: o for o in orders}
+    refused: list[Trade] = []
+    kept: list[Trade] = []
+    for t in trades:
+        within = within_price_limits(
+            to_micro(t.price),
+            to_micro(by_id[t.sell_order].price),
+            to_micro(by_id[t.buy_order].price),
+        )
+        (kept if within else refused).append(t)
+    position = {o.id: i for i, o in enumerate(orders)}
+    legs = [(position[t.buy_order], position[t.sell_order]) for t in kept]
+    energies = settled_wh(
+        [kwh_to_wh(t.quantity_kwh) for t in kept], legs, [kwh_to_wh(o.quantity_kwh) for o in orders]
+    )
+    return refused + [t for t, energy in zip(kept, energies, strict=True) if energy <= 0]
+
+
 def clear(
     orders: Sequence[RevealedOrder],
     fills: Sequence[Fill],
@@ -320,12 +375,17 @@ def clear(
             (b.owner != s.owner, "buyer and seller are the same"),
             (f.energy_wh != 0, "zero energy"),
             (f.energy_wh <= MAX_QUANTITY_WH, "energy out of range"),
-            (f.price_micro_per_kwh >= s.price_micro_per_kwh, "price below the seller's limit"),
-            (f.price_micro_per_kwh <= b.price_micro_per_kwh, "price above the buyer's limit"),
         )
         for ok, reason in checks:
             if not ok:
                 raise LedgerError(call, reason)
+        if not within_price_limits(
+            f.price_micro_per_kwh, s.price_micro_per_kwh, b.price_micro_per_kwh
+        ):
+            below = f.price_micro_per_kwh < s.price_micro_per_kwh
+            raise LedgerError(
+                call, "price below the seller's limit" if below else "price above the buyer's limit"
+            )
         filled[f.buy] += f.energy_wh
         filled[f.sell] += f.energy_wh
         if filled[f.buy] > b.quantity_wh:
