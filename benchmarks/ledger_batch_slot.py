@@ -44,8 +44,8 @@ from peergrid.ledger import (
     fills_from_trades,
     sealed_order,
 )
-from peergrid.ledger.batch_market import Fill, RevealedOrder, clear
-from peergrid.ledger.compile import compile_contract
+from peergrid.ledger.chain.compile import compile_contract
+from peergrid.ledger.markets.batch_market import Fill, RevealedOrder, clear
 from peergrid.mechanisms.dpda import clear_dpda
 
 DEPOSIT_MICRO = 100_000_000  # 100 currency units per household
@@ -98,7 +98,7 @@ def main() -> None:
         with contextlib.ExitStack() as stack:
             url = args.rpc
             if url is None:
-                from peergrid.ledger.anvil import start_anvil
+                from peergrid.ledger.chain.anvil import start_anvil
 
                 url = stack.enter_context(start_anvil()).url
             from peergrid.ledger.chain import open_chain

@@ -33,9 +33,9 @@ from typing import Any
 
 from peergrid.core.trades import Trade
 from peergrid.ledger import CommunityLedger, order_set_hash, settlement_trades
-from peergrid.ledger.anvil import ANVIL_DEV_KEYS, anvil_version, find_anvil, start_anvil
-from peergrid.ledger.compile import compile_all
-from peergrid.ledger.rpc import RpcChain
+from peergrid.ledger.chain.anvil import ANVIL_DEV_KEYS, anvil_version, find_anvil, start_anvil
+from peergrid.ledger.chain.compile import compile_all
+from peergrid.ledger.chain.rpc import RpcChain
 
 DEPOSIT_MICRO = 100_000_000
 

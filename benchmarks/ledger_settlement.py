@@ -26,7 +26,7 @@ from peergrid.ledger import (
     order_set_hash,
     settlement_trades,
 )
-from peergrid.ledger.compile import compile_all
+from peergrid.ledger.chain.compile import compile_all
 
 DEPOSIT_MICRO = 100_000_000  # 100 currency units per household, enough for a day
 

@@ -4,10 +4,11 @@ The compile cache goes to a temporary folder for the whole session, so the tests
 write the user's cache.
 
 Backends. ``community`` is parametrised over both chain backends: ``embedded`` (in process) and
-``rpc`` (an :class:`~peergrid.ledger.rpc.RpcChain` on a local anvil node, marked ``slow``). The
-anvil node (``anvil_node``) starts once per test session, on 127.0.0.1 and a port anvil picks,
-only if a test asks for it, and is stopped at the end of the session. Every rpc test gets fresh
-accounts funded from anvil's first dev account, so the tests do not see each other's state.
+``rpc`` (an :class:`~peergrid.ledger.chain.rpc.RpcChain` on a local anvil node, marked
+``slow``). The anvil node (``anvil_node``) starts once per test session, on 127.0.0.1 and a
+port anvil picks, only if a test asks for it, and is stopped at the end of the session. Every
+rpc test gets fresh accounts funded from anvil's first dev account, so the tests do not see each
+other's state.
 A test that only makes sense on the embedded chain (deterministic addresses, titanoboa) uses
 ``chain`` or ``make_community`` directly, which stay embedded.
 """
@@ -20,13 +21,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from peergrid.ledger import Chain, CommunityLedger, EmbeddedChain
-from peergrid.ledger.anvil import ANVIL_DEV_KEYS, AnvilProcess, start_anvil
-from peergrid.ledger.compile import CACHE_ENV_VAR
+from peergrid.ledger.chain.anvil import ANVIL_DEV_KEYS, AnvilProcess, start_anvil
+from peergrid.ledger.chain.compile import CACHE_ENV_VAR
 
 from .helpers import FUNDS_MICRO, N_MEMBERS, SUPPLY_MICRO, Community, make_community
 
 if TYPE_CHECKING:  # web3.py is imported only by the tests that use the rpc backend
-    from peergrid.ledger.rpc import RpcChain
+    from peergrid.ledger.chain.rpc import RpcChain
 
 BACKENDS = ["embedded", pytest.param("rpc", marks=pytest.mark.slow)]
 
@@ -52,7 +53,7 @@ def anvil_node() -> Iterator[AnvilProcess]:
 @pytest.fixture
 def rpc_chain(anvil_node: AnvilProcess) -> Iterator[RpcChain]:
     """An RpcChain on the session's anvil whose new accounts are fresh funded keys."""
-    from peergrid.ledger.rpc import RpcChain
+    from peergrid.ledger.chain.rpc import RpcChain
 
     with RpcChain(anvil_node.url, funder=ANVIL_DEV_KEYS[0]) as chain:
         yield chain

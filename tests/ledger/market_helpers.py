@@ -16,7 +16,7 @@ from peergrid.ledger import (
     RoleGrant,
     SealedOrder,
 )
-from peergrid.ledger.escrow import Escrow
+from peergrid.ledger.markets.escrow import Escrow
 
 SUPPLY_MICRO = 10**15
 FUNDS_MICRO = 1_000_000_000  # 1 000 currency units per member

@@ -31,10 +31,10 @@ from peergrid.ledger import (
     SlotRecord,
     order_set_hash,
 )
-from peergrid.ledger.abi import ContractAbi
 from peergrid.ledger.chain import Contract, Receipt
-from peergrid.ledger.compile import Artifact
-from peergrid.ledger.rpc import RpcChain
+from peergrid.ledger.chain.abi import ContractAbi
+from peergrid.ledger.chain.compile import Artifact
+from peergrid.ledger.chain.rpc import RpcChain
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from peergrid.ledger import DistanceRow, Fill, SealedOrder, millimetres
-from peergrid.ledger.batch_market import clear
-from peergrid.ledger.escrow import distance_charge_shares
-from peergrid.ledger.market_base import UNKNOWN_DISTANCE
+from peergrid.ledger.markets.base import UNKNOWN_DISTANCE
+from peergrid.ledger.markets.batch_market import clear
+from peergrid.ledger.markets.escrow import distance_charge_shares
 
 from .helpers import reverts
 from .market_helpers import (

@@ -18,9 +18,9 @@ from peergrid.ledger import (
     fills_from_trades,
     sealed_order,
 )
-from peergrid.ledger.batch_market import clear, order_id_for
-from peergrid.ledger.escrow import lock_micro
-from peergrid.ledger.meters import Position, positions_hash
+from peergrid.ledger.markets.batch_market import clear, order_id_for
+from peergrid.ledger.markets.escrow import lock_micro
+from peergrid.ledger.markets.meters import Position, positions_hash
 
 from .helpers import reverts
 from .market_helpers import (

@@ -7,8 +7,8 @@ from eth_utils import is_checksum_address
 
 from peergrid.core.errors import LedgerError, PeergridError
 from peergrid.ledger import Chain, EmbeddedChain
-from peergrid.ledger.abi import revert_reason
-from peergrid.ledger.compile import compile_contract
+from peergrid.ledger.chain.abi import revert_reason
+from peergrid.ledger.chain.compile import compile_contract
 
 from .helpers import Community, reverts
 

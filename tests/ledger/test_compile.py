@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger import compile as compile_module
-from peergrid.ledger.compile import (
+from peergrid.ledger.chain import compile as compile_module
+from peergrid.ledger.chain.compile import (
     CACHE_ENV_VAR,
     CONTRACT_NAMES,
     CONTRACTS_DIR,

@@ -15,9 +15,9 @@ from peergrid.ledger import (
     Role,
     RoleGrant,
 )
-from peergrid.ledger.abi import ContractAbi
-from peergrid.ledger.compile import compile_contract
-from peergrid.ledger.consortium import VOTER_ROLES, votes_needed
+from peergrid.ledger.chain.abi import ContractAbi
+from peergrid.ledger.chain.compile import compile_contract
+from peergrid.ledger.markets.consortium import VOTER_ROLES, votes_needed
 
 from .helpers import reverts
 from .market_helpers import make_batch, make_book

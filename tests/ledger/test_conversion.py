@@ -37,7 +37,7 @@ def test_trades_below_half_a_wh_are_dropped_and_reported(caplog: pytest.LogCaptu
     settleable, dropped = split_settleable([tiny, kept], ADDRESS)
     assert dropped == [tiny]
     assert [t.energy_wh for t in settleable] == [500]
-    with caplog.at_level(logging.WARNING, logger="peergrid.ledger.community"):
+    with caplog.at_level(logging.WARNING, logger="peergrid.ledger.markets.community"):
         assert len(settlement_trades([tiny, kept], ADDRESS)) == 1
     assert "rounds to 0 Wh" in caplog.text and "slot 12" in caplog.text
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from peergrid.ledger import EmbeddedChain, GasLog, GasRecord, SettlementTrade, order_set_hash
-from peergrid.ledger.abi import ContractAbi
 from peergrid.ledger.chain import TX_GAS_LIMIT
-from peergrid.ledger.compile import compile_contract
+from peergrid.ledger.chain.abi import ContractAbi
+from peergrid.ledger.chain.compile import compile_contract
 
 from .helpers import Community, make_community
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from peergrid.core.errors import LedgerError
 from peergrid.ledger import Chain, Fill, Phase, metered_settlement
-from peergrid.ledger.meters import Position
+from peergrid.ledger.markets.meters import Position
 
 from .helpers import reverts
 from .market_helpers import (

@@ -6,9 +6,9 @@ import pytest
 
 from peergrid.core.orders import Order, Side
 from peergrid.ledger import CancelReason, Chain, DistanceRow, Pool
-from peergrid.ledger.escrow import lock_micro
-from peergrid.ledger.market_base import UNKNOWN_DISTANCE
-from peergrid.ledger.orderbook import order_owner_index, pack_ticket
+from peergrid.ledger.markets.base import UNKNOWN_DISTANCE
+from peergrid.ledger.markets.escrow import lock_micro
+from peergrid.ledger.markets.orderbook import order_owner_index, pack_ticket
 
 from .helpers import reverts
 from .market_helpers import FUNDS_MICRO, Book, make_book

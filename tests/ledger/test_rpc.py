@@ -16,10 +16,16 @@ from eth_utils import is_checksum_address
 
 from peergrid.core.errors import LedgerError
 from peergrid.ledger import Chain, EmbeddedChain
-from peergrid.ledger.anvil import ANVIL_DEV_ADDRESSES, ANVIL_DEV_KEYS, AnvilProcess, start_anvil
 from peergrid.ledger.chain import BACKENDS, open_chain
-from peergrid.ledger.compile import compile_contract
-from peergrid.ledger.rpc import RpcChain, _Unreachable
+from peergrid.ledger.chain.anvil import (
+    ANVIL_DEV_ADDRESSES,
+    ANVIL_DEV_KEYS,
+    AnvilProcess,
+    start_anvil,
+)
+from peergrid.ledger.chain.compile import compile_contract
+from peergrid.ledger.chain.journal import NodeUnreachable
+from peergrid.ledger.chain.rpc import RpcChain
 
 from .helpers import FUNDS_MICRO, Community, reverts
 
@@ -200,7 +206,7 @@ def faults(rpc_chain: RpcChain, monkeypatch: pytest.MonkeyPatch) -> Iterator[lis
                 armed.remove(fault)
                 if kind == "lose-response":
                     real(method, params)
-                raise _Unreachable(f"injected {kind}")
+                raise NodeUnreachable(f"injected {kind}")
         return real(method, params)
 
     monkeypatch.setattr(rpc_chain, "_post", post)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from peergrid.ledger.anvil import (
+from peergrid.ledger.chain.anvil import (
     ANVIL_DEV_ADDRESSES,
     ANVIL_DEV_KEYS,
     ANVIL_DEV_MNEMONIC,
@@ -88,7 +88,7 @@ def test_a_missing_anvil_says_which_command_to_run(
 ) -> None:
     monkeypatch.delenv(ANVIL_ENV_VAR, raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr("peergrid.ledger.anvil.repository_root", lambda: tmp_path)
+    monkeypatch.setattr("peergrid.ledger.chain.anvil.repository_root", lambda: tmp_path)
     with pytest.raises(AnvilError) as info:
         find_anvil(search_from=tmp_path)
     assert info.value.call == "anvil"
@@ -159,7 +159,7 @@ def test_anvil_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
         pytest.skip("PR_SET_PDEATHSIG is Linux only")
     script = (
         "import sys, time\n"
-        "from peergrid.ledger.anvil import start_anvil\n"
+        "from peergrid.ledger.chain.anvil import start_anvil\n"
         f"node = start_anvil(log_path={str(tmp_path / 'anvil.log')!r})\n"
         "print(node.pid, flush=True)\n"
         "time.sleep(60)\n"

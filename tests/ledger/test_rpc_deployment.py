@@ -10,16 +10,16 @@ import pytest
 
 from peergrid.core.errors import LedgerError
 from peergrid.ledger import EmbeddedChain
-from peergrid.ledger.anvil import ANVIL_DEV_ADDRESSES, ANVIL_DEV_KEYS, AnvilProcess
 from peergrid.ledger.chain import open_chain
-from peergrid.ledger.deployment import (
+from peergrid.ledger.chain.anvil import ANVIL_DEV_ADDRESSES, ANVIL_DEV_KEYS, AnvilProcess
+from peergrid.ledger.chain.rpc import RpcChain
+from peergrid.ledger.markets.deployment import (
     Deployment,
     deploy_community,
     open_deployment,
     read_addresses,
     write_addresses,
 )
-from peergrid.ledger.rpc import RpcChain
 
 pytestmark = pytest.mark.slow
 

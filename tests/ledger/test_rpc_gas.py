@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from peergrid.ledger import EmbeddedChain, SettlementTrade, order_set_hash
-from peergrid.ledger.gas_bench import (
+from peergrid.bench.gas import (
     EUR_PER_GAS,
     cost_eur,
     format_gas_table,
     gas_entry,
     gas_table,
 )
-from peergrid.ledger.rpc import RpcChain
+from peergrid.ledger import EmbeddedChain, SettlementTrade, order_set_hash
+from peergrid.ledger.chain.rpc import RpcChain
 
 from .conftest import make_community_on
 
@@ -83,11 +83,11 @@ def test_an_entry_name_is_registered_once() -> None:
 def test_an_entry_whose_client_module_is_missing_is_reported(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("peergrid.ledger.gas_bench._module_exists", lambda module: False)
+    monkeypatch.setattr("peergrid.bench.gas._module_exists", lambda module: False)
     table = gas_table(entries=["deposit", "place_order"])
     assert set(table["functions"]) == {"deposit"}
     assert table["not_measured"] == {
-        "place_order": "no client module peergrid.ledger.orderbook yet"
+        "place_order": "no client module peergrid.ledger.markets.orderbook yet"
     }
     assert table["per_order_placed"] is None and table["per_trade_settled"] is None
 

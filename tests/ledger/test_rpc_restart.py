@@ -27,8 +27,8 @@ import pytest
 from eth_utils import keccak
 
 from peergrid.ledger import SettlementTrade, order_set_hash
-from peergrid.ledger.anvil import ANVIL_DEV_KEYS, AnvilProcess, start_anvil
-from peergrid.ledger.rpc import RpcChain
+from peergrid.ledger.chain.anvil import ANVIL_DEV_KEYS, AnvilProcess, start_anvil
+from peergrid.ledger.chain.rpc import RpcChain
 
 from .conftest import make_community_on
 from .helpers import FUNDS_MICRO, SUPPLY_MICRO, Community

@@ -33,10 +33,10 @@ from peergrid.ledger import (
     RoleGrant,
     SealedOrder,
 )
-from peergrid.ledger.batch_market import clear
-from peergrid.ledger.compile import compile_contract
-from peergrid.ledger.escrow import fill_payment, lock_micro
-from peergrid.ledger.orderbook import pack_ticket
+from peergrid.ledger.chain.compile import compile_contract
+from peergrid.ledger.markets.batch_market import clear
+from peergrid.ledger.markets.escrow import fill_payment, lock_micro
+from peergrid.ledger.markets.orderbook import pack_ticket
 
 from .helpers import reverts
 from .market_helpers import (

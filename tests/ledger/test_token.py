@@ -7,7 +7,7 @@ from typing import NamedTuple
 import pytest
 
 from peergrid.ledger import Contract, EmbeddedChain
-from peergrid.ledger.compile import compile_contract
+from peergrid.ledger.chain.compile import compile_contract
 
 from .helpers import reverts
 

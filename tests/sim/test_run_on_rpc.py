@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from peergrid.ledger.anvil import start_anvil
+from peergrid.ledger.chain.anvil import start_anvil
 from peergrid.sim.runner import RunResult, run_scenario
 from peergrid.sim.scenario import ScenarioError, scenario_from_dict
 

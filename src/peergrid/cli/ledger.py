@@ -25,7 +25,7 @@ def chain_up_command(
     ] = None,
 ) -> None:
     """Run anvil (npm @foundry-rs/anvil) on 127.0.0.1 until Ctrl-C."""
-    from peergrid.ledger.anvil import start_anvil
+    from peergrid.ledger.chain.anvil import start_anvil
 
     node = start_anvil(port, block_time=block_time, state=state)
     with node:
@@ -50,7 +50,7 @@ def deploy_command(
 ) -> None:
     """Deploy the settlement token and the Community contract; write their addresses."""
     from peergrid.ledger.chain import open_chain
-    from peergrid.ledger.deployment import deploy_community, write_addresses
+    from peergrid.ledger.markets.deployment import deploy_community, write_addresses
 
     deployment = deploy_community(open_chain("rpc", rpc), supply_micro=supply)
     path = write_addresses(deployment, out)
@@ -64,7 +64,7 @@ def bench_gas_command(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Gas per contract function and its cost in euro (the VDMA paper's Eq. 1)."""
-    from peergrid.ledger.gas_bench import format_gas_table, gas_table
+    from peergrid.bench.gas import format_gas_table, gas_table
 
     table = gas_table()
     typer.echo(json.dumps(table, indent=2) if as_json else format_gas_table(table))

@@ -2,66 +2,85 @@
 
 Imports only :mod:`peergrid.core` of the platform (never mechanisms, sim or grid): settlement
 knows nothing of how trades were formed. Nothing happens on import; contracts compile on first
-use (see :mod:`peergrid.ledger.compile`).
+use (see :mod:`peergrid.ledger.chain.compile`).
 
-Contracts and their clients:
+Two parts, and the contract sources:
 
-* ``SettlementToken`` + ``Community`` — :class:`CommunityLedger`: the demo's slot settlement of
-  trades posted by the operator.
-* ``Consortium`` (and the consortium embedded in each market) — :class:`ConsortiumClient`:
-  roles, admission and removal by vote.
-* the escrow of each market — :class:`Escrow`: deposits, locks, pull withdrawals.
-* ``BatchMarket`` — :class:`BatchMarketLedger`: sealed-bid batch auction per slot, clearing
-  verified on chain, settlement against meter readings (:mod:`peergrid.ledger.meters`).
-* ``OrderBook`` — :class:`OrderBookLedger`: continuous double auction (CDA/NCDA) with sessions,
-  two pools and gate closure.
+* :mod:`peergrid.ledger.chain` — chain infrastructure: the :class:`Chain` interface and its
+  backends (:class:`EmbeddedChain` in process; ``RpcChain`` over JSON-RPC in
+  :mod:`peergrid.ledger.chain.rpc`), :func:`open_chain`, the ABI, compilation, gas accounting
+  and a local anvil node.
+* :mod:`peergrid.ledger.markets` — one typed client per contract:
+
+  * ``SettlementToken`` + ``Community`` — :class:`CommunityLedger`: the demo's slot settlement
+    of trades posted by the operator.
+  * ``Consortium`` (and the consortium embedded in each market) — :class:`ConsortiumClient`:
+    roles, admission and removal by vote.
+  * the escrow of each market — :class:`Escrow`: deposits, locks, pull withdrawals.
+  * ``BatchMarket`` — :class:`BatchMarketLedger`: sealed-bid batch auction per slot, clearing
+    verified on chain, settlement against meter readings
+    (:mod:`peergrid.ledger.markets.meters`).
+  * ``OrderBook`` — :class:`OrderBookLedger`: continuous double auction (CDA/NCDA) with
+    sessions, two pools and gate closure.
+
+* ``ledger/contracts/*.vy`` — the Vyper sources.
+
+What each contract refuses, in Python: :func:`batch_refused_trades` and
+:func:`community_refused_trades` (the trades a market would not settle), with the batch
+market's price rule :func:`within_price_limits` (and :func:`fill_within_limits` for a fill).
 """
 
-from peergrid.ledger.batch_market import (
-    BatchMarketLedger,
-    ClearingOutcome,
-    Fill,
-    Phase,
-    RevealedOrder,
-    SealedOrder,
-    SlotInfo,
-    commitment,
-    fills_from_trades,
-    sealed_order,
-)
-from peergrid.ledger.batch_market import order_set_hash as batch_order_set_hash
 from peergrid.ledger.chain import BACKENDS, Chain, Contract, EmbeddedChain, Receipt, open_chain
-from peergrid.ledger.community import (
+from peergrid.ledger.chain.gas import GasLog, GasRecord, GasSummary
+from peergrid.ledger.markets import (
     MAX_MEMBERS_PER_TX,
     MAX_TRADES_PER_TX,
-    CommunityLedger,
-    SettlementTrade,
-    SlotRecord,
-    SlotStatus,
-    order_set_hash,
-    settlement_trades,
-    split_settleable,
-)
-from peergrid.ledger.consortium import (
-    ConsortiumClient,
-    Proposal,
-    ProposalKind,
-    ProposalState,
-    Role,
-    RoleGrant,
-)
-from peergrid.ledger.escrow import Escrow, FillPayment, fill_payment, lock_micro
-from peergrid.ledger.gas import GasLog, GasRecord, GasSummary
-from peergrid.ledger.market_base import DistanceRow, millimetres
-from peergrid.ledger.meters import MeterClient, MeteredSettlement, Position, metered_settlement
-from peergrid.ledger.orderbook import (
+    BatchMarketLedger,
     BookOrder,
     BookState,
     BookTrade,
     CancelReason,
+    ClearingOutcome,
+    CommunityLedger,
+    ConsortiumClient,
+    DistanceRow,
+    Escrow,
+    Fill,
+    FillPayment,
+    MeterClient,
+    MeteredSettlement,
     OrderBookLedger,
+    Phase,
     Placement,
     Pool,
+    Position,
+    Proposal,
+    ProposalKind,
+    ProposalState,
+    RevealedOrder,
+    Role,
+    RoleGrant,
+    SealedOrder,
+    SettlementTrade,
+    SlotInfo,
+    SlotRecord,
+    SlotStatus,
+    batch_order_set_hash,
+    batch_refused_trades,
+    commitment,
+    community_refused_trades,
+    fill_payment,
+    fill_within_limits,
+    fills_from_trades,
+    lock_micro,
+    metered_settlement,
+    millimetres,
+    order_set_hash,
+    sealed_order,
+    settled_wh,
+    settlement_trades,
+    split_settleable,
+    within_price_limits,
 )
 
 __all__ = [
@@ -106,8 +125,11 @@ __all__ = [
     "SlotRecord",
     "SlotStatus",
     "batch_order_set_hash",
+    "batch_refused_trades",
     "commitment",
+    "community_refused_trades",
     "fill_payment",
+    "fill_within_limits",
     "fills_from_trades",
     "lock_micro",
     "metered_settlement",
@@ -115,6 +137,8 @@ __all__ = [
     "open_chain",
     "order_set_hash",
     "sealed_order",
+    "settled_wh",
     "settlement_trades",
     "split_settleable",
+    "within_price_limits",
 ]

@@ -27,13 +27,14 @@ from peergrid.ledger import (
     Receipt,
     Role,
     RoleGrant,
+    batch_refused_trades,
+    fill_within_limits,
     fills_from_trades,
     lock_micro,
     millimetres,
     sealed_order,
 )
 from peergrid.platform.settlement.base import MarketSetup
-from peergrid.platform.settlement.rules import batch_refused_trades, fill_within_limits
 
 if TYPE_CHECKING:
     from peergrid.grid.distance import DistanceMatrix

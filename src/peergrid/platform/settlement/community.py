@@ -18,11 +18,11 @@ from peergrid.ledger import (
     CommunityLedger,
     GasLog,
     Receipt,
+    community_refused_trades,
     order_set_hash,
     split_settleable,
 )
 from peergrid.platform.settlement.base import MarketSetup
-from peergrid.platform.settlement.rules import community_refused_trades
 
 
 @dataclass

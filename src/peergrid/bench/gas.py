@@ -1,9 +1,9 @@
 """Gas per contract function, and its cost in euro with the VDMA paper's Eq. 1.
 
 ``peergrid bench gas [--json]`` prints :func:`gas_table`. Every figure is the ``gasUsed`` of a
-transaction receipt (see :mod:`peergrid.ledger.gas`), measured on a fresh deployment in a stated
-state, because gas depends on state: writing a zero storage slot costs 20 000, rewriting a
-non-zero one 2 900, and the first touch of an account or slot in a transaction is "cold"
+transaction receipt (see :mod:`peergrid.ledger.chain.gas`), measured on a fresh deployment in a
+stated state, because gas depends on state: writing a zero storage slot costs 20 000, rewriting
+a non-zero one 2 900, and the first touch of an account or slot in a transaction is "cold"
 (EIP-2929). Each entry's ``note`` says what was measured.
 
 Cost. The VDMA paper (``004_vdma.md`` §2.7, L156–L162) prices gas with its Eq. 1,
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from peergrid.ledger.chain import Chain, EmbeddedChain
-from peergrid.ledger.community import CommunityLedger, SettlementTrade, order_set_hash
+from peergrid.ledger.markets.community import CommunityLedger, SettlementTrade, order_set_hash
 
 GWEI_PER_GAS = 3.2
 """F̄ of Eq. 1: the daily average fee, 3.2·10⁻⁹ eth per gas."""
@@ -277,9 +277,9 @@ def _batch_figures(bench: Bench) -> dict[str, int]:
         return cached
     from eth_utils import keccak
 
-    from peergrid.ledger.batch_market import BatchMarketLedger, Fill, SealedOrder
-    from peergrid.ledger.consortium import Role, RoleGrant
-    from peergrid.ledger.market_base import DistanceRow
+    from peergrid.ledger.markets.base import DistanceRow
+    from peergrid.ledger.markets.batch_market import BatchMarketLedger, Fill, SealedOrder
+    from peergrid.ledger.markets.consortium import Role, RoleGrant
 
     base, extra = bench.settle_base_trades, bench.settle_extra_trades
     chain, (operator, dso, issuer, meter), members = _market_accounts(bench, 2 * (base + extra))
@@ -391,8 +391,8 @@ def _book_figures(bench: Bench) -> dict[str, int]:
     if "book" in bench.memo:
         cached: dict[str, int] = bench.memo["book"]
         return cached
-    from peergrid.ledger.consortium import Role, RoleGrant
-    from peergrid.ledger.orderbook import OrderBookLedger, Pool
+    from peergrid.ledger.markets.consortium import Role, RoleGrant
+    from peergrid.ledger.markets.orderbook import OrderBookLedger, Pool
 
     fills = 20
     chain, (operator, dso, issuer, _), members = _market_accounts(bench, fills + 2)
@@ -466,13 +466,13 @@ def _module_exists(module: str) -> bool:
 
 
 _ENTRY_MODULES = {
-    "commit": "peergrid.ledger.batch_market",
-    "reveal": "peergrid.ledger.batch_market",
-    "clearing_per_trade": "peergrid.ledger.batch_market",
-    "clearing_per_charged_trade": "peergrid.ledger.batch_market",
-    "meter_reading": "peergrid.ledger.batch_market",
-    "place_order": "peergrid.ledger.orderbook",
-    "match_per_trade": "peergrid.ledger.orderbook",
+    "commit": "peergrid.ledger.markets.batch_market",
+    "reveal": "peergrid.ledger.markets.batch_market",
+    "clearing_per_trade": "peergrid.ledger.markets.batch_market",
+    "clearing_per_charged_trade": "peergrid.ledger.markets.batch_market",
+    "meter_reading": "peergrid.ledger.markets.batch_market",
+    "place_order": "peergrid.ledger.markets.orderbook",
+    "match_per_trade": "peergrid.ledger.markets.orderbook",
 }
 """Entries that need a client module besides the community's."""
 
@@ -487,7 +487,7 @@ def gas_table(
     """Gas and euro cost per function (see the module docstring for the JSON layout).
 
     Without ``chain``, every entry runs on a fresh :class:`EmbeddedChain`; with one (e.g. an
-    :class:`~peergrid.ledger.rpc.RpcChain` on anvil) every entry deploys its own contracts on
+    :class:`~peergrid.ledger.chain.rpc.RpcChain` on anvil) every entry deploys its own contracts on
     it, so the figures of both can be compared.
     """
     if settle_base_trades < 1 or settle_extra_trades < 1:

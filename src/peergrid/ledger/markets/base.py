@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger.chain import Chain, Contract, Receipt
-from peergrid.ledger.compile import compile_contract
-from peergrid.ledger.consortium import ConsortiumClient
-from peergrid.ledger.escrow import Escrow
-from peergrid.ledger.gas import GasLog
+from peergrid.ledger.chain.base import Chain, Contract, Receipt
+from peergrid.ledger.chain.compile import compile_contract
+from peergrid.ledger.chain.gas import GasLog
+from peergrid.ledger.markets.consortium import ConsortiumClient
+from peergrid.ledger.markets.escrow import Escrow
 
 # Largest quantity an order or fill may carry in either market contract (their MAX_QUANTITY_WH).
 MAX_QUANTITY_WH = 2**48 - 1

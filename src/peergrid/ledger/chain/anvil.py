@@ -109,8 +109,8 @@ class AnvilError(LedgerError):
 
 
 def repository_root() -> Path:
-    """The checkout this module runs from (``src/peergrid/ledger/anvil.py`` → three up)."""
-    return Path(__file__).resolve().parents[3]
+    """The checkout this module runs from (``src/peergrid/ledger/chain/anvil.py`` → four up)."""
+    return Path(__file__).resolve().parents[4]
 
 
 def platform_package() -> str:

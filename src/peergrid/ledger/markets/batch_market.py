@@ -18,17 +18,22 @@ began; so it runs the same on the embedded chain, whose block time stands still,
    quantities within both orders, no order used beyond its quantity) before any money moves,
    pays sellers and the DSO's fee, and releases every buy order's escrow. With a distance charge
    rate (Score Matching's C_d), each fill also costs its pair ``C_d × d`` on the DSO's feeder map
-   (:meth:`~peergrid.ledger.market_base.MarketLedger.set_nodes`,
-   :meth:`~peergrid.ledger.market_base.MarketLedger.set_distances`), half each, paid from free
+   (:meth:`~peergrid.ledger.markets.base.MarketLedger.set_nodes`,
+   :meth:`~peergrid.ledger.markets.base.MarketLedger.set_distances`), half each, paid from free
    balances (what a member cannot pay is logged as a shortfall). A clearing that fails
    verification reverts and changes nothing. A clearing with no fills cancels the slot.
-4. The meter posts the metered energy of every position (:mod:`peergrid.ledger.meters`): true-ups
-   and deviation penalties move between members and the DSO (eqs. 4.8/4.9).
+4. The meter posts the metered energy of every position (:mod:`peergrid.ledger.markets.meters`):
+   true-ups and deviation penalties move between members and the DSO (eqs. 4.8/4.9).
 
 Transactions per slot: 2 per order (commit, reveal) and 4 more (open, start reveal, clearing,
 readings). Units are integers: Wh, micro-currency per kWh, micro-currency. :func:`clear` states
 the contract's clearing arithmetic in Python; :func:`sealed_order` and :func:`fills_from_trades`
 convert from :mod:`peergrid.core` orders and trades.
+
+The contract's price rule is stated once, in :func:`within_price_limits`: a fill's price is at
+least the sell order's limit and at most the buy order's. :func:`fill_within_limits` applies it
+to a fill and :func:`refused_trades` to core trades, so that a caller can void beforehand what
+the contract would refuse (a DPDA Case 4 price can exceed a buyer's limit, 003 §6 item 9).
 """
 
 from __future__ import annotations
@@ -45,14 +50,14 @@ from peergrid.core.errors import LedgerError
 from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Trade
 from peergrid.core.units import kwh_to_wh, to_micro
-from peergrid.ledger.chain import Chain, Contract, Receipt
-from peergrid.ledger.consortium import (
+from peergrid.ledger.chain.base import Chain, Contract, Receipt
+from peergrid.ledger.markets.base import MAX_QUANTITY_WH, UNKNOWN_DISTANCE, MarketLedger
+from peergrid.ledger.markets.consortium import (
     DEFAULT_QUORUM_BPS,
     DEFAULT_VOTING_PERIOD_S,
 )
-from peergrid.ledger.escrow import distance_charge_shares, fill_payment, lock_micro
-from peergrid.ledger.market_base import MAX_QUANTITY_WH, UNKNOWN_DISTANCE, MarketLedger
-from peergrid.ledger.meters import MeterClient, Position, positions_hash
+from peergrid.ledger.markets.escrow import distance_charge_shares, fill_payment, lock_micro
+from peergrid.ledger.markets.meters import MeterClient, Position, positions_hash
 
 MAX_ORDERS_PER_SLOT = 256
 """Most orders one slot can reveal and clear (the contract's ``MAX_ORDERS``)."""
@@ -286,6 +291,56 @@ def settled_wh(
     return settled
 
 
+def within_price_limits(
+    price_micro_per_kwh: int, sell_limit_micro_per_kwh: int, buy_limit_micro_per_kwh: int
+) -> bool:
+    """The batch contract's price rule: ``sell_limit <= price <= buy_limit``, in micro-units.
+
+    A fill's price must be at least the sell order's limit (the seller's minimum) and at most
+    the buy order's (the buyer's maximum); a price at either limit is within.
+    """
+    return sell_limit_micro_per_kwh <= price_micro_per_kwh <= buy_limit_micro_per_kwh
+
+
+def fill_within_limits(fill: Fill, revealed: Sequence[RevealedOrder]) -> bool:
+    """Whether ``fill``'s price is within the limits of its two revealed orders.
+
+    A DPDA Case 4 price can exceed a buyer's limit (003 §6 item 9), and rounding a uniform
+    price to micro-units can push it one unit past one; the contract refuses such a fill.
+    """
+    buy, sell = revealed[fill.buy], revealed[fill.sell]
+    return within_price_limits(
+        fill.price_micro_per_kwh, sell.price_micro_per_kwh, buy.price_micro_per_kwh
+    )
+
+
+def refused_trades(orders: Sequence[Order], trades: Sequence[Trade]) -> list[Trade]:
+    """The trades the batch market would not settle, so that the cycle voids them first.
+
+    First, in trade order, every trade whose price, in micro-units, is outside either order's
+    limit (:func:`within_price_limits`); then, in trade order, every other trade whose energy
+    settles to 0 Wh once cut to what its two orders have left (:func:`settled_wh`, the orders'
+    quantities in Wh, earlier trades first): a trade that rounds to 0 Wh, or one whose orders
+    earlier trades used up. ``orders`` are the slot's orders, which every trade names.
+    """
+    by_id = {o.id: o for o in orders}
+    refused: list[Trade] = []
+    kept: list[Trade] = []
+    for t in trades:
+        within = within_price_limits(
+            to_micro(t.price),
+            to_micro(by_id[t.sell_order].price),
+            to_micro(by_id[t.buy_order].price),
+        )
+        (kept if within else refused).append(t)
+    position = {o.id: i for i, o in enumerate(orders)}
+    legs = [(position[t.buy_order], position[t.sell_order]) for t in kept]
+    energies = settled_wh(
+        [kwh_to_wh(t.quantity_kwh) for t in kept], legs, [kwh_to_wh(o.quantity_kwh) for o in orders]
+    )
+    return refused + [t for t, energy in zip(kept, energies, strict=True) if energy <= 0]
+
+
 def clear(
     orders: Sequence[RevealedOrder],
     fills: Sequence[Fill],
@@ -320,12 +375,17 @@ def clear(
             (b.owner != s.owner, "buyer and seller are the same"),
             (f.energy_wh != 0, "zero energy"),
             (f.energy_wh <= MAX_QUANTITY_WH, "energy out of range"),
-            (f.price_micro_per_kwh >= s.price_micro_per_kwh, "price below the seller's limit"),
-            (f.price_micro_per_kwh <= b.price_micro_per_kwh, "price above the buyer's limit"),
         )
         for ok, reason in checks:
             if not ok:
                 raise LedgerError(call, reason)
+        if not within_price_limits(
+            f.price_micro_per_kwh, s.price_micro_per_kwh, b.price_micro_per_kwh
+        ):
+            below = f.price_micro_per_kwh < s.price_micro_per_kwh
+            raise LedgerError(
+                call, "price below the seller's limit" if below else "price above the buyer's limit"
+            )
         filled[f.buy] += f.energy_wh
         filled[f.sell] += f.energy_wh
         if filled[f.buy] > b.quantity_wh:

@@ -4,7 +4,8 @@ Units. The Python side of the platform speaks kWh and currency; the contract spe
 and micro-currency (1e-6). :func:`settlement_trades` converts with :mod:`peergrid.core.units`:
 energy to the nearest Wh, price and fee to the nearest micro-unit. A trade that rounds to 0 Wh
 cannot be settled (the contract refuses zero energy); it is dropped and reported, by
-:func:`split_settleable` to the caller and by a log warning.
+:func:`split_settleable` to the caller and by a log warning. :func:`refused_trades` names those
+trades beforehand, so that the cycle can void them.
 
 Money. For each trade the contract computes ``value = energy_wh * price_micro_per_kwh // 1000``
 (floor). The DSO's fee is split in two integer halves: the buyer pays the larger half
@@ -33,11 +34,12 @@ from enum import IntEnum
 from eth_utils import keccak
 
 from peergrid.core.errors import LedgerError
+from peergrid.core.orders import Order
 from peergrid.core.trades import Trade
 from peergrid.core.units import kwh_to_wh, payment_micro, to_micro
-from peergrid.ledger.chain import Chain, Contract, Receipt
-from peergrid.ledger.compile import compile_contract
-from peergrid.ledger.gas import GasLog
+from peergrid.ledger.chain.base import Chain, Contract, Receipt
+from peergrid.ledger.chain.compile import compile_contract
+from peergrid.ledger.chain.gas import GasLog
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +124,15 @@ def order_set_hash(canonical_json: bytes) -> bytes:
     if not isinstance(canonical_json, bytes | bytearray):
         raise TypeError(f"canonical_json must be bytes, got {type(canonical_json).__name__}")
     return bytes(keccak(bytes(canonical_json)))
+
+
+def refused_trades(orders: Sequence[Order], trades: Sequence[Trade]) -> list[Trade]:
+    """The trades the community contract would not settle: those whose energy rounds to 0 Wh.
+
+    The contract refuses zero energy and checks neither prices nor quantities against orders,
+    so ``orders`` (the slot's orders) decide nothing here; the trades keep their order.
+    """
+    return [t for t in trades if kwh_to_wh(t.quantity_kwh) <= 0]
 
 
 def split_settleable(

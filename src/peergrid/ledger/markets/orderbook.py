@@ -8,8 +8,8 @@ to a micro-unit); resting orders can be cancelled; the operator opens a session 
 gate, after which resting orders can only leave (cancelled by their owners, or expired by the
 operator) and buy orders' escrow is released. In an NCDA session (``ncda=True``) a crossing buy
 order takes the crossing offers nearest to it first, on the feeder map the DSO keeps on chain
-(:meth:`~peergrid.ledger.market_base.MarketLedger.set_nodes`,
-:meth:`~peergrid.ledger.market_base.MarketLedger.set_distances`).
+(:meth:`~peergrid.ledger.markets.base.MarketLedger.set_nodes`,
+:meth:`~peergrid.ledger.markets.base.MarketLedger.set_distances`).
 
 Gas. ``place`` takes the order packed in one word (:func:`pack_ticket`, the hint included),
 which keeps its calldata short. A placement that does not cross writes one new storage word and,
@@ -20,9 +20,10 @@ orders from it if the book moved in between. A crossing order touches at most ``
 resting orders (at most 32), then rests, or is cancelled if it still crosses (never leaving a
 crossed book).
 
-Money (:mod:`peergrid.ledger.escrow`): a buy order locks ``q * price // 1000 + q * fee // 1000``;
-a fill costs the buyer ``value + fee - min(fee // 2, value)`` and pays the seller
-``value - min(fee // 2, value)``, the DSO the fee, with ``value = e * mid // 1000``.
+Money (:mod:`peergrid.ledger.markets.escrow`): a buy order locks
+``q * price // 1000 + q * fee // 1000``; a fill costs the buyer
+``value + fee - min(fee // 2, value)`` and pays the seller ``value - min(fee // 2, value)``, the
+DSO the fee, with ``value = e * mid // 1000``.
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ from typing import Any
 from peergrid.core.errors import LedgerError
 from peergrid.core.orders import Order, Side
 from peergrid.core.units import kwh_to_wh, to_micro
-from peergrid.ledger.chain import Chain, Contract, Receipt
-from peergrid.ledger.consortium import (
+from peergrid.ledger.chain.base import Chain, Contract, Receipt
+from peergrid.ledger.markets.base import MAX_QUANTITY_WH, MarketLedger
+from peergrid.ledger.markets.consortium import (
     DEFAULT_QUORUM_BPS,
     DEFAULT_VOTING_PERIOD_S,
 )
-from peergrid.ledger.market_base import MAX_QUANTITY_WH, MarketLedger
 
 MAX_FILLS = 32
 """Most resting orders one placement touches (the contract's ``MAX_FILLS``)."""

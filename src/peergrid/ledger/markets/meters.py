@@ -41,7 +41,7 @@ from eth_abi import encode
 from eth_utils import keccak
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger.chain import Chain, Contract, Receipt
+from peergrid.ledger.chain.base import Chain, Contract, Receipt
 
 WH_PER_KWH = 1000
 MAX_METERED_WH = 2**48 - 1

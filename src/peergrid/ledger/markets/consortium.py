@@ -1,9 +1,10 @@
 """A typed client of a consortium: members, roles, and admission and removal by vote.
 
 The consortium lives in the ``accounts`` and ``voting`` Vyper modules. The market contracts
-(:mod:`peergrid.ledger.batch_market`, :mod:`peergrid.ledger.orderbook`) embed them, so that a role
-check costs one storage read in the contract that makes it; ``Consortium.vy`` is the same two
-modules alone. :class:`ConsortiumClient` drives any of these contracts.
+(:mod:`peergrid.ledger.markets.batch_market`, :mod:`peergrid.ledger.markets.orderbook`) embed
+them, so that a role check costs one storage read in the contract that makes it;
+``Consortium.vy`` is the same two modules alone. :class:`ConsortiumClient` drives any of these
+contracts.
 
 Roles (:class:`Role`, a bit mask): OPERATOR advances market phases and posts clearings; DSO sets
 fees, penalties and the distance table and receives fees and penalties; PROSUMER trades and
@@ -35,8 +36,8 @@ from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger.chain import Chain, Contract, Receipt
-from peergrid.ledger.compile import compile_contract
+from peergrid.ledger.chain.base import Chain, Contract, Receipt
+from peergrid.ledger.chain.compile import compile_contract
 
 MAX_BOOTSTRAP_PER_TX = 128
 """Most grants one ``bootstrap_members`` transaction carries (the contract's bound)."""

@@ -1,9 +1,9 @@
 """Deploy a community's contracts and write where they are, for later commands to read.
 
 ``peergrid deploy --rpc URL`` calls :func:`deploy_community` on an
-:class:`~peergrid.ledger.rpc.RpcChain` and :func:`write_addresses`; later commands call
+:class:`~peergrid.ledger.chain.rpc.RpcChain` and :func:`write_addresses`; later commands call
 :func:`read_addresses` (or :func:`open_deployment`, which also reconnects) and get a
-:class:`~peergrid.ledger.community.CommunityLedger` bound to the deployed contracts with
+:class:`~peergrid.ledger.markets.community.CommunityLedger` bound to the deployed contracts with
 :meth:`Deployment.community`.
 
 The addresses file is JSON (``format`` 1)::
@@ -20,7 +20,7 @@ The addresses file is JSON (``format`` 1)::
     }
 
 Private keys. ``keys`` holds a role's private key **only if it is one of anvil's public dev keys**
-(:data:`~peergrid.ledger.anvil.ANVIL_DEV_KEYS`, published by Foundry, worthless on any real
+(:data:`~peergrid.ledger.chain.anvil.ANVIL_DEV_KEYS`, published by Foundry, worthless on any real
 network), so that on a dev node ``peergrid deploy`` followed by other commands just works. Any
 other key is never written: on a consortium network each role's key comes from its holder (pass
 ``keys=`` to :func:`open_deployment`), and the file can be shared freely.
@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger.anvil import ANVIL_DEV_ADDRESSES, ANVIL_DEV_KEYS
-from peergrid.ledger.chain import Chain
-from peergrid.ledger.community import CommunityLedger
-from peergrid.ledger.compile import compile_contract
+from peergrid.ledger.chain.anvil import ANVIL_DEV_ADDRESSES, ANVIL_DEV_KEYS
+from peergrid.ledger.chain.base import Chain
+from peergrid.ledger.chain.compile import compile_contract
+from peergrid.ledger.markets.community import CommunityLedger
 
 logger = logging.getLogger(__name__)
 
@@ -232,9 +232,9 @@ def open_deployment(
     """Reconnect to a deployment: read ``path``, open its node, sign for the roles' keys.
 
     ``url`` overrides the file's ``rpc_url``; ``keys`` (role -> private key) adds to the dev
-    keys the file may hold. ``options`` go to :class:`~peergrid.ledger.rpc.RpcChain`.
+    keys the file may hold. ``options`` go to :class:`~peergrid.ledger.chain.rpc.RpcChain`.
     """
-    from peergrid.ledger.rpc import RpcChain
+    from peergrid.ledger.chain.rpc import RpcChain
 
     deployment = read_addresses(path)
     endpoint = url or deployment.rpc_url

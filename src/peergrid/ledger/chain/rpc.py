@@ -1,21 +1,22 @@
 """The JSON-RPC chain backend: any EVM node (anvil, geth, Besu) through web3.py.
 
-:class:`RpcChain` implements :class:`~peergrid.ledger.chain.Chain` with the same semantics as the
-embedded chain, so the same calls end in the same state on both:
+:class:`RpcChain` implements :class:`~peergrid.ledger.chain.base.Chain` with the same semantics
+as the embedded chain, so the same calls end in the same state on both:
 
 * **Accounts are local keys.** ``accounts=`` holds private keys that :meth:`RpcChain.new_account`
   hands out in order (for a consortium node: the members' keys; for anvil: its dev keys). When
   they are used up and a ``funder`` key is given, ``new_account`` makes a fresh random key and
   funds it with ``fund_wei`` from the funder (a plain value transfer; it is not a ledger call,
-  so it is not in :attr:`~peergrid.ledger.chain.Chain.gas_log`). :meth:`RpcChain.add_account`
-  adds a key without handing it out (e.g. the operator's key read from a key store).
+  so it is not in :attr:`~peergrid.ledger.chain.base.Chain.gas_log`).
+  :meth:`RpcChain.add_account` adds a key without handing it out (e.g. the operator's key read
+  from a key store).
 * **Transactions are signed here** (eth-account; install ``coincurve`` for native-speed
   signatures) as EIP-1559 transactions (legacy ones if the node's blocks have no base fee).
 * **A reverting call leaves no trace.** :meth:`RpcChain.transact` first asks the node to estimate
   the gas (``eth_estimateGas``, capped at :attr:`RpcChain.tx_gas_limit`); a revert there raises
   :class:`~peergrid.core.errors.LedgerError` with ``call="Contract.function"`` and the revert
-  reason decoded by :func:`~peergrid.ledger.abi.revert_reason`, before anything is signed or
-  sent: no nonce used, no gas paid, no gas record. The gas limit sent is the estimate plus a
+  reason decoded by :func:`~peergrid.ledger.chain.abi.revert_reason`, before anything is signed
+  or sent: no nonce used, no gas paid, no gas record. The gas limit sent is the estimate plus a
   margin (gas *used* does not depend on the limit). A transaction that passes the estimate and
   still fails when mined (the state changed in between) raises too; that one did use its nonce.
 * **Nonces are managed in Python**, one counter per sender, read from the node once
@@ -28,21 +29,14 @@ embedded chain, so the same calls end in the same state on both:
 * **Every transaction waits for its receipt**; its ``gasUsed`` goes to the gas log.
 
 The journal: a node that restarts mid-run. Every signed transaction is kept, as its raw bytes,
-in a journal (sender, nonce, hash; the last ``journal_limit`` confirmed ones and every pending
-one). When the node stops answering, requests are retried with exponential backoff for up to
-``reconnect_timeout`` seconds; once it answers, :meth:`RpcChain.recover` compares the journal
-with the node: for each sender the node's nonce says which journal entries were applied (their
-receipts are fetched), and every entry at or above it is sent again *as the same signed bytes*,
-in the original order, waiting for each receipt. Resending the same raw transaction (same
-nonce, same hash) is what makes a double application impossible: a nonce is applied once, and a
-second copy is refused ("nonce too low" / "already known"). This covers a transaction lost from
-the node's pool, a response lost after the node applied it, and a node that came back at an
-older state (anvil restarted from a state file, see :mod:`peergrid.ledger.anvil`). If the node
-lost more than the journal holds (a sender's nonce below its oldest journal entry), or someone
-else used one of the journal's nonces, recovery raises rather than guess. A restart between two
-requests shows no connection error (the HTTP client reconnects silently); it is seen by the
-nonce check before the next transaction, and by the same recovery when a receipt is slow to come
-(every ``stall_check_s`` seconds).
+in a :class:`~peergrid.ledger.chain.journal.Journal` (which also holds each sender's next nonce).
+When the node stops answering, requests are retried with exponential backoff for up to
+``reconnect_timeout`` seconds; once it answers, :meth:`RpcChain.recover` replays the journal:
+what the node lacks is sent again as the same signed bytes, so nothing is applied twice (see
+:mod:`peergrid.ledger.chain.journal`). A restart between two requests shows no connection error
+(the HTTP client reconnects silently); it is seen by the nonce check before the next
+transaction, and by the same recovery when a receipt is slow to come (every ``stall_check_s``
+seconds).
 
 Assumption: the keys are used by this client only while it runs (a single writer per key),
 which is how the platform runs the operator, DSO and issuer roles.
@@ -55,7 +49,6 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -65,10 +58,17 @@ from eth_utils import to_checksum_address
 from web3 import HTTPProvider
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger.abi import Log, revert_reason
-from peergrid.ledger.chain import TX_GAS_LIMIT, Chain, Contract, Receipt
-from peergrid.ledger.compile import Artifact
-from peergrid.ledger.gas import GasRecord
+from peergrid.ledger.chain.abi import Log, revert_reason
+from peergrid.ledger.chain.base import TX_GAS_LIMIT, Chain, Contract, Mined
+from peergrid.ledger.chain.compile import Artifact
+from peergrid.ledger.chain.journal import (
+    ALREADY_KNOWN,
+    Journal,
+    JournalEntry,
+    NodeError,
+    NodeUnreachable,
+    receipt_within,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,48 +76,7 @@ DEFAULT_FUND_WEI = 10**18
 """What :meth:`RpcChain.new_account` gives a fresh account: 1 ether, enough for its gas."""
 
 _VALUE_TRANSFER_GAS = 21_000
-_ALREADY_KNOWN = ("already known", "already imported", "known transaction", "already exists")
 _UNDERPRICED = ("underpriced", "less than block base fee", "fee cap less than", "max fee per gas")
-
-
-class _Unreachable(Exception):
-    """The node did not answer (connection refused or reset, timeout, garbage)."""
-
-
-class _NodeError(Exception):
-    """The node answered with a JSON-RPC error."""
-
-    def __init__(self, code: int, message: str, data: Any):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.data = data
-
-
-@dataclass
-class JournalEntry:
-    """One signed transaction: enough to tell whether the node applied it, and to resend it."""
-
-    seq: int
-    tx_hash: str
-    sender: str
-    nonce: int
-    raw: bytes
-    call: str
-    to: str | None = None
-    data: bytes = b""
-    gas: int = 0
-    value: int = 0
-    attempts: int = 0
-    """How many times it was sent (resends in recovery included)."""
-    block_number: int | None = None
-    """The block of its receipt, once seen; ``None`` while pending."""
-    resent: int = 0
-    """How many times recovery sent it again."""
-
-    @property
-    def confirmed(self) -> bool:
-        return self.block_number is not None
 
 
 def _hex_to_bytes(value: str) -> bytes:
@@ -151,7 +110,6 @@ class RpcChain(Chain):
         self.reconnect_timeout = reconnect_timeout
         self.receipt_timeout = receipt_timeout
         self.stall_check_s = stall_check_s
-        self.journal_limit = journal_limit
         self.verify_nonces = verify_nonces
         self._session = requests.Session()
         self._provider = HTTPProvider(
@@ -165,20 +123,18 @@ class RpcChain(Chain):
         self._labels: dict[str, str] = {}
         self._pool: list[str] = list(accounts)
         self._funder: LocalAccount | None = None
-        self._nonces: dict[str, int] = {}
-        self._journal: list[JournalEntry] = []
-        self._seq = 0
+        self._journal = Journal(journal_limit)
         self._fees: tuple[float, dict[str, int]] | None = None
         self.reconnects = 0
         """How many times the node was lost and found again."""
         try:
             self.chain_id = int(self._post("eth_chainId", []), 16)
-        except (_Unreachable, _NodeError) as exc:
+        except (NodeUnreachable, NodeError) as exc:
             self._session.close()
             raise LedgerError("rpc", f"no EVM JSON-RPC node answers at {url}: {exc}") from exc
         try:
             self.client_version = str(self._post("web3_clientVersion", []))
-        except (_Unreachable, _NodeError):
+        except (NodeUnreachable, NodeError):
             self.client_version = "unknown"
         if funder is not None:
             self._funder = self._load_key(funder, "funder")
@@ -268,20 +224,6 @@ class RpcChain(Chain):
 
     # --- contracts ---------------------------------------------------------------------------
 
-    def deploy(self, sender: str, artifact: Artifact, *args: Any) -> Contract:
-        from peergrid.ledger.abi import ContractAbi
-
-        abi = ContractAbi(artifact.name, artifact.abi)
-        data = artifact.bytecode + abi.encode_constructor(args)
-        raw = self._execute(sender, None, data, f"{artifact.name}.constructor")
-        address = raw.get("contractAddress")
-        if not address:
-            raise LedgerError(f"{artifact.name}.constructor", "the receipt has no contract address")
-        contract = Contract(name=artifact.name, address=to_checksum_address(address), abi=abi)
-        self._register(contract)
-        self.gas_log.add(GasRecord(artifact.name, "constructor", int(raw["gasUsed"], 16)))
-        return contract
-
     def at(self, artifact: Artifact, address: str) -> Contract:
         """The contract ``artifact`` deployed at ``address``; refuses an address without code."""
         contract = super().at(artifact, address)
@@ -290,48 +232,18 @@ class RpcChain(Chain):
             raise LedgerError(f"{artifact.name}.at", f"no contract code at {contract.address}")
         return contract
 
-    def transact(
-        self, sender: str, contract: Contract, fn_name: str, *args: Any, slot: int | None = None
-    ) -> Receipt:
-        fn = contract.abi.function(fn_name, len(args))
-        data = contract.abi.encode_call(fn, args)
-        call = f"{contract.name}.{fn_name}"
-        raw = self._execute(sender, contract.address, data, call)
-        gas = int(raw["gasUsed"], 16)
-        self.gas_log.add(GasRecord(contract.name, fn_name, gas, slot))
-        return Receipt(
-            tx_hash=str(raw["transactionHash"]),
-            sender=to_checksum_address(sender),
-            contract=contract.name,
-            function=fn_name,
-            to=contract.address,
-            gas_used=gas,
-            logs=tuple(
-                Log(
-                    address=to_checksum_address(log["address"]),
-                    topics=tuple(_hex_to_bytes(t) for t in log["topics"]),
-                    data=_hex_to_bytes(log["data"]),
-                )
-                for log in raw["logs"]
-            ),
-            slot=slot,
-            decoders=self._abis,
-        )
-
-    def call(self, contract: Contract, fn_name: str, *args: Any) -> Any:
-        fn = contract.abi.function(fn_name, len(args))
-        data = contract.abi.encode_call(fn, args)
+    def _static_call(self, to: str, data: bytes, call: str) -> bytes:
         params = {
             "from": "0x" + "00" * 20,
-            "to": contract.address,
+            "to": to,
             "data": "0x" + data.hex(),
             "gas": hex(self.tx_gas_limit),
         }
         try:
             output = self._rpc("eth_call", [params, "latest"])
-        except _NodeError as exc:
-            raise LedgerError(f"{contract.name}.{fn_name}", self._failure(exc)) from exc
-        return contract.abi.decode_output(fn, _hex_to_bytes(output))
+        except NodeError as exc:
+            raise LedgerError(call, self._failure(exc)) from exc
+        return _hex_to_bytes(output)
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -347,8 +259,8 @@ class RpcChain(Chain):
             )
         return account
 
-    def _execute(self, sender: str, to: str | None, data: bytes, call: str) -> dict[str, Any]:
-        """Estimate, sign, send, wait: the raw receipt of a successful transaction."""
+    def _execute(self, sender: str, to: str | None, data: bytes, call: str) -> Mined:
+        """Estimate, sign, send, wait for the receipt of a successful transaction."""
         with self._lock:
             account = self._signer(sender, call)
             if self.verify_nonces:
@@ -359,7 +271,20 @@ class RpcChain(Chain):
             entry = self._submit(entry)
             receipt = self._await_receipt(entry)
             self._check_status(receipt, entry, to, data)
-            return receipt
+        address = receipt.get("contractAddress")
+        return Mined(
+            tx_hash=str(receipt["transactionHash"]),
+            gas_used=int(receipt["gasUsed"], 16),
+            logs=tuple(
+                Log(
+                    address=to_checksum_address(log["address"]),
+                    topics=tuple(_hex_to_bytes(t) for t in log["topics"]),
+                    data=_hex_to_bytes(log["data"]),
+                )
+                for log in receipt["logs"]
+            ),
+            created=str(address) if to is None and address else None,
+        )
 
     def _estimate(self, sender: str, to: str | None, data: bytes, call: str) -> int:
         params: dict[str, Any] = {
@@ -371,11 +296,11 @@ class RpcChain(Chain):
             params["to"] = to
         try:
             return int(self._rpc("eth_estimateGas", [params]), 16)
-        except _NodeError as exc:
+        except NodeError as exc:
             raise LedgerError(call, self._failure(exc)) from exc
 
     @staticmethod
-    def _failure(error: _NodeError) -> str:
+    def _failure(error: NodeError) -> str:
         """A reason in the embedded chain's words: the decoded revert, OutOfGas, or rejected."""
         message = error.message
         lowered = message.lower()
@@ -409,7 +334,7 @@ class RpcChain(Chain):
         else:
             try:
                 tip = int(self._rpc("eth_maxPriorityFeePerGas", []), 16)
-            except _NodeError:
+            except NodeError:
                 tip = 10**9
             fields = {"maxFeePerGas": 2 * int(base, 16) + tip, "maxPriorityFeePerGas": tip}
         self._fees = (now, fields)
@@ -428,7 +353,7 @@ class RpcChain(Chain):
     ) -> JournalEntry:
         """Sign with the next Python-managed nonce of ``account`` and journal it."""
         sender = str(account.address)
-        nonce = self._nonces.get(sender)
+        nonce = self._journal.next_nonce(sender)
         if nonce is None:
             nonce = int(self._rpc("eth_getTransactionCount", [sender, "pending"]), 16)
         tx: dict[str, Any] = {
@@ -444,9 +369,7 @@ class RpcChain(Chain):
         if "maxFeePerGas" in tx:
             tx["type"] = 2
         signed = account.sign_transaction(tx)
-        self._seq += 1
-        entry = JournalEntry(
-            seq=self._seq,
+        return self._journal.record(
             tx_hash="0x" + bytes(signed.hash).hex(),
             sender=sender,
             nonce=nonce,
@@ -457,9 +380,6 @@ class RpcChain(Chain):
             gas=gas,
             value=value,
         )
-        self._journal.append(entry)
-        self._nonces[sender] = nonce + 1
-        return entry
 
     def _sync_nonce(self, sender: str) -> None:
         """Check the Python nonce of ``sender`` against the node before a transaction.
@@ -467,7 +387,7 @@ class RpcChain(Chain):
         Below ours: the node lost transactions we sent (it restarted at an older state), so the
         journal is replayed first. Above ours: another client used the key; we take its count.
         """
-        expected = self._nonces.get(sender)
+        expected = self._journal.next_nonce(sender)
         if expected is None:
             return  # first use: read from the node when signing
         on_node = int(self._rpc("eth_getTransactionCount", [sender, "pending"]), 16)
@@ -494,13 +414,7 @@ class RpcChain(Chain):
                 expected,
                 on_node,
             )
-            self._nonces[sender] = on_node
-
-    def _drop(self, entry: JournalEntry) -> None:
-        """Forget an entry the node refused; its nonce is free again."""
-        self._journal.remove(entry)
-        if self._nonces.get(entry.sender) == entry.nonce + 1:
-            self._nonces[entry.sender] = entry.nonce
+            self._journal.set_next_nonce(sender, on_node)
 
     def _submit(self, entry: JournalEntry, *, resigns: int = 3) -> JournalEntry:
         """Send ``entry``; a refusal that is not a revert raises :class:`LedgerError`.
@@ -516,20 +430,20 @@ class RpcChain(Chain):
             try:
                 self._post("eth_sendRawTransaction", ["0x" + entry.raw.hex()])
                 return entry
-            except _Unreachable as exc:
+            except NodeUnreachable as exc:
                 self._reconnect("eth_sendRawTransaction", exc)  # recovery resends it if lost
                 if entry.confirmed:
                     return entry
                 continue
-            except _NodeError as exc:
+            except NodeError as exc:
                 error = exc
             break
         message = error.message.lower()
         only_request = entry.attempts == 1
-        if any(k in message for k in _ALREADY_KNOWN):
+        if any(k in message for k in ALREADY_KNOWN):
             return entry
         if "nonce too low" in message:
-            if not only_request and (entry.confirmed or self._receipt_within(entry, 5.0)):
+            if not only_request and (entry.confirmed or receipt_within(self._post, entry, 5.0)):
                 return entry  # applied by an earlier request whose answer was lost
             if only_request and resigns > 0:
                 logger.warning(
@@ -547,13 +461,13 @@ class RpcChain(Chain):
         if any(k in message for k in _UNDERPRICED) and only_request and resigns > 0:
             return self._resign(entry, resigns, drop_nonce=False)
         if only_request:
-            self._drop(entry)  # refused outright: its nonce is free again
+            self._journal.drop(entry)  # refused outright: its nonce is free again
         raise LedgerError(entry.call, f"transaction rejected: {error.message}") from error
 
     def _resign(self, entry: JournalEntry, resigns: int, *, drop_nonce: bool) -> JournalEntry:
-        self._drop(entry)
+        self._journal.drop(entry)
         if drop_nonce:
-            self._nonces.pop(entry.sender, None)  # re-read from the node
+            self._journal.forget_nonce(entry.sender)  # re-read from the node
         fresh = self._sign(
             self._signers[entry.sender],
             entry.to,
@@ -568,8 +482,7 @@ class RpcChain(Chain):
     def _receipt(self, entry: JournalEntry) -> dict[str, Any] | None:
         receipt = self._rpc("eth_getTransactionReceipt", [entry.tx_hash])
         if receipt:
-            entry.block_number = int(receipt["blockNumber"], 16)
-            self._prune()
+            self._journal.confirm(entry, int(receipt["blockNumber"], 16))
             return dict(receipt)
         return None
 
@@ -605,7 +518,7 @@ class RpcChain(Chain):
             params = {"from": entry.sender, "to": to, "data": "0x" + data.hex()}
             try:
                 self._rpc("eth_call", [params, hex(block - 1)])
-            except _NodeError as exc:
+            except NodeError as exc:
                 reason = self._failure(exc)
         raise LedgerError(
             entry.call,
@@ -620,18 +533,18 @@ class RpcChain(Chain):
         try:
             response = self._provider.make_request(method, params)
         except (requests.RequestException, OSError, ValueError) as exc:
-            raise _Unreachable(f"{type(exc).__name__}: {exc}") from exc
+            raise NodeUnreachable(f"{type(exc).__name__}: {exc}") from exc
         if not isinstance(response, Mapping):
-            raise _Unreachable(f"malformed response to {method}: {response!r}")
+            raise NodeUnreachable(f"malformed response to {method}: {response!r}")
         error = response.get("error")
         if error is not None:
             if isinstance(error, Mapping):
-                raise _NodeError(
+                raise NodeError(
                     int(error.get("code", 0)), str(error.get("message", "")), error.get("data")
                 )
-            raise _NodeError(0, str(error), None)
+            raise NodeError(0, str(error), None)
         if "result" not in response:
-            raise _Unreachable(f"malformed response to {method}: {response!r}")
+            raise NodeUnreachable(f"malformed response to {method}: {response!r}")
         return response["result"]
 
     def _rpc(self, method: str, params: Sequence[Any]) -> Any:
@@ -639,10 +552,10 @@ class RpcChain(Chain):
         while True:
             try:
                 return self._post(method, params)
-            except _Unreachable as exc:
+            except NodeUnreachable as exc:
                 self._reconnect(method, exc)
 
-    def _reconnect(self, method: str, error: _Unreachable) -> None:
+    def _reconnect(self, method: str, error: NodeUnreachable) -> None:
         """Wait (exponential backoff) until the node answers, then :meth:`recover`."""
         logger.warning("%s: node at %s unreachable (%s); retrying", method, self.url, error)
         with self._lock:
@@ -663,9 +576,9 @@ class RpcChain(Chain):
                 self.reconnects += 1
                 logger.warning("node at %s answers again; journal recovered", self.url)
                 return
-            except _Unreachable as exc:
+            except NodeUnreachable as exc:
                 if time.monotonic() + delay > deadline:
-                    pending = sum(1 for e in self._journal if not e.confirmed)
+                    pending = self._journal.pending
                     raise LedgerError(
                         "rpc",
                         f"node at {self.url} unreachable for {self.reconnect_timeout:g} s "
@@ -685,104 +598,26 @@ class RpcChain(Chain):
             while True:
                 try:
                     return self._recover_once()
-                except _Unreachable as exc:
+                except NodeUnreachable as exc:
                     self._reconnect("recover", exc)
 
     def _recover_once(self) -> int:
-        """One pass of :meth:`recover`; raises :class:`_Unreachable` if the node drops again."""
-        if not self._journal:
-            return 0
-        latest: dict[str, int] = {}
-        for entry in self._journal:
-            if entry.sender not in latest:
-                latest[entry.sender] = int(
-                    self._post("eth_getTransactionCount", [entry.sender, "latest"]), 16
-                )
-        missing: list[JournalEntry] = []
-        for entry in self._journal:
-            if entry.nonce < latest[entry.sender]:
-                if not entry.confirmed and not self._receipt_within(entry, 5.0):
-                    raise LedgerError(
-                        entry.call,
-                        f"nonce {entry.nonce} of {entry.sender} was used by another "
-                        f"transaction; {entry.tx_hash} was not applied",
-                    )
-            else:
-                missing.append(entry)
-        for sender, count in latest.items():
-            nonces = sorted(e.nonce for e in missing if e.sender == sender)
-            if nonces and nonces[0] != count:
-                raise LedgerError(
-                    "rpc recovery",
-                    f"the node is missing transactions {count}..{nonces[0] - 1} of {sender}, "
-                    "older than this client's journal: it lost state this client cannot restore",
-                )
-        resent = 0
-        for entry in missing:
-            was_confirmed = entry.confirmed
-            entry.block_number = None
-            entry.attempts += 1
-            try:
-                self._post("eth_sendRawTransaction", ["0x" + entry.raw.hex()])
-                resent += 1
-                entry.resent += 1
-                logger.info(
-                    "resent %s (%s nonce %d, %s)",
-                    entry.tx_hash,
-                    entry.sender,
-                    entry.nonce,
-                    "rolled back by the node" if was_confirmed else "not applied",
-                )
-            except _NodeError as exc:
-                message = exc.message.lower()
-                # "nonce too low" here: applied between the nonce check and now
-                if not any(k in message for k in _ALREADY_KNOWN) and "nonce too low" not in message:
-                    raise LedgerError(
-                        entry.call, f"resending {entry.tx_hash} failed: {exc.message}"
-                    ) from exc
-            self._await_receipt_quietly(entry)
-        if missing:
-            logger.warning(
-                "journal recovery: %d transaction(s) the node lacked, %d sent again",
-                len(missing),
-                resent,
-            )
-        return resent
-
-    def _receipt_within(self, entry: JournalEntry, timeout: float) -> bool:
-        """Poll ``entry``'s receipt for up to ``timeout`` s (no nested recovery).
-
-        A node can count a sender's nonce a moment before it serves the receipt of the
-        transaction that used it, so one empty answer proves nothing.
-        """
-        deadline = time.monotonic() + timeout
-        delay = 0.0005
-        while True:
-            receipt = self._post("eth_getTransactionReceipt", [entry.tx_hash])
-            if receipt:
-                entry.block_number = int(receipt["blockNumber"], 16)
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
-
-    def _await_receipt_quietly(self, entry: JournalEntry) -> None:
-        """Wait for ``entry``'s receipt inside recovery (no nested recovery)."""
-        if not self._receipt_within(entry, self.receipt_timeout):
-            raise LedgerError(entry.call, f"no receipt for the resent {entry.tx_hash}")
-
-    def _prune(self) -> None:
-        confirmed = [e for e in self._journal if e.confirmed]
-        excess = len(confirmed) - self.journal_limit
-        if excess > 0:
-            dropped = {id(e) for e in confirmed[:excess]}
-            self._journal = [e for e in self._journal if id(e) not in dropped]
+        """One pass of :meth:`recover`; raises :class:`NodeUnreachable` if the node drops again."""
+        return self._journal.replay(self._post, self.receipt_timeout)
 
     @property
     def journal(self) -> tuple[JournalEntry, ...]:
         """The journal, oldest first (confirmed entries beyond ``journal_limit`` are dropped)."""
-        return tuple(self._journal)
+        return self._journal.entries
+
+    @property
+    def journal_limit(self) -> int:
+        """How many confirmed transactions the journal keeps."""
+        return self._journal.limit
+
+    @journal_limit.setter
+    def journal_limit(self, limit: int) -> None:
+        self._journal.limit = limit
 
     def close(self) -> None:
         """Close the HTTP session."""

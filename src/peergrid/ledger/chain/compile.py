@@ -39,7 +39,7 @@ EVM_VERSION = "cancun"
 """The EVM version every contract is compiled for (see the module docstring)."""
 
 OPTIMIZE = "gas"
-CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
+CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 CONTRACT_NAMES = ("SettlementToken", "Community", "Consortium", "BatchMarket", "OrderBook")
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from peergrid.ledger.chain import Chain, Contract, Receipt
+from peergrid.ledger.chain.base import Chain, Contract, Receipt
 
 WH_PER_KWH = 1000
 MAX_TOTAL_MICRO = 2**92 - 1

@@ -1,0 +1,7 @@
+"""Benchmarks that ship with the platform: what ``peergrid bench`` runs.
+
+* :mod:`~peergrid.bench.gas` — gas per contract function and its cost in euro
+  (``peergrid bench gas``).
+
+Imports the ledger and the core only; nothing runs on import.
+"""

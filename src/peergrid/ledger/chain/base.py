@@ -1,0 +1,186 @@
+"""Chains: where contracts are deployed and transactions run, behind one interface.
+
+:class:`Chain` is the interface every backend implements: make accounts, deploy a compiled
+:class:`~peergrid.ledger.chain.compile.Artifact`, send a transaction (:meth:`Chain.transact`,
+which returns a :class:`Receipt` and records its gas in :attr:`Chain.gas_log`) and read state
+(:meth:`Chain.call`). Arguments and results are plain Python values (checksum address strings,
+ints, bytes, tuples for structs); the ABI work is shared in :mod:`peergrid.ledger.chain.abi`, so
+a backend only moves bytes. A call that reverts raises
+:class:`~peergrid.core.errors.LedgerError` with ``call="Contract.function"`` and the contract's
+revert reason, and leaves no trace: no state change, no nonce, no gas record. That is what a
+JSON-RPC backend gives when it estimates gas before sending, so both backends end in the same
+state after the same calls.
+
+:meth:`Chain.deploy`, :meth:`Chain.transact` and :meth:`Chain.call` are written once, here:
+they encode the call, hand bytes to the backend and turn what comes back into a
+:class:`Contract`, a :class:`Receipt` with its gas record, or a decoded value. A backend
+implements only the steps that differ: :meth:`Chain._execute` (run one transaction to its
+receipt: a :class:`Mined`) and :meth:`Chain._static_call` (the output of a read-only call), with
+:meth:`Chain.new_account` and :meth:`Chain.nonce`.
+
+The backends: :class:`~peergrid.ledger.chain.embedded.EmbeddedChain` (py-evm in process) and
+:class:`~peergrid.ledger.chain.rpc.RpcChain` (any node over EVM JSON-RPC);
+:func:`~peergrid.ledger.chain.open.open_chain` opens either by name.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from peergrid.core.errors import LedgerError
+from peergrid.ledger.chain.abi import ContractAbi, Event, Log
+from peergrid.ledger.chain.compile import Artifact
+from peergrid.ledger.chain.gas import GasLog, GasRecord
+
+TX_GAS_LIMIT = 2**24
+"""Most gas one transaction may use (EIP-7825's cap)."""
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A deployed contract: its name, address and ABI."""
+
+    name: str
+    address: str
+    abi: ContractAbi = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What one mined transaction left: who sent what, the gas it used and its logs."""
+
+    tx_hash: str
+    sender: str
+    contract: str
+    function: str
+    to: str
+    gas_used: int
+    logs: tuple[Log, ...]
+    slot: int | None = None
+    decoders: Mapping[str, ContractAbi] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def call(self) -> str:
+        return f"{self.contract}.{self.function}"
+
+    @cached_property
+    def events(self) -> tuple[Event, ...]:
+        """The logs decoded with the ABIs of the contracts the chain deployed."""
+        decoded = []
+        for log in self.logs:
+            decoder = self.decoders.get(log.address)
+            event = decoder.decode_log(log) if decoder is not None else None
+            if event is not None:
+                decoded.append(event)
+        return tuple(decoded)
+
+    def events_named(self, name: str) -> list[Event]:
+        return [e for e in self.events if e.name == name]
+
+
+@dataclass(frozen=True)
+class Mined:
+    """What a backend reports of one successful transaction, before :class:`Chain` types it."""
+
+    tx_hash: str
+    gas_used: int
+    logs: tuple[Log, ...]
+    created: str | None = None
+    """The address of the contract a deployment created; ``None`` for a call."""
+
+
+class Chain(ABC):
+    """The interface of a ledger backend (see the module docstring)."""
+
+    chain_id: int
+    """The EIP-155 chain id transactions are signed for."""
+
+    def __init__(self) -> None:
+        self.gas_log = GasLog()
+        self._abis: dict[str, ContractAbi] = {}
+
+    # --- what every backend implements ------------------------------------------------------
+
+    @abstractmethod
+    def new_account(self, label: str) -> str:
+        """A new externally owned account, funded for gas; its checksum address."""
+
+    @abstractmethod
+    def nonce(self, address: str) -> int:
+        """How many transactions ``address`` has sent (its next nonce)."""
+
+    @abstractmethod
+    def _execute(self, sender: str, to: str | None, data: bytes, call: str) -> Mined:
+        """Run one transaction from ``sender`` to ``to`` (``None``: create a contract).
+
+        A transaction that fails (reverts, is invalid, runs out of gas) raises
+        :class:`LedgerError` with ``call`` and leaves no trace where the backend allows it.
+        """
+
+    @abstractmethod
+    def _static_call(self, to: str, data: bytes, call: str) -> bytes:
+        """The output of a read-only call of ``to``; a revert raises :class:`LedgerError`."""
+
+    # --- written once --------------------------------------------------------------------------
+
+    def deploy(self, sender: str, artifact: Artifact, *args: Any) -> Contract:
+        """Deploy ``artifact`` from ``sender`` with constructor ``args``."""
+        abi = ContractAbi(artifact.name, artifact.abi)
+        data = artifact.bytecode + abi.encode_constructor(args)
+        call = f"{artifact.name}.constructor"
+        mined = self._execute(sender, None, data, call)
+        if not mined.created:
+            raise LedgerError(call, "the receipt has no contract address")
+        contract = Contract(artifact.name, to_checksum_address(mined.created), abi)
+        self._register(contract)
+        self.gas_log.add(GasRecord(artifact.name, "constructor", mined.gas_used))
+        return contract
+
+    def transact(
+        self, sender: str, contract: Contract, fn_name: str, *args: Any, slot: int | None = None
+    ) -> Receipt:
+        """Send a transaction calling ``fn_name(*args)``; ``slot`` tags its gas record."""
+        fn = contract.abi.function(fn_name, len(args))
+        data = contract.abi.encode_call(fn, args)
+        mined = self._execute(sender, contract.address, data, f"{contract.name}.{fn_name}")
+        self.gas_log.add(GasRecord(contract.name, fn_name, mined.gas_used, slot))
+        return Receipt(
+            tx_hash=mined.tx_hash,
+            sender=to_checksum_address(sender),
+            contract=contract.name,
+            function=fn_name,
+            to=contract.address,
+            gas_used=mined.gas_used,
+            logs=mined.logs,
+            slot=slot,
+            decoders=self._abis,
+        )
+
+    def call(self, contract: Contract, fn_name: str, *args: Any) -> Any:
+        """Read-only call of ``fn_name(*args)``: its decoded return value."""
+        fn = contract.abi.function(fn_name, len(args))
+        data = contract.abi.encode_call(fn, args)
+        output = self._static_call(contract.address, data, f"{contract.name}.{fn_name}")
+        return contract.abi.decode_output(fn, output)
+
+    def at(self, artifact: Artifact, address: str) -> Contract:
+        """The contract ``artifact`` already deployed at ``address`` (e.g. read from a file).
+
+        Its events are decoded in receipts from then on, as for a contract deployed here.
+        """
+        try:
+            checksum = to_checksum_address(address)
+        except ValueError as exc:
+            raise LedgerError(f"{artifact.name}.at", f"bad address {address!r}") from exc
+        contract = Contract(artifact.name, checksum, ContractAbi(artifact.name, artifact.abi))
+        self._register(contract)
+        return contract
+
+    def _register(self, contract: Contract) -> None:
+        self._abis[contract.address] = contract.abi
