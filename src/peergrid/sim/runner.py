@@ -12,7 +12,7 @@ import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,24 +106,27 @@ def run_scenario(
     community = _community(scenario, rng, watch)
     grid_checks = _check_grid(scenario, community, watch)
     run = _SlotRun(scenario, spec, community, rng)
-    ledger: Settlement | None = None
-    if scenario.ledger.enabled:
-        with watch.stage("ledger"):
-            ledger = _open_settlement(scenario, community, chain)
-    n_slots = community.energy.n_slots
-    for slot in range(n_slots):
-        run.step(slot, ledger, grid_checks[slot] if grid_checks else None, watch)
-        if on_slot is not None:
-            on_slot(slot + 1, n_slots)
+    with ExitStack() as opened:
+        ledger: Settlement | None = None
+        if scenario.ledger.enabled:
+            if chain is None:  # the run opened it, the run closes it
+                chain = opened.enter_context(_open_chain(scenario))
+            with watch.stage("ledger"):
+                ledger = _open_settlement(scenario, community, chain)
+        n_slots = community.energy.n_slots
+        for slot in range(n_slots):
+            run.step(slot, ledger, grid_checks[slot] if grid_checks else None, watch)
+            if on_slot is not None:
+                on_slot(slot + 1, n_slots)
 
-    slots = pd.DataFrame(run.slot_rows)
-    bills = run.totals.frame(community.households)
-    if ledger is not None:
-        balances = ledger.balances_micro()
-        deposit = ledger.member_deposit_micro()
-        bills["ledger_net_micro"] = [balances[h.id] - deposit for h in community.households]
-    trades = pd.DataFrame(run.trade_rows, columns=TRADE_COLUMNS)
-    summary = summarise(scenario, slots, bills, run.violations, ledger, trades)
+        slots = pd.DataFrame(run.slot_rows)
+        bills = run.totals.frame(community.households)
+        if ledger is not None:
+            balances = ledger.balances_micro()
+            deposit = ledger.member_deposit_micro()
+            bills["ledger_net_micro"] = [balances[h.id] - deposit for h in community.households]
+        trades = pd.DataFrame(run.trade_rows, columns=TRADE_COLUMNS)
+        summary = summarise(scenario, slots, bills, run.violations, ledger, trades)
     watch.seconds["total"] = time.perf_counter() - started
     return RunResult(
         scenario=scenario,
@@ -171,10 +174,14 @@ def _check_grid(
         return check.check_many((-community.actual_kwh / slot_hours).T, energy.q_kvar.T)
 
 
-def _open_settlement(scenario: Scenario, community: _Community, chain: Chain | None) -> Settlement:
+def _open_chain(scenario: Scenario) -> Chain:
+    """The node at ``ledger.rpc``, else the embedded EVM."""
+    url = scenario.ledger.rpc
+    return open_chain("rpc", url) if url else open_chain("embedded")
+
+
+def _open_settlement(scenario: Scenario, community: _Community, chain: Chain) -> Settlement:
     section, market = scenario.ledger, scenario.market
-    if chain is None:
-        chain = open_chain("rpc", section.rpc) if section.rpc else open_chain("embedded")
     setup = MarketSetup(
         agents=community.agents,
         deposit_per_member=section.deposit_per_member,

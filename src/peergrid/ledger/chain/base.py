@@ -29,7 +29,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Self
 
 from eth_utils import to_checksum_address
 
@@ -104,6 +104,17 @@ class Chain(ABC):
     def __init__(self) -> None:
         self.gas_log = GasLog()
         self._abis: dict[str, ContractAbi] = {}
+
+    def close(self) -> None:
+        """Release what the backend holds open (a node connection); the embedded EVM holds
+        nothing. A chain is also a context manager that closes itself."""
+        return None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- what every backend implements ------------------------------------------------------
 

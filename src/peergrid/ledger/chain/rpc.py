@@ -623,11 +623,5 @@ class RpcChain(Chain):
         """Close the HTTP session."""
         self._session.close()
 
-    def __enter__(self) -> RpcChain:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"RpcChain({self.url!r}, chain_id={self.chain_id}, {self.client_version})"
