@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from grid_validation import demo_injections, machine
+from peergrid.grid.ac_model import FeederModel
 from peergrid.grid.feeders import load_feeder
-from peergrid.grid.powerflow import FeederModel, PowerFlowCheck
+from peergrid.grid.powerflow import PowerFlowCheck
 from peergrid.grid.sensitivity import LinearSensitivity
 
 

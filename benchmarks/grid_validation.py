@@ -28,8 +28,9 @@ import pandapower as pp
 
 from peergrid.assets.household import household_energy
 from peergrid.assets.profiles import load_profile_library
+from peergrid.grid.ac_model import FeederModel
 from peergrid.grid.feeders import CATALOGUE, load_feeder
-from peergrid.grid.powerflow import FeederModel, PowerFlowCheck
+from peergrid.grid.powerflow import PowerFlowCheck
 from peergrid.sim.population import place_households
 from peergrid.sim.scenario import Scenario
 

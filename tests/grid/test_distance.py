@@ -18,15 +18,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import shortest_path
 
 from peergrid.core.errors import GridError
-from peergrid.grid.distance import (
-    DistanceCache,
-    DistanceMatrix,
-    check_radial,
-    distance_matrix,
-    is_radial,
-    topology,
-)
+from peergrid.grid.distance import DistanceCache, DistanceMatrix, distance_matrix
 from peergrid.grid.feeders import load_feeder
+from peergrid.grid.topology import check_radial, is_radial, topology
 
 REDUCED = load_feeder("ieee-eu-lv-reduced")
 REDUCED_LENGTH = distance_matrix(REDUCED, "length", cache=DistanceCache())

@@ -14,12 +14,11 @@ import pandapower.topology as top
 import pytest
 
 from peergrid.core.errors import GridError
+from peergrid.grid.catalogue.cigre import VDMA_TABLE_1
+from peergrid.grid.catalogue.ieee_eu_lv import REDUCED_SOURCE_BUS, THESIS_VERTEX_NODES
 from peergrid.grid.feeders import (
     CATALOGUE,
-    REDUCED_SOURCE_BUS,
     SIMBENCH_PREFIX,
-    THESIS_VERTEX_NODES,
-    VDMA_TABLE_1,
     Feeder,
     GridLimits,
     list_feeders,

@@ -9,9 +9,9 @@ import pandapower as pp
 import pytest
 
 from peergrid.core.errors import GridError
-from peergrid.grid.distance import topology
 from peergrid.grid.feeders import load_feeder
 from peergrid.grid.plot import draw_feeder, feeder_summary, geodata_positions, tree_layout
+from peergrid.grid.topology import topology
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from peergrid.core.errors import GridError
+from peergrid.grid.ac_model import FeederModel
 from peergrid.grid.feeders import CATALOGUE, Feeder, GridLimits, load_feeder
 from peergrid.grid.injections import Injections, read_injections, write_injections
 from peergrid.grid.powerflow import (
-    FeederModel,
     PowerFlowCheck,
     SlotCheck,
     ValidationReport,

@@ -31,8 +31,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from peergrid.core.errors import GridError
-from peergrid.grid.distance import is_radial, topology
 from peergrid.grid.feeders import Feeder
+from peergrid.grid.topology import is_radial, topology
 
 XY = tuple[float, float]
 _LABELLED_BUSES = 60  # bus ids are written next to the buses of feeders up to this size

@@ -5,7 +5,7 @@ Newton–Raphson Jacobian of the power-flow equations is solved once per prosume
 injection there (the external grid, the slack, balancing it). That gives the first-order change
 of every bus's voltage angle and magnitude per kW and per kvar a prosumer draws, so that a
 mechanism can estimate a trade's effect without a power flow. This is the exact linearisation of
-the AC model of :mod:`peergrid.grid.powerflow` (same admittances, transformer taps and shifts,
+the AC model of :mod:`peergrid.grid.ac_model` (same admittances, transformer taps and shifts,
 line charging), not a LinDistFlow-type approximation: it is exact to first order, and its error
 grows with the square of the change.
 
@@ -37,8 +37,8 @@ from scipy import sparse
 from scipy.sparse.linalg import splu
 
 from peergrid.core.errors import GridError
+from peergrid.grid.ac_model import FeederModel
 from peergrid.grid.feeders import Feeder
-from peergrid.grid.powerflow import FeederModel
 
 FloatArray = npt.NDArray[np.float64]
 ComplexArray = npt.NDArray[np.complex128]
