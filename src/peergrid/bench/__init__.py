@@ -5,3 +5,7 @@
 
 Imports the ledger and the core only; nothing runs on import.
 """
+
+from peergrid.bench.gas import cost_eur, format_gas_table, gas_table
+
+__all__ = ["cost_eur", "format_gas_table", "gas_table"]

@@ -29,7 +29,6 @@ Feeders (each built by a module of :mod:`peergrid.grid.catalogue`):
 from __future__ import annotations
 
 import copy
-import logging
 from collections.abc import Callable
 from functools import cache
 
@@ -50,8 +49,6 @@ __all__ = [
     "load_feeder",
     "lowest_level_load_buses",
 ]
-
-log = logging.getLogger(__name__)
 
 
 def _ieee_eu_lv_reduced() -> Feeder:
