@@ -103,14 +103,16 @@ def run_scenario(
     started = time.perf_counter()
     rng = np.random.default_rng(scenario.seed)
     spec = mechanism_spec(scenario.market.mechanism)
-    community = _community(scenario, rng, watch)
-    grid_checks = _check_grid(scenario, community, watch)
-    run = _SlotRun(scenario, spec, community, rng)
     with ExitStack() as opened:
+        if scenario.ledger.enabled and chain is None:
+            # Opened first, so that a node that does not answer fails the run before any work;
+            # the run opened it, the run closes it.
+            chain = opened.enter_context(_open_chain(scenario))
+        community = _community(scenario, rng, watch)
+        grid_checks = _check_grid(scenario, community, watch)
+        run = _SlotRun(scenario, spec, community, rng)
         ledger: Settlement | None = None
-        if scenario.ledger.enabled:
-            if chain is None:  # the run opened it, the run closes it
-                chain = opened.enter_context(_open_chain(scenario))
+        if chain is not None and scenario.ledger.enabled:
             with watch.stage("ledger"):
                 ledger = _open_settlement(scenario, community, chain)
         n_slots = community.energy.n_slots
