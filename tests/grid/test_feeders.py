@@ -259,3 +259,22 @@ def test_cigre_mv_vdma_base_case_regression() -> None:
     worst = net.res_line.loading_percent.idxmax()
     assert net.line.name.loc[worst] == "Line 3-4"
     assert net.res_line.loading_percent.max() == pytest.approx(83.48, abs=0.01)
+
+
+def test_the_kerber_dorfnetz_is_the_same_feeder_every_time() -> None:
+    """pandapower draws its line types at random: the catalogue seeds the draw, and leaves the
+    caller's random state as it was."""
+    import random
+    from collections import Counter
+
+    from peergrid.grid.catalogue.pandapower_nets import kerber_dorfnetz
+
+    random.seed(1)
+    expected_next = random.random()
+    random.seed(1)
+    first, second = kerber_dorfnetz(), kerber_dorfnetz()
+    assert random.random() == expected_next
+    types = first.net.line.std_type.tolist()
+    assert types == second.net.line.std_type.tolist()
+    # the draw the seed gives: the branch-out lines split between the two types
+    assert Counter(types) == {"NAYY 4x150": 57, "NAYY 4x50 SE": 29, "NAYY 4x50": 28}

@@ -6,6 +6,7 @@ Households sit at the load buses of each net's lowest voltage level (the default
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 import pandapower as pp
@@ -40,11 +41,27 @@ def cigre_lv() -> Feeder:
     return _from_pandapower("cigre-lv", pn.create_cigre_network_lv)
 
 
+KERBER_SEED = 20_090_101
+"""Seeds the line types pandapower draws for the Kerber Dorfnetz (its branch-out lines are
+"NAYY 4x50" or "NYY 4x35" with probability one half each, drawn with Python's global ``random``):
+with the seed, the same name gives the same feeder in every run."""
+
+
 def kerber_dorfnetz() -> Feeder:
-    """pandapower's Kerber Dorfnetz village grid."""
+    """pandapower's Kerber Dorfnetz village grid, its random line types seeded."""
     import pandapower.networks as pn
 
-    return _from_pandapower("kerber-dorfnetz", pn.create_kerber_dorfnetz)
+    def build() -> pp.pandapowerNet:
+        # pandapower draws from the global generator: seed it for the build only, and give
+        # the caller's random state back untouched.
+        saved = random.getstate()
+        random.seed(KERBER_SEED)
+        try:
+            return pn.create_kerber_dorfnetz()
+        finally:
+            random.setstate(saved)
+
+    return _from_pandapower("kerber-dorfnetz", build)
 
 
 def case33bw() -> Feeder:
