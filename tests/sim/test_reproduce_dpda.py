@@ -34,3 +34,23 @@ def test_reproduction_writes_its_tables(tmp_path: Path) -> None:
     examples = pd.read_csv(paths["examples"])
     appendix = examples[examples.example == "J: App. B"]
     assert appendix[~appendix.agrees].quantity.tolist() == ["scores row B39 (B.2)"]
+
+
+def test_the_summary_says_what_our_cost_figures_show() -> None:
+    import pandas as pd
+
+    from peergrid.sim.reproduce.dpda.report import _cost_verdict
+
+    def table(costs: dict[str, tuple[float, float]]) -> pd.DataFrame:
+        rows = [
+            {"book": book, "mechanism": mech, "average_cost_per_trade": cost}
+            for book, (dam, dpda) in costs.items()
+            for mech, cost in (("DAM", dam), ("DPDA", dpda))
+        ]
+        return pd.DataFrame(rows)
+
+    mixed = _cost_verdict(table({"A": (2.0, 1.0), "B": (1.0, 1.0), "C": (1.0, 3.0)}))
+    assert "lower on 1 (A); equal on 1 (B); higher on 1 (C) of the 3 books" in mixed
+    assert mixed.endswith("do not support that claim.")
+    mostly = _cost_verdict(table({"A": (2.0, 1.0), "B": (3.0, 1.0), "C": (1.0, 3.0)}))
+    assert mostly.endswith("support that claim.") and "do not" not in mostly

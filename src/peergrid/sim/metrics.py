@@ -82,7 +82,7 @@ def summarise(
         "households_better_off": int((bills_change < -1e-9).sum()),
         "households_worse_off": int((bills_change > 1e-9).sum()),
         "largest_saving": float(-bills_change.min()) if len(bills) else 0.0,
-        "ir_violations": int(slots["ir_violations"].sum()),
+        "winners_beyond_limit": int(slots["winners_beyond_limit"].sum()),
         "clipping_excess_kwh": float(slots["clipping_excess_kwh"].sum()),
         "grid_checked": bool(scenario.grid.power_flow),
         "grid_violations": len(violations),

@@ -57,7 +57,9 @@ def slot_row(
         "y": info.y,
         "oversupply_kwh": info.oversupply_kwh,
         "clipping_excess_kwh": info.clipping_excess_kwh,
-        "ir_violations": len(info.individual_rationality_violations),
+        # winning orders whose own limit the uniform price crosses (DPDA Case 4); the batch
+        # market voids their trades (counted in trades_refused)
+        "winners_beyond_limit": len(info.individual_rationality_violations),
         "trades": len(trades),
         "contracted_kwh": float(accounts.contracted_bought_kwh.sum()),
         # Peer-to-peer energy the buyers' meters confirm (what replaced supplier imports).
