@@ -7,6 +7,7 @@ from dataclasses import asdict, replace
 import pytest
 
 from peergrid.core.errors import PeergridError
+from peergrid.core.orders import Order, Side
 from peergrid.grid.distance import distance_matrix
 from peergrid.grid.feeders import load_feeder
 from peergrid.platform.cycle import CycleTimes, Phase, TradingCycle
@@ -206,3 +207,20 @@ def test_voided_trades_leave_the_clearing_quotes_and_settlement() -> None:
         cycle.void(1, [after.trades[0]])
     with pytest.raises(PeergridError, match="not been matched"):
         cycle.void(7, [voided])
+
+
+def test_a_settled_book_can_be_forgotten_and_its_ids_used_again() -> None:
+    cycle = TradingCycle("dpda")
+    buy = Order("b", "B", Side.BUY, 1.0, 0.2, slot=1)
+    sell = Order("s", "S", Side.SELL, 1.0, 0.1, slot=1)
+    cycle.submit(buy, 0.0)
+    cycle.submit(sell, 0.0)
+    cycle.match(1)
+    with pytest.raises(PeergridError, match="not settled yet"):
+        cycle.forget(1)
+    cycle.settle(1, {"b": 1.0, "s": 1.0})
+    cycle.forget(1)
+    with pytest.raises(PeergridError, match="not been matched"):
+        cycle.dso_view(1)
+    again = Order("b", "B", Side.BUY, 1.0, 0.2, slot=3)
+    assert cycle.submit(again, 30.0).delivery_slot == 3

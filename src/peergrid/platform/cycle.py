@@ -128,6 +128,7 @@ class _Book:
     orders: list[Order] = field(default_factory=list)
     clearing: Clearing | None = None
     settlement: list[MeteredSettlement] | None = None
+    ids: set[str] = field(default_factory=set)  # every order id this book has taken
 
 
 class TradingCycle:
@@ -187,6 +188,7 @@ class TradingCycle:
             book.orders.remove(older)
             message += f"; replaces order {older.id!r}"
         book.orders.append(dataclasses.replace(order, slot=slot))
+        book.ids.add(order.id)
         self._ids.add(order.id)
         self._slot_of[order.id] = slot
         return Submission(order.id, slot, rolled, message, older.id if older else None)
@@ -323,6 +325,19 @@ class TradingCycle:
             dso_income=sum(t.grid_fee for t in clearing.trades),
             oversupply_kwh=info.oversupply_kwh,
         )
+
+    def forget(self, slot: int) -> None:
+        """Drop delivery ``slot``'s book once its results are kept elsewhere, so that a long run
+        holds only the slots in flight. Its order ids may then be used again."""
+        book = self._books.pop(slot, None)
+        if book is None:
+            return
+        if book.settlement is None and book.orders:
+            self._books[slot] = book
+            raise PeergridError(f"slot {slot} is not settled yet: its book cannot be dropped")
+        for order_id in book.ids:
+            self._ids.discard(order_id)
+            self._slot_of.pop(order_id, None)
 
     def orders(self, slot: int) -> Sequence[Order]:
         """The prosumers' channel: the orders for delivery ``slot``."""

@@ -292,6 +292,7 @@ class _SlotRun:
             | {"distance_m": distances.between(self.bus_of[t.buyer], self.bus_of[t.seller])}
             for t in trades
         )
+        cycle.forget(slot)  # its results are in the rows: the cycle keeps only slots in flight
 
     def _quote(self, slot: int) -> dict[str, int]:
         """The quotation window for delivery ``slot``: orders from the forecasts, each sent at
