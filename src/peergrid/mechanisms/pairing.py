@@ -32,6 +32,12 @@ def merit_order_pairs(
     Lay the buyers' quantities end to end on one axis and the sellers' on another: every stretch
     between consecutive breakpoints of the two cumulative curves is one trade between the buyer
     and the seller that stretch falls in. Returns (buyer index, seller index, kWh) arrays.
+
+    A stretch is placed by where it starts: the buyer it falls in is the number of buyers'
+    breakpoints at or before its start (every breakpoint is a stretch's end, so none lies
+    inside one). Placing it by its midpoint, as before, gave the same pairs except where the
+    midpoint of a one-ulp stretch (cumulative energies beyond ~8 MWh) rounded onto the next
+    breakpoint: the stretch went to the next buyer or seller, or past the last (IndexError).
     """
     cum_b = np.cumsum(buy_kwh)
     cum_s = np.cumsum(sell_kwh)
@@ -43,9 +49,9 @@ def merit_order_pairs(
     points = np.append(points[points < total], total)
     lengths = np.diff(points)
     keep = lengths > DUST_KWH
-    middle = (points[:-1] + lengths / 2.0)[keep]
-    buyer = np.searchsorted(cum_b, middle, side="right")
-    seller = np.searchsorted(cum_s, middle, side="right")
+    start = points[:-1][keep]
+    buyer = np.searchsorted(cum_b, start, side="right")
+    seller = np.searchsorted(cum_s, start, side="right")
     return buyer, seller, lengths[keep]
 
 
