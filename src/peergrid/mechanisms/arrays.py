@@ -91,15 +91,16 @@ class OrderArrays:
                 raise ValueError(f"{name} must be a 1-d array of {n} values, as many as ids")
             object.__setattr__(self, name, column)
         q, p, d = self.quantity_kwh, self.price, self.max_distance_m
-        self._refuse(~(np.isfinite(q) & (q > 0)), "quantity_kwh", "a positive finite")
-        self._refuse(~(np.isfinite(p) & (p >= 0)), "price", "a non-negative finite")
-        if d is not None:  # NaN: no limit
-            self._refuse(np.isinf(d) | (d < 0), "max_distance_m", "a non-negative finite")
+        # NaN fails every comparison: these hold for finite values only (NaN distance: no limit)
+        self._refuse((q > 0) & (q < np.inf), "quantity_kwh", "a positive finite")
+        self._refuse((p >= 0) & (p < np.inf), "price", "a non-negative finite")
+        if d is not None:
+            self._refuse(~((d < 0) | (d == np.inf)), "max_distance_m", "a non-negative finite")
 
-    def _refuse(self, bad: BoolArray, field: str, kind: str) -> None:
-        """Raise the error ``Order`` raises, for the first order that is ``bad``."""
-        if bad.any():
-            k = int(np.flatnonzero(bad)[0])
+    def _refuse(self, good: BoolArray, field: str, kind: str) -> None:
+        """Raise the error ``Order`` raises, for the first order that is not ``good``."""
+        if not good.all():
+            k = int((~good).nonzero()[0][0])
             value = getattr(self, field)[k].item()
             raise OrderError(
                 f"must be {kind} number, got {value!r}", order_id=str(self.ids[k]), field=field

@@ -96,8 +96,8 @@ def _price_keys(price: FloatArray) -> npt.NDArray[np.int64]:
 def sort_arrays(book: OrderArrays) -> SortedArrays:
     """Split by side (submission order: ``submitted_at``, then the row) and sort each side
     stably by price."""
-    buyers = _in_submission_order(np.flatnonzero(book.is_buy), book.submitted_at)
-    sellers = _in_submission_order(np.flatnonzero(~book.is_buy), book.submitted_at)
+    buyers = _in_submission_order(book.is_buy.nonzero()[0], book.submitted_at)
+    sellers = _in_submission_order((~book.is_buy).nonzero()[0], book.submitted_at)
     b_price = book.price[buyers]
     s_price = book.price[sellers]
     b_order = np.argsort(-_price_keys(b_price), kind="stable")
