@@ -1,13 +1,16 @@
 """peergrid's DAM and DPDA side by side with pymarket's Huang and MUDA double auctions.
 
-    python benchmarks/pymarket_compare.py [--repeat 5] [--sizes 55,1000,5000]
+    python benchmarks/pymarket_compare.py [--repeat 5] [--sizes 55,1000,10000]
 
 pymarket 0.7.6 needs numpy < 2 and pandas < 2, which peergrid's environment cannot hold, so it
 runs in its own virtual environment (`.venv-pymarket`, created and filled from PyPI on first
 use) on the same order books, written to a temporary JSON file. Timed: the clearing call only
-(peergrid: `clear_mcafee` / `clear_dpda` on the orders; pymarket: `Market.run`, after the bids
-are accepted). Huang's mechanism is a trade-reduction double auction like McAfee's, so the
-DAM/Huang ratio is the meaningful one; MUDA splits the market at random and is shown for scale.
+(peergrid: `clear_mcafee_arrays` / `clear_dpda_arrays` on the book in arrays, and `clear_mcafee`
+on the orders, which builds the `Trade` objects; pymarket: `Market.run`, after the bids are
+accepted). Huang's mechanism is a trade-reduction double auction like McAfee's, so the
+Huang/DAM ratio is the meaningful one; MUDA splits the market at random and is shown for scale.
+Both ratios are against peergrid's DAM on arrays. A ratio is marked "no trade" where pymarket
+cleared nothing (Huang from about 1000 bids on these books): it then times an empty answer.
 """
 
 from __future__ import annotations
@@ -21,13 +24,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from peergrid.core.orders import orders_from_dicts
-from peergrid.mechanisms.dpda import clear_dpda
-from peergrid.mechanisms.mcafee import clear_mcafee
+from peergrid.mechanisms.arrays import OrderArrays
+from peergrid.mechanisms.dpda import clear_dpda_arrays
+from peergrid.mechanisms.mcafee import clear_mcafee, clear_mcafee_arrays
 
 ROOT = Path(__file__).resolve().parents[1]
 PYMARKET_VENV = ROOT / ".venv-pymarket"
@@ -58,7 +64,7 @@ def random_book(n: int, seed: int) -> list[dict[str, object]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--sizes", default="55,200,1000")
+    parser.add_argument("--sizes", default="55,1000,10000")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     books = {f"n={n}": random_book(n, seed=n) for n in sizes}
@@ -84,35 +90,48 @@ def main() -> None:
         f"{platform.python_version()}; median of {args.repeat}"
     )
     print(
-        f"{'book':>8} {'peergrid DAM':>14} {'peergrid DPDA':>14} {'pymarket Huang':>15} "
-        f"{'pymarket MUDA':>14} {'Huang/DAM':>10}"
+        f"{'book':>8} {'DAM arrays':>12} {'DPDA arrays':>12} {'DAM objects':>12} "
+        f"{'pymarket Huang':>15} {'pymarket MUDA':>14} {'Huang/DAM':>19} {'MUDA/DAM':>19}"
     )
     for name, book in books.items():
         orders = orders_from_dicts(book)
-        ours = {}
-        traded = {}
-        for label, clear in (("dam", clear_mcafee), ("dpda", clear_dpda)):
-            times = []
-            for _ in range(args.repeat):
-                start = time.perf_counter()
-                result = clear(orders)
-                times.append(time.perf_counter() - start)
-            ours[label] = statistics.median(times)
-            traded[label] = sum(t.quantity_kwh for t in result.trades)
+        arrays = OrderArrays.from_orders(orders)
+        runs: dict[str, Callable[[], object]] = {
+            "dam": partial(clear_mcafee_arrays, arrays),
+            "dpda": partial(clear_dpda_arrays, arrays),
+            "dam objects": partial(clear_mcafee, orders),
+        }
+        ours = {label: median_seconds(run, args.repeat) for label, run in runs.items()}
+        traded = {
+            "dam": float(clear_mcafee_arrays(arrays).quantity_kwh.sum()),
+            "dpda": float(clear_dpda_arrays(arrays).quantity_kwh.sum()),
+        }
         huang, muda = theirs[name]["huang"], theirs[name]["muda"]
-        # A ratio only where pymarket's Huang clears the book: on large books it returns no
-        # transaction at all (seen from about 1000 bids), and timing an empty answer means nothing.
-        ratio = (
-            f"{huang['seconds'] / ours['dam']:9.1f}x" if huang["traded_kwh"] > 0 else "   no trade"
-        )
         print(
-            f"{name:>8} {ours['dam'] * 1e3:11.2f} ms {ours['dpda'] * 1e3:11.2f} ms "
-            f"{huang['seconds'] * 1e3:12.2f} ms {muda['seconds'] * 1e3:11.2f} ms {ratio}"
+            f"{name:>8} {ours['dam'] * 1e3:9.3f} ms {ours['dpda'] * 1e3:9.3f} ms "
+            f"{ours['dam objects'] * 1e3:9.2f} ms {huang['seconds'] * 1e3:12.2f} ms "
+            f"{muda['seconds'] * 1e3:11.2f} ms {ratio(huang, ours['dam'])} "
+            f"{ratio(muda, ours['dam'])}"
         )
         print(
             f"{'':>8} traded kWh: DAM {traded['dam']:.1f}, DPDA {traded['dpda']:.1f}, "
             f"Huang {huang['traded_kwh']:.1f}, MUDA {muda['traded_kwh']:.1f}"
         )
+
+
+def median_seconds(run: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def ratio(theirs: dict[str, float], ours_seconds: float) -> str:
+    """pymarket's time over ours, marked where pymarket traded nothing."""
+    text = f"{theirs['seconds'] / ours_seconds:9.0f}x"
+    return f"{text} (no trade)" if theirs["traded_kwh"] <= 0 else f"{text}{'':>10}"
 
 
 if __name__ == "__main__":

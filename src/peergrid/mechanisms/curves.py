@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from peergrid.core.orders import Order, split_sides
+from peergrid.core.orders import Order
+from peergrid.mechanisms.arrays import IntArray, OrderArrays
 
 # Cumulative sums of fractional kWh are compared with this absolute slack so that a supply that
 # equals the demand mathematically is not lost to floating-point summation order.
@@ -28,18 +29,31 @@ ENERGY_TOLERANCE_KWH = 1e-9
 FloatArray = npt.NDArray[np.float64]
 
 
-@dataclass(frozen=True)
-class SortedBook:
-    """One slot's order book as two sorted step curves."""
+@dataclass(frozen=True, eq=False)
+class SortedArrays:
+    """One slot's order book as two sorted step curves, in arrays.
 
-    buyers: tuple[Order, ...]  # descending price, stable
-    sellers: tuple[Order, ...]  # ascending price, stable
+    ``buy_index`` and ``sell_index`` are the rows of ``book`` in curve order; the other arrays
+    follow that order.
+    """
+
+    book: OrderArrays
+    buy_index: IntArray  # buyers by descending price, stable
+    sell_index: IntArray  # sellers by ascending price, stable
     buy_price: FloatArray
     buy_energy: FloatArray
     sell_price: FloatArray
     sell_energy: FloatArray
     cum_buy: FloatArray  # cum_buy[k] = sum of the first k+1 buyers' energy
     cum_sell: FloatArray
+
+    @property
+    def n_buyers(self) -> int:
+        return len(self.buy_index)
+
+    @property
+    def n_sellers(self) -> int:
+        return len(self.sell_index)
 
     def cum_b(self, x: int) -> float:
         """Cumulative demand of the first ``x`` buyers (x = 0 gives 0)."""
@@ -50,26 +64,52 @@ class SortedBook:
 
     def p_b(self, x: int) -> float | None:
         """Price of the x-th buyer (1-based), or None past the end of the list."""
-        return float(self.buy_price[x - 1]) if 1 <= x <= len(self.buyers) else None
+        return float(self.buy_price[x - 1]) if 1 <= x <= self.n_buyers else None
 
     def p_s(self, y: int) -> float | None:
-        return float(self.sell_price[y - 1]) if 1 <= y <= len(self.sellers) else None
+        return float(self.sell_price[y - 1]) if 1 <= y <= self.n_sellers else None
 
 
-def sort_book(orders: Sequence[Order]) -> SortedBook:
-    """Split by side (submission order) and sort each side stably by price."""
-    buyers_in, sellers_in = split_sides(orders)
-    b_price = np.fromiter((o.price for o in buyers_in), dtype=np.float64, count=len(buyers_in))
-    s_price = np.fromiter((o.price for o in sellers_in), dtype=np.float64, count=len(sellers_in))
-    b_order = np.argsort(-b_price, kind="stable")
-    s_order = np.argsort(s_price, kind="stable")
-    buyers = tuple(buyers_in[i] for i in b_order)
-    sellers = tuple(sellers_in[i] for i in s_order)
-    b_energy = np.fromiter((o.quantity_kwh for o in buyers), dtype=np.float64, count=len(buyers))
-    s_energy = np.fromiter((o.quantity_kwh for o in sellers), dtype=np.float64, count=len(sellers))
-    return SortedBook(
-        buyers=buyers,
-        sellers=sellers,
+@dataclass(frozen=True, eq=False)
+class SortedBook(SortedArrays):
+    """The sorted book of :func:`sort_book`, with the ``Order`` objects in curve order."""
+
+    buyers: tuple[Order, ...]  # descending price, stable
+    sellers: tuple[Order, ...]  # ascending price, stable
+
+
+def _in_submission_order(rows: IntArray, submitted_at: npt.NDArray[np.int64]) -> IntArray:
+    """``rows`` stably sorted by ``submitted_at`` (skipped when they already are)."""
+    keys = submitted_at[rows]
+    if keys.size < 2 or bool(np.all(keys[1:] >= keys[:-1])):
+        return rows
+    return rows[np.argsort(keys, kind="stable")]
+
+
+def _price_keys(price: FloatArray) -> npt.NDArray[np.int64]:
+    """Integers that sort as the prices do, ties included: the bits of a non-negative double
+    (−0.0 made 0.0) grow with its value. A stable integer sort is faster than a float one."""
+    keys: npt.NDArray[np.int64] = (price + 0.0).view(np.int64)
+    return keys
+
+
+def sort_arrays(book: OrderArrays) -> SortedArrays:
+    """Split by side (submission order: ``submitted_at``, then the row) and sort each side
+    stably by price."""
+    buyers = _in_submission_order(book.is_buy.nonzero()[0], book.submitted_at)
+    sellers = _in_submission_order((~book.is_buy).nonzero()[0], book.submitted_at)
+    b_price = book.price[buyers]
+    s_price = book.price[sellers]
+    b_order = np.argsort(-_price_keys(b_price), kind="stable")
+    s_order = np.argsort(_price_keys(s_price), kind="stable")
+    buy_index = buyers[b_order]
+    sell_index = sellers[s_order]
+    b_energy = book.quantity_kwh[buy_index]
+    s_energy = book.quantity_kwh[sell_index]
+    return SortedArrays(
+        book=book,
+        buy_index=buy_index,
+        sell_index=sell_index,
         buy_price=b_price[b_order],
         buy_energy=b_energy,
         sell_price=s_price[s_order],
@@ -79,17 +119,36 @@ def sort_book(orders: Sequence[Order]) -> SortedBook:
     )
 
 
-def intersection(book: SortedBook) -> tuple[int, int] | None:
+def sort_book(orders: Sequence[Order]) -> SortedBook:
+    """:func:`sort_arrays` on the orders, keeping the ``Order`` objects in curve order."""
+    curves = sort_arrays(OrderArrays.from_orders(orders))
+    return SortedBook(
+        book=curves.book,
+        buy_index=curves.buy_index,
+        sell_index=curves.sell_index,
+        buy_price=curves.buy_price,
+        buy_energy=curves.buy_energy,
+        sell_price=curves.sell_price,
+        sell_energy=curves.sell_energy,
+        cum_buy=curves.cum_buy,
+        cum_sell=curves.cum_sell,
+        buyers=tuple(orders[i] for i in curves.buy_index.tolist()),
+        sellers=tuple(orders[i] for i in curves.sell_index.tolist()),
+    )
+
+
+def intersection(book: SortedArrays) -> tuple[int, int] | None:
     """Rule R: the intersection ``(x, y)``, 1-based, or None when even the first buyer fails."""
-    if not book.buyers or not book.sellers:
+    n_buyers, n_sellers = book.n_buyers, book.n_sellers
+    if not n_buyers or not n_sellers:
         return None
     # y(x) = smallest y with cumS(y) >= cumB(x), 0-based index into the sellers.
     y_index = np.searchsorted(book.cum_sell, book.cum_buy - ENERGY_TOLERANCE_KWH, side="left")
-    covered = y_index < len(book.sellers)
-    seller_price = book.sell_price[np.minimum(y_index, len(book.sellers) - 1)]
+    covered = y_index < n_sellers
+    seller_price = book.sell_price[np.minimum(y_index, n_sellers - 1)]
     feasible = covered & (book.buy_price >= seller_price)
     failures = np.flatnonzero(~feasible)
-    x = int(failures[0]) if failures.size else len(book.buyers)
+    x = int(failures[0]) if failures.size else n_buyers
     if x == 0:
         return None
     return x, int(y_index[x - 1]) + 1
@@ -100,7 +159,7 @@ def covers(supply_kwh: float, demand_kwh: float) -> bool:
     return supply_kwh >= demand_kwh - ENERGY_TOLERANCE_KWH
 
 
-def midpoint_in_band(book: SortedBook, x: int, y: int) -> bool:
+def midpoint_in_band(book: SortedArrays, x: int, y: int) -> bool:
     """The thesis's check: (P(S_{y+1}) + P(B_{x+1})) / 2 lies in [P(S_y), P(B_x)].
 
     End-of-list policy: when S_{y+1} or B_{x+1} does not exist the check counts as failed, so the

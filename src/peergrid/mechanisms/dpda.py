@@ -28,6 +28,9 @@ Documented policies where the thesis is silent (docs/decisions.md):
 * In Case 4 the price can exceed a winning buyer's limit (003_dpda.md §6 item 9); the clearing is
   kept as the thesis defines it and the buyers concerned are listed in
   ``info["individual_rationality_violations"]``.
+
+The algorithm runs on arrays (:func:`clear_dpda_arrays`: an ``OrderArrays`` in, a
+``ClearingArrays`` out); :func:`clear_dpda` wraps it for a sequence of ``Order`` objects.
 """
 
 from __future__ import annotations
@@ -38,32 +41,42 @@ import numpy as np
 
 from peergrid.core.orders import Order
 from peergrid.core.trades import Clearing
+from peergrid.mechanisms.arrays import ClearingArrays, OrderArrays
 from peergrid.mechanisms.curves import (
-    SortedBook,
+    SortedArrays,
     covers,
     intersection,
     midpoint_in_band,
-    sort_book,
+    sort_arrays,
 )
-from peergrid.mechanisms.result import base_info, uniform_price_clearing
+from peergrid.mechanisms.result import base_info, no_clearing, uniform_price_clearing
 
 
 def clear_dpda(orders: Sequence[Order]) -> Clearing:
     """Clear one slot's orders with the DPDA at the Rule R intersection."""
-    book = sort_book(orders)
-    point = intersection(book)
+    return clear_dpda_arrays(OrderArrays.from_orders(orders)).to_clearing()
+
+
+def clear_dpda_arrays(book: OrderArrays) -> ClearingArrays:
+    """:func:`clear_dpda` on a book in arrays, with the result in arrays."""
+    curves = sort_arrays(book)
+    point = intersection(curves)
     if point is None:
-        info = base_info(book, "dpda")
+        info = base_info(curves, "dpda")
         info["oversupply"] = None
-        return uniform_price_clearing(
-            orders, book, n_buyers=0, n_sellers=0, price=None, seller_cleared=[], info=info
-        )
-    return dpda_at(orders, book, *point)
+        return no_clearing(curves, info)
+    return dpda_arrays_at(curves, *point)
 
 
-def dpda_at(orders: Sequence[Order], book: SortedBook, x: int, y: int) -> Clearing:
-    """Algorithm 2 applied at a given intersection ``(x, y)`` (1-based)."""
-    if not (1 <= x <= len(book.buyers) and 1 <= y <= len(book.sellers)):
+def dpda_at(orders: Sequence[Order], book: SortedArrays, x: int, y: int) -> Clearing:
+    """Algorithm 2 applied at a given intersection ``(x, y)`` (1-based); ``book`` is
+    ``sort_book(orders)``."""
+    return dpda_arrays_at(book, x, y).to_clearing()
+
+
+def dpda_arrays_at(book: SortedArrays, x: int, y: int) -> ClearingArrays:
+    """:func:`dpda_at` on a sorted book in arrays."""
+    if not (1 <= x <= book.n_buyers and 1 <= y <= book.n_sellers):
         raise ValueError(f"intersection ({x}, {y}) lies outside the book")
     info = base_info(book, "dpda")
     info.update(x=x, y=y)
@@ -87,18 +100,15 @@ def dpda_at(orders: Sequence[Order], book: SortedBook, x: int, y: int) -> Cleari
 
     if n_sellers <= 0 or n_buyers <= 0:
         info["oversupply"] = 0.0
-        return uniform_price_clearing(
-            orders, book, n_buyers=0, n_sellers=0, price=None, seller_cleared=[], info=info
-        )
+        return no_clearing(book, info)
     oversupply = max(0.0, (book.cum_s(n_sellers) - book.cum_b(n_buyers)) / n_sellers)
     cleared = np.maximum(0.0, book.sell_energy[:n_sellers] - oversupply)
     info["oversupply"] = oversupply
     return uniform_price_clearing(
-        orders,
         book,
         n_buyers=n_buyers,
         n_sellers=n_sellers,
         price=price,
-        seller_cleared=cleared.tolist(),
+        seller_cleared=cleared,
         info=info,
     )

@@ -10,6 +10,9 @@ Only the *last* winning seller absorbs the excess θ = Σ supply − Σ demand: 
 max(0, E − θ) when θ > 0 (eqs. 2.6/2.7; Algorithm 1's printed test is inverted and is not
 followed). When θ < 0 the winning buyers are short and the last ones in priority order are
 filled partially. When S_{y+1} or B_{x+1} does not exist the check counts as failed.
+
+The algorithm runs on arrays (:func:`clear_mcafee_arrays`: an ``OrderArrays`` in, a
+``ClearingArrays`` out); :func:`clear_mcafee` wraps it for a sequence of ``Order`` objects.
 """
 
 from __future__ import annotations
@@ -18,20 +21,24 @@ from collections.abc import Sequence
 
 from peergrid.core.orders import Order
 from peergrid.core.trades import Clearing
-from peergrid.mechanisms.curves import covers, intersection, midpoint_in_band, sort_book
-from peergrid.mechanisms.result import base_info, uniform_price_clearing
+from peergrid.mechanisms.arrays import ClearingArrays, OrderArrays
+from peergrid.mechanisms.curves import covers, intersection, midpoint_in_band, sort_arrays
+from peergrid.mechanisms.result import base_info, no_clearing, uniform_price_clearing
 
 
 def clear_mcafee(orders: Sequence[Order]) -> Clearing:
     """Clear one slot's orders with the standard auction."""
-    book = sort_book(orders)
+    return clear_mcafee_arrays(OrderArrays.from_orders(orders)).to_clearing()
+
+
+def clear_mcafee_arrays(orders: OrderArrays) -> ClearingArrays:
+    """:func:`clear_mcafee` on a book in arrays, with the result in arrays."""
+    book = sort_arrays(orders)
     info = base_info(book, "mcafee")
     point = intersection(book)
     if point is None:
         info["theta"] = None
-        return uniform_price_clearing(
-            orders, book, n_buyers=0, n_sellers=0, price=None, seller_cleared=[], info=info
-        )
+        return no_clearing(book, info)
     x, y = point
     info.update(x=x, y=y)
     if midpoint_in_band(book, x, y):
@@ -43,16 +50,13 @@ def clear_mcafee(orders: Sequence[Order]) -> Clearing:
     info["case"] = case
     if n_sellers <= 0 or n_buyers <= 0:
         info["theta"] = 0.0
-        return uniform_price_clearing(
-            orders, book, n_buyers=0, n_sellers=0, price=None, seller_cleared=[], info=info
-        )
+        return no_clearing(book, info)
     theta = book.cum_s(n_sellers) - book.cum_b(n_buyers)
-    cleared = book.sell_energy[:n_sellers].tolist()
+    cleared = book.sell_energy[:n_sellers].copy()
     if not covers(book.cum_b(n_buyers), book.cum_s(n_sellers)):  # θ > 0 beyond float dust
-        cleared[-1] = max(0.0, cleared[-1] - theta)
+        cleared[-1] = max(0.0, float(cleared[-1]) - theta)
     info["theta"] = theta
     return uniform_price_clearing(
-        orders,
         book,
         n_buyers=n_buyers,
         n_sellers=n_sellers,
