@@ -187,6 +187,7 @@ class FeederModel:
         self._bus_row = {int(b): int(p) for b, p in zip(self.bus_ids, self.bus_pos, strict=True)}
         self._bus_ok = self.bus_pos >= 0
         self._bus_ok_pos = self.bus_pos[self._bus_ok]
+        self._bus_identity = np.array_equal(self.bus_pos, np.arange(self.n))
 
         # kA per unit of branch current at each end, per ppci branch (pandapower's i_ka)
         from_bus = branch[:, F_BUS].real.astype(np.int64)
@@ -319,11 +320,15 @@ class FeederModel:
         (slots × elements) views of bus- and branch-major arrays. ``angles=False`` leaves
         ``va_degree`` NaN (the checks do not need it)."""
         v_t = np.ascontiguousarray(v.T)  # (ppci buses × slots)
-        k = v_t.shape[1]
-        vm_t = np.full((len(self.bus_ids), k), np.nan)
-        va_t = np.full((len(self.bus_ids), k), np.nan)
-        vm_t[self._bus_ok] = np.abs(v_t[self._bus_ok_pos])
+        shape = (len(self.bus_ids), v_t.shape[1])
+        if self._bus_identity:  # every bus is its own ppci bus, in order
+            vm_t = np.abs(v_t)
+        else:
+            vm_t = np.full(shape, np.nan)
+            vm_t[self._bus_ok] = np.abs(v_t[self._bus_ok_pos])
+        va_t: FloatArray = np.broadcast_to(np.float64(np.nan), shape)  # read-only NaN
         if angles:
+            va_t = np.full(shape, np.nan)
             va_t[self._bus_ok] = np.degrees(np.angle(v_t[self._bus_ok_pos]))
         line, trafo = self.loadings(*self.branch_currents_ka(v))
         s_ext = self.external_grid_kva(v, load_pu)

@@ -170,6 +170,8 @@ class PGMSolver:
             load_rows=load_rows,
             kept=kept,
             expand=sparse.csr_matrix(expand),
+            ref=self.ref,
+            ybus=self.ybus,
         )
 
     def _pgm_inputs(
@@ -259,25 +261,29 @@ class PGMSolver:
         convergence, and iterations (-1: PGM does not report them)."""
         k = load_pu.shape[0]
         red = self.reduced(rows)
-        outside = np.setdiff1d(np.flatnonzero(np.any(load_pu != 0, axis=0)), red.kept)
-        if len(outside):
-            raise ValueError(f"loads at ppci buses {outside[:5].tolist()} outside ``rows``")
-        v_t = np.full((self.n, k), np.nan + 0j, dtype=np.complex128)  # (buses × slots)
-        converged = np.zeros(k, dtype=bool)
-        todo = np.arange(k)
-        for method, tolerance, cap in (
-            (CalculationMethod.iterative_current, _IC_TOLERANCE_PU, _IC_MAX_ITERATIONS),
-            (CalculationMethod.newton_raphson, _IC_TOLERANCE_PU, self.max_iteration),
-        ):
-            if not len(todo):
-                break
-            v_kept, ok = self._run(red, load_pu[todo], method, tolerance, cap)
-            v_todo = red.expand @ v_kept.T
-            ok &= self._mismatch_ok(v_todo, load_pu[todo])
-            v_t[:, todo[ok]] = v_todo[:, ok]
-            converged[todo[ok]] = True
-            todo = todo[~ok]
-        return v_t.T, converged, np.full(k, -1, dtype=np.int64)
+        if np.any(load_pu[:, red.passive] != 0):
+            raise ValueError("loads outside ``rows``")
+        v_t, ok = self._attempt(red, load_pu, CalculationMethod.iterative_current)
+        if not ok.all():  # Newton–Raphson for the slots the iterative current method missed
+            retry = np.flatnonzero(~ok)
+            v_retry, ok_retry = self._attempt(red, load_pu[retry], CalculationMethod.newton_raphson)
+            v_t[:, retry] = v_retry
+            ok[retry] = ok_retry
+            v_t[:, ~ok] = np.nan
+        return v_t.T, ok, np.full(k, -1, dtype=np.int64)
+
+    def _attempt(
+        self, red: _Reduced, load_pu: ComplexArray, method: CalculationMethod
+    ) -> tuple[ComplexArray, BoolArray]:
+        """Voltages (ppci buses × slots) and whether each slot converged and meets the
+        tolerance."""
+        if method == CalculationMethod.iterative_current:
+            v_kept, ok = self._run(red, load_pu, method, _IC_TOLERANCE_PU, _IC_MAX_ITERATIONS)
+        else:
+            v_kept, ok = self._run(red, load_pu, method, _IC_TOLERANCE_PU, self.max_iteration)
+        v_t = red.expand @ v_kept.T
+        ok &= self._mismatch_ok(red, v_t, load_pu)
+        return v_t, ok
 
     def _run(
         self,
@@ -317,13 +323,14 @@ class PGMSolver:
         v_kept[~ok] = 0.0
         return v_kept, ok
 
-    def _mismatch_ok(self, v_t: ComplexArray, load_pu: ComplexArray) -> BoolArray:
-        """Per slot: largest nodal power mismatch (full ``Ybus``, slack excluded) within the
-        tolerance in MVA. ``v_t`` is (ppci buses × slots)."""
-        s_bus = v_t * np.conj(self.ybus @ v_t)
-        s_bus -= self.s_fixed[:, None]
-        s_bus += load_pu.T
-        s_bus[self.ref] = 0.0
+    def _mismatch_ok(self, red: _Reduced, v_t: ComplexArray, load_pu: ComplexArray) -> BoolArray:
+        """Per slot: the largest nodal power mismatch in MVA within the tolerance. ``v_t`` is
+        (ppci buses × slots). Checked at the kept buses but the slack, with the full ``Ybus``;
+        at eliminated buses it is zero by construction (their voltages make it so)."""
+        at = red.checked
+        s_bus = v_t[at] * np.conj(red.ybus_checked @ v_t)
+        s_bus -= self.s_fixed[at][:, None]
+        s_bus += load_pu[:, at].T
         worst = np.abs(s_bus).max(axis=0, initial=0.0) * self.base_mva
         result: BoolArray = worst <= self.tolerance_mva
         return result
@@ -339,11 +346,16 @@ class _Reduced:
         load_rows: IntArray,
         kept: IntArray,
         expand: sparse.csr_matrix,
+        ref: IntArray,
+        ybus: sparse.csr_matrix,
     ) -> None:
         self.model = model
         self.load_rows = load_rows  # ppci rows of the sym_loads, in PGM's order
         self.kept = kept  # ppci rows of the PGM nodes (node id = position)
         self.expand = expand  # (ppci buses × kept): V = expand @ V_kept
+        self.passive = np.setdiff1d(np.arange(expand.shape[0]), kept)  # no load allowed there
+        self.checked = np.setdiff1d(kept, ref)  # where the mismatch is checked
+        self.ybus_checked = sparse.csr_matrix(ybus[self.checked])
 
 
 class _Ids:
