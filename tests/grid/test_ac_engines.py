@@ -58,15 +58,15 @@ def test_taps_shifts_charging_shunts_wards_and_impedances() -> None:
     reference = copy.deepcopy(net)
     for k in range(3):
         _runpp(reference, b, p[k], q[k])
-        np.testing.assert_allclose(result.vm_pu[k], reference.res_bus.vm_pu, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(result.vm_pu[k], reference.res_bus.vm_pu, rtol=0, atol=1e-9)
         np.testing.assert_allclose(
             result.va_degree[k], reference.res_bus.va_degree, rtol=0, atol=1e-5
         )
         np.testing.assert_allclose(
-            result.line_loading_pct[k], reference.res_line.loading_percent, rtol=0, atol=1e-4
+            result.line_loading_pct[k], reference.res_line.loading_percent, rtol=0, atol=1e-6
         )
         np.testing.assert_allclose(
-            result.trafo_loading_pct[k], reference.res_trafo.loading_percent, rtol=0, atol=1e-4
+            result.trafo_loading_pct[k], reference.res_trafo.loading_percent, rtol=0, atol=1e-6
         )
         assert result.transformer_p_kw[k] == pytest.approx(
             reference.res_ext_grid.p_mw.sum() * 1000, abs=1e-3
@@ -184,9 +184,9 @@ def test_several_slack_buses() -> None:
     reference = copy.deepcopy(net)
     for k in range(2):
         _runpp(reference, buses, p[k], q[k])
-        np.testing.assert_allclose(result.vm_pu[k], reference.res_bus.vm_pu, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(result.vm_pu[k], reference.res_bus.vm_pu, rtol=0, atol=1e-9)
         np.testing.assert_allclose(
-            result.line_loading_pct[k], reference.res_line.loading_percent, rtol=0, atol=1e-4
+            result.line_loading_pct[k], reference.res_line.loading_percent, rtol=0, atol=1e-6
         )
         assert result.transformer_p_kw[k] == pytest.approx(
             reference.res_ext_grid.p_mw.sum() * 1000, abs=1e-3

@@ -222,15 +222,17 @@ def test_agrees_with_pandapower(name: str, engine: str) -> None:
     result = checker.run(p, q)
     assert result.converged.all()
     assert list(result.bus_ids) == list(net.bus.index)
+    # power-grid-model's results are exact to rounding: it is held to much tighter bounds
+    atol_v, atol_pct = (1e-9, 1e-6) if engine == "pgm" else (1e-6, 1e-4)
     for k in range(3):
         _runpp(net, p[k], q[k])
-        np.testing.assert_allclose(result.vm_pu[k], net.res_bus.vm_pu, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(result.vm_pu[k], net.res_bus.vm_pu, rtol=0, atol=atol_v)
         np.testing.assert_allclose(result.va_degree[k], net.res_bus.va_degree, rtol=0, atol=1e-5)
         np.testing.assert_allclose(
-            result.line_loading_pct[k], net.res_line.loading_percent, rtol=0, atol=1e-4
+            result.line_loading_pct[k], net.res_line.loading_percent, rtol=0, atol=atol_pct
         )
         np.testing.assert_allclose(
-            result.trafo_loading_pct[k], net.res_trafo.loading_percent, rtol=0, atol=1e-4
+            result.trafo_loading_pct[k], net.res_trafo.loading_percent, rtol=0, atol=atol_pct
         )
         assert result.transformer_p_kw[k] == pytest.approx(
             net.res_ext_grid.p_mw.sum() * 1000, abs=1e-3
