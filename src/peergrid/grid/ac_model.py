@@ -20,11 +20,10 @@ load) and built once per feeder. An engine solves the bus voltages of many slots
 (voltages, branch currents and loadings, the external grid's power) is then computed from those
 voltages and pandapower's matrices with NumPy, the same way for both engines:
 
-- ``"pgm"``: power-grid-model's batch power flow (iterative current method, many slots per call,
-  several threads) on the same network, reduced to the buses that matter
-  (:mod:`peergrid.grid.ac_pgm`). It does not model voltage-controlled generators (PV buses).
-- ``"lightsim2grid"``: lightsim2grid's Newton–Raphson called directly on pandapower's ``Ybus``,
-  one slot at a time (:mod:`peergrid.grid.ac_lightsim`). Models every element the net has.
+- ``"pgm"``: power-grid-model's batch power flow, many slots per call on several threads, on the
+  same network reduced to the buses that matter (:mod:`peergrid.grid.ac_pgm`); no PV buses.
+- ``"lightsim2grid"``: Newton–Raphson on pandapower's ``Ybus``, one slot at a time
+  (:mod:`peergrid.grid.ac_lightsim`). Models every element the net has.
 - ``"auto"`` (default): ``"pgm"`` unless the feeder has what it does not model.
 
 Accuracy. ``tolerance_mva`` bounds the largest nodal power mismatch *in MVA* (for ``"pgm"``
@@ -32,11 +31,8 @@ checked on every slot after solving). pandapower applies its own ``tolerance_mva
 per-unit mismatch (units of ``net.sn_mva``, 100 MVA on the IEEE EU LV feeder): its default
 leaves voltages up to ~1e-6 p.u. and loadings up to ~1e-3 % from the converged solution. Against
 a tightly converged ``runpp``, the catalogue's feeders agree within 5e-12 p.u. and 1e-8 % on
-``"pgm"``, 1e-8 p.u. and 1e-5 % on ``"lightsim2grid"`` (the tests assert 1e-6 p.u., 1e-4 %).
-
-A slot's result does not depend on the other slots solved with it (lightsim2grid starts every
-slot from the feeder's no-load solution, PGM solves each slot of a batch on its own). A slot
-that does not converge, or diverges, has NaN results and ``converged=False``.
+``"pgm"``, 1e-8 p.u. and 1e-5 % on ``"lightsim2grid"``. A slot's result does not depend on the
+slots solved with it; one that does not converge has NaN results and ``converged=False``.
 
 The checks of these results against a feeder's limits are in :mod:`peergrid.grid.powerflow`;
 linear screening around an AC operating point is in :mod:`peergrid.grid.sensitivity`.
