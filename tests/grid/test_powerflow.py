@@ -15,7 +15,7 @@ from hypothesis.extra.numpy import arrays
 
 from peergrid.core.errors import GridError
 from peergrid.grid.ac_model import FeederModel
-from peergrid.grid.feeders import CATALOGUE, Feeder, GridLimits, load_feeder
+from peergrid.grid.feeders import CATALOGUE, Feeder, GridLimits, list_feeders, load_feeder
 from peergrid.grid.injections import Injections, read_injections, write_injections
 from peergrid.grid.powerflow import (
     PowerFlowCheck,
@@ -24,11 +24,15 @@ from peergrid.grid.powerflow import (
     validate,
 )
 
+ENGINES = ["pgm", "lightsim2grid"]
 
-@pytest.fixture(scope="module")
-def check() -> PowerFlowCheck:
+
+@pytest.fixture(scope="module", params=ENGINES)
+def check(request: pytest.FixtureRequest) -> PowerFlowCheck:
     feeder = load_feeder("ieee-eu-lv")
-    return PowerFlowCheck(feeder, feeder.household_buses)
+    checker = PowerFlowCheck(feeder, feeder.household_buses, engine=request.param)
+    assert checker.model.engine == request.param
+    return checker
 
 
 def test_feeder_metadata() -> None:
@@ -191,17 +195,25 @@ def _runpp(net: pp.pandapowerNet, p_kw: np.ndarray, q_kvar: np.ndarray) -> None:
         pp.runpp(net, numba=False, tolerance_mva=1e-12)
 
 
+SIMBENCH_LV = "simbench:1-LV-rural1--0-sw"
 FEEDERS = ["ieee-eu-lv", "case33bw", "cigre-lv", "ieee-eu-lv-reduced", "kerber-dorfnetz"]
-FEEDERS += ["cigre-mv-vdma"]
+FEEDERS += ["cigre-mv-vdma", SIMBENCH_LV]
 
 
+def test_every_catalogue_feeder_is_compared() -> None:
+    named = {f.name for f in list_feeders()} - {"simbench:<code>"}
+    assert named <= set(FEEDERS)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("name", FEEDERS)
-def test_agrees_with_pandapower(name: str) -> None:
-    if name not in CATALOGUE:
+def test_agrees_with_pandapower(name: str, engine: str) -> None:
+    if name not in CATALOGUE and not name.startswith("simbench:"):
         pytest.skip(f"feeder {name!r} is not in the catalogue yet")
     feeder = load_feeder(name)
     buses = list(feeder.household_buses)
-    checker = PowerFlowCheck(feeder, buses)
+    checker = PowerFlowCheck(feeder, buses, engine=engine)
+    assert checker.model.engine == engine
     net = _reference_net(feeder, buses)
     rng = np.random.default_rng(2024)
     scale_kw = 300.0 if feeder.vn_kv > 1.0 else 5.0
@@ -210,15 +222,17 @@ def test_agrees_with_pandapower(name: str) -> None:
     result = checker.run(p, q)
     assert result.converged.all()
     assert list(result.bus_ids) == list(net.bus.index)
+    # power-grid-model's results are exact to rounding: it is held to much tighter bounds
+    atol_v, atol_pct = (1e-9, 1e-6) if engine == "pgm" else (1e-6, 1e-4)
     for k in range(3):
         _runpp(net, p[k], q[k])
-        np.testing.assert_allclose(result.vm_pu[k], net.res_bus.vm_pu, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(result.vm_pu[k], net.res_bus.vm_pu, rtol=0, atol=atol_v)
         np.testing.assert_allclose(result.va_degree[k], net.res_bus.va_degree, rtol=0, atol=1e-5)
         np.testing.assert_allclose(
-            result.line_loading_pct[k], net.res_line.loading_percent, rtol=0, atol=1e-4
+            result.line_loading_pct[k], net.res_line.loading_percent, rtol=0, atol=atol_pct
         )
         np.testing.assert_allclose(
-            result.trafo_loading_pct[k], net.res_trafo.loading_percent, rtol=0, atol=1e-4
+            result.trafo_loading_pct[k], net.res_trafo.loading_percent, rtol=0, atol=atol_pct
         )
         assert result.transformer_p_kw[k] == pytest.approx(
             net.res_ext_grid.p_mw.sum() * 1000, abs=1e-3
@@ -276,6 +290,7 @@ def test_elements_the_injections_do_not_replace() -> None:
     pp.create_impedance(net, b[1], b[2], rft_pu=0.01, xft_pu=0.01, sn_mva=1.0)
     pp.create_sgen(net, b[5], p_mw=0.5)  # replaced by the injections, like the loads
     checker = PowerFlowCheck(feeder, b)
+    assert checker.model.engine == "lightsim2grid"  # PV buses: power-grid-model has none
     reference = _reference_net(feeder, b)
     p = np.random.default_rng(0).uniform(-3, 6, len(b))
     result = checker.run(p[None, :], 0.3 * p[None, :])
@@ -292,14 +307,15 @@ def test_elements_the_injections_do_not_replace() -> None:
     )
 
 
-def test_unsupported_elements_are_refused() -> None:
+@pytest.mark.parametrize("engine", ["auto", *ENGINES])
+def test_unsupported_elements_are_refused(engine: str) -> None:
     net = pp.create_empty_network()
     hv, mv, lv = (pp.create_bus(net, vn) for vn in (110.0, 20.0, 0.4))
     pp.create_ext_grid(net, hv)
     pp.create_transformer3w(net, hv, mv, lv, std_type="63/25/38 MVA 110/20/10 kV")
     feeder = Feeder(name="three-winding", net=net, household_buses=[lv], vn_kv=0.4)
     with pytest.raises(GridError, match="trafo3w"):
-        FeederModel(feeder)
+        FeederModel(feeder, engine=engine)
 
 
 def test_model_options_are_checked() -> None:
@@ -310,6 +326,10 @@ def test_model_options_are_checked() -> None:
         FeederModel(feeder, max_iteration=0)
     with pytest.raises(GridError, match="tolerance_mva"):
         FeederModel(feeder, tolerance_mva=0.0)
+    with pytest.raises(GridError, match="unknown AC engine 'newton'"):
+        FeederModel(feeder, engine="newton")  # type: ignore[arg-type]
+    with pytest.raises(GridError, match="threads"):
+        FeederModel(feeder, threads=0)
 
 
 @settings(

@@ -9,10 +9,11 @@ from peergrid.grid.powerflow import PowerFlowCheck
 from peergrid.grid.sensitivity import LinearSensitivity
 
 
-@pytest.fixture(scope="module")
-def check() -> PowerFlowCheck:
+@pytest.fixture(scope="module", params=["pgm", "lightsim2grid"])
+def check(request: pytest.FixtureRequest) -> PowerFlowCheck:
+    """The operating points and the AC results compared with come from either engine."""
     feeder = load_feeder("ieee-eu-lv")
-    return PowerFlowCheck(feeder, feeder.household_buses)
+    return PowerFlowCheck(feeder, feeder.household_buses, engine=request.param)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The AC model of a feeder: pandapower's admittances solved by lightsim2grid, many slots at once.
+"""The AC model of a feeder: pandapower's admittances, many slots at once.
 
 Conventions:
 
@@ -14,23 +14,25 @@ Conventions:
   generators, shunts, wards, switches, out-of-service elements, transformer taps and phase
   shifts). Loads are constant power (pandapower's default for loads).
 
-How it is fast. The network model — admittance matrices ``Ybus``/``Yf``/``Yt``, slack and PV
-buses, bus and branch lookups, per-unit bases — is taken from pandapower's own conversion
-(``runpp`` once, at no load) and built once per feeder. Each slot is then a Newton–Raphson solve
-by lightsim2grid's KLU-based solver called directly on pandapower's ``Ybus`` (no pandapower
-Python overhead), and the results of many slots are computed at once with NumPy.
+The network model — admittance matrices ``Ybus``/``Yf``/``Yt``, slack and PV buses, bus and
+branch lookups, per-unit bases — is taken from pandapower's own conversion (``runpp`` once, at no
+load) and built once per feeder. An engine solves the bus voltages of many slots; every result
+(voltages, branch currents and loadings, the external grid's power) is then computed from those
+voltages and pandapower's matrices with NumPy, the same way for both engines:
 
-Accuracy. ``tolerance_mva`` bounds the largest nodal power mismatch *in MVA*. pandapower applies
-its own ``tolerance_mva`` to the per-unit mismatch, i.e. in units of ``net.sn_mva``: on the IEEE
-EU LV feeder (``sn_mva = 100``) its default stops within 1 W per bus, which leaves its voltages up
-to about 1e-6 p.u. and its loadings up to about 1e-3 % from the converged solution. Here the
-default (1e-8 MVA, i.e. 1e-10 p.u. on that feeder) converges tighter: on the catalogue's feeders
-the results agree with a tightly converged ``runpp`` within 2e-8 p.u. and 1e-5 % (the tests
-assert 1e-6 p.u. and 1e-4 %).
+- ``"pgm"``: power-grid-model's batch power flow, many slots per call on several threads, on the
+  same network reduced to the buses that matter (:mod:`peergrid.grid.ac_pgm`); no PV buses.
+- ``"lightsim2grid"``: Newton–Raphson on pandapower's ``Ybus``, one slot at a time
+  (:mod:`peergrid.grid.ac_lightsim`). Models every element the net has.
+- ``"auto"`` (default): ``"pgm"`` unless the feeder has what it does not model.
 
-Every slot starts from the feeder's no-load solution, so a slot's result does not depend on the
-slots before it. A slot whose Newton–Raphson does not reach the tolerance within
-``max_iteration`` iterations, or diverges, has NaN results and ``converged=False``.
+Accuracy. ``tolerance_mva`` bounds the largest nodal power mismatch *in MVA* (for ``"pgm"``
+checked on every slot after solving). pandapower applies its own ``tolerance_mva`` to the
+per-unit mismatch (units of ``net.sn_mva``, 100 MVA on the IEEE EU LV feeder): its default
+leaves voltages up to ~1e-6 p.u. and loadings up to ~1e-3 % from the converged solution. Against
+a tightly converged ``runpp``, the catalogue's feeders agree within 5e-12 p.u. and 1e-8 % on
+``"pgm"``, 1e-8 p.u. and 1e-5 % on ``"lightsim2grid"``. A slot's result does not depend on the
+slots solved with it; one that does not converge has NaN results and ``converged=False``.
 
 The checks of these results against a feeder's limits are in :mod:`peergrid.grid.powerflow`;
 linear screening around an AC operating point is in :mod:`peergrid.grid.sensitivity`.
@@ -43,18 +45,19 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandapower as pp
-from lightsim2grid.algorithm import NRSing_KLU
 from pandapower.pypower.idx_brch import F_BUS, T_BUS
 from pandapower.pypower.idx_bus import BASE_KV, PD, QD
 from pandapower.pypower.idx_gen import GEN_BUS, PG
 from scipy import sparse
 
 from peergrid.core.errors import GridError
+from peergrid.grid.ac_lightsim import LightSimSolver
+from peergrid.grid.ac_pgm import PGMSolver, pgm_unsupported
 from peergrid.grid.feeder_types import Feeder
 
 FloatArray = npt.NDArray[np.float64]
@@ -67,6 +70,9 @@ REPLACED_ELEMENTS = ("load", "sgen", "storage", "asymmetric_load", "asymmetric_s
 #: In-service elements the fast power flow does not model (a feeder with them is refused).
 UNSUPPORTED_ELEMENTS = ("trafo3w", "dcline", "svc", "ssc", "vsc", "tcsc")
 _SQRT3 = math.sqrt(3.0)
+#: AC engines: "auto" is "pgm" unless the feeder has what PGM does not model.
+Engine = Literal["auto", "pgm", "lightsim2grid"]
+ENGINES: tuple[str, ...] = ("auto", "pgm", "lightsim2grid")
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,7 @@ class ACResult:
     line_ids: IntArray
     trafo_ids: IntArray
     converged: BoolArray  # (slots,)
-    iterations: IntArray  # (slots,) Newton-Raphson iterations
+    iterations: IntArray  # (slots,) Newton-Raphson iterations; -1 where the engine gives none
     vm_pu: FloatArray  # (slots, buses)
     va_degree: FloatArray  # (slots, buses)
     line_loading_pct: FloatArray  # (slots, lines)
@@ -101,15 +107,30 @@ class FeederModel:
     Holds pandapower's internal (``ppci``) admittance matrices and lookups for the feeder with
     its loads, static generators and storage removed, and its no-load solution. The injections
     are then given per slot as a complex matrix (:meth:`solve`).
+
+    ``engine`` chooses the solver (see the module's docstring; ``self.engine`` is the one in
+    use); ``threads`` is the number of threads PGM solves a batch with (default: one per core;
+    1: in the calling thread only). :class:`GridError` if ``engine="pgm"`` and the feeder has
+    what PGM does not model.
     """
 
     def __init__(
-        self, feeder: Feeder, *, max_iteration: int = 10, tolerance_mva: float = 1e-8
+        self,
+        feeder: Feeder,
+        *,
+        engine: Engine = "auto",
+        max_iteration: int = 10,
+        tolerance_mva: float = 1e-8,
+        threads: int | None = None,
     ) -> None:
+        if engine not in ENGINES:
+            raise GridError(f"unknown AC engine {engine!r}; known: {', '.join(ENGINES)}")
         if max_iteration < 1:
             raise GridError(f"max_iteration must be at least 1, got {max_iteration}")
         if not tolerance_mva > 0:
             raise GridError(f"tolerance_mva must be positive, got {tolerance_mva}")
+        if threads is not None and threads < 1:
+            raise GridError(f"threads must be at least 1, got {threads}")
         self.name = feeder.name
         net = copy.deepcopy(feeder.net)
         for element in UNSUPPORTED_ELEMENTS:
@@ -143,8 +164,6 @@ class FeederModel:
         self.ref = np.asarray(ppci["ref"], dtype=np.int32)
         self.pv = np.asarray(ppci["pv"], dtype=np.int32)
         self.pq = np.asarray(ppci["pq"], dtype=np.int32)
-        self._slack_weights = np.zeros(self.n)
-        self._slack_weights[self.ref] = 1.0 / len(self.ref)
 
         bus, branch, gen = ppci["bus"], ppci["branch"], ppci["gen"]
         # Fixed injections (p.u., generator convention) of what stays in the net: wards' loads,
@@ -164,6 +183,7 @@ class FeederModel:
         self._bus_row = {int(b): int(p) for b, p in zip(self.bus_ids, self.bus_pos, strict=True)}
         self._bus_ok = self.bus_pos >= 0
         self._bus_ok_pos = self.bus_pos[self._bus_ok]
+        self._bus_identity = np.array_equal(self.bus_pos, np.arange(self.n))
 
         # kA per unit of branch current at each end, per ppci branch (pandapower's i_ka)
         from_bus = branch[:, F_BUS].real.astype(np.int64)
@@ -197,7 +217,37 @@ class FeederModel:
         rated = (trafo["sn_mva"] * trafo["parallel"] * trafo["df"]).to_numpy(dtype=float)
         self.trafo_scale_hv: FloatArray = trafo["vn_hv_kv"].to_numpy(float) * _SQRT3 * 100.0 / rated
         self.trafo_scale_lv: FloatArray = trafo["vn_lv_kv"].to_numpy(float) * _SQRT3 * 100.0 / rated
-        self._solver = NRSing_KLU()
+        self._solver = self._engine(feeder.name, engine, ppci, threads)
+
+    def _engine(
+        self, name: str, engine: Engine, ppci: dict[str, Any], threads: int | None
+    ) -> PGMSolver | LightSimSolver:
+        reason = None if engine == "lightsim2grid" else pgm_unsupported(ppci, self.ybus)
+        if reason is not None and engine == "pgm":
+            hint = "use engine='lightsim2grid'"
+            raise GridError(f"feeder {name!r}: power-grid-model does not model {reason}; {hint}")
+        if reason is None and engine != "lightsim2grid":
+            self.engine = "pgm"
+            return PGMSolver(
+                ppci=ppci,
+                ybus=self.ybus,
+                s_fixed=self.s_fixed,
+                v_noload=self.v_noload,
+                max_iteration=self.max_iteration,
+                tolerance_mva=self.tolerance_pu * self.base_mva,
+                threads=threads,
+            )
+        self.engine = "lightsim2grid"
+        return LightSimSolver(
+            ybus=self.ybus,
+            ref=self.ref,
+            pv=self.pv,
+            pq=self.pq,
+            s_fixed=self.s_fixed,
+            v_noload=self.v_noload,
+            max_iteration=self.max_iteration,
+            tolerance_pu=self.tolerance_pu,
+        )
 
     def _undefined(self, rows: IntArray, ends_a: Any, ends_b: Any) -> BoolArray:
         """Out-of-service branches with an end bus out of service or isolated: pandapower gives
@@ -236,53 +286,22 @@ class FeederModel:
 
     # -- solving -----------------------------------------------------------------------------
 
-    def solve_one(
-        self, sbus: ComplexArray, v_start: ComplexArray | None = None
-    ) -> tuple[ComplexArray | None, int]:
-        """Newton–Raphson for one slot; ``sbus`` is the complex per-unit injection per ppci bus.
-
-        Returns the voltages (``None`` if not converged) and the iterations taken.
-        """
-        v0 = (self.v_noload if v_start is None else v_start).copy()
-        solver = self._solver
-        try:
-            ok = solver.solve(
-                self.ybus,
-                v0,
-                sbus,
-                self.ref,
-                self._slack_weights,
-                self.pv,
-                self.pq,
-                self.max_iteration,
-                self.tolerance_pu,
-            )
-        except (RuntimeError, ValueError):
-            ok = False
-        iterations = int(solver.get_nb_iter())
-        if ok:
-            v = np.asarray(solver.get_V(), dtype=np.complex128).copy()
-            if np.isfinite(v).all():
-                return v, iterations
-        solver.reset()  # start the next slot from a clean state
-        return None, iterations
-
-    def solve(self, load_pu: ComplexArray) -> tuple[ComplexArray, BoolArray, IntArray]:
+    def solve(
+        self, load_pu: ComplexArray, rows: IntArray | None = None
+    ) -> tuple[ComplexArray, BoolArray, IntArray]:
         """Solve slots of per-unit loads (slots × ppci buses, load convention).
 
-        Returns voltages (NaN rows where a slot did not converge), convergence and iterations.
+        ``rows``: the ppci buses that may carry load (default: those that do in ``load_pu``);
+        the same rows give bitwise the same result for a slot whatever else is solved with it.
+        Returns voltages (slots × ppci buses; NaN rows where a slot did not converge),
+        convergence and iterations.
         """
-        k = load_pu.shape[0]
-        v = np.full((k, self.n), np.nan + 0j, dtype=np.complex128)
-        converged = np.zeros(k, dtype=bool)
-        iterations = np.zeros(k, dtype=np.int64)
-        s_fixed = self.s_fixed
-        for i in range(k):
-            vi, iterations[i] = self.solve_one(s_fixed - load_pu[i])
-            if vi is not None:
-                v[i] = vi
-                converged[i] = True
-        return v, converged, iterations
+        solver = self._solver
+        if isinstance(solver, LightSimSolver):
+            return solver.solve(load_pu)
+        if rows is None:
+            rows = np.flatnonzero(np.any(load_pu != 0, axis=0))
+        return solver.solve(load_pu, rows)
 
     def results(
         self,
@@ -290,15 +309,24 @@ class FeederModel:
         load_pu: ComplexArray,
         converged: BoolArray,
         iterations: IntArray,
+        *,
+        angles: bool = True,
     ) -> ACResult:
-        """Bus, line and transformer results of solved slots (``v``: slots × ppci buses)."""
-        k = v.shape[0]
-        vm = np.full((k, len(self.bus_ids)), np.nan)
-        va = np.full((k, len(self.bus_ids)), np.nan)
-        vm[:, self._bus_ok] = np.abs(v[:, self._bus_ok_pos])
-        va[:, self._bus_ok] = np.degrees(np.angle(v[:, self._bus_ok_pos]))
-        i_from, i_to = self.branch_currents_ka(v)
-        line, trafo = self.loadings(i_from, i_to)
+        """Bus, line and transformer results of solved slots (``v``: slots × ppci buses), as
+        (slots × elements) views of bus- and branch-major arrays. ``angles=False`` leaves
+        ``va_degree`` NaN (the checks do not need it)."""
+        v_t = np.ascontiguousarray(v.T)  # (ppci buses × slots)
+        shape = (len(self.bus_ids), v_t.shape[1])
+        if self._bus_identity:  # every bus is its own ppci bus, in order
+            vm_t = np.abs(v_t)
+        else:
+            vm_t = np.full(shape, np.nan)
+            vm_t[self._bus_ok] = np.abs(v_t[self._bus_ok_pos])
+        va_t: FloatArray = np.broadcast_to(np.float64(np.nan), shape)  # read-only NaN
+        if angles:
+            va_t = np.full(shape, np.nan)
+            va_t[self._bus_ok] = np.degrees(np.angle(v_t[self._bus_ok_pos]))
+        line, trafo = self.loadings(*self.branch_currents_ka(v))
         s_ext = self.external_grid_kva(v, load_pu)
         return ACResult(
             bus_ids=self.bus_ids,
@@ -306,8 +334,8 @@ class FeederModel:
             trafo_ids=self.trafo_ids,
             converged=converged,
             iterations=iterations,
-            vm_pu=vm,
-            va_degree=va,
+            vm_pu=vm_t.T,
+            va_degree=va_t.T,
             line_loading_pct=line,
             trafo_loading_pct=trafo,
             transformer_p_kw=s_ext.real.copy(),
@@ -316,8 +344,9 @@ class FeederModel:
 
     def branch_currents_ka(self, v: ComplexArray) -> tuple[FloatArray, FloatArray]:
         """Current magnitudes (kA) at the from and to ends of every ppci branch, per slot."""
-        i_from = np.abs(np.asarray((self.yf @ v.T).T)) * self.ka_from
-        i_to = np.abs(np.asarray((self.yt @ v.T).T)) * self.ka_to
+        v_t = np.ascontiguousarray(v.T)  # free if ``v`` is a transpose (as "pgm" returns it)
+        i_from: FloatArray = (np.abs(self.yf @ v_t) * self.ka_from[:, None]).T
+        i_to: FloatArray = (np.abs(self.yt @ v_t) * self.ka_to[:, None]).T
         return i_from, i_to
 
     def loadings(self, i_from_ka: FloatArray, i_to_ka: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -333,9 +362,10 @@ class FeederModel:
     def external_grid_kva(self, v: ComplexArray, load_pu: ComplexArray) -> ComplexArray:
         """Complex power (kW + j kvar) the external grid(s) supply, per slot."""
         ref = self.ref
-        s_ref = v[:, ref] * np.conj(np.asarray((self._ybus_ref @ v.T).T))
-        s_other = self.s_fixed[ref] - load_pu[:, ref]
-        result: ComplexArray = (s_ref - s_other).sum(axis=1) * (self.base_mva * 1e3)
+        v_ref_t = np.ascontiguousarray(v[:, ref].T)
+        s_ref = v_ref_t * np.conj(self._ybus_ref @ np.ascontiguousarray(v.T))
+        s_other = self.s_fixed[ref][:, None] - load_pu[:, ref].T
+        result: ComplexArray = (s_ref - s_other).sum(axis=0) * (self.base_mva * 1e3)
         return result
 
 
@@ -358,10 +388,13 @@ def branch_loading(
 
     ``scale_*`` converts kA to % at each end; out-of-service branches (row -1) have zero loading.
     """
-    out = np.zeros((i_from.shape[0], len(rows)))
+    out_t = np.zeros((len(rows), i_from.shape[0]))  # branch-major: rows of slots are contiguous
     live = rows >= 0
     if live.any():
         r = rows[live]
         with np.errstate(invalid="ignore"):
-            out[:, live] = np.maximum(i_from[:, r] * scale_from[live], i_to[:, r] * scale_to[live])
-    return out
+            out_t[live] = np.maximum(
+                i_from.T[r] * scale_from[live][:, None], i_to.T[r] * scale_to[live][:, None]
+            )
+    result: FloatArray = out_t.T
+    return result

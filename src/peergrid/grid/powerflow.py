@@ -11,11 +11,14 @@ Conventions (used by every function here):
 - **Limits.** A slot is checked against the feeder's :class:`GridLimits` (or the limits given):
   undervoltage, overvoltage, line and transformer overload, each a :class:`Violation`.
 
-Non-convergence. Every slot starts from the feeder's no-load solution, so a slot's result does
-not depend on the slots before it (one slot at a time and many at once give identical results).
-A slot whose Newton–Raphson does not reach the tolerance within ``max_iteration`` iterations, or
-diverges, is reported with ``converged=False``, NaN figures and one ``not_converged`` violation:
-never as a pass.
+Non-convergence. A slot's result does not depend on the other slots checked with it (one slot
+at a time and many at once give identical results). A slot the AC engine cannot solve to the
+tolerance within its iterations, or that diverges, is reported with ``converged=False``, NaN
+figures and one ``not_converged`` violation: never as a pass, and never an error for the batch.
+
+Many slots. :meth:`PowerFlowCheck.check_many` solves ``_CHUNK_SLOTS`` slots per call of the
+engine and keeps only each slot's :class:`SlotCheck`, so a year of 15-minute slots needs memory
+for one chunk's full results, not the year's.
 
 Entry points: :class:`PowerFlowCheck` (one injection per prosumer: ``check`` one slot,
 ``check_many`` many, ``run`` for full per-element results) and :func:`validate` (injections by
@@ -34,11 +37,17 @@ import numpy as np
 import numpy.typing as npt
 
 from peergrid.core.errors import GridError
-from peergrid.grid.ac_model import ACResult, BoolArray, FeederModel, FloatArray, IntArray
+from peergrid.grid.ac_model import (
+    ACResult,
+    Engine,
+    FeederModel,
+    FloatArray,
+    IntArray,
+)
 from peergrid.grid.feeder_types import Feeder, GridLimits
 from peergrid.grid.injections import Injections
 
-_CHUNK_SLOTS = 512  # slots whose full results are held in memory at once
+_CHUNK_SLOTS = 512  # slots per engine call: ~20 MB of full results on ieee-eu-lv, and as fast
 
 
 @dataclass(frozen=True)
@@ -105,7 +114,9 @@ class PowerFlowCheck:
 
     ``buses`` gives each prosumer's pandapower bus (several prosumers may share one).
     :meth:`check` checks one slot, :meth:`check_many` many at once (same results, faster),
-    :meth:`run` returns the full per-bus and per-branch results.
+    :meth:`run` returns the full per-bus and per-branch results. ``engine`` chooses the AC
+    engine of the model built here (:class:`~peergrid.grid.ac_model.FeederModel`; ignored when
+    ``model`` is given).
     """
 
     def __init__(
@@ -115,12 +126,14 @@ class PowerFlowCheck:
         limits: GridLimits | None = None,
         *,
         model: FeederModel | None = None,
+        engine: Engine = "auto",
     ) -> None:
         self.feeder = feeder
         self.limits = limits or feeder.limits
         self.buses = [int(b) for b in buses]
-        self.model = model if model is not None else FeederModel(feeder)
+        self.model = model if model is not None else FeederModel(feeder, engine=engine)
         self._incidence = self.model.incidence(self.buses)
+        self._rows = self.model.bus_rows(self.buses)
 
     def check(
         self, slot: int, p_kw: npt.ArrayLike, q_kvar: npt.ArrayLike | None = None
@@ -147,7 +160,7 @@ class PowerFlowCheck:
         checks: list[SlotCheck] = []
         for start in range(0, p.shape[0], _CHUNK_SLOTS):
             stop = start + _CHUNK_SLOTS
-            result = self._run(p[start:stop], q[start:stop])
+            result = self._run(p[start:stop], q[start:stop], angles=False)
             checks.extend(slot_checks(result, labels[start:stop], self.limits))
         return checks
 
@@ -156,11 +169,11 @@ class PowerFlowCheck:
         p, q, _ = self._inputs(p_kw, q_kvar, None)
         return self._run(p, q)
 
-    def _run(self, p: FloatArray, q: FloatArray) -> ACResult:
+    def _run(self, p: FloatArray, q: FloatArray, *, angles: bool = True) -> ACResult:
         model = self.model
         load = model.load_pu(self._incidence, p, q)
-        v, converged, iterations = model.solve(load)
-        return model.results(v, load, converged, iterations)
+        v, converged, iterations = model.solve(load, self._rows)
+        return model.results(v, load, converged, iterations, angles=angles)
 
     def _inputs(
         self, p_kw: npt.ArrayLike, q_kvar: npt.ArrayLike | None, slots: Sequence[int] | None
@@ -193,42 +206,54 @@ def slot_checks(result: ACResult, slots: Sequence[int], limits: GridLimits) -> l
     overload, each by element in pandapower's table order.
     """
     n = result.n_slots
-    found: list[list[Violation]] = [[] for _ in range(n)]
-    specs: tuple[tuple[str, str, FloatArray, IntArray, BoolArray, float], ...] = (
-        ("undervoltage", "bus", result.vm_pu, result.bus_ids,
-         result.vm_pu < limits.v_min_pu, limits.v_min_pu),
-        ("overvoltage", "bus", result.vm_pu, result.bus_ids,
-         result.vm_pu > limits.v_max_pu, limits.v_max_pu),
-        ("line_overload", "line", result.line_loading_pct, result.line_ids,
-         result.line_loading_pct > limits.max_line_loading_pct, limits.max_line_loading_pct),
-        ("trafo_overload", "trafo", result.trafo_loading_pct, result.trafo_ids,
-         result.trafo_loading_pct > limits.max_trafo_loading_pct, limits.max_trafo_loading_pct),
-    )  # fmt: skip
-    for kind, prefix, values, ids, mask, limit in specs:
-        rows, cols = np.nonzero(mask)
-        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-            found[r].append(
-                Violation(slots[r], kind, f"{prefix} {ids[c]}", float(values[r, c]), limit)
-            )
     v_min = np.fmin.reduce(result.vm_pu, axis=1)
     v_max = np.fmax.reduce(result.vm_pu, axis=1)
     line_max = _row_max(result.line_loading_pct)
     trafo_max = _row_max(result.trafo_loading_pct)
+    # the slots with any violation (NaN compares false, and the row extremes ignore NaN)
+    bad = np.flatnonzero(
+        (v_min < limits.v_min_pu)
+        | (v_max > limits.v_max_pu)
+        | (line_max > limits.max_line_loading_pct)
+        | (trafo_max > limits.max_trafo_loading_pct)
+    )
+    found: list[list[Violation]] = [[] for _ in range(n)]
+    specs: tuple[tuple[str, str, FloatArray, IntArray, float, bool], ...] = (
+        ("undervoltage", "bus", result.vm_pu, result.bus_ids, limits.v_min_pu, True),
+        ("overvoltage", "bus", result.vm_pu, result.bus_ids, limits.v_max_pu, False),
+        ("line_overload", "line", result.line_loading_pct, result.line_ids,
+         limits.max_line_loading_pct, False),
+        ("trafo_overload", "trafo", result.trafo_loading_pct, result.trafo_ids,
+         limits.max_trafo_loading_pct, False),
+    )  # fmt: skip
+    for kind, prefix, all_values, ids, limit, below in specs:
+        values = all_values[bad]
+        rows, cols = np.nonzero(values < limit if below else values > limit)
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            slot = slots[int(bad[r])]
+            found[int(bad[r])].append(
+                Violation(slot, kind, f"{prefix} {ids[c]}", float(values[r, c]), limit)
+            )
+    # Python floats per slot, read once (``tolist`` gives the values ``float`` would)
+    v_min_f, v_max_f = v_min.tolist(), v_max.tolist()
+    line_max_f, trafo_max_f = line_max.tolist(), trafo_max.tolist()
+    p_ext = np.asarray(result.transformer_p_kw, dtype=float).tolist()
+    converged = result.converged.tolist()
     checks = []
     for i in range(n):
         slot = int(slots[i])
-        if not result.converged[i]:
+        if not converged[i]:
             checks.append(_not_converged(slot))
             continue
         checks.append(
             SlotCheck(
                 slot=slot,
                 converged=True,
-                v_min_pu=float(v_min[i]),
-                v_max_pu=float(v_max[i]),
-                max_line_loading_pct=float(line_max[i]),
-                max_trafo_loading_pct=float(trafo_max[i]),
-                transformer_p_kw=float(result.transformer_p_kw[i]),
+                v_min_pu=v_min_f[i],
+                v_max_pu=v_max_f[i],
+                max_line_loading_pct=line_max_f[i],
+                max_trafo_loading_pct=trafo_max_f[i],
+                transformer_p_kw=p_ext[i],
                 violations=tuple(found[i]),
             )
         )
@@ -294,12 +319,13 @@ def validate(
     limits: GridLimits | None = None,
     *,
     model: FeederModel | None = None,
+    engine: Engine = "auto",
 ) -> ValidationReport:
     """AC validation of nodal injections (slots × buses, load convention) on ``feeder``.
 
     Raises :class:`GridError` naming the first bus of ``injections`` the feeder does not have.
     """
     injections.check_buses(feeder)
-    check = PowerFlowCheck(feeder, injections.buses, limits, model=model)
+    check = PowerFlowCheck(feeder, injections.buses, limits, model=model, engine=engine)
     results = check.check_many(injections.p_kw, injections.q_kvar, slots=injections.slots)
     return ValidationReport(feeder.name, check.limits, results)

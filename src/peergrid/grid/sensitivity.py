@@ -1,13 +1,13 @@
 """Linear screening: sensitivities of voltages and branch flows to prosumers' injections.
 
-Around an operating point — the AC solution of given injections, by default no load — the
-Newton–Raphson Jacobian of the power-flow equations is solved once per prosumer bus for a unit
-injection there (the external grid, the slack, balancing it). That gives the first-order change
-of every bus's voltage angle and magnitude per kW and per kvar a prosumer draws, so that a
-mechanism can estimate a trade's effect without a power flow. This is the exact linearisation of
-the AC model of :mod:`peergrid.grid.ac_model` (same admittances, transformer taps and shifts,
-line charging), not a LinDistFlow-type approximation: it is exact to first order, and its error
-grows with the square of the change.
+Around an operating point — the AC solution of given injections (by the feeder model's engine),
+by default no load — the Newton–Raphson Jacobian of the power-flow equations is solved once per
+prosumer bus for a unit injection there (the external grid, the slack, balancing it). That gives
+the first-order change of every bus's voltage angle and magnitude per kW and per kvar a prosumer
+draws, so that a mechanism can estimate a trade's effect without a power flow. This is the exact
+linearisation of the AC model of :mod:`peergrid.grid.ac_model` (same admittances, transformer
+taps and shifts, line charging), not a LinDistFlow-type approximation: it is exact to first
+order, and its error grows with the square of the change.
 
 Sign convention (load convention, as everywhere in :mod:`peergrid.grid`): ``delta_p_kw`` and
 ``delta_q_kvar`` are changes of the power each prosumer *draws*; a trade in which prosumer ``s``
@@ -108,12 +108,12 @@ class LinearSensitivity:
         self.p0_kw, self.q0_kvar = p0, q0
         self._incidence = model.incidence(self.buses)
         load = model.load_pu(self._incidence, p0[None, :], q0[None, :])
-        v, converged, iterations = model.solve(load)
+        v, converged, iterations = model.solve(load, model.bus_rows(self.buses))
         if not converged[0]:
             raise GridError(f"feeder {model.name!r}: the operating point does not converge")
         self.base = model.results(v, load, converged, iterations)
         self.bus_ids, self.line_ids, self.trafo_ids = model.bus_ids, model.line_ids, model.trafo_ids
-        self._v0: ComplexArray = v[0]
+        self._v0: ComplexArray = np.ascontiguousarray(v[0])
         self._solve_sensitivities()
 
     # -- construction ------------------------------------------------------------------------
