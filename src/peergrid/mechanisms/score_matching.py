@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from peergrid.core.errors import OrderError
-from peergrid.core.orders import Order
+from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Clearing, Trade
 from peergrid.mechanisms.dpda import clear_dpda
 from peergrid.mechanisms.mcafee import clear_mcafee
@@ -62,6 +62,10 @@ class DistanceTable(Protocol):
 
     def submatrix(self, rows: Sequence[str], cols: Sequence[str]) -> FloatArray: ...
 
+
+MAX_SCORED_PAIRS = 1_000_000
+"""Most buyer-seller pairs Score Matching scores (buyers x sellers of the book): its score and
+distance matrices grow with the product, so a larger book is refused before it is cleared."""
 
 MAX_DISTANCE_CHARGE_PER_M = 281_474.0
 """Largest C_d, currency per metre per matched pair: the batch market's largest rate, 2**48 - 1
@@ -179,7 +183,15 @@ def clear_mcafee_score(
 
 
 def check_buses(orders: Sequence[Order], distances: DistanceTable) -> None:
-    """Every order names a bus of the feeder."""
+    """Every order names a bus of the feeder, and the book is small enough to score."""
+    buyers = sum(o.side is Side.BUY for o in orders)
+    sellers = len(orders) - buyers
+    if buyers * sellers > MAX_SCORED_PAIRS:
+        raise OrderError(
+            f"Score Matching scores at most {MAX_SCORED_PAIRS:,} buyer-seller pairs; this book "
+            f"has {buyers} buyers and {sellers} sellers",
+            field="orders",
+        )
     for order in orders:
         if order.bus is None:
             raise OrderError("is required by score matching", order_id=order.id, field="bus")
