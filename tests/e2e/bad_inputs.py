@@ -223,6 +223,11 @@ SCENARIO_ROWS = [
     _scenario_row("scenario: count true", "households.count", scenario(households__count=True)),
     _scenario_row("scenario: count 10^6", "households.count", scenario(households__count=10**6)),
     _scenario_row(
+        "scenario: 300 households on the batch market",
+        "households.count: the batch market clears at most 256 orders a slot",
+        scenario(households__count=300, ledger={"enabled": True}),
+    ),
+    _scenario_row(
         "scenario: no load profile",
         "households.load_profiles",
         scenario(households__load_profiles=[]),

@@ -58,7 +58,8 @@ def run(
     """Run a scenario file; see examples/demo.toml for every field."""
     from peergrid.sim.scenario import load_scenario
 
-    scenario = load_scenario(scenario_file)
+    changes = {"ledger": {"enabled": False}} if no_ledger else None
+    scenario = load_scenario(scenario_file, changes=changes)
     _run(scenario, output, quiet=quiet, overwrite=overwrite, no_ledger=no_ledger)
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 import re
 import unicodedata
 import urllib.parse
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -431,9 +432,19 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
         raise ScenarioError(_one_line(exc)) from None
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file (``-``: standard input)."""
+def load_scenario(
+    path: str | Path, *, changes: Mapping[str, Mapping[str, Any]] | None = None
+) -> Scenario:
+    """Read and validate a scenario file (``-``: standard input).
+
+    ``changes`` replace fields of sections before the file is validated, as the command line's
+    options do (``run --no-ledger``: ``{"ledger": {"enabled": False}}``).
+    """
     data = read_toml(path, what="scenario file", error=ScenarioError)
+    for section, fields in (changes or {}).items():
+        current = data.get(section, {})
+        if isinstance(current, dict):  # anything else is refused by the validation
+            data[section] = {**current, **fields}
     try:
         return scenario_from_dict(data)
     except ScenarioError as exc:
