@@ -23,8 +23,9 @@ install: $(STAMP) $(NODE_STAMP)
 
 anvil: $(NODE_STAMP)
 
+# A run never overwrites an earlier one unless told: make demo replaces its own results/demo.
 demo: $(STAMP)
-	$(VENV)/bin/peergrid demo
+	$(VENV)/bin/peergrid demo --overwrite
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

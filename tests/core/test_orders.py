@@ -343,3 +343,70 @@ def test_direct_construction_validates(kwargs: dict[str, Any], field: str) -> No
     with pytest.raises(OrderError) as caught:
         Order(**values)
     assert_names(caught.value, "direct-1", field)
+
+
+# ------------------------------------------------------------------------------------------------
+# bounds: what the ledger can settle, and what no sum or mean overflows
+
+
+def test_the_bounds_mirror_the_ledger() -> None:
+    from peergrid.core import orders
+    from peergrid.ledger.markets.base import MAX_QUANTITY_WH
+    from peergrid.ledger.markets.batch_market import MAX_RATE_MICRO_PER_KWH, MAX_SLOT
+
+    assert orders.LEDGER_MAX_QUANTITY_WH == MAX_QUANTITY_WH
+    assert orders.LEDGER_MAX_PRICE_MICRO_PER_KWH == MAX_RATE_MICRO_PER_KWH
+    assert orders.MAX_SLOT == MAX_SLOT
+    # The largest order converts to integers the contracts take.
+    assert round(orders.MAX_QUANTITY_KWH * 1000) <= MAX_QUANTITY_WH
+    assert round(orders.MAX_PRICE_PER_KWH * 1_000_000) <= MAX_RATE_MICRO_PER_KWH
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"quantity_kwh": 1e308}, "quantity_kwh", "at most 281474976710 kWh"),
+        ({"price": 1.7e308}, "price", "at most 281474976 currency/kWh"),
+        ({"max_distance_m": 1e300}, "max_distance_m", "from 0 to 1000000"),
+        ({"slot": 2**32}, "slot", "from 0 to 4294967294"),
+        ({"submitted_at": 2**70}, "submitted_at", "from 0 to 9223372036854775807"),
+        ({"bus": ["4"]}, "bus", "a string or an integer"),
+        ({"agent": {"x": 1}}, "agent", "a string or an integer"),
+        ({"agent": "a" * 200}, "agent", "at most 128 characters"),
+    ],
+)
+def test_out_of_bounds_is_named(changes: dict[str, Any], field: str, words: str) -> None:
+    with pytest.raises(OrderError) as caught:
+        parse_order_book(book_text(base_order(**changes)), "b.json")
+    assert_names(caught.value, "ord-17", field)
+    assert str(caught.value).startswith("b.json: ")
+    assert words in str(caught.value)
+
+
+@pytest.mark.parametrize("field", ["quantity_kwh", "price"])
+def test_an_integer_beyond_the_float_range_is_refused_by_name(field: str) -> None:
+    values: dict[str, Any] = {"id": "big", "agent": "a", "side": Side.BUY}
+    values |= {"quantity_kwh": 1, "price": 1} | {field: 10**400}
+    with pytest.raises(OrderError) as caught:
+        Order(**values)
+    assert_names(caught.value, "big", field)
+    # In a file, the loader names where it stands.
+    with pytest.raises(OrderError, match=rf"b.json: orders\[0\].{field}: the integer"):
+        parse_order_book(book_text(base_order(**{field: 10**400})), "b.json")
+
+
+def test_orders_at_the_bounds_are_accepted() -> None:
+    from peergrid.core.orders import MAX_PRICE_PER_KWH, MAX_QUANTITY_KWH
+
+    (order,) = parse_order_book(
+        book_text(base_order(price=MAX_PRICE_PER_KWH, quantity_kwh=MAX_QUANTITY_KWH))
+    )[0]
+    assert order.price == MAX_PRICE_PER_KWH and order.quantity_kwh == MAX_QUANTITY_KWH
+
+
+def test_a_book_has_a_largest_size() -> None:
+    from peergrid.core.orders import MAX_ORDERS
+
+    text = book_text(*(base_order(id=str(i)) for i in range(MAX_ORDERS + 1)))
+    with pytest.raises(OrderError, match=f"at most {MAX_ORDERS}"):
+        parse_order_book(text)

@@ -155,7 +155,7 @@ def test_clear_mcafee() -> None:
             ' {"id": "e", "side": "sell", "price": 1, "quantity_kwh": 1}]}',
             "duplicate",
         ),
-        ('{"orders": [', "malformed JSON"),
+        ('{"orders": [', "not valid JSON (line 1, column 13)"),
     ],
 )
 def test_clear_bad_orders(tmp_path: Path, orders: str, words: str) -> None:
@@ -253,10 +253,17 @@ def test_mechanisms_lists_the_registry_as_json() -> None:
 def test_an_error_message_is_printed_as_written(tmp_path: Path) -> None:
     # Square brackets in a message are text, not console markup.
     scenario = tmp_path / "brackets.toml"
-    scenario.write_text('name = "[/]"\n[households]\npv_kwp = [9.0, 1.0]\n')
+    scenario.write_text('[households]\npv_kwp = [9.0, 1.0]\nload_profiles = ["[/]"]\n')
     done = peergrid("run", str(scenario))
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"error: {scenario}: households.pv_kwp: must be [low, high] with 0 <= low <= high, "
-        "got [9.0, 1.0]"
+        "got [9.0, 1.0] [and 1 more error(s)]"
+    ]
+    scenario.write_text('name = "[/]"\n')
+    done = peergrid("run", str(scenario))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: {scenario}: name: must be a file name of 1 to 64 letters, digits, '.', '_' or "
+        "'-', starting with a letter or digit (it names the results folder), got '[/]'"
     ]

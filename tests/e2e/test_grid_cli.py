@@ -19,7 +19,7 @@ def test_grid_list() -> None:
 
 def test_grid_show_writes_a_picture(tmp_path: Path) -> None:
     picture = tmp_path / "feeder.png"
-    done = peergrid("grid", "show", "cigre-lv", "--picture", str(picture), "--json")
+    done = peergrid("grid", "show", "cigre-lv", "--out-file", str(picture), "--json")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["radial"] is True and summary["converged"] is True

@@ -185,6 +185,33 @@ def test_missing_bus_is_refused() -> None:
         clear_dpda_score(orders, PairTable())
 
 
+def test_a_book_too_large_to_score_is_refused_before_clearing() -> None:
+    from peergrid.core.orders import Side
+    from peergrid.mechanisms.score_matching import MAX_SCORED_PAIRS
+
+    sellers = 1000
+    buyers = MAX_SCORED_PAIRS // sellers + 1
+    orders = [Order(f"s{i}", f"s{i}", Side.SELL, 1.0, 1.0, bus="9") for i in range(sellers)]
+    orders += [Order(f"b{i}", f"b{i}", Side.BUY, 1.0, 2.0, bus="39") for i in range(buyers)]
+    with pytest.raises(OrderError, match="at most 1,000,000 buyer-seller pairs"):
+        clear_dpda_score(orders, PairTable())
+
+
+def test_parameters_are_checked_by_name() -> None:
+    for params, words in (
+        ({"distance_charge_per_m": float("nan")}, "'distance_charge_per_m' must be a finite"),
+        ({"distance_charge_per_m": 1e308}, "from 0 to 281474"),
+        ({"a": "x"}, "'a' must be a finite number of currency/kWh²"),
+        ({"omega": float("inf")}, "'omega'"),
+        ({"alpha": 0}, "'alpha' must be a finite number of currency/kWh² from 1e-09"),
+        ({"income_sign": 5}, "'income_sign' must be 'eq4.7' or 'table-b3'"),
+        ({"saturation": "x"}, "'saturation' must be 'continuous' or 'thesis'"),
+    ):
+        with pytest.raises(OrderError, match=words) as info:
+            ScoreParameters.from_params(params)
+        assert info.value.field == "params"
+
+
 @settings(max_examples=80, deadline=None)
 @given(
     st.lists(st.floats(0.1, 50), min_size=1, max_size=6),

@@ -60,3 +60,13 @@ def test_bad_toml_is_one_line(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="cannot read"):
         load_scenario(tmp_path / "nope.toml")
+
+
+def test_a_change_applies_before_validation(tmp_path: Path) -> None:
+    # 300 households are too many for the batch market, not for a run off chain.
+    path = tmp_path / "big.toml"
+    path.write_text("[households]\ncount = 300\n")
+    with pytest.raises(ScenarioError, match="at most 256 households"):
+        load_scenario(path)
+    scenario = load_scenario(path, changes={"ledger": {"enabled": False}})
+    assert scenario.households.count == 300 and not scenario.ledger.enabled

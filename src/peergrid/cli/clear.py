@@ -4,72 +4,102 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
+from rich.text import Text
 
+from peergrid.cli.common import Json, input_file
 from peergrid.cli.console import stdout
 from peergrid.core.errors import PeergridError
-from peergrid.mechanisms.registry import MECHANISMS
+from peergrid.core.inputs import parse_json, source_name
+from peergrid.mechanisms.registry import MECHANISMS, MechanismSpec
 
 
 def clear_command(
-    orders: Annotated[Path, typer.Option("--orders", help="JSON order set ('-' for stdin)")],
+    orders_file: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="ORDERS",
+            help="JSON order set; '-' reads it from standard input",
+            show_default=False,
+        ),
+    ] = None,
+    orders_option: Annotated[
+        Path | None,
+        typer.Option("--orders", metavar="<path>", hidden=True, help="the same as ORDERS"),
+    ] = None,
     mechanism: Annotated[
-        str, typer.Option("--mechanism", "-m", help=f"one of {', '.join(MECHANISMS)}")
+        str,
+        typer.Option("--mechanism", "-m", metavar="<name>", help=f"one of {', '.join(MECHANISMS)}"),
     ] = "dpda",
     feeder: Annotated[
         str | None,
-        typer.Option("--feeder", help="feeder for grid distances (the +score mechanisms)"),
+        typer.Option(
+            "--feeder",
+            metavar="<feeder>",
+            help="feeder for grid distances (the +score mechanisms); `peergrid grid list`",
+        ),
     ] = None,
     param: Annotated[
         list[str] | None,
-        typer.Option("--param", help="mechanism parameter key=value (`peergrid mechanisms`)"),
+        typer.Option(
+            "--param",
+            metavar="<key=value>",
+            help="mechanism parameter, repeatable (names, units, bounds: `peergrid mechanisms`)",
+        ),
     ] = None,
 ) -> None:
     """Clear a JSON order set and print the result as JSON."""
-    from peergrid.core.orders import parse_order_book
+    from peergrid.core.orders import read_order_book
     from peergrid.mechanisms import clear
+    from peergrid.mechanisms.registry import mechanism_spec
 
-    text = sys.stdin.read() if str(orders) == "-" else _read(orders)
-    book, params = parse_order_book(text)
+    # Everything that can be refused without reading the feeder is, first.
+    spec = mechanism_spec(mechanism)
+    path = input_file(orders_file, orders_option, what="order file", option_name="--orders")
+    book, params = read_order_book(path)
+    _check_params(spec, params, source_name(path))
     for item in param or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise PeergridError(f"--param {item!r}: expected key=value")
-        params[key] = _parse_value(value)
+        params[key] = parse_json(value, f"--param {key}", plain_text=True)
+    _check_params(spec, params, "--param")
     distances = None
     if feeder is not None:
+        from peergrid.grid.feeders import check_feeder_name
+
+        check_feeder_name(feeder)
+    if spec.needs_distances:
+        if feeder is None:
+            raise PeergridError(f"mechanism {mechanism!r} needs a feeder: give --feeder <feeder>")
         from peergrid.grid.distance import distance_matrix
         from peergrid.grid.feeders import load_feeder
 
         distances = distance_matrix(load_feeder(feeder))
     result = clear(mechanism, book, params, distances=distances)
-    typer.echo(json.dumps(result.to_dict(), indent=2))
-
-
-def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PeergridError(f"{path}: cannot read the order file ({exc.strerror})") from None
+        text = json.dumps(result.to_dict(), indent=2, allow_nan=False)
+    except ValueError:
+        raise PeergridError(f"the clearing of {path} holds a number that is not finite") from None
+    typer.echo(text)
 
 
-def _parse_value(text: str) -> Any:
+def _check_params(spec: MechanismSpec, params: dict[str, Any], origin: str) -> None:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+        spec.check_params(params)
+    except PeergridError as exc:
+        raise PeergridError(f"{origin}: {str(exc).removeprefix(_PARAMS_PREFIX)}") from None
 
 
-def mechanisms_command(
-    as_json: Annotated[bool, typer.Option("--json", help="print the registry as JSON")] = False,
-) -> None:
+_PARAMS_PREFIX = "field 'params': "
+
+
+def mechanisms_command(as_json: Annotated[bool, Json] = False) -> None:
     """List the mechanisms, what each needs and its parameters with units and defaults."""
-    from rich.table import Table
-
     if as_json:
         typer.echo(
             json.dumps(
@@ -93,9 +123,9 @@ def mechanisms_command(
     for spec in MECHANISMS.values():
         params = "\n".join(f"{p.name} ({p.unit or '-'}, {p.default})" for p in spec.parameters)
         table.add_row(
-            spec.name,
-            spec.summary,
-            "--feeder" if spec.needs_distances else "",
-            params or "none",
+            Text(spec.name),
+            Text(spec.summary),
+            Text("--feeder" if spec.needs_distances else ""),
+            Text(params or "none"),
         )
     stdout().print(table)

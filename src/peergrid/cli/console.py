@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from rich.console import Console
 from rich.text import Text
 
@@ -13,7 +15,15 @@ def stdout() -> Console:
     return Console()
 
 
-def print_error(error: BaseException) -> None:
+def print_error(error: BaseException | str) -> None:
     """One line on stderr. The message is plain text: markup in user input ("[/]") is shown,
-    not interpreted."""
-    err.print(Text.assemble(("error: ", "bold red"), str(error)), highlight=False, soft_wrap=True)
+    not interpreted, and a line break or other control character in it is written escaped
+    (``\\n``), so the error stays one line whatever the input held."""
+    message = "".join(_visible(c) for c in str(error))
+    err.print(Text.assemble(("error: ", "bold red"), message), highlight=False, soft_wrap=True)
+
+
+def _visible(char: str) -> str:
+    if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+        return char.encode("unicode_escape").decode("ascii")
+    return char

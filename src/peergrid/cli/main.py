@@ -8,13 +8,16 @@ exit status 2 (:class:`ErrorBoundary`); commands raise, they do not print errors
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from peergrid import __version__
 from peergrid.cli.clear import clear_command, mechanisms_command
+from peergrid.cli.common import Command, Group
 from peergrid.cli.console import print_error
 from peergrid.cli.grid import grid_app
 from peergrid.cli.ledger import bench_app, chain_app, deploy_command
@@ -23,10 +26,12 @@ from peergrid.cli.run import demo, run
 from peergrid.core.errors import PeergridError
 
 
-class ErrorBoundary(TyperGroup):
+class ErrorBoundary(Group):
     """The command group that turns a :class:`PeergridError` into one line and exit status 2.
 
     Sub-groups run inside this group's :meth:`invoke`, so one boundary serves every command.
+    A usage error (an unknown command or option, a missing argument, a value that is not a
+    number) is one line with exit status 2 as well, naming the help to read.
     """
 
     # The context is typer's vendored click Context, which typer does not export by name.
@@ -37,6 +42,38 @@ class ErrorBoundary(TyperGroup):
             print_error(exc)
             raise typer.Exit(code=2) from None
 
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            code = super().main(
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+        except NoArgsIsHelpError:
+            code = 2  # the help is printed already
+        except UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            print_error(exc.format_message() + where)
+            code = 2
+        except ClickException as exc:
+            print_error(exc.format_message())
+            code = exc.exit_code
+        except typer.Abort:
+            print_error("aborted")
+            code = 1
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
     name="peergrid",
@@ -46,29 +83,43 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command("demo")(demo)
-app.command("run")(run)
-app.command("clear")(clear_command)
-app.command("mechanisms")(mechanisms_command)
+app.command("demo", cls=Command)(demo)
+app.command("run", cls=Command)(run)
+app.command("clear", cls=Command)(clear_command)
+app.command("mechanisms", cls=Command)(mechanisms_command)
 app.add_typer(reproduce_app, name="reproduce")
 app.add_typer(grid_app, name="grid")
 app.add_typer(chain_app, name="chain")
-app.command("deploy")(deploy_command)
+app.command("deploy", cls=Command)(deploy_command)
 app.add_typer(bench_app, name="bench")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"peergrid {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress details")] = False,
-    version: Annotated[bool, typer.Option("--version", help="print the version and exit")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", metavar="", help="log progress details")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            metavar="",
+            help="print the version and exit",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
 ) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if version:
-        typer.echo(f"peergrid {__version__}")
-        raise typer.Exit()
 
 
 def main() -> None:

@@ -6,53 +6,84 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from peergrid.cli.common import Overwrite, Quiet, output_folder
 from peergrid.cli.console import err, stdout
 
 
 def demo(
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="results folder (default results/demo)")
+        Path | None,
+        typer.Option(
+            "--output", "-o", metavar="<folder>", help="results folder (default results/demo)"
+        ),
     ] = None,
-    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="do not settle on chain")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    no_ledger: Annotated[
+        bool, typer.Option("--no-ledger", metavar="", help="do not settle on chain")
+    ] = False,
+    overwrite: Annotated[bool, Overwrite] = False,
+    quiet: Annotated[bool, Quiet] = False,
 ) -> None:
     """Run the built-in scenario: 55 households on the IEEE European LV feeder for one day."""
     from peergrid.sim.scenario import Scenario
 
-    scenario = Scenario()
-    if no_ledger:
-        scenario = scenario.model_copy(
-            update={"ledger": scenario.ledger.model_copy(update={"enabled": False})}
-        )
-    _run(scenario, output, quiet)
+    _run(Scenario(), output, quiet=quiet, overwrite=overwrite, no_ledger=no_ledger)
 
 
 def run(
-    scenario_file: Annotated[Path, typer.Argument(help="scenario file (TOML)")],
+    scenario_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="SCENARIO", help="scenario file (TOML); '-' reads it from standard input"
+        ),
+    ],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="results folder (overrides the file)")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="<folder>",
+            help="results folder (default: the file's output.directory)",
+        ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    no_ledger: Annotated[
+        bool, typer.Option("--no-ledger", metavar="", help="do not settle on chain")
+    ] = False,
+    overwrite: Annotated[bool, Overwrite] = False,
+    quiet: Annotated[bool, Quiet] = False,
 ) -> None:
     """Run a scenario file; see examples/demo.toml for every field."""
     from peergrid.sim.scenario import load_scenario
 
-    _run(load_scenario(scenario_file), output, quiet)
+    changes = {"ledger": {"enabled": False}} if no_ledger else None
+    scenario = load_scenario(scenario_file, changes=changes)
+    _run(scenario, output, quiet=quiet, overwrite=overwrite, no_ledger=no_ledger)
 
 
-def _run(scenario: Any, output: Path | None, quiet: bool) -> None:
+def _run(
+    scenario: Any, output: Path | None, *, quiet: bool, overwrite: bool, no_ledger: bool
+) -> None:
+    """Check where the results go, then run: nothing is computed for a run that cannot write."""
+    directory = output_folder(
+        output if output is not None else scenario.output_directory, overwrite=overwrite
+    )
     from peergrid.sim.results import write_results
     from peergrid.sim.runner import run_scenario
 
-    directory = output or scenario.output_directory
+    if no_ledger:
+        scenario = scenario.model_copy(
+            update={"ledger": scenario.ledger.model_copy(update={"enabled": False})}
+        )
     err.print(
-        f"[bold]peergrid[/] {escape(scenario.name)}: {scenario.households.count} households on "
-        f"{scenario.feeder.name}, {scenario.market.mechanism}, {scenario.time.days} day(s) of "
-        f"{scenario.time.slot_minutes}-min slots from {scenario.time.start}",
+        Text.assemble(
+            ("peergrid", "bold"),
+            f" {scenario.name}: {scenario.households.count} households on "
+            f"{scenario.feeder.name}, {scenario.market.mechanism}, {scenario.time.days} day(s) "
+            f"of {scenario.time.slot_minutes}-min slots from {scenario.time.start}",
+        ),
         highlight=False,
     )
     with Progress(
@@ -70,20 +101,27 @@ def _run(scenario: Any, output: Path | None, quiet: bool) -> None:
             progress.update(task, completed=done, total=total)
 
         result = run_scenario(scenario, on_slot=on_slot)
-    paths = write_results(result, directory)
+    paths = write_results(result, directory, overwrite=True)
     stdout().print(summary_table(result.summary))
     stdout().print(bills_table(result))
-    err.print(f"results in [bold]{directory}[/]: " + ", ".join(p.name for p in paths.values()))
+    err.print(
+        Text.assemble(
+            "results in ",
+            (str(directory), "bold"),
+            ": " + ", ".join(p.name for p in paths.values()),
+        ),
+        highlight=False,
+    )
 
 
 def summary_table(s: dict[str, Any]) -> Table:
     cur = s["currency"]
-    table = Table(title=f"Market summary: {s['scenario']}", show_header=False)
+    table = Table(title=Text(f"Market summary: {s['scenario']}"), show_header=False)
     table.add_column("figure")
     table.add_column("value", justify="right")
 
     def row(label: str, value: str) -> None:
-        table.add_row(label, value)
+        table.add_row(Text(label), Text(value))
 
     row("households (with PV)", f"{s['households']} ({s['households_with_pv']})")
     row(
@@ -173,7 +211,7 @@ def summary_table(s: dict[str, Any]) -> Table:
 
 def bills_table(result: Any) -> Table:
     cur = result.summary["currency"]
-    table = Table(title=f"Bills per household ({cur}), market against no-market baseline")
+    table = Table(title=Text(f"Bills per household ({cur}), market against no-market baseline"))
     for column in ("household", "PV kWp", "bought P2P", "sold P2P", "bill", "baseline", "change"):
         table.add_column(column, justify="right")
     for row in result.bills.itertuples():

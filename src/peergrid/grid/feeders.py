@@ -35,7 +35,12 @@ from functools import cache
 from peergrid.core.errors import GridError
 from peergrid.grid.catalogue import cigre, ieee_eu_lv, pandapower_nets
 from peergrid.grid.catalogue.common import lowest_level_load_buses
-from peergrid.grid.catalogue.simbench import SIMBENCH_EXAMPLE, SIMBENCH_PREFIX, simbench_lv
+from peergrid.grid.catalogue.simbench import (
+    SIMBENCH_EXAMPLE,
+    SIMBENCH_PREFIX,
+    check_simbench_code,
+    simbench_lv,
+)
 from peergrid.grid.feeder_types import Feeder, FeederInfo, GridLimits
 
 __all__ = [
@@ -45,6 +50,7 @@ __all__ = [
     "Feeder",
     "FeederInfo",
     "GridLimits",
+    "check_feeder_name",
     "list_feeders",
     "load_feeder",
     "lowest_level_load_buses",
@@ -94,9 +100,22 @@ def _cached(name: str) -> Feeder:
     return CATALOGUE[name]()
 
 
+def check_feeder_name(name: str) -> None:
+    """Raise :class:`GridError` unless the catalogue has a feeder called ``name``.
+
+    Cheap: it builds no net (a ``simbench:<code>`` is looked up in SimBench's list of codes), so
+    a scenario's feeder is checked when the scenario loads.
+    """
+    if name in CATALOGUE:
+        return
+    if name.startswith(SIMBENCH_PREFIX):
+        check_simbench_code(name.removeprefix(SIMBENCH_PREFIX))
+        return
+    known = [*sorted(CATALOGUE), SIMBENCH_PREFIX + "<code>"]
+    raise GridError(f"unknown feeder {name!r} (known: {', '.join(known)})")
+
+
 def load_feeder(name: str) -> Feeder:
     """A fresh copy of the feeder called ``name`` (the net may be modified by the caller)."""
-    if name not in CATALOGUE and not name.startswith(SIMBENCH_PREFIX):
-        known = [*sorted(CATALOGUE), SIMBENCH_PREFIX + "<code>"]
-        raise GridError(f"unknown feeder {name!r} (known: {', '.join(known)})")
+    check_feeder_name(name)
     return copy.deepcopy(_cached(name))

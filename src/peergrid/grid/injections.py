@@ -22,14 +22,20 @@ column; a bus without a ``q_kvar`` column draws no reactive power::
     0,1.5,-2.0,0.2
     1,0.9,-3.1,0.1
 
-Errors (:class:`~peergrid.core.errors.GridError`) name the file and what is wrong: a bus the
-feeder does not have, a missing or non-numeric value (by slot and bus), rows of the wrong length,
-duplicate buses or slots.
+Both are read through the one input loader (:mod:`peergrid.core.inputs`: UTF-8, at most 64 MiB;
+for JSON also nesting, duplicate keys and numbers beyond the float range). Errors
+(:class:`~peergrid.core.errors.GridError`) name the file and what is wrong: a bus the feeder does
+not have, a missing, non-numeric or out-of-range value (by slot and bus), rows of the wrong
+length, duplicate buses or slots, a file without slots or buses.
+
+Bounds: every value finite, ``|p_kw|`` and ``|q_kvar|`` at most :data:`MAX_INJECTION_KW`;
+slots labelled by integers from 0 to :data:`MAX_SLOT_LABEL`.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections.abc import Sequence
@@ -41,9 +47,17 @@ import numpy as np
 import numpy.typing as npt
 
 from peergrid.core.errors import GridError
+from peergrid.core.inputs import STDIN, decode_utf8, parse_json, read_bytes, source_name
 from peergrid.grid.feeders import Feeder
 
 FloatArray = npt.NDArray[np.float64]
+
+MAX_INJECTION_KW = 1_000_000.0
+"""Largest active (kW) or reactive (kvar) power at one bus in one slot: 1 GW, beyond any
+distribution feeder (a power flow of more would say nothing)."""
+
+MAX_SLOT_LABEL = 2**32 - 2
+"""Largest slot label (the ledger's largest slot)."""
 
 
 @dataclass(frozen=True)
@@ -62,12 +76,13 @@ class Injections:
             if not isinstance(values, np.ndarray) or values.shape != shape:
                 got = getattr(values, "shape", type(values).__name__)
                 raise GridError(f"{name} must have shape (slots, buses) = {shape}, got {got}")
-            bad = np.argwhere(~np.isfinite(values))
+            bad = np.argwhere(~np.isfinite(values) | (np.abs(values) > MAX_INJECTION_KW))
             if len(bad):
                 row, col = (int(x) for x in bad[0])
                 raise GridError(
                     f"slot {self.slots[row]}, bus {self.buses[col]}: {name} is "
-                    f"{values[row, col]} (a finite number is required)"
+                    f"{values[row, col]} (a finite number from -{MAX_INJECTION_KW:.0f} to "
+                    f"{MAX_INJECTION_KW:.0f} is required)"
                 )
         for what, labels in (("bus", self.buses), ("slot", self.slots)):
             seen: set[int] = set()
@@ -113,24 +128,32 @@ class Injections:
 
 
 def read_injections(path: str | Path, feeder: Feeder | None = None) -> Injections:
-    """Read a JSON or CSV injection file (format in the module docstring).
+    """Read a JSON or CSV injection file (format in the module docstring); ``-`` reads standard
+    input, JSON if it starts with ``{``, else CSV.
 
-    With ``feeder``, also checks that every bus is one of the feeder's buses.
+    With ``feeder``, also checks that every bus is one of the feeder's buses. Every error names
+    the file.
     """
-    path = Path(path)
+    source = source_name(path)
+    suffix = "" if str(path) == STDIN else Path(path).suffix.lower()
     try:
-        if path.suffix.lower() == ".json":
-            injections = _read_json(path)
-        elif path.suffix.lower() == ".csv":
-            injections = _read_csv(path)
+        if suffix not in (".json", ".csv", ""):
+            raise GridError(f"unknown injection file type {suffix!r} (use .json or .csv)")
+        if suffix == "" and str(path) != STDIN:
+            raise GridError("unknown injection file type (name it .json or .csv)")
+        data = read_bytes(path, what="injection file", error=GridError)
+        text = decode_utf8(data, source, error=GridError)
+        if suffix == ".json" or (suffix == "" and text.lstrip().startswith("{")):
+            injections = _from_json(parse_json(text, source, error=GridError))
         else:
-            raise GridError(f"unknown injection file type {path.suffix!r} (use .json or .csv)")
+            injections = _from_csv(text)
         if feeder is not None:
             injections.check_buses(feeder)
     except GridError as exc:
-        raise GridError(f"{path}: {exc}") from None
-    except OSError as exc:
-        raise GridError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        message = str(exc)
+        if message.startswith(f"{source}: "):
+            raise
+        raise GridError(f"{source}: {message}") from None
     return injections
 
 
@@ -156,11 +179,7 @@ def write_injections(path: str | Path, injections: Injections) -> None:
         raise GridError(f"unknown injection file type {path.suffix!r} (use .json or .csv)")
 
 
-def _read_json(path: Path) -> Injections:
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise GridError(f"not valid JSON: {exc}") from None
+def _from_json(data: Any) -> Injections:
     if not isinstance(data, dict):
         raise GridError("expected a JSON object with 'buses' and 'p_kw'")
     unknown = sorted(set(data) - {"buses", "p_kw", "q_kvar", "slots"})
@@ -176,9 +195,20 @@ def _read_json(path: Path) -> Injections:
     slots = _int_list(data["slots"], "slots") if "slots" in data else list(range(len(p_rows)))
     if len(slots) != len(p_rows):
         raise GridError(f"{len(slots)} slots but {len(p_rows)} rows of 'p_kw'")
+    _check_labels(buses, slots)
     p = _matrix(p_rows, "p_kw", buses, slots)
     q = _matrix(data["q_kvar"], "q_kvar", buses, slots) if "q_kvar" in data else np.zeros_like(p)
     return Injections(tuple(buses), p, q, tuple(slots))
+
+
+def _check_labels(buses: Sequence[int], slots: Sequence[int]) -> None:
+    if not slots:
+        raise GridError("no slots: the file must hold at least one slot of injections")
+    if not buses:
+        raise GridError("no buses: the file must name at least one bus")
+    for slot in slots:
+        if not 0 <= slot <= MAX_SLOT_LABEL:
+            raise GridError(f"slot {slot} must be an integer from 0 to {MAX_SLOT_LABEL}")
 
 
 def _int_list(values: Any, name: str) -> list[int]:
@@ -211,19 +241,27 @@ def _matrix(rows: Any, name: str, buses: list[int], slots: list[int]) -> FloatAr
 
 def _number(value: Any, name: str, slot: int, bus: int) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise GridError(f"slot {slot}, bus {bus}: {name} is {json.dumps(value)}, not a number")
+        shown = json.dumps(value)
+        shown = shown if len(shown) <= 40 else shown[:36] + "…"
+        raise GridError(f"slot {slot}, bus {bus}: {name} is {shown}, not a number")
     return _finite(float(value), name, slot, bus)
 
 
 def _finite(value: float, name: str, slot: int, bus: int) -> float:
-    if not math.isfinite(value):
-        raise GridError(f"slot {slot}, bus {bus}: {name} is {value} (a finite number is required)")
+    if not math.isfinite(value) or abs(value) > MAX_INJECTION_KW:
+        raise GridError(
+            f"slot {slot}, bus {bus}: {name} is {value} (a finite number from "
+            f"-{MAX_INJECTION_KW:.0f} to {MAX_INJECTION_KW:.0f} is required)"
+        )
     return value
 
 
-def _read_csv(path: Path) -> Injections:
-    with path.open(newline="") as handle:
-        rows = [row for row in csv.reader(handle) if row and any(cell.strip() for cell in row)]
+def _from_csv(text: str) -> Injections:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = [row for row in reader if row and any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise GridError(f"line {reader.line_num}: not valid CSV: {exc}") from None
     if not rows:
         raise GridError("empty file (expected a header: slot,p_kw:<bus>,…)")
     header = [cell.strip() for cell in rows[0]]
@@ -255,15 +293,16 @@ def _read_csv(path: Path) -> Injections:
         line = i + 2
         if len(row) != len(header):
             raise GridError(f"line {line}: {len(row)} values, the header has {len(header)}")
-        try:
-            slot = int(row[0])
-        except ValueError:
-            raise GridError(f"line {line}: slot {row[0]!r} is not an integer") from None
+        slot_text = row[0].strip()
+        if not slot_text.isdigit() or len(slot_text) > 12:
+            raise GridError(f"line {line}: slot {row[0]!r} is not an integer from 0")
+        slot = int(slot_text)
         slots.append(slot)
         for j, bus in enumerate(buses):
             p[i, j] = _cell(row[columns[("p_kw", bus)]], "p_kw", slot, bus)
             if ("q_kvar", bus) in columns:
                 q[i, j] = _cell(row[columns[("q_kvar", bus)]], "q_kvar", slot, bus)
+    _check_labels(buses, slots)
     return Injections(tuple(buses), p, q, tuple(slots))
 
 

@@ -40,11 +40,16 @@ import numpy as np
 import numpy.typing as npt
 
 from peergrid.core.errors import OrderError
-from peergrid.core.orders import Order
+from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Clearing, Trade
 from peergrid.mechanisms.dpda import clear_dpda
 from peergrid.mechanisms.mcafee import clear_mcafee
-from peergrid.mechanisms.welfare import WelfareParameters, buyer_welfare, seller_welfare
+from peergrid.mechanisms.welfare import (
+    WelfareParameters,
+    buyer_welfare,
+    check_number,
+    seller_welfare,
+)
 
 FloatArray = npt.NDArray[np.float64]
 DUST_KWH = 1e-12
@@ -58,6 +63,15 @@ class DistanceTable(Protocol):
     def submatrix(self, rows: Sequence[str], cols: Sequence[str]) -> FloatArray: ...
 
 
+MAX_SCORED_PAIRS = 1_000_000
+"""Most buyer-seller pairs Score Matching scores (buyers x sellers of the book): its score and
+distance matrices grow with the product, so a larger book is refused before it is cleared."""
+
+MAX_DISTANCE_CHARGE_PER_M = 281_474.0
+"""Largest C_d, currency per metre per matched pair: the batch market's largest rate, 2**48 - 1
+micro-units per km, rounded down."""
+
+
 @dataclass(frozen=True)
 class ScoreParameters:
     distance_charge_per_m: float = 0.002  # C_d, currency per metre per matched pair
@@ -66,7 +80,12 @@ class ScoreParameters:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ScoreParameters:
-        """From the flat ``params`` of an order file (``distance_charge_per_m``, ``a``, ...)."""
+        """From the flat ``params`` of an order file (``distance_charge_per_m``, ``a``, ...).
+
+        Every value is checked here, by name: numbers finite and within their bounds
+        (``distance_charge_per_m`` from 0 to :data:`MAX_DISTANCE_CHARGE_PER_M`, the welfare
+        coefficients as :class:`WelfareParameters` says), the two choices by their names.
+        """
         known_welfare = {"a", "b", "c", "omega", "alpha", "saturation"}
         known = known_welfare | {"distance_charge_per_m", "income_sign"}
         unknown = sorted(set(params) - known)
@@ -76,22 +95,23 @@ class ScoreParameters:
                 field="params",
             )
         try:
-            welfare = WelfareParameters(**{k: v for k, v in params.items() if k in known_welfare})
-            result = cls(
-                distance_charge_per_m=float(params.get("distance_charge_per_m", 0.002)),
-                welfare=welfare,
-                income_sign=params.get("income_sign", "eq4.7"),
+            charge = check_number(
+                "distance_charge_per_m",
+                params.get("distance_charge_per_m", 0.002),
+                0.0,
+                MAX_DISTANCE_CHARGE_PER_M,
+                "currency/m",
             )
-        except (TypeError, ValueError) as exc:
-            raise OrderError(f"bad parameter: {exc}", field="params") from None
-        if result.income_sign not in ("eq4.7", "table-b3"):
+            welfare = WelfareParameters(**{k: v for k, v in params.items() if k in known_welfare})
+        except ValueError as exc:
+            raise OrderError(str(exc), field="params") from None
+        income_sign = params.get("income_sign", "eq4.7")
+        if income_sign not in ("eq4.7", "table-b3"):
             raise OrderError(
-                f"income_sign must be 'eq4.7' or 'table-b3', got {result.income_sign!r}",
+                f"parameter 'income_sign' must be 'eq4.7' or 'table-b3', got {income_sign!r}",
                 field="params",
             )
-        if result.distance_charge_per_m < 0:
-            raise OrderError("distance_charge_per_m must not be negative", field="params")
-        return result
+        return cls(distance_charge_per_m=charge, welfare=welfare, income_sign=income_sign)
 
 
 def score_matrix(
@@ -163,7 +183,15 @@ def clear_mcafee_score(
 
 
 def check_buses(orders: Sequence[Order], distances: DistanceTable) -> None:
-    """Every order names a bus of the feeder."""
+    """Every order names a bus of the feeder, and the book is small enough to score."""
+    buyers = sum(o.side is Side.BUY for o in orders)
+    sellers = len(orders) - buyers
+    if buyers * sellers > MAX_SCORED_PAIRS:
+        raise OrderError(
+            f"Score Matching scores at most {MAX_SCORED_PAIRS:,} buyer-seller pairs; this book "
+            f"has {buyers} buyers and {sellers} sellers",
+            field="orders",
+        )
     for order in orders:
         if order.bus is None:
             raise OrderError("is required by score matching", order_id=order.id, field="bus")

@@ -9,10 +9,15 @@ seven welfare values of its Appendix B to 3 decimals (the digest's [DERIVED] val
 defaults. It prints the saturated utility as ω²/(2α), which makes U jump at the saturation point;
 the continuous value is ω²/(4α). ``saturation="continuous"`` (default) uses the latter,
 ``saturation="thesis"`` the printed one; they differ only for buyers above ω/(2α) kWh.
+
+Bounds: a, b, c and ω are finite numbers from −:data:`MAX_COEFFICIENT` to
+:data:`MAX_COEFFICIENT` (in their units), α from :data:`MIN_ALPHA` to :data:`MAX_COEFFICIENT`:
+with the orders' bounds (``peergrid.core.orders``) every welfare and score stays finite.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +25,42 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+
+MAX_COEFFICIENT = 281_474_976.0
+"""Largest magnitude of a, b, c, ω and α (the orders' largest price, currency per kWh)."""
+
+MIN_ALPHA = 1e-9
+"""Smallest α, currency per kWh² (a smaller one puts saturation beyond any order)."""
+
+_UNITS = {
+    "a": "currency/kWh²",
+    "b": "currency/kWh",
+    "c": "currency",
+    "omega": "currency/kWh",
+    "alpha": "currency/kWh²",
+}
+
+
+def check_number(name: str, value: object, low: float, high: float, unit: str) -> float:
+    """``value`` as a float if it is a finite number from ``low`` to ``high``; else a
+    ValueError naming the parameter, its unit and bounds and the value."""
+    ok = False
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            ok = math.isfinite(value) and low <= value <= high
+        except OverflowError:  # an integer beyond the float range
+            ok = False
+    if not ok:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:36] + "…"
+        raise ValueError(
+            f"parameter {name!r} must be a finite number of {unit} from {_bound(low)} to "
+            f"{_bound(high)}, got {shown}"
+        )
+    return float(value)  # type: ignore[arg-type]  # a number: checked above
+
+
+def _bound(value: float) -> str:
+    return str(int(value)) if value == int(value) and abs(value) < 1e15 else f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -32,11 +73,13 @@ class WelfareParameters:
     saturation: Literal["continuous", "thesis"] = "continuous"
 
     def __post_init__(self) -> None:
-        if self.alpha <= 0:
-            raise ValueError(f"alpha must be positive, got {self.alpha}")
+        for name, unit in _UNITS.items():
+            low = MIN_ALPHA if name == "alpha" else -MAX_COEFFICIENT
+            value = check_number(name, getattr(self, name), low, MAX_COEFFICIENT, unit)
+            object.__setattr__(self, name, value)
         if self.saturation not in ("continuous", "thesis"):
             raise ValueError(
-                f"saturation must be 'continuous' or 'thesis', got {self.saturation!r}"
+                f"parameter 'saturation' must be 'continuous' or 'thesis', got {self.saturation!r}"
             )
 
 

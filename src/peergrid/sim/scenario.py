@@ -1,18 +1,33 @@
 """Scenario files: TOML validated by pydantic, one place that says what every field means.
 
 Every field has a default that runs; the demo is the all-defaults scenario. A malformed file is
-reported in one line naming the field and what is wrong (:class:`ScenarioError`).
+reported in one line naming the file, the field and the bad value (:class:`ScenarioError`), when
+the file loads: the file goes through the one input loader (:mod:`peergrid.core.inputs`: UTF-8,
+nesting, numbers within the float range), every number is finite and within the bounds its
+field states (with its unit), and the feeder is looked up in the catalogue without being built.
+The bounds keep every figure of a run finite and every amount within the ledger's integers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
+import re
+import unicodedata
+import urllib.parse
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from peergrid.assets.profiles import (
     HOUSEHOLD_LOAD_PROFILES,
@@ -22,26 +37,65 @@ from peergrid.assets.profiles import (
     STEP_MINUTES,
 )
 from peergrid.core.errors import PeergridError, ScenarioError
+from peergrid.core.inputs import read_toml
+from peergrid.core.orders import MAX_PRICE_PER_KWH, MAX_QUANTITY_KWH
+from peergrid.grid.feeders import check_feeder_name
+from peergrid.ledger.markets.batch_market import MAX_ORDERS_PER_SLOT
 from peergrid.mechanisms.registry import MECHANISMS, check_params
 from peergrid.platform.settlement import SETTLEMENTS
 
+# Bounds, each with its unit (the fields below say which they bound).
+MAX_HOUSEHOLDS = 1000
+MAX_ANNUAL_CONSUMPTION_KWH = 1_000_000.0  # kWh per year and household (1 GWh)
+MAX_PV_KWP = 1_000.0  # kWp per household (1 MWp)
+MAX_TARIFF = MAX_PRICE_PER_KWH  # currency/kWh: the orders' largest price, the ledger's rate
+MAX_DEPOSIT = 1e12  # currency per member
+MAX_SEED = 2**63 - 1
+V_MIN_RANGE = (0.5, 1.0)  # p.u.
+V_MAX_RANGE = (1.0, 1.5)  # p.u.
+MAX_LOADING_PCT = 1000.0  # %
+MAX_NAME_CHARS = 64
+NAME_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_NAME_CHARS - 1}}}")
+"""A scenario's name: a plain file name (letters, digits, ``.``, ``_``, ``-``; no folder, no
+markup), since it names the results folder."""
+
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Every float finite: TOML's nan and inf are refused by field name.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class FeederSection(_Section):
-    name: str = Field("ieee-eu-lv", description="feeder from the catalogue")
+    name: str = Field(
+        "ieee-eu-lv",
+        description="feeder from the catalogue (`peergrid grid list`), checked when the "
+        "scenario loads",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        try:
+            check_feeder_name(value)
+        except PeergridError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
 
 class HouseholdsSection(_Section):
-    count: int = Field(55, ge=1, le=1000, description="number of households")
-    pv_share: float = Field(0.5, ge=0.0, le=1.0, description="share of households with PV")
+    count: int = Field(
+        55, ge=1, le=MAX_HOUSEHOLDS, strict=True, description="number of households, 1..1000"
+    )
+    pv_share: float = Field(0.5, ge=0.0, le=1.0, description="share of households with PV, 0..1")
     annual_consumption_kwh: tuple[float, float] = Field(
-        (2500.0, 5000.0), description="range of yearly consumption, kWh (uniform draw)"
+        (2500.0, 5000.0),
+        description="range of yearly consumption, kWh per household (uniform draw), "
+        "0 <= low <= high <= 1 000 000 kWh",
     )
     pv_kwp: tuple[float, float] = Field(
-        (4.0, 10.0), description="range of installed PV power, kWp (uniform draw)"
+        (4.0, 10.0),
+        description="range of installed PV power, kWp per household (uniform draw), "
+        "0 <= low <= high <= 1 000 kWp",
     )
     load_profiles: tuple[str, ...] = Field(
         ("H0-A", "H0-B", "H0-C", "H0-G", "H0-L"), description="simbench household profiles"
@@ -50,10 +104,16 @@ class HouseholdsSection(_Section):
 
     @field_validator("annual_consumption_kwh", "pv_kwp")
     @classmethod
-    def _range(cls, value: tuple[float, float]) -> tuple[float, float]:
+    def _range(cls, value: tuple[float, float], info: ValidationInfo) -> tuple[float, float]:
         low, high = value
         if not (0 <= low <= high):
             raise ValueError(f"must be [low, high] with 0 <= low <= high, got {list(value)}")
+        if info.field_name == "pv_kwp":
+            largest, unit = MAX_PV_KWP, "kWp"
+        else:
+            largest, unit = MAX_ANNUAL_CONSUMPTION_KWH, "kWh a year"
+        if high > largest:
+            raise ValueError(f"must be at most {largest:,.0f} {unit}, got {list(value)}")
         return value
 
     @field_validator("load_profiles")
@@ -78,8 +138,10 @@ def _known(value: tuple[str, ...], known: tuple[str, ...]) -> tuple[str, ...]:
 
 class TimeSection(_Section):
     start: dt.date = Field(dt.date(2016, 6, 9), description="first day (simbench year 2016)")
-    days: int = Field(1, ge=1, le=366, description="number of days")
-    slot_minutes: int = Field(15, description="slot length, a multiple of 15 min dividing a day")
+    days: int = Field(1, ge=1, le=366, strict=True, description="number of days, 1..366")
+    slot_minutes: int = Field(
+        15, strict=True, description="slot length, minutes: a multiple of 15 dividing a day"
+    )
 
     @field_validator("slot_minutes")
     @classmethod
@@ -108,9 +170,18 @@ class MarketSection(_Section):
         "cooperative", description="spread of reserved prices (003_dpda.md §2.11)"
     )
     reference_price: float | None = Field(
-        None, gt=0, description="centre of reserved prices, currency/kWh (default: tariff mid)"
+        None,
+        gt=0,
+        description="centre of reserved prices, currency/kWh, between the feed-in and retail "
+        "tariffs (default: their mid)",
     )
-    min_order_kwh: float = Field(0.001, gt=0, description="smaller net positions place no order")
+    min_order_kwh: float = Field(
+        0.001,
+        gt=0,
+        le=MAX_QUANTITY_KWH,
+        description="smaller net positions place no order, kWh (above 0, at most the orders' "
+        "largest quantity)",
+    )
     forecast_error: float = Field(
         0.1,
         ge=0,
@@ -126,11 +197,16 @@ class MarketSection(_Section):
         "cycle, where their agent replaces or withdraws them",
     )
     penalty_per_kwh: float = Field(
-        0.05, ge=0, description="penalty on energy contracted but not delivered (eqs. 4.8/4.9)"
+        0.05,
+        ge=0,
+        le=MAX_TARIFF,
+        description="penalty on energy contracted but not delivered (eqs. 4.8/4.9), "
+        "currency/kWh, 0..281 474 976",
     )
-    params: dict[str, float | str] = Field(
+    params: dict[str, Any] = Field(
         default_factory=dict,
-        description="the mechanism's own parameters, e.g. distance_charge_per_m for dpda+score",
+        description="the mechanism's own parameters, e.g. distance_charge_per_m for dpda+score "
+        "(names, units and bounds: `peergrid mechanisms`)",
     )
 
     @field_validator("mechanism")
@@ -142,30 +218,74 @@ class MarketSection(_Section):
             )
         return value
 
-    @model_validator(mode="after")
-    def _params(self) -> MarketSection:
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        mechanism = info.data.get("mechanism")
+        if mechanism is None:  # refused already
+            return value
         try:
-            check_params(self.mechanism, self.params)
+            check_params(mechanism, value)
         except PeergridError as exc:
-            raise ValueError(str(exc)) from None
-        return self
+            raise ValueError(str(exc).removeprefix("field 'params': ")) from None
+        return value
 
 
 class TariffsSection(_Section):
-    retail_per_kwh: float = Field(0.30, gt=0, description="supplier's import price")
-    feed_in_per_kwh: float = Field(0.08, ge=0, description="supplier's export price")
-    network_fee_per_kwh: float = Field(
-        0.01, ge=0, description="DSO's fee on peer-to-peer energy, split by buyer and seller"
+    retail_per_kwh: float = Field(
+        0.30,
+        gt=0,
+        le=MAX_TARIFF,
+        description="supplier's import price, currency/kWh, above 0 and at most 281 474 976 "
+        "(the orders' largest price)",
     )
-    currency: str = Field("EUR", min_length=1, max_length=8)
+    feed_in_per_kwh: float = Field(
+        0.08,
+        ge=0,
+        le=MAX_TARIFF,
+        description="supplier's export price, currency/kWh, below the retail price",
+    )
+    network_fee_per_kwh: float = Field(
+        0.01,
+        ge=0,
+        le=MAX_TARIFF,
+        description="DSO's fee on peer-to-peer energy, split by buyer and seller, currency/kWh, "
+        "0..281 474 976 (the ledger's largest rate)",
+    )
+    currency: str = Field(
+        "EUR", description="currency name: 1 to 8 letters or currency signs, e.g. EUR, kr, €"
+    )
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        letters = all(
+            unicodedata.category(c)[0] == "L" or unicodedata.category(c) == "Sc" for c in value
+        )
+        if not (1 <= len(value) <= 8 and letters):
+            raise ValueError(f"must be 1 to 8 letters or currency signs, got {value!r}")
+        return value
 
 
 class GridSection(_Section):
-    power_flow: bool = Field(True, description="check every slot with an AC power flow")
-    v_min_pu: float = Field(0.90, gt=0)
-    v_max_pu: float = Field(1.10, gt=0)
-    max_line_loading_pct: float = Field(100.0, gt=0)
-    max_trafo_loading_pct: float = Field(100.0, gt=0)
+    power_flow: bool = Field(
+        True, strict=True, description="check every slot with an AC power flow"
+    )
+    v_min_pu: float = Field(
+        0.90, ge=V_MIN_RANGE[0], le=V_MIN_RANGE[1], description="lowest voltage, p.u., 0.5..1.0"
+    )
+    v_max_pu: float = Field(
+        1.10, ge=V_MAX_RANGE[0], le=V_MAX_RANGE[1], description="highest voltage, p.u., 1.0..1.5"
+    )
+    max_line_loading_pct: float = Field(
+        100.0, gt=0, le=MAX_LOADING_PCT, description="line loading limit, %, above 0, at most 1000"
+    )
+    max_trafo_loading_pct: float = Field(
+        100.0,
+        gt=0,
+        le=MAX_LOADING_PCT,
+        description="transformer loading limit, %, above 0, at most 1000",
+    )
 
     @model_validator(mode="after")
     def _band(self) -> GridSection:
@@ -175,14 +295,17 @@ class GridSection(_Section):
 
 
 class LedgerSection(_Section):
-    enabled: bool = Field(True, description="settle trades on the ledger")
+    enabled: bool = Field(True, strict=True, description="settle trades on the ledger")
     market: str = Field(
         "batch",
         description="community: the operator posts each slot's trades; batch: sealed-bid "
         "commit and reveal, clearing verified on chain, meter readings",
     )
     deposit_per_member: float = Field(
-        200.0, gt=0, description="settlement-token deposit of each member, currency"
+        200.0,
+        gt=0,
+        le=MAX_DEPOSIT,
+        description="settlement-token deposit of each member, currency, above 0 and at most 10^12",
     )
     rpc: str | None = Field(
         None,
@@ -200,19 +323,47 @@ class LedgerSection(_Section):
     @field_validator("rpc")
     @classmethod
     def _rpc(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        if value is None:
+            return value
+        message = f"must be an http:// or https:// URL with a host, got {value!r}"
+        if any(c.isspace() or unicodedata.category(c) == "Cc" for c in value):
+            raise ValueError(message)
+        try:
+            parts = urllib.parse.urlsplit(value)
+            port = parts.port
+        except ValueError:
+            raise ValueError(message + " (its port must be 0..65535)") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(message)
+        del port
         return value
 
 
 class OutputSection(_Section):
-    directory: str = Field("results/{name}", description="where results go; {name} is replaced")
+    directory: str = Field(
+        "results/{name}",
+        description="the results folder; {name} is replaced by the scenario's name",
+    )
     format: Literal["csv", "parquet"] = Field("csv", description="table format")
+
+    @field_validator("directory")
+    @classmethod
+    def _directory(cls, value: str) -> str:
+        if not value or any(unicodedata.category(c) == "Cc" for c in value) or len(value) > 1024:
+            raise ValueError(
+                f"must be a folder path of 1 to 1024 characters, none a control character, "
+                f"got {value!r}"
+            )
+        return value
 
 
 class Scenario(_Section):
-    name: str = Field("demo", min_length=1)
-    seed: int = Field(20160609, ge=0)
+    name: str = Field(
+        "demo",
+        description="the scenario's name, which names its results folder: 1 to 64 letters, "
+        "digits, '.', '_' or '-', starting with a letter or digit",
+    )
+    seed: int = Field(20160609, ge=0, le=MAX_SEED, strict=True, description="0..2**63 - 1")
     feeder: FeederSection = FeederSection()
     households: HouseholdsSection = HouseholdsSection()
     time: TimeSection = TimeSection()
@@ -221,6 +372,29 @@ class Scenario(_Section):
     grid: GridSection = GridSection()
     ledger: LedgerSection = LedgerSection()
     output: OutputSection = OutputSection()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME_PATTERN.fullmatch(value):
+            raise ValueError(
+                f"must be a file name of 1 to {MAX_NAME_CHARS} letters, digits, '.', '_' or '-', "
+                f"starting with a letter or digit (it names the results folder), got "
+                f"{_shown(value)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _batch_market_size(self) -> Scenario:
+        ledger = self.ledger
+        count = self.households.count
+        if ledger.enabled and ledger.market == "batch" and count > MAX_ORDERS_PER_SLOT:
+            raise ValueError(
+                f"households.count: the batch market clears at most {MAX_ORDERS_PER_SLOT} "
+                f"orders a slot, so at most {MAX_ORDERS_PER_SLOT} households settle on it, got "
+                f'{count} (use ledger.market = "community" or ledger.enabled = false)'
+            )
+        return self
 
     @model_validator(mode="after")
     def _tariffs(self) -> Scenario:
@@ -258,21 +432,28 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
         raise ScenarioError(_one_line(exc)) from None
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read the scenario file ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+def load_scenario(
+    path: str | Path, *, changes: Mapping[str, Mapping[str, Any]] | None = None
+) -> Scenario:
+    """Read and validate a scenario file (``-``: standard input).
+
+    ``changes`` replace fields of sections before the file is validated, as the command line's
+    options do (``run --no-ledger``: ``{"ledger": {"enabled": False}}``).
+    """
+    data = read_toml(path, what="scenario file", error=ScenarioError)
+    for section, fields in (changes or {}).items():
+        current = data.get(section, {})
+        if isinstance(current, dict):  # anything else is refused by the validation
+            data[section] = {**current, **fields}
     try:
         return scenario_from_dict(data)
     except ScenarioError as exc:
-        raise ScenarioError(f"{path}: {exc}") from None
+        raise ScenarioError(f"{'<stdin>' if str(path) == '-' else path}: {exc}") from None
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:56] + "…"
 
 
 def _one_line(exc: ValidationError) -> str:
@@ -285,7 +466,7 @@ def _one_line(exc: ValidationError) -> str:
     given = error.get("input")
     # Our own validators already quote the value; pydantic's type errors do not.
     quoted = error["type"] in ("extra_forbidden", "missing", "value_error")
-    detail = "" if quoted else f" (got {given!r})"
+    detail = "" if quoted else f" (got {_shown(given)})"
     if isinstance(given, dict):
         detail = ""
     where = f"{field}: " if field else ""

@@ -26,10 +26,8 @@ def simbench_lv_codes() -> tuple[str, ...]:
     return tuple(c for c in codes if c.split("-")[1] == "LV")
 
 
-def simbench_lv(code: str) -> Feeder:
-    """The SimBench LV grid ``code``, named ``simbench:<code>``."""
-    import simbench as sb
-
+def check_simbench_code(code: str) -> None:
+    """Raise :class:`GridError` unless ``code`` is a SimBench LV grid code (builds no net)."""
     valid = simbench_lv_codes()
     if code not in valid:
         grids = sorted({c.split("-")[2] for c in valid})
@@ -38,6 +36,13 @@ def simbench_lv(code: str) -> Feeder:
             f"1-LV-<grid>--<scenario>-<sw|no_sw> with grid in {grids} and scenario 0, 1 or 2, "
             f"e.g. {SIMBENCH_EXAMPLE!r}"
         )
+
+
+def simbench_lv(code: str) -> Feeder:
+    """The SimBench LV grid ``code``, named ``simbench:<code>``."""
+    import simbench as sb
+
+    check_simbench_code(code)
     net = quietly(lambda: sb.get_simbench_net(code))
     households = lowest_level_load_buses(net)
     return Feeder(
