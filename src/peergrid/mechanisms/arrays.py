@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from peergrid.core.errors import OrderError
-from peergrid.core.orders import Order, Side
+from peergrid.core.orders import MAX_PRICE_PER_KWH, MAX_QUANTITY_KWH, Order, Side
 from peergrid.core.trades import Clearing, Trade
 
 FloatArray = npt.NDArray[np.float64]
@@ -94,8 +94,24 @@ class OrderArrays:
         # NaN fails every comparison: these hold for finite values only (NaN distance: no limit)
         self._refuse((q > 0) & (q < np.inf), "quantity_kwh", "a positive finite")
         self._refuse((p >= 0) & (p < np.inf), "price", "a non-negative finite")
+        # the bounds every Order has (core/orders.py), with its words
+        self._above(q, MAX_QUANTITY_KWH, "quantity_kwh", "kWh (the ledger's 2**48 - 1 Wh)")
+        self._above(
+            p, MAX_PRICE_PER_KWH, "price", "currency/kWh (the ledger's 2**48 - 1 micro-units)"
+        )
         if d is not None:
             self._refuse(~((d < 0) | (d == np.inf)), "max_distance_m", "a non-negative finite")
+
+    def _above(self, values: np.ndarray, bound: float, field: str, unit: str) -> None:
+        """Raise the error ``Order`` raises for the first value above ``bound``."""
+        over = (values > bound).nonzero()[0]
+        if len(over):
+            k = int(over[0])
+            raise OrderError(
+                f"must be at most {bound:.0f} {unit}, got {values[k].item()!r}",
+                order_id=str(self.ids[k]),
+                field=field,
+            )
 
     def _refuse(self, good: BoolArray, field: str, kind: str) -> None:
         """Raise the error ``Order`` raises, for the first order that is not ``good``."""
