@@ -222,6 +222,21 @@ class RpcChain(Chain):
         """The height of the node's chain."""
         return int(self._rpc("eth_blockNumber", []), 16)
 
+    def timestamp(self) -> int:
+        """The timestamp of the node's latest block (the next block's is not earlier)."""
+        block = self._rpc("eth_getBlockByNumber", ["latest", False])
+        return int(block["timestamp"], 16)
+
+    def _advance_clock(self, seconds: int) -> None:
+        """``evm_increaseTime`` then ``evm_mine`` (anvil, hardhat): the next blocks are later."""
+        try:
+            self._rpc("evm_increaseTime", [seconds])
+            self._rpc("evm_mine", [])
+        except NodeError as exc:
+            raise LedgerError(
+                "advance_time", f"the node at {self.url} cannot move its clock: {exc.message}"
+            ) from exc
+
     # --- contracts ---------------------------------------------------------------------------
 
     def at(self, artifact: Artifact, address: str) -> Contract:
