@@ -20,9 +20,11 @@ Two functions share the name ``refused_trades`` (one per contract); here they ar
 
 from peergrid.ledger.markets.base import DistanceRow, MarketLedger, millimetres
 from peergrid.ledger.markets.batch_market import (
+    MAX_ORDERS_PER_SLOT,
     BatchMarketLedger,
     ClearingOutcome,
     Fill,
+    OrderState,
     Phase,
     RevealedOrder,
     SealedOrder,
@@ -33,9 +35,9 @@ from peergrid.ledger.markets.batch_market import (
     fills_from_trades,
     sealed_order,
     settled_wh,
+    slot_transactions,
     within_price_limits,
 )
-from peergrid.ledger.markets.batch_market import order_set_hash as batch_order_set_hash
 from peergrid.ledger.markets.batch_market import refused_trades as batch_refused_trades
 from peergrid.ledger.markets.community import (
     MAX_MEMBERS_PER_TX,
@@ -76,6 +78,7 @@ from peergrid.ledger.markets.orderbook import (
 
 __all__ = [
     "MAX_MEMBERS_PER_TX",
+    "MAX_ORDERS_PER_SLOT",
     "MAX_TRADES_PER_TX",
     "BatchMarketLedger",
     "BookOrder",
@@ -93,6 +96,7 @@ __all__ = [
     "MeterClient",
     "MeteredSettlement",
     "OrderBookLedger",
+    "OrderState",
     "Phase",
     "Placement",
     "Pool",
@@ -108,7 +112,6 @@ __all__ = [
     "SlotInfo",
     "SlotRecord",
     "SlotStatus",
-    "batch_order_set_hash",
     "batch_refused_trades",
     "clear",
     "commitment",
@@ -123,6 +126,7 @@ __all__ = [
     "sealed_order",
     "settled_wh",
     "settlement_trades",
+    "slot_transactions",
     "split_settleable",
     "within_price_limits",
 ]
