@@ -12,7 +12,8 @@
   (:func:`within_price_limits`).
 * :mod:`~peergrid.ledger.markets.meters` — :class:`MeterClient`: settlement against readings.
 * :mod:`~peergrid.ledger.markets.orderbook` — :class:`OrderBookLedger`: continuous double auction.
-* :mod:`~peergrid.ledger.markets.deployment` — deploy a community and record where it is.
+* :mod:`~peergrid.ledger.markets.deployment` — deploy a market (the batch market by default)
+  and record where it is.
 
 Two functions share the name ``refused_trades`` (one per contract); here they are
 :func:`batch_refused_trades` and :func:`community_refused_trades`.
