@@ -47,11 +47,10 @@
                               price_micro_per_kwh, salt, member))
      under an order id of its own choosing. Commitments are kept per slot,
      member and order id, so no member can take or block another's id; a
-     member's second commitment under the same id reverts. A commitment is
-     a hash: one at most MAX_ORDERS is refused (such values mark a revealed
-     order: its index + 1).
-     Each member reveals at most one order per slot (its position is what the
-     meter reading is compared with), once. Revealing a buy order locks
+     member's second commitment under the same id reverts; a commitment is
+     deleted when it is revealed. Each member reveals at most one order per
+     slot (its position is what the meter reading is compared with), once.
+     Revealing a buy order locks
          quantity * price // 1000 + quantity * fee_rate // 1000
      of the buyer's free balance: the most the order can cost.
 
@@ -60,9 +59,10 @@
      quantity and price, and later the clearing's tallies for it
      (`orders_of`). Inputs are bounded so that they fit: quantities and
      readings below 2**32 Wh (4.29 GWh), prices and rates below 2**32
-     micro-currency (4 294 currency units) per kWh or km. Fills name orders by these indices, and the operator
-     posts only fills: the contract reads the orders it verifies against
-     from its own storage, so a clearing may come in several transactions.
+     micro-currency (4 294 currency units) per kWh or km. Fills name orders
+     by these indices, and the operator posts only fills: the contract reads
+     the orders it verifies against from its own storage, so a clearing may
+     come in several transactions.
      At most MAX_ORDERS orders per slot: the clearing's last part closes
      all of them in one transaction, which must fit the gas of one.
 
