@@ -109,7 +109,7 @@ def silent_slot(chain: Chain | None = None) -> Batch:
 
 def test_members_reclaim_their_locks_once_the_deadline_has_passed(backend_chain: Chain) -> None:
     market = silent_slot(backend_chain)
-    ledger, (s1, s2, b1, b2) = market.ledger, market.members
+    ledger, (s1, _, b1, b2) = market.ledger, market.members
     assert ledger.clearing_deadline() == DEADLINE
     deadline = ledger.deadline_of(SLOT)
     assert deadline == ledger.slot_info(SLOT).reveal_started_at + DEADLINE
@@ -129,8 +129,7 @@ def test_members_reclaim_their_locks_once_the_deadline_has_passed(backend_chain:
     market.chain.advance_time(60)
     with reverts(CLEAR, "clearing deadline passed"):
         ledger.post_clearing(SLOT, FILLS)
-    (receipt,) = [ledger.reclaim(b1, SLOT)]
-    (event,) = receipt.events_named("Reclaimed")
+    (event,) = ledger.reclaim(b1, SLOT).events_named("Reclaimed")
     assert (event.args["member"], event.args["index"]) == (b1, 2)
     assert event.args["released_micro"] == locked[b1]
     assert ledger.slot_info(SLOT).phase is Phase.VOID
@@ -151,7 +150,6 @@ def test_members_reclaim_their_locks_once_the_deadline_has_passed(backend_chain:
     assert market.locked() == dict.fromkeys(market.accounts, 0)
     market.assert_conserved(4 * FUNDS_MICRO)
     assert [s.reclaimed for s in ledger.order_states(SLOT)] == [True, False, True, True]
-    del s2
 
 
 def test_a_clearing_left_half_posted_is_void_and_moves_nothing() -> None:

@@ -759,7 +759,7 @@ class BatchMarketLedger(MarketLedger):
         fee = info.fee_micro_per_kwh
         posted = info.trade_count if info.phase is Phase.CLEARING else 0
         if posted:
-            self._check_posted(slot, orders, fills[:posted], fee)
+            self._check_posted(slot, orders, fills, posted, fee)
         rest = fills[posted:]
         receipts: list[Receipt] = []
         if not posted and clearing_calls(len(orders), len(fills)) == 1:
@@ -790,16 +790,26 @@ class BatchMarketLedger(MarketLedger):
         )
 
     def _check_posted(
-        self, slot: int, orders: Sequence[RevealedOrder], fills: Sequence[Fill], fee: int
+        self,
+        slot: int,
+        orders: Sequence[RevealedOrder],
+        fills: Sequence[Fill],
+        posted: int,
+        fee: int,
     ) -> None:
-        """The tallies on chain are those of ``fills``: the parts already posted were these."""
-        expected = clear(orders, fills, fee)
+        """The tallies on chain are those of the first ``posted`` of ``fills``: the parts
+        already posted were these."""
+        mine: list[tuple[int, int, int]] = []
+        if posted <= len(fills):
+            expected = clear(orders, fills[:posted], fee)
+            mine = list(
+                zip(expected.filled_wh, expected.value_micro, expected.paid_micro, strict=True)
+            )
         tallies = [(s.filled_wh, s.value_micro, s.money_micro) for s in self.order_states(slot)]
-        mine = list(zip(expected.filled_wh, expected.value_micro, expected.paid_micro, strict=True))
-        if len(fills) != self.slot_info(slot).trade_count or tallies != mine:
+        if tallies != mine:
             raise LedgerError(
                 f"{self.market.name}.post_clearing",
-                f"slot {slot} has {len(fills)} fills posted that are not the first of these",
+                f"slot {slot} has {posted} fills posted that are not the first of these",
             )
 
     def positions(self, slot: int) -> tuple[Position, ...]:
