@@ -10,6 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from peergrid.ledger import slot_transactions
+
 ROOT = Path(__file__).resolve().parents[2]
 SHORT_SCENARIO = """
 name = "short"
@@ -187,14 +189,17 @@ def test_run_on_the_sealed_bid_batch_market(tmp_path: Path, mechanism: str) -> N
     slots = pd.read_csv(out / "slots.csv")
     assert summary["ledger_market"] == "batch"
     assert summary["ledger_money_conserved"] is True
-    # Each slot with trades: open, commits, start of reveal, reveals, clearing, and the meter's
-    # readings unless the contract refused every fill.
+    # Each slot with trades: open, N commits, start of reveal, N reveals, the clearing and the
+    # meter's readings unless the contract refused every fill: T = 2 N + 2 + C + R
+    # (``slot_transactions``). With 12 households, one clearing and one posting of readings
+    # (C = R = 1, R = 0 without positions): 2 N + 4, or 2 N + 3.
     traded = slots[slots["trades"] > 0]
     orders = traded["buy_orders"] + traded["sell_orders"]
-    assert traded["transactions"].between(2 * orders + 3, 2 * orders + 4).all()
-    assert (traded["transactions"] == 2 * orders + 4).sum() >= len(traded) - summary[
-        "ledger_fills_refused"
-    ]
+    full = [slot_transactions(n, t, 1) for n, t in zip(orders, traded["trades"], strict=True)]
+    assert full == [2 * n + 4 for n in orders]
+    assert (traded["transactions"] == full).sum() >= len(traded) - summary["ledger_fills_refused"]
+    assert (traded["transactions"] >= [f - 1 for f in full]).all()
+    assert summary["ledger_surplus"] == 0
     households = pd.read_csv(out / "households.csv")
     # On chain, each household's money moved as the metered settlement says off chain: its
     # bill less what the supplier was paid (to rounding: Wh and micro-units).

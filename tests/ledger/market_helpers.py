@@ -16,6 +16,7 @@ from peergrid.ledger import (
     RoleGrant,
     SealedOrder,
 )
+from peergrid.ledger.markets.batch_market import DEFAULT_CLEARING_DEADLINE_S
 from peergrid.ledger.markets.escrow import Escrow
 
 SUPPLY_MICRO = 10**15
@@ -43,12 +44,15 @@ class Market:
     def locked(self) -> dict[str, int]:
         return {a: self.escrow.locked_of(a) for a in self.accounts}
 
-    def assert_conserved(self, total_micro: int) -> None:
-        """Money is where it should be: balances sum to the total the contract holds."""
+    def assert_conserved(self, total_micro: int, *, surplus_micro: int = 0) -> None:
+        """Money is where it should be: balances sum to the total deposited, and the contract
+        holds that plus what was sent to it without a deposit (``surplus_micro``)."""
         balances = self.balances()
         assert sum(balances.values()) == total_micro
         assert self.escrow.total_internal_balance() == total_micro
-        assert self.escrow.held_tokens() == total_micro
+        assert self.escrow.held_tokens() == total_micro + surplus_micro
+        assert self.escrow.surplus_micro() == surplus_micro
+        assert self.escrow.conserved(total_micro)
         for account, locked in self.locked().items():
             assert 0 <= locked <= balances[account]
 
@@ -77,6 +81,7 @@ def make_batch(
     fee_micro_per_kwh: int = 0,
     penalty_micro_per_kwh: int = 0,
     distance_charge_micro_per_km: int = 0,
+    clearing_deadline_s: int = DEFAULT_CLEARING_DEADLINE_S,
     dso_reserve_micro: int = 0,
     chain: Chain | None = None,
 ) -> Batch:
@@ -94,6 +99,7 @@ def make_batch(
         fee_micro_per_kwh=fee_micro_per_kwh,
         penalty_micro_per_kwh=penalty_micro_per_kwh,
         distance_charge_micro_per_km=distance_charge_micro_per_km,
+        clearing_deadline_s=clearing_deadline_s,
     )
     grants = [RoleGrant(m, Role.PROSUMER) for m in members] + [RoleGrant(meter, Role.METER)]
     ledger.consortium.bootstrap(grants)

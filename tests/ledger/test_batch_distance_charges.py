@@ -62,7 +62,7 @@ def test_each_pair_pays_its_distance_charge_half_each() -> None:
     market = revealed_slot(mapped_market())
     s1, s2, b1, b2 = market.members
     before = market.balances()
-    receipt = market.ledger.post_clearing(SLOT, FILLS)
+    (receipt,) = market.ledger.post_clearing(SLOT, FILLS)
     delta = {a: market.balances()[a] - before[a] for a in before}
     # Energy and per-kWh fee as without charges (test_batch_market), then the pairs' charges:
     # B1–S1 121.332 m: 242 664 (121 332 each); B2–S1 40 m: 80 000 (40 000 each).
@@ -100,7 +100,7 @@ def test_the_rate_is_frozen_with_the_slot() -> None:
     market.ledger.start_reveal(SLOT)
     for member, order in zip(market.members, ORDERS, strict=True):
         market.ledger.reveal(member, SLOT, order)
-    receipt = market.ledger.post_clearing(SLOT, FILLS)
+    (receipt,) = market.ledger.post_clearing(SLOT, FILLS)
     assert [e.args["charge_micro"] for e in receipt.events_named("Traded")] == [0, 0]
     market.ledger.open_slot(SLOT + 1)
     assert market.ledger.slot_info(SLOT + 1).distance_charge_micro_per_km == C_D
@@ -137,7 +137,7 @@ def test_what_a_member_cannot_pay_is_a_logged_shortfall() -> None:
     market.escrow.withdraw(b2, FUNDS_MICRO - 300_000)
     revealed_slot(market)
     before = market.balances()
-    receipt = market.ledger.post_clearing(SLOT, FILLS)
+    (receipt,) = market.ledger.post_clearing(SLOT, FILLS)
     delta = {a: market.balances()[a] - before[a] for a in before}
     (shortfall,) = receipt.events_named("ChargeShortfall")
     assert shortfall.args["member"] == b2
@@ -220,7 +220,7 @@ def test_charges_are_the_python_clearings_and_money_is_conserved(
 
     outcome = clear(revealed, fills, FEE, rate, ledger.member_distance)
     before = market.balances()
-    receipt = ledger.post_clearing(SLOT, fills)
+    (receipt,) = ledger.post_clearing(SLOT, fills)
     after = market.balances()
     short = {
         e.args["member"]: e.args["owed_micro"] - e.args["paid_micro"]

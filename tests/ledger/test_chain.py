@@ -10,7 +10,7 @@ from peergrid.ledger import Chain, EmbeddedChain
 from peergrid.ledger.chain.abi import revert_reason
 from peergrid.ledger.chain.compile import compile_contract
 
-from .helpers import Community, reverts
+from .helpers import Community, make_community, reverts
 
 
 def test_embedded_chain_is_a_chain(chain: EmbeddedChain) -> None:
@@ -119,3 +119,24 @@ def test_out_of_gas_is_reported(community: Community) -> None:
         chain.tx_gas_limit = 2**24
     assert info.value.call == "Community.withdraw"
     assert "OutOfGas" in info.value.reason
+
+
+def test_the_clock_moves_only_forward_and_only_when_asked(backend_chain: Chain) -> None:
+    chain = backend_chain
+    start = chain.timestamp()
+    assert start > 1_600_000_000  # a wall-clock time, not 0
+    later = chain.advance_time(3600)
+    assert later >= start + 3600
+    assert chain.advance_time(0) >= later
+    with pytest.raises(ValueError, match="non-negative int"):
+        chain.advance_time(-1)
+    with pytest.raises(ValueError, match="non-negative int"):
+        chain.advance_time(1.5)  # type: ignore[arg-type]
+
+
+def test_the_embedded_clock_stands_still_between_transactions() -> None:
+    community = make_community()
+    chain = community.chain
+    before = chain.timestamp()
+    community.ledger.withdraw(community.members[0], 1)
+    assert chain.timestamp() == before

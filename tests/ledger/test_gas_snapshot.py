@@ -81,6 +81,17 @@ def market_scenario_gas() -> dict[str, int]:
     s1, _, b1, b2 = batch.members
     batch.ledger.post_readings(batch.meter, SLOT, {s1: 2800, b1: 2600, b2: 400})
     batch.escrow.withdraw(s1, 1000)
+    # A clearing in two parts (the client sends the part not yet posted, and the closing).
+    revealed_slot(batch, SLOT + 1)
+    batch.chain.transact(
+        batch.operator, batch.ledger.market, "post_clearing", SLOT + 1, [FILLS[0].as_tuple()], False
+    )
+    batch.ledger.post_clearing(SLOT + 1, FILLS)
+    # A silent operator: past the clearing deadline, each buyer reclaims its lock.
+    revealed_slot(batch, SLOT + 2)
+    batch.chain.advance_time(batch.ledger.clearing_deadline())
+    batch.ledger.reclaim(b1, SLOT + 2)
+    batch.ledger.reclaim(b2, SLOT + 2)
     gas.update(numbered(batch.chain.gas_log, "markets/"))
 
     book = make_book(fee_micro_per_kwh=FEE)

@@ -60,8 +60,8 @@ def test_a_price_at_either_limit_is_within_and_one_micro_unit_beyond_is_not() ->
 
 def test_fill_within_limits_reads_the_fills_orders() -> None:
     revealed = [
-        RevealedOrder(b"\x01" * 32, BUYER, True, 1000, 120_000),
-        RevealedOrder(b"\x02" * 32, SELLER, False, 1000, 80_000),
+        RevealedOrder(BUYER, True, 1000, 120_000),
+        RevealedOrder(SELLER, False, 1000, 80_000),
     ]
     assert fill_within_limits(Fill(0, 1, 500, 120_000), revealed)
     assert fill_within_limits(Fill(0, 1, 500, 80_000), revealed)
@@ -80,8 +80,8 @@ def test_fill_within_limits_reads_the_fills_orders() -> None:
 )
 def test_clear_refuses_exactly_the_fills_outside_the_rule(price: int, reason: str | None) -> None:
     revealed = [
-        RevealedOrder(b"\x01" * 32, BUYER, True, 1000, 120_000),
-        RevealedOrder(b"\x02" * 32, SELLER, False, 1000, 80_000),
+        RevealedOrder(BUYER, True, 1000, 120_000),
+        RevealedOrder(SELLER, False, 1000, 80_000),
     ]
     fill = Fill(0, 1, 500, price)
     assert fill_within_limits(fill, revealed) is (reason is None)
@@ -213,8 +213,8 @@ def test_fill_within_limits_is_the_simulations_rule(
     price: int, sell_limit: int, buy_limit: int, swap: bool
 ) -> None:
     """``sim.settlement._within_limits`` compared the fill's price with its revealed orders."""
-    buy = RevealedOrder(b"\x01" * 32, BUYER, True, 1000, buy_limit)
-    sell = RevealedOrder(b"\x02" * 32, SELLER, False, 1000, sell_limit)
+    buy = RevealedOrder(BUYER, True, 1000, buy_limit)
+    sell = RevealedOrder(SELLER, False, 1000, sell_limit)
     revealed, fill = (
         ([sell, buy], Fill(1, 0, 10, price)) if swap else ([buy, sell], Fill(0, 1, 10, price))
     )

@@ -1,4 +1,4 @@
-"""Deploying a community and the addresses file later commands read."""
+"""Deploying a market on anvil and the addresses file later commands read."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger import EmbeddedChain
+from peergrid.ledger import BatchMarketLedger, CommunityLedger, EmbeddedChain, Role, RoleGrant
 from peergrid.ledger.chain import open_chain
 from peergrid.ledger.chain.anvil import ANVIL_DEV_ADDRESSES, ANVIL_DEV_KEYS, AnvilProcess
 from peergrid.ledger.chain.rpc import RpcChain
 from peergrid.ledger.markets.deployment import (
     Deployment,
     deploy_community,
+    deploy_market,
     open_deployment,
     read_addresses,
     write_addresses,
@@ -51,19 +52,23 @@ def test_deploy_on_anvil_write_read_and_act_again(anvil_node: AnvilProcess, tmp_
     document = json.loads(path.read_text())
     assert set(document) == {
         "format",
+        "market",
         "chain_id",
         "rpc_url",
         "block_number",
         "contracts",
         "accounts",
         "keys",
+        "parameters",
         "compiler",
     }
+    assert (document["format"], document["market"]) == (2, "community")
     assert set(document["contracts"]) == {"SettlementToken", "Community"}
     assert read_addresses(path) == deployment
 
     # A later command: reconnect from the file alone and act with the roles' keys.
     ledger = open_deployment(path)
+    assert isinstance(ledger, CommunityLedger)
     try:
         newcomer = ANVIL_DEV_ADDRESSES[8]
         ledger.register_members([newcomer])  # the operator signs
@@ -72,6 +77,39 @@ def test_deploy_on_anvil_write_read_and_act_again(anvil_node: AnvilProcess, tmp_
         assert ledger.token_total_supply() == 10**12
     finally:
         assert isinstance(ledger.chain, RpcChain)
+        ledger.chain.close()
+
+
+def test_the_batch_market_is_deployed_with_its_meter_and_reopened(
+    anvil_node: AnvilProcess, tmp_path: Path
+) -> None:
+    with open_chain("rpc", anvil_node.url) as chain:
+        deployment = deploy_market(chain, supply_micro=10**12, clearing_deadline_s=900)
+    # The batch market by default: the roles are dev accounts 1 to 4, the meter admitted.
+    assert deployment.market == "batch"
+    assert set(deployment.contracts) == {"SettlementToken", "BatchMarket"}
+    assert deployment.accounts == {
+        "operator": ANVIL_DEV_ADDRESSES[1],
+        "dso": ANVIL_DEV_ADDRESSES[2],
+        "issuer": ANVIL_DEV_ADDRESSES[3],
+        "meter": ANVIL_DEV_ADDRESSES[4],
+    }
+    roles = enumerate(deployment.accounts, 1)
+    assert deployment.keys == {role: ANVIL_DEV_KEYS[i] for i, role in roles}
+    assert deployment.parameters == {"supply_micro": 10**12, "clearing_deadline_s": 900}
+    path = write_addresses(deployment, tmp_path / "deployment.json")
+    assert read_addresses(path) == deployment
+
+    ledger = open_deployment(path)
+    assert isinstance(ledger, BatchMarketLedger)
+    try:
+        assert ledger.clearing_deadline() == 900
+        assert ledger.consortium.roles_of(deployment.accounts["meter"]) == Role.METER
+        newcomer = ANVIL_DEV_ADDRESSES[8]
+        ledger.consortium.bootstrap([RoleGrant(newcomer, Role.PROSUMER)])  # the operator signs
+        ledger.escrow.fund(newcomer, 1234)  # the issuer signs
+        assert ledger.escrow.token_balance(newcomer) == 1234
+    finally:
         ledger.chain.close()
 
 
@@ -87,6 +125,7 @@ def test_other_keys_are_never_written(anvil_node: AnvilProcess, tmp_path: Path) 
     assert PRIVATE_KEY.findall(path.read_text()) == []
     # Keys handed over out of band work; a key for another account is refused.
     ledger = open_deployment(path, keys={"operator": keys["operator"]})
+    assert isinstance(ledger, CommunityLedger)
     try:
         ledger.register_members([ANVIL_DEV_ADDRESSES[7]])
         assert ledger.is_member(ANVIL_DEV_ADDRESSES[7])
@@ -116,10 +155,18 @@ def test_bad_addresses_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(LedgerError, match=r"bad\.json"):
         read_addresses(bad)
     bad.write_text(json.dumps({"format": 99}))
-    with pytest.raises(LedgerError, match="format 99"):
+    with pytest.raises(LedgerError, match="format 99, expected 2"):
         read_addresses(bad)
+    # Format 1 files (the Community contract only) are read as the community market.
     bad.write_text(json.dumps({"format": 1, "chain_id": 1, "contracts": {}, "accounts": {}}))
     with pytest.raises(LedgerError, match="missing SettlementToken, Community, operator"):
+        read_addresses(bad)
+    batch = {"format": 2, "market": "batch", "chain_id": 1, "contracts": {}, "accounts": {}}
+    bad.write_text(json.dumps(batch))
+    with pytest.raises(LedgerError, match="missing SettlementToken, BatchMarket, operator, dso"):
+        read_addresses(bad)
+    bad.write_text(json.dumps({**batch, "market": "auction"}))
+    with pytest.raises(LedgerError, match="unknown market 'auction'"):
         read_addresses(bad)
     with pytest.raises(LedgerError, match="missing field 'contracts'"):
         Deployment.from_json({"format": 1})

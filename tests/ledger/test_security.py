@@ -57,7 +57,11 @@ SENDERS = ("operator", "dso", "prosumer", "meter", "outsider")
 
 
 def sender_of(market: Batch | Book, label: str) -> str:
-    return market.members[0] if label == "prosumer" else getattr(market, label)
+    if label == "prosumer":
+        return market.members[0]
+    if label == "another prosumer":
+        return market.members[1]
+    return str(getattr(market, label))
 
 
 def state_of(market: Batch | Book) -> tuple[Any, ...]:
@@ -92,25 +96,28 @@ BATCH_GUARDS = [
         "prosumer",
         "caller is not a prosumer",
     ),
-    Guarded(
-        "post_clearing",
-        lambda m: (SLOT, b"\x00" * 32, [], []),
-        "operator",
-        "caller is not the operator",
-    ),
-    Guarded("post_readings", lambda m: (SLOT, [], []), "meter", "caller is not a meter"),
+    Guarded("post_clearing", lambda m: (SLOT, [], True), "operator", "caller is not the operator"),
+    Guarded("post_readings", lambda m: (SLOT, []), "meter", "caller is not a meter"),
+    # Reclaiming needs no role, only an order of one's own (a removed member keeps its money).
+    Guarded("reclaim", lambda m: (SLOT, 0), "owner", "not an order of the caller"),
 ]
 
 
 @pytest.mark.parametrize("guard", BATCH_GUARDS, ids=lambda g: g.function)
 def test_every_batch_market_function_checks_its_role(guard: Guarded) -> None:
-    market = make_batch(fee_micro_per_kwh=FEE)
+    market = make_batch(fee_micro_per_kwh=FEE, clearing_deadline_s=60)
     market.ledger.open_slot(SLOT)
     market.ledger.commit(market.members[0], SLOT, ORDERS[0])
+    if guard.function == "reclaim":
+        # The owner of order 0 is the first prosumer; the deadline has passed.
+        market.ledger.start_reveal(SLOT)
+        market.ledger.reveal(market.members[0], SLOT, ORDERS[0])
+        market.chain.advance_time(60)
     before = (state_of(market), market.ledger.slot_info(SLOT))
-    for label in SENDERS:
-        if label == guard.allowed:
-            continue
+    others = [s for s in SENDERS if s != guard.allowed]
+    if guard.allowed == "owner":  # the order's owner is the prosumer; any other account fails
+        others = [s for s in SENDERS if s != "prosumer"] + ["another prosumer"]
+    for label in others:
         with reverts(f"BatchMarket.{guard.function}", guard.reason):
             market.chain.transact(
                 sender_of(market, label), market.ledger.market, guard.function, *guard.args(market)
@@ -172,17 +179,16 @@ def test_only_members_deposit_and_nobody_withdraws_anothers_money() -> None:
 
 def test_a_prosumer_cannot_post_a_clearing_that_pays_itself() -> None:
     market = revealed_slot(make_batch(fee_micro_per_kwh=FEE))
-    orders = [o.as_tuple() for o in market.ledger.revealed(SLOT)]
-    with reverts("BatchMarket.post_clearing", "caller is not the operator"):
-        market.chain.transact(
-            market.members[0],
-            market.ledger.market,
-            "post_clearing",
-            SLOT,
-            market.ledger.slot_info(SLOT).order_set_hash,
-            orders,
-            [Fill(2, 0, 2500, 200_000).as_tuple()],
-        )
+    for last in (False, True):
+        with reverts("BatchMarket.post_clearing", "caller is not the operator"):
+            market.chain.transact(
+                market.members[0],
+                market.ledger.market,
+                "post_clearing",
+                SLOT,
+                [Fill(2, 0, 2500, 200_000).as_tuple()],
+                last,
+            )
 
 
 # --- replays and duplicates ---------------------------------------------------------------------
@@ -197,11 +203,15 @@ def test_replays_across_calls_and_slots_are_refused() -> None:
     ledger.commit(a, SLOT, order)
     with reverts("BatchMarket.commit", "order id already committed"):
         ledger.commit(a, SLOT, order)  # the same transaction again
-    ledger.commit(b, SLOT + 1, sealed("x", False, 5, 5))  # ids are per slot
+    ledger.commit(b, SLOT + 1, sealed("x", False, 5, 5))  # ids are per slot and member
+    # a's commitment of SLOT sent again in SLOT + 1: accepted, but it cannot be revealed there
+    market.chain.transact(
+        a, ledger.market, "commit", SLOT + 1, order.order_id, order.commitment(SLOT, a)
+    )
     ledger.start_reveal(SLOT)
     ledger.start_reveal(SLOT + 1)
     ledger.reveal(a, SLOT, order)
-    with reverts("BatchMarket.reveal", "order already revealed"):
+    with reverts("BatchMarket.reveal", "no commitment under this order id"):
         ledger.reveal(a, SLOT, order)
     with reverts("BatchMarket.reveal", "reveal does not match the commitment"):
         ledger.reveal(a, SLOT + 1, order)  # the commitment binds its slot
@@ -215,8 +225,8 @@ def test_replays_across_calls_and_slots_are_refused() -> None:
 def test_values_that_would_overflow_are_refused_with_a_reason() -> None:
     market = make_batch(fee_micro_per_kwh=FEE)
     ledger, (a, b, c, _) = market.ledger, market.members
-    huge_q = SealedOrder(b"\x01" * 32, True, 2**48, 1, b"\x02" * 32)
-    huge_p = SealedOrder(b"\x03" * 32, False, 1, 2**48, b"\x04" * 32)
+    huge_q = SealedOrder(b"\x01" * 32, True, 2**32, 1, b"\x02" * 32)
+    huge_p = SealedOrder(b"\x03" * 32, False, 1, 2**32, b"\x04" * 32)
     buy, sell = sealed("buy", True, 10, 10), sealed("sell", False, 10, 5)
     ledger.open_slot(SLOT)
     for member, order in ((a, huge_q), (b, huge_p), (c, buy), (b, sell)):
@@ -226,14 +236,14 @@ def test_values_that_would_overflow_are_refused_with_a_reason() -> None:
         (lambda: ledger.reveal(a, SLOT, huge_q), "BatchMarket.reveal", "quantity out of range"),
         (lambda: ledger.reveal(b, SLOT, huge_p), "BatchMarket.reveal", "price out of range"),
         (lambda: ledger.open_slot(2**32 - 1), "BatchMarket.open_slot", "slot out of range"),
-        (lambda: ledger.set_rates(2**48, 0, 0), "BatchMarket.set_rates", "fee rate out of range"),
+        (lambda: ledger.set_rates(2**32, 0, 0), "BatchMarket.set_rates", "fee rate out of range"),
         (
-            lambda: ledger.set_rates(0, 2**48, 0),
+            lambda: ledger.set_rates(0, 2**32, 0),
             "BatchMarket.set_rates",
             "penalty rate out of range",
         ),
         (
-            lambda: ledger.set_rates(0, 0, 2**48),
+            lambda: ledger.set_rates(0, 0, 2**32),
             "BatchMarket.set_rates",
             "distance charge rate out of range",
         ),

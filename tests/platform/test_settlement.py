@@ -11,8 +11,9 @@ from peergrid.core.errors import LedgerError, PeergridError
 from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Trade
 from peergrid.grid.distance import DistanceMatrix
-from peergrid.ledger import EmbeddedChain
+from peergrid.ledger import EmbeddedChain, slot_transactions
 from peergrid.platform.settlement import (
+    MAX_MEMBERS,
     SETTLEMENTS,
     BatchSettlement,
     CommunitySettlement,
@@ -142,3 +143,48 @@ def test_a_buyer_who_cannot_fund_its_escrow_is_refused_not_a_failed_run() -> Non
     small = [Trade("B", "S", 0.4, 0.15, buy_order="b", sell_order="s")]
     assert settlement.refused(affordable, small) == []
     assert settlement.settle(0, affordable, small)
+
+
+def test_max_members_states_each_markets_bound_per_slot() -> None:
+    assert set(MAX_MEMBERS) == set(SETTLEMENTS)
+    assert MAX_MEMBERS["community"] is None  # a slot's trades go in as many parts as needed
+    settlement = batch(["B", "S"], 1.0, 0.0, 0.0)
+    assert MAX_MEMBERS["batch"] == settlement.ledger.max_orders() == 1000
+
+
+@pytest.mark.parametrize("market", ["batch", "community"])
+def test_a_donation_to_the_contract_is_a_surplus_not_a_failure(market: str) -> None:
+    chain = EmbeddedChain()
+    settlement = open_settlement(market, chain, MarketSetup(["B", "S"], 1.0))
+    orders = [Order("b", "B", Side.BUY, 0.002, 0.20), Order("s", "S", Side.SELL, 0.002, 0.10)]
+    settlement.settle(0, orders, [Trade("B", "S", 0.002, 0.15, buy_order="b", sell_order="s")])
+    assert settlement.money_conserved() and settlement.surplus_micro() == 0
+    # A member takes 777 out and sends them back as a plain transfer, not a deposit: the
+    # contract holds them, credited to nobody.
+    ledger: Any = getattr(settlement, "ledger")  # noqa: B009 (not in the protocol)
+    contract = ledger.market if market == "batch" else ledger.community
+    member = settlement.address_of["S"]
+    chain.transact(member, contract, "withdraw", 777)
+    settlement.deposits_micro -= 777  # what the members hold in the contract now
+    assert settlement.money_conserved() and settlement.surplus_micro() == 0
+    chain.transact(member, ledger.token, "transfer", contract.address, 777)
+    assert settlement.surplus_micro() == 777
+    assert settlement.money_conserved()
+
+
+@pytest.mark.slow
+def test_a_slot_of_more_than_256_members_reports_its_transactions() -> None:
+    agents = [f"h{i}" for i in range(300)]
+    settlement = batch(agents, 1.0, 0.01, 0.0)
+    orders = [
+        Order(f"o{i}", a, Side.SELL if i % 2 == 0 else Side.BUY, 0.5, 0.1 if i % 2 == 0 else 0.2)
+        for i, a in enumerate(agents)
+    ]
+    trades = [
+        Trade(agents[i], agents[i - 1], 0.5, 0.15, buy_order=f"o{i}", sell_order=f"o{i - 1}")
+        for i in range(1, 300, 2)
+    ]
+    receipts = settlement.settle(0, orders, trades)
+    assert len(receipts) == slot_transactions(300, 150, 300) == 2 * 300 + 2 + 3 + 2
+    assert settlement.money_conserved()
+    assert settlement.ledger.slot_info(0).trade_count == 150

@@ -77,22 +77,55 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def deploy_command(
     rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the node")],
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="addresses file that later commands read")
+    market: Annotated[
+        str,
+        typer.Option(
+            "--market",
+            help="the market to deploy: batch (sealed bids, the scenarios' default) or community",
+        ),
+    ] = "batch",
+    out_file: Annotated[
+        Path,
+        typer.Option("--out-file", help="addresses file that later commands read"),
     ] = Path("deployment.json"),
-    supply: Annotated[int, typer.Option("--supply-micro", help="token supply, micro-units")] = (
-        10**15
-    ),
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace the addresses file if it exists")
+    ] = False,
+    supply: Annotated[
+        int, typer.Option("--supply-micro", help="token supply, micro-units (> 0)")
+    ] = 10**15,
+    clearing_deadline: Annotated[
+        int,
+        typer.Option(
+            "--clearing-deadline",
+            help="batch market: seconds after a slot's reveals start by which its clearing "
+            "must be closed, else members reclaim their escrow",
+        ),
+    ] = 1800,
 ) -> None:
-    """Deploy the settlement token and the Community contract; write their addresses."""
+    """Deploy the settlement token and a market contract; write every address the operator
+    needs (contracts, operator, DSO, issuer, meter) to the addresses file."""
     from peergrid.ledger.chain import open_chain
-    from peergrid.ledger.markets.deployment import deploy_community, write_addresses
+    from peergrid.ledger.markets.deployment import (
+        check_addresses_path,
+        check_deploy_options,
+        deploy_market,
+        write_addresses,
+    )
 
-    deployment = deploy_community(open_chain("rpc", rpc), supply_micro=supply)
-    path = write_addresses(deployment, out)
-    for name, address in deployment.contracts.items():
-        err.print(f"{name}: {address}")
-    err.print(f"wrote [bold]{path}[/] (chain {deployment.chain_id})")
+    # Everything that can be refused is refused before a contract is deployed.
+    check_deploy_options(market, supply, clearing_deadline)
+    check_addresses_path(out_file, overwrite=overwrite)
+    with open_chain("rpc", rpc) as chain:
+        deployment = deploy_market(
+            chain, market, supply_micro=supply, clearing_deadline_s=clearing_deadline
+        )
+    # Shown first, so that a file that cannot be written after all does not lose them.
+    for name, address in {**deployment.contracts, **deployment.accounts}.items():
+        err.print(f"{name}: {address}", highlight=False, markup=False)
+    path = write_addresses(deployment, out_file, overwrite=overwrite)
+    where = f" (the {market} market, chain {deployment.chain_id})"
+    err.print(Text.assemble("wrote ", (str(path), "bold"), where), highlight=False)
 
 
 @bench_app.command("gas", cls=Command)

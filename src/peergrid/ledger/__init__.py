@@ -34,6 +34,7 @@ from peergrid.ledger.chain import BACKENDS, Chain, Contract, EmbeddedChain, Rece
 from peergrid.ledger.chain.gas import GasLog, GasRecord, GasSummary
 from peergrid.ledger.markets import (
     MAX_MEMBERS_PER_TX,
+    MAX_ORDERS_PER_SLOT,
     MAX_TRADES_PER_TX,
     BatchMarketLedger,
     BookOrder,
@@ -50,6 +51,7 @@ from peergrid.ledger.markets import (
     MeterClient,
     MeteredSettlement,
     OrderBookLedger,
+    OrderState,
     Phase,
     Placement,
     Pool,
@@ -65,7 +67,6 @@ from peergrid.ledger.markets import (
     SlotInfo,
     SlotRecord,
     SlotStatus,
-    batch_order_set_hash,
     batch_refused_trades,
     commitment,
     community_refused_trades,
@@ -79,6 +80,7 @@ from peergrid.ledger.markets import (
     sealed_order,
     settled_wh,
     settlement_trades,
+    slot_transactions,
     split_settleable,
     within_price_limits,
 )
@@ -86,6 +88,7 @@ from peergrid.ledger.markets import (
 __all__ = [
     "BACKENDS",
     "MAX_MEMBERS_PER_TX",
+    "MAX_ORDERS_PER_SLOT",
     "MAX_TRADES_PER_TX",
     "BatchMarketLedger",
     "BookOrder",
@@ -108,6 +111,7 @@ __all__ = [
     "MeterClient",
     "MeteredSettlement",
     "OrderBookLedger",
+    "OrderState",
     "Phase",
     "Placement",
     "Pool",
@@ -124,7 +128,6 @@ __all__ = [
     "SlotInfo",
     "SlotRecord",
     "SlotStatus",
-    "batch_order_set_hash",
     "batch_refused_trades",
     "commitment",
     "community_refused_trades",
@@ -139,6 +142,7 @@ __all__ = [
     "sealed_order",
     "settled_wh",
     "settlement_trades",
+    "slot_transactions",
     "split_settleable",
     "within_price_limits",
 ]

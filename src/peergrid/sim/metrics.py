@@ -106,6 +106,7 @@ def summarise(
         summary["ledger_fills_refused"] = ledger.refused_fills
         summary["ledger_unpaid"] = ledger.unpaid_micro / 1e6
         summary["ledger_money_conserved"] = ledger.money_conserved()
+        summary["ledger_surplus"] = ledger.surplus_micro() / 1e6
         summary["ledger_trades_below_one_wh"] = ledger.dropped_trades
     return summary
 

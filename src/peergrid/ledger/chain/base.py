@@ -18,6 +18,12 @@ implements only the steps that differ: :meth:`Chain._execute` (run one transacti
 receipt: a :class:`Mined`) and :meth:`Chain._static_call` (the output of a read-only call), with
 :meth:`Chain.new_account` and :meth:`Chain.nonce`.
 
+The clock: :meth:`Chain.timestamp` is the block time the next transaction sees (``block.timestamp``
+in a contract), and :meth:`Chain.advance_time` moves it forward, for contracts with deadlines. The
+embedded chain's clock stands still unless it is moved; a node's moves with its blocks, and a
+development node (anvil) can be moved with ``evm_increaseTime``. A backend implements
+:meth:`Chain._advance_clock`.
+
 The backends: :class:`~peergrid.ledger.chain.embedded.EmbeddedChain` (py-evm in process) and
 :class:`~peergrid.ledger.chain.rpc.RpcChain` (any node over EVM JSON-RPC);
 :func:`~peergrid.ledger.chain.open.open_chain` opens either by name.
@@ -138,7 +144,33 @@ class Chain(ABC):
     def _static_call(self, to: str, data: bytes, call: str) -> bytes:
         """The output of a read-only call of ``to``; a revert raises :class:`LedgerError`."""
 
+    @abstractmethod
+    def timestamp(self) -> int:
+        """The block timestamp (seconds) the next transaction will see at the earliest."""
+
+    def _advance_clock(self, seconds: int) -> None:
+        """Move the backend's clock forward by ``seconds`` (a backend that can overrides it)."""
+        raise LedgerError("advance_time", f"{type(self).__name__} cannot move its clock")
+
     # --- written once --------------------------------------------------------------------------
+
+    def advance_time(self, seconds: int) -> int:
+        """Move the chain's clock ``seconds`` forward; the new :meth:`timestamp`.
+
+        For tests and simulations of deadlines: transactions sent afterwards see a block time at
+        least ``seconds`` later than before. A backend that cannot move its clock (a production
+        node) raises :class:`LedgerError`.
+        """
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
+            raise ValueError(f"seconds must be a non-negative int, got {seconds!r}")
+        before = self.timestamp()
+        self._advance_clock(seconds)
+        after = self.timestamp()
+        if after < before + seconds:
+            raise LedgerError(
+                "advance_time", f"the clock moved {after - before} s, not {seconds} s"
+            )
+        return after
 
     def deploy(self, sender: str, artifact: Artifact, *args: Any) -> Contract:
         """Deploy ``artifact`` from ``sender`` with constructor ``args``."""

@@ -11,6 +11,9 @@ signing):
   sets (EIP-2929) and fixes the "original" storage values that SSTORE pricing (EIP-2200) compares
   against. titanoboa's contract calls skip both and so under-report gas; this backend does not
   use them (see ``tests/ledger/test_gas.py`` for the cross-check);
+* the block time (``block.timestamp``) is the wall-clock time when the chain was made and stands
+  still, as does the block number: every transaction runs in the same pending block.
+  :meth:`~peergrid.ledger.chain.base.Chain.advance_time` moves it forward;
 * the gas limit of one transaction is 2**24 = 16 777 216 (the EIP-7825 cap, Osaka onwards),
   so a transaction that would not fit on a real chain does not fit here either.
 
@@ -78,6 +81,15 @@ class EmbeddedChain(Chain):
 
     def nonce(self, address: str) -> int:
         return int(self._state.get_nonce(to_canonical_address(address)))
+
+    def timestamp(self) -> int:
+        return int(self._state.execution_context.timestamp)
+
+    def _advance_clock(self, seconds: int) -> None:
+        # py-evm fixes the block's context when the VM is made and has no setter for it; every
+        # TIMESTAMP opcode reads this field, so moving it moves the clock of what follows.
+        context = self._state.execution_context
+        context._timestamp = context.timestamp + seconds
 
     def _static_call(self, to: str, data: bytes, call: str) -> bytes:
         target = to_canonical_address(to)

@@ -35,8 +35,8 @@ When the node stops answering, requests are retried with exponential backoff for
 what the node lacks is sent again as the same signed bytes, so nothing is applied twice (see
 :mod:`peergrid.ledger.chain.journal`). A restart between two requests shows no connection error
 (the HTTP client reconnects silently); it is seen by the nonce check before the next
-transaction, and by the same recovery when a receipt is slow to come (every ``stall_check_s``
-seconds).
+transaction, by the same recovery when a receipt is slow to come (every ``stall_check_s``
+seconds), and by a read of a known contract that answers nothing (its code is gone).
 
 Assumption: the keys are used by this client only while it runs (a single writer per key),
 which is how the platform runs the operator, DSO and issuer roles.
@@ -222,6 +222,21 @@ class RpcChain(Chain):
         """The height of the node's chain."""
         return int(self._rpc("eth_blockNumber", []), 16)
 
+    def timestamp(self) -> int:
+        """The timestamp of the node's latest block (the next block's is not earlier)."""
+        block = self._rpc("eth_getBlockByNumber", ["latest", False])
+        return int(block["timestamp"], 16)
+
+    def _advance_clock(self, seconds: int) -> None:
+        """``evm_increaseTime`` then ``evm_mine`` (anvil, hardhat): the next blocks are later."""
+        try:
+            self._rpc("evm_increaseTime", [seconds])
+            self._rpc("evm_mine", [])
+        except NodeError as exc:
+            raise LedgerError(
+                "advance_time", f"the node at {self.url} cannot move its clock: {exc.message}"
+            ) from exc
+
     # --- contracts ---------------------------------------------------------------------------
 
     def at(self, artifact: Artifact, address: str) -> Contract:
@@ -233,6 +248,10 @@ class RpcChain(Chain):
         return contract
 
     def _static_call(self, to: str, data: bytes, call: str) -> bytes:
+        """The output of a read-only call. A contract this chain deployed or attached that
+        answers nothing has lost its code: the node restarted to an older or empty state between
+        two requests (no request failed, so nothing noticed). The journal is replayed and the
+        call asked again."""
         params = {
             "from": "0x" + "00" * 20,
             "to": to,
@@ -240,10 +259,12 @@ class RpcChain(Chain):
             "gas": hex(self.tx_gas_limit),
         }
         try:
-            output = self._rpc("eth_call", [params, "latest"])
+            output = _hex_to_bytes(self._rpc("eth_call", [params, "latest"]))
+            if not output and to in self._abis and self._journal.entries and self.recover():
+                output = _hex_to_bytes(self._rpc("eth_call", [params, "latest"]))
         except NodeError as exc:
             raise LedgerError(call, self._failure(exc)) from exc
-        return _hex_to_bytes(output)
+        return output
 
     # --- sending -----------------------------------------------------------------------------
 

@@ -7,77 +7,106 @@
         (003_dpda.md §1.4, §1.5, §2.8).
 @dev Embeds the consortium (`accounts`, `voting`) and the escrow (`vault`).
 
-     Phases of a slot, advanced by the operator (never by block time: the
-     embedded chain's clock stands still and a consortium chain's blocks come
-     when they come; the platform's clock drives the 15-minute cycle and the
-     chain records when each phase began):
+     Phases of a slot, advanced by the operator (the platform's clock drives
+     the 15-minute cycle; the chain records when the reveals began, which
+     starts the clearing deadline):
          NONE -> OPEN        `open_slot`: the DSO's rates in force (fee,
                              penalty, distance charge) are frozen for the
                              slot; commitments open (quotation, minutes 0-3
                              of the cycle).
          OPEN -> REVEAL      `start_reveal`: commitments close, bids are
-                             frozen; reveals open (matching, minutes 3-10).
-         REVEAL -> CLEARED   `post_clearing`: the operator posts the trades,
-                             the contract verifies them against the revealed
-                             orders, moves the money and releases escrow.
+                             frozen; reveals open (matching, minutes 3-10);
+                             the block time is recorded.
+         REVEAL -> CLEARING  `post_clearing(last=False)`: the operator posts
+                             a part of the fills; each is verified against
+                             the revealed orders and tallied per order; no
+                             money moves; reveals are over.
+         -> CLEARED          `post_clearing(last=True)`: the last part; the
+                             clearing closes: money moves, every lock is
+                             released, the positions are recorded.
          CLEARED -> SETTLED  `post_readings`: the meter posts the metered
-                             energy of every position; true-ups and penalties
-                             move (settlement, after delivery).
+                             energy of the positions, in one or more calls;
+                             true-ups and penalties move (settlement, after
+                             delivery).
+         -> VOID             from REVEAL or CLEARING, once the clearing
+                             deadline has passed without the last part: the
+                             first `reclaim` voids the slot. Nothing of the
+                             clearing applies, no part can be posted any
+                             more, and every member reclaims the lock of its
+                             own order (`reclaim`).
+
+     Clearing deadline. `clearing_deadline` seconds (set at deployment)
+     after the block time of `start_reveal`: reveals and parts of the
+     clearing are accepted strictly before it, reclaims only from it on. So
+     money locked by a reveal is never held longer than that by a silent
+     operator: all of it is released by the clearing or by `reclaim`.
 
      Orders. (order_id bytes32, is_buy, quantity_wh, price_micro_per_kwh):
      the buyer's maximum or the seller's minimum price. A member commits
          keccak256(abi_encode(slot, order_id, is_buy, quantity_wh,
                               price_micro_per_kwh, salt, member))
-     under an order id unique in the slot (a second commitment under the same
-     id reverts), and reveals the fields and salt. A reveal is accepted once
-     (a replay reverts), and each member reveals at most one order per slot
-     (its position is what the meter reading is compared with). Revealing a
-     buy order locks quantity * price // 1000 + quantity * fee_rate // 1000
+     under an order id of its own choosing. Commitments are kept per slot,
+     member and order id, so no member can take or block another's id; a
+     member's second commitment under the same id reverts; a commitment is
+     deleted when it is revealed. Each member reveals at most one order per
+     slot (its position is what the meter reading is compared with), once.
+     Revealing a buy order locks
+         quantity * price // 1000 + quantity * fee_rate // 1000
      of the buyer's free balance: the most the order can cost.
 
-     Order-set hash. h0 = 0x00..00 and, for each reveal in reveal order,
-         h = keccak256(abi_encode(h, order_id, owner, is_buy, quantity_wh,
-                                  price_micro_per_kwh))
-     (the fields of the `Revealed` events). The clearing carries the
-     revealed orders in reveal order and this hash; the contract recomputes
-     it and compares it with its own.
+     Revealed orders are stored, in reveal order, one storage word each:
+     the order at index i of a slot is its owner (member index), side,
+     quantity and price, and later the clearing's tallies for it
+     (`orders_of`). Inputs are bounded so that they fit: quantities and
+     readings below 2**32 Wh (4.29 GWh), prices and rates below 2**32
+     micro-currency (4 294 currency units) per kWh or km. Fills name orders
+     by these indices, and the operator posts only fills: the contract reads
+     the orders it verifies against from its own storage, so a clearing may
+     come in several transactions.
+     At most MAX_ORDERS orders per slot: the clearing's last part closes
+     all of them in one transaction, which must fit the gas of one.
 
-     Clearing. Each fill names a buy and a sell order by their index in that
-     list, an energy and a price. Verified: the buy side buys and the sell
-     side sells, owners differ, energy > 0, seller's price <= price <=
-     buyer's price, and no order is filled beyond its quantity over all
-     fills. Any failure reverts the whole call: nothing changes. Money per
-     fill: value = energy * price // 1000, fee = energy * fee_rate // 1000,
-     the seller pays min(fee // 2, value) of the fee and the buyer the rest;
-     the buyer pays value + its share, the seller receives value - its
-     share, the DSO the fee: conserved exactly. Every buy order's lock is
-     released whole (what it paid came out of it).
+     Clearing. Each fill names a buy and a sell order by index, an energy
+     and a price. Verified: the buy side buys and the sell side sells,
+     owners differ, energy > 0, seller's price <= price <= buyer's price,
+     and no order is filled beyond its quantity over every fill of every
+     part. A part that fails reverts whole; earlier parts stay posted.
+     Money per fill: value = energy * price // 1000, fee = energy *
+     fee_rate // 1000, the seller pays min(fee // 2, value) of the fee and
+     the buyer the rest; the buyer pays value + its share, the seller
+     receives value - its share, the DSO the fee: conserved exactly. The
+     fills are tallied per order (energy, value, money) and money moves
+     when the clearing closes; every buy order's lock is then released
+     whole (what it paid came out of it). At most MAX_FILLS_PER_CALL fills
+     per part and MAX_FILLS_PER_SLOT per slot.
 
      Distance charge (Score Matching, 003_dpda.md §1.3, eqs. 4.6/4.7). If
      the slot's distance charge rate C_d (micro-currency per km per matched
      pair: 10**-9 per metre resolution) is not 0, each fill costs the pair
          charge = C_d * d_mm // 1000000,
      d_mm the path length between the two owners' nodes on the DSO's feeder
-     map (`feeder_map`; a pair off the map reverts the clearing), which is
-     frozen from the opening of such a slot to its clearing. It is per
-     pair, independent of energy: the seller owes charge // 2, the buyer the
-     rest. A fill is one pair: Score Matching pairs a buyer with a seller
-     once. The number of pairs an order gets is not known when it is
-     revealed, so the charge is not in the escrow: once the fills are paid
-     and the locks released, each owner pays its charges from its free
-     balance; what it cannot pay is logged as a shortfall (`ChargeShortfall`)
-     and not collected, as with metered penalties. The DSO receives what was
-     paid: conserved exactly.
+     map (`feeder_map`; a pair off the map reverts the part), which is
+     frozen from the opening of such a slot to its clearing or voiding. It
+     is per pair, independent of energy: the seller owes charge // 2, the
+     buyer the rest. The number of pairs an order gets is not known when it
+     is revealed, so the charge is not in the escrow: when the clearing
+     closes, once the fills are paid and the locks released, each owner pays
+     its charges from its free balance; what it cannot pay is logged as a
+     shortfall (`ChargeShortfall`) and not collected, as with metered
+     penalties. The DSO receives what was paid: conserved exactly.
 
      Positions. Every order with a fill is a position (member, is_buy,
      energy_wh, value_micro); the contract stores the hash chain
          p0 = 0x00..00, p = keccak256(abi_encode(p, member, is_buy,
                                                  energy_wh, value_micro))
-     in the order of the orders, for the meter's settlement.
+     in the order of the orders, and each order's tallies (`orders_of`).
 
-     Metered settlement (eqs. 4.8/4.9). For a position with reference E_ref
-     (its filled energy), value V and metered energy E_m (consumed by a
-     buyer, produced by a seller):
+     Metered settlement (eqs. 4.8/4.9). The meter posts the readings of
+     the positions in their order, any number per call (at most
+     MAX_READINGS_PER_CALL); the contract reads the positions from its
+     storage. For a position with reference E_ref (its filled energy),
+     value V and metered energy E_m (consumed by a buyer, produced by a
+     seller):
          credit   = |E_ref - E_m| * penalty_rate // 1000
          at_meter = V * E_m // E_ref     (the contracted price on E_m)
      A buyer's bill becomes at_meter + fee share + credit, a seller's income
@@ -87,7 +116,12 @@
      every imbalance (the grid delivered or absorbed the difference) and
      receives the penalties. A member that cannot pay from its free balance
      pays what it has (the rest is logged as a shortfall); the DSO must hold
-     enough to pay what it owes, or the call reverts.
+     enough to pay what it owes in each call, or the call reverts.
+
+     Money. Only deposits and withdrawals change what the contract holds;
+     after every transaction the internal balances sum to
+     `total_internal_balance`, and the tokens held are at least that (a
+     token sent to the contract without `deposit` is credited to nobody).
 """
 
 import accounts
@@ -139,14 +173,6 @@ exports: (
 )
 
 
-struct RevealedOrder:
-    order_id: bytes32
-    owner: address
-    is_buy: bool
-    quantity_wh: uint256
-    price_micro_per_kwh: uint256
-
-
 struct Fill:
     buy: uint256
     sell: uint256
@@ -154,56 +180,83 @@ struct Fill:
     price_micro_per_kwh: uint256
 
 
-struct Position:
-    member: address
-    is_buy: bool
-    energy_wh: uint256
-    value_micro: uint256
+# Slot phases (as `slot_info` reports them).
+PHASE_NONE: constant(uint8) = 0
+PHASE_OPEN: constant(uint8) = 1
+PHASE_REVEAL: constant(uint8) = 2
+PHASE_CLEARING: constant(uint8) = 3
+PHASE_CLEARED: constant(uint8) = 4
+PHASE_SETTLED: constant(uint8) = 5
+PHASE_VOID: constant(uint8) = 6
 
+# @notice Most revealed orders per slot: the largest community one slot
+#         clears (one order per member). The clearing's last part closes
+#         every order in one transaction, within 2**24 gas.
+MAX_ORDERS: public(constant(uint256)) = 1000
 
-struct SlotInfo:
-    phase: uint8
-    order_count: uint256
-    fee_micro_per_kwh: uint256
-    penalty_micro_per_kwh: uint256
-    distance_charge_micro_per_km: uint256
-    order_set_hash: bytes32
-    positions_hash: bytes32
+# @notice Most fills one part of a clearing carries.
+MAX_FILLS_PER_CALL: public(constant(uint256)) = 128
 
+# @notice Most fills one slot's clearing carries, over all its parts.
+MAX_FILLS_PER_SLOT: constant(uint256) = 2**32 - 1
 
-# @notice Slot phases.
-PHASE_NONE: public(constant(uint8)) = 0
-PHASE_OPEN: public(constant(uint8)) = 1
-PHASE_REVEAL: public(constant(uint8)) = 2
-PHASE_CLEARED: public(constant(uint8)) = 3
-PHASE_SETTLED: public(constant(uint8)) = 4
+# @notice Most readings one `post_readings` call carries.
+MAX_READINGS_PER_CALL: public(constant(uint256)) = 256
 
-# @notice Most revealed orders per slot (and so positions per settlement).
-MAX_ORDERS: public(constant(uint256)) = 256
+# @notice Most orders one `orders_of` call returns.
+MAX_ORDERS_PER_VIEW: constant(uint256) = 256
 
-# @notice Most fills one clearing carries.
-MAX_FILLS: public(constant(uint256)) = 256
+# @notice Largest clearing deadline, seconds (a year).
+MAX_CLEARING_DEADLINE: constant(uint256) = 366 * 86400
 
-# @notice Input bounds: every product and sum stays far below 2**256.
-MAX_QUANTITY_WH: public(constant(uint256)) = 2**48 - 1
-MAX_PRICE_MICRO_PER_KWH: public(constant(uint256)) = 2**48 - 1
-MAX_RATE_MICRO_PER_KWH: public(constant(uint256)) = 2**48 - 1
-MAX_SLOT: public(constant(uint256)) = 2**32 - 2
+# Input bounds (quantities and readings 4.29 GWh, prices and rates 4 294
+# currency units per kWh or km): an order's tallies fit its storage word.
+MAX_QUANTITY_WH: constant(uint256) = 2**32 - 1
+MAX_PRICE_MICRO_PER_KWH: constant(uint256) = 2**32 - 1
+MAX_RATE_MICRO_PER_KWH: constant(uint256) = 2**32 - 1
+MAX_SLOT: constant(uint256) = 2**32 - 2
 
 WH_PER_KWH: constant(uint256) = 1000
-REVEALED: constant(bytes32) = 0x0000000000000000000000000000000000000000000000000000000000000001
+MM_PER_KM: constant(uint256) = 1000000
 
 # Packed slot record: phase 0..7, order count 8..23, fee rate 24..71,
-# penalty rate 72..119, distance charge rate 120..167.
+# penalty rate 72..119, distance charge rate 120..167, block time of the
+# reveals' start 168..207, fills posted 208..239, orders the meter has
+# passed 240..255.
 COUNT_SHIFT: constant(uint256) = 8
 FEE_SHIFT: constant(uint256) = 24
 PENALTY_SHIFT: constant(uint256) = 72
 DISTANCE_SHIFT: constant(uint256) = 120
-MM_PER_KM: constant(uint256) = 1000000
-FILLED_MASK: constant(uint256) = 2**64 - 1
-OWED_SHIFT: constant(uint256) = 64
-RATE_MASK: constant(uint256) = 2**48 - 1
+STARTED_SHIFT: constant(uint256) = 168
+TRADES_SHIFT: constant(uint256) = 208
+METERED_SHIFT: constant(uint256) = 240
+PHASE_MASK: constant(uint256) = 255
 COUNT_MASK: constant(uint256) = 2**16 - 1
+RATE_MASK: constant(uint256) = 2**48 - 1
+TIME_MASK: constant(uint256) = 2**40 - 1
+TRADES_MASK: constant(uint256) = 2**32 - 1
+
+# Packed order, one storage word, written at its reveal and tallied by the
+# fills: owner's member index 0..31, is_buy 32, quantity 33..64, price
+# 65..96, reclaimed 97, energy filled 98..129 (at most the quantity), value
+# 130..185 and money 186..241 (what a buy pays, a sell receives: with
+# quantity and prices below 2**32, below 2 * 2**64 // 1000 < 2**56).
+SIDE_BIT: constant(uint256) = 2**32
+QUANTITY_SHIFT: constant(uint256) = 33
+PRICE_SHIFT: constant(uint256) = 65
+RECLAIMED_BIT: constant(uint256) = 2**97
+FILLED_SHIFT: constant(uint256) = 98
+VALUE_SHIFT: constant(uint256) = 130
+MONEY_SHIFT: constant(uint256) = 186
+INDEX_MASK: constant(uint256) = 2**32 - 1
+FIELD_MASK: constant(uint256) = 2**32 - 1
+AMOUNT_MASK: constant(uint256) = 2**56 - 1
+ORDER_MASK: constant(uint256) = 2**98 - 1
+OWED_MASK: constant(uint256) = 2**128 - 1
+
+# @notice Seconds after the start of a slot's reveals by which its clearing
+#         must be closed; from then on the slot can be voided.
+clearing_deadline: public(immutable(uint256))
 
 # @notice The DSO's fee on traded energy for slots opened from now on.
 fee_rate: public(uint256)
@@ -216,9 +269,14 @@ penalty_rate: public(uint256)
 distance_charge_rate: public(uint256)
 
 _slots: HashMap[uint256, uint256]
-_order_set: HashMap[uint256, bytes32]
 _positions: HashMap[uint256, bytes32]
-_commitments: HashMap[uint256, HashMap[bytes32, bytes32]]
+# slot -> member -> order id -> commitment (deleted once revealed)
+_commitments: HashMap[uint256, HashMap[address, HashMap[bytes32, bytes32]]]
+# slot -> index -> packed order
+_orders: HashMap[uint256, HashMap[uint256, uint256]]
+# slot -> index // 2 -> distance charges owed for orders index & ~1 (bits
+# 0..127) and index | 1 (bits 128..255): at most 2**32 fills of < 2**77
+_owed: HashMap[uint256, HashMap[uint256, uint256]]
 
 
 event RatesChanged:
@@ -243,6 +301,7 @@ event Revealed:
     slot: indexed(uint256)
     order_id: indexed(bytes32)
     owner: indexed(address)
+    index: uint256
     is_buy: bool
     quantity_wh: uint256
     price_micro_per_kwh: uint256
@@ -251,8 +310,8 @@ event Revealed:
 
 event Traded:
     slot: indexed(uint256)
-    buy_order: indexed(bytes32)
-    sell_order: indexed(bytes32)
+    buy: uint256
+    sell: uint256
     energy_wh: uint256
     price_micro_per_kwh: uint256
     charge_micro: uint256
@@ -267,13 +326,19 @@ event ChargeShortfall:
 
 event Cleared:
     slot: indexed(uint256)
-    order_set_hash: bytes32
     positions_hash: bytes32
     trade_count: uint256
     energy_wh: uint256
     value_micro: uint256
     fee_micro: uint256
     charge_micro: uint256
+
+
+event Reclaimed:
+    slot: indexed(uint256)
+    member: indexed(address)
+    index: uint256
+    released_micro: uint256
 
 
 event MeterSettled:
@@ -304,14 +369,19 @@ def __init__(
     fee_micro_per_kwh_: uint256,
     penalty_micro_per_kwh_: uint256,
     distance_charge_micro_per_km_: uint256,
+    clearing_deadline_: uint256,
 ):
     """
     @notice Operator and DSO get their roles (the bootstrap is open); the DSO
             account receives fees, charges and penalties; the initial rates
+            and the clearing deadline (seconds after a slot's reveals start)
             are set.
     """
+    assert clearing_deadline_ != 0, "clearing deadline out of range"
+    assert clearing_deadline_ <= MAX_CLEARING_DEADLINE, "clearing deadline out of range"
     voting.__init__(operator_, dso_, quorum_bps_, voting_period_)
     vault.__init__(token_, dso_)
+    clearing_deadline = clearing_deadline_
     self._set_rates(fee_micro_per_kwh_, penalty_micro_per_kwh_, distance_charge_micro_per_km_)
 
 
@@ -355,7 +425,7 @@ def open_slot(slot: uint256):
     """
     @notice Open `slot` for commitments and freeze its rates (operator).
     """
-    assert accounts._has_role(msg.sender, accounts.ROLE_OPERATOR), "caller is not the operator"
+    self._only_operator()
     assert slot <= MAX_SLOT, "slot out of range"
     assert self._slots[slot] == 0, "slot already opened"
     self._slots[slot] = (
@@ -373,12 +443,14 @@ def open_slot(slot: uint256):
 @external
 def start_reveal(slot: uint256):
     """
-    @notice Close `slot`'s commitments and open its reveals (operator).
+    @notice Close `slot`'s commitments and open its reveals (operator); the
+            clearing deadline runs from now.
     """
-    assert accounts._has_role(msg.sender, accounts.ROLE_OPERATOR), "caller is not the operator"
+    self._only_operator()
     record: uint256 = self._slots[slot]
-    assert record & 255 == convert(PHASE_OPEN, uint256), "slot is not open for commitments"
-    self._slots[slot] = record + 1
+    assert record & PHASE_MASK == convert(PHASE_OPEN, uint256), "slot is not open for commitments"
+    # Block times are below 2**40 until the year 36812.
+    self._slots[slot] = record + 1 + ((block.timestamp & TIME_MASK) << STARTED_SHIFT)
     log PhaseChanged(slot=slot, phase=PHASE_REVEAL)
 
 
@@ -391,10 +463,10 @@ def commit(slot: uint256, order_id: bytes32, commitment: bytes32):
     @notice Commit to a sealed order of `slot` under `order_id` (prosumer).
     """
     assert accounts._has_role(msg.sender, accounts.ROLE_PROSUMER), "caller is not a prosumer"
-    assert self._slots[slot] & 255 == convert(PHASE_OPEN, uint256), "slot is not open for commitments"
-    assert commitment != empty(bytes32) and commitment != REVEALED, "bad commitment"
-    assert self._commitments[slot][order_id] == empty(bytes32), "order id already committed"
-    self._commitments[slot][order_id] = commitment
+    assert self._slots[slot] & PHASE_MASK == convert(PHASE_OPEN, uint256), "slot is not open for commitments"
+    assert commitment != empty(bytes32), "bad commitment"
+    assert self._commitments[slot][msg.sender][order_id] == empty(bytes32), "order id already committed"
+    self._commitments[slot][msg.sender][order_id] = commitment
     log Committed(slot=slot, order_id=order_id, owner=msg.sender, commitment=commitment)
 
 
@@ -414,9 +486,9 @@ def reveal(
     record: uint256 = accounts.records[msg.sender]
     assert record & accounts.ROLE_PROSUMER != 0, "caller is not a prosumer"
     slot_record: uint256 = self._slots[slot]
-    assert slot_record & 255 == convert(PHASE_REVEAL, uint256), "slot is not in its reveal phase"
-    stored: bytes32 = self._commitments[slot][order_id]
-    assert stored != REVEALED, "order already revealed"
+    assert slot_record & PHASE_MASK == convert(PHASE_REVEAL, uint256), "slot is not in its reveal phase"
+    self._before_deadline(slot_record)
+    stored: bytes32 = self._commitments[slot][msg.sender][order_id]
     assert stored != empty(bytes32), "no commitment under this order id"
     assert quantity_wh != 0, "zero quantity"
     assert quantity_wh <= MAX_QUANTITY_WH, "quantity out of range"
@@ -431,32 +503,28 @@ def reveal(
 
     record = accounts._with_counter(record, slot + 1)
     lock: uint256 = 0
+    packed: uint256 = (
+        accounts._index(record)
+        | (quantity_wh << QUANTITY_SHIFT)
+        | (price_micro_per_kwh << PRICE_SHIFT)
+    )
     if is_buy:
-        fee_rate: uint256 = (slot_record >> FEE_SHIFT) & RATE_MASK
-        lock = unsafe_div(unsafe_mul(quantity_wh, price_micro_per_kwh), WH_PER_KWH) + unsafe_div(
-            unsafe_mul(quantity_wh, fee_rate), WH_PER_KWH
-        )
+        packed |= SIDE_BIT
+        lock = self._lock(quantity_wh, price_micro_per_kwh, (slot_record >> FEE_SHIFT) & RATE_MASK)
         balance: uint256 = accounts._balance(record)
         locked: uint256 = accounts._locked(record)
         assert balance - locked >= lock, "free balance too low for the order's escrow"
         record = accounts._with_money(record, balance, locked + lock)
     accounts.records[msg.sender] = record
-    self._commitments[slot][order_id] = REVEALED
+    self._orders[slot][count] = packed
+    # Revealed: the commitment's place is freed (a second reveal finds none).
+    self._commitments[slot][msg.sender][order_id] = empty(bytes32)
     self._slots[slot] = slot_record + (1 << COUNT_SHIFT)
-    self._order_set[slot] = keccak256(
-        abi_encode(
-            self._order_set[slot],
-            order_id,
-            msg.sender,
-            is_buy,
-            quantity_wh,
-            price_micro_per_kwh,
-        )
-    )
     log Revealed(
         slot=slot,
         order_id=order_id,
         owner=msg.sender,
+        index=count,
         is_buy=is_buy,
         quantity_wh=quantity_wh,
         price_micro_per_kwh=price_micro_per_kwh,
@@ -468,133 +536,157 @@ def reveal(
 
 
 @external
-def post_clearing(
-    slot: uint256,
-    order_set_hash: bytes32,
-    orders: DynArray[RevealedOrder, MAX_ORDERS],
-    fills: DynArray[Fill, MAX_FILLS],
-):
+def post_clearing(slot: uint256, fills: DynArray[Fill, MAX_FILLS_PER_CALL], last: bool):
     """
-    @notice Post `slot`'s clearing (operator): the revealed orders in reveal
-            order, their hash and the fills. Every fill is verified before
-            any money moves; a failure reverts the whole call.
+    @notice Post a part of `slot`'s clearing (operator): fills naming orders
+            by their index in reveal order. Every fill is verified and
+            tallied; a failure reverts the part. With `last`, the clearing
+            closes: money moves, every lock is released, positions are
+            recorded. Before the clearing deadline only.
     """
-    assert accounts._has_role(msg.sender, accounts.ROLE_OPERATOR), "caller is not the operator"
+    self._only_operator()
     slot_record: uint256 = self._slots[slot]
-    assert slot_record & 255 == convert(PHASE_REVEAL, uint256), "slot is not in its reveal phase"
-    stored_hash: bytes32 = self._order_set[slot]
-    assert order_set_hash == stored_hash, "order set hash differs from the revealed orders"
-    n: uint256 = len(orders)
-    assert n == (slot_record >> COUNT_SHIFT) & COUNT_MASK, "orders differ from the revealed orders"
-    h: bytes32 = empty(bytes32)
-    for o: RevealedOrder in orders:
-        h = keccak256(
-            abi_encode(h, o.order_id, o.owner, o.is_buy, o.quantity_wh, o.price_micro_per_kwh)
-        )
-    assert h == stored_hash, "orders differ from the revealed orders"
+    phase: uint256 = slot_record & PHASE_MASK
+    assert (
+        phase == convert(PHASE_REVEAL, uint256) or phase == convert(PHASE_CLEARING, uint256)
+    ), "slot is not in its reveal phase"
+    self._before_deadline(slot_record)
+    trades: uint256 = (slot_record >> TRADES_SHIFT) & TRADES_MASK
+    assert len(fills) <= TRADES_MASK - trades, "too many fills for the slot"
 
+    n: uint256 = (slot_record >> COUNT_SHIFT) & COUNT_MASK
     fee_rate: uint256 = (slot_record >> FEE_SHIFT) & RATE_MASK
     distance_rate: uint256 = (slot_record >> DISTANCE_SHIFT) & RATE_MASK
-    # Per order: energy filled (bits 0..63, at most 256 fills of < 2**48 Wh)
-    # and its share of distance charges (bits 64..), in one word: every
-    # memory word here is paid for by every clearing.
-    filled: uint256[MAX_ORDERS] = empty(uint256[MAX_ORDERS])
-    value: uint256[MAX_ORDERS] = empty(uint256[MAX_ORDERS])
-    money: uint256[MAX_ORDERS] = empty(uint256[MAX_ORDERS])
-    energy_total: uint256 = 0
-    value_total: uint256 = 0
-    fee_total: uint256 = 0
     for f: Fill in fills:
         assert f.buy < n and f.sell < n, "fill names an unknown order"
-        b: RevealedOrder = orders[f.buy]
-        s: RevealedOrder = orders[f.sell]
-        assert b.is_buy, "fill's buy order is a sell order"
-        assert not s.is_buy, "fill's sell order is a buy order"
-        assert b.owner != s.owner, "buyer and seller are the same"
+        b: uint256 = self._orders[slot][f.buy]
+        s: uint256 = self._orders[slot][f.sell]
+        assert b & SIDE_BIT != 0, "fill's buy order is a sell order"
+        assert s & SIDE_BIT == 0, "fill's sell order is a buy order"
+        assert b & INDEX_MASK != s & INDEX_MASK, "buyer and seller are the same"
         assert f.energy_wh != 0, "zero energy"
         assert f.energy_wh <= MAX_QUANTITY_WH, "energy out of range"
-        assert f.price_micro_per_kwh >= s.price_micro_per_kwh, "price below the seller's limit"
-        assert f.price_micro_per_kwh <= b.price_micro_per_kwh, "price above the buyer's limit"
-        # Quantities are below 2**48 and at most 256 fills: no overflow.
-        filled[f.buy] = unsafe_add(filled[f.buy], f.energy_wh)
-        filled[f.sell] = unsafe_add(filled[f.sell], f.energy_wh)
-        assert filled[f.buy] & FILLED_MASK <= b.quantity_wh, "buy order filled beyond its quantity"
-        assert filled[f.sell] & FILLED_MASK <= s.quantity_wh, "sell order filled beyond its quantity"
+        assert f.price_micro_per_kwh >= (s >> PRICE_SHIFT) & FIELD_MASK, "price below the seller's limit"
+        assert f.price_micro_per_kwh <= (b >> PRICE_SHIFT) & FIELD_MASK, "price above the buyer's limit"
+        # Energy filled is at most the order's quantity (< 2**32): no overflow.
+        filled_b: uint256 = unsafe_add((b >> FILLED_SHIFT) & FIELD_MASK, f.energy_wh)
+        filled_s: uint256 = unsafe_add((s >> FILLED_SHIFT) & FIELD_MASK, f.energy_wh)
+        assert filled_b <= (b >> QUANTITY_SHIFT) & FIELD_MASK, "buy order filled beyond its quantity"
+        assert filled_s <= (s >> QUANTITY_SHIFT) & FIELD_MASK, "sell order filled beyond its quantity"
 
-        trade_value: uint256 = unsafe_div(
-            unsafe_mul(f.energy_wh, f.price_micro_per_kwh), WH_PER_KWH
-        )
+        trade_value: uint256 = unsafe_div(unsafe_mul(f.energy_wh, f.price_micro_per_kwh), WH_PER_KWH)
         fee: uint256 = unsafe_div(unsafe_mul(f.energy_wh, fee_rate), WH_PER_KWH)
         seller_fee: uint256 = min(unsafe_div(fee, 2), trade_value)
-        value[f.buy] = unsafe_add(value[f.buy], trade_value)
-        value[f.sell] = unsafe_add(value[f.sell], trade_value)
-        money[f.buy] = unsafe_add(money[f.buy], unsafe_add(trade_value, unsafe_sub(fee, seller_fee)))
-        money[f.sell] = unsafe_add(money[f.sell], unsafe_sub(trade_value, seller_fee))
-        energy_total = unsafe_add(energy_total, f.energy_wh)
-        value_total = unsafe_add(value_total, trade_value)
-        fee_total = unsafe_add(fee_total, fee)
+        # Tallied in the order's word: value and money stay below 2**56.
+        self._orders[slot][f.buy] = (
+            (b & ORDER_MASK)
+            | (filled_b << FILLED_SHIFT)
+            | (unsafe_add((b >> VALUE_SHIFT) & AMOUNT_MASK, trade_value) << VALUE_SHIFT)
+            | (
+                unsafe_add(b >> MONEY_SHIFT, unsafe_add(trade_value, unsafe_sub(fee, seller_fee)))
+                << MONEY_SHIFT
+            )
+        )
+        self._orders[slot][f.sell] = (
+            (s & ORDER_MASK)
+            | (filled_s << FILLED_SHIFT)
+            | (unsafe_add((s >> VALUE_SHIFT) & AMOUNT_MASK, trade_value) << VALUE_SHIFT)
+            | (unsafe_add(s >> MONEY_SHIFT, unsafe_sub(trade_value, seller_fee)) << MONEY_SHIFT)
+        )
         charge: uint256 = 0
         if distance_rate != 0:
-            millimetres: uint256 = feeder_map._member_distance(b.owner, s.owner)
+            millimetres: uint256 = feeder_map._member_distance(
+                accounts.address_of[b & INDEX_MASK], accounts.address_of[s & INDEX_MASK]
+            )
             assert millimetres != feeder_map.UNKNOWN_DISTANCE, "no distance between the pair's nodes"
-            # rate < 2**48, distance < 2**64, at most 256 fills: no overflow.
+            # rate < 2**32, distance < 2**64: charge < 2**77.
             charge = unsafe_div(unsafe_mul(distance_rate, millimetres), MM_PER_KM)
             seller_share: uint256 = unsafe_div(charge, 2)
-            filled[f.sell] = unsafe_add(filled[f.sell], seller_share << OWED_SHIFT)
-            filled[f.buy] = unsafe_add(
-                filled[f.buy], unsafe_sub(charge, seller_share) << OWED_SHIFT
-            )
+            self._owe(slot, f.buy, unsafe_sub(charge, seller_share))
+            self._owe(slot, f.sell, seller_share)
         log Traded(
             slot=slot,
-            buy_order=b.order_id,
-            sell_order=s.order_id,
+            buy=f.buy,
+            sell=f.sell,
             energy_wh=f.energy_wh,
             price_micro_per_kwh=f.price_micro_per_kwh,
             charge_micro=charge,
         )
 
-    # Every check passed: move the money, release the escrow, take the
-    # distance charges from what is free.
+    slot_record = (slot_record & ~(TRADES_MASK << TRADES_SHIFT)) | (
+        unsafe_add(trades, len(fills)) << TRADES_SHIFT
+    )
+    if last:
+        self._close(slot, slot_record)
+    elif phase == convert(PHASE_REVEAL, uint256):
+        self._slots[slot] = slot_record + 1
+        log PhaseChanged(slot=slot, phase=PHASE_CLEARING)
+    else:
+        self._slots[slot] = slot_record
+
+
+@internal
+def _close(slot: uint256, slot_record: uint256):
+    """
+    @notice Move the money of every order's tallies, release every lock,
+            take the distance charges from what is free, record positions.
+    """
+    n: uint256 = (slot_record >> COUNT_SHIFT) & COUNT_MASK
+    fee_rate: uint256 = (slot_record >> FEE_SHIFT) & RATE_MASK
     p: bytes32 = empty(bytes32)
+    paid_in: uint256 = 0
+    paid_out: uint256 = 0
+    energy_total: uint256 = 0
+    value_total: uint256 = 0
     charged: uint256 = 0
+    charging: bool = (slot_record >> DISTANCE_SHIFT) & RATE_MASK != 0
     for i: uint256 in range(n, bound=MAX_ORDERS):
-        o: RevealedOrder = orders[i]
-        owed: uint256 = filled[i] >> OWED_SHIFT
-        energy: uint256 = filled[i] & FILLED_MASK
-        if o.is_buy or money[i] != 0 or owed != 0:
-            record: uint256 = accounts.records[o.owner]
-            balance: uint256 = accounts._balance(record)
-            locked: uint256 = accounts._locked(record)
-            if o.is_buy:
-                # paid <= lock <= locked <= balance (see the docstring).
-                balance -= money[i]
-                locked -= unsafe_div(
-                    unsafe_mul(o.quantity_wh, o.price_micro_per_kwh), WH_PER_KWH
-                ) + unsafe_div(unsafe_mul(o.quantity_wh, fee_rate), WH_PER_KWH)
-            else:
-                # Taken from the buyers' balances: the total is unchanged.
-                balance = unsafe_add(balance, money[i])
-            if owed != 0:
-                paid: uint256 = min(owed, balance - locked)
-                balance = unsafe_sub(balance, paid)
-                charged = unsafe_add(charged, paid)
-                if paid != owed:
-                    log ChargeShortfall(slot=slot, member=o.owner, owed_micro=owed, paid_micro=paid)
-            accounts.records[o.owner] = accounts._with_money(record, balance, locked)
-        if energy != 0:
-            p = keccak256(abi_encode(p, o.owner, o.is_buy, energy, value[i]))
+        o: uint256 = self._orders[slot][i]
+        is_buy: bool = o & SIDE_BIT != 0
+        filled: uint256 = (o >> FILLED_SHIFT) & FIELD_MASK
+        if not is_buy and filled == 0:
+            continue  # a sell without a fill: no money, no charge, no position
+        owner: address = accounts.address_of[o & INDEX_MASK]
+        money: uint256 = o >> MONEY_SHIFT
+        value: uint256 = (o >> VALUE_SHIFT) & AMOUNT_MASK
+        record: uint256 = accounts.records[owner]
+        balance: uint256 = accounts._balance(record)
+        locked: uint256 = accounts._locked(record)
+        if is_buy:
+            # paid <= lock <= locked <= balance (see the docstring).
+            balance -= money
+            locked -= self._lock(
+                (o >> QUANTITY_SHIFT) & FIELD_MASK, (o >> PRICE_SHIFT) & FIELD_MASK, fee_rate
+            )
+            paid_in = unsafe_add(paid_in, money)
+            energy_total = unsafe_add(energy_total, filled)
+            value_total = unsafe_add(value_total, value)
+        else:
+            # Taken from the buyers' balances: the total is unchanged.
+            balance = unsafe_add(balance, money)
+            paid_out = unsafe_add(paid_out, money)
+        if charging and filled != 0:
+            owed: uint256 = self._owed_of(slot, i)
+            paid: uint256 = min(owed, balance - locked)
+            balance = unsafe_sub(balance, paid)
+            charged = unsafe_add(charged, paid)
+            if paid != owed:
+                log ChargeShortfall(slot=slot, member=owner, owed_micro=owed, paid_micro=paid)
+        accounts.records[owner] = accounts._with_money(record, balance, locked)
+        if filled != 0:
+            p = keccak256(abi_encode(p, owner, is_buy, filled, value))
+    # What the buyers paid is what the sellers received and the fees.
+    fee_total: uint256 = paid_in - paid_out
     if fee_total != 0 or charged != 0:
         vault._credit(vault.dso, unsafe_add(fee_total, charged))
-    if distance_rate != 0:
+    if charging:
         feeder_map._release()
-
     self._positions[slot] = p
-    self._slots[slot] = slot_record + 1
+    self._slots[slot] = (slot_record & ~PHASE_MASK) | convert(PHASE_CLEARED, uint256)
     log Cleared(
         slot=slot,
-        order_set_hash=stored_hash,
         positions_hash=p,
-        trade_count=len(fills),
+        trade_count=(slot_record >> TRADES_SHIFT) & TRADES_MASK,
         energy_wh=energy_total,
         value_micro=value_total,
         fee_micro=fee_total,
@@ -603,78 +695,131 @@ def post_clearing(
     log PhaseChanged(slot=slot, phase=PHASE_CLEARED)
 
 
+# --- members: a slot whose clearing never came --------------------------------
+
+
+@external
+def reclaim(slot: uint256, index: uint256):
+    """
+    @notice Release the lock of the caller's own order at `index` in `slot`,
+            voiding the slot first if it is not void yet (which needs its
+            clearing deadline passed). Needs no role: the money is the
+            caller's own.
+    """
+    slot_record: uint256 = self._slots[slot]
+    if slot_record & PHASE_MASK != convert(PHASE_VOID, uint256):
+        slot_record = self._void(slot)
+    record: uint256 = accounts.records[msg.sender]
+    o: uint256 = self._orders[slot][index]
+    # A revealed order has its owner's member index, which is never 0.
+    assert o != 0 and o & INDEX_MASK == accounts._index(record), "not an order of the caller"
+    assert o & RECLAIMED_BIT == 0, "order already reclaimed"
+    self._orders[slot][index] = o | RECLAIMED_BIT
+    lock: uint256 = 0
+    if o & SIDE_BIT != 0:
+        lock = self._lock(
+            (o >> QUANTITY_SHIFT) & FIELD_MASK,
+            (o >> PRICE_SHIFT) & FIELD_MASK,
+            (slot_record >> FEE_SHIFT) & RATE_MASK,
+        )
+        # The reveal locked exactly this, and nothing else released it.
+        accounts.records[msg.sender] = accounts._with_money(
+            record, accounts._balance(record), accounts._locked(record) - lock
+        )
+    log Reclaimed(slot=slot, member=msg.sender, index=index, released_micro=lock)
+
+
+@internal
+def _void(slot: uint256) -> uint256:
+    slot_record: uint256 = self._slots[slot]
+    phase: uint256 = slot_record & PHASE_MASK
+    assert (
+        phase == convert(PHASE_REVEAL, uint256) or phase == convert(PHASE_CLEARING, uint256)
+    ), "slot is not awaiting a clearing"
+    assert self._deadline_passed(slot_record), "clearing deadline not reached"
+    slot_record = (slot_record & ~PHASE_MASK) | convert(PHASE_VOID, uint256)
+    self._slots[slot] = slot_record
+    if (slot_record >> DISTANCE_SHIFT) & RATE_MASK != 0:
+        feeder_map._release()
+    log PhaseChanged(slot=slot, phase=PHASE_VOID)
+    return slot_record
+
+
 # --- meter: settlement against metered energy ---------------------------------
 
 
 @external
-def post_readings(
-    slot: uint256,
-    positions: DynArray[Position, MAX_ORDERS],
-    metered_wh: DynArray[uint256, MAX_ORDERS],
-):
+def post_readings(slot: uint256, metered_wh: DynArray[uint256, MAX_READINGS_PER_CALL]):
     """
-    @notice Post the metered energy of every position of `slot` (meter) and
-            settle true-ups and penalties with the DSO (eqs. 4.8/4.9).
-            `positions` are the clearing's, in its order; `metered_wh[i]` is
-            the energy `positions[i].member` consumed (buyer) or produced
-            (seller) in the slot, Wh.
+    @notice Post the metered energy of `slot`'s next positions (meter) and
+            settle their true-ups and penalties with the DSO (eqs. 4.8/4.9).
+            Positions are the cleared orders with a fill, in order; the first
+            reading is for the first position not metered yet. `metered_wh`
+            is the energy the position's member consumed (buyer) or produced
+            (seller) in the slot, Wh. The slot is settled once every position
+            is metered.
     """
     assert accounts._has_role(msg.sender, accounts.ROLE_METER), "caller is not a meter"
     slot_record: uint256 = self._slots[slot]
-    assert slot_record & 255 == convert(PHASE_CLEARED, uint256), "slot is not cleared"
-    assert len(metered_wh) == len(positions), "one reading per position"
-    p: bytes32 = empty(bytes32)
-    for q: Position in positions:
-        p = keccak256(abi_encode(p, q.member, q.is_buy, q.energy_wh, q.value_micro))
-    assert p == self._positions[slot], "positions differ from the clearing's"
-
+    assert slot_record & PHASE_MASK == convert(PHASE_CLEARED, uint256), "slot is not cleared"
+    n: uint256 = (slot_record >> COUNT_SHIFT) & COUNT_MASK
+    start: uint256 = slot_record >> METERED_SHIFT
     penalty_rate: uint256 = (slot_record >> PENALTY_SHIFT) & RATE_MASK
+    readings: uint256 = len(metered_wh)
+    k: uint256 = 0
+    passed: uint256 = n
     dso_in: uint256 = 0
     dso_out: uint256 = 0
-    for i: uint256 in range(len(positions), bound=MAX_ORDERS):
-        q: Position = positions[i]
-        metered: uint256 = metered_wh[i]
+    for i: uint256 in range(start, n, bound=MAX_ORDERS):
+        o: uint256 = self._orders[slot][i]
+        reference: uint256 = (o >> FILLED_SHIFT) & FIELD_MASK
+        if reference == 0:
+            continue
+        if k == readings:
+            passed = i
+            break
+        metered: uint256 = metered_wh[k]
+        k = unsafe_add(k, 1)
         assert metered <= MAX_QUANTITY_WH, "metered energy out of range"
-        reference: uint256 = q.energy_wh
+        member: address = accounts.address_of[o & INDEX_MASK]
+        value: uint256 = (o >> VALUE_SHIFT) & AMOUNT_MASK
         deviation: uint256 = 0
         if metered > reference:
             deviation = unsafe_sub(metered, reference)
         else:
             deviation = unsafe_sub(reference, metered)
         credit: uint256 = unsafe_div(unsafe_mul(deviation, penalty_rate), WH_PER_KWH)
-        # reference > 0 for a position; value < 2**96, metered < 2**48.
-        at_meter: uint256 = unsafe_div(unsafe_mul(q.value_micro, metered), reference)
+        # reference > 0 for a position; value < 2**56, metered < 2**32.
+        at_meter: uint256 = unsafe_div(unsafe_mul(value, metered), reference)
         charge: uint256 = credit
         refund: uint256 = 0
-        if q.is_buy:
+        if o & SIDE_BIT != 0:
             charge = unsafe_add(charge, at_meter)
-            refund = q.value_micro
+            refund = value
         else:
-            charge = unsafe_add(charge, q.value_micro)
+            charge = unsafe_add(charge, value)
             refund = at_meter
         to_dso: uint256 = 0
         from_dso: uint256 = 0
         shortfall: uint256 = 0
-        record: uint256 = accounts.records[q.member]
+        record: uint256 = accounts.records[member]
         balance: uint256 = accounts._balance(record)
         locked: uint256 = accounts._locked(record)
         if charge > refund:
             owed: uint256 = unsafe_sub(charge, refund)
             to_dso = min(owed, balance - locked)
             shortfall = unsafe_sub(owed, to_dso)
-            accounts.records[q.member] = accounts._with_money(
-                record, unsafe_sub(balance, to_dso), locked
-            )
             dso_in = unsafe_add(dso_in, to_dso)
-        elif refund > charge:
+        else:
             from_dso = unsafe_sub(refund, charge)
-            accounts.records[q.member] = accounts._with_money(
-                record, balance + from_dso, locked
-            )
             dso_out = unsafe_add(dso_out, from_dso)
+        # The balance stays below 2**92: the vault caps the total it holds.
+        accounts.records[member] = accounts._with_money(
+            record, unsafe_add(unsafe_sub(balance, to_dso), from_dso), locked
+        )
         log MeterSettled(
             slot=slot,
-            member=q.member,
+            member=member,
             reference_wh=reference,
             metered_wh=metered,
             credit_micro=credit,
@@ -682,6 +827,7 @@ def post_readings(
             paid_by_dso_micro=from_dso,
             shortfall_micro=shortfall,
         )
+    assert k == readings, "more readings than positions"
 
     dso_record: uint256 = accounts.records[vault.dso]
     dso_balance: uint256 = accounts._balance(dso_record) + dso_in
@@ -690,9 +836,63 @@ def post_readings(
     accounts.records[vault.dso] = accounts._with_money(
         dso_record, unsafe_sub(dso_balance, dso_out), dso_locked
     )
-    self._slots[slot] = slot_record + 1
-    log Metered(slot=slot, positions=len(positions), dso_received_micro=dso_in, dso_paid_micro=dso_out)
-    log PhaseChanged(slot=slot, phase=PHASE_SETTLED)
+    slot_record = (slot_record & ((1 << METERED_SHIFT) - 1)) | (passed << METERED_SHIFT)
+    if passed == n:
+        slot_record = (slot_record & ~PHASE_MASK) | convert(PHASE_SETTLED, uint256)
+    self._slots[slot] = slot_record
+    log Metered(slot=slot, positions=readings, dso_received_micro=dso_in, dso_paid_micro=dso_out)
+    if passed == n:
+        log PhaseChanged(slot=slot, phase=PHASE_SETTLED)
+
+
+# --- internals -----------------------------------------------------------------
+
+
+@internal
+@view
+def _only_operator():
+    assert accounts._has_role(msg.sender, accounts.ROLE_OPERATOR), "caller is not the operator"
+
+
+@internal
+@pure
+def _lock(quantity_wh: uint256, price_micro_per_kwh: uint256, fee_rate: uint256) -> uint256:
+    """
+    @notice A buy order's escrow: its most cost (all inputs below 2**48).
+    """
+    return unsafe_div(unsafe_mul(quantity_wh, price_micro_per_kwh), WH_PER_KWH) + unsafe_div(
+        unsafe_mul(quantity_wh, fee_rate), WH_PER_KWH
+    )
+
+
+@internal
+def _owe(slot: uint256, index: uint256, amount: uint256):
+    """
+    @notice Add `amount` to the distance charges owed for order `index`.
+    """
+    # Two orders share a word, 128 bits each: charges stay below 2**109.
+    self._owed[slot][index >> 1] = unsafe_add(
+        self._owed[slot][index >> 1], amount << ((index & 1) << 7)
+    )
+
+
+@internal
+@view
+def _owed_of(slot: uint256, index: uint256) -> uint256:
+    return (self._owed[slot][index >> 1] >> ((index & 1) << 7)) & OWED_MASK
+
+
+@internal
+@view
+def _before_deadline(slot_record: uint256):
+    assert not self._deadline_passed(slot_record), "clearing deadline passed"
+
+
+@internal
+@view
+def _deadline_passed(slot_record: uint256) -> bool:
+    started: uint256 = (slot_record >> STARTED_SHIFT) & TIME_MASK
+    return block.timestamp >= started + clearing_deadline
 
 
 # --- views ---------------------------------------------------------------------
@@ -700,26 +900,41 @@ def post_readings(
 
 @external
 @view
-def slot_info(slot: uint256) -> SlotInfo:
+def slot_info(slot: uint256) -> (uint256, bytes32):
     """
-    @notice Phase, order count, frozen rates and hashes of `slot`.
+    @notice The packed record of `slot` and its positions hash. The record:
+            phase 0..7, order count 8..23, fee rate 24..71, penalty rate
+            72..119, distance charge rate 120..167, block time of the start
+            of its reveals 168..207, fills posted 208..239, orders the meter
+            has passed 240..255.
     """
-    record: uint256 = self._slots[slot]
-    return SlotInfo(
-        phase=convert(record & 255, uint8),
-        order_count=(record >> COUNT_SHIFT) & COUNT_MASK,
-        fee_micro_per_kwh=(record >> FEE_SHIFT) & RATE_MASK,
-        penalty_micro_per_kwh=(record >> PENALTY_SHIFT) & RATE_MASK,
-        distance_charge_micro_per_km=(record >> DISTANCE_SHIFT) & RATE_MASK,
-        order_set_hash=self._order_set[slot],
-        positions_hash=self._positions[slot],
-    )
+    return self._slots[slot], self._positions[slot]
 
 
 @external
 @view
-def commitment_of(slot: uint256, order_id: bytes32) -> bytes32:
+def orders_of(slot: uint256, start: uint256, count: uint256) -> DynArray[uint256[2], MAX_ORDERS_PER_VIEW]:
     """
-    @notice The commitment under `order_id` in `slot` (0x..01 once revealed).
+    @notice The revealed orders of `slot` from index `start` (at most `count`
+            and MAX_ORDERS_PER_VIEW), in reveal order, each as its packed
+            word (owner's member index 0..31, is_buy 32, quantity 33..64,
+            price 65..96, reclaimed 97, energy filled 98..129, value
+            130..185, money paid or received 186..241) and the distance
+            charges its owner owes for it.
     """
-    return self._commitments[slot][order_id]
+    n: uint256 = (self._slots[slot] >> COUNT_SHIFT) & COUNT_MASK
+    out: DynArray[uint256[2], MAX_ORDERS_PER_VIEW] = []
+    for i: uint256 in range(start, n, bound=MAX_ORDERS):
+        if len(out) == count or len(out) == MAX_ORDERS_PER_VIEW:
+            break
+        out.append([self._orders[slot][i], self._owed_of(slot, i)])
+    return out
+
+
+@external
+@view
+def commitment_of(slot: uint256, member: address, order_id: bytes32) -> bytes32:
+    """
+    @notice `member`'s commitment under `order_id` in `slot` (0 once revealed).
+    """
+    return self._commitments[slot][member][order_id]

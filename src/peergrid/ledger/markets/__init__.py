@@ -12,7 +12,8 @@
   (:func:`within_price_limits`).
 * :mod:`~peergrid.ledger.markets.meters` — :class:`MeterClient`: settlement against readings.
 * :mod:`~peergrid.ledger.markets.orderbook` — :class:`OrderBookLedger`: continuous double auction.
-* :mod:`~peergrid.ledger.markets.deployment` — deploy a community and record where it is.
+* :mod:`~peergrid.ledger.markets.deployment` — deploy a market (the batch market by default)
+  and record where it is.
 
 Two functions share the name ``refused_trades`` (one per contract); here they are
 :func:`batch_refused_trades` and :func:`community_refused_trades`.
@@ -20,9 +21,11 @@ Two functions share the name ``refused_trades`` (one per contract); here they ar
 
 from peergrid.ledger.markets.base import DistanceRow, MarketLedger, millimetres
 from peergrid.ledger.markets.batch_market import (
+    MAX_ORDERS_PER_SLOT,
     BatchMarketLedger,
     ClearingOutcome,
     Fill,
+    OrderState,
     Phase,
     RevealedOrder,
     SealedOrder,
@@ -33,9 +36,9 @@ from peergrid.ledger.markets.batch_market import (
     fills_from_trades,
     sealed_order,
     settled_wh,
+    slot_transactions,
     within_price_limits,
 )
-from peergrid.ledger.markets.batch_market import order_set_hash as batch_order_set_hash
 from peergrid.ledger.markets.batch_market import refused_trades as batch_refused_trades
 from peergrid.ledger.markets.community import (
     MAX_MEMBERS_PER_TX,
@@ -76,6 +79,7 @@ from peergrid.ledger.markets.orderbook import (
 
 __all__ = [
     "MAX_MEMBERS_PER_TX",
+    "MAX_ORDERS_PER_SLOT",
     "MAX_TRADES_PER_TX",
     "BatchMarketLedger",
     "BookOrder",
@@ -93,6 +97,7 @@ __all__ = [
     "MeterClient",
     "MeteredSettlement",
     "OrderBookLedger",
+    "OrderState",
     "Phase",
     "Placement",
     "Pool",
@@ -108,7 +113,6 @@ __all__ = [
     "SlotInfo",
     "SlotRecord",
     "SlotStatus",
-    "batch_order_set_hash",
     "batch_refused_trades",
     "clear",
     "commitment",
@@ -123,6 +127,7 @@ __all__ = [
     "sealed_order",
     "settled_wh",
     "settlement_trades",
+    "slot_transactions",
     "split_settleable",
     "within_price_limits",
 ]

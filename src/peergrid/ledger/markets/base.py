@@ -21,7 +21,8 @@ from peergrid.ledger.chain.gas import GasLog
 from peergrid.ledger.markets.consortium import ConsortiumClient
 from peergrid.ledger.markets.escrow import Escrow
 
-# Largest quantity an order or fill may carry in either market contract (their MAX_QUANTITY_WH).
+# Largest quantity an order or fill may carry in the order book (its MAX_QUANTITY_WH); the batch
+# market's is smaller (``batch_market.MAX_QUANTITY_WH``).
 MAX_QUANTITY_WH = 2**48 - 1
 
 MAX_TABLE_ROWS = 256
@@ -99,6 +100,17 @@ class MarketLedger:
             )
         market = chain.deploy(operator, compile_contract(contract), token.address, *market_args)
         return token, market
+
+    @staticmethod
+    def attach_contracts(
+        chain: Chain, contract: str, *, token: str, market: str
+    ) -> tuple[Contract, Contract]:
+        """The settlement token and the market ``contract`` already deployed at ``token`` and
+        ``market`` (addresses), for a client that starts after the deployment."""
+        return (
+            chain.at(compile_contract("SettlementToken"), token),
+            chain.at(compile_contract(contract), market),
+        )
 
     @property
     def gas_log(self) -> GasLog:

@@ -6,9 +6,13 @@ the contract keeps an internal balance per account, of which a part may be locke
 the member's open buy orders; settlement moves internal balances only; every account withdraws
 its own free balance (pull payments; no role needed, so a member removed by vote still gets its
 money out). The sum of the internal balances is ``total_internal_balance``, which changes only
-with deposits and withdrawals and equals the tokens the contract holds (unless someone sends it
-tokens without depositing them; those are credited to nobody). It is capped at
-:data:`MAX_TOTAL_MICRO` (2**92 - 1), the width of the packed balance fields.
+with deposits and withdrawals. It is capped at :data:`MAX_TOTAL_MICRO` (2**92 - 1), the width of
+the packed balance fields.
+
+The invariant is an inequality: the tokens the contract holds are **at least** the sum of the
+internal balances. Anyone can send tokens to the contract without depositing them (a plain
+token transfer, which the contract cannot refuse); those are credited to nobody, so they can
+never be withdrawn and break nothing. :meth:`Escrow.surplus_micro` reports them.
 
 The functions below state the contracts' integer arithmetic once in Python, for clients and
 tests: Wh, micro-currency per kWh, micro-currency, every division a floor.
@@ -141,3 +145,15 @@ class Escrow:
     def held_tokens(self) -> int:
         """Tokens the contract holds."""
         return self.token_balance(self.contract.address)
+
+    def surplus_micro(self) -> int:
+        """Tokens the contract holds beyond the internal balances: sent to it without a deposit
+        and credited to nobody. Never negative while the contract keeps its invariant (a
+        negative value means it holds less than it owes)."""
+        return self.held_tokens() - self.total_internal_balance()
+
+    def conserved(self, deposited_micro: int) -> bool:
+        """The money check: the internal balances sum to what was deposited (net of
+        withdrawals, ``deposited_micro``) and the tokens held cover them (a donation is a
+        surplus, not a failure)."""
+        return self.total_internal_balance() == deposited_micro and self.surplus_micro() >= 0

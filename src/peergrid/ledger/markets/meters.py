@@ -2,9 +2,10 @@
 
 After a slot is cleared on ``BatchMarket.vy``, every order with a fill is a :class:`Position`:
 its member, its side, its reference energy ``E_ref`` (the energy it traded, Wh) and its value
-``V`` (what that energy was worth at the traded prices, micro-currency, fees excluded). The meter
-role posts, in one transaction per slot, the energy each position's member actually consumed (a
-buyer) or produced (a seller), ``E_meter``; the contract then settles, per position:
+``V`` (what that energy was worth at the traded prices, micro-currency, fees excluded); the
+contract keeps them. The meter role posts, in position order and 256 to a transaction, the
+energy each position's member actually consumed (a buyer) or produced (a seller), ``E_meter``;
+the contract then settles, per position:
 
 * ``credit = |E_ref - E_meter| * penalty_rate // 1000`` (the deviation penalty, both directions,
   item 17 of 003 §6), with the DSO's penalty rate frozen when the slot opened;
@@ -27,7 +28,7 @@ extra fee", 004 §1.7). Money is conserved: every micro-unit a member pays the D
 vice versa. A member that cannot pay from its free balance pays what it has and the rest is
 logged as a shortfall (balances never go negative, and one member cannot block a slot's
 settlement); the DSO must hold enough to pay what it owes (its fees and penalties, or a reserve
-it deposits), else the whole posting reverts.
+it deposits), else the transaction reverts.
 
 :func:`metered_settlement` states this arithmetic in Python; :class:`MeterClient` posts readings.
 """
@@ -44,8 +45,11 @@ from peergrid.core.errors import LedgerError
 from peergrid.ledger.chain.base import Chain, Contract, Receipt
 
 WH_PER_KWH = 1000
-MAX_METERED_WH = 2**48 - 1
-"""Largest reading the contract accepts."""
+MAX_METERED_WH = 2**32 - 1
+"""Largest reading the contract accepts (4.29 GWh)."""
+
+MAX_READINGS_PER_CALL = 256
+"""Most readings one ``post_readings`` transaction carries (the contract's bound)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,11 +141,36 @@ def metered_settlement(
 
 
 class MeterClient:
-    """Posts a slot's meter readings to a ``BatchMarket`` contract (the meter role)."""
+    """Posts a slot's meter readings to a ``BatchMarket`` contract (the meter role).
+
+    The contract reads the positions from its own storage; the meter sends the readings, in
+    position order, :data:`MAX_READINGS_PER_CALL` to a transaction.
+    """
 
     def __init__(self, chain: Chain, contract: Contract) -> None:
         self.chain = chain
         self.contract = contract
+
+    def readings_for(
+        self,
+        slot: int,
+        positions: Sequence[Position],
+        metered_wh: Mapping[str, int] | Sequence[int],
+    ) -> list[int]:
+        """One reading per position, in position order, from readings by member address or
+        already in position order."""
+        call = f"{self.contract.name}.post_readings"
+        if isinstance(metered_wh, Mapping):
+            missing = sorted({p.member for p in positions} - set(metered_wh))
+            if missing:
+                raise LedgerError(call, f"no reading for {', '.join(missing)} in slot {slot}")
+            return [int(metered_wh[p.member]) for p in positions]
+        readings = [int(m) for m in metered_wh]
+        if len(readings) != len(positions):
+            raise LedgerError(
+                call, f"{len(readings)} readings for {len(positions)} positions in slot {slot}"
+            )
+        return readings
 
     def post_readings(
         self,
@@ -149,27 +178,19 @@ class MeterClient:
         slot: int,
         positions: Sequence[Position],
         metered_wh: Mapping[str, int] | Sequence[int],
-    ) -> Receipt:
+    ) -> tuple[Receipt, ...]:
         """Post one reading per position (``metered_wh`` by member address, or in position
-        order) and settle the slot against them, in one transaction."""
-        call = f"{self.contract.name}.post_readings"
-        if isinstance(metered_wh, Mapping):
-            missing = sorted({p.member for p in positions} - set(metered_wh))
-            if missing:
-                raise LedgerError(call, f"no reading for {', '.join(missing)} in slot {slot}")
-            readings = [int(metered_wh[p.member]) for p in positions]
-        else:
-            readings = [int(m) for m in metered_wh]
-            if len(readings) != len(positions):
-                raise LedgerError(
-                    call, f"{len(readings)} readings for {len(positions)} positions in slot {slot}"
-                )
-        return self.chain.transact(
-            meter,
-            self.contract,
-            "post_readings",
-            slot,
-            [p.as_tuple() for p in positions],
-            readings,
-            slot=slot,
+        order) and settle the slot against them: ``ceil(len(positions) / 256)`` transactions,
+        one at least. ``positions`` are the slot's positions the meter has not passed yet."""
+        readings = self.readings_for(slot, positions, metered_wh)
+        return tuple(
+            self.chain.transact(
+                meter,
+                self.contract,
+                "post_readings",
+                slot,
+                readings[start : start + MAX_READINGS_PER_CALL],
+                slot=slot,
+            )
+            for start in range(0, max(len(readings), 1), MAX_READINGS_PER_CALL)
         )

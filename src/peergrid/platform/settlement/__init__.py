@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from peergrid.core.errors import PeergridError
-from peergrid.ledger import Chain
+from peergrid.ledger import MAX_ORDERS_PER_SLOT, Chain
 from peergrid.platform.settlement.base import MarketSetup, Settlement
 from peergrid.platform.settlement.batch import BatchSettlement, feeder_map_rows
 from peergrid.platform.settlement.community import CommunitySettlement
@@ -22,6 +22,15 @@ SETTLEMENTS: Mapping[str, SettlementFactory] = {
     "batch": BatchSettlement.open,
     "community": CommunitySettlement.open,
 }
+
+MAX_MEMBERS: Mapping[str, int | None] = {
+    "batch": MAX_ORDERS_PER_SLOT,
+    "community": None,
+}
+"""The most members each ledger market settles per slot, by ``ledger.market`` (``None``: no
+bound). The batch market takes one order per member and at most ``MAX_ORDERS`` orders a slot
+(its clearing closes every order in one transaction); the community contract settles a slot's
+trades in as many transactions as they need."""
 
 
 def open_settlement(market: str, chain: Chain, setup: MarketSetup) -> Settlement:
@@ -35,6 +44,7 @@ def open_settlement(market: str, chain: Chain, setup: MarketSetup) -> Settlement
 
 
 __all__ = [
+    "MAX_MEMBERS",
     "SETTLEMENTS",
     "BatchSettlement",
     "CommunitySettlement",

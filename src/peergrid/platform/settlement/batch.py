@@ -3,9 +3,23 @@
 Every member commits its order (hash and salt), reveals it, the operator posts the clearing and
 the contract verifies every fill against the revealed orders before it moves money and the
 DSO's fee; the meter then posts each position's metered energy, which settles deviations with
-the penalty of eqs. 4.8/4.9. 2 N + 4 transactions per slot for N orders. With a distance charge
-(Score Matching's C_d) the DSO first puts the members' buses and the path lengths between them
-on the contract's feeder map, and the contract charges every matched pair C_d·d (eqs. 4.6/4.7).
+the penalty of eqs. 4.8/4.9. With a distance charge (Score Matching's C_d) the DSO first puts
+the members' buses and the path lengths between them on the contract's feeder map, and the
+contract charges every matched pair C_d·d (eqs. 4.6/4.7).
+
+Transactions per slot, for N orders, F fills and P positions
+(:func:`~peergrid.ledger.slot_transactions`)::
+
+    T = 2 N + 2 + C + R
+    C = 1                    if F <= 128 and N <= 256   (fills and closing in one)
+        ceil(F / 128) + 1    otherwise                  (parts of fills, then the closing)
+    R = ceil(P / 256)        (0 without positions: the meter has nothing to read)
+
+2 N + 2 are the opening, N commits, the start of the reveals and N reveals. So a community of
+up to 256 members keeps the 2 N + 4 of one clearing and one posting of readings; 300 members
+with 150 fills take 2 N + 2 + 3 + 2 = 2 N + 7. ``slots.csv`` reports each slot's count as
+``transactions``. A slot takes at most :data:`~peergrid.ledger.MAX_ORDERS_PER_SLOT` orders (the
+contract's ``MAX_ORDERS``).
 """
 
 from __future__ import annotations
@@ -163,14 +177,16 @@ class BatchSettlement:
         receipts.append(ledger.start_reveal(slot))
         receipts += [ledger.reveal(self.address_of[o.agent], slot, sealed[o.id]) for o in sealable]
         revealed = ledger.revealed(slot)
-        candidates = fills_from_trades(trades, revealed)
+        candidates = fills_from_trades(trades, revealed, self.address_of)
         fills = [f for f in candidates if fill_within_limits(f, revealed)]
         self.refused_fills += len(candidates) - len(fills)
         self.dropped_trades += len(trades) - len(candidates)
-        receipts.append(ledger.post_clearing(slot, fills))
+        clearing = ledger.post_clearing(slot, fills)
+        receipts += clearing
         self.unpaid_micro += sum(
             int(e.args["owed_micro"]) - int(e.args["paid_micro"])
-            for e in receipts[-1].events_named("ChargeShortfall")
+            for r in clearing
+            for e in r.events_named("ChargeShortfall")
         )
         if fills:
             agent_of = {address: agent for agent, address in self.address_of.items()}
@@ -194,9 +210,12 @@ class BatchSettlement:
                 )
                 for p in ledger.positions(slot)
             }
-            receipts.append(ledger.post_readings(self.meter, slot, readings))
+            metering = ledger.post_readings(self.meter, slot, readings)
+            receipts += metering
             self.unpaid_micro += sum(
-                int(e.args["shortfall_micro"]) for e in receipts[-1].events_named("MeterSettled")
+                int(e.args["shortfall_micro"])
+                for r in metering
+                for e in r.events_named("MeterSettled")
             )
         self.settled_slots.append(slot)
         return tuple(receipts)
@@ -209,8 +228,16 @@ class BatchSettlement:
         return self.deposits_micro // (len(self.address_of) + 1)
 
     def money_conserved(self) -> bool:
+        """The members' and the DSO's balances add up to the deposits, and the tokens the
+        contract holds cover them (tokens sent to it without a deposit are a surplus, reported
+        by :meth:`surplus_micro`, not a failure)."""
         escrow = self.ledger.escrow
-        return escrow.total_internal_balance() == escrow.held_tokens() == self.deposits_micro
+        balances = sum(self.balances_micro().values()) + self.dso_balance()
+        return balances == self.deposits_micro and escrow.conserved(self.deposits_micro)
+
+    def surplus_micro(self) -> int:
+        """Tokens the contract holds beyond every balance (sent without a deposit)."""
+        return self.ledger.escrow.surplus_micro()
 
     def balances_micro(self) -> dict[str, int]:
         escrow = self.ledger.escrow

@@ -89,12 +89,19 @@ class CommunitySettlement:
         return receipts
 
     def money_conserved(self) -> bool:
-        """Members' and DSO's balances add up to the deposits, and to the contract's tokens."""
+        """Members' and DSO's balances add up to the deposits, and the contract's tokens cover
+        them (tokens sent to it without a deposit are a surplus, not a failure)."""
         ledger = self.ledger
         internal = ledger.total_internal_balance()
-        held = ledger.token_balance(ledger.community.address)
         members = sum(self.balances_micro().values())
-        return internal == held == self.deposits_micro == members + ledger.dso_balance()
+        return internal == self.deposits_micro == members + ledger.dso_balance() and (
+            self.surplus_micro() >= 0
+        )
+
+    def surplus_micro(self) -> int:
+        """Tokens the contract holds beyond every balance (sent without a deposit)."""
+        ledger = self.ledger
+        return ledger.token_balance(ledger.community.address) - ledger.total_internal_balance()
 
     def balances_micro(self) -> dict[str, int]:
         return {agent: self.ledger.balance_of(addr) for agent, addr in self.address_of.items()}
