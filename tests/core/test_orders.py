@@ -352,14 +352,18 @@ def test_direct_construction_validates(kwargs: dict[str, Any], field: str) -> No
 def test_the_bounds_mirror_the_ledger() -> None:
     from peergrid.core import orders
     from peergrid.ledger.markets.base import MAX_QUANTITY_WH
-    from peergrid.ledger.markets.batch_market import MAX_RATE_MICRO_PER_KWH, MAX_SLOT
+    from peergrid.ledger.markets.batch_market import MAX_SLOT
+    from peergrid.ledger.markets.orderbook import MAX_PRICE_MICRO_PER_KWH
 
+    # An order's bounds are the widest a ledger market takes (the order book's and the
+    # community contract's); the batch market's narrower ones are checked where a scenario
+    # chooses it (sim/scenario.py).
     assert orders.LEDGER_MAX_QUANTITY_WH == MAX_QUANTITY_WH
-    assert orders.LEDGER_MAX_PRICE_MICRO_PER_KWH == MAX_RATE_MICRO_PER_KWH
+    assert orders.LEDGER_MAX_PRICE_MICRO_PER_KWH == MAX_PRICE_MICRO_PER_KWH
     assert orders.MAX_SLOT == MAX_SLOT
     # The largest order converts to integers the contracts take.
     assert round(orders.MAX_QUANTITY_KWH * 1000) <= MAX_QUANTITY_WH
-    assert round(orders.MAX_PRICE_PER_KWH * 1_000_000) <= MAX_RATE_MICRO_PER_KWH
+    assert round(orders.MAX_PRICE_PER_KWH * 1_000_000) <= MAX_PRICE_MICRO_PER_KWH
 
 
 @pytest.mark.parametrize(

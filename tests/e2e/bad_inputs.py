@@ -223,9 +223,9 @@ SCENARIO_ROWS = [
     _scenario_row("scenario: count true", "households.count", scenario(households__count=True)),
     _scenario_row("scenario: count 10^6", "households.count", scenario(households__count=10**6)),
     _scenario_row(
-        "scenario: 300 households on the batch market",
-        "households.count: the batch market clears at most 256 orders a slot",
-        scenario(households__count=300, ledger={"enabled": True}),
+        "scenario: a retail price beyond the batch market's",
+        "tariffs.retail_per_kwh: the batch market takes prices up to",
+        scenario(tariffs={"retail_per_kwh": 5000.0}, ledger={"enabled": True}),
     ),
     _scenario_row(
         "scenario: no load profile",

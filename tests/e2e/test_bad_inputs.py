@@ -1,8 +1,8 @@
 """Every bad input to every command is refused in one line, with exit status 2, before any work.
 
 The rows are in :mod:`tests.e2e.bad_inputs`. They run in-process through typer's runner (the
-whole table takes well under a minute); a few run as real subprocesses to show that a real process prints
-no traceback either.
+whole table takes well under a minute); a few run as real subprocesses to show that a real
+process prints no traceback either.
 """
 
 from __future__ import annotations

@@ -53,3 +53,11 @@ def test_the_node_url_is_checked_when_the_scenario_loads() -> None:
         _scenario(rpc="127.0.0.1:8545")
     with pytest.raises(ScenarioError, match=r"ledger\.market: unknown ledger market 'nope'"):
         _scenario(market="nope")
+
+
+def test_prices_the_batch_market_cannot_hold_are_refused_when_the_scenario_loads() -> None:
+    with pytest.raises(ScenarioError, match=r"tariffs\.retail_per_kwh: the batch market takes"):
+        scenario_from_dict({"tariffs": {"retail_per_kwh": 5000.0}})
+    assert scenario_from_dict(
+        {"tariffs": {"retail_per_kwh": 5000.0}, "ledger": {"market": "community"}}
+    )

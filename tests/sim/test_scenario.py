@@ -63,10 +63,11 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_a_change_applies_before_validation(tmp_path: Path) -> None:
-    # 300 households are too many for the batch market, not for a run off chain.
-    path = tmp_path / "big.toml"
-    path.write_text("[households]\ncount = 300\n")
-    with pytest.raises(ScenarioError, match="at most 256 households"):
+    # A retail price beyond the batch market's 32-bit prices is refused for the batch market,
+    # not for a run off chain.
+    path = tmp_path / "dear.toml"
+    path.write_text("[tariffs]\nretail_per_kwh = 5000.0\n")
+    with pytest.raises(ScenarioError, match="the batch market takes prices up to"):
         load_scenario(path)
     scenario = load_scenario(path, changes={"ledger": {"enabled": False}})
-    assert scenario.households.count == 300 and not scenario.ledger.enabled
+    assert scenario.tariffs.retail_per_kwh == 5000.0 and not scenario.ledger.enabled

@@ -41,6 +41,9 @@ from peergrid.core.inputs import read_toml
 from peergrid.core.orders import MAX_PRICE_PER_KWH, MAX_QUANTITY_KWH
 from peergrid.grid.feeders import check_feeder_name
 from peergrid.ledger.markets.batch_market import MAX_ORDERS_PER_SLOT
+from peergrid.ledger.markets.batch_market import (
+    MAX_PRICE_MICRO_PER_KWH as BATCH_MAX_PRICE_MICRO_PER_KWH,
+)
 from peergrid.mechanisms.registry import MECHANISMS, check_params
 from peergrid.platform.settlement import SETTLEMENTS
 
@@ -394,6 +397,20 @@ class Scenario(_Section):
                 f"orders a slot, so at most {MAX_ORDERS_PER_SLOT} households settle on it, got "
                 f'{count} (use ledger.market = "community" or ledger.enabled = false)'
             )
+        if ledger.enabled and ledger.market == "batch":
+            # The batch market packs prices and rates into 32-bit micro-units per kWh.
+            limit = BATCH_MAX_PRICE_MICRO_PER_KWH / 1e6
+            prices = {
+                "tariffs.retail_per_kwh": self.tariffs.retail_per_kwh,
+                "tariffs.network_fee_per_kwh": self.tariffs.network_fee_per_kwh,
+                "market.penalty_per_kwh": self.market.penalty_per_kwh,
+            }
+            for name, value in prices.items():
+                if value > limit:
+                    raise ValueError(
+                        f"{name}: the batch market takes prices up to {limit:.6f} currency/kWh, "
+                        f'got {value} (use ledger.market = "community" or ledger.enabled = false)'
+                    )
         return self
 
     @model_validator(mode="after")
