@@ -76,28 +76,34 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def deploy_command(
-    rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the node")],
+    rpc: Annotated[str, typer.Option("--rpc", metavar="<url>", help="JSON-RPC URL of the node")],
     market: Annotated[
         str,
         typer.Option(
             "--market",
+            metavar="<market>",
             help="the market to deploy: batch (sealed bids, the scenarios' default) or community",
         ),
     ] = "batch",
     out_file: Annotated[
         Path,
-        typer.Option("--out-file", help="addresses file that later commands read"),
+        typer.Option(
+            "--out-file", metavar="<path>", help="addresses file that later commands read"
+        ),
     ] = Path("deployment.json"),
     overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="replace the addresses file if it exists")
+        bool,
+        typer.Option("--overwrite", metavar="", help="replace the addresses file if it exists"),
     ] = False,
     supply: Annotated[
-        int, typer.Option("--supply-micro", help="token supply, micro-units (> 0)")
+        int,
+        typer.Option("--supply-micro", metavar="<micro>", help="token supply, micro-units (> 0)"),
     ] = 10**15,
     clearing_deadline: Annotated[
         int,
         typer.Option(
             "--clearing-deadline",
+            metavar="<seconds>",
             help="batch market: seconds after a slot's reveals start by which its clearing "
             "must be closed, else members reclaim their escrow",
         ),
