@@ -172,6 +172,7 @@ max_line_loading_pct = 1000.0
 max_trafo_loading_pct = 0.001
 [ledger]
 deposit_per_member = 1e12
+market = "community"  # the batch market takes 32-bit prices; the community contract 48-bit
 """
     )
     out = tmp_path / "out"
