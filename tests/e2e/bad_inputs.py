@@ -443,6 +443,14 @@ SCENARIO_ROWS = [
     _scenario_row(
         "scenario: rpc port 99999", "ledger.rpc", scenario(ledger={"rpc": "http://h:99999"})
     ),
+    _scenario_row(
+        "scenario: unknown ledger chain", "ledger.chain", scenario(ledger={"chain": "geth"})
+    ),
+    _scenario_row(
+        "scenario: chain beside rpc",
+        "give either rpc",
+        scenario(ledger={"chain": "embedded", "rpc": "http://127.0.0.1:1"}),
+    ),
     _scenario_row("scenario: unknown section", "foo: unknown field", scenario(foo={"a": 1})),
     _scenario_row("scenario: unknown field", "time.foo: unknown field", scenario(time__foo=1)),
     _scenario_row("scenario: section given a value", "time", scenario(time=5)),

@@ -310,6 +310,13 @@ class LedgerSection(_Section):
         le=MAX_DEPOSIT,
         description="settlement-token deposit of each member, currency, above 0 and at most 10^12",
     )
+    chain: Literal["auto", "anvil", "embedded"] = Field(
+        "auto",
+        description="the EVM the run settles on when no rpc is given: anvil, a private node "
+        "peergrid starts and stops (the fast path: transactions batched, one block per flush); "
+        "embedded, py-evm in process (no binary needed, slower); auto, anvil when its binary is "
+        "installed (npm ci), else embedded. Gas, money and trades are the same on each",
+    )
     rpc: str | None = Field(
         None,
         description="JSON-RPC URL of an EVM node to settle on (e.g. http://127.0.0.1:8545 for "
@@ -340,6 +347,15 @@ class LedgerSection(_Section):
             raise ValueError(message)
         del port
         return value
+
+    @model_validator(mode="after")
+    def _one_chain(self) -> LedgerSection:
+        # A node's URL names the chain; a second choice beside it would be silently ignored.
+        if self.rpc is not None and self.chain != "auto":
+            raise ValueError(
+                f"give either rpc (a node to settle on) or chain = {self.chain!r}, not both"
+            )
+        return self
 
 
 class OutputSection(_Section):
