@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: install demo test lint typecheck bench bench-rpc anvil clean
+.PHONY: install demo test lint typecheck docs bench bench-rpc anvil clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,13 +28,17 @@ demo: $(STAMP)
 	$(VENV)/bin/peergrid demo --overwrite
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks tools
+	$(VENV)/bin/ruff format --check src tests benchmarks tools
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: $(STAMP) $(NODE_STAMP) lint typecheck
+# The documentation site, warnings as errors; the reference pages are generated from the code.
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --quiet
+
+test: $(STAMP) $(NODE_STAMP) lint typecheck docs
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)
@@ -44,4 +48,4 @@ bench-rpc: $(STAMP) $(NODE_STAMP)
 	$(PY) benchmarks/ledger_rpc.py
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache site
