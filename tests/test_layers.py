@@ -32,9 +32,11 @@ ALLOWED: dict[str, set[str]] = {
     "protection": _BELOW_PLATFORM | {"platform"},
     "bench": _BELOW_PLATFORM | {"platform"} | _SIMULATIONS,  # a benchmark may run anything below
     "api": _BELOW_PLATFORM | {"platform"} | _SIMULATIONS,
-    "cli": _BELOW_PLATFORM | {"platform", "api", "bench", "__init__"} | _SIMULATIONS,
+    # the Python API a researcher calls; the command line is a thin layer on it
+    "public": _BELOW_PLATFORM | {"platform"} | _SIMULATIONS,
+    "cli": _BELOW_PLATFORM | {"platform", "api", "bench", "public", "__init__"} | _SIMULATIONS,
     # the package face hands on the names of a few layers; it never runs a command
-    "__init__": _BELOW_PLATFORM | {"platform"} | _SIMULATIONS,
+    "__init__": _BELOW_PLATFORM | {"platform", "public"} | _SIMULATIONS,
     "__main__": {"cli"},
 }
 

@@ -283,10 +283,14 @@ def test_public_names() -> None:
         "Order",
         "OrderError",
         "PeergridError",
+        "Scenario",
         "ScenarioError",
         "Side",
         "Trade",
         "__version__",
+        "clear",
+        "feeders",
+        "mechanisms",
     ]
     for name in peergrid.__all__:
         assert hasattr(peergrid, name)

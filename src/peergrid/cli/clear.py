@@ -53,8 +53,8 @@ def clear_command(
     ] = None,
 ) -> None:
     """Clear a JSON order set and print the result as JSON."""
+    from peergrid import public
     from peergrid.core.orders import read_order_book
-    from peergrid.mechanisms import clear
     from peergrid.mechanisms.registry import mechanism_spec
 
     # Everything that can be refused without reading the feeder is, first.
@@ -68,19 +68,7 @@ def clear_command(
             raise PeergridError(f"--param {item!r}: expected key=value")
         params[key] = parse_json(value, f"--param {key}", plain_text=True)
     _check_params(spec, params, "--param")
-    distances = None
-    if feeder is not None:
-        from peergrid.grid.feeders import check_feeder_name
-
-        check_feeder_name(feeder)
-    if spec.needs_distances:
-        if feeder is None:
-            raise PeergridError(f"mechanism {mechanism!r} needs a feeder: give --feeder <feeder>")
-        from peergrid.grid.distance import distance_matrix
-        from peergrid.grid.feeders import load_feeder
-
-        distances = distance_matrix(load_feeder(feeder))
-    result = clear(mechanism, book, params, distances=distances)
+    result = public.clear(book, mechanism, feeder=feeder, params=params)
     try:
         text = json.dumps(result.to_dict(), indent=2, allow_nan=False)
     except ValueError:

@@ -1,5 +1,13 @@
 """Clearing mechanisms: pure functions over orders and a grid context. They never import the
-ledger. Find one by its name in :data:`MECHANISMS`."""
+ledger. Find one by its name in :data:`MECHANISMS`.
+
+The package is also the API's list of mechanisms: ``peergrid.mechanisms()`` returns every
+:class:`MechanismSpec` (name, summary, whether it needs a feeder, parameters with units and
+defaults), so the name a user calls and the package the code imports are one thing.
+"""
+
+import sys
+import types
 
 from peergrid.mechanisms.info import AuctionInfo, ScoredAuctionInfo
 from peergrid.mechanisms.registry import (
@@ -21,3 +29,13 @@ __all__ = [
     "clear",
     "mechanism_spec",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """This package, callable: ``peergrid.mechanisms()`` lists the mechanisms."""
+
+    def __call__(self) -> list[MechanismSpec]:
+        return list(MECHANISMS.values())
+
+
+sys.modules[__name__].__class__ = _CallableModule

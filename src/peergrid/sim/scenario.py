@@ -455,7 +455,44 @@ class Scenario(_Section):
         return Path(self.output.directory.replace("{name}", self.name))
 
     def to_toml(self) -> str:
+        """The scenario as a TOML file's text; :meth:`load` reads it back to an equal scenario."""
         return tomli_w.dumps(self.model_dump(mode="json", exclude_none=True))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Scenario:
+        """Read and validate a scenario file (``-``: standard input).
+
+        A malformed file raises :class:`ScenarioError` in one line naming the file, the field
+        and the value::
+
+            scenario = peergrid.Scenario.load("examples/demo.toml")
+        """
+        return load_scenario(path)
+
+    def replace(self, **changes: Any) -> Scenario:
+        """A variant of this scenario, validated like a file.
+
+        A section is changed by a mapping of its fields (the others keep their values), a
+        top-level field by its value; a dotted key reaches one field of a section::
+
+            week = scenario.replace(time={"days": 7}, seed=1)
+            off_chain = scenario.replace(**{"ledger.enabled": False})
+
+        An unknown field or a value out of its bounds raises :class:`ScenarioError`.
+        """
+        data = self.model_dump(mode="python")
+        for key, value in changes.items():
+            section, dot, field = key.partition(".")
+            if dot:
+                current = data.get(section)
+                if not isinstance(current, dict):
+                    raise ScenarioError(f"{key}: {section!r} is not a section of the scenario")
+                current[field] = value
+            elif isinstance(value, Mapping) and isinstance(data.get(key), dict):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+        return scenario_from_dict(data)
 
 
 def scenario_from_dict(data: dict[str, Any]) -> Scenario:
