@@ -283,6 +283,7 @@ def test_public_names() -> None:
         "Order",
         "OrderError",
         "PeergridError",
+        "Result",
         "Scenario",
         "ScenarioError",
         "Side",
@@ -291,6 +292,7 @@ def test_public_names() -> None:
         "clear",
         "feeders",
         "mechanisms",
+        "run",
     ]
     for name in peergrid.__all__:
         assert hasattr(peergrid, name)

@@ -25,7 +25,7 @@ from peergrid.core.trades import Clearing, Trade
 
 if TYPE_CHECKING:
     from peergrid import mechanisms
-    from peergrid.public import clear, feeders
+    from peergrid.public import Result, clear, feeders, run
     from peergrid.sim.scenario import Scenario
 
 __version__ = "0.1.0"
@@ -33,8 +33,10 @@ __version__ = "0.1.0"
 # name -> the module that defines it, imported on first use (PEP 562).
 _LAZY: dict[str, str] = {
     "Scenario": "peergrid.sim.scenario",
+    "Result": "peergrid.public",
     "clear": "peergrid.public",
     "feeders": "peergrid.public",
+    "run": "peergrid.public",
 }
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "Order",
     "OrderError",
     "PeergridError",
+    "Result",
     "Scenario",
     "ScenarioError",
     "Side",
@@ -52,6 +55,7 @@ __all__ = [
     "clear",
     "feeders",
     "mechanisms",
+    "run",
 ]
 
 

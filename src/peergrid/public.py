@@ -16,13 +16,120 @@ and prints what they return.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from peergrid.core.errors import PeergridError
 from peergrid.core.orders import Order, orders_from_dicts
 from peergrid.core.trades import Clearing
 from peergrid.grid.feeder_types import FeederInfo
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from peergrid.ledger import Chain
+    from peergrid.sim.runner import RunResult
+    from peergrid.sim.scenario import Scenario
+    from peergrid.sim.summary import RunSummary
+
+
+def run(
+    scenario: Scenario | str | Path,
+    *,
+    chain: Chain | None = None,
+    on_slot: Callable[[int, int], None] | None = None,
+) -> Result:
+    """Run a scenario (or the scenario file at a path) from its first slot to its last.
+
+    The ledger settles on ``chain`` when given (an open :class:`~peergrid.ledger.Chain`, left
+    open for you to read its state afterwards), else where the scenario's ``[ledger]`` says;
+    ``on_slot(done, total)`` is called after every slot::
+
+        result = peergrid.run(peergrid.Scenario().replace(ledger={"enabled": False}))
+        result.summary.self_sufficiency, result.trades["quantity_kwh"].sum()
+
+    A bad scenario raises :class:`~peergrid.core.errors.ScenarioError` before any work.
+    """
+    from peergrid.sim.runner import run_scenario
+    from peergrid.sim.scenario import Scenario, load_scenario
+
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    return Result(run_scenario(scenario, on_slot, chain=chain))
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """What :func:`run` returns: a run's tables as pandas DataFrames, its summary and report.
+
+    Units are in the column names (``_kwh``, ``_kw``, ``_pu``, ``_pct``, ``_m``); money columns
+    (``price`` per kWh, ``value``, ``bill``, ``penalties``, ``grid_fee``) are in the scenario's
+    ``tariffs.currency``. The per-slot and per-trade tables are kept on disk during the run and
+    read when asked for, so keep a frame in a variable if you use it twice::
+
+        result = peergrid.run("examples/demo.toml")
+        trades = result.trades
+        trades.groupby("seller")["quantity_kwh"].sum()
+        result.report("report.html")
+    """
+
+    details: RunResult
+    """The runner's own result: the households as objects, the timings, the tables' files."""
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario exactly as it ran."""
+        return self.details.scenario
+
+    @property
+    def slots(self) -> pd.DataFrame:
+        """One row per slot: orders, clearing price, energy, money, grid state, ledger gas."""
+        return self.details.slots
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        """One row per trade: slot, buyer, seller, kWh, price, value, fee, path length."""
+        return self.details.trades
+
+    @property
+    def households(self) -> pd.DataFrame:
+        """One row per household: energy, P2P bought and sold, import, export, bills."""
+        return self.details.bills
+
+    @property
+    def violations(self) -> pd.DataFrame:
+        """Every grid limit violated: slot, kind, element, value, limit."""
+        return self.details.violations
+
+    @cached_property
+    def summary(self) -> RunSummary:
+        """The summary figures, typed (see :class:`~peergrid.sim.summary.RunSummary`)."""
+        from peergrid.sim.summary import RunSummary
+
+        return RunSummary.from_mapping(self.details.summary)
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Wall time of each stage of the run, seconds."""
+        return dict(self.details.timings)
+
+    def report(self, path: str | Path) -> Path:
+        """Write the self-contained HTML report to ``path``; its path."""
+        from peergrid.sim.report import write_report
+
+        return write_report(self.details, Path(path))
+
+    def save(self, folder: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
+        """Write every result file into ``folder`` as ``peergrid run`` does; their paths.
+
+        A folder that holds anything is refused unless ``overwrite``.
+        """
+        from peergrid.sim.results import write_results
+
+        return write_results(self.details, Path(folder), overwrite=overwrite)
 
 
 def clear(

@@ -8,11 +8,23 @@ from __future__ import annotations
 
 
 class PeergridError(Exception):
-    """Base of every domain error raised by peergrid."""
+    """Base of every domain error raised by peergrid: one line naming what is wrong.
+
+    The command line prints it and exits with status 2; in Python, catch it once::
+
+        try:
+            peergrid.run("my-day.toml")
+        except peergrid.PeergridError as exc:
+            print(exc)
+    """
 
 
 class OrderError(PeergridError, ValueError):
-    """An order (or an order set) is malformed: names the order and the field."""
+    """An order (or an order set) is malformed: names the order and the field::
+
+        peergrid.clear([{"id": "b1", "side": "buy", "price": 1, "quantity_kwh": -2}])
+        # OrderError: order 'b1', field 'quantity_kwh': must be a positive finite number, got -2
+    """
 
     def __init__(self, message: str, *, order_id: str | None = None, field: str | None = None):
         self.order_id = order_id
@@ -27,15 +39,29 @@ class OrderError(PeergridError, ValueError):
 
 
 class ScenarioError(PeergridError, ValueError):
-    """A scenario file is malformed: names the field and what is wrong."""
+    """A scenario file is malformed: names the field and what is wrong::
+
+        peergrid.Scenario().replace(time={"days": 0})
+        # ScenarioError: time.days: Input should be greater than or equal to 1 (got 0)
+    """
 
 
 class GridError(PeergridError):
-    """A feeder cannot be built or a power-flow input is malformed."""
+    """A feeder cannot be built or a power-flow input is malformed::
+
+        peergrid.clear(orders, mechanism="dpda+score", feeder="no-such-feeder")
+        # GridError: unknown feeder 'no-such-feeder' (known: case33bw, cigre-lv, ...)
+    """
 
 
 class LedgerError(PeergridError):
-    """A ledger call failed (reverted, or refused before it was sent); names the call."""
+    """A ledger call failed (reverted, or refused before it was sent); names the call::
+
+        try:
+            chain.transact(member, market, "reveal", order, salt)
+        except peergrid.LedgerError as exc:
+            exc.call, exc.reason  # "BatchMarket.reveal", the contract's revert reason
+    """
 
     def __init__(self, call: str, reason: str):
         self.call = call

@@ -55,12 +55,26 @@ MAX_ORDERS = 100_000
 
 
 class Side(StrEnum):
+    """The side of an order: a bid to buy or an offer to sell::
+
+        peergrid.Side("buy") is peergrid.Side.BUY
+    """
+
     BUY = "buy"
     SELL = "sell"
 
 
 @dataclass(frozen=True, slots=True)
 class Order:
+    """One order of a book: ``quantity_kwh`` at a limit ``price`` (currency per kWh).
+
+    ``agent`` is who places it, ``slot`` the delivery slot, ``bus`` where the agent connects
+    (for distance-aware mechanisms), ``max_distance_m`` the farthest partner it accepts::
+
+        bid = peergrid.Order("b1", "house-1", peergrid.Side.BUY, quantity_kwh=2.0, price=0.25)
+        peergrid.clear([bid, offer], mechanism="mcafee")
+    """
+
     id: str
     agent: str
     side: Side

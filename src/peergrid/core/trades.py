@@ -12,7 +12,10 @@ class Trade:
     """Energy moving from a seller to a buyer at ``price`` (currency per kWh).
 
     ``grid_fee`` is the DSO's whole charge for the pair in currency; how it is split between the
-    two sides is the settlement's business.
+    two sides is the settlement's business::
+
+        for trade in peergrid.clear(orders).trades:
+            print(trade.buyer, trade.seller, trade.quantity_kwh, trade.price)
     """
 
     buyer: str
@@ -46,7 +49,11 @@ class Clearing:
     """What a periodic mechanism returns.
 
     ``allocations`` maps every order id to its cleared kWh (0 for losers); ``info`` carries the
-    mechanism's own diagnostics (case, intersection, oversupply, ...), JSON-serialisable.
+    mechanism's own diagnostics (case, intersection, oversupply, ...), JSON-serialisable::
+
+        clearing = peergrid.clear(orders, mechanism="dpda")
+        clearing.price, clearing.allocations["b1"], clearing.info["case"]
+        clearing.to_dict()  # what `peergrid clear` prints
     """
 
     trades: tuple[Trade, ...]

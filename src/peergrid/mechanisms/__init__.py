@@ -3,7 +3,9 @@ ledger. Find one by its name in :data:`MECHANISMS`.
 
 The package is also the API's list of mechanisms: ``peergrid.mechanisms()`` returns every
 :class:`MechanismSpec` (name, summary, whether it needs a feeder, parameters with units and
-defaults), so the name a user calls and the package the code imports are one thing.
+defaults), so the name a user calls and the package the code imports are one thing::
+
+    {m.name: m.needs_distances for m in peergrid.mechanisms()}
 """
 
 import sys
@@ -32,7 +34,11 @@ __all__ = [
 
 
 class _CallableModule(types.ModuleType):
-    """This package, callable: ``peergrid.mechanisms()`` lists the mechanisms."""
+    """This package, callable: ``peergrid.mechanisms()`` lists the mechanisms::
+
+        for m in peergrid.mechanisms():
+            print(m.name, m.summary, [p.name for p in m.parameters])
+    """
 
     def __call__(self) -> list[MechanismSpec]:
         return list(MECHANISMS.values())

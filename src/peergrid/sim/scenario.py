@@ -377,6 +377,15 @@ class OutputSection(_Section):
 
 
 class Scenario(_Section):
+    """A scenario: the feeder, the households, the days, the market, the tariffs, the grid's
+    limits, the ledger and the outputs. Every field has a default that runs (the demo)::
+
+        scenario = peergrid.Scenario.load("examples/demo.toml")
+        same = peergrid.Scenario()
+        week = scenario.replace(time={"days": 7}, market={"mechanism": "mcafee"})
+        print(week.to_toml())
+    """
+
     name: str = Field(
         "demo",
         description="the scenario's name, which names its results folder: 1 to 64 letters, "

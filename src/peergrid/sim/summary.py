@@ -1,0 +1,101 @@
+"""A run's summary as a typed object: every figure of ``summary.json`` with its type and unit.
+
+:func:`peergrid.sim.metrics.summarise` computes the figures as a mapping (what ``summary.json``
+holds); :class:`RunSummary` is the same figures as attributes, for code and for the report's
+headline. A test holds the two together: every figure a run reports is a field here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RunSummary(BaseModel):
+    """The summary figures of a run. Money is in the scenario's ``currency``, energy in kWh.
+
+    ::
+
+        result = peergrid.run(peergrid.Scenario())
+        s = result.summary
+        f"{s.self_sufficiency:.0%} self-sufficient, {s.p2p_traded_kwh:.1f} kWh traded"
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scenario: str = Field(description="the scenario's name")
+    mechanism: str = Field(description="the clearing mechanism")
+    feeder: str = Field(description="the feeder")
+    households: int = Field(description="number of households")
+    households_with_pv: int = Field(description="households with PV")
+    slots: int = Field(description="slots run")
+    currency: str = Field(description="the currency of every money figure")
+    consumption_kwh: float = Field(description="the households' consumption, kWh")
+    pv_production_kwh: float = Field(description="their PV production, kWh")
+    p2p_contracted_kwh: float = Field(description="peer-to-peer energy contracted, kWh")
+    p2p_traded_kwh: float = Field(description="peer-to-peer energy the buyers' meters confirm")
+    p2p_undelivered_kwh: float = Field(description="energy contracted but not delivered, kWh")
+    forecast_error: float = Field(description="relative standard deviation of the forecasts")
+    orders: int = Field(description="orders placed")
+    late_orders: int = Field(description="orders sent after the quotation window")
+    rolled_replaced: int = Field(description="rolled orders replaced by their agent")
+    rolled_withdrawn: int = Field(description="rolled orders withdrawn")
+    trades_refused: int = Field(description="trades the ledger would refuse, voided")
+    winners_quoted: int = Field(description="winning orders sent their quotes")
+    losers_told: int = Field(description="losing orders told the clearing price")
+    imported_kwh: float = Field(description="energy imported from the supplier, kWh")
+    exported_kwh: float = Field(description="energy exported to the supplier, kWh")
+    self_sufficiency: float = Field(description="share of consumption not imported, with market")
+    self_sufficiency_baseline: float = Field(description="the same without the market")
+    trades: int = Field(description="trades")
+    slots_with_trades: int = Field(description="slots with at least one trade")
+    average_p2p_price: float | None = Field(description="volume-weighted price, currency/kWh")
+    retail_price: float = Field(description="supplier's import price, currency/kWh")
+    feed_in_price: float = Field(description="supplier's export price, currency/kWh")
+    community_bill: float = Field(description="the households' bills together, currency")
+    community_bill_baseline: float = Field(description="the same without the market")
+    dso_network_fees: float = Field(description="the DSO's fees on P2P energy, currency")
+    penalties: float = Field(description="penalties on undelivered energy, currency")
+    dso_imbalance: float = Field(description="the DSO's true-ups of metered deviations")
+    dso_income: float = Field(description="fees + penalties + true-ups, currency")
+    average_trade_distance_m: float | None = Field(description="energy-weighted path length, m")
+    households_better_off: int = Field(description="households whose bill fell")
+    households_worse_off: int = Field(description="households whose bill rose")
+    largest_saving: float = Field(description="the largest fall of one bill, currency")
+    winners_beyond_limit: int = Field(description="winners priced beyond their own limit")
+    clipping_excess_kwh: float = Field(description="DPDA clipping excess sold at feed-in, kWh")
+    grid_checked: bool = Field(description="whether every slot was checked with a power flow")
+    grid_violations: int = Field(description="limit violations")
+    grid_violations_by_kind: dict[str, int] = Field(description="violations by kind")
+    slots_with_violations: int = Field(description="slots with at least one violation")
+    power_flow_failures: int = Field(description="power flows that did not converge")
+    v_min_pu: float | None = Field(description="lowest bus voltage, p.u.")
+    v_max_pu: float | None = Field(description="highest bus voltage, p.u.")
+    max_line_loading_pct: float | None = Field(description="highest line loading, %")
+    max_trafo_loading_pct: float | None = Field(description="highest transformer loading, %")
+    ledger: bool = Field(description="whether the trades were settled on chain")
+    transactions: int = Field(description="slot transactions on chain")
+    gas_used: int = Field(description="gas of the slot transactions")
+    ledger_setup_transactions: int | None = Field(None, description="deployment and enrolment")
+    ledger_setup_gas: int | None = Field(None, description="their gas")
+    ledger_market: str | None = Field(None, description="the contract the run settled on")
+    ledger_dso_balance: float | None = Field(None, description="the DSO's balance, currency")
+    ledger_fills_refused: int | None = Field(None, description="fills the contract refused")
+    ledger_unpaid: float | None = Field(None, description="charges members could not pay")
+    ledger_money_conserved: bool | None = Field(None, description="money conserved on chain")
+    ledger_surplus: float | None = Field(None, description="rounding left in the contract")
+    ledger_trades_below_one_wh: int | None = Field(None, description="trades below 1 Wh")
+
+    @classmethod
+    def from_mapping(cls, figures: Mapping[str, Any]) -> RunSummary:
+        """The typed view of ``summary.json``'s figures (its ``timings_s`` aside)."""
+        return cls.model_validate({k: v for k, v in figures.items() if k != "timings_s"})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures as ``summary.json`` holds them (without the ledger's when off chain)."""
+        figures = self.model_dump()
+        if not self.ledger:
+            figures = {k: v for k, v in figures.items() if not k.startswith("ledger_")}
+        return figures
