@@ -53,7 +53,7 @@ def test_load_gives_the_file_and_replace_validates(tmp_path: Path) -> None:
     path = tmp_path / "week.toml"
     path.write_text(week.to_toml(), encoding="utf-8")
     assert peergrid.Scenario.load(path) == week
-    with pytest.raises(peergrid.ScenarioError, match="time.days"):
+    with pytest.raises(peergrid.ScenarioError, match=r"time\.days"):
         demo.replace(time={"days": 0})
     with pytest.raises(peergrid.ScenarioError, match="unknown field"):
         demo.replace(colour="red")
@@ -70,9 +70,7 @@ def test_run_returns_frames_a_typed_summary_and_a_report(
     assert len(result.slots) == 96
     assert len(result.households) == 6
     assert result.summary.trades == len(result.trades) > 0
-    assert result.summary.p2p_contracted_kwh == pytest.approx(
-        result.trades["quantity_kwh"].sum()
-    )
+    assert result.summary.p2p_contracted_kwh == pytest.approx(result.trades["quantity_kwh"].sum())
     assert isinstance(result.summary, RunSummary)
     assert result.summary.to_dict() == result.details.summary
     report = result.report(tmp_path / "report.html")

@@ -22,8 +22,8 @@ class PeergridError(Exception):
 class OrderError(PeergridError, ValueError):
     """An order (or an order set) is malformed: names the order and the field::
 
-        peergrid.clear([{"id": "b1", "side": "buy", "price": 1, "quantity_kwh": -2}])
-        # OrderError: order 'b1', field 'quantity_kwh': must be a positive finite number, got -2
+    peergrid.clear([{"id": "b1", "side": "buy", "price": 1, "quantity_kwh": -2}])
+    # OrderError: order 'b1', field 'quantity_kwh': must be a positive finite number, got -2
     """
 
     def __init__(self, message: str, *, order_id: str | None = None, field: str | None = None):
@@ -41,26 +41,26 @@ class OrderError(PeergridError, ValueError):
 class ScenarioError(PeergridError, ValueError):
     """A scenario file is malformed: names the field and what is wrong::
 
-        peergrid.Scenario().replace(time={"days": 0})
-        # ScenarioError: time.days: Input should be greater than or equal to 1 (got 0)
+    peergrid.Scenario().replace(time={"days": 0})
+    # ScenarioError: time.days: Input should be greater than or equal to 1 (got 0)
     """
 
 
 class GridError(PeergridError):
     """A feeder cannot be built or a power-flow input is malformed::
 
-        peergrid.clear(orders, mechanism="dpda+score", feeder="no-such-feeder")
-        # GridError: unknown feeder 'no-such-feeder' (known: case33bw, cigre-lv, ...)
+    peergrid.clear(orders, mechanism="dpda+score", feeder="no-such-feeder")
+    # GridError: unknown feeder 'no-such-feeder' (known: case33bw, cigre-lv, ...)
     """
 
 
 class LedgerError(PeergridError):
     """A ledger call failed (reverted, or refused before it was sent); names the call::
 
-        try:
-            chain.transact(member, market, "reveal", order, salt)
-        except peergrid.LedgerError as exc:
-            exc.call, exc.reason  # "BatchMarket.reveal", the contract's revert reason
+    try:
+        chain.transact(member, market, "reveal", order, salt)
+    except peergrid.LedgerError as exc:
+        exc.call, exc.reason  # "BatchMarket.reveal", the contract's revert reason
     """
 
     def __init__(self, call: str, reason: str):

@@ -57,7 +57,7 @@ MAX_ORDERS = 100_000
 class Side(StrEnum):
     """The side of an order: a bid to buy or an offer to sell::
 
-        peergrid.Side("buy") is peergrid.Side.BUY
+    peergrid.Side("buy") is peergrid.Side.BUY
     """
 
     BUY = "buy"

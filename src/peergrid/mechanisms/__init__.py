@@ -36,8 +36,8 @@ __all__ = [
 class _CallableModule(types.ModuleType):
     """This package, callable: ``peergrid.mechanisms()`` lists the mechanisms::
 
-        for m in peergrid.mechanisms():
-            print(m.name, m.summary, [p.name for p in m.parameters])
+    for m in peergrid.mechanisms():
+        print(m.name, m.summary, [p.name for p in m.parameters])
     """
 
     def __call__(self) -> list[MechanismSpec]:
