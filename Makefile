@@ -28,8 +28,8 @@ demo: $(STAMP)
 	$(VENV)/bin/peergrid demo --overwrite
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks tools
-	$(VENV)/bin/ruff format --check src tests benchmarks tools
+	$(VENV)/bin/ruff check src tests benchmarks tools examples
+	$(VENV)/bin/ruff format --check src tests benchmarks tools examples
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
