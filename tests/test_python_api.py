@@ -146,3 +146,9 @@ def test_the_summary_of_a_run_on_chain_is_typed(small: peergrid.Scenario) -> Non
     assert summary.ledger and summary.ledger_market == "community"
     assert summary.ledger_money_conserved is True
     assert summary.transactions > 0 and summary.gas_used > 0
+
+
+def test_the_docs_list_every_public_name() -> None:
+    page = (ROOT / "docs" / "reference" / "api.md").read_text(encoding="utf-8")
+    missing = [n for n in peergrid.__all__ if n != "__version__" and f"`{n}`" not in page]
+    assert missing == []
