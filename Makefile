@@ -24,7 +24,7 @@ install: $(STAMP) $(NODE_STAMP)
 anvil: $(NODE_STAMP)
 
 # A run never overwrites an earlier one unless told: make demo replaces its own results/demo.
-demo: $(STAMP)
+demo: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/peergrid demo --overwrite
 
 lint: $(STAMP)
@@ -38,8 +38,9 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict --quiet
 
+# Two workers: the machine's two cores (pytest-xdist); every test stays independent.
 test: $(STAMP) $(NODE_STAMP) lint typecheck docs
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2
 
 bench: $(STAMP)
 	$(PY) benchmarks/demo_day.py

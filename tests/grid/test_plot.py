@@ -10,7 +10,13 @@ import pytest
 
 from peergrid.core.errors import GridError
 from peergrid.grid.feeders import load_feeder
-from peergrid.grid.plot import draw_feeder, feeder_summary, geodata_positions, tree_layout
+from peergrid.grid.plot import (
+    draw_feeder,
+    feeder_figure,
+    feeder_summary,
+    geodata_positions,
+    tree_layout,
+)
 from peergrid.grid.topology import topology
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -30,6 +36,19 @@ def test_geodata_feeder_with_voltages(tmp_path: Path) -> None:
     out = draw_feeder(feeder, tmp_path / "cigre.png", vm_pu=feeder.net.res_bus.vm_pu.to_dict())
     assert out == tmp_path / "cigre.png"
     assert _is_png(out)
+
+
+def test_lines_coloured_by_loading(tmp_path: Path) -> None:
+    feeder = load_feeder("case33bw")
+    loading = {int(i): 10.0 * n for n, i in enumerate(feeder.net.line.index)}
+    fig = feeder_figure(feeder, line_loading_pct=loading)
+    bars = [ax.get_ylabel() for ax in fig.axes[1:]]
+    assert bars == ["line loading [%]"]
+    # the colour scale reaches the highest loading, or 100 % when every line is below it
+    (lines,) = [c for c in fig.axes[0].collections if c.get_array() is not None]
+    assert lines.norm.vmax == max(100.0, float(lines.get_array().max()))
+    assert 100.0 < lines.norm.vmax <= max(loading.values())  # lines out of service not drawn
+    assert _is_png(draw_feeder(feeder, tmp_path / "loading.png", line_loading_pct=loading))
 
 
 def test_line_geometries_of_the_reduced_feeder(tmp_path: Path) -> None:

@@ -111,6 +111,24 @@ def test_divergent_slot_among_many(check: PowerFlowCheck) -> None:
     assert fresh.check(13, p[3], q[3]) == results[3]
 
 
+def test_envelope_is_each_elements_extreme_over_the_slots(check: PowerFlowCheck) -> None:
+    rng = np.random.default_rng(8)
+    p = rng.uniform(-4, 6, (6, 55))
+    p[3] = 5000.0  # a slot that does not converge is left out of the envelope
+    checks, envelope = check.check_many_with_envelope(p, 0.2 * p)
+    assert checks == check.check_many(p, 0.2 * p)
+    full = check.run(np.delete(p, 3, axis=0), 0.2 * np.delete(p, 3, axis=0))
+    np.testing.assert_allclose(envelope.v_min_pu, np.nanmin(full.vm_pu, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(envelope.v_max_pu, np.nanmax(full.vm_pu, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(
+        envelope.line_loading_max_pct, full.line_loading_pct.max(axis=0), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        envelope.trafo_loading_max_pct, full.trafo_loading_pct.max(axis=0), rtol=1e-12
+    )
+    assert min(c.v_min_pu for c in checks if c.converged) == np.nanmin(envelope.v_min_pu)
+
+
 def test_limits_are_configurable() -> None:
     feeder = load_feeder("ieee-eu-lv")
     strict = PowerFlowCheck(feeder, feeder.household_buses, GridLimits(v_min_pu=1.049))

@@ -126,7 +126,8 @@ def tree_layout(feeder: Feeder) -> dict[int, XY]:
 
 def _line_paths(
     feeder: Feeder, xy: Mapping[int, XY], use_geo: bool
-) -> tuple[list[list[XY]], list[list[XY]]]:
+) -> tuple[list[list[XY]], list[list[XY]], list[int]]:
+    """Paths of the lines in service and of those out of service, and the ids of the first."""
     net = feeder.net
     sw = net.switch
     blocked = set()
@@ -134,6 +135,7 @@ def _line_paths(
         blocked = set(sw.element[(sw.et == "l") & ~sw.closed.astype(bool)].astype(int))
     live: list[list[XY]] = []
     dead: list[list[XY]] = []
+    live_ids: list[int] = []
     geo = net.line.geo if (use_geo and "geo" in net.line) else None
     for i, f, t, ok in zip(
         net.line.index, net.line.from_bus, net.line.to_bus, net.line.in_service, strict=True
@@ -144,8 +146,12 @@ def _line_paths(
         coords = _coordinates(geo.loc[i]) if geo is not None else None
         if coords and len(coords) >= 2:
             path = [(float(c[0]), float(c[1])) for c in coords]
-        (live if ok and int(i) not in blocked else dead).append(path)
-    return live, dead
+        if ok and int(i) not in blocked:
+            live.append(path)
+            live_ids.append(int(i))
+        else:
+            dead.append(path)
+    return live, dead, live_ids
 
 
 def draw_feeder(
@@ -154,21 +160,50 @@ def draw_feeder(
     vm_pu: Mapping[int, float] | None = None,
     *,
     title: str | None = None,
+    line_loading_pct: Mapping[int, float] | None = None,
 ) -> Path:
     """Writes a PNG picture of ``feeder`` to ``path`` and returns the path.
 
     ``vm_pu`` maps bus id to voltage magnitude (p.u.), e.g. ``net.res_bus.vm_pu``; buses it
-    does not cover are drawn grey.
+    does not cover are drawn grey. ``line_loading_pct`` maps line id to loading (%): lines are
+    then coloured by it (see :func:`feeder_figure`).
     """
+    fig = feeder_figure(feeder, vm_pu, title=title, line_loading_pct=line_loading_pct)
+    out = Path(path)
+    fig.savefig(out, format="png", bbox_inches="tight")
+    return out
+
+
+def feeder_figure(
+    feeder: Feeder,
+    vm_pu: Mapping[int, float] | None = None,
+    *,
+    title: str | None = None,
+    line_loading_pct: Mapping[int, float] | None = None,
+    figsize: tuple[float, float] = (10, 8),
+) -> Figure:
+    """The picture of :func:`draw_feeder` as a matplotlib figure (e.g. for a report): buses
+    coloured by ``vm_pu``, and lines by ``line_loading_pct`` when given (0 % to the highest
+    loading, at least 100 %, so that an overloaded line stands out)."""
     net = feeder.net
     geo_xy = geodata_positions(feeder)
     xy = geo_xy if geo_xy is not None else tree_layout(feeder)
-    fig = Figure(figsize=(10, 8), dpi=110)
+    fig = Figure(figsize=figsize, dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
 
-    live, dead = _line_paths(feeder, xy, use_geo=geo_xy is not None)
-    ax.add_collection(LineCollection(live, colors="0.35", linewidths=1.0, zorder=1))
+    live, dead, live_ids = _line_paths(feeder, xy, use_geo=geo_xy is not None)
+    if line_loading_pct is None:
+        ax.add_collection(LineCollection(live, colors="0.35", linewidths=1.0, zorder=1))
+    else:
+        loading = np.array([float(line_loading_pct.get(i, math.nan)) for i in live_ids])
+        top = max(100.0, float(np.nanmax(loading)) if np.isfinite(loading).any() else 100.0)
+        lines = LineCollection(
+            live, cmap="viridis", norm=Normalize(vmin=0.0, vmax=top), linewidths=2.0, zorder=1
+        )
+        lines.set_array(np.nan_to_num(loading, nan=0.0))
+        ax.add_collection(lines)
+        fig.colorbar(lines, ax=ax, label="line loading [%]", shrink=0.8)
     if dead:
         ax.add_collection(
             LineCollection(dead, colors="0.6", linewidths=0.8, linestyles="dotted", zorder=1)
@@ -259,9 +294,7 @@ def draw_feeder(
         ax.invert_yaxis()
         ax.set_ylabel("depth [branches from the source]")
         ax.set_xticks([])
-    out = Path(path)
-    fig.savefig(out, format="png", bbox_inches="tight")
-    return out
+    return fig
 
 
 def base_case_power_flow(feeder: Feeder) -> pp.pandapowerNet | None:

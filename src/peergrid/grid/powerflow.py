@@ -156,13 +156,28 @@ class PowerFlowCheck:
 
         ``slots`` labels the rows (default ``0, 1, …``). Returns one :class:`SlotCheck` per row.
         """
+        return self.check_many_with_envelope(p_kw, q_kvar, slots)[0]
+
+    def check_many_with_envelope(
+        self,
+        p_kw: npt.ArrayLike,
+        q_kvar: npt.ArrayLike | None = None,
+        slots: Sequence[int] | None = None,
+    ) -> tuple[list[SlotCheck], FeederEnvelope]:
+        """:meth:`check_many`, and each element's extremes over all the slots in the same pass
+        (a feeder drawn by its worst voltages and loadings)."""
         p, q, labels = self._inputs(p_kw, q_kvar, slots)
         checks: list[SlotCheck] = []
+        envelope: FeederEnvelope | None = None
         for start in range(0, p.shape[0], _CHUNK_SLOTS):
             stop = start + _CHUNK_SLOTS
             result = self._run(p[start:stop], q[start:stop], angles=False)
             checks.extend(slot_checks(result, labels[start:stop], self.limits))
-        return checks
+            chunk = FeederEnvelope.of(result)
+            envelope = chunk if envelope is None else envelope.merge(chunk)
+        if envelope is None:  # no slots: an envelope of NaN, one entry per element
+            envelope = FeederEnvelope.of(self._run(p[:1] * 0, q[:1] * 0, angles=False)).empty()
+        return checks, envelope
 
     def run(self, p_kw: npt.ArrayLike, q_kvar: npt.ArrayLike | None = None) -> ACResult:
         """Full AC results of slots of injections (shape (slots, prosumers), kW/kvar drawn)."""
@@ -197,6 +212,63 @@ class PowerFlowCheck:
                     f"{values[row, col]} (NaN or infinite values are not allowed)"
                 )
         return p, q, labels
+
+
+@dataclass(frozen=True)
+class FeederEnvelope:
+    """Each element's extremes over many slots: every bus's lowest and highest voltage (p.u.),
+    every line's and transformer's highest loading (%). Slots that did not converge are left
+    out (NaN where no slot converged)."""
+
+    bus_ids: IntArray
+    v_min_pu: FloatArray
+    v_max_pu: FloatArray
+    line_ids: IntArray
+    line_loading_max_pct: FloatArray
+    trafo_ids: IntArray
+    trafo_loading_max_pct: FloatArray
+
+    @classmethod
+    def of(cls, result: ACResult) -> FeederEnvelope:
+        def column(reduce: np.ufunc, values: FloatArray) -> FloatArray:
+            if values.shape[0] == 0:
+                return np.full(values.shape[1], np.nan)
+            reduced: FloatArray = reduce.reduce(values, axis=0)
+            return reduced
+
+        return cls(
+            result.bus_ids,
+            column(np.fmin, result.vm_pu),
+            column(np.fmax, result.vm_pu),
+            result.line_ids,
+            column(np.fmax, result.line_loading_pct),
+            result.trafo_ids,
+            column(np.fmax, result.trafo_loading_pct),
+        )
+
+    def merge(self, other: FeederEnvelope) -> FeederEnvelope:
+        """The extremes of both sets of slots (NaN ignored)."""
+        return FeederEnvelope(
+            self.bus_ids,
+            np.fmin(self.v_min_pu, other.v_min_pu),
+            np.fmax(self.v_max_pu, other.v_max_pu),
+            self.line_ids,
+            np.fmax(self.line_loading_max_pct, other.line_loading_max_pct),
+            self.trafo_ids,
+            np.fmax(self.trafo_loading_max_pct, other.trafo_loading_max_pct),
+        )
+
+    def empty(self) -> FeederEnvelope:
+        nan = np.nan
+        return FeederEnvelope(
+            self.bus_ids,
+            np.full_like(self.v_min_pu, nan),
+            np.full_like(self.v_max_pu, nan),
+            self.line_ids,
+            np.full_like(self.line_loading_max_pct, nan),
+            self.trafo_ids,
+            np.full_like(self.trafo_loading_max_pct, nan),
+        )
 
 
 def slot_checks(result: ACResult, slots: Sequence[int], limits: GridLimits) -> list[SlotCheck]:
