@@ -70,6 +70,7 @@ def summarise(
         "feed_in_price": scenario.tariffs.feed_in_per_kwh,
         "community_bill": float(bills["bill"].sum()),
         "community_bill_baseline": float(bills["baseline_bill"].sum()),
+        "community_saving": float(bills["baseline_bill"].sum() - bills["bill"].sum()),
         "dso_network_fees": fees,
         "penalties": penalties,
         "dso_imbalance": imbalance,

@@ -56,6 +56,7 @@ class RunSummary(BaseModel):
     feed_in_price: float = Field(description="supplier's export price, currency/kWh")
     community_bill: float = Field(description="the households' bills together, currency")
     community_bill_baseline: float = Field(description="the same without the market")
+    community_saving: float = Field(description="the baseline bill less the bill, currency")
     dso_network_fees: float = Field(description="the DSO's fees on P2P energy, currency")
     penalties: float = Field(description="penalties on undelivered energy, currency")
     dso_imbalance: float = Field(description="the DSO's true-ups of metered deviations")
