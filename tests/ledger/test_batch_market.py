@@ -84,11 +84,11 @@ def test_the_clearing_moves_exact_amounts_and_releases_escrow(market: Batch) -> 
     assert market.locked() == dict.fromkeys(market.accounts, 0)
     market.assert_conserved(4 * FUNDS_MICRO)
 
-    traded = receipt.events_named("Traded")
-    assert [
-        (e.args["buy"], e.args["sell"], e.args["energy_wh"], e.args["price_micro_per_kwh"])
-        for e in traded
-    ] == [(2, 0, 2500, 145_000), (3, 0, 500, 120_000)]
+    traded = market.ledger.trades_in(receipt)
+    assert [(t.slot, t.fill, t.charge_micro) for t in traded] == [
+        (SLOT, Fill(2, 0, 2500, 145_000), 0),
+        (SLOT, Fill(3, 0, 500, 120_000), 0),
+    ]
     (cleared,) = receipt.events_named("Cleared")
     assert (cleared.args["energy_wh"], cleared.args["value_micro"], cleared.args["fee_micro"]) == (
         3000,

@@ -117,6 +117,8 @@ MAX_SLOT = 2**32 - 2
 
 # The packed words the contract returns (see BatchMarket.vy).
 _U16, _U32, _U40, _U48, _U56 = 2**16 - 1, 2**32 - 1, 2**40 - 1, 2**48 - 1, 2**56 - 1
+_U96 = 2**96 - 1
+_FILL_ENERGY_SHIFT, _FILL_PRICE_SHIFT = 32, 64
 
 
 class Phase(IntEnum):
@@ -214,8 +216,50 @@ class Fill:
     energy_wh: int
     price_micro_per_kwh: int
 
-    def as_tuple(self) -> tuple[int, int, int, int]:
-        return (self.buy, self.sell, self.energy_wh, self.price_micro_per_kwh)
+    def packed(self) -> int:
+        """The fill as ``post_clearing`` takes it, one word: buy index 0..15, sell index
+        16..31, energy 32..63, price 64..95. A field that does not fit is refused
+        (:class:`LedgerError` of ``BatchMarket.post_clearing``) with the reason the contract
+        gives for it: no order has such an index, energy or price limit."""
+        call = "BatchMarket.post_clearing"
+        if not (0 <= self.buy <= _U16 and 0 <= self.sell <= _U16):
+            raise LedgerError(call, "fill names an unknown order")
+        if not 0 <= self.energy_wh <= _U32:
+            raise LedgerError(call, "energy out of range")
+        if self.price_micro_per_kwh < 0:
+            raise LedgerError(call, "price below the seller's limit")
+        if self.price_micro_per_kwh > _U32:
+            raise LedgerError(call, "price above the buyer's limit")
+        return (
+            self.buy
+            | self.sell << 16
+            | self.energy_wh << _FILL_ENERGY_SHIFT
+            | self.price_micro_per_kwh << _FILL_PRICE_SHIFT
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TradeLog:
+    """A ``Traded`` event of the contract: one per fill, its data packed in one word."""
+
+    slot: int
+    fill: Fill
+    charge_micro: int
+    """The pair's distance charge, C_d·d (0 without one)."""
+
+    @classmethod
+    def from_word(cls, word: int) -> TradeLog:
+        """Unpack ``Traded.trade``: the fill 0..95, the charge 96..191, the slot 192..223."""
+        return cls(
+            slot=(word >> 192) & _U32,
+            fill=Fill(
+                buy=word & _U16,
+                sell=(word >> 16) & _U16,
+                energy_wh=(word >> _FILL_ENERGY_SHIFT) & _U32,
+                price_micro_per_kwh=(word >> _FILL_PRICE_SHIFT) & _U32,
+            ),
+            charge_micro=(word >> 96) & _U96,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -784,7 +828,7 @@ class BatchMarketLedger(MarketLedger):
             self.market,
             "post_clearing",
             slot,
-            [f.as_tuple() for f in fills],
+            [f.packed() for f in fills],
             last,
             slot=slot,
         )
@@ -811,6 +855,13 @@ class BatchMarketLedger(MarketLedger):
                 f"{self.market.name}.post_clearing",
                 f"slot {slot} has {posted} fills posted that are not the first of these",
             )
+
+    @staticmethod
+    def trades_in(receipt: Receipt) -> tuple[TradeLog, ...]:
+        """The fills a ``post_clearing`` receipt logged, with their distance charges."""
+        return tuple(
+            TradeLog.from_word(int(e.args["trade"])) for e in receipt.events_named("Traded")
+        )
 
     def positions(self, slot: int) -> tuple[Position, ...]:
         """The positions of a cleared slot (in the contract's order), read from the contract
