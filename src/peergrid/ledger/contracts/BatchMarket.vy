@@ -204,6 +204,10 @@ FILL_MASK: constant(uint256) = 2**96 - 1
 TRADE_CHARGE_SHIFT: constant(uint256) = 96
 TRADE_SLOT_SHIFT: constant(uint256) = 192
 
+# The `Revealed` word: the order word, its index 98..113, its lock 128..191.
+REVEAL_INDEX_SHIFT: constant(uint256) = 98
+REVEAL_LOCK_SHIFT: constant(uint256) = 128
+
 # @notice Most fills one slot's clearing carries, over all its parts.
 MAX_FILLS_PER_SLOT: constant(uint256) = 2**32 - 1
 
@@ -309,15 +313,14 @@ event Committed:
     commitment: bytes32
 
 
+# `order`: the stored order word as revealed (owner's member index 0..31,
+# is_buy 32, quantity 33..64, price 65..96), its index in the slot
+# 98..113 and the lock it took 128..191 (below 2**56). Two data words and
+# one topic: a reveal is paid by every member in every slot.
 event Revealed:
     slot: indexed(uint256)
-    order_id: indexed(bytes32)
-    owner: indexed(address)
-    index: uint256
-    is_buy: bool
-    quantity_wh: uint256
-    price_micro_per_kwh: uint256
-    locked_micro: uint256
+    order_id: bytes32
+    order: uint256
 
 
 # `trade`: the fill as posted (buy index 0..15, sell index 16..31, energy
@@ -534,12 +537,7 @@ def reveal(
     log Revealed(
         slot=slot,
         order_id=order_id,
-        owner=msg.sender,
-        index=count,
-        is_buy=is_buy,
-        quantity_wh=quantity_wh,
-        price_micro_per_kwh=price_micro_per_kwh,
-        locked_micro=lock,
+        order=packed | (count << REVEAL_INDEX_SHIFT) | (lock << REVEAL_LOCK_SHIFT),
     )
 
 

@@ -173,7 +173,7 @@ class RevealedOrder:
     """An order as the contract stores it once revealed: owner, side, quantity, limit price.
 
     In a slot it is named by its index in reveal order; its order id only keyed the commitment
-    (and is in the ``Revealed`` event).
+    (and is in the ``Revealed`` event, with the order word as stored, its index and its lock).
     """
 
     owner: str
