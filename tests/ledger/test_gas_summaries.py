@@ -13,6 +13,7 @@ def test_each_summary_names_its_contract_and_adds_up_its_entries() -> None:
     assert table["per_order_placed"] == gas["place_order"]
     assert table["per_trade_settled"] == gas["clearing_per_trade"]
     assert table["per_trade_settled_charged"] == gas["clearing_per_charged_trade"]
+    assert table["per_trade_metered"] == gas["clearing_per_trade"] + 2 * gas["meter_reading"]
     assert table["per_trade_settled_community"] == gas["settlement_per_trade"]
     assert table["commit_reveal_per_order"] == gas["commit"] + gas["reveal"]
     contracts = {key: s["contract"] for key, s in table["summaries"].items()}
@@ -20,6 +21,7 @@ def test_each_summary_names_its_contract_and_adds_up_its_entries() -> None:
         "per_order_placed": "OrderBook",
         "per_trade_settled": "BatchMarket",
         "per_trade_settled_charged": "BatchMarket",
+        "per_trade_metered": "BatchMarket",
         "per_trade_settled_community": "Community",
         "commit_reveal_per_order": "BatchMarket",
     }

@@ -24,7 +24,8 @@ The table as JSON::
     {"functions": {"register": {"gas": 140850, "eur": 0.123452, "calls": [...], "note": "..."},
                    ...},
      "per_order_placed": null | gas, "per_trade_settled": null | gas,
-     "per_trade_settled_charged": null | gas, "per_trade_settled_community": null | gas,
+     "per_trade_settled_charged": null | gas, "per_trade_metered": null | gas,
+     "per_trade_settled_community": null | gas,
      "commit_reveal_per_order": null | gas,
      "summaries": {"per_trade_settled": {"contract": "BatchMarket", "entry": "clearing_per_trade",
                                          "gas": gas}, ...},
@@ -41,7 +42,9 @@ each, and the text rendering says it on every line): ``per_order_placed`` is the
 fill of a clearing closed in one transaction between two members not touched before in it (the
 fill verified against both stored orders, both tallied, both members paid, the buyer's escrow
 released; the meter's readings of the two positions come after, ``meter_reading`` each);
-``per_trade_settled_charged`` the same with a distance charge; ``per_trade_settled_community``
+``per_trade_settled_charged`` the same with a distance charge; ``per_trade_metered`` the fill
+with the meter's readings of its two positions (the whole on-chain cost of a trade once its
+orders are revealed); ``per_trade_settled_community``
 the community contract's ``settlement_per_trade``; ``commit_reveal_per_order`` the batch
 market's ``commit`` plus ``reveal``. A summary whose entries were not measured is ``null``.
 
@@ -487,6 +490,11 @@ SUMMARIES: dict[str, tuple[str, tuple[str, ...], str]] = {
         ("clearing_per_charged_trade",),
         "post_clearing, as per trade settled, the pair charged C_d·d",
     ),
+    "per_trade_metered": (
+        "per trade settled and metered",
+        ("clearing_per_trade", "meter_reading", "meter_reading"),
+        "post_clearing's marginal fill and post_readings' reading of its two positions",
+    ),
     "per_trade_settled_community": (
         "per trade settled by the community contract",
         ("settlement_per_trade",),
@@ -498,9 +506,10 @@ SUMMARIES: dict[str, tuple[str, tuple[str, ...], str]] = {
         "commit and reveal of one sealed order",
     ),
 }
-"""Top-level figures of :func:`gas_table`: label, the entries they add up, what they measure.
-Each comes from one contract, named with the entries' calls; the JSON keys are a contract with
-the table's readers (``per_order_placed`` and ``per_trade_settled`` above all)."""
+"""Top-level figures of :func:`gas_table`: label, the entries they add up (an entry named twice
+counts twice), what they measure. Each comes from one contract, named with the entries' calls;
+the JSON keys are a contract with the table's readers (``per_order_placed`` and
+``per_trade_settled`` above all)."""
 
 
 def _summaries(functions: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any] | None]:
