@@ -27,8 +27,9 @@ The table as JSON::
      "per_trade_settled_charged": null | gas, "per_trade_metered": null | gas,
      "per_trade_settled_community": null | gas,
      "commit_reveal_per_order": null | gas,
-     "summaries": {"per_trade_settled": {"contract": "BatchMarket", "entry": "clearing_per_trade",
-                                         "gas": gas}, ...},
+     "summaries": {"per_trade_settled": {"gas": gas, "contract": "BatchMarket",
+                                         "entries": ["clearing_per_trade"], "what": "..."},
+                   ...},
      "not_measured": {},
      "cost_model": {...}, "chain": {...}}
 
