@@ -73,7 +73,7 @@ def test_each_pair_pays_its_distance_charge_half_each() -> None:
     assert delta[market.dso] == 30_000 + 242_664 + 80_000
     assert market.locked() == dict.fromkeys(market.accounts, 0)
     market.assert_conserved(4 * FUNDS_MICRO)
-    assert [e.args["charge_micro"] for e in receipt.events_named("Traded")] == [242_664, 80_000]
+    assert [t.charge_micro for t in market.ledger.trades_in(receipt)] == [242_664, 80_000]
     (cleared,) = receipt.events_named("Cleared")
     assert (cleared.args["fee_micro"], cleared.args["charge_micro"]) == (30_000, 322_664)
     assert not receipt.events_named("ChargeShortfall")
@@ -101,7 +101,7 @@ def test_the_rate_is_frozen_with_the_slot() -> None:
     for member, order in zip(market.members, ORDERS, strict=True):
         market.ledger.reveal(member, SLOT, order)
     (receipt,) = market.ledger.post_clearing(SLOT, FILLS)
-    assert [e.args["charge_micro"] for e in receipt.events_named("Traded")] == [0, 0]
+    assert [t.charge_micro for t in market.ledger.trades_in(receipt)] == [0, 0]
     market.ledger.open_slot(SLOT + 1)
     assert market.ledger.slot_info(SLOT + 1).distance_charge_micro_per_km == C_D
 

@@ -159,7 +159,7 @@ def test_a_clearing_left_half_posted_is_void_and_moves_nothing() -> None:
     ledger, (s1, _, b1, b2) = market.ledger, market.members
     before = market.balances()
     market.chain.transact(
-        market.operator, ledger.market, "post_clearing", SLOT, [FILLS[0].as_tuple()], False
+        market.operator, ledger.market, "post_clearing", SLOT, [FILLS[0].packed()], False
     )
     info = ledger.slot_info(SLOT)
     assert (info.phase, info.trade_count) == (Phase.CLEARING, 1)
@@ -315,7 +315,7 @@ def test_a_restarted_client_finishes_the_slot(backend_chain: Chain, restart_afte
 def test_a_client_restarted_midway_through_a_clearing_sends_the_rest() -> None:
     market = silent_slot()
     market.chain.transact(
-        market.operator, market.ledger.market, "post_clearing", SLOT, [FILLS[0].as_tuple()], False
+        market.operator, market.ledger.market, "post_clearing", SLOT, [FILLS[0].packed()], False
     )
     ledger = restarted(market)
     with pytest.raises(LedgerError, match="1 fills posted that are not the first of these"):

@@ -66,6 +66,23 @@ def test_reveal_locks_the_buyers_most_cost(market: Batch) -> None:
     )
 
 
+def test_a_reveal_logs_its_stored_order_index_and_lock_in_one_word(market: Batch) -> None:
+    ledger = market.ledger
+    ledger.open_slot(SLOT)
+    for member, order in zip(market.members, ORDERS, strict=True):
+        ledger.commit(member, SLOT, order)
+    ledger.start_reveal(SLOT)
+    ledger.reveal(market.members[0], SLOT, S1)
+    b1 = market.members[2]
+    (event,) = ledger.reveal(b1, SLOT, B1).events_named("Revealed")
+    assert (event.args["slot"], bytes(event.args["order_id"])) == (SLOT, B1.order_id)
+    word = int(event.args["order"])
+    (stored,) = ledger.chain.call(ledger.market, "orders_of", SLOT, 1, 1)
+    assert word & (2**98 - 1) == int(stored[0])  # the order as stored, before any fill
+    assert (word >> 98) & (2**16 - 1) == 1  # its index: the slot's second reveal
+    assert word >> 128 == lock_micro(2500, 200_000, FEE) == market.escrow.locked_of(b1)
+
+
 def test_the_clearing_moves_exact_amounts_and_releases_escrow(market: Batch) -> None:
     revealed_slot(market)
     s1, s2, b1, b2 = market.members
@@ -84,11 +101,11 @@ def test_the_clearing_moves_exact_amounts_and_releases_escrow(market: Batch) -> 
     assert market.locked() == dict.fromkeys(market.accounts, 0)
     market.assert_conserved(4 * FUNDS_MICRO)
 
-    traded = receipt.events_named("Traded")
-    assert [
-        (e.args["buy"], e.args["sell"], e.args["energy_wh"], e.args["price_micro_per_kwh"])
-        for e in traded
-    ] == [(2, 0, 2500, 145_000), (3, 0, 500, 120_000)]
+    traded = market.ledger.trades_in(receipt)
+    assert [(t.slot, t.fill, t.charge_micro) for t in traded] == [
+        (SLOT, Fill(2, 0, 2500, 145_000), 0),
+        (SLOT, Fill(3, 0, 500, 120_000), 0),
+    ]
     (cleared,) = receipt.events_named("Cleared")
     assert (cleared.args["energy_wh"], cleared.args["value_micro"], cleared.args["fee_micro"]) == (
         3000,

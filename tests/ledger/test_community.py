@@ -8,6 +8,8 @@ from peergrid.core.errors import LedgerError
 from peergrid.ledger import (
     MAX_MEMBERS_PER_TX,
     MAX_TRADES_PER_TX,
+    CommunityLedger,
+    EmbeddedChain,
     SettlementTrade,
     SlotStatus,
     order_set_hash,
@@ -186,10 +188,11 @@ def test_hand_computed_settlement(community: Community) -> None:
     )
     assert record.status is SlotStatus.SETTLED and record.settled
 
-    settled = receipt.events_named("TradeSettled")
-    assert [e.args["value_micro"] for e in settled] == [152_345, 0, 200_000]
-    assert [(e.args["buyer"], e.args["seller"]) for e in settled] == [(a, b), (c, a), (b, c)]
-    assert all(e.args["slot"] == 7 for e in settled)
+    settled = community.ledger.trades_in(receipt)
+    assert settled == tuple(trades)
+    assert [t.value_micro for t in settled] == [152_345, 0, 200_000]
+    assert [(t.buyer, t.seller) for t in settled] == [(a, b), (c, a), (b, c)]
+    assert all(e.args["slot"] == 7 for e in receipt.events_named("TradeSettled"))
     (slot_event,) = receipt.events_named("SlotSettled")
     assert slot_event.args == {
         "slot": 7,
@@ -419,3 +422,25 @@ def test_a_bad_hash_is_refused_before_sending(community: Community) -> None:
         community.ledger.settle_slot(1, b"short", [])
     assert info.value.call == SETTLE
     assert info.value.reason.startswith("bad argument")
+
+
+def test_a_members_flag_and_balance_share_one_word_that_cannot_overflow() -> None:
+    """The member flag is the account word's top bit: the contract holds at most 2**255 - 1, so
+    no balance reaches it, and a removed member's balance stays withdrawable."""
+    chain = EmbeddedChain()
+    operator, dso, issuer, member = (chain.new_account(r) for r in ("op", "dso", "iss", "m"))
+    ledger = CommunityLedger.deploy(
+        chain, operator=operator, dso=dso, issuer=issuer, supply_micro=2**256 - 1
+    )
+    ledger.register_members([member])
+    ledger.fund(member, 2**255)
+    with reverts("Community.deposit", "deposit exceeds the contract's capacity"):
+        ledger.deposit(member, 2**255)
+    ledger.deposit(member, 2**255 - 1)
+    assert ledger.balance_of(member) == 2**255 - 1 and ledger.is_member(member)
+    with reverts("Community.deposit", "deposit exceeds the contract's capacity"):
+        ledger.deposit(member, 1)
+    ledger.withdraw(member, 2**255 - 1)
+    assert ledger.balance_of(member) == 0 and ledger.is_member(member)
+    ledger.remove_member(member)
+    assert not ledger.is_member(member) and ledger.balance_of(member) == 0

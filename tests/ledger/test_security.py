@@ -186,7 +186,7 @@ def test_a_prosumer_cannot_post_a_clearing_that_pays_itself() -> None:
                 market.ledger.market,
                 "post_clearing",
                 SLOT,
-                [Fill(2, 0, 2500, 200_000).as_tuple()],
+                [Fill(2, 0, 2500, 200_000).packed()],
                 last,
             )
 

@@ -23,17 +23,35 @@ The table as JSON::
 
     {"functions": {"register": {"gas": 140850, "eur": 0.123452, "calls": [...], "note": "..."},
                    ...},
-     "per_order_placed": null | gas, "per_trade_settled": gas,
+     "per_order_placed": null | gas, "per_trade_settled": null | gas,
+     "per_trade_settled_charged": null | gas, "per_trade_metered": null | gas,
+     "per_trade_settled_community": null | gas,
+     "commit_reveal_per_order": null | gas,
+     "summaries": {"per_trade_settled": {"gas": gas, "contract": "BatchMarket",
+                                         "entries": ["clearing_per_trade"], "what": "..."},
+                   ...},
      "not_measured": {},
      "cost_model": {...}, "chain": {...}}
 
 Entries: the community's functions (register, approve, deposit, withdraw, settlement per trade
 and its fixed part, an empty slot), the sealed-bid batch market's (commit, reveal, clearing per
-trade, meter reading per position) and the order book's (place order, match per trade). Top-level
-summaries: ``per_order_placed`` is the order book's ``place_order``; ``per_trade_settled`` the
-community's ``settlement_per_trade``. An entry whose client module is missing is reported under
-``not_measured`` instead of failing; a new function becomes an entry with :func:`gas_entry`
-(and, if it needs a client module of its own, a line in ``_ENTRY_MODULES``).
+trade, meter reading per position) and the order book's (place order, match per trade).
+
+Top-level summaries, each from one contract (``summaries`` names the contract and the entry of
+each, and the text rendering says it on every line): ``per_order_placed`` is the order book's
+``place_order``; ``per_trade_settled`` the batch market's ``clearing_per_trade``, the marginal
+fill of a clearing closed in one transaction between two members not touched before in it (the
+fill verified against both stored orders, both tallied, both members paid, the buyer's escrow
+released; the meter's readings of the two positions come after, ``meter_reading`` each);
+``per_trade_settled_charged`` the same with a distance charge; ``per_trade_metered`` the fill
+with the meter's readings of its two positions (the whole on-chain cost of a trade once its
+orders are revealed); ``per_trade_settled_community``
+the community contract's ``settlement_per_trade``; ``commit_reveal_per_order`` the batch
+market's ``commit`` plus ``reveal``. A summary whose entries were not measured is ``null``.
+
+An entry whose client module is missing is reported under ``not_measured`` instead of failing; a
+new function becomes an entry with :func:`gas_entry` (and, if it needs a client module of its
+own, a line in ``_ENTRY_MODULES``).
 """
 
 from __future__ import annotations
@@ -457,6 +475,63 @@ def _match_per_trade(bench: Bench) -> GasFigure:
 
 # --- the table ----------------------------------------------------------------------------
 
+SUMMARIES: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "per_order_placed": (
+        "per order placed",
+        ("place_order",),
+        "place, an order resting in the book",
+    ),
+    "per_trade_settled": (
+        "per trade settled",
+        ("clearing_per_trade",),
+        "post_clearing, the marginal fill between two members new to the transaction",
+    ),
+    "per_trade_settled_charged": (
+        "per trade settled with a distance charge",
+        ("clearing_per_charged_trade",),
+        "post_clearing, as per trade settled, the pair charged C_d·d",
+    ),
+    "per_trade_metered": (
+        "per trade settled and metered",
+        ("clearing_per_trade", "meter_reading", "meter_reading"),
+        "post_clearing's marginal fill and post_readings' reading of its two positions",
+    ),
+    "per_trade_settled_community": (
+        "per trade settled by the community contract",
+        ("settlement_per_trade",),
+        "settle_slot, the marginal trade between two members new to the transaction",
+    ),
+    "commit_reveal_per_order": (
+        "commit plus reveal per order",
+        ("commit", "reveal"),
+        "commit and reveal of one sealed order",
+    ),
+}
+"""Top-level figures of :func:`gas_table`: label, the entries they add up (an entry named twice
+counts twice), what they measure. Each comes from one contract, named with the entries' calls;
+the JSON keys are a contract with the table's readers (``per_order_placed`` and
+``per_trade_settled`` above all)."""
+
+
+def _summaries(functions: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any] | None]:
+    """Each of :data:`SUMMARIES` from the measured entries, with its contract (``None`` if one
+    of its entries was not measured)."""
+    out: dict[str, dict[str, Any] | None] = {}
+    for key, (_, names, what) in SUMMARIES.items():
+        entries = [functions.get(name) for name in names]
+        if any(e is None for e in entries):
+            out[key] = None
+            continue
+        measured = [e for e in entries if e is not None]
+        contracts = sorted({call.split(".")[0] for e in measured for call in e["calls"]})
+        out[key] = {
+            "gas": sum(e["gas"] for e in measured),
+            "contract": ", ".join(contracts),
+            "entries": list(names),
+            "what": what,
+        }
+    return out
+
 
 def _module_exists(module: str) -> bool:
     try:
@@ -509,16 +584,12 @@ def gas_table(
             not_measured[name] = f"no client module {module} yet"
             continue
         functions[name] = _ENTRIES[name](bench).as_json()
-    place_order = functions.get("place_order")
+    summaries = _summaries(functions)
     used = chain if chain is not None else EmbeddedChain()
     return {
         "functions": functions,
-        "per_order_placed": place_order["gas"] if place_order else None,
-        "per_trade_settled": (
-            functions["settlement_per_trade"]["gas"]
-            if "settlement_per_trade" in functions
-            else None
-        ),
+        **{key: (summary["gas"] if summary else None) for key, summary in summaries.items()},
+        "summaries": summaries,
         "not_measured": not_measured,
         "cost_model": {
             "equation": "C = G · F̄ · H (VDMA paper, Eq. 1)",
@@ -544,14 +615,14 @@ def format_gas_table(table: dict[str, Any]) -> str:
         for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    per_order = table["per_order_placed"]
     lines.append("")
-    lines.append(
-        f"per order placed: {per_order:,} gas"
-        if per_order is not None
-        else "per order placed: not measured yet"
-    )
-    lines.append(f"per trade settled: {table['per_trade_settled']:,} gas")
+    for key, (label, _, _) in SUMMARIES.items():
+        summary = table["summaries"][key]
+        lines.append(
+            f"{label}: {summary['gas']:,} gas ({summary['contract']}, {summary['what']})"
+            if summary is not None
+            else f"{label}: not measured"
+        )
     model = table["cost_model"]
     lines.append(
         f"cost: {model['equation']}, {model['gwei_per_gas']} gwei/gas × "

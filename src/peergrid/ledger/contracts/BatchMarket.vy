@@ -173,13 +173,6 @@ exports: (
 )
 
 
-struct Fill:
-    buy: uint256
-    sell: uint256
-    energy_wh: uint256
-    price_micro_per_kwh: uint256
-
-
 # Slot phases (as `slot_info` reports them).
 PHASE_NONE: constant(uint8) = 0
 PHASE_OPEN: constant(uint8) = 1
@@ -196,6 +189,24 @@ MAX_ORDERS: public(constant(uint256)) = 1000
 
 # @notice Most fills one part of a clearing carries.
 MAX_FILLS_PER_CALL: public(constant(uint256)) = 128
+
+# A fill, one calldata word: buy order index 0..15, sell order index
+# 16..31, energy Wh 32..63, price 64..95, every other bit zero. Packed
+# because calldata is paid per byte and four ABI words per fill were
+# mostly zero bytes.
+FILL_INDEX_MASK: constant(uint256) = 2**16 - 1
+FILL_SELL_SHIFT: constant(uint256) = 16
+FILL_ENERGY_SHIFT: constant(uint256) = 32
+FILL_PRICE_SHIFT: constant(uint256) = 64
+FILL_MASK: constant(uint256) = 2**96 - 1
+# The `Traded` word: the fill 0..95, the pair's distance charge 96..191,
+# the slot 192..223.
+TRADE_CHARGE_SHIFT: constant(uint256) = 96
+TRADE_SLOT_SHIFT: constant(uint256) = 192
+
+# The `Revealed` word: the order word, its index 98..113, its lock 128..191.
+REVEAL_INDEX_SHIFT: constant(uint256) = 98
+REVEAL_LOCK_SHIFT: constant(uint256) = 128
 
 # @notice Most fills one slot's clearing carries, over all its parts.
 MAX_FILLS_PER_SLOT: constant(uint256) = 2**32 - 1
@@ -275,8 +286,13 @@ _commitments: HashMap[uint256, HashMap[address, HashMap[bytes32, bytes32]]]
 # slot -> index -> packed order
 _orders: HashMap[uint256, HashMap[uint256, uint256]]
 # slot -> index // 2 -> distance charges owed for orders index & ~1 (bits
-# 0..127) and index | 1 (bits 128..255): at most 2**32 fills of < 2**77
+# 0..127) and index | 1 (bits 128..255) by the parts of a clearing before
+# its closing one: at most 2**32 fills of < 2**77
 _owed: HashMap[uint256, HashMap[uint256, uint256]]
+# slot -> index -> distance charges owed for the order by the closing part:
+# they are paid in the same transaction, so they are summed where a word
+# costs 100 gas, not 22 100 (a fresh storage word).
+_owed_now: transient(HashMap[uint256, HashMap[uint256, uint256]])
 
 
 event RatesChanged:
@@ -297,24 +313,22 @@ event Committed:
     commitment: bytes32
 
 
+# `order`: the stored order word as revealed (owner's member index 0..31,
+# is_buy 32, quantity 33..64, price 65..96), its index in the slot
+# 98..113 and the lock it took 128..191 (below 2**56). Two data words and
+# one topic: a reveal is paid by every member in every slot.
 event Revealed:
     slot: indexed(uint256)
-    order_id: indexed(bytes32)
-    owner: indexed(address)
-    index: uint256
-    is_buy: bool
-    quantity_wh: uint256
-    price_micro_per_kwh: uint256
-    locked_micro: uint256
+    order_id: bytes32
+    order: uint256
 
 
+# `trade`: the fill as posted (buy index 0..15, sell index 16..31, energy
+# Wh 32..63, price 64..95), the pair's distance charge 96..191, the slot
+# 192..223. One data word and no indexed topic: it is logged per fill, and
+# `Cleared` carries the slot as a topic.
 event Traded:
-    slot: indexed(uint256)
-    buy: uint256
-    sell: uint256
-    energy_wh: uint256
-    price_micro_per_kwh: uint256
-    charge_micro: uint256
+    trade: uint256
 
 
 event ChargeShortfall:
@@ -523,12 +537,7 @@ def reveal(
     log Revealed(
         slot=slot,
         order_id=order_id,
-        owner=msg.sender,
-        index=count,
-        is_buy=is_buy,
-        quantity_wh=quantity_wh,
-        price_micro_per_kwh=price_micro_per_kwh,
-        locked_micro=lock,
+        order=packed | (count << REVEAL_INDEX_SHIFT) | (lock << REVEAL_LOCK_SHIFT),
     )
 
 
@@ -536,13 +545,14 @@ def reveal(
 
 
 @external
-def post_clearing(slot: uint256, fills: DynArray[Fill, MAX_FILLS_PER_CALL], last: bool):
+def post_clearing(slot: uint256, fills: DynArray[uint256, MAX_FILLS_PER_CALL], last: bool):
     """
     @notice Post a part of `slot`'s clearing (operator): fills naming orders
-            by their index in reveal order. Every fill is verified and
-            tallied; a failure reverts the part. With `last`, the clearing
-            closes: money moves, every lock is released, positions are
-            recorded. Before the clearing deadline only.
+            by their index in reveal order, each one word: buy index 0..15,
+            sell index 16..31, energy Wh 32..63, price 64..95. Every fill is
+            verified and tallied; a failure reverts the part. With `last`,
+            the clearing closes: money moves, every lock is released,
+            positions are recorded. Before the clearing deadline only.
     """
     self._only_operator()
     slot_record: uint256 = self._slots[slot]
@@ -557,28 +567,34 @@ def post_clearing(slot: uint256, fills: DynArray[Fill, MAX_FILLS_PER_CALL], last
     n: uint256 = (slot_record >> COUNT_SHIFT) & COUNT_MASK
     fee_rate: uint256 = (slot_record >> FEE_SHIFT) & RATE_MASK
     distance_rate: uint256 = (slot_record >> DISTANCE_SHIFT) & RATE_MASK
-    for f: Fill in fills:
-        assert f.buy < n and f.sell < n, "fill names an unknown order"
-        b: uint256 = self._orders[slot][f.buy]
-        s: uint256 = self._orders[slot][f.sell]
+    slot_bits: uint256 = slot << TRADE_SLOT_SHIFT
+    for f: uint256 in fills:
+        assert f & ~FILL_MASK == 0, "malformed fill"
+        buy: uint256 = f & FILL_INDEX_MASK
+        sell: uint256 = (f >> FILL_SELL_SHIFT) & FILL_INDEX_MASK
+        # Both fields below 2**32 by the mask: every product below fits.
+        energy_wh: uint256 = (f >> FILL_ENERGY_SHIFT) & FIELD_MASK
+        price: uint256 = f >> FILL_PRICE_SHIFT
+        assert buy < n and sell < n, "fill names an unknown order"
+        b: uint256 = self._orders[slot][buy]
+        s: uint256 = self._orders[slot][sell]
         assert b & SIDE_BIT != 0, "fill's buy order is a sell order"
         assert s & SIDE_BIT == 0, "fill's sell order is a buy order"
         assert b & INDEX_MASK != s & INDEX_MASK, "buyer and seller are the same"
-        assert f.energy_wh != 0, "zero energy"
-        assert f.energy_wh <= MAX_QUANTITY_WH, "energy out of range"
-        assert f.price_micro_per_kwh >= (s >> PRICE_SHIFT) & FIELD_MASK, "price below the seller's limit"
-        assert f.price_micro_per_kwh <= (b >> PRICE_SHIFT) & FIELD_MASK, "price above the buyer's limit"
+        assert energy_wh != 0, "zero energy"
+        assert price >= (s >> PRICE_SHIFT) & FIELD_MASK, "price below the seller's limit"
+        assert price <= (b >> PRICE_SHIFT) & FIELD_MASK, "price above the buyer's limit"
         # Energy filled is at most the order's quantity (< 2**32): no overflow.
-        filled_b: uint256 = unsafe_add((b >> FILLED_SHIFT) & FIELD_MASK, f.energy_wh)
-        filled_s: uint256 = unsafe_add((s >> FILLED_SHIFT) & FIELD_MASK, f.energy_wh)
+        filled_b: uint256 = unsafe_add((b >> FILLED_SHIFT) & FIELD_MASK, energy_wh)
+        filled_s: uint256 = unsafe_add((s >> FILLED_SHIFT) & FIELD_MASK, energy_wh)
         assert filled_b <= (b >> QUANTITY_SHIFT) & FIELD_MASK, "buy order filled beyond its quantity"
         assert filled_s <= (s >> QUANTITY_SHIFT) & FIELD_MASK, "sell order filled beyond its quantity"
 
-        trade_value: uint256 = unsafe_div(unsafe_mul(f.energy_wh, f.price_micro_per_kwh), WH_PER_KWH)
-        fee: uint256 = unsafe_div(unsafe_mul(f.energy_wh, fee_rate), WH_PER_KWH)
+        trade_value: uint256 = unsafe_div(unsafe_mul(energy_wh, price), WH_PER_KWH)
+        fee: uint256 = unsafe_div(unsafe_mul(energy_wh, fee_rate), WH_PER_KWH)
         seller_fee: uint256 = min(unsafe_div(fee, 2), trade_value)
         # Tallied in the order's word: value and money stay below 2**56.
-        self._orders[slot][f.buy] = (
+        self._orders[slot][buy] = (
             (b & ORDER_MASK)
             | (filled_b << FILLED_SHIFT)
             | (unsafe_add((b >> VALUE_SHIFT) & AMOUNT_MASK, trade_value) << VALUE_SHIFT)
@@ -587,7 +603,7 @@ def post_clearing(slot: uint256, fills: DynArray[Fill, MAX_FILLS_PER_CALL], last
                 << MONEY_SHIFT
             )
         )
-        self._orders[slot][f.sell] = (
+        self._orders[slot][sell] = (
             (s & ORDER_MASK)
             | (filled_s << FILLED_SHIFT)
             | (unsafe_add((s >> VALUE_SHIFT) & AMOUNT_MASK, trade_value) << VALUE_SHIFT)
@@ -602,22 +618,22 @@ def post_clearing(slot: uint256, fills: DynArray[Fill, MAX_FILLS_PER_CALL], last
             # rate < 2**32, distance < 2**64: charge < 2**77.
             charge = unsafe_div(unsafe_mul(distance_rate, millimetres), MM_PER_KM)
             seller_share: uint256 = unsafe_div(charge, 2)
-            self._owe(slot, f.buy, unsafe_sub(charge, seller_share))
-            self._owe(slot, f.sell, seller_share)
-        log Traded(
-            slot=slot,
-            buy=f.buy,
-            sell=f.sell,
-            energy_wh=f.energy_wh,
-            price_micro_per_kwh=f.price_micro_per_kwh,
-            charge_micro=charge,
-        )
+            if last:
+                # Summed per order for the closing below, in this transaction.
+                self._owed_now[slot][buy] = unsafe_add(
+                    self._owed_now[slot][buy], unsafe_sub(charge, seller_share)
+                )
+                self._owed_now[slot][sell] = unsafe_add(self._owed_now[slot][sell], seller_share)
+            else:
+                self._owe(slot, buy, unsafe_sub(charge, seller_share))
+                self._owe(slot, sell, seller_share)
+        log Traded(trade=f | (charge << TRADE_CHARGE_SHIFT) | slot_bits)
 
     slot_record = (slot_record & ~(TRADES_MASK << TRADES_SHIFT)) | (
         unsafe_add(trades, len(fills)) << TRADES_SHIFT
     )
     if last:
-        self._close(slot, slot_record)
+        self._close(slot, slot_record, phase == convert(PHASE_CLEARING, uint256))
     elif phase == convert(PHASE_REVEAL, uint256):
         self._slots[slot] = slot_record + 1
         log PhaseChanged(slot=slot, phase=PHASE_CLEARING)
@@ -626,10 +642,12 @@ def post_clearing(slot: uint256, fills: DynArray[Fill, MAX_FILLS_PER_CALL], last
 
 
 @internal
-def _close(slot: uint256, slot_record: uint256):
+def _close(slot: uint256, slot_record: uint256, had_parts: bool):
     """
     @notice Move the money of every order's tallies, release every lock,
             take the distance charges from what is free, record positions.
+            `had_parts`: earlier parts were posted, whose distance charges
+            are in storage (the closing part's are in transient storage).
     """
     n: uint256 = (slot_record >> COUNT_SHIFT) & COUNT_MASK
     fee_rate: uint256 = (slot_record >> FEE_SHIFT) & RATE_MASK
@@ -666,7 +684,9 @@ def _close(slot: uint256, slot_record: uint256):
             balance = unsafe_add(balance, money)
             paid_out = unsafe_add(paid_out, money)
         if charging and filled != 0:
-            owed: uint256 = self._owed_of(slot, i)
+            owed: uint256 = self._owed_now[slot][i]
+            if had_parts:
+                owed = unsafe_add(owed, self._owed_of(slot, i))
             paid: uint256 = min(owed, balance - locked)
             balance = unsafe_sub(balance, paid)
             charged = unsafe_add(charged, paid)
@@ -920,7 +940,9 @@ def orders_of(slot: uint256, start: uint256, count: uint256) -> DynArray[uint256
             word (owner's member index 0..31, is_buy 32, quantity 33..64,
             price 65..96, reclaimed 97, energy filled 98..129, value
             130..185, money paid or received 186..241) and the distance
-            charges its owner owes for it.
+            charges its owner owes for it by the parts of the clearing
+            posted before its closing one (the closing part's are paid in
+            its own transaction and never stored).
     """
     n: uint256 = (self._slots[slot] >> COUNT_SHIFT) & COUNT_MASK
     out: DynArray[uint256[2], MAX_ORDERS_PER_VIEW] = []

@@ -28,7 +28,9 @@
      Every call is atomic: a failing trade reverts the whole call.
 
      Input bounds (energy, price, fee) keep every product and sum far from
-     2**256, so no arithmetic check fails without a reason string.
+     2**256, so no arithmetic check fails without a reason string. The
+     contract holds at most MAX_TOTAL_MICRO (2**255 - 1): a member's flag and
+     balance share one storage word (`membership`).
 """
 
 from ethereum.ercs import IERC20
@@ -83,8 +85,8 @@ WH_PER_KWH: constant(uint256) = 1000
 # @notice The settlement token held in escrow.
 token: public(immutable(IERC20))
 
-# @notice Each member's internal balance, micro-currency.
-balance_of: public(HashMap[address, uint256])
+# @notice Most micro-currency the contract holds: a balance fits its word.
+MAX_TOTAL_MICRO: public(constant(uint256)) = 2**255 - 1
 
 # @notice The DSO's internal balance (collected fees), micro-currency.
 dso_balance: public(uint256)
@@ -105,14 +107,14 @@ event Withdrawn:
     amount_micro: uint256
 
 
+# `trade`: energy Wh 0..63 | price 64..127 | fee 128..255 (each within its
+# bound); the value is energy * price // 1000. Logged per trade, so its
+# data is packed and the parties are data, not topics.
 event TradeSettled:
     slot: indexed(uint256)
-    buyer: indexed(address)
-    seller: indexed(address)
-    energy_wh: uint256
-    price_micro_per_kwh: uint256
-    value_micro: uint256
-    fee_micro: uint256
+    buyer: address
+    seller: address
+    trade: uint256
 
 
 event SlotSettled:
@@ -147,7 +149,7 @@ def remove_member(member: address):
     @notice Remove a member whose internal balance is zero (operator only).
     """
     membership._check_operator()
-    assert self.balance_of[member] == 0, "member balance is not zero"
+    assert membership.accounts[member] & membership.BALANCE_MASK == 0, "member balance is not zero"
     membership._remove(member)
 
 
@@ -158,10 +160,14 @@ def deposit(amount_micro: uint256):
     @notice Pull `amount_micro` tokens from the caller (a member, who has
             approved this contract) and credit its internal balance.
     """
-    assert membership.is_member[msg.sender], "caller is not a member"
+    word: uint256 = membership.accounts[msg.sender]
+    assert word & membership.MEMBER_BIT != 0, "caller is not a member"
     assert amount_micro != 0, "zero amount"
-    self.balance_of[msg.sender] += amount_micro
-    self.total_internal_balance += amount_micro
+    total: uint256 = self.total_internal_balance
+    assert amount_micro <= MAX_TOTAL_MICRO - total, "deposit exceeds the contract's capacity"
+    # The balance is at most the total: the sum stays below the member bit.
+    membership.accounts[msg.sender] = unsafe_add(word, amount_micro)
+    self.total_internal_balance = unsafe_add(total, amount_micro)
     log Deposited(member=msg.sender, amount_micro=amount_micro)
     assert extcall token.transferFrom(msg.sender, self, amount_micro), "token transfer failed"
 
@@ -173,9 +179,10 @@ def withdraw(amount_micro: uint256):
     @notice Pay out `amount_micro` of the caller's own internal balance.
     """
     assert amount_micro != 0, "zero amount"
-    balance: uint256 = self.balance_of[msg.sender]
-    assert balance >= amount_micro, "balance too low"
-    self.balance_of[msg.sender] = unsafe_sub(balance, amount_micro)
+    word: uint256 = membership.accounts[msg.sender]
+    assert word & membership.BALANCE_MASK >= amount_micro, "balance too low"
+    # Taken from the balance bits only: the member flag stays.
+    membership.accounts[msg.sender] = unsafe_sub(word, amount_micro)
     self.total_internal_balance = unsafe_sub(self.total_internal_balance, amount_micro)
     log Withdrawn(account=msg.sender, amount_micro=amount_micro)
     assert extcall token.transfer(msg.sender, amount_micro), "token transfer failed"
@@ -227,6 +234,15 @@ def slot_record(slot: uint256) -> SlotRecord:
     return self._slots[slot]
 
 
+@external
+@view
+def balance_of(account: address) -> uint256:
+    """
+    @notice `account`'s internal balance, micro-currency.
+    """
+    return membership.accounts[account] & membership.BALANCE_MASK
+
+
 @internal
 def _settle(
     slot: uint256, order_set_hash: bytes32, trades: DynArray[Trade, MAX_TRADES], last: bool
@@ -248,31 +264,33 @@ def _settle(
         assert t.energy_wh <= MAX_ENERGY_WH, "energy out of range"
         assert t.price_micro_per_kwh <= MAX_PRICE_MICRO_PER_KWH, "price out of range"
         assert t.fee_micro <= MAX_FEE_MICRO, "fee out of range"
-        assert membership.is_member[t.buyer], "buyer is not a member"
-        assert membership.is_member[t.seller], "seller is not a member"
+        # One word per account holds its member flag and its balance.
+        buyer_word: uint256 = membership.accounts[t.buyer]
+        seller_word: uint256 = membership.accounts[t.seller]
+        assert buyer_word & membership.MEMBER_BIT != 0, "buyer is not a member"
+        assert seller_word & membership.MEMBER_BIT != 0, "seller is not a member"
 
         # Bounded inputs: the product is below 2**128, the sum below 2**129.
         value: uint256 = unsafe_div(unsafe_mul(t.energy_wh, t.price_micro_per_kwh), WH_PER_KWH)
         seller_fee: uint256 = unsafe_div(t.fee_micro, 2)
         buyer_cost: uint256 = unsafe_add(value, unsafe_sub(t.fee_micro, seller_fee))
 
-        buyer_balance: uint256 = self.balance_of[t.buyer]
-        assert buyer_balance >= buyer_cost, "buyer balance too low"
-        self.balance_of[t.buyer] = unsafe_sub(buyer_balance, buyer_cost)
+        assert buyer_word & membership.BALANCE_MASK >= buyer_cost, "buyer balance too low"
+        # Taken from the balance bits only: the member flag stays.
+        membership.accounts[t.buyer] = unsafe_sub(buyer_word, buyer_cost)
 
-        # value came out of the buyer's balance: the sum stays within the supply.
-        seller_funds: uint256 = unsafe_add(self.balance_of[t.seller], value)
+        # value came out of the buyer's balance, so the seller's balance plus
+        # value stays below the member bit (the total is below 2**255).
+        # Buyer and seller differ: the buyer's write left this word as read.
+        seller_funds: uint256 = unsafe_add(seller_word & membership.BALANCE_MASK, value)
         assert seller_funds >= seller_fee, "seller balance too low for its fee share"
-        self.balance_of[t.seller] = unsafe_sub(seller_funds, seller_fee)
+        membership.accounts[t.seller] = unsafe_sub(unsafe_add(seller_word, value), seller_fee)
 
         log TradeSettled(
             slot=slot,
             buyer=t.buyer,
             seller=t.seller,
-            energy_wh=t.energy_wh,
-            price_micro_per_kwh=t.price_micro_per_kwh,
-            value_micro=value,
-            fee_micro=t.fee_micro,
+            trade=t.energy_wh | (t.price_micro_per_kwh << 64) | (t.fee_micro << 128),
         )
         energy_total = unsafe_add(energy_total, t.energy_wh)
         value_total = unsafe_add(value_total, value)

@@ -8,6 +8,12 @@
      the DSO are fixed at deployment. Whether a member may be removed (for
      instance only with a zero balance) is the initializing contract's rule:
      `_remove` only checks membership.
+
+     Membership and money share one storage word per account (`accounts`):
+     bit 255 is the member flag, bits 0..254 the account's balance, which
+     the initializing contract keeps below 2**255. A settlement then checks
+     a member and moves its money in one storage slot: one cold read and
+     one write per account, not two reads.
 """
 
 
@@ -17,8 +23,14 @@ operator: public(immutable(address))
 # @notice The distribution system operator, paid the grid fees.
 dso: public(immutable(address))
 
-# @notice Whether an address is a registered member.
-is_member: public(HashMap[address, bool])
+# @notice The member flag of an account word.
+MEMBER_BIT: constant(uint256) = 2**255
+
+# @notice Largest balance an account word holds (bits 0..254).
+BALANCE_MASK: constant(uint256) = 2**255 - 1
+
+# Each account's word: member flag 255 | balance 0..254.
+accounts: HashMap[address, uint256]
 
 # @notice Number of registered members.
 member_count: public(uint256)
@@ -52,18 +64,29 @@ def _check_dso():
     assert msg.sender == dso, "caller is not the dso"
 
 
+@external
+@view
+def is_member(account: address) -> bool:
+    """
+    @notice Whether `account` is a registered member.
+    """
+    return self.accounts[account] & MEMBER_BIT != 0
+
+
 @internal
 def _register(member: address):
     assert member != empty(address), "member is the zero address"
-    assert not self.is_member[member], "already a member"
-    self.is_member[member] = True
+    word: uint256 = self.accounts[member]
+    assert word & MEMBER_BIT == 0, "already a member"
+    self.accounts[member] = word | MEMBER_BIT
     self.member_count += 1
     log MemberRegistered(member=member)
 
 
 @internal
 def _remove(member: address):
-    assert self.is_member[member], "not a member"
-    self.is_member[member] = False
+    word: uint256 = self.accounts[member]
+    assert word & MEMBER_BIT != 0, "not a member"
+    self.accounts[member] = word & BALANCE_MASK
     self.member_count -= 1
     log MemberRemoved(member=member)

@@ -326,6 +326,21 @@ class CommunityLedger:
 
     # --- views -------------------------------------------------------------------------------
 
+    @staticmethod
+    def trades_in(receipt: Receipt) -> tuple[SettlementTrade, ...]:
+        """The trades a settlement receipt logged (``TradeSettled``, whose energy, price and fee
+        are packed in one word: 0..63, 64..127, 128..255)."""
+        return tuple(
+            SettlementTrade(
+                str(e.args["buyer"]),
+                str(e.args["seller"]),
+                int(e.args["trade"]) & (2**64 - 1),
+                (int(e.args["trade"]) >> 64) & (2**64 - 1),
+                int(e.args["trade"]) >> 128,
+            )
+            for e in receipt.events_named("TradeSettled")
+        )
+
     def balance_of(self, member: str) -> int:
         """``member``'s internal balance in the Community contract, micro-currency."""
         return int(self.chain.call(self.community, "balance_of", member))
