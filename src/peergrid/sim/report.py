@@ -1,4 +1,10 @@
-"""A self-contained HTML report with plots of a market run (matplotlib, images inlined)."""
+"""A self-contained HTML report with plots of a market run (matplotlib, images inlined).
+
+Up to :data:`MAX_POINTS` slots are drawn one by one. A longer run (a year is 35 040 slots, each a
+bar that matplotlib draws as its own patch, minutes of drawing) is drawn in bins of consecutive
+slots (:func:`_binned`): energies and prices are the bin's mean per slot, the voltage envelope
+and loadings its extremes, cumulative sums its last value.
+"""
 
 from __future__ import annotations
 
@@ -30,30 +36,84 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+MAX_POINTS = 14 * 96  # two weeks of 15-minute slots
+_MEAN = (
+    "clearing_price",
+    "p2p_kwh",
+    "demand_kwh",
+    "supply_kwh",
+    "import_kwh",
+    "export_kwh",
+)
+_MIN = ("v_min_pu",)
+_MAX = ("v_max_pu", "max_line_loading_pct", "max_trafo_loading_pct")
+_LAST = ("fees_cumulative", "penalties_cumulative", "income_cumulative")
+
+
 def _times(slots: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(slots["time"])
 
 
-def _prices_volumes(result: RunResult) -> str:
-    s, t = result.slots, _times(result.slots)
+def _plotted(slots: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The slot columns the figures draw, with the DSO's cumulative income; binned when the
+    run is longer than :data:`MAX_POINTS` slots. Returns the frame and the slots per point."""
+    s = slots[["time", *_MEAN, *_MIN, *_MAX]].copy()
+    s["clearing_price"] = s["clearing_price"].astype(float)
+    for column in (*_MIN, *_MAX):
+        s[column] = s[column].astype(float)
+    s["fees_cumulative"] = slots["network_fees"].cumsum()
+    s["penalties_cumulative"] = s["fees_cumulative"] + slots["penalties"].cumsum()
+    s["income_cumulative"] = s["penalties_cumulative"] + slots["dso_imbalance"].cumsum()
+    return _binned(s)
+
+
+def _binned(s: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    if len(s) <= MAX_POINTS:
+        return s, 1
+    per_point = -(-len(s) // MAX_POINTS)
+    groups = s.groupby(pd.RangeIndex(len(s)) // per_point)
+    binned = pd.concat(
+        [
+            groups["time"].first(),
+            groups[list(_MEAN)].mean(),
+            groups[list(_MIN)].min(),
+            groups[list(_MAX)].max(),
+            groups[list(_LAST)].last(),
+        ],
+        axis=1,
+    )
+    return binned.reset_index(drop=True), per_point
+
+
+def _per(per_point: int) -> str:
+    return "" if per_point == 1 else f" (mean of {per_point} slots per point)"
+
+
+def _prices_volumes(result: RunResult, s: pd.DataFrame, per_point: int) -> str:
+    t = _times(s)
     fig, (ax1, ax2) = _subplots(2, 1, figsize=(10, 6), sharex=True)
     ax1.step(t, s["clearing_price"], where="post", label="P2P clearing price")
     ax1.axhline(result.summary["retail_price"], color="tab:red", ls="--", label="retail")
     ax1.axhline(result.summary["feed_in_price"], color="tab:green", ls="--", label="feed-in")
     ax1.set_ylabel(f"price ({result.summary['currency']}/kWh)")
     ax1.legend(loc="best", fontsize=8)
-    ax2.bar(t, s["p2p_kwh"], width=_bar_width(result), label="traded P2P", color="tab:purple")
+    if per_point == 1:
+        width = _bar_width(result)
+        ax2.bar(t, s["p2p_kwh"], width=width, label="traded P2P", color="tab:purple")
+    else:
+        # One polygon, not a patch per bar.
+        ax2.fill_between(t, s["p2p_kwh"], step="post", label="traded P2P", color="tab:purple", lw=0)
     ax2.step(t, s["demand_kwh"], where="post", label="bids", color="tab:red", lw=1)
     ax2.step(t, s["supply_kwh"], where="post", label="offers", color="tab:green", lw=1)
     ax2.set_ylabel("energy per slot (kWh)")
     ax2.legend(loc="best", fontsize=8)
     _time_axis(ax2)
-    fig.suptitle("Prices and volumes")
+    fig.suptitle("Prices and volumes" + _per(per_point))
     return _png(fig)
 
 
-def _import_export(result: RunResult) -> str:
-    s, t = result.slots, _times(result.slots)
+def _import_export(s: pd.DataFrame, per_point: int) -> str:
+    t = _times(s)
     fig, ax = _subplots(figsize=(10, 3.5))
     ax.step(t, s["import_kwh"], where="post", label="imported from supplier", color="tab:red")
     ax.step(t, -s["export_kwh"], where="post", label="exported to supplier", color="tab:green")
@@ -62,12 +122,11 @@ def _import_export(result: RunResult) -> str:
     ax.set_ylabel("kWh per slot")
     ax.legend(loc="best", fontsize=8)
     _time_axis(ax)
-    fig.suptitle("Community import and export")
+    fig.suptitle("Community import and export" + _per(per_point))
     return _png(fig)
 
 
-def _voltage(result: RunResult) -> str | None:
-    s = result.slots
+def _voltage(result: RunResult, s: pd.DataFrame, per_point: int) -> str | None:
     if s["v_min_pu"].isna().all():
         return None
     t = _times(s)
@@ -84,7 +143,8 @@ def _voltage(result: RunResult) -> str | None:
     ax2.set_ylabel("loading (%)")
     ax2.legend(loc="best", fontsize=8)
     _time_axis(ax2)
-    fig.suptitle("Voltage envelope and loading (AC power flow)")
+    extremes = "" if per_point == 1 else f" (extremes of {per_point} slots per point)"
+    fig.suptitle("Voltage envelope and loading (AC power flow)" + extremes)
     return _png(fig)
 
 
@@ -100,19 +160,18 @@ def _bill_change(result: RunResult) -> str:
     return _png(fig)
 
 
-def _distances_and_fees(result: RunResult) -> str | None:
-    t = result.trades
+def _distances_and_fees(result: RunResult, s: pd.DataFrame) -> str | None:
+    # Of the trades, only the two columns drawn: a year has hundreds of thousands.
+    t = result.tables.trades.frame(["distance_m", "quantity_kwh"])
     if not len(t):
         return None
     fig, (ax1, ax2) = _subplots(1, 2, figsize=(10, 3.5))
     ax1.hist(t["distance_m"], bins=30, weights=t["quantity_kwh"], color="tab:purple")
     ax1.set_xlabel("path length buyer-seller along the feeder (m)")
     ax1.set_ylabel("energy traded (kWh)")
-    s = result.slots
     times = _times(s)
-    fees = s["network_fees"].cumsum()
-    penalties = fees + s["penalties"].cumsum()
-    income = penalties + s["dso_imbalance"].cumsum()
+    fees, penalties = s["fees_cumulative"], s["penalties_cumulative"]
+    income = s["income_cumulative"]
     ax2.step(times, fees, where="post", color="tab:orange", label="fees")
     ax2.step(times, penalties, where="post", color="tab:red", label="+ penalties")
     ax2.step(times, income, where="post", color="black", label="+ true-ups (income)")
@@ -146,12 +205,13 @@ def _summary_table(summary: dict[str, Any]) -> str:
 
 
 def write_report(result: RunResult, path: Path) -> Path:
+    s, per_point = _plotted(result.slots)
     figures = [
-        ("Prices and volumes over the day", _prices_volumes(result)),
-        ("Community import and export", _import_export(result)),
-        ("Voltage envelope", _voltage(result)),
+        ("Prices and volumes over the day", _prices_volumes(result, s, per_point)),
+        ("Community import and export", _import_export(s, per_point)),
+        ("Voltage envelope", _voltage(result, s, per_point)),
         ("Bill change per household", _bill_change(result)),
-        ("Trade distances and DSO income", _distances_and_fees(result)),
+        ("Trade distances and DSO income", _distances_and_fees(result, s)),
     ]
     sections = "".join(
         f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
@@ -161,7 +221,7 @@ def write_report(result: RunResult, path: Path) -> Path:
     )
     if result.summary["grid_checked"] and not sections.count("Voltage"):
         sections += "<p>No power flow converged: no voltage envelope to show.</p>"
-    violations = result.violations
+    violations = result.tables.violations.frame(["kind"])
     if len(violations):
         counts = violations.groupby("kind").size().to_dict()
         grid_note = ", ".join(f"{k}: {v}" for k, v in counts.items())
