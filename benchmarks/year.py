@@ -101,7 +101,10 @@ def _one_run(days: int, chain: str, start: str | None) -> dict[str, Any]:
         if chain == "off"
         else base.ledger.model_copy(update={"enabled": True, "chain": chain})
     )
-    time_section = base.time.model_copy(update={"days": days} | ({"start": start} if start else {}))
+    first = dt.date.fromisoformat(start) if start else base.time.start
+    if first + dt.timedelta(days=days - 1) > PROFILE_YEAR_END:
+        first = PROFILE_YEAR_START.date()  # a year from the demo's day would leave the profiles
+    time_section = base.time.model_copy(update={"days": days, "start": first})
     scenario = Scenario.model_validate(
         base.model_dump() | {"ledger": ledger.model_dump(), "time": time_section.model_dump()}
     )
