@@ -119,6 +119,10 @@ def _one_run(days: int, chain: str, start: str | None) -> dict[str, Any]:
     figures["files_s"] = files
     figures["wall_s"] = time.perf_counter() - began
     figures["imports_s"] = imported
+    # The processor time of this process: less sensitive than the wall time to other work on a
+    # shared machine.
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    figures["cpu_s"] = own.ru_utime + own.ru_stime
     # ru_maxrss is in kB on Linux (bytes on macOS).
     scale = 1024 if sys.platform != "darwin" else 1024 * 1024
     figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale

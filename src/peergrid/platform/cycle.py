@@ -187,7 +187,9 @@ class TradingCycle:
         if older is not None:
             book.orders.remove(older)
             message += f"; replaces order {older.id!r}"
-        book.orders.append(dataclasses.replace(order, slot=slot))
+        # An order is immutable: one on time is kept as it came (a copy per order was a third
+        # of a long run's time); a rolled one is copied with its new slot.
+        book.orders.append(order if order.slot == slot else dataclasses.replace(order, slot=slot))
         book.ids.add(order.id)
         self._ids.add(order.id)
         self._slot_of[order.id] = slot

@@ -101,10 +101,13 @@ def grid_row(result: SlotCheck | None) -> dict[str, Any]:
     }
 
 
-def trade_row(scenario: Scenario, trade: Trade) -> dict[str, Any]:
+def trade_row(scenario: Scenario, trade: Trade, time: str | None = None) -> dict[str, Any]:
+    """A trade's row; ``time``, its slot's start as written, when the caller has it already."""
+    if time is None:
+        time = slot_start(scenario, trade.slot).isoformat(timespec="minutes")
     return {
         "slot": trade.slot,
-        "time": slot_start(scenario, trade.slot).isoformat(timespec="minutes"),
+        "time": time,
         "buyer": trade.buyer,
         "seller": trade.seller,
         "buy_order": trade.buy_order,

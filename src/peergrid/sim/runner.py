@@ -296,7 +296,7 @@ class _SlotRun:
         energy = community.energy
         self.totals.add(accounts, energy.load_kwh[:, slot], energy.pv_kwh[:, slot])
         info = self.spec.info(clearing)
-        self.tables.slots.append(
+        row = (
             slot_row(scenario, slot, orders, info, clearing.price, trades, accounts)
             | quoting
             | {
@@ -310,11 +310,12 @@ class _SlotRun:
                 "gas_used": sum(r.gas_used for r in receipts),
             }
         )
-        distances = community.distances
+        self.tables.slots.append(row)
+        distances, bus_of = community.distances, self.bus_of
         for t in trades:
             self.tables.trades.append(
-                trade_row(scenario, t)
-                | {"distance_m": distances.between(self.bus_of[t.buyer], self.bus_of[t.seller])}
+                trade_row(scenario, t, row["time"] if t.slot == slot else None)
+                | {"distance_m": distances.between(bus_of[t.buyer], bus_of[t.seller])}
             )
         cycle.forget(slot)  # its results are in the rows: the cycle keeps only slots in flight
 
