@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from peergrid.core.orders import Order, Side
 
+_SELL, _BUY = Side.SELL, Side.BUY  # an enum member is a descriptor lookup each time it is read
 THESIS_REFERENCE_PRICE = 0.2023
 PRICE_SPREAD = {
     "cooperative": {"buy": 0.010, "sell": 0.025},
@@ -99,7 +100,7 @@ def household_order(
     return Order(
         id=f"{slot}-{agent}",
         agent=agent,
-        side=Side.SELL if selling else Side.BUY,
+        side=_SELL if selling else _BUY,
         quantity_kwh=float(abs(net_kwh)),
         price=round(float(reserved_price), 6),
         slot=slot,

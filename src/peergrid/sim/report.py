@@ -187,7 +187,9 @@ def _bar_width(result: RunResult) -> float:
 
 
 def _time_axis(ax: Any) -> None:
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %H:%M"))
+    low, high = ax.get_xlim()  # days
+    # Over more than two weeks the ticks are days apart: the month, not the hour, tells them.
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %H:%M" if high - low <= 14 else "%d %b"))
     ax.figure.autofmt_xdate()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from peergrid.core.orders import Order
+from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Trade
 from peergrid.grid.powerflow import SlotCheck
 from peergrid.mechanisms.info import AuctionInfo
@@ -42,8 +42,9 @@ def slot_row(
     trades: list[Trade],
     accounts: MeteredAccounts,
 ) -> dict[str, Any]:
-    buys = [o for o in orders if o.side.value == "buy"]
-    sells = [o for o in orders if o.side.value == "sell"]
+    buy = Side.BUY
+    buys = [o for o in orders if o.side is buy]
+    sells = [o for o in orders if o.side is not buy]
     return {
         "slot": slot,
         "time": slot_start(scenario, slot).isoformat(timespec="minutes"),

@@ -293,30 +293,32 @@ class _SlotRun:
                 metered_by_agent = {o.agent: metered[o.id] for o in orders}
                 receipts = ledger.settle(slot, orders, trades, metered_by_agent)
 
-        energy = community.energy
-        self.totals.add(accounts, energy.load_kwh[:, slot], energy.pv_kwh[:, slot])
-        info = self.spec.info(clearing)
-        row = (
-            slot_row(scenario, slot, orders, info, clearing.price, trades, accounts)
-            | quoting
-            | {
-                "trades_refused": len(refused),
-                "losers_told": sum(not f.won for f in feedback),
-                "winners_quoted": sum(f.won for f in feedback),
-            }
-            | grid_row(check)
-            | {
-                "transactions": len(receipts),
-                "gas_used": sum(r.gas_used for r in receipts),
-            }
-        )
-        self.tables.slots.append(row)
-        distances, bus_of = community.distances, self.bus_of
-        for t in trades:
-            self.tables.trades.append(
-                trade_row(scenario, t, row["time"] if t.slot == slot else None)
-                | {"distance_m": distances.between(bus_of[t.buyer], bus_of[t.seller])}
+        # The slot's rows and totals: what the run keeps of it (streamed to disk by chunks).
+        with watch.stage("writing"):
+            energy = community.energy
+            self.totals.add(accounts, energy.load_kwh[:, slot], energy.pv_kwh[:, slot])
+            info = self.spec.info(clearing)
+            row = (
+                slot_row(scenario, slot, orders, info, clearing.price, trades, accounts)
+                | quoting
+                | {
+                    "trades_refused": len(refused),
+                    "losers_told": sum(not f.won for f in feedback),
+                    "winners_quoted": sum(f.won for f in feedback),
+                }
+                | grid_row(check)
+                | {
+                    "transactions": len(receipts),
+                    "gas_used": sum(r.gas_used for r in receipts),
+                }
             )
+            self.tables.slots.append(row)
+            distances, bus_of = community.distances, self.bus_of
+            for t in trades:
+                self.tables.trades.append(
+                    trade_row(scenario, t, row["time"] if t.slot == slot else None)
+                    | {"distance_m": distances.between(bus_of[t.buyer], bus_of[t.seller])}
+                )
         cycle.forget(slot)  # its results are in the rows: the cycle keeps only slots in flight
 
     def _quote(self, slot: int) -> dict[str, int]:
@@ -336,13 +338,16 @@ class _SlotRun:
         quoting = set()
         late = replaced = 0
         agents, buses = community.agents, community.buses
-        for k in np.argsort(sent_at, kind="stable"):
-            i = active[k]
+        # Python numbers, not NumPy scalars, in the loop over orders (the same values).
+        households, sells, prices = active.tolist(), selling.tolist(), reserved.tolist()
+        minutes, nets = sent_at.tolist(), net.tolist()
+        for k in np.argsort(sent_at, kind="stable").tolist():
+            i = households[k]
             # The order as slot_orders forms it, sent at its minute (in seconds of the cycle).
             order = household_order(
-                slot, agents[i], buses[i], net[i], selling[k], reserved[k], int(sent_at[k] * 60)
+                slot, agents[i], buses[i], nets[i], sells[k], prices[k], int(minutes[k] * 60)
             )
-            submission = cycle.submit(order, cycle_start + float(sent_at[k]))
+            submission = cycle.submit(order, cycle_start + minutes[k])
             late += submission.rolled
             replaced += submission.replaced is not None
             if not submission.rolled:
