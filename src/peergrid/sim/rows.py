@@ -102,7 +102,9 @@ def grid_row(result: SlotCheck | None) -> dict[str, Any]:
     }
 
 
-def trade_row(scenario: Scenario, trade: Trade, time: str | None = None) -> dict[str, Any]:
+def trade_row(
+    scenario: Scenario, trade: Trade, distance_m: float, time: str | None = None
+) -> dict[str, Any]:
     """A trade's row; ``time``, its slot's start as written, when the caller has it already."""
     if time is None:
         time = slot_start(scenario, trade.slot).isoformat(timespec="minutes")
@@ -117,4 +119,5 @@ def trade_row(scenario: Scenario, trade: Trade, time: str | None = None) -> dict
         "price": trade.price,
         "value": trade.value,
         "grid_fee": trade.grid_fee,
+        "distance_m": distance_m,
     }

@@ -313,11 +313,11 @@ class _SlotRun:
                 }
             )
             self.tables.slots.append(row)
-            distances, bus_of = community.distances, self.bus_of
+            distances, bus_of, when = community.distances, self.bus_of, row["time"]
             for t in trades:
+                metres = distances.between(bus_of[t.buyer], bus_of[t.seller])
                 self.tables.trades.append(
-                    trade_row(scenario, t, row["time"] if t.slot == slot else None)
-                    | {"distance_m": distances.between(bus_of[t.buyer], bus_of[t.seller])}
+                    trade_row(scenario, t, metres, when if t.slot == slot else None)
                 )
         cycle.forget(slot)  # its results are in the rows: the cycle keeps only slots in flight
 
