@@ -2,8 +2,11 @@
 
 Every slot, each household forms its order from its forecast, the trading cycle clears, what
 the ledger would refuse is voided, what is not matched goes to the supplier, the slot's
-injections are checked with an AC power flow and the trades are settled on chain. The wall time
-of each stage is measured for the benchmark.
+injections are checked with an AC power flow and the trades are settled on chain. The slot's
+rows (the slot, its trades, its grid violations) are streamed to disk by chunks
+(:mod:`peergrid.sim.tables`): memory does not grow with the number of slots beyond the year's
+profiles and power flows. The wall time of each stage is measured for the benchmark
+("writing": the rows kept and the summary read back from them).
 """
 
 from __future__ import annotations
