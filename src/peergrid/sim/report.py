@@ -2,8 +2,8 @@
 
 Up to :data:`MAX_POINTS` slots are drawn one by one. A longer run (a year is 35 040 slots, each a
 bar that matplotlib draws as its own patch, minutes of drawing) is drawn in bins of consecutive
-slots (:func:`_binned`): energies and prices are the bin's mean per slot, the voltage envelope
-and loadings its extremes, cumulative sums its last value.
+slots, whole hours or days (:func:`_binned`): energies and prices are the bin's mean per slot,
+the voltage envelope and loadings its extremes, cumulative sums its last value.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def _png(fig: Figure) -> str:
 
 
 MAX_POINTS = 14 * 96  # two weeks of 15-minute slots
+BIN_MINUTES = (60, 120, 180, 240, 360, 480, 720, 1440, 2 * 1440, 7 * 1440)
 _MEAN = (
     "clearing_price",
     "p2p_kwh",
@@ -54,9 +55,10 @@ def _times(slots: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(slots["time"])
 
 
-def _plotted(slots: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+def _plotted(slots: pd.DataFrame, slot_minutes: int) -> tuple[pd.DataFrame, str]:
     """The slot columns the figures draw, with the DSO's cumulative income; binned when the
-    run is longer than :data:`MAX_POINTS` slots. Returns the frame and the slots per point."""
+    run is longer than :data:`MAX_POINTS` slots. Returns the frame and the span of a point
+    ("" when a point is a slot)."""
     s = slots[["time", *_MEAN, *_MIN, *_MAX]].copy()
     s["clearing_price"] = s["clearing_price"].astype(float)
     for column in (*_MIN, *_MAX):
@@ -64,13 +66,16 @@ def _plotted(slots: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     s["fees_cumulative"] = slots["network_fees"].cumsum()
     s["penalties_cumulative"] = s["fees_cumulative"] + slots["penalties"].cumsum()
     s["income_cumulative"] = s["penalties_cumulative"] + slots["dso_imbalance"].cumsum()
-    return _binned(s)
+    return _binned(s, slot_minutes)
 
 
-def _binned(s: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+def _binned(s: pd.DataFrame, slot_minutes: int) -> tuple[pd.DataFrame, str]:
     if len(s) <= MAX_POINTS:
-        return s, 1
-    per_point = -(-len(s) // MAX_POINTS)
+        return s, ""
+    least = -(-len(s) // MAX_POINTS) * slot_minutes
+    # Whole hours or days, so that the points (slot 0 starts at midnight) fall on the calendar.
+    minutes = next((m for m in BIN_MINUTES if m >= least and m % slot_minutes == 0), least)
+    per_point = minutes // slot_minutes
     groups = s.groupby(pd.RangeIndex(len(s)) // per_point)
     binned = pd.concat(
         [
@@ -82,14 +87,20 @@ def _binned(s: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         ],
         axis=1,
     )
-    return binned.reset_index(drop=True), per_point
+    return binned.reset_index(drop=True), _span(minutes)
 
 
-def _per(per_point: int) -> str:
-    return "" if per_point == 1 else f" (mean of {per_point} slots per point)"
+def _span(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440} day" + ("s" if minutes > 1440 else "")
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
 
 
-def _prices_volumes(result: RunResult, s: pd.DataFrame, per_point: int) -> str:
+def _per(span: str) -> str:
+    return f" (mean per slot, one point per {span})" if span else ""
+
+
+def _prices_volumes(result: RunResult, s: pd.DataFrame, span: str) -> str:
     t = _times(s)
     fig, (ax1, ax2) = _subplots(2, 1, figsize=(10, 6), sharex=True)
     ax1.step(t, s["clearing_price"], where="post", label="P2P clearing price")
@@ -97,7 +108,7 @@ def _prices_volumes(result: RunResult, s: pd.DataFrame, per_point: int) -> str:
     ax1.axhline(result.summary["feed_in_price"], color="tab:green", ls="--", label="feed-in")
     ax1.set_ylabel(f"price ({result.summary['currency']}/kWh)")
     ax1.legend(loc="best", fontsize=8)
-    if per_point == 1:
+    if not span:
         width = _bar_width(result)
         ax2.bar(t, s["p2p_kwh"], width=width, label="traded P2P", color="tab:purple")
     else:
@@ -108,11 +119,11 @@ def _prices_volumes(result: RunResult, s: pd.DataFrame, per_point: int) -> str:
     ax2.set_ylabel("energy per slot (kWh)")
     ax2.legend(loc="best", fontsize=8)
     _time_axis(ax2)
-    fig.suptitle("Prices and volumes" + _per(per_point))
+    fig.suptitle("Prices and volumes" + _per(span))
     return _png(fig)
 
 
-def _import_export(s: pd.DataFrame, per_point: int) -> str:
+def _import_export(s: pd.DataFrame, span: str) -> str:
     t = _times(s)
     fig, ax = _subplots(figsize=(10, 3.5))
     ax.step(t, s["import_kwh"], where="post", label="imported from supplier", color="tab:red")
@@ -122,11 +133,11 @@ def _import_export(s: pd.DataFrame, per_point: int) -> str:
     ax.set_ylabel("kWh per slot")
     ax.legend(loc="best", fontsize=8)
     _time_axis(ax)
-    fig.suptitle("Community import and export" + _per(per_point))
+    fig.suptitle("Community import and export" + _per(span))
     return _png(fig)
 
 
-def _voltage(result: RunResult, s: pd.DataFrame, per_point: int) -> str | None:
+def _voltage(result: RunResult, s: pd.DataFrame, span: str) -> str | None:
     if s["v_min_pu"].isna().all():
         return None
     t = _times(s)
@@ -143,7 +154,7 @@ def _voltage(result: RunResult, s: pd.DataFrame, per_point: int) -> str | None:
     ax2.set_ylabel("loading (%)")
     ax2.legend(loc="best", fontsize=8)
     _time_axis(ax2)
-    extremes = "" if per_point == 1 else f" (extremes of {per_point} slots per point)"
+    extremes = f" (extremes, one point per {span})" if span else ""
     fig.suptitle("Voltage envelope and loading (AC power flow)" + extremes)
     return _png(fig)
 
@@ -207,11 +218,11 @@ def _summary_table(summary: dict[str, Any]) -> str:
 
 
 def write_report(result: RunResult, path: Path) -> Path:
-    s, per_point = _plotted(result.slots)
+    s, span = _plotted(result.slots, result.scenario.time.slot_minutes)
     figures = [
-        ("Prices and volumes over the day", _prices_volumes(result, s, per_point)),
-        ("Community import and export", _import_export(s, per_point)),
-        ("Voltage envelope", _voltage(result, s, per_point)),
+        ("Prices and volumes over the day", _prices_volumes(result, s, span)),
+        ("Community import and export", _import_export(s, span)),
+        ("Voltage envelope", _voltage(result, s, span)),
         ("Bill change per household", _bill_change(result)),
         ("Trade distances and DSO income", _distances_and_fees(result, s)),
     ]
