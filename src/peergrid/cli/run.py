@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
 from peergrid.cli.common import Overwrite, Quiet, output_folder
 from peergrid.cli.console import err, stdout
+
+UPDATE_SECONDS = 0.25
 
 
 def demo(
@@ -86,20 +99,7 @@ def _run(
         ),
         highlight=False,
     )
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=quiet,
-        transient=False,
-    ) as progress:
-        task = progress.add_task("slots", total=None)
-
-        def on_slot(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
+    with _slot_progress(quiet) as on_slot:
         result = run_scenario(scenario, on_slot=on_slot)
     paths = write_results(result, directory, overwrite=True)
     stdout().print(summary_table(result.summary))
@@ -112,6 +112,39 @@ def _run(
         ),
         highlight=False,
     )
+
+
+@contextmanager
+def _slot_progress(quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """Slots done, time elapsed and time left on stderr. On a terminal the line is redrawn at
+    most once a second; elsewhere (a CI log, a file) it is written once, when the run ends."""
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("elapsed"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
+        transient=False,
+        refresh_per_second=1,
+    )
+    task = progress.add_task("slots", total=None)
+    last = -math.inf
+
+    def on_slot(done: int, total: int) -> None:
+        # A year is 35 040 slots: the bar's state is updated a few times a second, which is
+        # plenty for the estimate of the time left, not on every slot.
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= UPDATE_SECONDS or done == total:
+            last = now
+            progress.update(task, completed=done, total=total)
+
+    with progress:
+        yield on_slot
 
 
 def summary_table(s: dict[str, Any]) -> Table:

@@ -129,6 +129,7 @@ class _Book:
     clearing: Clearing | None = None
     settlement: list[MeteredSettlement] | None = None
     ids: set[str] = field(default_factory=set)  # every order id this book has taken
+    by_agent: dict[str, Order] = field(default_factory=dict)  # each agent's order in ``orders``
 
 
 class TradingCycle:
@@ -183,11 +184,15 @@ class TradingCycle:
         book = self._books[slot]
         if book.clearing is not None:
             raise PeergridError(f"order {order.id!r}: slot {slot} is already matched")
-        older = next((o for o in book.orders if o.agent == order.agent), None)
+        older = book.by_agent.get(order.agent)
         if older is not None:
             book.orders.remove(older)
             message += f"; replaces order {older.id!r}"
-        book.orders.append(dataclasses.replace(order, slot=slot))
+        # An order is immutable: one on time is kept as it came (a copy per order was a third
+        # of a long run's time); a rolled one is copied with its new slot.
+        kept = order if order.slot == slot else dataclasses.replace(order, slot=slot)
+        book.orders.append(kept)
+        book.by_agent[order.agent] = kept
         book.ids.add(order.id)
         self._ids.add(order.id)
         self._slot_of[order.id] = slot
@@ -203,6 +208,7 @@ class TradingCycle:
         if book.clearing is not None:
             raise PeergridError(f"order {order_id!r}: slot {slot} is already matched")
         book.orders.remove(order)
+        del book.by_agent[order.agent]
         return order
 
     # -- matching --------------------------------------------------------------------------

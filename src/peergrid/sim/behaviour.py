@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from peergrid.core.orders import Order, Side
 
+_SELL, _BUY = Side.SELL, Side.BUY  # an enum member is a descriptor lookup each time it is read
 THESIS_REFERENCE_PRICE = 0.2023
 PRICE_SPREAD = {
     "cooperative": {"buy": 0.010, "sell": 0.025},
@@ -66,24 +67,46 @@ def slot_orders(
     min_order_kwh: float,
 ) -> list[Order]:
     """Every household with a net position of at least ``min_order_kwh`` places one order."""
+    active, selling, reserved = order_terms(net_kwh, prices, rng, min_order_kwh)
+    return [
+        household_order(slot, agents[i], buses[i], net_kwh[i], selling[k], reserved[k], k)
+        for k, i in enumerate(active)
+    ]
+
+
+def order_terms(
+    net_kwh: npt.NDArray[np.float64],
+    prices: PriceModel,
+    rng: np.random.Generator,
+    min_order_kwh: float,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+    """Who places an order (household indices), whether each sells, and its reserved price:
+    the random draws of :func:`slot_orders` without building the orders."""
     active = np.flatnonzero(np.abs(net_kwh) >= min_order_kwh)
     selling = net_kwh[active] > 0
-    reserved = prices.draw(rng, selling)
-    orders = []
-    for k, i in enumerate(active):
-        orders.append(
-            Order(
-                id=f"{slot}-{agents[i]}",
-                agent=agents[i],
-                side=Side.SELL if selling[k] else Side.BUY,
-                quantity_kwh=float(abs(net_kwh[i])),
-                price=round(float(reserved[k]), 6),
-                slot=slot,
-                bus=str(buses[i]),
-                submitted_at=k,
-            )
-        )
-    return orders
+    return active, selling, prices.draw(rng, selling)
+
+
+def household_order(
+    slot: int,
+    agent: str,
+    bus: int,
+    net_kwh: float,
+    selling: bool,
+    reserved_price: float,
+    submitted_at: int,
+) -> Order:
+    """A household's order for ``slot`` from its net position and reserved price."""
+    return Order(
+        id=f"{slot}-{agent}",
+        agent=agent,
+        side=_SELL if selling else _BUY,
+        quantity_kwh=float(abs(net_kwh)),
+        price=round(float(reserved_price), 6),
+        slot=slot,
+        bus=str(bus),
+        submitted_at=submitted_at,
+    )
 
 
 def forecast_net(

@@ -17,10 +17,12 @@ def summarise(
     scenario: Scenario,
     slots: pd.DataFrame,
     bills: pd.DataFrame,
-    violations: list[dict[str, Any]],
+    violations: pd.DataFrame,
     ledger: Settlement | None,
     trades: pd.DataFrame,
 ) -> dict[str, Any]:
+    """The run's figures from its tables: ``violations`` needs only its ``kind`` column and
+    ``trades`` only ``distance_m`` and ``quantity_kwh``."""
     consumption = float(bills["consumption_kwh"].sum())
     production = float(bills["pv_kwh"].sum())
     p2p = float(slots["p2p_kwh"].sum())
@@ -35,7 +37,7 @@ def summarise(
     penalties = float(slots["penalties"].sum())
     imbalance = float(slots["dso_imbalance"].sum())
     bills_change = bills["bill_change"]
-    kinds = Counter(v["kind"] for v in violations)
+    kinds = Counter(violations["kind"])
     summary: dict[str, Any] = {
         "scenario": scenario.name,
         "mechanism": scenario.market.mechanism,

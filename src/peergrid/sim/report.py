@@ -1,4 +1,10 @@
-"""A self-contained HTML report with plots of a market run (matplotlib, images inlined)."""
+"""A self-contained HTML report with plots of a market run (matplotlib, images inlined).
+
+Up to :data:`MAX_POINTS` slots are drawn one by one. A longer run (a year is 35 040 slots, each a
+bar that matplotlib draws as its own patch, minutes of drawing) is drawn in bins of consecutive
+slots, whole hours or days (:func:`_binned`): energies and prices are the bin's mean per slot,
+the voltage envelope and loadings its extremes, cumulative sums its last value.
+"""
 
 from __future__ import annotations
 
@@ -30,30 +36,95 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+MAX_POINTS = 14 * 96  # two weeks of 15-minute slots
+BIN_MINUTES = (60, 120, 180, 240, 360, 480, 720, 1440, 2 * 1440, 7 * 1440)
+_MEAN = (
+    "clearing_price",
+    "p2p_kwh",
+    "demand_kwh",
+    "supply_kwh",
+    "import_kwh",
+    "export_kwh",
+)
+_MIN = ("v_min_pu",)
+_MAX = ("v_max_pu", "max_line_loading_pct", "max_trafo_loading_pct")
+_LAST = ("fees_cumulative", "penalties_cumulative", "income_cumulative")
+
+
 def _times(slots: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(slots["time"])
 
 
-def _prices_volumes(result: RunResult) -> str:
-    s, t = result.slots, _times(result.slots)
+def _plotted(slots: pd.DataFrame, slot_minutes: int) -> tuple[pd.DataFrame, str]:
+    """The slot columns the figures draw, with the DSO's cumulative income; binned when the
+    run is longer than :data:`MAX_POINTS` slots. Returns the frame and the span of a point
+    ("" when a point is a slot)."""
+    s = slots[["time", *_MEAN, *_MIN, *_MAX]].copy()
+    s["clearing_price"] = s["clearing_price"].astype(float)
+    for column in (*_MIN, *_MAX):
+        s[column] = s[column].astype(float)
+    s["fees_cumulative"] = slots["network_fees"].cumsum()
+    s["penalties_cumulative"] = s["fees_cumulative"] + slots["penalties"].cumsum()
+    s["income_cumulative"] = s["penalties_cumulative"] + slots["dso_imbalance"].cumsum()
+    return _binned(s, slot_minutes)
+
+
+def _binned(s: pd.DataFrame, slot_minutes: int) -> tuple[pd.DataFrame, str]:
+    if len(s) <= MAX_POINTS:
+        return s, ""
+    least = -(-len(s) // MAX_POINTS) * slot_minutes
+    # Whole hours or days, so that the points (slot 0 starts at midnight) fall on the calendar.
+    minutes = next((m for m in BIN_MINUTES if m >= least and m % slot_minutes == 0), least)
+    per_point = minutes // slot_minutes
+    groups = s.groupby(pd.RangeIndex(len(s)) // per_point)
+    binned = pd.concat(
+        [
+            groups["time"].first(),
+            groups[list(_MEAN)].mean(),
+            groups[list(_MIN)].min(),
+            groups[list(_MAX)].max(),
+            groups[list(_LAST)].last(),
+        ],
+        axis=1,
+    )
+    return binned.reset_index(drop=True), _span(minutes)
+
+
+def _span(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440} day" + ("s" if minutes > 1440 else "")
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+
+
+def _per(span: str) -> str:
+    return f" (mean per slot, one point per {span})" if span else ""
+
+
+def _prices_volumes(result: RunResult, s: pd.DataFrame, span: str) -> str:
+    t = _times(s)
     fig, (ax1, ax2) = _subplots(2, 1, figsize=(10, 6), sharex=True)
     ax1.step(t, s["clearing_price"], where="post", label="P2P clearing price")
     ax1.axhline(result.summary["retail_price"], color="tab:red", ls="--", label="retail")
     ax1.axhline(result.summary["feed_in_price"], color="tab:green", ls="--", label="feed-in")
     ax1.set_ylabel(f"price ({result.summary['currency']}/kWh)")
     ax1.legend(loc="best", fontsize=8)
-    ax2.bar(t, s["p2p_kwh"], width=_bar_width(result), label="traded P2P", color="tab:purple")
+    if not span:
+        width = _bar_width(result)
+        ax2.bar(t, s["p2p_kwh"], width=width, label="traded P2P", color="tab:purple")
+    else:
+        # One polygon, not a patch per bar.
+        ax2.fill_between(t, s["p2p_kwh"], step="post", label="traded P2P", color="tab:purple", lw=0)
     ax2.step(t, s["demand_kwh"], where="post", label="bids", color="tab:red", lw=1)
     ax2.step(t, s["supply_kwh"], where="post", label="offers", color="tab:green", lw=1)
     ax2.set_ylabel("energy per slot (kWh)")
     ax2.legend(loc="best", fontsize=8)
     _time_axis(ax2)
-    fig.suptitle("Prices and volumes")
+    fig.suptitle("Prices and volumes" + _per(span))
     return _png(fig)
 
 
-def _import_export(result: RunResult) -> str:
-    s, t = result.slots, _times(result.slots)
+def _import_export(s: pd.DataFrame, span: str) -> str:
+    t = _times(s)
     fig, ax = _subplots(figsize=(10, 3.5))
     ax.step(t, s["import_kwh"], where="post", label="imported from supplier", color="tab:red")
     ax.step(t, -s["export_kwh"], where="post", label="exported to supplier", color="tab:green")
@@ -62,12 +133,11 @@ def _import_export(result: RunResult) -> str:
     ax.set_ylabel("kWh per slot")
     ax.legend(loc="best", fontsize=8)
     _time_axis(ax)
-    fig.suptitle("Community import and export")
+    fig.suptitle("Community import and export" + _per(span))
     return _png(fig)
 
 
-def _voltage(result: RunResult) -> str | None:
-    s = result.slots
+def _voltage(result: RunResult, s: pd.DataFrame, span: str) -> str | None:
     if s["v_min_pu"].isna().all():
         return None
     t = _times(s)
@@ -84,7 +154,8 @@ def _voltage(result: RunResult) -> str | None:
     ax2.set_ylabel("loading (%)")
     ax2.legend(loc="best", fontsize=8)
     _time_axis(ax2)
-    fig.suptitle("Voltage envelope and loading (AC power flow)")
+    extremes = f" (extremes, one point per {span})" if span else ""
+    fig.suptitle("Voltage envelope and loading (AC power flow)" + extremes)
     return _png(fig)
 
 
@@ -100,19 +171,18 @@ def _bill_change(result: RunResult) -> str:
     return _png(fig)
 
 
-def _distances_and_fees(result: RunResult) -> str | None:
-    t = result.trades
+def _distances_and_fees(result: RunResult, s: pd.DataFrame) -> str | None:
+    # Of the trades, only the two columns drawn: a year has hundreds of thousands.
+    t = result.tables.trades.frame(["distance_m", "quantity_kwh"])
     if not len(t):
         return None
     fig, (ax1, ax2) = _subplots(1, 2, figsize=(10, 3.5))
     ax1.hist(t["distance_m"], bins=30, weights=t["quantity_kwh"], color="tab:purple")
     ax1.set_xlabel("path length buyer-seller along the feeder (m)")
     ax1.set_ylabel("energy traded (kWh)")
-    s = result.slots
     times = _times(s)
-    fees = s["network_fees"].cumsum()
-    penalties = fees + s["penalties"].cumsum()
-    income = penalties + s["dso_imbalance"].cumsum()
+    fees, penalties = s["fees_cumulative"], s["penalties_cumulative"]
+    income = s["income_cumulative"]
     ax2.step(times, fees, where="post", color="tab:orange", label="fees")
     ax2.step(times, penalties, where="post", color="tab:red", label="+ penalties")
     ax2.step(times, income, where="post", color="black", label="+ true-ups (income)")
@@ -128,7 +198,9 @@ def _bar_width(result: RunResult) -> float:
 
 
 def _time_axis(ax: Any) -> None:
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %H:%M"))
+    low, high = ax.get_xlim()  # days
+    # Over more than two weeks the ticks are days apart: the month, not the hour, tells them.
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %H:%M" if high - low <= 14 else "%d %b"))
     ax.figure.autofmt_xdate()
 
 
@@ -146,12 +218,13 @@ def _summary_table(summary: dict[str, Any]) -> str:
 
 
 def write_report(result: RunResult, path: Path) -> Path:
+    s, span = _plotted(result.slots, result.scenario.time.slot_minutes)
     figures = [
-        ("Prices and volumes over the day", _prices_volumes(result)),
-        ("Community import and export", _import_export(result)),
-        ("Voltage envelope", _voltage(result)),
+        ("Prices and volumes over the day", _prices_volumes(result, s, span)),
+        ("Community import and export", _import_export(s, span)),
+        ("Voltage envelope", _voltage(result, s, span)),
         ("Bill change per household", _bill_change(result)),
-        ("Trade distances and DSO income", _distances_and_fees(result)),
+        ("Trade distances and DSO income", _distances_and_fees(result, s)),
     ]
     sections = "".join(
         f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
@@ -161,7 +234,7 @@ def write_report(result: RunResult, path: Path) -> Path:
     )
     if result.summary["grid_checked"] and not sections.count("Voltage"):
         sections += "<p>No power flow converged: no voltage envelope to show.</p>"
-    violations = result.violations
+    violations = result.tables.violations.frame(["kind"])
     if len(violations):
         counts = violations.groupby("kind").size().to_dict()
         grid_note = ", ".join(f"{k}: {v}" for k, v in counts.items())

@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from peergrid.core.errors import PeergridError
 from peergrid.sim.report import write_report
 from peergrid.sim.runner import RunResult
+from peergrid.sim.tables import TableSpool
 
 TABLES = ("slots", "trades", "households", "violations")
 RESULT_FILES = (
@@ -45,19 +48,19 @@ def write_results(
     for name in RESULT_FILES:
         (directory / name).unlink(missing_ok=True)
     fmt = result.scenario.output.format
-    frames: dict[str, pd.DataFrame] = {
-        "slots": result.slots,
-        "trades": result.trades,
-        "households": result.bills,
-        "violations": result.violations,
-    }
+    tables = result.tables
     paths: dict[str, Path] = {}
-    for name, frame in frames.items():
+    for name, spool in (
+        ("slots", tables.slots),
+        ("trades", tables.trades),
+        ("households", None),
+        ("violations", tables.violations),
+    ):
         path = directory / f"{name}.{fmt}"
-        if fmt == "parquet":
-            frame.to_parquet(path, index=False)
+        if spool is None:
+            _write_frame(result.bills, path, fmt)
         else:
-            frame.to_csv(path, index=False)
+            _write_chunks(spool, path, fmt)
         paths[name] = path
     paths["scenario"] = directory / "scenario.toml"
     paths["scenario"].write_text(result.scenario.to_toml(), encoding="utf-8")
@@ -67,6 +70,34 @@ def write_results(
     )
     paths["report"] = write_report(result, directory / "report.html")
     return paths
+
+
+def _write_frame(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+    if fmt == "parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+
+
+def _write_chunks(spool: TableSpool, path: Path, fmt: str) -> None:
+    """A streamed table written a chunk at a time: the same file as from the whole frame (CSV
+    byte for byte; Parquet value for value, in one row group per chunk)."""
+    if not spool.rows:
+        _write_frame(spool.frame(), path, fmt)
+        return
+    if fmt == "csv":
+        for k, chunk in enumerate(spool.chunks()):
+            chunk.to_csv(path, index=False, mode="a" if k else "w", header=not k)
+        return
+    # Arrow infers an object column's type from its values: a chunk whose column is all None
+    # has the null type. A first pass finds each column's type over the whole table.
+    schema = pa.unify_schemas(
+        [pa.Schema.from_pandas(chunk, preserve_index=False) for chunk in spool.chunks()]
+    )
+    with pq.ParquetWriter(path, schema) as writer:
+        for chunk in spool.chunks():
+            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            writer.write_table(table.cast(schema))
 
 
 def _has_entries(folder: Path) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from peergrid.core.orders import Order
+from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Trade
 from peergrid.grid.powerflow import SlotCheck
 from peergrid.mechanisms.info import AuctionInfo
@@ -42,8 +42,9 @@ def slot_row(
     trades: list[Trade],
     accounts: MeteredAccounts,
 ) -> dict[str, Any]:
-    buys = [o for o in orders if o.side.value == "buy"]
-    sells = [o for o in orders if o.side.value == "sell"]
+    buy = Side.BUY
+    buys = [o for o in orders if o.side is buy]
+    sells = [o for o in orders if o.side is not buy]
     return {
         "slot": slot,
         "time": slot_start(scenario, slot).isoformat(timespec="minutes"),
@@ -101,10 +102,15 @@ def grid_row(result: SlotCheck | None) -> dict[str, Any]:
     }
 
 
-def trade_row(scenario: Scenario, trade: Trade) -> dict[str, Any]:
+def trade_row(
+    scenario: Scenario, trade: Trade, distance_m: float, time: str | None = None
+) -> dict[str, Any]:
+    """A trade's row; ``time``, its slot's start as written, when the caller has it already."""
+    if time is None:
+        time = slot_start(scenario, trade.slot).isoformat(timespec="minutes")
     return {
         "slot": trade.slot,
-        "time": slot_start(scenario, trade.slot).isoformat(timespec="minutes"),
+        "time": time,
         "buyer": trade.buyer,
         "seller": trade.seller,
         "buy_order": trade.buy_order,
@@ -113,4 +119,5 @@ def trade_row(scenario: Scenario, trade: Trade) -> dict[str, Any]:
         "price": trade.price,
         "value": trade.value,
         "grid_fee": trade.grid_fee,
+        "distance_m": distance_m,
     }

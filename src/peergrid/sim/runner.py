@@ -2,18 +2,21 @@
 
 Every slot, each household forms its order from its forecast, the trading cycle clears, what
 the ledger would refuse is voided, what is not matched goes to the supplier, the slot's
-injections are checked with an AC power flow and the trades are settled on chain. The wall time
-of each stage is measured for the benchmark.
+injections are checked with an AC power flow and the trades are settled on chain. The slot's
+rows (the slot, its trades, its grid violations) are streamed to disk by chunks
+(:mod:`peergrid.sim.tables`): memory does not grow with the number of slots beyond the year's
+profiles and power flows. The wall time of each stage is measured for the benchmark
+("writing": the rows kept and the summary read back from them).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -29,33 +32,51 @@ from peergrid.mechanisms.registry import MechanismSpec, distance_charge_per_m, m
 from peergrid.platform.cycle import CycleTimes, TradingCycle
 from peergrid.platform.settlement import MarketSetup, Settlement, open_settlement
 from peergrid.sim.accounting import delivered_kwh, metered_accounts
-from peergrid.sim.behaviour import PriceModel, forecast_net, slot_orders, submission_minutes
+from peergrid.sim.behaviour import (
+    PriceModel,
+    forecast_net,
+    household_order,
+    order_terms,
+    submission_minutes,
+)
 from peergrid.sim.metrics import summarise
 from peergrid.sim.population import place_households
-from peergrid.sim.rows import (
-    TRADE_COLUMNS,
-    VIOLATION_COLUMNS,
-    grid_row,
-    slot_row,
-    trade_row,
-)
+from peergrid.sim.rows import grid_row, slot_row, trade_row
 from peergrid.sim.scenario import Scenario
+from peergrid.sim.tables import RunTables
 from peergrid.sim.totals import HouseholdTotals
 
 SlotCallback = Callable[[int, int], None]
-STAGES = ("profiles", "clearing", "power flow", "ledger")
+STAGES = ("profiles", "clearing", "power flow", "ledger", "writing")
 
 
 @dataclass
 class RunResult:
+    """A run's results. The households' bills and the summary are in memory; the per-slot,
+    per-trade and violation tables were streamed to disk during the run (``tables``) and are
+    read back each time :attr:`slots`, :attr:`trades` or :attr:`violations` is asked for: keep
+    the frame if you use it twice. For a year with trades, prefer the columns you need
+    (``result.tables.trades.frame(["price", "quantity_kwh"])``) or the chunks
+    (``result.tables.trades.chunks()``)."""
+
     scenario: Scenario
     households: list[Household]
-    slots: pd.DataFrame
-    trades: pd.DataFrame
     bills: pd.DataFrame
-    violations: pd.DataFrame
     summary: dict[str, Any]
+    tables: RunTables
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def slots(self) -> pd.DataFrame:
+        return self.tables.slots.frame()
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        return self.tables.trades.frame()
+
+    @property
+    def violations(self) -> pd.DataFrame:
+        return self.tables.violations.frame()
 
 
 class _Stopwatch:
@@ -82,11 +103,11 @@ class _Community:
     actual_kwh: np.ndarray  # households x slots, net, as metered
     distances: DistanceMatrix  # path lengths between buses, metres
 
-    @property
+    @cached_property
     def agents(self) -> list[str]:
         return [h.id for h in self.households]
 
-    @property
+    @cached_property
     def buses(self) -> list[int]:
         return [h.bus for h in self.households]
 
@@ -121,23 +142,30 @@ def run_scenario(
             if on_slot is not None:
                 on_slot(slot + 1, n_slots)
 
-        slots = pd.DataFrame(run.slot_rows)
         bills = run.totals.frame(community.households)
         if ledger is not None:
             balances = ledger.balances_micro()
             deposit = ledger.member_deposit_micro()
             bills["ledger_net_micro"] = [balances[h.id] - deposit for h in community.households]
-        trades = pd.DataFrame(run.trade_rows, columns=TRADE_COLUMNS)
-        summary = summarise(scenario, slots, bills, run.violations, ledger, trades)
+        tables = run.tables
+        with watch.stage("writing"):
+            # The summary from the tables read back: the slots whole (one row a slot), of the
+            # trades and violations only the columns it needs.
+            summary = summarise(
+                scenario,
+                tables.slots.frame(),
+                bills,
+                tables.violations.frame(["kind"]),
+                ledger,
+                tables.trades.frame(["distance_m", "quantity_kwh"]),
+            )
     watch.seconds["total"] = time.perf_counter() - started
     return RunResult(
         scenario=scenario,
         households=community.households,
-        slots=slots,
-        trades=trades,
         bills=bills,
-        violations=pd.DataFrame(run.violations, columns=VIOLATION_COLUMNS),
         summary=summary,
+        tables=tables,
         timings={stage: watch.seconds.get(stage, 0.0) for stage in (*STAGES, "total")},
     )
 
@@ -226,9 +254,7 @@ class _SlotRun:
         self.index = {agent: i for i, agent in enumerate(community.agents)}
         self.bus_of = dict(zip(community.agents, community.buses, strict=True))
         self.totals = HouseholdTotals.zeros(len(community.households))
-        self.slot_rows: list[dict[str, Any]] = []
-        self.trade_rows: list[dict[str, Any]] = []
-        self.violations: list[dict[str, Any]] = []
+        self.tables = RunTables()
 
     def step(
         self, slot: int, ledger: Settlement | None, check: SlotCheck | None, watch: _Stopwatch
@@ -262,36 +288,40 @@ class _SlotRun:
                 clearing.price,
             )
         if check is not None:
-            self.violations.extend(v.to_dict() for v in check.violations)
+            for violation in check.violations:
+                self.tables.violations.append(violation.to_dict())
         receipts: tuple[Any, ...] = ()
         if ledger is not None:
             with watch.stage("ledger"):
                 metered_by_agent = {o.agent: metered[o.id] for o in orders}
                 receipts = ledger.settle(slot, orders, trades, metered_by_agent)
 
-        energy = community.energy
-        self.totals.add(accounts, energy.load_kwh[:, slot], energy.pv_kwh[:, slot])
-        info = self.spec.info(clearing)
-        self.slot_rows.append(
-            slot_row(scenario, slot, orders, info, clearing.price, trades, accounts)
-            | quoting
-            | {
-                "trades_refused": len(refused),
-                "losers_told": sum(not f.won for f in feedback),
-                "winners_quoted": sum(f.won for f in feedback),
-            }
-            | grid_row(check)
-            | {
-                "transactions": len(receipts),
-                "gas_used": sum(r.gas_used for r in receipts),
-            }
-        )
-        distances = community.distances
-        self.trade_rows.extend(
-            trade_row(scenario, t)
-            | {"distance_m": distances.between(self.bus_of[t.buyer], self.bus_of[t.seller])}
-            for t in trades
-        )
+        # The slot's rows and totals: what the run keeps of it (streamed to disk by chunks).
+        with watch.stage("writing"):
+            energy = community.energy
+            self.totals.add(accounts, energy.load_kwh[:, slot], energy.pv_kwh[:, slot])
+            info = self.spec.info(clearing)
+            row = (
+                slot_row(scenario, slot, orders, info, clearing.price, trades, accounts)
+                | quoting
+                | {
+                    "trades_refused": len(refused),
+                    "losers_told": sum(not f.won for f in feedback),
+                    "winners_quoted": sum(f.won for f in feedback),
+                }
+                | grid_row(check)
+                | {
+                    "transactions": len(receipts),
+                    "gas_used": sum(r.gas_used for r in receipts),
+                }
+            )
+            self.tables.slots.append(row)
+            distances, bus_of, when = community.distances, self.bus_of, row["time"]
+            for t in trades:
+                metres = distances.between(bus_of[t.buyer], bus_of[t.seller])
+                self.tables.trades.append(
+                    trade_row(scenario, t, metres, when if t.slot == slot else None)
+                )
         cycle.forget(slot)  # its results are in the rows: the cycle keeps only slots in flight
 
     def _quote(self, slot: int) -> dict[str, int]:
@@ -300,26 +330,27 @@ class _SlotRun:
         whose order rolled into this slot replaces it with its new order, or withdraws it."""
         cycle, rng, community = self.cycle, self.rng, self.community
         market, times = self.scenario.market, cycle.times
-        orders = slot_orders(
-            slot,
-            community.agents,
-            community.buses,
-            community.forecast_kwh[:, slot],
-            self.prices,
-            rng,
-            market.min_order_kwh,
-        )
+        net = community.forecast_kwh[:, slot]
+        active, selling, reserved = order_terms(net, self.prices, rng, market.min_order_kwh)
         sent_at = submission_minutes(
-            len(orders), rng, times.quotation_end, times.slot_minutes, market.late_order_share
+            len(active), rng, times.quotation_end, times.slot_minutes, market.late_order_share
         )
         cycle_start = (slot - 1) * times.slot_minutes
         # Only orders that rolled in from the last cycle can be in this book before its quotation.
         rolled_in = {o.agent: o.id for o in cycle.orders(slot)}
         quoting = set()
         late = replaced = 0
-        for k in np.argsort(sent_at, kind="stable"):
-            order = dataclasses.replace(orders[k], submitted_at=int(sent_at[k] * 60))
-            submission = cycle.submit(order, cycle_start + float(sent_at[k]))
+        agents, buses = community.agents, community.buses
+        # Python numbers, not NumPy scalars, in the loop over orders (the same values).
+        households, sells, prices = active.tolist(), selling.tolist(), reserved.tolist()
+        minutes, nets = sent_at.tolist(), net.tolist()
+        for k in np.argsort(sent_at, kind="stable").tolist():
+            i = households[k]
+            # The order as slot_orders forms it, sent at its minute (in seconds of the cycle).
+            order = household_order(
+                slot, agents[i], buses[i], nets[i], sells[k], prices[k], int(minutes[k] * 60)
+            )
+            submission = cycle.submit(order, cycle_start + minutes[k])
             late += submission.rolled
             replaced += submission.replaced is not None
             if not submission.rolled:
