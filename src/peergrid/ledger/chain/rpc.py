@@ -58,7 +58,7 @@ from eth_utils import to_checksum_address
 from web3 import HTTPProvider
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger.chain.abi import Log, revert_reason
+from peergrid.ledger.chain.abi import Log
 from peergrid.ledger.chain.base import TX_GAS_LIMIT, Chain, Contract, Mined
 from peergrid.ledger.chain.compile import Artifact
 from peergrid.ledger.chain.journal import (
@@ -69,6 +69,7 @@ from peergrid.ledger.chain.journal import (
     NodeUnreachable,
     receipt_within,
 )
+from peergrid.ledger.chain.jsonrpc import failure_reason
 
 logger = logging.getLogger(__name__)
 
@@ -323,24 +324,7 @@ class RpcChain(Chain):
     @staticmethod
     def _failure(error: NodeError) -> str:
         """A reason in the embedded chain's words: the decoded revert, OutOfGas, or rejected."""
-        message = error.message
-        lowered = message.lower()
-        data = error.data
-        if isinstance(data, Mapping):  # some nodes nest it: {"data": "0x..."}
-            data = data.get("data")
-        if error.code == 3 or "revert" in lowered:
-            if isinstance(data, str):
-                try:
-                    return revert_reason(_hex_to_bytes(data))
-                except ValueError:
-                    pass
-            prefix = "execution reverted: "
-            if lowered.startswith(prefix):
-                return message[len(prefix) :]
-            return revert_reason(b"")
-        if "gas required exceeds" in lowered or "out of gas" in lowered:
-            return f"OutOfGas: {message}"
-        return f"transaction rejected: {message}"
+        return failure_reason(error)
 
     def _fee_fields(self, *, refresh: bool = False) -> dict[str, int]:
         """EIP-1559 fee caps (twice the base fee plus the tip), or a legacy gas price."""
