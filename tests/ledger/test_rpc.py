@@ -293,7 +293,7 @@ def test_a_rollback_deeper_than_the_journal_is_refused(rpc_chain: RpcChain) -> N
 
 
 def test_open_chain_by_backend_name(anvil_node: AnvilProcess) -> None:
-    assert BACKENDS == ("embedded", "rpc")
+    assert BACKENDS == ("embedded", "rpc", "anvil", "auto")
     assert isinstance(open_chain(), EmbeddedChain)
     assert getattr(open_chain("embedded", tx_gas_limit=10**6), "tx_gas_limit", None) == 10**6
     chain = open_chain("rpc", anvil_node.url)
