@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
+import threading
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,31 +25,49 @@ Request = tuple[str, Sequence[Any]]
 
 
 class JsonRpcClient:
-    """JSON-RPC over HTTP to ``url``; one connection, reopened if the node drops it."""
+    """JSON-RPC over HTTP(S) to ``url``; one connection, reopened if the node drops it.
+
+    A kept-alive connection the node has closed (it restarted) fails once, then the request is
+    sent once more on a fresh connection, as an HTTP library's connection pool does.
+    """
 
     def __init__(self, url: str, *, timeout: float = 60.0) -> None:
         parts = urlsplit(url)
-        if parts.scheme != "http" or parts.hostname is None:
-            raise ValueError(f"expected an http:// url, got {url!r}")
+        if parts.scheme not in ("http", "https") or parts.hostname is None:
+            raise ValueError(f"expected an http:// or https:// url, got {url!r}")
         self.url = url
+        self._https = parts.scheme == "https"
         self._host = parts.hostname
-        self._port = parts.port or 80
-        self._path = parts.path or "/"
+        self._port = parts.port or (443 if self._https else 80)
+        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()  # one connection: one request on it at a time
 
     def _post(self, body: bytes) -> Any:
+        with self._lock:
+            return self._exchange(body)
+
+    def _exchange(self, body: bytes) -> Any:
         for attempt in (1, 2):
             if self._conn is None:
-                self._conn = http.client.HTTPConnection(
-                    self._host, self._port, timeout=self._timeout
-                )
+                kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+                self._conn = kind(self._host, self._port, timeout=self._timeout)
+                try:
+                    self._conn.connect()
+                    # http.client writes headers and body apart: without this, Nagle's
+                    # algorithm holds the body until the node's delayed ACK (tens of ms).
+                    self._conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                except OSError as exc:
+                    self._conn = None
+                    raise NodeUnreachable(f"{type(exc).__name__}: {exc}") from exc
             try:
                 self._conn.request("POST", self._path, body, {"Content-Type": "application/json"})
                 raw = self._conn.getresponse().read()
                 return json.loads(raw)
             except (OSError, http.client.HTTPException, ValueError) as exc:
-                self.close()
+                self._conn.close()
+                self._conn = None
                 # A kept-alive connection the node closed fails once; a fresh one tells.
                 if attempt == 2 or not isinstance(exc, http.client.RemoteDisconnected):
                     raise NodeUnreachable(f"{type(exc).__name__}: {exc}") from exc

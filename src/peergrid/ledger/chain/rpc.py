@@ -21,12 +21,17 @@ as the embedded chain, so the same calls end in the same state on both:
   still fails when mined (the state changed in between) raises too; that one did use its nonce.
 * **Nonces are managed in Python**, one counter per sender, read from the node once
   (``pending`` count) and then advanced here, never left to the node (with interval mining,
-  node-assigned nonces drop transactions). With ``verify_nonces`` (the default; one request per
+  node-assigned nonces drop transactions), and not checked per transaction: "nonce too low" for
+  a transaction the node has never seen means another client used the key, so the counter is
+  re-read and the transaction re-signed. With ``verify_nonces`` (one more request per
   transaction) the counter is checked against the node's count first: lower on the node means
   it lost transactions this client sent (the journal is recovered first, see below), higher
-  means another client used the key (its count is taken). "nonce too low" for a transaction
-  the node has never seen means the same: the counter is re-read and the transaction re-signed.
+  means another client used the key (its count is taken).
 * **Every transaction waits for its receipt**; its ``gasUsed`` goes to the gas log.
+* **Three requests per transaction** (estimate, send, receipt), over one kept-alive connection
+  with the standard library's HTTP client and json module
+  (:class:`~peergrid.ledger.chain.jsonrpc.JsonRpcClient`): a local node answers in a fraction of
+  a millisecond, so the client's own cost per request is what counts.
 
 The journal: a node that restarts mid-run. Every signed transaction is kept, as its raw bytes,
 in a :class:`~peergrid.ledger.chain.journal.Journal` (which also holds each sender's next nonce).
@@ -34,9 +39,10 @@ When the node stops answering, requests are retried with exponential backoff for
 ``reconnect_timeout`` seconds; once it answers, :meth:`RpcChain.recover` replays the journal:
 what the node lacks is sent again as the same signed bytes, so nothing is applied twice (see
 :mod:`peergrid.ledger.chain.journal`). A restart between two requests shows no connection error
-(the HTTP client reconnects silently); it is seen by the nonce check before the next
-transaction, by the same recovery when a receipt is slow to come (every ``stall_check_s``
-seconds), and by a read of a known contract that answers nothing (its code is gone).
+(the HTTP client reconnects silently); it is seen by the same recovery when a receipt is slow to
+come (every ``stall_check_s`` seconds: the node holds the next transaction back, its nonce being
+ahead of the node's count), by a read of a known contract that answers nothing (its code is
+gone), and, with ``verify_nonces``, by the nonce check before the next transaction.
 
 Assumption: the keys are used by this client only while it runs (a single writer per key),
 which is how the platform runs the operator, DSO and issuer roles.
@@ -51,11 +57,9 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
-from web3 import HTTPProvider
 
 from peergrid.core.errors import LedgerError
 from peergrid.ledger.chain.abi import Log
@@ -69,7 +73,7 @@ from peergrid.ledger.chain.journal import (
     NodeUnreachable,
     receipt_within,
 )
-from peergrid.ledger.chain.jsonrpc import failure_reason
+from peergrid.ledger.chain.jsonrpc import JsonRpcClient, failure_reason
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +105,7 @@ class RpcChain(Chain):
         receipt_timeout: float = 120.0,
         stall_check_s: float = 2.0,
         journal_limit: int = 4096,
-        verify_nonces: bool = True,
+        verify_nonces: bool = False,
     ) -> None:
         super().__init__()
         self.url = url
@@ -112,13 +116,7 @@ class RpcChain(Chain):
         self.receipt_timeout = receipt_timeout
         self.stall_check_s = stall_check_s
         self.verify_nonces = verify_nonces
-        self._session = requests.Session()
-        self._provider = HTTPProvider(
-            url,
-            session=self._session,
-            request_kwargs={"timeout": request_timeout},
-            exception_retry_configuration=None,  # retries are ours, with journal recovery
-        )
+        self._client = JsonRpcClient(url, timeout=request_timeout)
         self._lock = threading.RLock()
         self._signers: dict[str, LocalAccount] = {}
         self._labels: dict[str, str] = {}
@@ -131,7 +129,7 @@ class RpcChain(Chain):
         try:
             self.chain_id = int(self._post("eth_chainId", []), 16)
         except (NodeUnreachable, NodeError) as exc:
-            self._session.close()
+            self._client.close()
             raise LedgerError("rpc", f"no EVM JSON-RPC node answers at {url}: {exc}") from exc
         try:
             self.client_version = str(self._post("web3_clientVersion", []))
@@ -287,7 +285,15 @@ class RpcChain(Chain):
             account = self._signer(sender, call)
             if self.verify_nonces:
                 self._sync_nonce(account.address)
-            estimate = self._estimate(account.address, to, data, call)
+            try:
+                estimate = self._estimate(account.address, to, data, call)
+            except LedgerError:
+                # A revert may come from a node that went back to an older state (nothing
+                # checks it per transaction): if so, replay the journal and ask again.
+                if not self._node_went_back(account.address):
+                    raise
+                self.recover()
+                estimate = self._estimate(account.address, to, data, call)
             gas = min(self.tx_gas_limit, estimate + int(estimate * self.gas_margin))
             entry = self._sign(account, to, data, gas, call)
             entry = self._submit(entry)
@@ -307,6 +313,18 @@ class RpcChain(Chain):
             ),
             created=str(address) if to is None and address else None,
         )
+
+    def _node_went_back(self, sender: str) -> bool:
+        """Whether the node lost what this client sent: its chain is lower than the highest
+        block a journal receipt was seen in, or it counts fewer transactions of ``sender``."""
+        entries = self._journal.entries
+        highest = max((e.block_number for e in entries if e.block_number is not None), default=0)
+        if highest and int(self._rpc("eth_blockNumber", []), 16) < highest:
+            return True
+        expected = self._journal.next_nonce(sender)
+        if expected is None:
+            return False
+        return int(self._rpc("eth_getTransactionCount", [sender, "pending"]), 16) < expected
 
     def _estimate(self, sender: str, to: str | None, data: bytes, call: str) -> int:
         params: dict[str, Any] = {
@@ -535,22 +553,7 @@ class RpcChain(Chain):
 
     def _post(self, method: str, params: Sequence[Any]) -> Any:
         """One request, no retry."""
-        try:
-            response = self._provider.make_request(method, params)
-        except (requests.RequestException, OSError, ValueError) as exc:
-            raise NodeUnreachable(f"{type(exc).__name__}: {exc}") from exc
-        if not isinstance(response, Mapping):
-            raise NodeUnreachable(f"malformed response to {method}: {response!r}")
-        error = response.get("error")
-        if error is not None:
-            if isinstance(error, Mapping):
-                raise NodeError(
-                    int(error.get("code", 0)), str(error.get("message", "")), error.get("data")
-                )
-            raise NodeError(0, str(error), None)
-        if "result" not in response:
-            raise NodeUnreachable(f"malformed response to {method}: {response!r}")
-        return response["result"]
+        return self._client.call(method, params)
 
     def _rpc(self, method: str, params: Sequence[Any]) -> Any:
         """One request; while the node is unreachable, wait for it and recover the journal."""
@@ -625,8 +628,8 @@ class RpcChain(Chain):
         self._journal.limit = limit
 
     def close(self) -> None:
-        """Close the HTTP session."""
-        self._session.close()
+        """Close the HTTP connection."""
+        self._client.close()
 
     def __repr__(self) -> str:
         return f"RpcChain({self.url!r}, chain_id={self.chain_id}, {self.client_version})"
