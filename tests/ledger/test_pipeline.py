@@ -17,6 +17,7 @@ from peergrid.core.trades import Trade
 from peergrid.ledger import CommunityLedger, EmbeddedChain
 from peergrid.ledger.chain.anvil import AnvilError, find_anvil
 from peergrid.ledger.chain.base import Chain, PendingReceipt
+from peergrid.ledger.chain.rpc import RpcChain
 from peergrid.platform.settlement import BatchSettlement, CommunitySettlement, MarketSetup
 
 try:
@@ -149,3 +150,21 @@ def test_a_settlement_is_identical_on_the_embedded_chain_and_the_managed_anvil(
     on_anvil = run_settlement(anvil, market)
     assert on_anvil[1] == embedded[1]  # balances, transactions and gas per slot
     assert on_anvil[0] == embedded[0]  # every transaction's gas, in order
+
+
+def test_an_rpc_chain_sends_at_once_and_reads_receipts_at_the_flush(rpc_chain: RpcChain) -> None:
+    ledger, (a, b, _) = community_on(rpc_chain)
+    logged = len(rpc_chain.gas_log)
+    with rpc_chain.pipeline():
+        first = ledger.fund(a, 5)
+        assert isinstance(first, PendingReceipt) and first.pending
+        assert rpc_chain.queued == 1
+        with pytest.raises(LedgerError, match="exceeds balance"):
+            ledger.deposit(b, 10)  # its approve is sent; the deposit is checked and refused
+        ledger.fund(b, 6)
+    assert rpc_chain.queued == 0 and not first.pending
+    calls = [r.function for r in rpc_chain.gas_log.records[logged:]]
+    assert calls == ["transfer", "approve", "transfer"]
+    assert rpc_chain.gas_log.records[logged].gas == first.gas_used
+    assert ledger.token_balance(a) == 5 and ledger.token_balance(b) == 6
+    assert all(e.confirmed for e in rpc_chain.journal)

@@ -24,19 +24,20 @@ embedded chain's clock stands still unless it is moved; a node's moves with its 
 development node (anvil) can be moved with ``evm_increaseTime``. A backend implements
 :meth:`Chain._advance_clock`.
 
-The pipeline: under ``with chain.pipeline():`` a backend that gains from it (the managed anvil,
-:class:`~peergrid.ledger.chain.managed.ManagedAnvilChain`) queues what :meth:`Chain.transact`
-sends and returns a :class:`PendingReceipt` at once; the queue is flushed (sent, mined and its
-receipts read, in the order queued) when the ``with`` block ends, and before anything that
-reads the chain: :meth:`Chain.call`, :meth:`Chain.deploy`, :meth:`Chain.nonce`,
-:meth:`Chain.timestamp`, :meth:`Chain.advance_time`, or reading a pending receipt's
-``tx_hash``, ``gas_used``, ``logs`` or ``events``. So code written for immediate receipts runs
-unchanged under a pipeline, only with fewer round trips. Gas records are added in the order the
-transactions were queued. A flush that fails raises :class:`LedgerError` naming the failing call
-and undoes the whole flush (what was queued with it leaves no trace either); its pending
-receipts raise the same error when read. Backends that execute at once (the embedded chain, a
-plain :class:`~peergrid.ledger.chain.rpc.RpcChain`) ignore the pipeline: their receipts are
-final when :meth:`Chain.transact` returns.
+The pipeline: under ``with chain.pipeline():`` a backend that gains from it queues what
+:meth:`Chain.transact` sends and returns a :class:`PendingReceipt` at once; the queue is flushed
+when the ``with`` block ends, and before anything that reads the chain: :meth:`Chain.call`,
+:meth:`Chain.deploy`, :meth:`Chain.nonce`, :meth:`Chain.timestamp`, :meth:`Chain.advance_time`,
+or reading a pending receipt's ``tx_hash``, ``gas_used``, ``logs`` or ``events``. So code written
+for immediate receipts runs unchanged under a pipeline, only with fewer round trips. Gas records
+are added at the flush, in the order the transactions were queued. The managed anvil
+(:class:`~peergrid.ledger.chain.managed.ManagedAnvilChain`) sends a flush as one batch mined as
+one block; a failing transaction raises :class:`LedgerError` naming its call and undoes the whole
+flush (nothing queued with it leaves a trace either), and its pending receipts raise the same
+error when read. :class:`~peergrid.ledger.chain.rpc.RpcChain` checks and sends each transaction
+at once (a revert raises at once, as without a pipeline) and reads the flush's receipts in
+batches. The embedded chain ignores the pipeline: its receipts are final when
+:meth:`Chain.transact` returns.
 
 The backends: :class:`~peergrid.ledger.chain.embedded.EmbeddedChain` (py-evm in process),
 :class:`~peergrid.ledger.chain.rpc.RpcChain` (any node over EVM JSON-RPC) and
@@ -191,7 +192,7 @@ class Chain(ABC):
         self.gas_log = GasLog()
         self._abis: dict[str, ContractAbi] = {}
         self._pipelines = 0
-        self._queue: list[tuple[str, str, bytes, str, PendingReceipt]] = []
+        self._queue: list[tuple[str, str, bytes, str, PendingReceipt, Any]] = []
 
     def close(self) -> None:
         """Release what the backend holds open (a node connection); the embedded EVM holds
@@ -234,8 +235,16 @@ class Chain(ABC):
         """Move the backend's clock forward by ``seconds`` (a backend that can overrides it)."""
         raise LedgerError("advance_time", f"{type(self).__name__} cannot move its clock")
 
-    def _execute_many(self, batch: Sequence[tuple[str, str, bytes, str]]) -> list[Mined]:
-        """Run queued transactions ``(sender, to, data, call)`` in order, all or nothing.
+    def _enqueue(self, sender: str, to: str, data: bytes, call: str) -> Any:
+        """A transaction is being queued: a backend may start on it now (check it, send it)
+        and return a handle, given back to :meth:`_execute_many` at the flush. A failure here
+        raises at once, and the transaction is not queued."""
+        return None
+
+    def _execute_many(
+        self, batch: Sequence[tuple[str, str, bytes, str]], handles: Sequence[Any]
+    ) -> list[Mined]:
+        """Run (or finish) queued transactions ``(sender, to, data, call)`` in order.
 
         Only a backend that sets :attr:`queues_transactions` is ever asked; it overrides this.
         """
@@ -269,12 +278,15 @@ class Chain(ABC):
             return
         queue, self._queue = self._queue, []
         try:
-            mined = self._execute_many([(s, to, data, call) for s, to, data, call, _ in queue])
+            mined = self._execute_many(
+                [(s, to, data, call) for s, to, data, call, _, _ in queue],
+                [handle for *_, handle in queue],
+            )
         except LedgerError as exc:
-            for *_, receipt in queue:
+            for *_, receipt, _ in queue:
                 receipt._fail(exc)
             raise
-        for (_, _, _, _, receipt), one in zip(queue, mined, strict=True):
+        for (_, _, _, _, receipt, _), one in zip(queue, mined, strict=True):
             self.gas_log.add(
                 GasRecord(receipt.contract, receipt.function, one.gas_used, receipt.slot)
             )
@@ -331,6 +343,7 @@ class Chain(ABC):
                 checksum = to_checksum_address(sender)
             except (ValueError, TypeError) as exc:
                 raise LedgerError(call, f"bad sender address {sender!r}") from exc
+            handle = self._enqueue(checksum, contract.address, data, call)
             pending = PendingReceipt(
                 self,
                 checksum,
@@ -340,7 +353,7 @@ class Chain(ABC):
                 slot,
                 self._abis,
             )
-            self._queue.append((checksum, contract.address, data, call, pending))
+            self._queue.append((checksum, contract.address, data, call, pending, handle))
             return pending
         mined = self._execute(sender, contract.address, data, f"{contract.name}.{fn_name}")
         self.gas_log.add(GasRecord(contract.name, fn_name, mined.gas_used, slot))

@@ -9,13 +9,14 @@ order of execution is not the order of the batch, so only independent requests g
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import socket
 import threading
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from peergrid.ledger.chain.abi import revert_reason
 from peergrid.ledger.chain.journal import NodeError, NodeUnreachable
@@ -39,7 +40,17 @@ class JsonRpcClient:
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
-        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host, _, userinfo = parts.netloc.rpartition("@")[::-1]
+        auth = ""
+        if userinfo:  # http://user:password@host/ as an HTTP library reads it
+            auth = (
+                f"Authorization: Basic {base64.b64encode(unquote(userinfo).encode()).decode()}\r\n"
+            )
+        self._head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{auth}"
+            "Content-Type: application/json\r\nContent-Length: "
+        ).encode()
         self._timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()  # one connection: one request on it at a time
@@ -50,28 +61,38 @@ class JsonRpcClient:
 
     def _exchange(self, body: bytes) -> Any:
         for attempt in (1, 2):
-            if self._conn is None:
-                kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-                self._conn = kind(self._host, self._port, timeout=self._timeout)
-                try:
-                    self._conn.connect()
-                    # http.client writes headers and body apart: without this, Nagle's
-                    # algorithm holds the body until the node's delayed ACK (tens of ms).
-                    self._conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                except OSError as exc:
-                    self._conn = None
-                    raise NodeUnreachable(f"{type(exc).__name__}: {exc}") from exc
+            fresh = self._conn is None
+            conn = self._connect() if self._conn is None else self._conn
             try:
-                self._conn.request("POST", self._path, body, {"Content-Type": "application/json"})
-                raw = self._conn.getresponse().read()
+                # Headers and body in one write: http.client writes them apart, and a small
+                # second write waits for the node's delayed ACK (Nagle), or costs a syscall.
+                assert conn.sock is not None
+                conn.sock.sendall(self._head + b"%d\r\n\r\n" % len(body) + body)
+                response = http.client.HTTPResponse(conn.sock)
+                response.begin()
+                raw = response.read()
+                if response.will_close:
+                    self.close()
                 return json.loads(raw)
             except (OSError, http.client.HTTPException, ValueError) as exc:
-                self._conn.close()
-                self._conn = None
+                self.close()
                 # A kept-alive connection the node closed fails once; a fresh one tells.
-                if attempt == 2 or not isinstance(exc, http.client.RemoteDisconnected):
+                if fresh or attempt == 2 or isinstance(exc, ValueError | TimeoutError):
                     raise NodeUnreachable(f"{type(exc).__name__}: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _connect(self) -> http.client.HTTPConnection:
+        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        conn = kind(self._host, self._port, timeout=self._timeout)
+        try:
+            conn.connect()
+            assert conn.sock is not None
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError as exc:
+            conn.close()
+            raise NodeUnreachable(f"{type(exc).__name__}: {exc}") from exc
+        self._conn = conn
+        return conn
 
     def call(self, method: str, params: Sequence[Any] = ()) -> Any:
         """One request; a JSON-RPC error raises :class:`NodeError`."""

@@ -173,9 +173,11 @@ class ManagedAnvilChain(Chain):
     # --- sending -------------------------------------------------------------------------------
 
     def _execute(self, sender: str, to: str | None, data: bytes, call: str) -> Mined:
-        return self._execute_many([(sender, to, data, call)])[0]
+        return self._execute_many([(sender, to, data, call)], [None])[0]
 
-    def _execute_many(self, batch: Sequence[tuple[str, str | None, bytes, str]]) -> list[Mined]:
+    def _execute_many(
+        self, batch: Sequence[tuple[str, str | None, bytes, str]], handles: Sequence[Any] = ()
+    ) -> list[Mined]:
         """Send ``batch`` in one request, mine it as one block, read its receipts."""
         senders: list[str] = []
         for sender, _, _, call in batch:

@@ -10,8 +10,9 @@ as the embedded chain, so the same calls end in the same state on both:
   so it is not in :attr:`~peergrid.ledger.chain.base.Chain.gas_log`).
   :meth:`RpcChain.add_account` adds a key without handing it out (e.g. the operator's key read
   from a key store).
-* **Transactions are signed here** (eth-account; install ``coincurve`` for native-speed
-  signatures) as EIP-1559 transactions (legacy ones if the node's blocks have no base fee).
+* **Transactions are signed here** as EIP-1559 transactions, natively
+  (:mod:`~peergrid.ledger.chain.signing`: RLP and coincurve), or as legacy ones by eth-account
+  if the node's blocks have no base fee.
 * **A reverting call leaves no trace.** :meth:`RpcChain.transact` first asks the node to estimate
   the gas (``eth_estimateGas``, capped at :attr:`RpcChain.tx_gas_limit`); a revert there raises
   :class:`~peergrid.core.errors.LedgerError` with ``call="Contract.function"`` and the revert
@@ -27,7 +28,11 @@ as the embedded chain, so the same calls end in the same state on both:
   transaction) the counter is checked against the node's count first: lower on the node means
   it lost transactions this client sent (the journal is recovered first, see below), higher
   means another client used the key (its count is taken).
-* **Every transaction waits for its receipt**; its ``gasUsed`` goes to the gas log.
+* **Every transaction waits for its receipt**; its ``gasUsed`` goes to the gas log. Under
+  :meth:`~peergrid.ledger.chain.base.Chain.pipeline` a transaction is checked and sent at once
+  (so a revert still raises at once and leaves no trace) and its receipt is read later, with the
+  others of the flush, in JSON-RPC batches. A check that fails while sent transactions are not
+  mined yet (a node mining at intervals) waits for them and checks again.
 * **Three requests per transaction** (estimate, send, receipt), over one kept-alive connection
   with the standard library's HTTP client and json module
   (:class:`~peergrid.ledger.chain.jsonrpc.JsonRpcClient`): a local node answers in a fraction of
@@ -74,6 +79,7 @@ from peergrid.ledger.chain.journal import (
     receipt_within,
 )
 from peergrid.ledger.chain.jsonrpc import JsonRpcClient, failure_reason
+from peergrid.ledger.chain.signing import FastSigner
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +96,8 @@ def _hex_to_bytes(value: str) -> bytes:
 
 class RpcChain(Chain):
     """A chain reached over EVM JSON-RPC; see the module docstring."""
+
+    queues_transactions = True
 
     def __init__(
         self,
@@ -119,6 +127,7 @@ class RpcChain(Chain):
         self._client = JsonRpcClient(url, timeout=request_timeout)
         self._lock = threading.RLock()
         self._signers: dict[str, LocalAccount] = {}
+        self._fast: dict[str, FastSigner] = {}
         self._labels: dict[str, str] = {}
         self._pool: list[str] = list(accounts)
         self._funder: LocalAccount | None = None
@@ -267,6 +276,12 @@ class RpcChain(Chain):
 
     # --- sending -----------------------------------------------------------------------------
 
+    def _fast_signer(self, account: LocalAccount) -> FastSigner:
+        signer = self._fast.get(account.address)
+        if signer is None:
+            signer = self._fast[account.address] = FastSigner(bytes(account.key))
+        return signer
+
     def _signer(self, sender: str, call: str) -> LocalAccount:
         try:
             address = to_checksum_address(sender)
@@ -282,23 +297,50 @@ class RpcChain(Chain):
     def _execute(self, sender: str, to: str | None, data: bytes, call: str) -> Mined:
         """Estimate, sign, send, wait for the receipt of a successful transaction."""
         with self._lock:
-            account = self._signer(sender, call)
-            if self.verify_nonces:
-                self._sync_nonce(account.address)
-            try:
-                estimate = self._estimate(account.address, to, data, call)
-            except LedgerError:
-                # A revert may come from a node that went back to an older state (nothing
-                # checks it per transaction): if so, replay the journal and ask again.
-                if not self._node_went_back(account.address):
-                    raise
-                self.recover()
-                estimate = self._estimate(account.address, to, data, call)
-            gas = min(self.tx_gas_limit, estimate + int(estimate * self.gas_margin))
-            entry = self._sign(account, to, data, gas, call)
-            entry = self._submit(entry)
+            entry = self._send(sender, to, data, call)
             receipt = self._await_receipt(entry)
             self._check_status(receipt, entry, to, data)
+        return self._mined(receipt, to is None)
+
+    def _enqueue(self, sender: str, to: str, data: bytes, call: str) -> JournalEntry:
+        """Under a pipeline: check and send now, read the receipt at the flush."""
+        with self._lock:
+            return self._send(sender, to, data, call)
+
+    def _execute_many(
+        self, batch: Sequence[tuple[str, str, bytes, str]], handles: Sequence[Any]
+    ) -> list[Mined]:
+        """The receipts of transactions :meth:`_enqueue` sent, read in batches."""
+        with self._lock:
+            receipts = self._await_receipts(list(handles))
+            for receipt, entry, (_, to, data, _) in zip(receipts, handles, batch, strict=True):
+                self._check_status(receipt, entry, to, data)
+        return [self._mined(receipt, False) for receipt in receipts]
+
+    def _send(self, sender: str, to: str | None, data: bytes, call: str) -> JournalEntry:
+        """Check the call (its gas estimate), sign it and send it."""
+        account = self._signer(sender, call)
+        if self.verify_nonces:
+            self._sync_nonce(account.address)
+        try:
+            estimate = self._estimate(account.address, to, data, call)
+        except LedgerError:
+            if self._queue:
+                # Under a pipeline, transactions sent before may not be mined yet (a node
+                # that mines at intervals): wait for them, then ask again.
+                self.flush()
+            elif not self._node_went_back(account.address):
+                raise
+            else:
+                # A node that went back to an older state (nothing checks it per
+                # transaction): replay the journal, then ask again.
+                self.recover()
+            estimate = self._estimate(account.address, to, data, call)
+        gas = min(self.tx_gas_limit, estimate + int(estimate * self.gas_margin))
+        return self._submit(self._sign(account, to, data, gas, call))
+
+    @staticmethod
+    def _mined(receipt: Mapping[str, Any], creates: bool) -> Mined:
         address = receipt.get("contractAddress")
         return Mined(
             tx_hash=str(receipt["transactionHash"]),
@@ -311,7 +353,7 @@ class RpcChain(Chain):
                 )
                 for log in receipt["logs"]
             ),
-            created=str(address) if to is None and address else None,
+            created=str(address) if creates and address else None,
         )
 
     def _node_went_back(self, sender: str) -> bool:
@@ -387,16 +429,27 @@ class RpcChain(Chain):
             "gas": gas,
             **self._fee_fields(refresh=refresh_fees),
         }
-        if to is not None:
-            tx["to"] = to
         if "maxFeePerGas" in tx:
-            tx["type"] = 2
-        signed = account.sign_transaction(tx)
+            raw, digest = self._fast_signer(account).sign_dynamic_fee(
+                chain_id=self.chain_id,
+                nonce=nonce,
+                max_priority_fee_per_gas=tx["maxPriorityFeePerGas"],
+                max_fee_per_gas=tx["maxFeePerGas"],
+                gas=gas,
+                to=to,
+                value=value,
+                data=data,
+            )
+        else:  # a node without a base fee: legacy transactions, signed by eth-account
+            if to is not None:
+                tx["to"] = to
+            signed = account.sign_transaction(tx)
+            raw, digest = bytes(signed.raw_transaction), bytes(signed.hash)
         return self._journal.record(
-            tx_hash="0x" + bytes(signed.hash).hex(),
+            tx_hash="0x" + digest.hex(),
             sender=sender,
             nonce=nonce,
-            raw=bytes(signed.raw_transaction),
+            raw=raw,
             call=call,
             to=to,
             data=data,
@@ -509,16 +562,31 @@ class RpcChain(Chain):
             return dict(receipt)
         return None
 
-    def _await_receipt(self, entry: JournalEntry) -> dict[str, Any]:
-        start = time.monotonic()
-        last_check = start
+    def _await_receipts(self, entries: list[JournalEntry]) -> list[dict[str, Any]]:
+        """The receipts of ``entries``, asked for (in one JSON-RPC batch for several) until all
+        are mined; a slow one triggers a journal recovery every ``stall_check_s`` seconds."""
+        found: dict[str, dict[str, Any]] = {}
+        start = last_check = time.monotonic()
         delay = 0.0005
         while True:
-            receipt = self._receipt(entry)
-            if receipt is not None:
-                return receipt
+            waiting = [e for e in entries if e.tx_hash not in found]
+            if len(waiting) == 1:
+                receipt = self._receipt(waiting[0])
+                if receipt is not None:
+                    found[waiting[0].tx_hash] = receipt
+            elif waiting:
+                requests = [("eth_getTransactionReceipt", [e.tx_hash]) for e in waiting]
+                for entry, answer in zip(waiting, self._rpc_batch(requests), strict=True):
+                    if isinstance(answer, NodeError):
+                        raise LedgerError(entry.call, f"reading the receipt failed: {answer}")
+                    if answer:
+                        self._journal.confirm(entry, int(answer["blockNumber"], 16))
+                        found[entry.tx_hash] = dict(answer)
+            if len(found) == len(entries):
+                return [found[e.tx_hash] for e in entries]
             now = time.monotonic()
             if now - start > self.receipt_timeout:
+                entry = next(e for e in entries if e.tx_hash not in found)
                 raise LedgerError(
                     entry.call,
                     f"no receipt for {entry.tx_hash} within {self.receipt_timeout:g} s "
@@ -529,6 +597,9 @@ class RpcChain(Chain):
                 self._recover_once()
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
+
+    def _await_receipt(self, entry: JournalEntry) -> dict[str, Any]:
+        return self._await_receipts([entry])[0]
 
     def _check_status(
         self, receipt: Mapping[str, Any], entry: JournalEntry, to: str | None, data: bytes
@@ -562,6 +633,15 @@ class RpcChain(Chain):
                 return self._post(method, params)
             except NodeUnreachable as exc:
                 self._reconnect(method, exc)
+
+    def _rpc_batch(self, requests: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Requests in one batch (results or :class:`NodeError`); waits out an outage as
+        :meth:`_rpc` does."""
+        while True:
+            try:
+                return self._client.batch(requests)
+            except NodeUnreachable as exc:
+                self._reconnect(requests[0][0] if requests else "batch", exc)
 
     def _reconnect(self, method: str, error: NodeUnreachable) -> None:
         """Wait (exponential backoff) until the node answers, then :meth:`recover`."""
