@@ -154,7 +154,10 @@ def test_a_settlement_is_identical_on_the_embedded_chain_and_the_managed_anvil(
     assert on_anvil[0] == embedded[0]  # every transaction's gas, in order
 
 
-def test_an_rpc_chain_sends_at_once_and_reads_receipts_at_the_flush(rpc_chain: RpcChain) -> None:
+def test_an_rpc_chain_deferring_receipts_sends_at_once_and_reads_them_at_the_flush(
+    rpc_chain: RpcChain,
+) -> None:
+    rpc_chain.queues_transactions = True  # as RpcChain(..., defer_receipts=True)
     ledger, (a, b, _) = community_on(rpc_chain)
     logged = len(rpc_chain.gas_log)
     with rpc_chain.pipeline():

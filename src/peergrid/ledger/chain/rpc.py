@@ -28,11 +28,14 @@ as the embedded chain, so the same calls end in the same state on both:
   transaction) the counter is checked against the node's count first: lower on the node means
   it lost transactions this client sent (the journal is recovered first, see below), higher
   means another client used the key (its count is taken).
-* **Every transaction waits for its receipt**; its ``gasUsed`` goes to the gas log. Under
-  :meth:`~peergrid.ledger.chain.base.Chain.pipeline` a transaction is checked and sent at once
-  (so a revert still raises at once and leaves no trace) and its receipt is read later, with the
-  others of the flush, in JSON-RPC batches. A check that fails while sent transactions are not
-  mined yet (a node mining at intervals) waits for them and checks again.
+* **Every transaction waits for its receipt**; its ``gasUsed`` goes to the gas log. With
+  ``defer_receipts``, under :meth:`~peergrid.ledger.chain.base.Chain.pipeline` a transaction is
+  checked and sent at once (so a revert still raises at once and leaves no trace) and its
+  receipt is read later, with the others of the flush, in JSON-RPC batches; a check that fails
+  while sent transactions are not mined yet (a node mining at intervals) waits for them and
+  checks again. It is off by default: anvil's automine (1.7.1) leaves some of many transactions
+  sent in quick succession in its pool, unmined until another arrives (a 55-household demo day
+  stalled 23 times for ``stall_check_s``), and it saves only one short request per transaction.
 * **Three requests per transaction** (estimate, send, receipt), over one kept-alive connection
   with the standard library's HTTP client and json module
   (:class:`~peergrid.ledger.chain.jsonrpc.JsonRpcClient`): a local node answers in a fraction of
@@ -97,8 +100,6 @@ def _hex_to_bytes(value: str) -> bytes:
 class RpcChain(Chain):
     """A chain reached over EVM JSON-RPC; see the module docstring."""
 
-    queues_transactions = True
-
     def __init__(
         self,
         url: str,
@@ -114,8 +115,10 @@ class RpcChain(Chain):
         stall_check_s: float = 2.0,
         journal_limit: int = 4096,
         verify_nonces: bool = False,
+        defer_receipts: bool = False,
     ) -> None:
         super().__init__()
+        self.queues_transactions = defer_receipts
         self.url = url
         self.tx_gas_limit = tx_gas_limit
         self.gas_margin = gas_margin
