@@ -1,7 +1,7 @@
 """Open a chain by backend name: the embedded chain, a managed anvil, or a node over JSON-RPC.
 
 The backends do not import this module; it imports them (the JSON-RPC one only when asked for,
-so the embedded chain does not need web3.py).
+so the embedded chain does not need eth-account).
 
 ``"auto"`` is the fastest backend this installation has: the managed anvil when an anvil binary
 is found (:func:`~peergrid.ledger.chain.anvil.find_anvil`: ``npm ci`` in the repository, or

@@ -1,4 +1,4 @@
-"""The JSON-RPC chain backend: any EVM node (anvil, geth, Besu) through web3.py.
+"""The JSON-RPC chain backend: any EVM node (anvil, geth, Besu), with keys held here.
 
 :class:`RpcChain` implements :class:`~peergrid.ledger.chain.base.Chain` with the same semantics
 as the embedded chain, so the same calls end in the same state on both:
