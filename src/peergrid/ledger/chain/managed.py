@@ -5,7 +5,8 @@ with gas exactly as a receipt states it, about ten times faster than py-evm in p
 opened by ``open_chain("anvil")`` (and by ``open_chain("auto")`` where the binary is found, see
 :func:`~peergrid.ledger.chain.anvil.find_anvil`). The node:
 
-* listens on 127.0.0.1 on a free port, runs with the Prague rules (as the embedded chain), and
+* listens on 127.0.0.1 on a free port, logs nothing (``--quiet``: it would write a line or two
+  per transaction), runs with the Prague rules (as the embedded chain), and
   is stopped by :meth:`ManagedAnvilChain.close` (and, like every node
   :func:`~peergrid.ledger.chain.anvil.start_anvil` starts, at exit or when its starting thread
   dies): no process is left behind;
@@ -47,7 +48,7 @@ from eth_utils import to_checksum_address
 
 from peergrid.core.errors import LedgerError
 from peergrid.ledger.chain.abi import Log, revert_reason
-from peergrid.ledger.chain.anvil import AnvilProcess, find_anvil, start_anvil
+from peergrid.ledger.chain.anvil import AnvilProcess, find_anvil, free_port, start_anvil
 from peergrid.ledger.chain.base import TX_GAS_LIMIT, Chain, Mined
 from peergrid.ledger.chain.embedded import derived_address
 from peergrid.ledger.chain.journal import NodeError
@@ -105,6 +106,8 @@ class ManagedAnvilChain(Chain):
         self.tx_gas_limit = tx_gas_limit
         self.keep_states = keep_states
         self.node: AnvilProcess = start_anvil(
+            free_port(),
+            quiet=True,  # it would log each transaction: hundreds of MB in a year
             binary=binary or find_anvil(),
             accounts=1,
             hardfork=MANAGED_HARDFORK,
