@@ -17,7 +17,7 @@ anvil node that mines every transaction):
 Medians of ``--runs`` runs. Needs anvil (``npm ci``).
 
     .venv/bin/python benchmarks/ledger_fast.py [--runs 3] [--transfers 2000] [--flush 500]
-        [--skip-demo] [--json]
+        [--skip-demo] [--backends embedded,managed anvil] [--json]
 """
 
 from __future__ import annotations
@@ -89,11 +89,19 @@ def main() -> None:
     parser.add_argument("--transfers", type=int, default=2000)
     parser.add_argument("--flush", type=int, default=500)
     parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument(
+        "--backends", default=",".join(BACKENDS), help="comma-separated, of: " + ", ".join(BACKENDS)
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     figures: dict[str, dict[str, Any]] = {}
-    for name, opener in BACKENDS.items():
+    chosen = [b.strip() for b in args.backends.split(",")]
+    unknown = sorted(set(chosen) - set(BACKENDS))
+    if unknown or "embedded" not in chosen:
+        parser.error(f"--backends must include embedded and name only {', '.join(BACKENDS)}")
+    for name in chosen:
+        opener = BACKENDS[name]
         rates, gas, stage, demo_gas, dso = [], set(), [], set(), set()
         for _ in range(args.runs):
             with opener() as chain:
