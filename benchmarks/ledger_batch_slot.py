@@ -18,8 +18,9 @@ gas / fills), per function, and the order book's gas per placement and per fill.
     .venv/bin/python benchmarks/ledger_batch_slot.py [--households 55] [--slots 4] [--seed 1]
         [--anvil | --rpc URL]
 
-``--anvil`` runs the batch-market part on a local anvil node (npm) instead of the embedded
-chain; ``--rpc URL`` on any node.
+``--anvil`` runs the batch-market part through ``RpcChain`` on a local anvil node (npm) that
+mines each transaction, ``--managed`` on the managed anvil (``open_chain("anvil")``), ``--rpc
+URL`` on any node. A slot runs under ``chain.pipeline()``, as the settlement adapters run it.
 """
 
 from __future__ import annotations
@@ -95,7 +96,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--anvil", action="store_true", help="batch market on a local anvil")
     parser.add_argument("--rpc", default=None, help="batch market on this JSON-RPC node")
+    parser.add_argument("--managed", action="store_true", help="batch market on a managed anvil")
     args = parser.parse_args()
+    if args.managed:
+        from peergrid.ledger.chain import open_chain
+
+        with open_chain("anvil") as managed:
+            batch_market(args, managed, "managed anvil")
+        return
     if args.anvil or args.rpc:
         with contextlib.ExitStack() as stack:
             url = args.rpc
@@ -151,23 +159,30 @@ def batch_market(args: argparse.Namespace, chain: Chain, where: str) -> None:
         sealed = [sealed_order(o, salt=rng.randbytes(32)) for o in orders]
         trades = clear_dpda(orders).trades  # off chain, before the clock starts
         start = time.perf_counter()
-        ledger.open_slot(slot)
-        for order, s in zip(orders, sealed, strict=True):
-            order_gas.append(ledger.commit(households[order.agent], slot, s).gas_used)
-        ledger.start_reveal(slot)
-        for i, (order, s) in enumerate(zip(orders, sealed, strict=True)):
-            order_gas[-n + i] += ledger.reveal(households[order.agent], slot, s).gas_used
-        revealed = ledger.revealed(slot)
-        candidate = fills_from_trades(trades, revealed, households)
-        fills = verified_fills(revealed, candidate, FEE_MICRO_PER_KWH)
-        dropped += len(candidate) - len(fills)
-        clearing = ledger.post_clearing(slot, fills)
+        # One pipeline: the commits and reveals go as one flush, receipts read together.
+        with chain.pipeline():
+            ledger.open_slot(slot)
+            commits = [
+                ledger.commit(households[order.agent], slot, s)
+                for order, s in zip(orders, sealed, strict=True)
+            ]
+            ledger.start_reveal(slot)
+            reveals = [
+                ledger.reveal(households[order.agent], slot, s)
+                for order, s in zip(orders, sealed, strict=True)
+            ]
+            revealed = ledger.revealed(slot)
+            candidate = fills_from_trades(trades, revealed, households)
+            fills = verified_fills(revealed, candidate, FEE_MICRO_PER_KWH)
+            dropped += len(candidate) - len(fills)
+            clearing = ledger.post_clearing(slot, fills)
+            metered = {
+                p.member: max(0, round(p.energy_wh * rng.uniform(0.95, 1.05)))
+                for p in ledger.positions(slot)
+            }
+            readings = ledger.post_readings(meter, slot, metered)
+        order_gas += [c.gas_used + r.gas_used for c, r in zip(commits, reveals, strict=True)]
         clearing_gas.append(sum(r.gas_used for r in clearing))
-        metered = {
-            p.member: max(0, round(p.energy_wh * rng.uniform(0.95, 1.05)))
-            for p in ledger.positions(slot)
-        }
-        readings = ledger.post_readings(meter, slot, metered)
         readings_gas.append(sum(r.gas_used for r in readings))
         slot_times.append(time.perf_counter() - start)
         fills_per_slot.append(len(fills))

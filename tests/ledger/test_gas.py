@@ -162,3 +162,22 @@ def test_gas_log_summary() -> None:
         log.add(GasRecord("C", "f", -1))
     log.clear()
     assert len(log) == 0 and log.summary() == []
+
+
+def test_a_gas_log_keeps_every_aggregate_and_a_bounded_window() -> None:
+    log = GasLog(keep_records=3)
+    for i in range(10):
+        log.add(GasRecord("C", "f" if i % 2 else "g", 100 + i, slot=i // 4))
+    assert len(log) == 10 and log.total == sum(range(100, 110))
+    assert [r.gas for r in log.records] == [107, 108, 109]
+    assert log.last.gas == 109 and log.dropped == 7 and log.keep_records == 3
+    assert [r.gas for r in log.for_slot(2)] == [108, 109]  # the window only
+    assert [(s.call, s.count, s.total, s.min, s.max) for s in log.summary()] == [
+        ("C.g", 5, 520, 100, 108),
+        ("C.f", 5, 525, 101, 109),
+    ]
+    assert GasLog(keep_records=None).keep_records is None
+    with pytest.raises(ValueError, match="keep_records"):
+        GasLog(keep_records=0)
+    with pytest.raises(IndexError):
+        _ = GasLog().last

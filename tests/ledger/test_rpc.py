@@ -293,7 +293,7 @@ def test_a_rollback_deeper_than_the_journal_is_refused(rpc_chain: RpcChain) -> N
 
 
 def test_open_chain_by_backend_name(anvil_node: AnvilProcess) -> None:
-    assert BACKENDS == ("embedded", "rpc")
+    assert BACKENDS == ("embedded", "rpc", "anvil", "auto")
     assert isinstance(open_chain(), EmbeddedChain)
     assert getattr(open_chain("embedded", tx_gas_limit=10**6), "tx_gas_limit", None) == 10**6
     chain = open_chain("rpc", anvil_node.url)
@@ -310,3 +310,36 @@ def test_open_chain_by_backend_name(anvil_node: AnvilProcess) -> None:
         open_chain("rpc")
     with pytest.raises(LedgerError, match="takes no url"):
         open_chain("embedded", anvil_node.url)
+
+
+def test_the_fast_signer_gives_eth_account_s_bytes() -> None:
+    from eth_account import Account
+
+    from peergrid.ledger.chain.signing import FastSigner
+
+    for i, key in enumerate(ANVIL_DEV_KEYS[:3]):
+        for to, data in ((None, b"\x60\x00" * 40), (ANVIL_DEV_ADDRESSES[4], bytes(range(70)))):
+            fields = {
+                "chainId": 31337 + i,
+                "nonce": 7 * i,
+                "maxPriorityFeePerGas": 10**9,
+                "maxFeePerGas": 3 * 10**9 + i,
+                "gas": 2**24 - i,
+                "value": i,
+                "data": data,
+                "type": 2,
+            }
+            if to is not None:
+                fields["to"] = to
+            expected = Account.from_key(key).sign_transaction(fields)
+            raw, digest = FastSigner(bytes.fromhex(key[2:])).sign_dynamic_fee(
+                chain_id=31337 + i,
+                nonce=7 * i,
+                max_priority_fee_per_gas=10**9,
+                max_fee_per_gas=3 * 10**9 + i,
+                gas=2**24 - i,
+                to=to,
+                value=i,
+                data=data,
+            )
+            assert raw == bytes(expected.raw_transaction) and digest == bytes(expected.hash)

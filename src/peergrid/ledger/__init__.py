@@ -6,10 +6,13 @@ use (see :mod:`peergrid.ledger.chain.compile`).
 
 Two parts, and the contract sources:
 
-* :mod:`peergrid.ledger.chain` — chain infrastructure: the :class:`Chain` interface and its
-  backends (:class:`EmbeddedChain` in process; ``RpcChain`` over JSON-RPC in
-  :mod:`peergrid.ledger.chain.rpc`), :func:`open_chain`, the ABI, compilation, gas accounting
-  and a local anvil node.
+* :mod:`peergrid.ledger.chain` — chain infrastructure: the :class:`Chain` interface with its
+  pipeline (``chain.pipeline()``: a slot's transactions flushed together) and its backends
+  (:class:`EmbeddedChain` in process; ``ManagedAnvilChain``, a private anvil node, in
+  :mod:`peergrid.ledger.chain.managed`; ``RpcChain`` over JSON-RPC in
+  :mod:`peergrid.ledger.chain.rpc`), :func:`open_chain` (``"auto"``: the managed anvil where
+  anvil is installed, else the embedded chain), the ABI, compilation, gas accounting and a local
+  anvil node.
 * :mod:`peergrid.ledger.markets` — one typed client per contract:
 
   * ``SettlementToken`` + ``Community`` — :class:`CommunityLedger`: the demo's slot settlement

@@ -34,6 +34,7 @@ import platform
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -204,9 +205,12 @@ class AnvilProcess:
         startup_timeout: float = 30.0,
         die_with_parent: bool = True,
         log_path: Path | None = None,
+        quiet: bool = False,
     ) -> None:
         if not 0 <= port <= 65535:
             raise AnvilError(f"port must be in 0..65535, got {port}")
+        if quiet and port == 0:
+            raise AnvilError("a quiet anvil logs no port: give one")
         if block_time is not None and block_time <= 0:
             raise AnvilError(f"block_time must be positive seconds, got {block_time}")
         self.binary = binary
@@ -225,6 +229,7 @@ class AnvilProcess:
             self._own_dir = Path(tempfile.mkdtemp(prefix="peergrid-anvil-"))
             log_path = self._own_dir / "anvil.log"
         self.log_path = Path(log_path)
+        self.quiet = quiet
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
@@ -259,6 +264,8 @@ class AnvilProcess:
                 cmd += ["--state-interval", f"{self.state_interval:g}"]
         if self.hardfork is not None:
             cmd += ["--hardfork", self.hardfork]
+        if self.quiet:
+            cmd.append("--quiet")
         return cmd + list(self.extra_args)
 
     def start(self) -> AnvilProcess:
@@ -291,7 +298,7 @@ class AnvilProcess:
     def _await_ready(self, offset: int) -> None:
         deadline = time.monotonic() + self.startup_timeout
         delay = 0.01
-        listening = False
+        listening = self.quiet  # a quiet node logs nothing: its port was given, ask it
         while time.monotonic() < deadline:
             if self._process is None or self._process.poll() is not None:
                 code = None if self._process is None else self._process.returncode
@@ -417,6 +424,7 @@ def start_anvil(
     startup_timeout: float = 30.0,
     die_with_parent: bool = True,
     log_path: Path | None = None,
+    quiet: bool = False,
 ) -> AnvilProcess:
     """Start anvil on 127.0.0.1 and wait until it answers JSON-RPC.
 
@@ -424,6 +432,8 @@ def start_anvil(
     ``block_time`` switches from mining each transaction at once to interval mining.
     ``state`` loads the file if it exists and dumps to it on a graceful stop. The rest are
     anvil's own options; ``hardfork=None`` keeps anvil's default (the latest it knows).
+    ``quiet`` (with a ``port``) logs nothing: a node that runs millions of transactions would
+    otherwise write a line or two for each.
     """
     node = AnvilProcess(
         binary or find_anvil(),
@@ -438,6 +448,7 @@ def start_anvil(
         startup_timeout=startup_timeout,
         die_with_parent=die_with_parent,
         log_path=log_path,
+        quiet=quiet,
     )
     try:
         return node.start()
@@ -452,3 +463,10 @@ def is_anvil_dev_key(private_key: str) -> bool:
     if not normal.startswith("0x"):
         normal = "0x" + normal
     return normal in ANVIL_DEV_KEYS
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a node that must be told its port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOCALHOST, 0))
+        return int(probe.getsockname()[1])

@@ -24,15 +24,32 @@ embedded chain's clock stands still unless it is moved; a node's moves with its 
 development node (anvil) can be moved with ``evm_increaseTime``. A backend implements
 :meth:`Chain._advance_clock`.
 
-The backends: :class:`~peergrid.ledger.chain.embedded.EmbeddedChain` (py-evm in process) and
-:class:`~peergrid.ledger.chain.rpc.RpcChain` (any node over EVM JSON-RPC);
-:func:`~peergrid.ledger.chain.open.open_chain` opens either by name.
+The pipeline: under ``with chain.pipeline():`` a backend that gains from it queues what
+:meth:`Chain.transact` sends and returns a :class:`PendingReceipt` at once; the queue is flushed
+when the ``with`` block ends, and before anything that reads the chain: :meth:`Chain.call`,
+:meth:`Chain.deploy`, :meth:`Chain.nonce`, :meth:`Chain.timestamp`, :meth:`Chain.advance_time`,
+or reading a pending receipt's ``tx_hash``, ``gas_used``, ``logs`` or ``events``. So code written
+for immediate receipts runs unchanged under a pipeline, only with fewer round trips. Gas records
+are added at the flush, in the order the transactions were queued. The managed anvil
+(:class:`~peergrid.ledger.chain.managed.ManagedAnvilChain`) sends a flush as one batch mined as
+one block; a failing transaction raises :class:`LedgerError` naming its call and undoes the whole
+flush (nothing queued with it leaves a trace either), and its pending receipts raise the same
+error when read. :class:`~peergrid.ledger.chain.rpc.RpcChain` checks and sends each transaction
+at once (a revert raises at once, as without a pipeline) and reads the flush's receipts in
+batches. The embedded chain ignores the pipeline: its receipts are final when
+:meth:`Chain.transact` returns.
+
+The backends: :class:`~peergrid.ledger.chain.embedded.EmbeddedChain` (py-evm in process),
+:class:`~peergrid.ledger.chain.rpc.RpcChain` (any node over EVM JSON-RPC) and
+:class:`~peergrid.ledger.chain.managed.ManagedAnvilChain` (a private anvil it starts and stops);
+:func:`~peergrid.ledger.chain.open.open_chain` opens each by name.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Self
@@ -90,6 +107,67 @@ class Receipt:
         return [e for e in self.events if e.name == name]
 
 
+_MINED_FIELDS = frozenset({"tx_hash", "gas_used", "logs"})
+
+
+class PendingReceipt(Receipt):
+    """The receipt of a transaction queued in a :meth:`Chain.pipeline`.
+
+    Who sent what is known at once; reading ``tx_hash``, ``gas_used``, ``logs`` or ``events``
+    flushes the chain's queue first. If that flush failed, reading them raises its
+    :class:`LedgerError`.
+    """
+
+    def __init__(
+        self,
+        chain: Chain,
+        sender: str,
+        contract: str,
+        function: str,
+        to: str,
+        slot: int | None,
+        decoders: Mapping[str, ContractAbi],
+    ) -> None:
+        # A frozen dataclass: fields are set the way its own __init__ sets them.
+        put = object.__setattr__
+        put(self, "sender", sender)
+        put(self, "contract", contract)
+        put(self, "function", function)
+        put(self, "to", to)
+        put(self, "slot", slot)
+        put(self, "decoders", decoders)
+        put(self, "_chain", chain)
+        put(self, "_error", None)
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for attributes not set yet: the mined fields before the flush.
+        if name not in _MINED_FIELDS:
+            raise AttributeError(name)
+        chain: Chain | None = self.__dict__.get("_chain")
+        if chain is not None:
+            chain.flush()
+        if name in self.__dict__:
+            return self.__dict__[name]
+        error: LedgerError | None = self.__dict__.get("_error")
+        raise error if error is not None else LedgerError(self.call, "was never sent")
+
+    @property
+    def pending(self) -> bool:
+        """Whether the transaction is still queued."""
+        return "gas_used" not in self.__dict__ and self.__dict__.get("_error") is None
+
+    def _resolve(self, mined: Mined) -> None:
+        put = object.__setattr__
+        put(self, "tx_hash", mined.tx_hash)
+        put(self, "gas_used", mined.gas_used)
+        put(self, "logs", mined.logs)
+        put(self, "_chain", None)
+
+    def _fail(self, error: LedgerError) -> None:
+        object.__setattr__(self, "_error", error)
+        object.__setattr__(self, "_chain", None)
+
+
 @dataclass(frozen=True)
 class Mined:
     """What a backend reports of one successful transaction, before :class:`Chain` types it."""
@@ -107,9 +185,14 @@ class Chain(ABC):
     chain_id: int
     """The EIP-155 chain id transactions are signed for."""
 
+    queues_transactions = False
+    """Whether :meth:`transact` queues under :meth:`pipeline` (a backend that gains from it)."""
+
     def __init__(self) -> None:
         self.gas_log = GasLog()
         self._abis: dict[str, ContractAbi] = {}
+        self._pipelines = 0
+        self._queue: list[tuple[str, str, bytes, str, PendingReceipt, Any]] = []
 
     def close(self) -> None:
         """Release what the backend holds open (a node connection); the embedded EVM holds
@@ -152,6 +235,63 @@ class Chain(ABC):
         """Move the backend's clock forward by ``seconds`` (a backend that can overrides it)."""
         raise LedgerError("advance_time", f"{type(self).__name__} cannot move its clock")
 
+    def _enqueue(self, sender: str, to: str, data: bytes, call: str) -> Any:
+        """A transaction is being queued: a backend may start on it now (check it, send it)
+        and return a handle, given back to :meth:`_execute_many` at the flush. A failure here
+        raises at once, and the transaction is not queued."""
+        return None
+
+    def _execute_many(
+        self, batch: Sequence[tuple[str, str, bytes, str]], handles: Sequence[Any]
+    ) -> list[Mined]:
+        """Run (or finish) queued transactions ``(sender, to, data, call)`` in order.
+
+        Only a backend that sets :attr:`queues_transactions` is ever asked; it overrides this.
+        """
+        return [self._execute(sender, to, data, call) for sender, to, data, call in batch]
+
+    # --- the pipeline ------------------------------------------------------------------------
+
+    @contextmanager
+    def pipeline(self) -> Iterator[Self]:
+        """Queue transactions until the block ends or the chain is read (module docstring).
+
+        Pipelines nest; the outermost one flushes when it ends, also when the block raises
+        (what was queued before the error is sent, as it would have been without a pipeline).
+        """
+        self._pipelines += 1
+        try:
+            yield self
+        finally:
+            self._pipelines -= 1
+            if self._pipelines == 0:
+                self.flush()
+
+    @property
+    def queued(self) -> int:
+        """How many transactions wait in the pipeline's queue."""
+        return len(self._queue)
+
+    def flush(self) -> None:
+        """Send what the pipeline queued and resolve its receipts (nothing queued: no-op)."""
+        if not self._queue:
+            return
+        queue, self._queue = self._queue, []
+        try:
+            mined = self._execute_many(
+                [(s, to, data, call) for s, to, data, call, _, _ in queue],
+                [handle for *_, handle in queue],
+            )
+        except LedgerError as exc:
+            for *_, receipt, _ in queue:
+                receipt._fail(exc)
+            raise
+        for (_, _, _, _, receipt, _), one in zip(queue, mined, strict=True):
+            self.gas_log.add(
+                GasRecord(receipt.contract, receipt.function, one.gas_used, receipt.slot)
+            )
+            receipt._resolve(one)
+
     # --- written once --------------------------------------------------------------------------
 
     def advance_time(self, seconds: int) -> int:
@@ -163,6 +303,7 @@ class Chain(ABC):
         """
         if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
             raise ValueError(f"seconds must be a non-negative int, got {seconds!r}")
+        self.flush()
         before = self.timestamp()
         self._advance_clock(seconds)
         after = self.timestamp()
@@ -177,6 +318,7 @@ class Chain(ABC):
         abi = ContractAbi(artifact.name, artifact.abi)
         data = artifact.bytecode + abi.encode_constructor(args)
         call = f"{artifact.name}.constructor"
+        self.flush()  # the new address is needed at once
         mined = self._execute(sender, None, data, call)
         if not mined.created:
             raise LedgerError(call, "the receipt has no contract address")
@@ -188,9 +330,31 @@ class Chain(ABC):
     def transact(
         self, sender: str, contract: Contract, fn_name: str, *args: Any, slot: int | None = None
     ) -> Receipt:
-        """Send a transaction calling ``fn_name(*args)``; ``slot`` tags its gas record."""
+        """Send a transaction calling ``fn_name(*args)``; ``slot`` tags its gas record.
+
+        Under :meth:`pipeline` on a backend that queues, the transaction is queued and a
+        :class:`PendingReceipt` returned.
+        """
         fn = contract.abi.function(fn_name, len(args))
         data = contract.abi.encode_call(fn, args)
+        if self._pipelines and self.queues_transactions:
+            call = f"{contract.name}.{fn_name}"
+            try:
+                checksum = to_checksum_address(sender)
+            except (ValueError, TypeError) as exc:
+                raise LedgerError(call, f"bad sender address {sender!r}") from exc
+            handle = self._enqueue(checksum, contract.address, data, call)
+            pending = PendingReceipt(
+                self,
+                checksum,
+                contract.name,
+                fn_name,
+                contract.address,
+                slot,
+                self._abis,
+            )
+            self._queue.append((checksum, contract.address, data, call, pending, handle))
+            return pending
         mined = self._execute(sender, contract.address, data, f"{contract.name}.{fn_name}")
         self.gas_log.add(GasRecord(contract.name, fn_name, mined.gas_used, slot))
         return Receipt(
@@ -209,6 +373,7 @@ class Chain(ABC):
         """Read-only call of ``fn_name(*args)``: its decoded return value."""
         fn = contract.abi.function(fn_name, len(args))
         data = contract.abi.encode_call(fn, args)
+        self.flush()
         output = self._static_call(contract.address, data, f"{contract.name}.{fn_name}")
         return contract.abi.decode_output(fn, output)
 

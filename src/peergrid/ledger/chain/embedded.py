@@ -45,6 +45,13 @@ from peergrid.ledger.chain.base import TX_GAS_LIMIT, Chain, Mined
 EMBEDDED_CHAIN_ID = 1337
 
 
+def derived_address(index: int, label: str) -> str:
+    """The address of the ``index``-th account made, labelled ``label``: the same on every
+    backend that makes its own accounts, so that calldata holding addresses, and so gas, is the
+    same too."""
+    return to_checksum_address(keccak(f"peergrid-embedded:{index}:{label}".encode())[-20:])
+
+
 class EmbeddedChain(Chain):
     """py-evm in process, Prague rules; see the module docstring for how gas is measured."""
 
@@ -73,8 +80,7 @@ class EmbeddedChain(Chain):
         return dict(self._accounts)
 
     def new_account(self, label: str) -> str:
-        seed = f"peergrid-embedded:{len(self._accounts)}:{label}".encode()
-        address = to_checksum_address(keccak(seed)[-20:])
+        address = derived_address(len(self._accounts), label)
         self._state.set_balance(to_canonical_address(address), self.ACCOUNT_BALANCE_WEI)
         self._accounts[address] = label
         return address

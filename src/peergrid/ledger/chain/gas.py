@@ -1,16 +1,27 @@
-"""Gas accounting: one record per transaction, summarised per contract function.
+"""Gas accounting: running totals per contract function, and a window of recent records.
 
 Every transaction a :class:`~peergrid.ledger.chain.Chain` sends (deployments included, under the
-function name ``"constructor"``) appends a :class:`GasRecord` with the gas the transaction used,
-as a receipt states it: intrinsic cost (21 000 plus calldata) plus execution, less the capped
-refund. Reverted calls are not sent and leave no record. The simulation reports "transactions
-and gas used" from :meth:`GasLog.summary`; ``slot`` ties a settlement's records to its slot.
+function name ``"constructor"``) is added to its :class:`GasLog` as a :class:`GasRecord` with the
+gas the transaction used, as a receipt states it: intrinsic cost (21 000 plus calldata) plus
+execution, less the capped refund. Reverted calls are not sent and leave no record. The
+simulation reports "transactions and gas used" from :meth:`GasLog.summary`; ``slot`` ties a
+settlement's records to its slot.
+
+Bounded memory: a year of 15-minute slots is millions of transactions, so the log does not keep
+them all. It keeps running aggregates of every transaction (count, total, least and most gas per
+contract function, and the grand totals: ``len(log)`` and :attr:`GasLog.total`) and only the
+last ``keep_records`` records themselves (:attr:`GasLog.records`, :attr:`GasLog.last`,
+:meth:`GasLog.for_slot`); :attr:`GasLog.dropped` says how many left the window.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+DEFAULT_KEEP_RECORDS = 65_536
+"""Records a :class:`GasLog` keeps by default: a few hundred slots' worth, a few megabytes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +42,8 @@ class GasSummary:
     function: str
     count: int
     total: int
+    min: int = 0
+    max: int = 0
 
     @property
     def mean(self) -> float:
@@ -42,46 +55,88 @@ class GasSummary:
 
 
 class GasLog:
-    """An append-only list of :class:`GasRecord`, with summaries."""
+    """Aggregates of every :class:`GasRecord` added, and the last ``keep_records`` of them.
 
-    def __init__(self) -> None:
-        self._records: list[GasRecord] = []
+    ``keep_records=None`` keeps every record (unbounded: for short runs and tests that need
+    them all).
+    """
+
+    def __init__(self, keep_records: int | None = DEFAULT_KEEP_RECORDS) -> None:
+        if keep_records is not None and keep_records < 1:
+            raise ValueError(f"keep_records must be at least 1 (or None), got {keep_records}")
+        self._records: deque[GasRecord] = deque(maxlen=keep_records)
+        # (contract, function) -> [count, total, min, max], in order of first use.
+        self._totals: dict[tuple[str, str], list[int]] = {}
+        self._count = 0
+        self._total = 0
+
+    @property
+    def keep_records(self) -> int | None:
+        """How many records the window holds (``None``: all)."""
+        return self._records.maxlen
 
     def add(self, record: GasRecord) -> None:
-        if record.gas < 0:
-            raise ValueError(f"gas must be non-negative, got {record.gas}")
+        gas = record.gas
+        if gas < 0:
+            raise ValueError(f"gas must be non-negative, got {gas}")
         self._records.append(record)
+        self._count += 1
+        self._total += gas
+        entry = self._totals.get((record.contract, record.function))
+        if entry is None:
+            self._totals[(record.contract, record.function)] = [1, gas, gas, gas]
+        else:
+            entry[0] += 1
+            entry[1] += gas
+            if gas < entry[2]:
+                entry[2] = gas
+            if gas > entry[3]:
+                entry[3] = gas
 
     @property
     def records(self) -> tuple[GasRecord, ...]:
+        """The records in the window, oldest first (all of them if none was dropped)."""
         return tuple(self._records)
 
+    @property
+    def last(self) -> GasRecord:
+        """The latest record; :class:`IndexError` if there is none."""
+        if not self._records:
+            raise IndexError("the gas log is empty")
+        return self._records[-1]
+
+    @property
+    def dropped(self) -> int:
+        """Records that left the window (still counted in every aggregate)."""
+        return self._count - len(self._records)
+
     def __len__(self) -> int:
-        return len(self._records)
+        """Every transaction recorded, the dropped ones included."""
+        return self._count
 
     def __iter__(self) -> Iterator[GasRecord]:
+        """The records in the window, oldest first."""
         return iter(tuple(self._records))
 
     @property
     def total(self) -> int:
         """Gas of every recorded transaction."""
-        return sum(r.gas for r in self._records)
+        return self._total
 
     def for_slot(self, slot: int) -> list[GasRecord]:
-        """The records of transactions that belong to ``slot``."""
+        """The records of ``slot`` still in the window."""
         return [r for r in self._records if r.slot == slot]
 
     def summary(self) -> list[GasSummary]:
-        """Count, total and mean gas per ``(contract, function)``, in order of first use."""
-        totals: dict[tuple[str, str], list[int]] = {}
-        for r in self._records:
-            entry = totals.setdefault((r.contract, r.function), [0, 0])
-            entry[0] += 1
-            entry[1] += r.gas
+        """Count, total, mean, least and most gas per ``(contract, function)``, in order of
+        first use, over every transaction recorded."""
         return [
-            GasSummary(contract=c, function=f, count=n, total=t)
-            for (c, f), (n, t) in totals.items()
+            GasSummary(contract=c, function=f, count=n, total=t, min=lo, max=hi)
+            for (c, f), (n, t, lo, hi) in self._totals.items()
         ]
 
     def clear(self) -> None:
         self._records.clear()
+        self._totals.clear()
+        self._count = 0
+        self._total = 0

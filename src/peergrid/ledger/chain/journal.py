@@ -1,9 +1,9 @@
 """The JSON-RPC backend's journal: signed transactions, the next nonce per sender, and replay.
 
 Every transaction :class:`~peergrid.ledger.chain.rpc.RpcChain` signs is kept here, as its raw
-bytes (a :class:`JournalEntry`: sender, nonce, hash; the last ``limit`` confirmed ones and every
-pending one), and the journal holds each sender's next nonce: nonces are managed in Python, one
-counter per sender, never left to the node.
+bytes (a :class:`JournalEntry`: sender, nonce, hash; at least the last ``limit`` confirmed ones,
+at most twice that, and every pending one), and the journal holds each sender's next nonce:
+nonces are managed in Python, one counter per sender, never left to the node.
 
 Replay (:meth:`Journal.replay`) is what makes a node that restarts mid-run harmless: for each
 sender the node's nonce says which journal entries were applied (their receipts are fetched),
@@ -153,9 +153,13 @@ class Journal:
     def confirm(self, entry: JournalEntry, block_number: int) -> None:
         """``entry``'s receipt was seen in ``block_number``; old confirmed entries go."""
         entry.block_number = block_number
-        self.prune()
+        # Pruning reads the whole journal: done once it holds twice the limit, it costs O(1)
+        # per transaction, and the journal keeps between ``limit`` and twice that.
+        if len(self._entries) > 2 * self.limit:
+            self.prune()
 
     def prune(self) -> None:
+        """Keep only the last ``limit`` confirmed entries (and every pending one)."""
         confirmed = [e for e in self._entries if e.confirmed]
         excess = len(confirmed) - self.limit
         if excess > 0:

@@ -1,7 +1,11 @@
-"""Open a chain by backend name: the embedded chain or a node over JSON-RPC.
+"""Open a chain by backend name: the embedded chain, a managed anvil, or a node over JSON-RPC.
 
 The backends do not import this module; it imports them (the JSON-RPC one only when asked for,
-so the embedded chain does not need web3.py).
+so the embedded chain does not need eth-account).
+
+``"auto"`` is the fastest backend this installation has: the managed anvil when an anvil binary
+is found (:func:`~peergrid.ledger.chain.anvil.find_anvil`: ``npm ci`` in the repository, or
+``$PEERGRID_ANVIL``), else the embedded chain (a ``pip install peergrid`` without npm).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from peergrid.ledger.chain.embedded import EmbeddedChain
 if TYPE_CHECKING:
     from peergrid.ledger.chain.rpc import RpcChain
 
-BACKENDS: Final = ("embedded", "rpc")
+BACKENDS: Final = ("embedded", "rpc", "anvil", "auto")
 """The names :func:`open_chain` takes."""
 
 
@@ -28,7 +32,10 @@ def open_chain(
     funder: str | None = None,
     **options: Any,
 ) -> Chain:
-    """A chain by backend name: ``"embedded"`` (in process, the default) or ``"rpc"`` (``url``).
+    """A chain by backend name: ``"embedded"`` (in process, the default), ``"rpc"`` (a node at
+    ``url``), ``"anvil"`` (a private anvil node started here and stopped by ``close()``:
+    :class:`~peergrid.ledger.chain.managed.ManagedAnvilChain`) or ``"auto"`` (``"anvil"`` where
+    the binary is found, else ``"embedded"``).
 
     For ``"rpc"``, ``accounts`` are the private keys :meth:`Chain.new_account` hands out and
     ``funder`` the key that funds fresh accounts (see
@@ -42,6 +49,12 @@ def open_chain(
         if url is not None or accounts is not None or funder is not None:
             raise LedgerError("open_chain", "the embedded chain takes no url, accounts or funder")
         return EmbeddedChain(**options)
+    if backend in ("anvil", "auto"):
+        if url is not None or accounts is not None or funder is not None:
+            raise LedgerError(
+                "open_chain", f"the {backend} backend takes no url, accounts or funder"
+            )
+        return _open_managed(backend, options)
     if backend == "rpc":
         if not url:
             raise LedgerError("open_chain", "the rpc backend needs the node's url")
@@ -63,3 +76,16 @@ def _open_rpc(
         chain.close()
         chain = RpcChain(url, accounts=ANVIL_DEV_KEYS[1:], funder=ANVIL_DEV_KEYS[0], **options)
     return chain
+
+
+def _open_managed(backend: str, options: dict[str, Any]) -> Chain:
+    from peergrid.ledger.chain.anvil import AnvilError, find_anvil
+    from peergrid.ledger.chain.managed import ManagedAnvilChain
+
+    try:
+        binary = options.pop("binary", None) or find_anvil()
+    except AnvilError:
+        if backend == "anvil":
+            raise
+        return EmbeddedChain(**options)
+    return ManagedAnvilChain(binary=binary, **options)

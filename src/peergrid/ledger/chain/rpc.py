@@ -1,4 +1,4 @@
-"""The JSON-RPC chain backend: any EVM node (anvil, geth, Besu) through web3.py.
+"""The JSON-RPC chain backend: any EVM node (anvil, geth, Besu), with keys held here.
 
 :class:`RpcChain` implements :class:`~peergrid.ledger.chain.base.Chain` with the same semantics
 as the embedded chain, so the same calls end in the same state on both:
@@ -10,8 +10,9 @@ as the embedded chain, so the same calls end in the same state on both:
   so it is not in :attr:`~peergrid.ledger.chain.base.Chain.gas_log`).
   :meth:`RpcChain.add_account` adds a key without handing it out (e.g. the operator's key read
   from a key store).
-* **Transactions are signed here** (eth-account; install ``coincurve`` for native-speed
-  signatures) as EIP-1559 transactions (legacy ones if the node's blocks have no base fee).
+* **Transactions are signed here** as EIP-1559 transactions, natively
+  (:mod:`~peergrid.ledger.chain.signing`: RLP and coincurve), or as legacy ones by eth-account
+  if the node's blocks have no base fee.
 * **A reverting call leaves no trace.** :meth:`RpcChain.transact` first asks the node to estimate
   the gas (``eth_estimateGas``, capped at :attr:`RpcChain.tx_gas_limit`); a revert there raises
   :class:`~peergrid.core.errors.LedgerError` with ``call="Contract.function"`` and the revert
@@ -21,12 +22,24 @@ as the embedded chain, so the same calls end in the same state on both:
   still fails when mined (the state changed in between) raises too; that one did use its nonce.
 * **Nonces are managed in Python**, one counter per sender, read from the node once
   (``pending`` count) and then advanced here, never left to the node (with interval mining,
-  node-assigned nonces drop transactions). With ``verify_nonces`` (the default; one request per
+  node-assigned nonces drop transactions), and not checked per transaction: "nonce too low" for
+  a transaction the node has never seen means another client used the key, so the counter is
+  re-read and the transaction re-signed. With ``verify_nonces`` (one more request per
   transaction) the counter is checked against the node's count first: lower on the node means
   it lost transactions this client sent (the journal is recovered first, see below), higher
-  means another client used the key (its count is taken). "nonce too low" for a transaction
-  the node has never seen means the same: the counter is re-read and the transaction re-signed.
-* **Every transaction waits for its receipt**; its ``gasUsed`` goes to the gas log.
+  means another client used the key (its count is taken).
+* **Every transaction waits for its receipt**; its ``gasUsed`` goes to the gas log. With
+  ``defer_receipts``, under :meth:`~peergrid.ledger.chain.base.Chain.pipeline` a transaction is
+  checked and sent at once (so a revert still raises at once and leaves no trace) and its
+  receipt is read later, with the others of the flush, in JSON-RPC batches; a check that fails
+  while sent transactions are not mined yet (a node mining at intervals) waits for them and
+  checks again. It is off by default: anvil's automine (1.7.1) leaves some of many transactions
+  sent in quick succession in its pool, unmined until another arrives (a 55-household demo day
+  stalled 23 times for ``stall_check_s``), and it saves only one short request per transaction.
+* **Three requests per transaction** (estimate, send, receipt), over one kept-alive connection
+  with the standard library's HTTP client and json module
+  (:class:`~peergrid.ledger.chain.jsonrpc.JsonRpcClient`): a local node answers in a fraction of
+  a millisecond, so the client's own cost per request is what counts.
 
 The journal: a node that restarts mid-run. Every signed transaction is kept, as its raw bytes,
 in a :class:`~peergrid.ledger.chain.journal.Journal` (which also holds each sender's next nonce).
@@ -34,9 +47,10 @@ When the node stops answering, requests are retried with exponential backoff for
 ``reconnect_timeout`` seconds; once it answers, :meth:`RpcChain.recover` replays the journal:
 what the node lacks is sent again as the same signed bytes, so nothing is applied twice (see
 :mod:`peergrid.ledger.chain.journal`). A restart between two requests shows no connection error
-(the HTTP client reconnects silently); it is seen by the nonce check before the next
-transaction, by the same recovery when a receipt is slow to come (every ``stall_check_s``
-seconds), and by a read of a known contract that answers nothing (its code is gone).
+(the HTTP client reconnects silently); it is seen by the same recovery when a receipt is slow to
+come (every ``stall_check_s`` seconds: the node holds the next transaction back, its nonce being
+ahead of the node's count), by a read of a known contract that answers nothing (its code is
+gone), and, with ``verify_nonces``, by the nonce check before the next transaction.
 
 Assumption: the keys are used by this client only while it runs (a single writer per key),
 which is how the platform runs the operator, DSO and issuer roles.
@@ -51,14 +65,12 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
-from web3 import HTTPProvider
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger.chain.abi import Log, revert_reason
+from peergrid.ledger.chain.abi import Log
 from peergrid.ledger.chain.base import TX_GAS_LIMIT, Chain, Contract, Mined
 from peergrid.ledger.chain.compile import Artifact
 from peergrid.ledger.chain.journal import (
@@ -69,6 +81,8 @@ from peergrid.ledger.chain.journal import (
     NodeUnreachable,
     receipt_within,
 )
+from peergrid.ledger.chain.jsonrpc import JsonRpcClient, failure_reason
+from peergrid.ledger.chain.signing import FastSigner
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +114,11 @@ class RpcChain(Chain):
         receipt_timeout: float = 120.0,
         stall_check_s: float = 2.0,
         journal_limit: int = 4096,
-        verify_nonces: bool = True,
+        verify_nonces: bool = False,
+        defer_receipts: bool = False,
     ) -> None:
         super().__init__()
+        self.queues_transactions = defer_receipts
         self.url = url
         self.tx_gas_limit = tx_gas_limit
         self.gas_margin = gas_margin
@@ -111,15 +127,10 @@ class RpcChain(Chain):
         self.receipt_timeout = receipt_timeout
         self.stall_check_s = stall_check_s
         self.verify_nonces = verify_nonces
-        self._session = requests.Session()
-        self._provider = HTTPProvider(
-            url,
-            session=self._session,
-            request_kwargs={"timeout": request_timeout},
-            exception_retry_configuration=None,  # retries are ours, with journal recovery
-        )
+        self._client = JsonRpcClient(url, timeout=request_timeout)
         self._lock = threading.RLock()
         self._signers: dict[str, LocalAccount] = {}
+        self._fast: dict[str, FastSigner] = {}
         self._labels: dict[str, str] = {}
         self._pool: list[str] = list(accounts)
         self._funder: LocalAccount | None = None
@@ -130,7 +141,7 @@ class RpcChain(Chain):
         try:
             self.chain_id = int(self._post("eth_chainId", []), 16)
         except (NodeUnreachable, NodeError) as exc:
-            self._session.close()
+            self._client.close()
             raise LedgerError("rpc", f"no EVM JSON-RPC node answers at {url}: {exc}") from exc
         try:
             self.client_version = str(self._post("web3_clientVersion", []))
@@ -268,6 +279,12 @@ class RpcChain(Chain):
 
     # --- sending -----------------------------------------------------------------------------
 
+    def _fast_signer(self, account: LocalAccount) -> FastSigner:
+        signer = self._fast.get(account.address)
+        if signer is None:
+            signer = self._fast[account.address] = FastSigner(bytes(account.key))
+        return signer
+
     def _signer(self, sender: str, call: str) -> LocalAccount:
         try:
             address = to_checksum_address(sender)
@@ -283,15 +300,50 @@ class RpcChain(Chain):
     def _execute(self, sender: str, to: str | None, data: bytes, call: str) -> Mined:
         """Estimate, sign, send, wait for the receipt of a successful transaction."""
         with self._lock:
-            account = self._signer(sender, call)
-            if self.verify_nonces:
-                self._sync_nonce(account.address)
-            estimate = self._estimate(account.address, to, data, call)
-            gas = min(self.tx_gas_limit, estimate + int(estimate * self.gas_margin))
-            entry = self._sign(account, to, data, gas, call)
-            entry = self._submit(entry)
+            entry = self._send(sender, to, data, call)
             receipt = self._await_receipt(entry)
             self._check_status(receipt, entry, to, data)
+        return self._mined(receipt, to is None)
+
+    def _enqueue(self, sender: str, to: str, data: bytes, call: str) -> JournalEntry:
+        """Under a pipeline: check and send now, read the receipt at the flush."""
+        with self._lock:
+            return self._send(sender, to, data, call)
+
+    def _execute_many(
+        self, batch: Sequence[tuple[str, str, bytes, str]], handles: Sequence[Any]
+    ) -> list[Mined]:
+        """The receipts of transactions :meth:`_enqueue` sent, read in batches."""
+        with self._lock:
+            receipts = self._await_receipts(list(handles))
+            for receipt, entry, (_, to, data, _) in zip(receipts, handles, batch, strict=True):
+                self._check_status(receipt, entry, to, data)
+        return [self._mined(receipt, False) for receipt in receipts]
+
+    def _send(self, sender: str, to: str | None, data: bytes, call: str) -> JournalEntry:
+        """Check the call (its gas estimate), sign it and send it."""
+        account = self._signer(sender, call)
+        if self.verify_nonces:
+            self._sync_nonce(account.address)
+        try:
+            estimate = self._estimate(account.address, to, data, call)
+        except LedgerError:
+            if self._queue:
+                # Under a pipeline, transactions sent before may not be mined yet (a node
+                # that mines at intervals): wait for them, then ask again.
+                self.flush()
+            elif not self._node_went_back(account.address):
+                raise
+            else:
+                # A node that went back to an older state (nothing checks it per
+                # transaction): replay the journal, then ask again.
+                self.recover()
+            estimate = self._estimate(account.address, to, data, call)
+        gas = min(self.tx_gas_limit, estimate + int(estimate * self.gas_margin))
+        return self._submit(self._sign(account, to, data, gas, call))
+
+    @staticmethod
+    def _mined(receipt: Mapping[str, Any], creates: bool) -> Mined:
         address = receipt.get("contractAddress")
         return Mined(
             tx_hash=str(receipt["transactionHash"]),
@@ -304,8 +356,20 @@ class RpcChain(Chain):
                 )
                 for log in receipt["logs"]
             ),
-            created=str(address) if to is None and address else None,
+            created=str(address) if creates and address else None,
         )
+
+    def _node_went_back(self, sender: str) -> bool:
+        """Whether the node lost what this client sent: its chain is lower than the highest
+        block a journal receipt was seen in, or it counts fewer transactions of ``sender``."""
+        entries = self._journal.entries
+        highest = max((e.block_number for e in entries if e.block_number is not None), default=0)
+        if highest and int(self._rpc("eth_blockNumber", []), 16) < highest:
+            return True
+        expected = self._journal.next_nonce(sender)
+        if expected is None:
+            return False
+        return int(self._rpc("eth_getTransactionCount", [sender, "pending"]), 16) < expected
 
     def _estimate(self, sender: str, to: str | None, data: bytes, call: str) -> int:
         params: dict[str, Any] = {
@@ -323,24 +387,7 @@ class RpcChain(Chain):
     @staticmethod
     def _failure(error: NodeError) -> str:
         """A reason in the embedded chain's words: the decoded revert, OutOfGas, or rejected."""
-        message = error.message
-        lowered = message.lower()
-        data = error.data
-        if isinstance(data, Mapping):  # some nodes nest it: {"data": "0x..."}
-            data = data.get("data")
-        if error.code == 3 or "revert" in lowered:
-            if isinstance(data, str):
-                try:
-                    return revert_reason(_hex_to_bytes(data))
-                except ValueError:
-                    pass
-            prefix = "execution reverted: "
-            if lowered.startswith(prefix):
-                return message[len(prefix) :]
-            return revert_reason(b"")
-        if "gas required exceeds" in lowered or "out of gas" in lowered:
-            return f"OutOfGas: {message}"
-        return f"transaction rejected: {message}"
+        return failure_reason(error)
 
     def _fee_fields(self, *, refresh: bool = False) -> dict[str, int]:
         """EIP-1559 fee caps (twice the base fee plus the tip), or a legacy gas price."""
@@ -385,16 +432,27 @@ class RpcChain(Chain):
             "gas": gas,
             **self._fee_fields(refresh=refresh_fees),
         }
-        if to is not None:
-            tx["to"] = to
         if "maxFeePerGas" in tx:
-            tx["type"] = 2
-        signed = account.sign_transaction(tx)
+            raw, digest = self._fast_signer(account).sign_dynamic_fee(
+                chain_id=self.chain_id,
+                nonce=nonce,
+                max_priority_fee_per_gas=tx["maxPriorityFeePerGas"],
+                max_fee_per_gas=tx["maxFeePerGas"],
+                gas=gas,
+                to=to,
+                value=value,
+                data=data,
+            )
+        else:  # a node without a base fee: legacy transactions, signed by eth-account
+            if to is not None:
+                tx["to"] = to
+            signed = account.sign_transaction(tx)
+            raw, digest = bytes(signed.raw_transaction), bytes(signed.hash)
         return self._journal.record(
-            tx_hash="0x" + bytes(signed.hash).hex(),
+            tx_hash="0x" + digest.hex(),
             sender=sender,
             nonce=nonce,
-            raw=bytes(signed.raw_transaction),
+            raw=raw,
             call=call,
             to=to,
             data=data,
@@ -507,16 +565,31 @@ class RpcChain(Chain):
             return dict(receipt)
         return None
 
-    def _await_receipt(self, entry: JournalEntry) -> dict[str, Any]:
-        start = time.monotonic()
-        last_check = start
+    def _await_receipts(self, entries: list[JournalEntry]) -> list[dict[str, Any]]:
+        """The receipts of ``entries``, asked for (in one JSON-RPC batch for several) until all
+        are mined; a slow one triggers a journal recovery every ``stall_check_s`` seconds."""
+        found: dict[str, dict[str, Any]] = {}
+        start = last_check = time.monotonic()
         delay = 0.0005
         while True:
-            receipt = self._receipt(entry)
-            if receipt is not None:
-                return receipt
+            waiting = [e for e in entries if e.tx_hash not in found]
+            if len(waiting) == 1:
+                receipt = self._receipt(waiting[0])
+                if receipt is not None:
+                    found[waiting[0].tx_hash] = receipt
+            elif waiting:
+                requests = [("eth_getTransactionReceipt", [e.tx_hash]) for e in waiting]
+                for entry, answer in zip(waiting, self._rpc_batch(requests), strict=True):
+                    if isinstance(answer, NodeError):
+                        raise LedgerError(entry.call, f"reading the receipt failed: {answer}")
+                    if answer:
+                        self._journal.confirm(entry, int(answer["blockNumber"], 16))
+                        found[entry.tx_hash] = dict(answer)
+            if len(found) == len(entries):
+                return [found[e.tx_hash] for e in entries]
             now = time.monotonic()
             if now - start > self.receipt_timeout:
+                entry = next(e for e in entries if e.tx_hash not in found)
                 raise LedgerError(
                     entry.call,
                     f"no receipt for {entry.tx_hash} within {self.receipt_timeout:g} s "
@@ -527,6 +600,9 @@ class RpcChain(Chain):
                 self._recover_once()
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
+
+    def _await_receipt(self, entry: JournalEntry) -> dict[str, Any]:
+        return self._await_receipts([entry])[0]
 
     def _check_status(
         self, receipt: Mapping[str, Any], entry: JournalEntry, to: str | None, data: bytes
@@ -551,22 +627,7 @@ class RpcChain(Chain):
 
     def _post(self, method: str, params: Sequence[Any]) -> Any:
         """One request, no retry."""
-        try:
-            response = self._provider.make_request(method, params)
-        except (requests.RequestException, OSError, ValueError) as exc:
-            raise NodeUnreachable(f"{type(exc).__name__}: {exc}") from exc
-        if not isinstance(response, Mapping):
-            raise NodeUnreachable(f"malformed response to {method}: {response!r}")
-        error = response.get("error")
-        if error is not None:
-            if isinstance(error, Mapping):
-                raise NodeError(
-                    int(error.get("code", 0)), str(error.get("message", "")), error.get("data")
-                )
-            raise NodeError(0, str(error), None)
-        if "result" not in response:
-            raise NodeUnreachable(f"malformed response to {method}: {response!r}")
-        return response["result"]
+        return self._client.call(method, params)
 
     def _rpc(self, method: str, params: Sequence[Any]) -> Any:
         """One request; while the node is unreachable, wait for it and recover the journal."""
@@ -575,6 +636,15 @@ class RpcChain(Chain):
                 return self._post(method, params)
             except NodeUnreachable as exc:
                 self._reconnect(method, exc)
+
+    def _rpc_batch(self, requests: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Requests in one batch (results or :class:`NodeError`); waits out an outage as
+        :meth:`_rpc` does."""
+        while True:
+            try:
+                return self._client.batch(requests)
+            except NodeUnreachable as exc:
+                self._reconnect(requests[0][0] if requests else "batch", exc)
 
     def _reconnect(self, method: str, error: NodeUnreachable) -> None:
         """Wait (exponential backoff) until the node answers, then :meth:`recover`."""
@@ -641,8 +711,8 @@ class RpcChain(Chain):
         self._journal.limit = limit
 
     def close(self) -> None:
-        """Close the HTTP session."""
-        self._session.close()
+        """Close the HTTP connection."""
+        self._client.close()
 
     def __repr__(self) -> str:
         return f"RpcChain({self.url!r}, chain_id={self.chain_id}, {self.client_version})"

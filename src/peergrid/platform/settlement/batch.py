@@ -109,9 +109,10 @@ class BatchSettlement:
             + [RoleGrant(meter, Role.METER)]
         )
         ledger.consortium.end_bootstrap()
-        for account in [*address_of.values(), dso]:
-            ledger.escrow.fund(account, deposit)
-            ledger.escrow.deposit(account, deposit)
+        with chain.pipeline():
+            for account in [*address_of.values(), dso]:
+                ledger.escrow.fund(account, deposit)
+                ledger.escrow.deposit(account, deposit)
         return cls(
             ledger,
             address_of,
@@ -172,51 +173,58 @@ class BatchSettlement:
         sealable = [o for o in sealable if o.id not in unfunded]
         ledger = self.ledger
         sealed = {o.id: sealed_order(o, salt=self._salt(slot, o.id)) for o in sealable}
-        receipts = [ledger.open_slot(slot)]
-        receipts += [ledger.commit(self.address_of[o.agent], slot, sealed[o.id]) for o in sealable]
-        receipts.append(ledger.start_reveal(slot))
-        receipts += [ledger.reveal(self.address_of[o.agent], slot, sealed[o.id]) for o in sealable]
-        revealed = ledger.revealed(slot)
-        candidates = fills_from_trades(trades, revealed, self.address_of)
-        fills = [f for f in candidates if fill_within_limits(f, revealed)]
-        self.refused_fills += len(candidates) - len(fills)
-        self.dropped_trades += len(trades) - len(candidates)
-        clearing = ledger.post_clearing(slot, fills)
-        receipts += clearing
-        self.unpaid_micro += sum(
-            int(e.args["owed_micro"]) - int(e.args["paid_micro"])
-            for r in clearing
-            for e in r.events_named("ChargeShortfall")
-        )
-        if fills:
-            agent_of = {address: agent for agent, address in self.address_of.items()}
-            contracted: dict[str, float] = {}
-            for t in trades:
-                contracted[t.buyer] = contracted.get(t.buyer, 0.0) + t.quantity_kwh
-                contracted[t.seller] = contracted.get(t.seller, 0.0) + t.quantity_kwh
-            # The reading is the share of its contract a household delivered (or took),
-            # applied to its position's Wh: a contract delivered in full reads exactly as
-            # filled, nothing delivered reads 0 (rounding the two kWh figures apart would make
-            # up deviations of up to 1 Wh per trade, and penalties on them).
-            readings = {
-                p.member: (
-                    p.energy_wh
-                    if metered_kwh is None or agent_of[p.member] not in metered_kwh
-                    else round(
-                        p.energy_wh
-                        * metered_kwh[agent_of[p.member]]
-                        / contracted[agent_of[p.member]]
-                    )
-                )
-                for p in ledger.positions(slot)
-            }
-            metering = ledger.post_readings(self.meter, slot, readings)
-            receipts += metering
+        # One pipeline: the commits and reveals go as one block, the clearing and the readings
+        # as others (each read of the contract in between sends what was queued before it).
+        with ledger.chain.pipeline():
+            receipts = [ledger.open_slot(slot)]
+            receipts += [
+                ledger.commit(self.address_of[o.agent], slot, sealed[o.id]) for o in sealable
+            ]
+            receipts.append(ledger.start_reveal(slot))
+            receipts += [
+                ledger.reveal(self.address_of[o.agent], slot, sealed[o.id]) for o in sealable
+            ]
+            revealed = ledger.revealed(slot)
+            candidates = fills_from_trades(trades, revealed, self.address_of)
+            fills = [f for f in candidates if fill_within_limits(f, revealed)]
+            self.refused_fills += len(candidates) - len(fills)
+            self.dropped_trades += len(trades) - len(candidates)
+            clearing = ledger.post_clearing(slot, fills)
+            receipts += clearing
             self.unpaid_micro += sum(
-                int(e.args["shortfall_micro"])
-                for r in metering
-                for e in r.events_named("MeterSettled")
+                int(e.args["owed_micro"]) - int(e.args["paid_micro"])
+                for r in clearing
+                for e in r.events_named("ChargeShortfall")
             )
+            if fills:
+                agent_of = {address: agent for agent, address in self.address_of.items()}
+                contracted: dict[str, float] = {}
+                for t in trades:
+                    contracted[t.buyer] = contracted.get(t.buyer, 0.0) + t.quantity_kwh
+                    contracted[t.seller] = contracted.get(t.seller, 0.0) + t.quantity_kwh
+                # The reading is the share of its contract a household delivered (or took),
+                # applied to its position's Wh: a contract delivered in full reads exactly as
+                # filled, nothing delivered reads 0 (rounding the two kWh figures apart would make
+                # up deviations of up to 1 Wh per trade, and penalties on them).
+                readings = {
+                    p.member: (
+                        p.energy_wh
+                        if metered_kwh is None or agent_of[p.member] not in metered_kwh
+                        else round(
+                            p.energy_wh
+                            * metered_kwh[agent_of[p.member]]
+                            / contracted[agent_of[p.member]]
+                        )
+                    )
+                    for p in ledger.positions(slot)
+                }
+                metering = ledger.post_readings(self.meter, slot, readings)
+                receipts += metering
+                self.unpaid_micro += sum(
+                    int(e.args["shortfall_micro"])
+                    for r in metering
+                    for e in r.events_named("MeterSettled")
+                )
         self.settled_slots.append(slot)
         return tuple(receipts)
 

@@ -50,10 +50,11 @@ class CommunitySettlement:
             supply_micro=deposit * len(setup.agents),
         )
         address_of = {agent: chain.new_account(agent) for agent in setup.agents}
-        ledger.register_members(list(address_of.values()))
-        for address in address_of.values():
-            ledger.fund(address, deposit)
-            ledger.deposit(address, deposit)
+        with chain.pipeline():
+            ledger.register_members(list(address_of.values()))
+            for address in address_of.values():
+                ledger.fund(address, deposit)
+                ledger.deposit(address, deposit)
         return cls(ledger=ledger, address_of=address_of, deposits_micro=deposit * len(setup.agents))
 
     @property
@@ -82,9 +83,11 @@ class CommunitySettlement:
         self.dropped_trades += len(dropped)
         if not on_chain:
             return ()
-        receipts = self.ledger.settle_slot(
-            slot, order_set_hash(canonical_order_set(orders)), on_chain
-        )
+        # A slot of many trades is several transactions: one block.
+        with self.ledger.chain.pipeline():
+            receipts = self.ledger.settle_slot(
+                slot, order_set_hash(canonical_order_set(orders)), on_chain
+            )
         self.settled_slots.append(slot)
         return receipts
 

@@ -1,0 +1,307 @@
+"""The managed anvil backend: a private anvil node this chain starts, owns and stops.
+
+:class:`ManagedAnvilChain` is the fast ledger for simulations: anvil (revm, in Rust) executes,
+with gas exactly as a receipt states it, about ten times faster than py-evm in process. It is
+opened by ``open_chain("anvil")`` (and by ``open_chain("auto")`` where the binary is found, see
+:func:`~peergrid.ledger.chain.anvil.find_anvil`). The node:
+
+* listens on 127.0.0.1 on a free port, logs nothing (``--quiet``: it would write a line or two
+  per transaction), runs with the Prague rules (as the embedded chain), and
+  is stopped by :meth:`ManagedAnvilChain.close` (and, like every node
+  :func:`~peergrid.ledger.chain.anvil.start_anvil` starts, at exit or when its starting thread
+  dies): no process is left behind;
+* mines only when asked (``--no-mining``): a flush of the pipeline is mined as a few blocks of
+  :data:`BLOCK_SIZE` transactions (one for most flushes);
+* takes unsigned transactions from any sender (``--auto-impersonate``): no keys, no signing.
+  Accounts are made as the embedded chain makes them (same addresses, funded with
+  ``anvil_setBalance``), so calldata, and so gas, is the same on both;
+* keeps only a few recent states and blocks in memory (``--prune-history``,
+  ``--transaction-block-keeper``), so a year of blocks does not grow it; the receipts of a flush
+  are read once and not kept;
+* has no block gas limit (``--disable-block-gas-limit``: a block may hold a whole slot) and a
+  base fee of zero that stays zero (the gas target of an unlimited block is never reached).
+
+Sending: every transaction has the same gas limit
+(:data:`~peergrid.ledger.chain.base.TX_GAS_LIMIT`, as on the embedded chain; gas *used* does not
+depend on it, and no estimate is asked), nonces are counted here, and a flush is, per block, one
+JSON-RPC batch of ``eth_sendTransaction`` and one ``evm_mine``, then one batch of
+``eth_getBlockReceipts`` for its blocks. anvil handles the requests of a batch concurrently, so
+they reach its pool in no set order; each transaction of a block is therefore given a gas price
+one lower than the one before it, and anvil, which orders a block by price, mines them exactly
+in the order queued (a sender's later nonces come later in the queue, so they never wait on an
+earlier one). The gas price changes no gas used and no contract state.
+
+All or nothing: if a transaction of a flush fails, its reason is read from a trace of it, the
+flush's blocks are rolled back (``anvil_rollback``) and
+:class:`~peergrid.core.errors.LedgerError` raised with the failing call: nothing of the flush
+remains, nonces included. (``evm_snapshot`` would do the same, but each snapshot holds a copy of
+the state until reverted: gigabytes over a year.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from peergrid.core.errors import LedgerError
+from peergrid.ledger.chain.abi import Log, revert_reason
+from peergrid.ledger.chain.anvil import AnvilProcess, find_anvil, free_port, start_anvil
+from peergrid.ledger.chain.base import TX_GAS_LIMIT, Chain, Mined
+from peergrid.ledger.chain.embedded import derived_address
+from peergrid.ledger.chain.journal import NodeError
+from peergrid.ledger.chain.jsonrpc import JsonRpcClient, failure_reason, hex_bytes
+
+MANAGED_HARDFORK = "prague"
+"""The rules the node runs: the embedded chain's."""
+
+ACCOUNT_BALANCE_WEI = 10**24
+"""What each account is given for gas (the embedded chain's amount)."""
+
+KEEP_STATES = 16
+"""States, and blocks with their transactions' receipts and traces, that the node keeps in
+memory (``--prune-history``, ``--transaction-block-keeper``): a flush's blocks, all within
+reach of a rollback and of reading their receipts."""
+
+BLOCK_SIZE = 64
+"""Transactions per block of a flush (more when a flush would need more than ``KEEP_STATES - 1``
+blocks). anvil's ``eth_getBlockReceipts`` costs O(n²) in a block's n transactions (measured: 0.09
+ms a receipt in blocks of 50, 0.8 ms in blocks of 500, 2.6 ms in blocks of 1 000), so a flush
+mines a few small blocks, and reads their receipts in one batch."""
+
+
+def managed_anvil_args(keep_states: int = KEEP_STATES) -> list[str]:
+    """anvil's options for a managed node (see the module docstring)."""
+    return [
+        "--no-mining",
+        "--auto-impersonate",
+        "--disable-block-gas-limit",
+        "--block-base-fee-per-gas",
+        "0",
+        "--prune-history",
+        str(keep_states),
+        "--transaction-block-keeper",
+        str(keep_states),
+    ]
+
+
+class ManagedAnvilChain(Chain):
+    """A private anvil node, started here and stopped by :meth:`close`; see the module doc."""
+
+    queues_transactions = True
+
+    def __init__(
+        self,
+        *,
+        binary: Path | None = None,
+        tx_gas_limit: int = TX_GAS_LIMIT,
+        keep_states: int = KEEP_STATES,
+        startup_timeout: float = 30.0,
+    ) -> None:
+        super().__init__()
+        if keep_states < 2:
+            raise ValueError(f"keep_states must be at least 2, got {keep_states}")
+        self.tx_gas_limit = tx_gas_limit
+        self.keep_states = keep_states
+        self.node: AnvilProcess = start_anvil(
+            free_port(),
+            quiet=True,  # it would log each transaction: hundreds of MB in a year
+            binary=binary or find_anvil(),
+            accounts=1,
+            hardfork=MANAGED_HARDFORK,
+            extra_args=managed_anvil_args(keep_states),
+            startup_timeout=startup_timeout,
+        )
+        try:
+            self._client = JsonRpcClient(self.node.url)
+            self.chain_id = int(self._client.call("eth_chainId"), 16)
+        except BaseException:
+            self.node.close()
+            raise
+        self._accounts: dict[str, str] = {}
+        self._nonces: dict[str, int] = {}
+        self._checksums: dict[str, str] = {}
+
+    @property
+    def url(self) -> str:
+        return self.node.url
+
+    @property
+    def accounts(self) -> dict[str, str]:
+        """Address -> label of every account made with :meth:`new_account`."""
+        return dict(self._accounts)
+
+    def close(self) -> None:
+        """Stop the node (and delete its log folder); safe to call twice."""
+        self._queue.clear()
+        self._client.close()
+        self.node.close()
+
+    def __repr__(self) -> str:
+        return f"ManagedAnvilChain({self.node!r})"
+
+    # --- accounts and reads ----------------------------------------------------------------------
+
+    def new_account(self, label: str) -> str:
+        address = derived_address(len(self._accounts), label)
+        self._client.call("anvil_setBalance", [address, hex(ACCOUNT_BALANCE_WEI)])
+        self._accounts[address] = label
+        self._nonces[address] = 0  # a new address: this node is private, nobody else sends
+        return address
+
+    def nonce(self, address: str) -> int:
+        self.flush()
+        return int(self._rpc("eth_getTransactionCount", address), 16)
+
+    def timestamp(self) -> int:
+        self.flush()
+        block = self._client.call("eth_getBlockByNumber", ["latest", False])
+        return int(block["timestamp"], 16)
+
+    def balance_wei(self, address: str) -> int:
+        self.flush()
+        return int(self._rpc("eth_getBalance", address), 16)
+
+    def block_number(self) -> int:
+        self.flush()
+        return int(self._client.call("eth_blockNumber"), 16)
+
+    def _rpc(self, method: str, address: str) -> Any:
+        return self._client.call(method, [address, "latest"])
+
+    def _advance_clock(self, seconds: int) -> None:
+        self._client.call("evm_increaseTime", [seconds])
+        self._client.call("evm_mine")
+
+    def _static_call(self, to: str, data: bytes, call: str) -> bytes:
+        params = {
+            "from": "0x" + "00" * 20,
+            "to": to,
+            "data": "0x" + data.hex(),
+            "gas": hex(self.tx_gas_limit),
+        }
+        try:
+            return hex_bytes(self._client.call("eth_call", [params, "latest"]))
+        except NodeError as exc:
+            raise LedgerError(call, failure_reason(exc)) from exc
+
+    # --- sending -------------------------------------------------------------------------------
+
+    def _execute(self, sender: str, to: str | None, data: bytes, call: str) -> Mined:
+        return self._execute_many([(sender, to, data, call)], [None])[0]
+
+    def _execute_many(
+        self, batch: Sequence[tuple[str, str | None, bytes, str]], handles: Sequence[Any] = ()
+    ) -> list[Mined]:
+        """Send ``batch`` in one request, mine it as one block, read its receipts."""
+        senders: list[str] = []
+        for sender, _, _, call in batch:
+            try:
+                senders.append(to_checksum_address(sender))
+            except (ValueError, TypeError) as exc:
+                raise LedgerError(call, f"bad sender address {sender!r}") from exc
+        unknown = sorted({s for s in senders if s not in self._nonces})
+        counts = self._client.batch([("eth_getTransactionCount", [s, "latest"]) for s in unknown])
+        for address, count in zip(unknown, counts, strict=True):
+            if isinstance(count, NodeError):
+                raise LedgerError(batch[0][3], f"cannot read the nonce of {address}: {count}")
+            self._nonces[address] = int(count, 16)
+        before = {s: self._nonces[s] for s in set(senders)}
+        requests = []
+        size = len(batch)
+        for i, (sender, (_, to, data, _)) in enumerate(zip(senders, batch, strict=True)):
+            nonce = self._nonces[sender]
+            self._nonces[sender] = nonce + 1
+            tx = {
+                "from": sender,
+                "data": "0x" + data.hex(),
+                "gas": hex(self.tx_gas_limit),
+                "nonce": hex(nonce),
+                "gasPrice": hex(size - i),  # mined in queue order (module docstring)
+            }
+            if to is not None:
+                tx["to"] = to
+            requests.append(("eth_sendTransaction", [tx]))
+        # Blocks of at most `per_block` transactions, all of them within reach of a rollback.
+        per_block = max(BLOCK_SIZE, -(-size // (self.keep_states - 1)))
+        blocks = 0
+        try:
+            hashes: list[Any] = []
+            for first in range(0, size, per_block):
+                sent = self._client.batch(requests[first : first + per_block])
+                refused = next((i for i, h in enumerate(sent) if isinstance(h, NodeError)), None)
+                if refused is not None:
+                    # What the node took must not be mined with a later flush.
+                    self._client.call("anvil_dropAllTransactions")
+                    self._roll_back(blocks)
+                    raise LedgerError(batch[first + refused][3], failure_reason(sent[refused]))
+                hashes += sent
+                self._client.call("evm_mine")
+                blocks += 1
+            head = int(self._client.call("eth_blockNumber"), 16)
+            numbers = range(head - blocks + 1, head + 1)
+            receipts: list[dict[str, Any]] = []
+            for answer in self._client.batch([("eth_getBlockReceipts", [hex(n)]) for n in numbers]):
+                if isinstance(answer, NodeError):
+                    self._roll_back(blocks)
+                    raise LedgerError(batch[0][3], f"cannot read the receipts: {answer}")
+                receipts += answer or ()
+            if [receipt.get("transactionHash") for receipt in receipts] != hashes:
+                self._roll_back(blocks)
+                raise LedgerError(
+                    batch[0][3],
+                    f"the node mined {len(receipts)} of {size} transactions, or not in order",
+                )
+            for index, receipt in enumerate(receipts):
+                if receipt["status"] != "0x1":
+                    reason = self._trace_failure(receipt["transactionHash"])
+                    self._roll_back(blocks)
+                    raise LedgerError(batch[index][3], reason)
+        except BaseException:
+            self._nonces.update(before)
+            raise
+        return [
+            self._mined(receipt, to is None)
+            for receipt, (_, to, _, _) in zip(receipts, batch, strict=True)
+        ]
+
+    def _roll_back(self, blocks: int) -> None:
+        if blocks:
+            self._client.call("anvil_rollback", [blocks])
+
+    def _mined(self, receipt: dict[str, Any], creates: bool) -> Mined:
+        created = receipt.get("contractAddress") if creates else None
+        return Mined(
+            tx_hash=receipt["transactionHash"],
+            gas_used=int(receipt["gasUsed"], 16),
+            logs=tuple(
+                Log(
+                    address=self._checksum(log["address"]),
+                    topics=tuple(bytes.fromhex(t[2:]) for t in log["topics"]),
+                    data=bytes.fromhex(log["data"][2:]),
+                )
+                for log in receipt["logs"]
+            ),
+            created=to_checksum_address(created) if created else None,
+        )
+
+    def _checksum(self, address: str) -> str:
+        # Logs come from a handful of contracts: hashing each address once is enough.
+        checksum = self._checksums.get(address)
+        if checksum is None:
+            checksum = self._checksums[address] = to_checksum_address(address)
+        return checksum
+
+    def _trace_failure(self, tx_hash: str) -> str:
+        """Why a mined transaction failed, in the embedded chain's words."""
+        try:
+            trace = self._client.call("debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}])
+        except NodeError as exc:
+            return f"reverted on chain ({exc.message})"
+        output = trace.get("output") or "0x"
+        error = str(trace.get("error") or "")
+        if len(output) > 2 or "revert" in error.lower():
+            return revert_reason(hex_bytes(output))
+        return error or "reverted on chain"

@@ -1,0 +1,175 @@
+"""Chain.pipeline(): queued transactions, deferred receipts, flushes, and all or nothing.
+
+On the managed anvil a pipeline queues; on the embedded chain it executes at once. Either way
+the same calls end in the same state with the same gas, which the settlement adapters rely on
+(they settle each slot under a pipeline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from peergrid.core.errors import LedgerError
+from peergrid.core.orders import Order, Side
+from peergrid.core.trades import Trade
+from peergrid.ledger import CommunityLedger, EmbeddedChain
+from peergrid.ledger.chain.anvil import AnvilError, find_anvil
+from peergrid.ledger.chain.base import Chain, PendingReceipt
+from peergrid.ledger.chain.rpc import RpcChain
+from peergrid.platform.settlement import BatchSettlement, CommunitySettlement, MarketSetup
+
+try:
+    find_anvil()
+except AnvilError:  # pragma: no cover - an installation without npm
+    pytest.skip("no anvil binary (npm ci)", allow_module_level=True)
+
+from peergrid.ledger.chain.managed import ManagedAnvilChain
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def anvil() -> Iterator[ManagedAnvilChain]:
+    with ManagedAnvilChain() as chain:
+        yield chain
+
+
+def community_on(chain: Chain, members: int = 3) -> tuple[CommunityLedger, list[str]]:
+    operator, dso, issuer = (chain.new_account(n) for n in ("operator", "dso", "issuer"))
+    ledger = CommunityLedger.deploy(
+        chain, operator=operator, dso=dso, issuer=issuer, supply_micro=10**12
+    )
+    accounts = [chain.new_account(f"m{i}") for i in range(members)]
+    ledger.register_members(accounts)
+    return ledger, accounts
+
+
+def test_a_pipeline_queues_until_a_read_and_records_gas_in_order(
+    anvil: ManagedAnvilChain,
+) -> None:
+    ledger, (a, b, _) = community_on(anvil)
+    logged = len(anvil.gas_log)
+    with anvil.pipeline():
+        first = ledger.fund(a, 500)
+        second = ledger.fund(b, 700)
+        assert isinstance(first, PendingReceipt) and first.pending
+        assert anvil.queued == 2 and len(anvil.gas_log) == logged
+        assert ledger.token_balance(a) == 500  # a read flushes
+        assert anvil.queued == 0 and not first.pending
+        third = ledger.fund(a, 1)
+        assert third.gas_used > 0  # reading a receipt flushes too
+    assert [r.function for r in anvil.gas_log.records[logged:]] == ["transfer"] * 3
+    assert [r.gas for r in anvil.gas_log.records[logged:]] == [
+        first.gas_used,
+        second.gas_used,
+        third.gas_used,
+    ]
+    assert first.events_named("Transfer")[0].args["value"] == 500
+
+
+def test_the_end_of_the_block_flushes_and_pipelines_nest(anvil: ManagedAnvilChain) -> None:
+    ledger, (a, b, _) = community_on(anvil)
+    with anvil.pipeline():
+        with anvil.pipeline():
+            ledger.fund(a, 5)
+        assert anvil.queued == 1  # the inner block does not flush
+        receipt = ledger.fund(b, 6)
+    assert anvil.queued == 0 and not receipt.pending
+    assert ledger.token_balance(b) == 6
+
+
+def test_a_failing_transaction_undoes_its_whole_flush(anvil: ManagedAnvilChain) -> None:
+    ledger, (a, b, _) = community_on(anvil)
+    issuer_nonce = anvil.nonce(ledger.issuer)
+    height = anvil.block_number()
+    with pytest.raises(LedgerError) as failure, anvil.pipeline():
+        good = ledger.fund(a, 5)
+        for _ in range(150):  # the flush spans several blocks: all are rolled back
+            ledger.fund(a, 1)
+        ledger.deposit(b, 10)  # b holds no tokens: reverts
+        ledger.fund(b, 6)
+    assert failure.value.call == "Community.deposit"
+    assert ledger.token_balance(a) == 0 and ledger.token_balance(b) == 0
+    assert anvil.nonce(ledger.issuer) == issuer_nonce
+    assert anvil.block_number() == height
+    with pytest.raises(LedgerError, match=r"Community\.deposit"):
+        _ = good.gas_used
+    # The chain goes on: nonces were restored with the state.
+    ledger.fund(a, 7)
+    assert ledger.token_balance(a) == 7
+
+
+def test_the_embedded_chain_executes_at_once_under_a_pipeline() -> None:
+    chain = EmbeddedChain()
+    ledger, (a, _, _) = community_on(chain)
+    with chain.pipeline():
+        receipt = ledger.fund(a, 5)
+        assert not isinstance(receipt, PendingReceipt) and chain.queued == 0
+    assert receipt.gas_used == chain.gas_log.records[-1].gas
+
+
+AGENTS = [f"h{i}" for i in range(6)]
+
+
+def slot_market(slot: int) -> tuple[list[Order], list[Trade]]:
+    """Three sellers and three buyers; every buyer matched with one seller."""
+    orders, trades = [], []
+    for i in range(3):
+        sell = Order(f"s{slot}-{i}", AGENTS[i], Side.SELL, 0.5 + 0.1 * i, 0.10 + 0.01 * slot)
+        buy = Order(f"b{slot}-{i}", AGENTS[3 + i], Side.BUY, 0.4 + 0.1 * i, 0.25)
+        orders += [sell, buy]
+        trades.append(
+            Trade(
+                buy.agent, sell.agent, buy.quantity_kwh, 0.2, buy_order=buy.id, sell_order=sell.id
+            )
+        )
+    return orders, trades
+
+
+def run_settlement(chain: Chain, market: str) -> tuple[list[tuple[str, int]], dict[str, int]]:
+    setup = MarketSetup(AGENTS, 50.0, fee_per_kwh=0.01, penalty_per_kwh=0.05, salt_seed=7)
+    opened = (BatchSettlement if market == "batch" else CommunitySettlement).open(chain, setup)
+    per_slot = []
+    for slot in range(1, 4):
+        orders, trades = slot_market(slot)
+        metered = {AGENTS[0]: 0.3, AGENTS[4]: 0.45} if market == "batch" else None
+        receipts = opened.settle(slot, orders, trades, metered)
+        per_slot.append((len(receipts), sum(r.gas_used for r in receipts)))
+    assert opened.money_conserved()
+    gas = [(f"{r.contract}.{r.function}", r.gas) for r in chain.gas_log]
+    return gas, {"dso": opened.dso_balance(), **opened.balances_micro()} | {
+        f"slot{i}": n * 10**12 + g for i, (n, g) in enumerate(per_slot)
+    }
+
+
+@pytest.mark.parametrize("market", ["batch", "community"])
+def test_a_settlement_is_identical_on_the_embedded_chain_and_the_managed_anvil(
+    anvil: ManagedAnvilChain, market: str
+) -> None:
+    embedded = run_settlement(EmbeddedChain(), market)
+    on_anvil = run_settlement(anvil, market)
+    assert on_anvil[1] == embedded[1]  # balances, transactions and gas per slot
+    assert on_anvil[0] == embedded[0]  # every transaction's gas, in order
+
+
+def test_an_rpc_chain_deferring_receipts_sends_at_once_and_reads_them_at_the_flush(
+    rpc_chain: RpcChain,
+) -> None:
+    rpc_chain.queues_transactions = True  # as RpcChain(..., defer_receipts=True)
+    ledger, (a, b, _) = community_on(rpc_chain)
+    logged = len(rpc_chain.gas_log)
+    with rpc_chain.pipeline():
+        first = ledger.fund(a, 5)
+        assert isinstance(first, PendingReceipt) and first.pending
+        assert rpc_chain.queued == 1
+        with pytest.raises(LedgerError, match="exceeds balance"):
+            ledger.deposit(b, 10)  # its approve is sent; the deposit is checked and refused
+        ledger.fund(b, 6)
+    assert rpc_chain.queued == 0 and not first.pending
+    calls = [r.function for r in rpc_chain.gas_log.records[logged:]]
+    assert calls == ["transfer", "approve", "transfer"]
+    assert rpc_chain.gas_log.records[logged].gas == first.gas_used
+    assert ledger.token_balance(a) == 5 and ledger.token_balance(b) == 6
+    assert all(e.confirmed for e in rpc_chain.journal)
