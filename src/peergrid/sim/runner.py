@@ -118,7 +118,7 @@ def run_scenario(
     """Run ``scenario`` from its first to its last slot.
 
     The ledger runs on ``chain`` when given, else on the node at ``ledger.rpc``, else on the
-    embedded EVM.
+    chain ``ledger.chain`` names (``auto``: a private anvil when installed, else py-evm).
     """
     watch = _Stopwatch()
     started = time.perf_counter()
@@ -205,9 +205,10 @@ def _check_grid(
 
 
 def _open_chain(scenario: Scenario) -> Chain:
-    """The node at ``ledger.rpc``, else the embedded EVM."""
+    """The node at ``ledger.rpc``, else the chain ``ledger.chain`` names: a private anvil the
+    run starts and stops, the embedded EVM, or (``auto``) anvil when its binary is installed."""
     url = scenario.ledger.rpc
-    return open_chain("rpc", url) if url else open_chain("embedded")
+    return open_chain("rpc", url) if url else open_chain(scenario.ledger.chain)
 
 
 def _open_settlement(scenario: Scenario, community: _Community, chain: Chain) -> Settlement:
