@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: install demo test lint typecheck docs bench bench-rpc anvil clean
+.PHONY: install demo test lint typecheck docs browser bench bench-rpc anvil clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,12 +34,21 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# Debian's chromium for the report's browser test (Playwright drives it; nothing is downloaded).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+
+browser: $(CHROMIUM)
+
 # The documentation site, warnings as errors; the reference pages are generated from the code.
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict --quiet
 
 # Two workers: the machine's two cores (pytest-xdist); every test stays independent.
-test: $(STAMP) $(NODE_STAMP) lint typecheck docs
+test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) lint typecheck docs
 	$(VENV)/bin/pytest -n 2
 
 bench: $(STAMP)

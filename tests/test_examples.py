@@ -21,7 +21,7 @@ def _example(name: str) -> ModuleType:
 
 def test_every_example_script_is_tested() -> None:
     scripts = {p.stem for p in EXAMPLES.glob("*.py")}
-    tested = {"compare_mechanisms", "sweep_pv_share", "check_schedule"}
+    tested = {"compare_mechanisms", "sweep_pv_share", "check_schedule", "read_chain_state"}
     assert scripts == tested
 
 
@@ -64,3 +64,16 @@ def test_check_schedule(capsys: pytest.CaptureFixture[str]) -> None:
     assert any(v.kind == "line_overload" for c in evs for v in c.violations)
     example.main(["--ev-share", "0"])
     assert "with EVs" in capsys.readouterr().out
+
+
+def test_read_chain_state(capsys: pytest.CaptureFixture[str]) -> None:
+    example = _example("read_chain_state")
+    result, members, figures = example.run_and_read(4, "community")
+    assert figures["money_conserved"] is True
+    # every household's money moved on chain is its bill's counterpart in the accounts
+    moved = members.set_index("household")["net_moved"]
+    bills = result.households.set_index("household")["ledger_net_micro"] / 1e6
+    assert (moved - bills).abs().max() < 1e-9
+    assert figures["gas"]["Community.settle_slot"] > 0
+    example.main(["--households", "3", "--market", "community"])
+    assert "money conserved: True" in capsys.readouterr().out

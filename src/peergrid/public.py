@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from peergrid.ledger import Chain
+    from peergrid.platform.settlement import Settlement
     from peergrid.sim.runner import RunResult
     from peergrid.sim.scenario import Scenario
     from peergrid.sim.summary import RunSummary
@@ -110,6 +111,13 @@ class Result:
         from peergrid.sim.summary import RunSummary
 
         return RunSummary.from_mapping(self.details.summary)
+
+    @property
+    def ledger(self) -> Settlement | None:
+        """The settlement the run used (None off chain): its members' accounts
+        (``address_of``), balances, the DSO's balance and the gas log. Readable while its chain
+        is open, so give :func:`run` a chain of your own to read it after the run."""
+        return self.details.ledger
 
     @property
     def timings(self) -> dict[str, float]:

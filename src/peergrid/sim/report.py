@@ -1,4 +1,6 @@
-"""A self-contained HTML report with plots of a market run (matplotlib, images inlined).
+"""A self-contained HTML report of a market run: the headline in words and units, an
+interactive chart (:mod:`peergrid.sim.report_interactive`), then static plots for print
+(matplotlib, images inlined) and every summary figure.
 
 Up to :data:`MAX_POINTS` slots are drawn one by one. A longer run (a year is 35 040 slots, each a
 bar that matplotlib draws as its own patch, minutes of drawing) is drawn in bins of consecutive
@@ -20,6 +22,14 @@ import pandas as pd
 # Figures are drawn on matplotlib's object API with no pyplot state: no backend is chosen and
 # nothing global changes when this module is imported or a report is written.
 from matplotlib.figure import Figure
+
+from peergrid.sim.report_interactive import (
+    HEADLINE_CSS,
+    feeder_picture,
+    headline_html,
+    interactive_chart,
+    plotly_script,
+)
 
 if TYPE_CHECKING:
     from peergrid.sim.runner import RunResult
@@ -219,7 +229,9 @@ def _summary_table(summary: dict[str, Any]) -> str:
 
 def write_report(result: RunResult, path: Path) -> Path:
     s, span = _plotted(result.slots, result.scenario.time.slot_minutes)
+    feeder = feeder_picture(result)
     figures = [
+        ("The feeder at its worst", _png(feeder) if feeder is not None else None),
         ("Prices and volumes over the day", _prices_volumes(result, s, span)),
         ("Community import and export", _import_export(s, span)),
         ("Voltage envelope", _voltage(result, s, span)),
@@ -244,7 +256,8 @@ def write_report(result: RunResult, path: Path) -> Path:
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>peergrid report: {html.escape(result.scenario.name)}</title>
-<style>
+{plotly_script()}
+<style>{HEADLINE_CSS}
 body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; }}
 table {{ border-collapse: collapse; }}
 th, td {{ padding: 2px 10px; border-bottom: 1px solid #ddd; }}
@@ -256,8 +269,10 @@ pre {{ background: #f6f6f6; padding: 1em; }}
 <code>{html.escape(result.summary["feeder"])}</code>,
 mechanism <code>{html.escape(result.summary["mechanism"])}</code>, {result.summary["slots"]} slots
 from {html.escape(str(result.scenario.time.start))}. Grid violations: {html.escape(grid_note)}.</p>
-<h2>Summary</h2>{_summary_table(result.summary)}
+{headline_html(result)}
+{interactive_chart(result, s, span)}
 {sections}
+<h2>Every figure</h2>{_summary_table(result.summary)}
 <h2>Scenario as it ran</h2><pre>{scenario}</pre>
 </body></html>
 """

@@ -26,7 +26,7 @@ from peergrid.assets.household import EnergySeries, Household, household_energy
 from peergrid.assets.profiles import load_profile_library
 from peergrid.grid.distance import DistanceMatrix, distance_matrix
 from peergrid.grid.feeders import Feeder, GridLimits, load_feeder
-from peergrid.grid.powerflow import PowerFlowCheck, SlotCheck
+from peergrid.grid.powerflow import FeederEnvelope, PowerFlowCheck, SlotCheck
 from peergrid.ledger import Chain, open_chain
 from peergrid.mechanisms.registry import MechanismSpec, distance_charge_per_m, mechanism_spec
 from peergrid.platform.cycle import CycleTimes, TradingCycle
@@ -65,6 +65,11 @@ class RunResult:
     summary: dict[str, Any]
     tables: RunTables
     timings: dict[str, float] = field(default_factory=dict)
+    grid_envelope: FeederEnvelope | None = None
+    """Each bus's lowest and highest voltage and each line's highest loading over the run."""
+    ledger: Settlement | None = None
+    """The settlement the run used: its contracts and accounts, readable while the chain is open
+    (a chain given to :func:`run_scenario` stays open; one the run opened is closed)."""
 
     @property
     def slots(self) -> pd.DataFrame:
@@ -130,7 +135,7 @@ def run_scenario(
             # the run opened it, the run closes it.
             chain = opened.enter_context(_open_chain(scenario))
         community = _community(scenario, rng, watch)
-        grid_checks = _check_grid(scenario, community, watch)
+        grid_checks, envelope = _check_grid(scenario, community, watch)
         run = _SlotRun(scenario, spec, community, rng)
         ledger: Settlement | None = None
         if chain is not None and scenario.ledger.enabled:
@@ -167,6 +172,8 @@ def run_scenario(
         summary=summary,
         tables=tables,
         timings={stage: watch.seconds.get(stage, 0.0) for stage in (*STAGES, "total")},
+        grid_envelope=envelope,
+        ledger=ledger,
     )
 
 
@@ -188,12 +195,12 @@ def _community(scenario: Scenario, rng: np.random.Generator, watch: _Stopwatch) 
 
 def _check_grid(
     scenario: Scenario, community: _Community, watch: _Stopwatch
-) -> list[SlotCheck] | None:
+) -> tuple[list[SlotCheck] | None, FeederEnvelope | None]:
     """Every slot's AC power flow, in one pass: trades move money, not electrons, so a slot's
     injections are the households' net positions whatever clears."""
     grid = scenario.grid
     if not grid.power_flow:
-        return None
+        return None, None
     with watch.stage("power flow"):
         limits = GridLimits(
             grid.v_min_pu, grid.v_max_pu, grid.max_line_loading_pct, grid.max_trafo_loading_pct
@@ -201,7 +208,9 @@ def _check_grid(
         check = PowerFlowCheck(community.feeder, community.buses, limits)
         slot_hours = scenario.time.slot_minutes / 60.0
         energy = community.energy
-        return check.check_many((-community.actual_kwh / slot_hours).T, energy.q_kvar.T)
+        return check.check_many_with_envelope(
+            (-community.actual_kwh / slot_hours).T, energy.q_kvar.T
+        )
 
 
 def _open_chain(scenario: Scenario) -> Chain:
