@@ -107,9 +107,12 @@ def test_run_short_scenario(tmp_path: Path, mechanism: str) -> None:
     # Every trade's path length along the feeder, and the DSO's fees.
     assert (trades["distance_m"] >= 0).all() and summary["average_trade_distance_m"] > 0
     assert summary["dso_network_fees"] == pytest.approx(trades["grid_fee"].sum())
-    # The scenario as it ran, and a report with its five plots.
+    # The scenario as it ran, and a report with its headline, its interactive chart, the
+    # feeder at its worst and five plots.
     assert "mechanism = " in (out / "scenario.toml").read_text()
-    assert (out / "report.html").read_text().count("data:image/png;base64,") == 5
+    report = (out / "report.html").read_text()
+    assert report.count("<img alt=") == 6 and "The feeder at its worst" in report
+    assert report.count('class="figure') == 6 and "Plotly.newPlot" in report
 
 
 def test_malformed_scenario_is_one_line(tmp_path: Path) -> None:

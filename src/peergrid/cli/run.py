@@ -1,4 +1,8 @@
-"""``peergrid demo`` and ``peergrid run``: a scenario from its first slot to its last."""
+"""``peergrid demo`` and ``peergrid run``: a scenario from its first slot to its last.
+
+A thin layer on the Python API (:func:`peergrid.run`, :meth:`peergrid.Result.save`): the
+command reads the file and options, shows progress and prints the summary.
+"""
 
 from __future__ import annotations
 
@@ -83,13 +87,10 @@ def _run(
     directory = output_folder(
         output if output is not None else scenario.output_directory, overwrite=overwrite
     )
-    from peergrid.sim.results import write_results
-    from peergrid.sim.runner import run_scenario
+    from peergrid import public
 
     if no_ledger:
-        scenario = scenario.model_copy(
-            update={"ledger": scenario.ledger.model_copy(update={"enabled": False})}
-        )
+        scenario = scenario.replace(ledger={"enabled": False})
     err.print(
         Text.assemble(
             ("peergrid", "bold"),
@@ -100,10 +101,10 @@ def _run(
         highlight=False,
     )
     with _slot_progress(quiet) as on_slot:
-        result = run_scenario(scenario, on_slot=on_slot)
-    paths = write_results(result, directory, overwrite=True)
-    stdout().print(summary_table(result.summary))
-    stdout().print(bills_table(result))
+        result = public.run(scenario, on_slot=on_slot)
+    paths = result.save(directory, overwrite=True)
+    stdout().print(summary_table(result.details.summary))
+    stdout().print(bills_table(result.details))
     err.print(
         Text.assemble(
             "results in ",
