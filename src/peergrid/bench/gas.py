@@ -62,21 +62,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from peergrid.ledger.chain import Chain, EmbeddedChain
+from peergrid.ledger.chain.gas import (  # Eq. 1 lives with the gas accounting; named here too
+    EUR_PER_ETH,
+    EUR_PER_GAS,
+    GWEI_PER_GAS,
+    cost_eur,
+)
 from peergrid.ledger.markets.community import CommunityLedger, SettlementTrade, order_set_hash
-
-GWEI_PER_GAS = 3.2
-"""F̄ of Eq. 1: the daily average fee, 3.2·10⁻⁹ eth per gas."""
-EUR_PER_ETH = 273.90
-"""H_ϵ of Eq. 1: €/eth on 25 June 2019."""
-EUR_PER_GAS = GWEI_PER_GAS * 1e-9 * EUR_PER_ETH
-"""F̄ · H_ϵ = 8.7648·10⁻⁷ €."""
-
-
-def cost_eur(
-    gas: float, *, gwei_per_gas: float = GWEI_PER_GAS, eur_per_eth: float = EUR_PER_ETH
-) -> float:
-    """Eq. 1 of the VDMA paper: ``C = G · F̄ · H``, with F̄ in gwei per gas."""
-    return gas * gwei_per_gas * 1e-9 * eur_per_eth
 
 
 @dataclass(frozen=True)

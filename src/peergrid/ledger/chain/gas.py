@@ -140,3 +140,22 @@ class GasLog:
         self._totals.clear()
         self._count = 0
         self._total = 0
+
+
+# --- the VDMA paper's Eq. 1: gas priced in euro -------------------------------------------------
+# 004_vdma.md §2.7 (L156–L162): C_ϵ = G · F̄ · H_ϵ, with F̄ = 3.2·10⁻⁹ eth per gas and
+# H_ϵ = 273.90 €/eth (25 June 2019), so one gas costs 8.7648·10⁻⁷ € and 114 093 gas cost 0.10 €.
+
+GWEI_PER_GAS = 3.2
+"""F̄ of Eq. 1: the daily average fee, 3.2·10⁻⁹ eth per gas."""
+EUR_PER_ETH = 273.90
+"""H_ϵ of Eq. 1: €/eth on 25 June 2019."""
+EUR_PER_GAS = GWEI_PER_GAS * 1e-9 * EUR_PER_ETH
+"""F̄ · H_ϵ = 8.7648·10⁻⁷ €."""
+
+
+def cost_eur(
+    gas: float, *, gwei_per_gas: float = GWEI_PER_GAS, eur_per_eth: float = EUR_PER_ETH
+) -> float:
+    """Eq. 1 of the VDMA paper: ``C = G · F̄ · H``, with F̄ in gwei per gas."""
+    return gas * gwei_per_gas * 1e-9 * eur_per_eth
