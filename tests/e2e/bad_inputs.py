@@ -558,6 +558,22 @@ OUTPUT_ROWS = [
         {"out/summary.md": b"x"},
     ),
     Bad(
+        "reproduce vdma: unknown pool",
+        ("reproduce", "vdma", "-o", "out", "--pool", "sideways"),
+        "unknown pool 'sideways'",
+    ),
+    Bad(
+        "reproduce vdma: unknown roles",
+        ("reproduce", "vdma", "-o", "out", "--roles", "everyone-offers"),
+        "--roles: expected one of generators-offer, loads-offer",
+    ),
+    Bad(
+        "reproduce vdma: output folder holds an earlier run",
+        ("reproduce", "vdma", "-o", "out"),
+        "out: the folder is not empty",
+        {"out/summary.md": b"x"},
+    ),
+    Bad(
         "reproduce: markup in the output folder",
         ("reproduce", "dpda", "-o", "[/]"),
         "[/]: cannot write",

@@ -27,6 +27,7 @@ HELP = [
     ("clear", "--help"),
     ("mechanisms", "--help"),
     ("reproduce", "dpda", "--help"),
+    ("reproduce", "vdma", "--help"),
     ("grid", "list", "--help"),
     ("grid", "show", "--help"),
     ("grid", "distances", "--help"),
