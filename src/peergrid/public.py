@@ -152,7 +152,9 @@ def clear(
     ``orders`` are :class:`~peergrid.core.orders.Order` objects or their JSON form
     (``{"id": "b1", "side": "buy", "price": 0.25, "quantity_kwh": 2.0}``; optional ``agent``,
     ``bus``, ``max_distance_m``, ``submitted_at``). A mechanism that prices grid distance
-    (``dpda+score``, ``mcafee+score``) needs the ``feeder`` whose buses the orders name;
+    (``dpda+score``, ``mcafee+score``) needs the ``feeder`` whose buses the orders name, and so
+    do the ancillary-service markets NCDA and OCDA (``ncda``, ``ocda``; ``cda`` uses it, when
+    given, to check the buses and measure the trades' paths);
     ``params`` are the mechanism's parameters (names, units, defaults: ``peergrid.mechanisms()``)::
 
         clearing = peergrid.clear(
@@ -176,6 +178,15 @@ def clear(
         from peergrid.grid.feeders import check_feeder_name
 
         check_feeder_name(feeder)
+    if spec.needs_feeder:
+        from peergrid.mechanisms.registry import clear as clear_with
+
+        grid = None
+        if feeder is not None:
+            from peergrid.grid.feeders import load_feeder
+
+            grid = load_feeder(feeder)
+        return clear_with(mechanism, book, dict(params or {}), feeder=grid)
     distances = None
     if spec.needs_distances:
         if feeder is None:

@@ -40,7 +40,8 @@ def clear_command(
         typer.Option(
             "--feeder",
             metavar="<feeder>",
-            help="feeder for grid distances (the +score mechanisms); `peergrid grid list`",
+            help="feeder for grid distances (the +score mechanisms) or the ancillary-service "
+            "markets' feeder (ncda, ocda; cda: paths), e.g. cigre-mv-vdma; `peergrid grid list`",
         ),
     ] = None,
     param: Annotated[
@@ -52,7 +53,14 @@ def clear_command(
         ),
     ] = None,
 ) -> None:
-    """Clear a JSON order set and print the result as JSON."""
+    """Clear a JSON order set and print the result as JSON.
+
+    Ancillary-service sessions (cda, ncda, ocda; 004_vdma.md): an ask is a buy order, an offer
+    a sell order; one file is one pool ("pool": "up" or "down" at the top, or --param pool=)
+    of one session. NCDA fills an ask from the nearest suitable offers first: hops on the
+    feeder graph with open switches respected (--param distance=length|impedance to change);
+    equidistant offers go cheaper first, then older (submitted_at, else file order).
+    """
     from peergrid import public
     from peergrid.core.orders import read_order_book
     from peergrid.mechanisms.registry import mechanism_spec
@@ -96,6 +104,7 @@ def mechanisms_command(as_json: Annotated[bool, Json] = False) -> None:
                         "module": spec.module,
                         "summary": spec.summary,
                         "needs_distances": spec.needs_distances,
+                        "needs_feeder": spec.needs_feeder,
                         "parameters": [dataclasses.asdict(p) for p in spec.parameters],
                     }
                     for spec in MECHANISMS.values()
@@ -113,7 +122,7 @@ def mechanisms_command(as_json: Annotated[bool, Json] = False) -> None:
         table.add_row(
             Text(spec.name),
             Text(spec.summary),
-            Text("--feeder" if spec.needs_distances else ""),
+            Text("--feeder" if spec.needs_distances or spec.needs_feeder else ""),
             Text(params or "none"),
         )
     stdout().print(table)

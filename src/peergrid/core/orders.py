@@ -276,6 +276,9 @@ def parse_order_book(
 ) -> tuple[list[Order], dict[str, Any]]:
     """Parse the JSON order-set format: ``{"orders": [...], "params": {...}}``.
 
+    An optional top-level ``"pool"`` (the ancillary-service markets' ``"up"`` or ``"down"``) is
+    returned as the parameter ``pool``.
+
     The text goes through the one input loader (:mod:`peergrid.core.inputs`); every error is an
     :class:`OrderError` whose message starts with ``source`` (the file's name) when given.
     """
@@ -298,10 +301,10 @@ def read_order_book(path: str | Path) -> tuple[list[Order], dict[str, Any]]:
 def _order_book(document: Any) -> tuple[list[Order], dict[str, Any]]:
     if not isinstance(document, dict):
         raise OrderError("the order file must be a JSON object with an 'orders' list")
-    unknown = sorted(set(document) - {"orders", "params"})
+    unknown = sorted(set(document) - {"orders", "params", "pool"})
     if unknown:
         raise OrderError(
-            f"unknown field {unknown[0]!r} (an order file has 'orders' and 'params')",
+            f"unknown field {unknown[0]!r} (an order file has 'orders', 'params' and 'pool')",
             field=unknown[0],
         )
     raw_orders = document.get("orders")
@@ -315,6 +318,15 @@ def _order_book(document: Any) -> tuple[list[Order], dict[str, Any]]:
     params = document.get("params", {})
     if not isinstance(params, dict):
         raise OrderError("'params' must be an object", field="params")
+    if "pool" in document:
+        # An ancillary-service file names its pool at the top (one file, one pool); it is the
+        # mechanism's parameter ``pool``, so a mechanism without pools refuses it as such.
+        if "pool" in params and params["pool"] != document["pool"]:
+            raise OrderError(
+                f"names pool {document['pool']!r} but params name {params['pool']!r}",
+                field="pool",
+            )
+        params = {**params, "pool": document["pool"]}
     return orders_from_dicts(raw_orders), params
 
 

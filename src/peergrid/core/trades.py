@@ -26,13 +26,17 @@ class Trade:
     grid_fee: float = 0.0
     buy_order: str = ""
     sell_order: str = ""
+    # Where the mechanism knows the feeder path between the two orders' buses (the
+    # ancillary-service markets): its length in metres and its number of lines and transformers.
+    path_m: float | None = None
+    hops: int | None = None
 
     @property
     def value(self) -> float:
         return self.quantity_kwh * self.price
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "buyer": self.buyer,
             "seller": self.seller,
             "buy_order": self.buy_order,
@@ -42,6 +46,12 @@ class Trade:
             "grid_fee": self.grid_fee,
             "slot": self.slot,
         }
+        # Only mechanisms that measure paths carry them: the others' output stays as it was.
+        if self.path_m is not None:
+            out["path_m"] = self.path_m
+        if self.hops is not None:
+            out["hops"] = self.hops
+        return out
 
 
 @dataclass(frozen=True)

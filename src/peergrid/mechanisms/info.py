@@ -78,3 +78,38 @@ class ScoredAuctionInfo(AuctionInfo):
             dso_income=float(info.get("dso_income", 0.0)),
             unmatched_kwh=dict(info.get("unmatched_kwh") or {}),
         )
+
+
+@dataclass(frozen=True)
+class ServiceMarketInfo(AuctionInfo):
+    """An ancillary-service session (CDA, NCDA, OCDA; 004_vdma.md): its pool, what is left at
+    gate closure (asks unsatisfied, offers unsold; both go to external resources), orders the
+    book cancelled (self-trade, fill limit), and the trades' quantity-weighted distance in the
+    session's metric (None without a feeder)."""
+
+    pool: str = "up"
+    strict: bool = True
+    distance_metric: str | None = None
+    distance_unit: str | None = None
+    weighted_distance: float | None = None
+    unsatisfied_kwh: Mapping[str, float] = field(default_factory=dict)
+    unsold_kwh: Mapping[str, float] = field(default_factory=dict)
+    cancelled: tuple[Mapping[str, Any], ...] = ()
+    opf_solves: int = 0  # OCDA: OPFs solved (one per ask with suitable offers)
+    limited_by_network_kwh: float = 0.0  # OCDA: kWh suitable offers had but the limits refused
+
+    @classmethod
+    def from_mapping(cls, info: Mapping[str, Any]) -> Self:
+        return cls(
+            **cls._fields(info),
+            pool=str(info.get("pool", "up")),
+            strict=bool(info.get("strict", True)),
+            distance_metric=info.get("distance_metric"),
+            distance_unit=info.get("distance_unit"),
+            weighted_distance=_opt_float(info.get("weighted_distance")),
+            unsatisfied_kwh=dict(info.get("unsatisfied_kwh") or {}),
+            unsold_kwh=dict(info.get("unsold_kwh") or {}),
+            cancelled=tuple(info.get("cancelled") or ()),
+            opf_solves=int(info.get("opf_solves", 0)),
+            limited_by_network_kwh=float(info.get("limited_by_network_kwh", 0.0)),
+        )

@@ -10,20 +10,30 @@ Every entry is called as ``clear(orders, params, distances)``: ``params`` are th
 own parameters (from an order file's ``params``, ``--param`` or a scenario's
 ``[market.params]``), ``distances`` the grid's distance table for mechanisms that price or
 prefer by distance (None otherwise).
+
+The ancillary-service markets of the VDMA (``cda``, ``ncda``, ``ocda``; ``service=True``) need
+the feeder itself (``needs_feeder``): distances in several metrics for NCDA and the trades'
+paths, the base case and limits for OCDA's OPF. They are called as
+``clear_on_feeder(orders, params, feeder)`` (:func:`clear` with ``feeder=``); their ``clear``
+runs them without a feeder (CDA then reports no paths; NCDA and OCDA refuse). A scenario's
+energy market refuses them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from peergrid.core.errors import OrderError, PeergridError
 from peergrid.core.orders import Order
 from peergrid.core.trades import Clearing
+from peergrid.mechanisms.ancillary import PARAMETER_DOCS, SessionParameters
+from peergrid.mechanisms.cda import clear_cda, clear_ncda
 from peergrid.mechanisms.dpda import clear_dpda
-from peergrid.mechanisms.info import AuctionInfo, ScoredAuctionInfo
+from peergrid.mechanisms.info import AuctionInfo, ScoredAuctionInfo, ServiceMarketInfo
 from peergrid.mechanisms.mcafee import clear_mcafee
+from peergrid.mechanisms.ocda import clear_ocda, ocda_parameters
 from peergrid.mechanisms.score_matching import (
     DistanceTable,
     ScoreParameters,
@@ -32,7 +42,11 @@ from peergrid.mechanisms.score_matching import (
 )
 from peergrid.mechanisms.welfare import WelfareParameters
 
+if TYPE_CHECKING:
+    from peergrid.grid.feeder_types import Feeder
+
 ClearFunction = Callable[[Sequence[Order], Mapping[str, Any], DistanceTable | None], Clearing]
+FeederClearFunction = Callable[[Sequence[Order], Mapping[str, Any], "Feeder | None"], Clearing]
 
 
 @dataclass(frozen=True)
@@ -56,10 +70,16 @@ class MechanismSpec:
     info_type: type[AuctionInfo]
     needs_distances: bool = False
     parameters: tuple[Parameter, ...] = ()
+    needs_feeder: bool = False  # called with the feeder itself (clear_on_feeder)
+    service: bool = False  # an ancillary-service market, not the energy market of a scenario
+    clear_on_feeder: FeederClearFunction | None = None
+    read_params: Callable[[Mapping[str, Any]], object] | None = None  # checks, raises
 
     def check_params(self, params: Mapping[str, Any]) -> None:
         """Raise the error :meth:`clear` would raise for these parameters, without clearing."""
-        if self.needs_distances:
+        if self.read_params is not None:
+            self.read_params(params)
+        elif self.needs_distances:
             ScoreParameters.from_params(params)
         elif params:
             raise OrderError(
@@ -122,6 +142,42 @@ def _score_parameters() -> tuple[Parameter, ...]:
     )
 
 
+def _service(
+    name: str, summary: str, clear: FeederClearFunction, read: Callable[[Mapping[str, Any]], object]
+) -> MechanismSpec:
+    def without_feeder(
+        orders: Sequence[Order], params: Mapping[str, Any], distances: DistanceTable | None
+    ) -> Clearing:
+        return clear(orders, params, None)
+
+    names = ["pool", "strict", "distance"]
+    if name != "ocda":
+        names.insert(2, "max_fills")
+    parameters = [Parameter(n, *PARAMETER_DOCS[n]) for n in names]
+    if name == "ocda":
+        parameters += [
+            Parameter(
+                "loss_price_per_kwh",
+                "currency/kWh",
+                0.35,
+                "price of the network's losses in the OPF's objective",
+            ),
+            Parameter("session_hours", "h", 1.0, "the session's length Δt (kWh = kW · Δt)"),
+        ]
+    return MechanismSpec(
+        name,
+        f"peergrid.mechanisms.{'ocda' if name == 'ocda' else 'cda'}",
+        summary,
+        without_feeder,
+        ServiceMarketInfo,
+        parameters=tuple(parameters),
+        needs_feeder=True,
+        service=True,
+        clear_on_feeder=clear,
+        read_params=read,
+    )
+
+
 def _build() -> dict[str, MechanismSpec]:
     score = _score_parameters()
     specs = (
@@ -156,6 +212,27 @@ def _build() -> dict[str, MechanismSpec]:
             ScoredAuctionInfo,
             needs_distances=True,
             parameters=score,
+        ),
+        _service(
+            "cda",
+            "Ancillary-service CDA: asks fill from the cheapest suitable offers, mid-point prices "
+            "(004 §2.2)",
+            clear_cda,
+            lambda params: SessionParameters.from_params(params, "cda"),
+        ),
+        _service(
+            "ncda",
+            "Ancillary-service NCDA: asks fill from the nearest suitable offers on the feeder "
+            "(hops by default; ties: cheaper, then older) (004 §2.4)",
+            clear_ncda,
+            lambda params: SessionParameters.from_params(params, "ncda"),
+        ),
+        _service(
+            "ocda",
+            "Ancillary-service OCDA: suitable offers dispatched by an OPF minimising the cost of "
+            "losses under voltage and loading limits (004 §2.3)",
+            clear_ocda,
+            ocda_parameters,
         ),
     )
     return {spec.name: spec for spec in specs}
@@ -195,6 +272,11 @@ def clear(
     params: Mapping[str, Any] | None = None,
     *,
     distances: DistanceTable | None = None,
+    feeder: Feeder | None = None,
 ) -> Clearing:
-    """Clear ``orders`` with the mechanism called ``name``."""
-    return mechanism_spec(name).clear(orders, params or {}, distances)
+    """Clear ``orders`` with the mechanism called ``name`` (``feeder``: for the mechanisms that
+    need the feeder itself, ``needs_feeder``)."""
+    spec = mechanism_spec(name)
+    if spec.clear_on_feeder is not None:
+        return spec.clear_on_feeder(orders, params or {}, feeder)
+    return spec.clear(orders, params or {}, distances)

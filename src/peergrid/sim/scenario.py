@@ -167,7 +167,9 @@ class TimeSection(_Section):
 
 class MarketSection(_Section):
     mechanism: str = Field(
-        "dpda", description=f"clearing mechanism, one of {', '.join(MECHANISMS)}"
+        "dpda",
+        description="clearing mechanism, one of "
+        + ", ".join(name for name, spec in MECHANISMS.items() if not spec.service),
     )
     behaviour: Literal["cooperative", "non-cooperative"] = Field(
         "cooperative", description="spread of reserved prices (003_dpda.md §2.11)"
@@ -218,6 +220,13 @@ class MarketSection(_Section):
         if value not in MECHANISMS:
             raise ValueError(
                 f"unknown mechanism {value!r} (known: {', '.join(sorted(MECHANISMS))})"
+            )
+        if MECHANISMS[value].service:
+            energy = sorted(name for name, spec in MECHANISMS.items() if not spec.service)
+            raise ValueError(
+                f"{value!r} is an ancillary-service market (004_vdma.md), not an energy market; "
+                f"it runs with `peergrid clear --mechanism {value}` (energy markets: "
+                f"{', '.join(energy)})"
             )
         return value
 
