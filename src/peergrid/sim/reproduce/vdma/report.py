@@ -39,7 +39,7 @@ from peergrid.sim.reproduce.vdma.cost import (
     run_cost_study,
 )
 from peergrid.sim.reproduce.vdma.figures import gas_figure, network_figure
-from peergrid.sim.reproduce.vdma.network import NetworkCheck, Outcome
+from peergrid.sim.reproduce.vdma.network import LIMIT_TOLERANCE, NetworkCheck, Outcome
 from peergrid.sim.reproduce.vdma.study import (
     ClearSession,
     Progress,
@@ -133,6 +133,7 @@ def by_s_and_mechanism(runs: pd.DataFrame) -> pd.DataFrame:
                 "mechanism": mechanism,
                 "runs": len(group),
                 "feasible_share": float(group.feasible.mean()),
+                "feasible_within_tolerance_share": float(group.feasible_within_tolerance.mean()),
                 "converged_share": float(group.converged.mean()),
                 **{c: float(converged[c].mean()) for c in INDEX_COLUMNS},
                 "max_line_loading_pct": float(converged.max_line_loading_pct.mean()),
@@ -145,9 +146,10 @@ def by_s_and_mechanism(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["s", "mechanism"], kind="stable", ignore_index=True)
 
 
-def overall_shares(runs: pd.DataFrame) -> dict[str, float]:
-    """Per mechanism, the share of every run (all s) whose solution is within the limits."""
-    return {str(m): float(g.feasible.mean()) for m, g in runs.groupby("mechanism", sort=False)}
+def overall_shares(runs: pd.DataFrame, column: str = "feasible") -> dict[str, float]:
+    """Per mechanism, the share of every run (all s) whose solution is within the limits
+    (``column="feasible_within_tolerance"``: within the limits widened by the tolerance)."""
+    return {str(m): float(g[column].mean()) for m, g in runs.groupby("mechanism", sort=False)}
 
 
 def violations_by_element(runs: pd.DataFrame) -> dict[str, dict[str, int]]:
@@ -160,6 +162,16 @@ def violations_by_element(runs: pd.DataFrame) -> dict[str, dict[str, int]]:
                 tally[v] = tally.get(v, 0) + 1
         counts[str(mechanism)] = dict(sorted(tally.items(), key=lambda kv: -kv[1]))
     return counts
+
+
+def largest_overshoot(runs: pd.DataFrame) -> dict[str, float]:
+    """Per mechanism, the highest line loading (%) among its solutions outside the limits that
+    are within the tolerance (NaN when there are none)."""
+    near = runs[~runs.feasible & runs.feasible_within_tolerance]
+    return {
+        str(m): float(near[near.mechanism == m].max_line_loading_pct.max())
+        for m in runs.mechanism.unique()
+    }
 
 
 def _details(
@@ -188,6 +200,11 @@ def _details(
         },
         "by_s_and_mechanism": table.to_dict(orient="records"),
         "violations": violations_by_element(runs),
+        "constraint_satisfaction_within_tolerance": overall_shares(
+            runs, "feasible_within_tolerance"
+        ),
+        "limit_tolerance": asdict(LIMIT_TOLERANCE),
+        "largest_overshoot_pct": largest_overshoot(runs),
         "base_case": asdict(NetworkCheck(study.limits).check([Outcome((), 0.0)], study.pool)[0]),
         "redraws": int(runs.drop_duplicates(["s", "run"]).redraws.sum()),
         "cost": {

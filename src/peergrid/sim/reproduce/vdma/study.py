@@ -51,14 +51,10 @@ Progress = Callable[[str, int, int], None]
 def clear_with_registry(orders: Sequence[Order], mechanism: str, pool: str) -> Clearing:
     """Clear one pool with the registered mechanism on ``cigre-mv-vdma``, as
     ``peergrid.clear(orders, mechanism, feeder="cigre-mv-vdma", params={"pool": pool})``."""
-    from peergrid.grid.distance import distance_matrix
     from peergrid.grid.feeders import load_feeder
-    from peergrid.mechanisms.registry import mechanism_spec
+    from peergrid.mechanisms.registry import clear
 
-    spec = mechanism_spec(mechanism)
-    params: dict[str, Any] = {"pool": pool}
-    distances = distance_matrix(load_feeder(FEEDER)) if spec.needs_distances else None
-    return spec.clear(list(orders), params, distances)
+    return clear(mechanism, list(orders), {"pool": pool}, feeder=load_feeder(FEEDER))
 
 
 @dataclass(frozen=True)

@@ -61,11 +61,13 @@ def summary_markdown(
         "",
         "## Share of solutions within the network limits (Fig. 6)",
         "",
-        _share_table(headline["constraint_satisfaction"], table),
-        "",
-        _share_notes(
-            headline["constraint_satisfaction"], details["violations"], table, details["base_case"]
+        _share_table(
+            headline["constraint_satisfaction"],
+            details["constraint_satisfaction_within_tolerance"],
+            table,
         ),
+        "",
+        _share_notes(headline["constraint_satisfaction"], details, table),
         "",
         "## Network indices (Fig. 7a–d), means over the runs that converged",
         "",
@@ -119,7 +121,9 @@ def _clearing_times(seconds: Mapping[str, float]) -> str:
     return "clearing: " + ", ".join(f"{m.upper()} {t:.1f} s" for m, t in times.items())
 
 
-def _share_table(shares: Mapping[str, float], table: pd.DataFrame) -> str:
+def _share_table(
+    shares: Mapping[str, float], tolerant: Mapping[str, float], table: pd.DataFrame
+) -> str:
     lo, hi, mid = PAPER["ncda_share"]
     paper = {
         "ncda": f"≈ {mid:.2f} on average, {lo:.2f}–{hi:.2f} by s (L170)",
@@ -129,15 +133,15 @@ def _share_table(shares: Mapping[str, float], table: pd.DataFrame) -> str:
     lines = [
         "| mechanism | paper | ours, all runs | ours by s ("
         + ", ".join(f"{s:g}" for s in sorted(table.s.unique()))
-        + ") |",
-        "|---|---|---|---|",
+        + ") | ours within the tolerance |",
+        "|---|---|---|---|---|",
     ]
     for mechanism, share in shares.items():
         by_s = table[table.mechanism == mechanism].sort_values("s").feasible_share
         lines.append(
             f"| {mechanism.upper()} | {paper.get(mechanism, '-')} | {share:.3f} | "
             + ", ".join(f"{v:.2f}" for v in by_s)
-            + " |"
+            + f" | {tolerant[mechanism]:.3f} |"
         )
     return "\n".join(lines)
 
@@ -149,12 +153,19 @@ def _within(value: float, low: float, high: float) -> str:
 
 
 def _share_notes(
-    shares: Mapping[str, float],
-    violations: Mapping[str, Mapping[str, int]],
-    table: pd.DataFrame,
-    base: Mapping[str, Any],
+    shares: Mapping[str, float], details: Mapping[str, Any], table: pd.DataFrame
 ) -> str:
-    notes = []
+    violations: Mapping[str, Mapping[str, int]] = details["violations"]
+    base: Mapping[str, Any] = details["base_case"]
+    tolerant: Mapping[str, float] = details["constraint_satisfaction_within_tolerance"]
+    overshoot: Mapping[str, float | None] = details["largest_overshoot_pct"]
+    tol = details["limit_tolerance"]
+    notes = [
+        '"Within the tolerance": within the limits widened by '
+        f"{tol['max_line_loading_pct']:g} percentage points of loading and "
+        f"{tol['v_max_pu']:g} p.u. of voltage, the precision at which an optimal power flow's "
+        "network model and the AC check can agree on a binding limit."
+    ]
     if "ncda" in shares:
         lo, hi, _ = PAPER["ncda_share"]
         notes.append(f"NCDA: {shares['ncda']:.3f}, {_within(shares['ncda'], lo, hi)}.")
@@ -162,16 +173,27 @@ def _share_notes(
         lo, hi = PAPER["cda_share"]
         notes.append(f"CDA: {shares['cda']:.3f}, {_within(shares['cda'], lo, hi)}.")
     if "ocda" in shares:
-        notes.append(
-            f"OCDA: {shares['ocda']:.3f}"
-            + (
-                ", every solution valid as the paper says."
-                if shares["ocda"] == 1.0
-                else "; the solutions it leaves outside the limits are those where its optimal "
-                "power flow's network model and our AC check disagree at the limit, or where "
-                "the suitable offers left no feasible dispatch."
+        if shares["ocda"] == 1.0:
+            notes.append(f"OCDA: {shares['ocda']:.3f}, every solution valid as the paper says.")
+        else:
+            worst = overshoot.get("ocda")
+            near = (
+                f" (the highest loading among them {worst:.3f} %)"
+                if worst is not None and worst == worst
+                else ""
             )
-        )
+            notes.append(
+                f"OCDA: {shares['ocda']:.3f} strictly, {tolerant['ocda']:.3f} within the "
+                "tolerance. Its optimal power flow (the grid layer's branch-flow model with its "
+                "SOC relaxation) serves an ask until a line reaches its limit exactly; the AC "
+                "check of the same dispatch finds that line a little past it" + near + ". The "
+                'paper\'s "network valid" holds to the precision of the two models'
+                + (
+                    "."
+                    if tolerant["ocda"] == 1.0
+                    else "; the rest are past the tolerance too (see `runs.csv`)."
+                )
+            )
     if "cda" in shares and "ncda" in shares:
         ordered = all(
             n >= c
