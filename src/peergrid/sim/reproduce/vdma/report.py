@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from peergrid.core.orders import Side
 from peergrid.ledger.chain.gas import EUR_PER_GAS
 from peergrid.sim.reproduce.vdma.cost import (
     ROUNDS,
@@ -39,7 +40,7 @@ from peergrid.sim.reproduce.vdma.cost import (
     run_cost_study,
 )
 from peergrid.sim.reproduce.vdma.figures import gas_figure, network_figure
-from peergrid.sim.reproduce.vdma.network import LIMIT_TOLERANCE, NetworkCheck, Outcome
+from peergrid.sim.reproduce.vdma.network import FEEDER, LIMIT_TOLERANCE, NetworkCheck, Outcome
 from peergrid.sim.reproduce.vdma.study import (
     ClearSession,
     Progress,
@@ -164,6 +165,48 @@ def violations_by_element(runs: pd.DataFrame) -> dict[str, dict[str, int]]:
     return counts
 
 
+def compared_with_cda(runs: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per mechanism other than CDA, run by run against CDA on the same shouts: the share of
+    runs whose matches differ, and the runs only it (or only CDA) keeps within the limits."""
+    if "cda" not in set(runs.mechanism):
+        return {}
+    key = ["s", "run"]
+    cda = runs[runs.mechanism == "cda"].set_index(key)
+    out = {}
+    for mechanism in runs.mechanism.unique():
+        if mechanism == "cda":
+            continue
+        other = runs[runs.mechanism == mechanism].set_index(key).reindex(cda.index)
+        differs = other.pairs.fillna("") != cda.pairs.fillna("")
+        out[str(mechanism)] = {
+            "runs": len(cda),
+            "differs_share": float(differs.mean()),
+            "feasible_only_here": int((other.feasible & ~cda.feasible).sum()),
+            "feasible_only_with_cda": int((~other.feasible & cda.feasible).sum()),
+        }
+    return out
+
+
+def nearest_offer_buses(pool: str, roles: str) -> dict[str, Any]:
+    """NCDA's default distance, and for each bus with an asking device the bus of the nearest
+    offering device under it (ties: the lowest bus)."""
+    from peergrid.grid.distance import distance_matrix
+    from peergrid.grid.feeders import load_feeder
+    from peergrid.mechanisms.registry import mechanism_spec
+    from peergrid.sim.reproduce.vdma.shouts import ShoutParameters, ShoutRoles, table_1_devices
+
+    metric = next(str(p.default) for p in mechanism_spec("ncda").parameters if p.name == "distance")
+    distances = distance_matrix(load_feeder(FEEDER), metric)  # type: ignore[arg-type]
+    shout = ShoutParameters(spread=0.0, roles=ShoutRoles(roles))
+    devices = table_1_devices()
+    ask_buses = sorted({d.bus for d in devices if shout.side(d) is Side.BUY})
+    offer_buses = sorted({d.bus for d in devices if shout.side(d) is Side.SELL})
+    nearest = {
+        str(a): min(offer_buses, key=lambda o: (distances.between(a, o), o)) for a in ask_buses
+    }
+    return {"metric": metric, "nearest": nearest}
+
+
 def largest_overshoot(runs: pd.DataFrame) -> dict[str, float]:
     """Per mechanism, the highest line loading (%) among its solutions outside the limits that
     are within the tolerance (NaN when there are none)."""
@@ -205,6 +248,11 @@ def _details(
         ),
         "limit_tolerance": asdict(LIMIT_TOLERANCE),
         "largest_overshoot_pct": largest_overshoot(runs),
+        "compared_with_cda": compared_with_cda(runs),
+        "mean_offers": float(runs.offers.mean()),
+        "nearest_offer_bus": nearest_offer_buses(study.pool, str(study.roles))
+        if "ncda" in study.mechanisms
+        else {},
         "base_case": asdict(NetworkCheck(study.limits).check([Outcome((), 0.0)], study.pool)[0]),
         "redraws": int(runs.drop_duplicates(["s", "run"]).redraws.sum()),
         "cost": {

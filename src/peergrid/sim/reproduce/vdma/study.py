@@ -136,6 +136,10 @@ def _describe(
         "offered_kwh": sum(o.quantity_kwh for o in offers),
         "trades": len(clearing.trades),
         "matched_kwh": matched,
+        # who matched whom and how much: compares the mechanisms' outcomes run by run
+        "pairs": "; ".join(
+            sorted(f"{t.buy_order}>{t.sell_order}:{t.quantity_kwh:.3f}" for t in clearing.trades)
+        ),
         "unsatisfied_kwh": asked - matched,
         "clear_seconds": seconds,
     }
