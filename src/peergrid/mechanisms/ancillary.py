@@ -73,6 +73,8 @@ class SessionParameters:
                 f"parameter 'strict' must be true or false, got {strict!r}", field="params"
             )
         max_fills = params.get("max_fills")
+        if max_fills == "unlimited":
+            max_fills = None
         if max_fills is not None and (
             not isinstance(max_fills, int)
             or isinstance(max_fills, bool)
@@ -80,7 +82,7 @@ class SessionParameters:
         ):
             raise OrderError(
                 f"parameter 'max_fills' must be an integer from 0 to {MAX_FILLS_LIMIT} "
-                f"(absent: unlimited), got {max_fills!r}",
+                f"or 'unlimited' (the default), got {max_fills!r}",
                 field="params",
             )
         distance = params.get("distance", "hops")
@@ -100,7 +102,7 @@ PARAMETER_DOCS: dict[str, tuple[str, float | str, str]] = {
     ),
     "strict": (
         "",
-        "true",
+        True,
         "an offer suits an ask only when strictly cheaper (false: also at the same price)",
     ),
     "max_fills": (
@@ -129,13 +131,11 @@ class FeederPaths:
 
     @classmethod
     def of(cls, feeder: Feeder, metric: str) -> FeederPaths:
-        from peergrid.grid.distance import distance_matrix
+        from peergrid.grid.distance import distance_matrices
         from peergrid.mechanisms.cda import BusDistances
 
-        tables = {
-            m: BusDistances.from_matrix(distance_matrix(feeder, m))  # type: ignore[arg-type]
-            for m in {"length", "hops", metric}
-        }
+        matrices = distance_matrices(feeder, ("length", "hops", metric))  # type: ignore[arg-type]
+        tables = {m: BusDistances.from_matrix(matrix) for m, matrix in matrices.items()}
         return cls(feeder.name, tables["length"], tables["hops"], tables[metric])
 
 
