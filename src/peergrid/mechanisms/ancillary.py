@@ -6,14 +6,15 @@ session, cleared once; time priority is ``submitted_at`` (the file's order other
 trade has its own price (the mid-point of its ask and offer), so a clearing's uniform ``price``
 is None.
 
-This module holds what the markets share: a trade as the book makes it (:class:`Fill`), an
-order leaving the book unfilled (:class:`Cancellation`), the distance table between buses
-(:class:`BusDistances`); and it reads the markets' parameters, checks the orders against the feeder (every bus must
-be one of its buses), measures the path of every trade on the feeder (metres and hops, from the
-grid layer's cached distance matrices) and builds the :class:`~peergrid.core.trades.Clearing`:
-``trades``, every order's cleared kWh in ``allocations``, and in ``info`` what is left at gate
-closure (asks unsatisfied, offers unsold: both go to external resources), the pool, the distance
-metric and the quantity-weighted distance of the trades.
+This module holds what the markets share: a trade as the book makes it (:class:`Fill`), an order
+leaving the book unfilled (:class:`Cancellation`), the distance table between buses
+(:class:`BusDistances`); and it reads the markets' parameters, checks the orders against the
+feeder (every bus must be one of its buses), measures the path of every trade on the feeder
+(metres and hops, from the grid layer's cached distance matrices) and builds the
+:class:`~peergrid.core.trades.Clearing`: ``trades``, every order's cleared kWh in
+``allocations``, and in ``info`` what is left at gate closure (asks unsatisfied, offers unsold:
+both go to external resources), the pool, the distance metric and the quantity-weighted distance
+of the trades.
 """
 
 from __future__ import annotations
