@@ -136,7 +136,15 @@ def test_catalogues_list_what_exists() -> None:
     names = [f.name for f in peergrid.feeders()]
     assert "ieee-eu-lv" in names and "cigre-mv-vdma" in names
     mechanisms = {m.name: m for m in peergrid.mechanisms()}
-    assert set(mechanisms) == {"dpda", "mcafee", "dpda+score", "mcafee+score"}
+    assert set(mechanisms) == {
+        "dpda",
+        "mcafee",
+        "dpda+score",
+        "mcafee+score",
+        "cda",
+        "ncda",
+        "ocda",
+    }
     assert "distance_charge_per_m" in [p.name for p in mechanisms["dpda+score"].parameters]
 
 

@@ -25,8 +25,9 @@ def test_every_name_resolves_to_its_module(name: str) -> None:
     path = Path(module.__file__ or "")
     assert path.parent == MECHANISMS_DIR
     # The name says where to look: `dpda` is dpda.py; `dpda+score` is the Score Matching
-    # pairing (score_matching.py) over the DPDA (dpda.py).
+    # pairing (score_matching.py) over the DPDA (dpda.py); NCDA shares CDA's book (cda.py).
     base, _, pairing = name.partition("+")
+    base = {"ncda": "cda"}.get(base, base)
     assert (MECHANISMS_DIR / f"{base}.py").exists()
     assert path.stem == (base if not pairing else f"{pairing}_matching")
     assert spec.name == name
@@ -35,6 +36,14 @@ def test_every_name_resolves_to_its_module(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(MECHANISMS))
 def test_parameters_are_described_with_the_defaults_the_algorithm_uses(name: str) -> None:
     spec = MECHANISMS[name]
+    if spec.service:
+        defaults = {p.name: p.default for p in spec.parameters}
+        assert spec.read_params is not None
+        assert spec.read_params(defaults) == spec.read_params({})
+        assert all(p.description for p in spec.parameters)
+        with pytest.raises(OrderError, match="unknown parameter"):
+            spec.check_params({"not_a_parameter": 1})
+        return
     if not spec.needs_distances:
         assert spec.parameters == ()
         return
@@ -63,5 +72,7 @@ def test_each_family_reads_its_info() -> None:
 
 
 def test_an_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(PeergridError, match=r"unknown mechanism 'nope' \(known: dpda, dpda\+score"):
+    with pytest.raises(
+        PeergridError, match=r"unknown mechanism 'nope' \(known: cda, dpda, dpda\+score"
+    ):
         mechanism_spec("nope")

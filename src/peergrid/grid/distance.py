@@ -209,9 +209,20 @@ class DistanceCache:
 
     def get(self, net_or_feeder: pp.pandapowerNet | Feeder, metric: Metric) -> DistanceMatrix:
         """The matrix for the net's current topology, computed only if not already cached."""
-        if metric not in METRICS:
-            raise GridError(f"unknown distance metric {metric!r} (known: {', '.join(METRICS)})")
+        return self.get_many(net_or_feeder, (metric,))[metric]
+
+    def get_many(
+        self, net_or_feeder: pp.pandapowerNet | Feeder, metrics: Iterable[Metric]
+    ) -> dict[Metric, DistanceMatrix]:
+        """The matrices of several metrics, reading the net's topology once."""
+        wanted = list(dict.fromkeys(metrics))
+        for metric in wanted:
+            if metric not in METRICS:
+                raise GridError(f"unknown distance metric {metric!r} (known: {', '.join(METRICS)})")
         topo = check_radial(net_or_feeder)
+        return {metric: self._lookup(topo, metric) for metric in wanted}
+
+    def _lookup(self, topo: Topology, metric: Metric) -> DistanceMatrix:
         key = (topo.fingerprint, metric)
         found = self._store.get(key)
         if found is not None:
@@ -246,3 +257,13 @@ def distance_matrix(
     is cached by topology (``cache``, default a module-wide ``DistanceCache``).
     """
     return (cache or _DEFAULT_CACHE).get(net_or_feeder, metric)
+
+
+def distance_matrices(
+    net_or_feeder: pp.pandapowerNet | Feeder,
+    metrics: Iterable[Metric],
+    *,
+    cache: DistanceCache | None = None,
+) -> dict[Metric, DistanceMatrix]:
+    """:func:`distance_matrix` for several metrics at once (the topology is read once)."""
+    return (cache or _DEFAULT_CACHE).get_many(net_or_feeder, metrics)

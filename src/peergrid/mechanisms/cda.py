@@ -51,22 +51,36 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
-import numpy as np
-import numpy.typing as npt
-
 from peergrid.core.errors import PeergridError
 from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Clearing
 from peergrid.mechanisms.ancillary import (
+    BusDistances,
+    Cancellation,
     FeederPaths,
+    Fill,
     SessionParameters,
     check_orders,
     service_clearing,
 )
 
 if TYPE_CHECKING:
-    from peergrid.grid.distance import DistanceMatrix
     from peergrid.grid.feeder_types import Feeder
+
+__all__ = [
+    "BookOrder",
+    "BusDistances",
+    "Cancellation",
+    "ContinuousBook",
+    "Fill",
+    "RestingOrder",
+    "SessionOutcome",
+    "clear_cda",
+    "clear_ncda",
+    "clear_session",
+    "mid_price",
+    "session_order",
+]
 
 PriceRule = Callable[[float, float], float]
 OrderT = TypeVar("OrderT", bound="BookOrder")
@@ -98,28 +112,6 @@ class BookOrder(Protocol):
     def bus(self) -> str | None: ...
 
 
-class Fill(NamedTuple):
-    """One trade: ``quantity`` (kWh) from the sell order to the buy order at ``price``."""
-
-    buy_order: str
-    sell_order: str
-    buyer: str
-    seller: str
-    quantity: float
-    price: float
-    buy_bus: str | None
-    sell_bus: str | None
-
-
-class Cancellation(NamedTuple):
-    """An order that left the book unfilled: ``remaining`` kWh, and why (``"self-trade"``,
-    ``"fill-limit"``, ``"owner"``)."""
-
-    order_id: str
-    remaining: float
-    reason: str
-
-
 class RestingOrder(NamedTuple):
     """A resting order as :meth:`ContinuousBook.resting` shows it."""
 
@@ -129,67 +121,6 @@ class RestingOrder(NamedTuple):
     remaining: float
     price: float
     bus: str | None
-
-
-class BusDistances:
-    """Distances between bus labels (as orders carry them), and for each bus the other buses
-    grouped by equal distance, nearest group first.
-
-    Distances equal to within ``1e-9`` of the larger are one group (a sum of line lengths
-    computed along two paths may differ in its last bits).
-    """
-
-    def __init__(self, labels: Sequence[str], values: npt.ArrayLike, metric: str = "") -> None:
-        matrix = np.asarray(values, dtype=float)
-        if matrix.shape != (len(labels), len(labels)):
-            raise ValueError(f"a {len(labels)}-bus table needs a square matrix, got {matrix.shape}")
-        self.labels = tuple(labels)
-        self.values = matrix
-        self.metric = metric
-        self._index = {label: i for i, label in enumerate(self.labels)}
-        self._groups = [self._group(i) for i in range(len(self.labels))]
-        self._all = [tuple(range(len(self.labels) + 1))]  # one group: the taker's bus unknown
-
-    @classmethod
-    def from_matrix(cls, matrix: DistanceMatrix) -> BusDistances:
-        """From the grid layer's distance matrix (bus ids as decimal labels)."""
-        return cls([str(b) for b in matrix.buses], matrix.values, matrix.metric)
-
-    def _group(self, i: int) -> list[tuple[int, ...]]:
-        row = self.values[i]
-        order = sorted(range(len(row)), key=lambda j: (row[j], j))
-        groups: list[list[int]] = []
-        last = -math.inf
-        for j in order:
-            if groups and row[j] - last <= 1e-9 * max(1.0, abs(row[j])):
-                groups[-1].append(j)
-            else:
-                groups.append([j])
-                last = row[j]
-        groups.append([len(self.labels)])  # the unknown buses, after every known one
-        return [tuple(g) for g in groups]
-
-    def index(self, bus: str | None) -> int:
-        """Position of ``bus``; ``len(labels)`` (the unknown place) when the table lacks it."""
-        if bus is None:
-            return len(self.labels)
-        return self._index.get(bus, len(self.labels))
-
-    def knows(self, bus: str | None) -> bool:
-        return bus is not None and bus in self._index
-
-    def groups(self, position: int) -> list[tuple[int, ...]]:
-        """Positions (the unknown place included) by distance from ``position``, nearest first."""
-        if position == len(self.labels):
-            return self._all
-        return self._groups[position]
-
-    def between(self, a: str | None, b: str | None) -> float:
-        """Distance between two labels; inf when either is unknown."""
-        i, j = self.index(a), self.index(b)
-        if i == len(self.labels) or j == len(self.labels):
-            return math.inf
-        return float(self.values[i, j])
 
 
 class _Rest:
