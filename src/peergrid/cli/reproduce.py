@@ -26,15 +26,14 @@ from peergrid.core.errors import PeergridError
 
 reproduce_app = group("Regenerate a seed document's tables and comparisons.")
 
+Output = typer.Option(
+    "--output", "-o", metavar="<folder>", help="folder for the tables and summary.md"
+)
+
 
 @reproduce_app.command("dpda", cls=Command)
 def reproduce_dpda_command(
-    output: Annotated[
-        Path,
-        typer.Option(
-            "--output", "-o", metavar="<folder>", help="folder for the tables and summary.md"
-        ),
-    ] = Path("results/reproduce-dpda"),
+    output: Annotated[Path, Output] = Path("results/reproduce-dpda"),
     overwrite: Annotated[bool, Overwrite] = False,
 ) -> None:
     """The DPDA thesis: chapter 3 examples, Appendix B (Tables B.1-B.4), DPDA against DAM."""
@@ -42,24 +41,12 @@ def reproduce_dpda_command(
     from peergrid.sim.reproduce.dpda import reproduce_dpda
 
     paths = reproduce_dpda(output)
-    err.print(
-        Text.assemble(
-            f"wrote {len(paths)} files to ",
-            (str(output), "bold"),
-            f"; start with {paths['summary']}",
-        ),
-        highlight=False,
-    )
+    _wrote(output, paths)
 
 
 @reproduce_app.command("vdma", cls=Command)
 def reproduce_vdma_command(
-    output: Annotated[
-        Path,
-        typer.Option(
-            "--output", "-o", metavar="<folder>", help="folder for the tables and summary.md"
-        ),
-    ] = Path("results/reproduce-vdma"),
+    output: Annotated[Path, Output] = Path("results/reproduce-vdma"),
     overwrite: Annotated[bool, Overwrite] = False,
     as_json: Annotated[
         bool,
@@ -120,18 +107,22 @@ def reproduce_vdma_command(
     )
     with stage_progress(quiet) as progress:
         result = reproduce_vdma(output, settings, progress=progress)
-    err.print(
-        Text.assemble(
-            f"wrote {len(result.paths)} files to ",
-            (str(output), "bold"),
-            f"; start with {result.paths['summary']}",
-        ),
-        highlight=False,
-    )
+    _wrote(output, result.paths)
     if as_json:
         typer.echo(json.dumps(result.headline, allow_nan=False))
     else:
         stdout().print(headline_table(result.headline))
+
+
+def _wrote(output: Path, paths: dict[str, Path]) -> None:
+    err.print(
+        Text.assemble(
+            f"wrote {len(paths)} files to ",
+            (str(output), "bold"),
+            f"; start with {paths['summary']}",
+        ),
+        highlight=False,
+    )
 
 
 @contextmanager
