@@ -88,7 +88,7 @@ def test_ocda_serves_only_what_the_network_takes() -> None:
     assert info.unsatisfied_kwh["ask"] == pytest.approx(5000.0 - served)
     assert info.limited_by_network_kwh == pytest.approx(5000.0 - served)
     loading, v_min, v_max = ac_check(ocda, orders, "up")
-    assert loading <= 100.5 and 0.9 <= v_min and v_max <= 1.1
+    assert loading <= 100.5 and v_min >= 0.9 and v_max <= 1.1
     # The downward pool moves power the other way: the whole ask is served.
     down = peergrid.clear(orders, "ocda", feeder=FEEDER, params={"pool": "down"})
     assert down.allocations["ask"] == 5000.0
@@ -125,7 +125,7 @@ def test_ocda_outcomes_keep_the_rules_and_the_limits(orders: list[Order], pool: 
     # The base case's own worst loading is 83.5 %; the OPF keeps every line within 100 %
     # (the DistFlow model against pandapower's AC model: half a percent of tolerance).
     assert loading <= 100.5
-    assert 0.9 <= v_min and v_max <= 1.1
+    assert v_min >= 0.9 and v_max <= 1.1
 
 
 def test_ocda_needs_a_feeder_with_loads_and_line_ratings() -> None:
