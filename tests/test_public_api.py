@@ -96,6 +96,7 @@ FACES: dict[str, list[str]] = {
         "MechanismSpec",
         "Parameter",
         "ScoredAuctionInfo",
+        "ServiceMarketInfo",
         "check_params",
         "clear",
         "mechanism_spec",
