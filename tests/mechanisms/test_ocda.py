@@ -4,10 +4,6 @@ outcome respects the network's limits, checked by pandapower's AC power flow."""
 
 from __future__ import annotations
 
-import copy
-import warnings
-
-import pandapower as pp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,10 +13,11 @@ from peergrid.core.errors import GridError, OrderError, PeergridError
 from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Clearing
 from peergrid.grid.feeders import load_feeder
-from peergrid.grid.service import ServiceDelivery, service_draws_kw
+from peergrid.grid.service import ServiceDelivery
 from peergrid.mechanisms.info import ServiceMarketInfo
 from peergrid.mechanisms.registry import clear
 
+from ..grid.opf.conftest import ac_state
 from .test_cda import EXAMPLE_6B, order
 
 FEEDER = "cigre-mv-vdma"
@@ -29,20 +26,13 @@ VDMA = load_feeder(FEEDER)
 
 def ac_check(clearing: Clearing, orders: list[Order], pool: str) -> tuple[float, float, float]:
     bus = {o.id: int(o.bus or "") for o in orders}
-    deliveries = [
-        ServiceDelivery(bus[t.buy_order], bus[t.sell_order], t.quantity_kwh)
-        for t in clearing.trades
-    ]
-    net = copy.deepcopy(VDMA.net)
-    for b, kw in service_draws_kw(pool, deliveries).items():
-        pp.create_load(net, b, p_mw=kw / 1000.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pp.runpp(net)
-    return (
-        float(net.res_line.loading_percent.max()),
-        float(net.res_bus.vm_pu.min()),
-        float(net.res_bus.vm_pu.max()),
+    return ac_state(
+        VDMA,
+        pool,
+        [
+            ServiceDelivery(bus[t.buy_order], bus[t.sell_order], t.quantity_kwh)
+            for t in clearing.trades
+        ],
     )
 
 

@@ -5,18 +5,16 @@ refused in one line."""
 from __future__ import annotations
 
 import copy
-import warnings
 
-import pandapower as pp
 import pytest
 
 from peergrid.core.errors import GridError
 from peergrid.grid.feeder_types import Feeder
 from peergrid.grid.feeders import load_feeder
 from peergrid.grid.opf.transfer import TransferOPF, base_draws_kw
-from peergrid.grid.service import ServiceDelivery, service_draws_kw
+from peergrid.grid.service import ServiceDelivery
 
-from .conftest import case33bw
+from .conftest import ac_state, case33bw
 
 
 @pytest.fixture(scope="module")
@@ -27,23 +25,6 @@ def vdma() -> Feeder:
 @pytest.fixture(scope="module")
 def opf(vdma: Feeder) -> TransferOPF:
     return TransferOPF(vdma)
-
-
-def ac_state(
-    feeder: Feeder, pool: str, deliveries: list[ServiceDelivery]
-) -> tuple[float, float, float]:
-    """Max line loading (%), min and max |V| (p.u.) of the base case plus the deliveries."""
-    net = copy.deepcopy(feeder.net)
-    for bus, kw in service_draws_kw(pool, deliveries).items():
-        pp.create_load(net, bus, p_mw=kw / 1000.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pp.runpp(net)
-    return (
-        float(net.res_line.loading_percent.max()),
-        float(net.res_bus.vm_pu.min()),
-        float(net.res_bus.vm_pu.max()),
-    )
 
 
 def test_base_draws_are_table_1(vdma: Feeder) -> None:
