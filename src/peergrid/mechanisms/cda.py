@@ -186,11 +186,13 @@ class ContinuousBook:
         self.cancellations: list[Cancellation] = []
         self._seq = 0
         self._buys: list[_Entry] = []
-        self._sells: list[_Entry] = []  # CDA
+        self._sells: list[_Entry] = []  # every offer (NCDA: for the quick test of a crossing)
         n = len(distances.labels) + 1 if distances is not None else 1
         self._sells_at: list[list[_Entry]] = [[] for _ in range(n)]  # NCDA: per bus position
-        self._sells_of: dict[str, list[_Rest]] = {}  # NCDA: each agent's resting offers
+        self._sells_of: dict[str, list[_Entry]] = {}  # NCDA: each agent's offers, a heap
         self._resting: dict[str, _Rest] = {}
+        self._bus_index = {b: i for i, b in enumerate(distances.labels)} if distances else {}
+        self._unknown = len(self._bus_index)  # the position of buses the table does not know
 
     # -- orders ------------------------------------------------------------------------------
     def place(self, order: BookOrder) -> list[Fill]:
@@ -202,7 +204,7 @@ class ContinuousBook:
         seq = self._seq
         self._seq = seq + 1
         bus = order.bus
-        bus_index = self.distances.index(bus) if self.distances is not None else 0
+        bus_index = self._bus_index.get(bus, self._unknown) if bus is not None else self._unknown
         fills: list[Fill] = []
         if is_buy:
             if self.ncda:
@@ -224,11 +226,12 @@ class ContinuousBook:
                 self._resting[order.id] = rest
                 if is_buy:
                     heapq.heappush(self._buys, (-price, seq, rest))
-                elif self.ncda:
-                    heapq.heappush(self._sells_at[bus_index], (price, seq, rest))
-                    self._sells_of.setdefault(order.agent, []).append(rest)
                 else:
-                    heapq.heappush(self._sells, (price, seq, rest))
+                    entry = (price, seq, rest)
+                    heapq.heappush(self._sells, entry)
+                    if self.ncda:
+                        heapq.heappush(self._sells_at[bus_index], entry)
+                        heapq.heappush(self._sells_of.setdefault(order.agent, []), entry)
         return fills
 
     def cancel(self, order_id: str) -> float:
@@ -254,13 +257,9 @@ class ContinuousBook:
         return buy_price > sell_price if self.strict else buy_price >= sell_price
 
     def _still_crosses(self, is_buy: bool, price: float) -> bool:
+        head = _head(self._sells) if is_buy else None
         if is_buy:
-            heaps = self._sells_at if self.ncda else [self._sells]
-            for heap in heaps:
-                head = _head(heap)
-                if head is not None and self._crosses(price, head.price):
-                    return True
-            return False
+            return head is not None and self._crosses(price, head.price)
         head = _head(self._buys)
         return head is not None and self._crosses(head.price, price)
 
@@ -340,15 +339,15 @@ class ContinuousBook:
     def _cancel_own_offers(self, taker: BookOrder, price: float) -> None:
         """NCDA's scan cancels every crossing offer of the taker's agent (price-time order)."""
         own = self._sells_of.get(taker.agent)
-        if not own:
-            return
-        alive = [r for r in own if not r.gone]
-        crossing = sorted(
-            (r for r in alive if self._crosses(price, r.price)), key=lambda r: (r.price, r.seq)
-        )
-        for rest in crossing:
-            self._remove(rest, SELF_TRADE)
-        self._sells_of[taker.agent] = [r for r in alive if not r.gone]
+        while own:
+            rest = own[0][2]
+            if rest.gone:
+                heapq.heappop(own)
+            elif self._crosses(price, rest.price):
+                heapq.heappop(own)
+                self._remove(rest, SELF_TRADE)
+            else:
+                break
 
     def _take_nearest(
         self, taker: BookOrder, price: float, remaining: float, position: int, fills: list[Fill]
@@ -356,9 +355,13 @@ class ContinuousBook:
         """NCDA without a fill limit: nearest group of buses first, in a group the best offer
         (price, then arrival) among the buses' best."""
         assert self.distances is not None
+        strict = self.strict
+        # Most arriving asks cross nothing: the cheapest offer of all says so at once.
+        cheapest = _head(self._sells)
+        if cheapest is None or not (price > cheapest.price if strict else price >= cheapest.price):
+            return remaining
         self._cancel_own_offers(taker, price)
         heaps = self._sells_at
-        strict = self.strict
         for group in self.distances.groups(position):
             while remaining > 0:
                 best: _Entry | None = None
