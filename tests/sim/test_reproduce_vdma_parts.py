@@ -14,15 +14,15 @@ from peergrid.core.orders import Side
 from peergrid.core.trades import Clearing, Trade
 from peergrid.grid.service import ServiceDelivery
 from peergrid.ledger.chain.gas import EUR_PER_GAS, cost_eur
-from peergrid.sim.reproduce.vdma.cost import log_log_slope, random_tree_distances
-from peergrid.sim.reproduce.vdma.network import NetworkCheck, Outcome, outcome_of
-from peergrid.sim.reproduce.vdma.shouts import (
+from peergrid.sim.ancillary.network import NetworkCheck, Outcome, outcome_of
+from peergrid.sim.ancillary.shouts import (
     ShoutParameters,
     ShoutRoles,
     _positive_normal,
     draw_session,
     table_1_devices,
 )
+from peergrid.sim.reproduce.vdma.cost import log_log_slope, random_tree_distances
 from peergrid.sim.reproduce.vdma.study import StudySettings
 
 

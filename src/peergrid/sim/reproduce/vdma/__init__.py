@@ -5,14 +5,16 @@ OCDA, each outcome checked by an AC power flow) and the cost study of §3.5 (gas
 order book contract, priced with Eq. 1), written next to the paper's numbers with every
 difference explained.
 
-Modules: :mod:`.shouts` (the random shouts), :mod:`.network` (an outcome as nodal power, the AC
-check and the indices), :mod:`.study` (the runs), :mod:`.cost` (gas on chain), :mod:`.figures`,
-:mod:`.summary` (``summary.md``) and :mod:`.report` (running both and writing the files).
+Modules: :mod:`peergrid.sim.ancillary.shouts` (the random shouts) and
+:mod:`peergrid.sim.ancillary.network` (an outcome as nodal power, the AC check and the indices),
+shared with ``peergrid run``'s ancillary-service sessions; :mod:`.study` (the runs),
+:mod:`.cost` (gas on chain), :mod:`.figures`, :mod:`.summary` (``summary.md``) and :mod:`.report`
+(running both and writing the files).
 """
 
+from peergrid.sim.ancillary.shouts import ShoutParameters, ShoutRoles, draw_session
 from peergrid.sim.reproduce.vdma.cost import CostStudy, run_cost_study
 from peergrid.sim.reproduce.vdma.report import VdmaReproduction, VdmaSettings, reproduce_vdma
-from peergrid.sim.reproduce.vdma.shouts import ShoutParameters, ShoutRoles, draw_session
 from peergrid.sim.reproduce.vdma.study import StudySettings, run_study
 
 __all__ = [

@@ -31,6 +31,7 @@ import pandas as pd
 
 from peergrid.core.orders import Side
 from peergrid.ledger.chain.gas import EUR_PER_GAS
+from peergrid.sim.ancillary.network import FEEDER, LIMIT_TOLERANCE, NetworkCheck, Outcome
 from peergrid.sim.reproduce.vdma.cost import (
     ROUNDS,
     SESSIONS_PER_DAY,
@@ -40,7 +41,6 @@ from peergrid.sim.reproduce.vdma.cost import (
     run_cost_study,
 )
 from peergrid.sim.reproduce.vdma.figures import gas_figure, network_figure
-from peergrid.sim.reproduce.vdma.network import FEEDER, LIMIT_TOLERANCE, NetworkCheck, Outcome
 from peergrid.sim.reproduce.vdma.study import (
     ClearSession,
     Progress,
@@ -193,7 +193,7 @@ def nearest_offer_buses(pool: str, roles: str) -> dict[str, Any]:
     from peergrid.grid.distance import distance_matrix
     from peergrid.grid.feeders import load_feeder
     from peergrid.mechanisms.registry import mechanism_spec
-    from peergrid.sim.reproduce.vdma.shouts import ShoutParameters, ShoutRoles, table_1_devices
+    from peergrid.sim.ancillary.shouts import ShoutParameters, ShoutRoles, table_1_devices
 
     metric = next(str(p.default) for p in mechanism_spec("ncda").parameters if p.name == "distance")
     distances = distance_matrix(load_feeder(FEEDER), metric)  # type: ignore[arg-type]

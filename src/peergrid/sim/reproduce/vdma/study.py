@@ -1,9 +1,9 @@
 """The random-shout study of 004_vdma.md §3.2–3.4: constraint satisfaction and network indices.
 
-For each spread s, ``runs`` sessions of random shouts (:mod:`.shouts`) are each cleared by every
-mechanism (CDA, NCDA, OCDA: the same shouts for all three, so the mechanisms are compared on
-equal draws) and each outcome is checked by an AC power flow (:mod:`.network`). The result is
-one row per run and mechanism.
+For each spread s, ``runs`` sessions of random shouts (:mod:`peergrid.sim.ancillary.shouts`) are
+each cleared by every mechanism (CDA, NCDA, OCDA: the same shouts for all three, so the
+mechanisms are compared on equal draws) and each outcome is checked by an AC power flow
+(:mod:`peergrid.sim.ancillary.network`). The result is one row per run and mechanism.
 
 Seeds. The shouts for spread s come from ``numpy.random.default_rng((seed, round(1000·s)))``:
 run k's shouts do not depend on how many runs are made, so a short study repeats the first runs
@@ -28,8 +28,8 @@ from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Clearing
 from peergrid.grid.feeder_types import GridLimits
 from peergrid.grid.service import check_pool
-from peergrid.sim.reproduce.vdma.network import FEEDER, NetworkCheck, outcome_of
-from peergrid.sim.reproduce.vdma.shouts import (
+from peergrid.sim.ancillary.network import FEEDER, NetworkCheck, outcome_of
+from peergrid.sim.ancillary.shouts import (
     SPREADS,
     ShoutParameters,
     ShoutRoles,

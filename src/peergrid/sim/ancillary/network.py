@@ -31,7 +31,7 @@ from peergrid.grid.feeder_types import Feeder, GridLimits
 from peergrid.grid.feeders import load_feeder
 from peergrid.grid.powerflow import PowerFlowCheck, slot_checks
 from peergrid.grid.service import ServiceDelivery, check_pool, service_draws_kw
-from peergrid.sim.reproduce.vdma.shouts import SESSION_HOURS, Device, table_1_devices
+from peergrid.sim.ancillary.shouts import SESSION_HOURS, Device, table_1_devices
 
 FEEDER = "cigre-mv-vdma"
 
