@@ -7,10 +7,43 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from peergrid.sim.ancillary.totals import session_figures
 from peergrid.sim.scenario import Scenario
 
 if TYPE_CHECKING:
     from peergrid.platform.settlement import Settlement
+
+SLOT_FIGURES = (
+    "p2p_kwh",
+    "import_kwh",
+    "export_kwh",
+    "contracted_kwh",
+    "clearing_price",
+    "network_fees",
+    "penalties",
+    "dso_imbalance",
+    "undelivered_kwh",
+    "buy_orders",
+    "sell_orders",
+    "late_orders",
+    "rolled_replaced",
+    "rolled_withdrawn",
+    "trades_refused",
+    "winners_quoted",
+    "losers_told",
+    "trades",
+    "winners_beyond_limit",
+    "clipping_excess_kwh",
+    "grid_violations",
+    "pf_converged",
+    "v_min_pu",
+    "v_max_pu",
+    "max_line_loading_pct",
+    "max_trafo_loading_pct",
+    "transactions",
+    "gas_used",
+)
+"""The slot columns the summary reads (an empty table of them when the energy market is off)."""
 
 
 def summarise(
@@ -20,9 +53,14 @@ def summarise(
     violations: pd.DataFrame,
     ledger: Settlement | None,
     trades: pd.DataFrame,
+    sessions: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The run's figures from its tables: ``violations`` needs only its ``kind`` column and
-    ``trades`` only ``distance_m`` and ``quantity_kwh``."""
+    ``trades`` only ``distance_m`` and ``quantity_kwh``; ``sessions``, the ancillary-service
+    sessions when the run has them, adds the ``ancillary_*`` figures. With the energy market
+    off, its tables are empty and its figures zero (or None where there is no value)."""
+    if not scenario.market.enabled:
+        slots = pd.DataFrame(columns=SLOT_FIGURES)
     consumption = float(bills["consumption_kwh"].sum())
     production = float(bills["pv_kwh"].sum())
     p2p = float(slots["p2p_kwh"].sum())
@@ -100,6 +138,10 @@ def summarise(
         "transactions": int(slots["transactions"].sum()),
         "gas_used": int(slots["gas_used"].sum()),
     }
+    if not scenario.market.enabled:
+        summary["mechanism"] = scenario.ancillary.mechanism
+    if sessions is not None:
+        summary |= session_figures(scenario, sessions)
     if ledger is not None:
         log = ledger.gas_log
         summary["ledger_setup_transactions"] = len(log) - summary["transactions"]

@@ -26,6 +26,56 @@ TRADE_COLUMNS = [
     "distance_m",
 ]
 VIOLATION_COLUMNS = ["slot", "kind", "element", "value", "limit"]
+SESSION_COLUMNS = [
+    "hour",
+    "time",
+    "pool",
+    "mechanism",
+    "asks",
+    "offers",
+    "asked_kwh",
+    "offered_kwh",
+    "matched_kwh",
+    "unsatisfied_kwh",
+    "unsold_kwh",
+    "trades",
+    "price_mean",
+    "price_min",
+    "price_max",
+    "weighted_distance",
+    "checked",
+    "feasible",
+    "violations",
+    "violation_kinds",
+    "v_min_pu",
+    "v_max_pu",
+    "max_line_loading_pct",
+    "losses_share",
+    "on_chain",
+    "transactions",
+    "gas_used",
+    "cost_eur",
+]
+"""The ``sessions`` table: one row per session (hour and pool). Energies in kWh, prices in
+currency/kWh (``price_mean`` weighted by the matched kWh), ``weighted_distance`` in the
+market's distance unit per kWh matched; gas and € (Eq. 1) only when cleared on chain."""
+
+SESSION_TRADE_COLUMNS = [
+    "hour",
+    "time",
+    "pool",
+    "buy_order",
+    "sell_order",
+    "buyer",
+    "seller",
+    "ask_bus",
+    "offer_bus",
+    "quantity_kwh",
+    "price",
+    "path_m",
+    "hops",
+]
+"""The ``session_trades`` table: one row per match (ask, offer, kWh, the match's own price)."""
 
 
 def slot_start(scenario: Scenario, slot: int) -> dt.datetime:

@@ -1,5 +1,9 @@
 """Running a scenario: profiles -> orders -> clearing -> accounts -> power flow -> ledger.
 
+With ``[ancillary]`` enabled, every hour also has its ancillary-service sessions
+(:mod:`peergrid.sim.ancillary.sessions`), run after the hour's last slot, beside the energy
+market; with ``market.enabled = false`` the sessions run alone, hour by hour.
+
 Every slot, each household forms its order from its forecast, the trading cycle clears, what
 the ledger would refuse is voided, what is not matched goes to the supplier, the slot's
 injections are checked with an AC power flow and the trades are settled on chain. The slot's
@@ -32,6 +36,8 @@ from peergrid.mechanisms.registry import MechanismSpec, distance_charge_per_m, m
 from peergrid.platform.cycle import CycleTimes, TradingCycle
 from peergrid.platform.settlement import MarketSetup, Settlement, open_settlement
 from peergrid.sim.accounting import delivered_kwh, metered_accounts
+from peergrid.sim.ancillary.sessions import HourlySessions
+from peergrid.sim.ancillary.shouts import feeder_devices
 from peergrid.sim.behaviour import (
     PriceModel,
     forecast_net,
@@ -47,7 +53,7 @@ from peergrid.sim.tables import RunTables
 from peergrid.sim.totals import HouseholdTotals
 
 SlotCallback = Callable[[int, int], None]
-STAGES = ("profiles", "clearing", "power flow", "ledger", "writing")
+STAGES = ("profiles", "clearing", "power flow", "ledger", "sessions", "writing")
 
 
 @dataclass
@@ -82,6 +88,19 @@ class RunResult:
     @property
     def violations(self) -> pd.DataFrame:
         return self.tables.violations.frame()
+
+    @property
+    def sessions(self) -> pd.DataFrame:
+        return self.tables.sessions.frame()
+
+    @property
+    def session_trades(self) -> pd.DataFrame:
+        return self.tables.session_trades.frame()
+
+    @property
+    def has_sessions(self) -> bool:
+        """Whether the run had ancillary-service sessions."""
+        return self.scenario.ancillary.enabled
 
 
 class _Stopwatch:
@@ -127,6 +146,8 @@ def run_scenario(
     """
     watch = _Stopwatch()
     started = time.perf_counter()
+    if not scenario.market.enabled:
+        return _run_sessions_alone(scenario, on_slot, watch, started)
     rng = np.random.default_rng(scenario.seed)
     spec = mechanism_spec(scenario.market.mechanism)
     with ExitStack() as opened:
@@ -141,9 +162,16 @@ def run_scenario(
         if chain is not None and scenario.ledger.enabled:
             with watch.stage("ledger"):
                 ledger = _open_settlement(scenario, community, chain)
+        sessions = _sessions(scenario, community.feeder, run.tables)
+        slots_per_hour = 60 // scenario.time.slot_minutes  # checked at load when sessions run
         n_slots = community.energy.n_slots
         for slot in range(n_slots):
             run.step(slot, ledger, grid_checks[slot] if grid_checks else None, watch)
+            if sessions is not None and (slot + 1) % slots_per_hour == 0:
+                with watch.stage("sessions"):
+                    first = slot + 1 - slots_per_hour
+                    draws = _households_draw_kw(community, first, slot + 1)
+                    sessions.run_hour(slot // slots_per_hour, draws)
             if on_slot is not None:
                 on_slot(slot + 1, n_slots)
 
@@ -163,6 +191,7 @@ def run_scenario(
                 tables.violations.frame(["kind"]),
                 ledger,
                 tables.trades.frame(["distance_m", "quantity_kwh"]),
+                tables.sessions.frame() if sessions is not None else None,
             )
     watch.seconds["total"] = time.perf_counter() - started
     return RunResult(
@@ -175,6 +204,60 @@ def run_scenario(
         grid_envelope=envelope,
         ledger=ledger,
     )
+
+
+def _run_sessions_alone(
+    scenario: Scenario, on_slot: SlotCallback | None, watch: _Stopwatch, started: float
+) -> RunResult:
+    """The ancillary-service sessions without the energy market: no households, no energy
+    tables; ``on_slot(done, total)`` counts hours."""
+    feeder = load_feeder(scenario.feeder.name)
+    tables = RunTables()
+    sessions = _sessions(scenario, feeder, tables)
+    assert sessions is not None  # the scenario refuses a run with nothing to do
+    hours = scenario.time.days * 24
+    for hour in range(hours):
+        with watch.stage("sessions"):
+            sessions.run_hour(hour)
+        if on_slot is not None:
+            on_slot(hour + 1, hours)
+    bills = HouseholdTotals.zeros(0).frame([])
+    with watch.stage("writing"):
+        summary = summarise(
+            scenario,
+            tables.slots.frame(),
+            bills,
+            tables.violations.frame(),
+            None,
+            tables.trades.frame(),
+            tables.sessions.frame(),
+        )
+    watch.seconds["total"] = time.perf_counter() - started
+    return RunResult(
+        scenario=scenario,
+        households=[],
+        bills=bills,
+        summary=summary,
+        tables=tables,
+        timings={stage: watch.seconds.get(stage, 0.0) for stage in (*STAGES, "total")},
+    )
+
+
+def _sessions(scenario: Scenario, feeder: Feeder, tables: RunTables) -> HourlySessions | None:
+    if not scenario.ancillary.enabled:
+        return None
+    return HourlySessions(scenario, feeder, tables.sessions, tables.session_trades)
+
+
+def _households_draw_kw(community: _Community, first: int, stop: int) -> dict[int, float]:
+    """The households' metered net power drawn at each bus over slots ``first..stop - 1``
+    (kW, load convention: their mean over the hour)."""
+    hours = (stop - first) * community.energy.slot_minutes / 60.0
+    net = community.actual_kwh[:, first:stop].sum(axis=1)
+    draws: dict[int, float] = defaultdict(float)
+    for bus, kwh in zip(community.buses, net.tolist(), strict=True):
+        draws[bus] -= kwh / hours
+    return dict(draws)
 
 
 def _community(scenario: Scenario, rng: np.random.Generator, watch: _Stopwatch) -> _Community:
@@ -197,7 +280,8 @@ def _check_grid(
     scenario: Scenario, community: _Community, watch: _Stopwatch
 ) -> tuple[list[SlotCheck] | None, FeederEnvelope | None]:
     """Every slot's AC power flow, in one pass: trades move money, not electrons, so a slot's
-    injections are the households' net positions whatever clears."""
+    injections are the households' net positions whatever clears (on a feeder with devices'
+    data, beside the devices' own power)."""
     grid = scenario.grid
     if not grid.power_flow:
         return None, None
@@ -205,12 +289,21 @@ def _check_grid(
         limits = GridLimits(
             grid.v_min_pu, grid.v_max_pu, grid.max_line_loading_pct, grid.max_trafo_loading_pct
         )
-        check = PowerFlowCheck(community.feeder, community.buses, limits)
         slot_hours = scenario.time.slot_minutes / 60.0
         energy = community.energy
-        return check.check_many_with_envelope(
-            (-community.actual_kwh / slot_hours).T, energy.q_kvar.T
-        )
+        p, q = (-community.actual_kwh / slot_hours).T, energy.q_kvar.T
+        buses = community.buses
+        devices = feeder_devices(community.feeder.name)
+        if devices:
+            # A feeder with devices' data (cigre-mv-vdma) keeps them as its base case: the
+            # households are customers behind its substations, their power beside the devices'.
+            buses = [*buses, *(d.bus for d in devices)]
+            sign = np.array([1.0 if d.kind == "load" else -1.0 for d in devices])
+            base_p = np.broadcast_to(sign * [d.p_kw for d in devices], (p.shape[0], len(devices)))
+            base_q = np.broadcast_to(sign * [d.q_kvar for d in devices], base_p.shape)
+            p, q = np.hstack([p, base_p]), np.hstack([q, base_q])
+        check = PowerFlowCheck(community.feeder, buses, limits)
+        return check.check_many_with_envelope(p, q)
 
 
 def _open_chain(scenario: Scenario) -> Chain:

@@ -46,6 +46,11 @@ from peergrid.ledger.markets.batch_market import (
 )
 from peergrid.mechanisms.registry import MECHANISMS, check_params
 from peergrid.platform.settlement import SETTLEMENTS
+from peergrid.sim.ancillary.shouts import DEVICE_FEEDERS, feeder_devices
+
+ON_CHAIN_SESSIONS = False
+"""Whether a session can be cleared on the order-book contract from a run (not yet: the
+platform's session adapter is still to come)."""
 
 # Bounds, each with its unit (the fields below say which they bound).
 MAX_HOUSEHOLDS = 1000
@@ -166,6 +171,12 @@ class TimeSection(_Section):
 
 
 class MarketSection(_Section):
+    enabled: bool = Field(
+        True,
+        strict=True,
+        description="run the households' energy market; false: the ancillary-service sessions "
+        "alone (needs ancillary.enabled)",
+    )
     mechanism: str = Field(
         "dpda",
         description="clearing mechanism, one of "
@@ -236,6 +247,103 @@ class MarketSection(_Section):
         mechanism = info.data.get("mechanism")
         if mechanism is None:  # refused already
             return value
+        try:
+            check_params(mechanism, value)
+        except PeergridError as exc:
+            raise ValueError(str(exc).removeprefix("field 'params': ")) from None
+        return value
+
+
+SERVICE_MECHANISMS = tuple(name for name, spec in MECHANISMS.items() if spec.service)
+"""The ancillary-service markets of 004_vdma.md (cda, ncda, ocda)."""
+OFF_CHAIN_SERVICE_MECHANISMS = ("ocda",)
+"""OCDA orders its offers by an optimal power flow: off chain by the paper (L71, L85)."""
+SESSION_SET_PARAMS = ("pool", "session_hours")
+"""Parameters each hourly session sets itself: not the scenario's to give."""
+
+
+class AncillarySection(_Section):
+    """Hourly ancillary-service sessions (004_vdma.md): each hour, one session per pool, the
+    devices' random shouts (§3.2) cleared by a VDMA market and checked by an AC power flow."""
+
+    enabled: bool = Field(
+        False,
+        strict=True,
+        description="run a session per pool every hour; needs a feeder with devices' data "
+        "(cigre-mv-vdma: Table 1 of 004_vdma.md)",
+    )
+    mechanism: str = Field(
+        "ncda", description="ancillary-service market, one of " + ", ".join(SERVICE_MECHANISMS)
+    )
+    pools: tuple[Literal["up", "down"], ...] = Field(
+        ("up", "down"),
+        description="the pools each hour has a session of: up (AS+), down (AS−); each drawn "
+        "and cleared apart",
+    )
+    spread: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="s of §3.2: a shout's energy has standard deviation s·P* (kWh, P* the "
+        "device's expected power in kW), 0..1",
+    )
+    probability: float = Field(
+        0.5, ge=0, le=1, description="probability that a device shouts in a session, 0..1"
+    )
+    price_mean_per_kwh: float = Field(
+        0.35,
+        gt=0,
+        le=MAX_TARIFF,
+        description="mean shout price, currency/kWh, above 0 (the paper's 0.35 €/kWh)",
+    )
+    price_std_per_kwh: float = Field(
+        0.025,
+        ge=0,
+        le=MAX_TARIFF,
+        description="standard deviation of the shout prices, currency/kWh (the paper's 0.025)",
+    )
+    roles: Literal["generators-offer", "loads-offer"] = Field(
+        "generators-offer",
+        description="generators-offer: generators offer and loads ask (the paper's simulation, "
+        "L142); loads-offer: the other way round (its example of L67)",
+    )
+    on_chain: bool | None = Field(
+        None,
+        description="clear the sessions on the order-book contract (cda and ncda); none: as "
+        "ledger.enabled says",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the market's own parameters, e.g. distance for ncda (names, units and "
+        "bounds: `peergrid mechanisms`); pool and session_hours are set by each session",
+    )
+
+    @field_validator("mechanism")
+    @classmethod
+    def _mechanism(cls, value: str) -> str:
+        if value not in SERVICE_MECHANISMS:
+            raise ValueError(
+                f"unknown ancillary-service market {value!r} (known: "
+                f"{', '.join(SERVICE_MECHANISMS)})"
+            )
+        return value
+
+    @field_validator("pools")
+    @classmethod
+    def _pools(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError(f"must name up, down or both, each once, got {list(value)}")
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        mechanism = info.data.get("mechanism")
+        if mechanism is None:  # refused already
+            return value
+        fixed = [name for name in SESSION_SET_PARAMS if name in value]
+        if fixed:
+            raise ValueError(f"{fixed[0]!r} is set by each hourly session, not by the scenario")
         try:
             check_params(mechanism, value)
         except PeergridError as exc:
@@ -405,6 +513,7 @@ class Scenario(_Section):
     households: HouseholdsSection = HouseholdsSection()
     time: TimeSection = TimeSection()
     market: MarketSection = MarketSection()
+    ancillary: AncillarySection = AncillarySection()
     tariffs: TariffsSection = TariffsSection()
     grid: GridSection = GridSection()
     ledger: LedgerSection = LedgerSection()
@@ -461,6 +570,47 @@ class Scenario(_Section):
                 f"market.reference_price ({ref}) must lie between the feed-in and retail tariffs"
             )
         return self
+
+    @model_validator(mode="after")
+    def _ancillary(self) -> Scenario:
+        anc, feeder = self.ancillary, self.feeder.name
+        if not self.market.enabled and not anc.enabled:
+            raise ValueError(
+                "market.enabled: with the energy market off, ancillary.enabled must be true "
+                "(there is nothing else to run)"
+            )
+        if anc.enabled and feeder_devices(feeder) is None:
+            raise ValueError(
+                f"ancillary.enabled: feeder {feeder!r} has no devices' data to draw shouts "
+                f"from (feeders with it: {', '.join(DEVICE_FEEDERS)})"
+            )
+        minutes = self.time.slot_minutes
+        if anc.enabled and self.market.enabled and 60 % minutes:
+            raise ValueError(
+                f"time.slot_minutes: hourly ancillary-service sessions beside the energy market "
+                f"need slots that divide the hour (15, 30 or 60), got {minutes}"
+            )
+        if self.ancillary_on_chain:
+            if anc.mechanism in OFF_CHAIN_SERVICE_MECHANISMS:
+                raise ValueError(
+                    f"ancillary.mechanism: {anc.mechanism!r} orders offers by an optimal power "
+                    "flow and runs off chain only; set ancillary.on_chain = false (or "
+                    "ledger.enabled = false)"
+                )
+            if not ON_CHAIN_SESSIONS:
+                raise ValueError(
+                    "ancillary.on_chain: clearing the sessions on the order-book contract is "
+                    "not available yet; set ancillary.on_chain = false (or ledger.enabled = false)"
+                )
+        return self
+
+    @property
+    def ancillary_on_chain(self) -> bool:
+        """Whether the ancillary-service sessions are cleared on chain."""
+        anc = self.ancillary
+        if not anc.enabled:
+            return False
+        return self.ledger.enabled if anc.on_chain is None else anc.on_chain
 
     @property
     def reference_price(self) -> float:

@@ -26,7 +26,9 @@ class RunSummary(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     scenario: str = Field(description="the scenario's name")
-    mechanism: str = Field(description="the clearing mechanism")
+    mechanism: str = Field(
+        description="the clearing mechanism (the sessions' market when the energy market is off)"
+    )
     feeder: str = Field(description="the feeder")
     households: int = Field(description="number of households")
     households_with_pv: int = Field(description="households with PV")
@@ -88,6 +90,36 @@ class RunSummary(BaseModel):
     ledger_money_conserved: bool | None = Field(None, description="money conserved on chain")
     ledger_surplus: float | None = Field(None, description="rounding left in the contract")
     ledger_trades_below_one_wh: int | None = Field(None, description="trades below 1 Wh")
+    # The ancillary-service sessions (004_vdma.md), when the run has them.
+    ancillary_only: bool | None = Field(None, description="the sessions alone, no energy market")
+    ancillary_mechanism: str | None = Field(None, description="the sessions' market")
+    ancillary_on_chain: bool | None = Field(None, description="cleared on the order book")
+    ancillary_sessions: int | None = Field(None, description="sessions (hours × pools)")
+    ancillary_asks: int | None = Field(None, description="asks (requests for service)")
+    ancillary_offers: int | None = Field(None, description="offers of service")
+    ancillary_asked_kwh: float | None = Field(None, description="service asked, kWh")
+    ancillary_offered_kwh: float | None = Field(None, description="service offered, kWh")
+    ancillary_matched_kwh: float | None = Field(None, description="service matched, kWh")
+    ancillary_up_matched_kwh: float | None = Field(None, description="of it upward (AS+), kWh")
+    ancillary_down_matched_kwh: float | None = Field(None, description="downward (AS−), kWh")
+    ancillary_unsatisfied_kwh: float | None = Field(
+        None, description="asked but not matched: to external resources, kWh"
+    )
+    ancillary_unsold_kwh: float | None = Field(None, description="offered but not matched, kWh")
+    ancillary_trades: int | None = Field(None, description="matches")
+    ancillary_average_price: float | None = Field(
+        None, description="matched-kWh-weighted price, currency/kWh"
+    )
+    ancillary_min_price: float | None = Field(None, description="lowest match price")
+    ancillary_max_price: float | None = Field(None, description="highest match price")
+    ancillary_sessions_checked: int | None = Field(None, description="checked by AC power flow")
+    ancillary_infeasible_sessions: int | None = Field(
+        None, description="sessions whose matches break a grid limit"
+    )
+    ancillary_violations: int | None = Field(None, description="limits broken, over sessions")
+    ancillary_gas_used: int | None = Field(None, description="gas of the sessions on chain")
+    ancillary_cost_eur: float | None = Field(None, description="their cost by Eq. 1, €")
+    ancillary_cost_eur_per_session: float | None = Field(None, description="€ per session")
 
     @classmethod
     def from_mapping(cls, figures: Mapping[str, Any]) -> RunSummary:
@@ -95,8 +127,11 @@ class RunSummary(BaseModel):
         return cls.model_validate({k: v for k, v in figures.items() if k != "timings_s"})
 
     def to_dict(self) -> dict[str, Any]:
-        """The figures as ``summary.json`` holds them (without the ledger's when off chain)."""
+        """The figures as ``summary.json`` holds them (without the ledger's when off chain, the
+        ancillary-service sessions' when the run had none)."""
         figures = self.model_dump()
         if not self.ledger:
             figures = {k: v for k, v in figures.items() if not k.startswith("ledger_")}
+        if self.ancillary_sessions is None:
+            figures = {k: v for k, v in figures.items() if not k.startswith("ancillary_")}
         return figures

@@ -24,7 +24,12 @@ from typing import Any
 
 import pandas as pd
 
-from peergrid.sim.rows import TRADE_COLUMNS, VIOLATION_COLUMNS
+from peergrid.sim.rows import (
+    SESSION_COLUMNS,
+    SESSION_TRADE_COLUMNS,
+    TRADE_COLUMNS,
+    VIOLATION_COLUMNS,
+)
 
 CHUNK_ROWS = 4096
 _NULL = "null"  # a chunk's object column holding only None: it takes the type of the others
@@ -97,8 +102,9 @@ class TableSpool:
 
 
 class RunTables:
-    """The slots, trades and grid violations of one run, spooled in a temporary folder that
-    goes when this object does (or at exit)."""
+    """The slots, trades and grid violations of one run, and its ancillary-service sessions
+    and their trades, spooled in a temporary folder that goes when this object does (or at
+    exit)."""
 
     def __init__(self, chunk_rows: int | None = None) -> None:
         chunk_rows = chunk_rows or CHUNK_ROWS
@@ -109,9 +115,19 @@ class RunTables:
         self.slots = TableSpool(self.folder, "slots", chunk_rows=chunk_rows)
         self.trades = TableSpool(self.folder, "trades", TRADE_COLUMNS, chunk_rows)
         self.violations = TableSpool(self.folder, "violations", VIOLATION_COLUMNS, chunk_rows)
+        self.sessions = TableSpool(self.folder, "sessions", SESSION_COLUMNS, chunk_rows)
+        self.session_trades = TableSpool(
+            self.folder, "session_trades", SESSION_TRADE_COLUMNS, chunk_rows
+        )
 
     def flush(self) -> None:
-        for spool in (self.slots, self.trades, self.violations):
+        for spool in (
+            self.slots,
+            self.trades,
+            self.violations,
+            self.sessions,
+            self.session_trades,
+        ):
             spool.flush()
 
     def remove(self) -> None:

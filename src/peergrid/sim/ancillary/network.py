@@ -131,11 +131,21 @@ class NetworkCheck:
         }
         self._slack_buses = {int(b) for b in net.ext_grid.bus}
 
-    def check(self, outcomes: Sequence[Outcome], pool: str) -> list[NetworkIndices]:
-        """One :class:`NetworkIndices` per outcome (all solved in one batch)."""
+    def check(
+        self,
+        outcomes: Sequence[Outcome],
+        pool: str,
+        background_kw: Mapping[int, float] | None = None,
+    ) -> list[NetworkIndices]:
+        """One :class:`NetworkIndices` per outcome (all solved in one batch). ``background_kw``
+        is power drawn at buses beside the devices' (kW, load convention: a run's households),
+        the same for every outcome."""
         if not outcomes:
             return []
-        p = np.tile(self.base_p_kw, (len(outcomes), 1))
+        base = self.base_p_kw.copy()
+        for bus, kw in (background_kw or {}).items():
+            base[self._column[bus]] += kw
+        p = np.tile(base, (len(outcomes), 1))
         q = np.tile(self.base_q_kvar, (len(outcomes), 1))
         for row, outcome in enumerate(outcomes):
             draws = service_draws_kw(pool, outcome.deliveries, self.session_hours)

@@ -16,7 +16,7 @@ depend on which devices shout, and the same seed gives the same shouts on every 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -65,6 +65,19 @@ def table_1_devices() -> tuple[Device, ...]:
         n = seen[bus, kind] = seen.get((bus, kind), 0) + 1
         devices.append(Device(f"{kind} {bus}.{n}", bus, kind, p_mw * 1000.0, q_mvar * 1000.0))
     return tuple(devices)
+
+
+DEVICE_FEEDERS: dict[str, Callable[[], tuple[Device, ...]]] = {
+    "cigre-mv-vdma": table_1_devices,
+}
+"""The feeders whose devices' data (kind, bus, expected power P*) sessions are drawn from."""
+
+
+def feeder_devices(feeder: str) -> tuple[Device, ...] | None:
+    """The devices of ``feeder`` that shout in ancillary-service sessions; None when the
+    feeder has no devices' data."""
+    devices = DEVICE_FEEDERS.get(feeder)
+    return devices() if devices is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,194 @@
+"""A run's hourly ancillary-service sessions (004_vdma.md §1.3, §3.2): AS+ and AS− pools from
+the devices' flexibility, cleared by a VDMA market and checked by an AC power flow.
+
+Every hour of the run, one session per pool of ``ancillary.pools`` (AS+ ``"up"``, AS− ``"down"``):
+
+1. Shouts (§3.2, :mod:`.shouts`): each device of the feeder's devices' data (cigre-mv-vdma:
+   Table 1) shouts with probability ``probability``, an energy ``E ~ N(P*·Δt, (s·P*)²)`` kWh at
+   a price ``p ~ N(price mean, price std²)``; generators offer and loads ask (or the other way
+   round, ``roles``). ``P*`` is the device's expected power in the hour: Table 1's P, constant
+   over the day, since the feeder has no daily profile of its devices (the paper's study is of
+   single sessions at the base case). The pools are drawn apart, up first, from the run's own
+   random stream (the scenario's seed, stream :data:`SESSION_STREAM`), so enabling the sessions
+   changes none of the energy market's draws.
+2. Clearing: the pool's shouts are one order set, cleared once by the market
+   (``peergrid.clear(orders, mechanism, feeder, params={"pool": pool})``).
+3. Check: the base case (the devices at their Table 1 power, plus the households' metered net
+   power in that hour when the energy market runs beside) plus the matches as nodal power
+   (:func:`peergrid.grid.service.service_draws_kw`, the rule OCDA and the reproduction use), by
+   an AC power flow against the scenario's ``[grid]`` limits (skipped with
+   ``grid.power_flow = false``).
+
+Each session adds one row to the ``sessions`` table and one row per match to ``session_trades``,
+streamed like the run's other tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from peergrid.core.errors import ScenarioError
+from peergrid.core.orders import Order, Side
+from peergrid.core.trades import Clearing
+from peergrid.grid.feeder_types import Feeder, GridLimits
+from peergrid.mechanisms.registry import clear
+from peergrid.sim.ancillary.network import NetworkCheck, NetworkIndices, outcome_of
+from peergrid.sim.ancillary.shouts import (
+    SESSION_HOURS,
+    Device,
+    ShoutParameters,
+    ShoutRoles,
+    draw_session,
+    feeder_devices,
+)
+from peergrid.sim.scenario import Scenario
+from peergrid.sim.tables import TableSpool
+
+SESSION_STREAM = 4
+"""The sessions' random stream: ``default_rng((seed, SESSION_STREAM))``, apart from the energy
+market's."""
+
+
+class HourlySessions:
+    """The sessions of a run, hour by hour, their rows appended to two spools."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        feeder: Feeder,
+        sessions: TableSpool,
+        trades: TableSpool,
+    ) -> None:
+        section = scenario.ancillary
+        devices = feeder_devices(feeder.name)
+        if devices is None:  # refused when the scenario loads; kept for direct callers
+            raise ScenarioError(f"ancillary.enabled: feeder {feeder.name!r} has no devices' data")
+        self.scenario, self.feeder, self.devices = scenario, feeder, devices
+        self.sessions, self.trades = sessions, trades
+        self.parameters = ShoutParameters(
+            spread=section.spread,
+            probability=section.probability,
+            price_mean=section.price_mean_per_kwh,
+            price_std=section.price_std_per_kwh,
+            session_hours=SESSION_HOURS,
+            roles=ShoutRoles(section.roles),
+        )
+        self.rng = np.random.default_rng((scenario.seed, SESSION_STREAM))
+        grid = scenario.grid
+        limits = GridLimits(
+            grid.v_min_pu, grid.v_max_pu, grid.max_line_loading_pct, grid.max_trafo_loading_pct
+        )
+        self.check = (
+            NetworkCheck(limits, feeder=feeder, devices=devices) if grid.power_flow else None
+        )
+        self.start = dt.datetime.combine(scenario.time.start, dt.time())
+
+    def run_hour(self, hour: int, background_kw: Mapping[int, float] | None = None) -> None:
+        """The sessions of ``hour`` (0: the run's first), one per pool; ``background_kw`` is
+        the power drawn at each bus beside the devices' (the households', kW)."""
+        section = self.scenario.ancillary
+        when = (self.start + dt.timedelta(hours=hour)).isoformat(timespec="minutes")
+        for pool in section.pools:
+            drawn = draw_session(self.rng, self.parameters, self.devices, run=hour)
+            orders: list[Order] = []
+            device_of: dict[str, Device] = {}
+            for order in drawn.orders:
+                device = drawn.devices[order.id]
+                order_id = f"{pool}-h{hour}-{device.label.replace(' ', '-')}"
+                orders.append(replace(order, id=order_id, slot=hour))
+                device_of[order_id] = device
+            clearing = clear(
+                section.mechanism, orders, {**section.params, "pool": pool}, feeder=self.feeder
+            )
+            indices = None
+            if self.check is not None:
+                outcome = outcome_of(clearing, device_of, pool, SESSION_HOURS)
+                indices = self.check.check([outcome], pool, background_kw)[0]
+            self.sessions.append(
+                session_row(hour, when, pool, section.mechanism, orders, clearing, indices)
+            )
+            for trade in clearing.trades:
+                ask = device_of[trade.buy_order or trade.buyer]
+                offer = device_of[trade.sell_order or trade.seller]
+                self.trades.append(
+                    {
+                        "hour": hour,
+                        "time": when,
+                        "pool": pool,
+                        "buy_order": trade.buy_order,
+                        "sell_order": trade.sell_order,
+                        "buyer": trade.buyer,
+                        "seller": trade.seller,
+                        "ask_bus": ask.bus,
+                        "offer_bus": offer.bus,
+                        "quantity_kwh": trade.quantity_kwh,
+                        "price": trade.price,
+                        "path_m": trade.path_m,
+                        "hops": trade.hops,
+                    }
+                )
+
+
+def session_row(
+    hour: int,
+    when: str,
+    pool: str,
+    mechanism: str,
+    orders: list[Order],
+    clearing: Clearing,
+    indices: NetworkIndices | None,
+) -> dict[str, Any]:
+    """One session's row of the ``sessions`` table (off chain: no gas, no €)."""
+    asks = [o for o in orders if o.side is Side.BUY]
+    offers = [o for o in orders if o.side is Side.SELL]
+    info = clearing.info
+    matched = math.fsum(t.quantity_kwh for t in clearing.trades)
+    prices = [t.price for t in clearing.trades]
+    value = math.fsum(t.quantity_kwh * t.price for t in clearing.trades)
+    kinds = (
+        sorted({v.split(" ", 1)[0] for v in indices.violations.split("; ")})
+        if (indices is not None and indices.violations)
+        else []
+    )
+    return {
+        "hour": hour,
+        "time": when,
+        "pool": pool,
+        "mechanism": mechanism,
+        "asks": len(asks),
+        "offers": len(offers),
+        "asked_kwh": math.fsum(o.quantity_kwh for o in asks),
+        "offered_kwh": math.fsum(o.quantity_kwh for o in offers),
+        "matched_kwh": matched,
+        "unsatisfied_kwh": math.fsum(info.get("unsatisfied_kwh", {}).values()),
+        "unsold_kwh": math.fsum(info.get("unsold_kwh", {}).values()),
+        "trades": len(clearing.trades),
+        "price_mean": value / matched if matched > 0 else None,
+        "price_min": min(prices) if prices else None,
+        "price_max": max(prices) if prices else None,
+        "weighted_distance": (
+            info["weighted_distance"] / matched
+            if matched > 0 and info.get("weighted_distance") is not None
+            else None
+        ),
+        "checked": indices is not None,
+        "feasible": indices.feasible if indices is not None else None,
+        "violations": (
+            len(indices.violations.split("; ")) if indices is not None and indices.violations else 0
+        ),
+        "violation_kinds": ", ".join(kinds),
+        "v_min_pu": indices.v_min_pu if indices is not None else None,
+        "v_max_pu": indices.v_max_pu if indices is not None else None,
+        "max_line_loading_pct": indices.max_line_loading_pct if indices is not None else None,
+        "losses_share": indices.losses_share if indices is not None else None,
+        "on_chain": False,
+        "transactions": 0,
+        "gas_used": None,
+        "cost_eur": None,
+    }
