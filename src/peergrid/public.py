@@ -120,6 +120,24 @@ class Result:
         """
         return self.details.violations
 
+    @property
+    def sessions(self) -> pd.DataFrame:
+        """One row per ancillary-service session (hour and pool): asks, offers, kWh asked,
+        matched, unsatisfied and unsold, prices, the AC check's verdict, gas and € on chain;
+        empty when the scenario has no ``[ancillary]`` sessions::
+
+            result.sessions.groupby("pool")[["matched_kwh", "unsatisfied_kwh"]].sum()
+        """
+        return self.details.sessions
+
+    @property
+    def session_trades(self) -> pd.DataFrame:
+        """One row per match of the sessions: hour, pool, ask and offer, buses, kWh, price::
+
+        result.session_trades.groupby(["ask_bus", "offer_bus"])["quantity_kwh"].sum()
+        """
+        return self.details.session_trades
+
     @cached_property
     def summary(self) -> RunSummary:
         """The summary figures, typed (see :class:`~peergrid.sim.summary.RunSummary`)."""

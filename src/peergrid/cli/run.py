@@ -91,20 +91,34 @@ def _run(
 
     if no_ledger:
         scenario = scenario.replace(ledger={"enabled": False})
+    anc = scenario.ancillary
+    sessions = (
+        f"; hourly {anc.mechanism} ancillary-service sessions "
+        f"({'on' if scenario.ancillary_on_chain else 'off'} chain)"
+        if anc.enabled
+        else ""
+    )
+    market = (
+        f"{scenario.households.count} households on {scenario.feeder.name}, "
+        f"{scenario.market.mechanism}, {scenario.time.days} day(s) of "
+        f"{scenario.time.slot_minutes}-min slots from {scenario.time.start}"
+        if scenario.market.enabled
+        else f"no energy market on {scenario.feeder.name}, {scenario.time.days} day(s) from "
+        f"{scenario.time.start}"
+    )
     err.print(
-        Text.assemble(
-            ("peergrid", "bold"),
-            f" {scenario.name}: {scenario.households.count} households on "
-            f"{scenario.feeder.name}, {scenario.market.mechanism}, {scenario.time.days} day(s) "
-            f"of {scenario.time.slot_minutes}-min slots from {scenario.time.start}",
-        ),
+        Text.assemble(("peergrid", "bold"), f" {scenario.name}: {market}{sessions}"),
         highlight=False,
     )
-    with _slot_progress(quiet) as on_slot:
+    with _slot_progress(quiet, "slots" if scenario.market.enabled else "hours") as on_slot:
         result = public.run(scenario, on_slot=on_slot)
     paths = result.save(directory, overwrite=True)
-    stdout().print(summary_table(result.details.summary))
-    stdout().print(bills_table(result.details))
+    summary = result.details.summary
+    if scenario.market.enabled:
+        stdout().print(summary_table(summary))
+        stdout().print(bills_table(result.details))
+    if anc.enabled:
+        stdout().print(sessions_table(summary))
     err.print(
         Text.assemble(
             "results in ",
@@ -116,9 +130,10 @@ def _run(
 
 
 @contextmanager
-def _slot_progress(quiet: bool) -> Iterator[Callable[[int, int], None]]:
-    """Slots done, time elapsed and time left on stderr. On a terminal the line is redrawn at
-    most once a second; elsewhere (a CI log, a file) it is written once, when the run ends."""
+def _slot_progress(quiet: bool, unit: str = "slots") -> Iterator[Callable[[int, int], None]]:
+    """Slots (or hours: ``unit``) done, time elapsed and time left on stderr. On a terminal the
+    line is redrawn at most once a second; elsewhere (a CI log, a file) it is written once, when
+    the run ends."""
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -132,7 +147,7 @@ def _slot_progress(quiet: bool) -> Iterator[Callable[[int, int], None]]:
         transient=False,
         refresh_per_second=1,
     )
-    task = progress.add_task("slots", total=None)
+    task = progress.add_task(unit, total=None)
     last = -math.inf
 
     def on_slot(done: int, total: int) -> None:
@@ -240,6 +255,55 @@ def summary_table(s: dict[str, Any]) -> Table:
             )
     else:
         row("ledger", "off")
+    return table
+
+
+def sessions_table(s: dict[str, Any]) -> Table:
+    """The ancillary-service sessions' figures (the ``ancillary_*`` keys of the summary)."""
+    table = Table(title=Text(f"Ancillary-service sessions: {s['scenario']}"), show_header=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+
+    def row(label: str, value: str) -> None:
+        table.add_row(Text(label), Text(value))
+
+    where = "on chain" if s["ancillary_on_chain"] else "off chain"
+    row("market, sessions", f"{s['ancillary_mechanism']} {where}, {s['ancillary_sessions']}")
+    row("asks / offers", f"{s['ancillary_asks']} / {s['ancillary_offers']}")
+    row(
+        "asked / offered / matched",
+        f"{s['ancillary_asked_kwh']:,.1f} / {s['ancillary_offered_kwh']:,.1f} / "
+        f"{s['ancillary_matched_kwh']:,.1f} kWh in {s['ancillary_trades']} matches",
+    )
+    row(
+        "matched up (AS+) / down (AS-)",
+        f"{s['ancillary_up_matched_kwh']:,.1f} / {s['ancillary_down_matched_kwh']:,.1f} kWh",
+    )
+    row(
+        "unsatisfied (to external resources) / unsold",
+        f"{s['ancillary_unsatisfied_kwh']:,.1f} / {s['ancillary_unsold_kwh']:,.1f} kWh",
+    )
+    avg = s["ancillary_average_price"]
+    row(
+        "price: average (lowest-highest)",
+        f"{avg:.4f} ({s['ancillary_min_price']:.4f}-{s['ancillary_max_price']:.4f}) "
+        f"{s['currency']}/kWh"
+        if avg is not None
+        else "no match",
+    )
+    if s["ancillary_sessions_checked"]:
+        row(
+            "sessions breaking a grid limit",
+            f"{s['ancillary_infeasible_sessions']} of {s['ancillary_sessions_checked']} "
+            f"({s['ancillary_violations']} limits broken)",
+        )
+    else:
+        row("sessions breaking a grid limit", "not checked (grid.power_flow = false)")
+    if s["ancillary_cost_eur"] is not None:
+        row(
+            "gas, cost (Eq. 1) per session",
+            f"{s['ancillary_gas_used']:,} gas, {s['ancillary_cost_eur_per_session']:.4f} €",
+        )
     return table
 
 

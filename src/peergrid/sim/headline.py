@@ -24,7 +24,11 @@ class HeadlineFigure:
 
 
 def headline(summary: RunSummary) -> list[HeadlineFigure]:
-    """The headline figures of a run, in the order the report shows them."""
+    """The headline figures of a run, in the order the report shows them: the energy market's,
+    then the ancillary-service sessions' when the run has them (theirs alone without the
+    energy market)."""
+    if summary.ancillary_only:
+        return _ancillary(summary)
     s, cur = summary, summary.currency
     saved = s.community_saving
     share_saved = saved / abs(s.community_bill_baseline) if s.community_bill_baseline else 0.0
@@ -70,6 +74,48 @@ def headline(summary: RunSummary) -> list[HeadlineFigure]:
         _grid(s),
         _ledger(s),
     ]
+    return figures + (_ancillary(s) if s.ancillary_sessions is not None else [])
+
+
+def _ancillary(s: RunSummary) -> list[HeadlineFigure]:
+    matched, asked = s.ancillary_matched_kwh or 0.0, s.ancillary_asked_kwh or 0.0
+    price = s.ancillary_average_price
+    figures = [
+        HeadlineFigure(
+            "ancillary_matched_kwh",
+            s.ancillary_matched_kwh,
+            "Ancillary service matched",
+            f"{matched:,.0f} kWh",
+            f"of {asked:,.0f} kWh asked in {s.ancillary_sessions:,} {s.ancillary_mechanism} "
+            f"sessions; {s.ancillary_unsatisfied_kwh or 0.0:,.0f} kWh left to external resources"
+            + (f"; {price:.3f} {s.currency}/kWh on average" if price is not None else ""),
+        ),
+    ]
+    checked = s.ancillary_sessions_checked or 0
+    bad = s.ancillary_infeasible_sessions or 0
+    figures.append(
+        HeadlineFigure(
+            "ancillary_infeasible_sessions",
+            s.ancillary_infeasible_sessions,
+            "Sessions breaking grid limits",
+            f"{bad:,} of {checked:,}" if checked else "not checked",
+            f"{s.ancillary_violations or 0:,} limits broken by the matches, checked by AC power "
+            "flow"
+            if checked
+            else "power flow off",
+        )
+    )
+    if s.ancillary_cost_eur_per_session is not None:
+        figures.append(
+            HeadlineFigure(
+                "ancillary_cost_eur_per_session",
+                s.ancillary_cost_eur_per_session,
+                "Cost per session on chain",
+                f"{s.ancillary_cost_eur_per_session:,.2f} €",
+                f"{s.ancillary_gas_used or 0:,} gas in all, priced by Eq. 1 (3.2 gwei, "
+                "273.90 €/eth)",
+            )
+        )
     return figures
 
 

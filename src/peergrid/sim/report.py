@@ -1,6 +1,8 @@
 """A self-contained HTML report of a market run: the headline in words and units, an
 interactive chart (:mod:`peergrid.sim.report_interactive`), then static plots for print
-(matplotlib, images inlined) and every summary figure.
+(matplotlib, images inlined), the ancillary-service sessions when the run has them
+(:mod:`peergrid.sim.ancillary.report`) and every summary figure. A run of the sessions alone
+(no energy market) has only the headline, the sessions and the figures.
 
 Up to :data:`MAX_POINTS` slots are drawn one by one. A longer run (a year is 35 040 slots, each a
 bar that matplotlib draws as its own patch, minutes of drawing) is drawn in bins of consecutive
@@ -23,6 +25,7 @@ import pandas as pd
 # nothing global changes when this module is imported or a report is written.
 from matplotlib.figure import Figure
 
+from peergrid.sim.ancillary.report import sessions_figure, sessions_table_html
 from peergrid.sim.report_interactive import (
     HEADLINE_CSS,
     feeder_picture,
@@ -214,21 +217,8 @@ def _time_axis(ax: Any) -> None:
     ax.figure.autofmt_xdate()
 
 
-def _summary_table(summary: dict[str, Any]) -> str:
-    rows = []
-    for key, value in summary.items():
-        if isinstance(value, float):
-            text = f"{value:,.4f}"
-        elif isinstance(value, dict):
-            text = ", ".join(f"{k}: {v}" for k, v in value.items()) or "none"
-        else:
-            text = str(value)
-        rows.append(f"<tr><th>{html.escape(key)}</th><td>{html.escape(text)}</td></tr>")
-    return "<table>" + "".join(rows) + "</table>"
-
-
-def write_report(result: RunResult, path: Path) -> Path:
-    s, span = _plotted(result.slots, result.scenario.time.slot_minutes)
+def _energy_sections(result: RunResult, s: pd.DataFrame, span: str) -> str:
+    """The energy market's plots."""
     feeder = feeder_picture(result)
     figures = [
         ("The feeder at its worst", _png(feeder) if feeder is not None else None),
@@ -246,12 +236,76 @@ def write_report(result: RunResult, path: Path) -> Path:
     )
     if result.summary["grid_checked"] and not sections.count("Voltage"):
         sections += "<p>No power flow converged: no voltage envelope to show.</p>"
+    return sections
+
+
+def _summary_table(summary: dict[str, Any]) -> str:
+    rows = []
+    for key, value in summary.items():
+        if isinstance(value, float):
+            text = f"{value:,.4f}"
+        elif isinstance(value, dict):
+            text = ", ".join(f"{k}: {v}" for k, v in value.items()) or "none"
+        else:
+            text = str(value)
+        rows.append(f"<tr><th>{html.escape(key)}</th><td>{html.escape(text)}</td></tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _ancillary_block(result: RunResult) -> str:
+    """Volumes, prices, constraint violations and cost per session (empty without sessions)."""
+    if not result.has_sessions:
+        return ""
+    sessions = result.sessions
+    figure = sessions_figure(sessions)
+    image = (
+        f"<img alt='Ancillary-service sessions' src='data:image/png;base64,{_png(figure)}'>"
+        if figure is not None
+        else ""
+    )
+    return (
+        "<h2>Ancillary-service sessions</h2>"
+        f"<p>Every hour, one session per pool cleared by "
+        f"<code>{html.escape(result.scenario.ancillary.mechanism)}</code>; what an ask leaves "
+        "unsatisfied goes to external resources at gate closure. A session breaks a grid limit "
+        "when its matches, added to the base case, do in an AC power flow.</p>"
+        f"{image}{sessions_table_html(sessions, result.summary['currency'])}"
+    )
+
+
+def write_report(result: RunResult, path: Path) -> Path:
+    if result.scenario.market.enabled:
+        s, span = _plotted(result.slots, result.scenario.time.slot_minutes)
+        chart = interactive_chart(result, s, span)
+        sections = _energy_sections(result, s, span)
+        what = (
+            f"{result.summary['households']} households on "
+            f"<code>{html.escape(result.summary['feeder'])}</code>, mechanism "
+            f"<code>{html.escape(result.summary['mechanism'])}</code>, "
+            f"{result.summary['slots']} slots"
+        )
+    else:
+        chart, sections = "", ""
+        what = (
+            f"Ancillary-service sessions alone (no energy market) on "
+            f"<code>{html.escape(result.summary['feeder'])}</code>, "
+            f"{result.summary['ancillary_sessions']} sessions"
+        )
+    sections += _ancillary_block(result)
     violations = result.tables.violations.frame(["kind"])
     if len(violations):
         counts = violations.groupby("kind").size().to_dict()
         grid_note = ", ".join(f"{k}: {v}" for k, v in counts.items())
     else:
         grid_note = "none" if result.summary["grid_checked"] else "power flow not run"
+    if result.has_sessions:
+        summary = result.summary
+        grid_note += (
+            f"; {summary['ancillary_infeasible_sessions']} of "
+            f"{summary['ancillary_sessions_checked']} ancillary-service sessions break a limit"
+            if summary["ancillary_sessions_checked"]
+            else "; ancillary-service sessions not checked"
+        )
     scenario = html.escape(result.scenario.to_toml())
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -265,12 +319,10 @@ th {{ text-align: left; font-weight: 500; }} img {{ max-width: 100%; }}
 pre {{ background: #f6f6f6; padding: 1em; }}
 </style></head><body>
 <h1>peergrid: {html.escape(result.scenario.name)}</h1>
-<p>{result.summary["households"]} households on
-<code>{html.escape(result.summary["feeder"])}</code>,
-mechanism <code>{html.escape(result.summary["mechanism"])}</code>, {result.summary["slots"]} slots
+<p>{what}
 from {html.escape(str(result.scenario.time.start))}. Grid violations: {html.escape(grid_note)}.</p>
 {headline_html(result)}
-{interactive_chart(result, s, span)}
+{chart}
 {sections}
 <h2>Every figure</h2>{_summary_table(result.summary)}
 <h2>Scenario as it ran</h2><pre>{scenario}</pre>

@@ -39,9 +39,10 @@ def headline_html(result: RunResult) -> str:
     """The headline block: one card per figure of :func:`~peergrid.sim.headline.headline`."""
     cards = []
     for figure in headline(RunSummary.from_mapping(result.summary)):
-        warning = (figure.key == "grid_violations" and bool(figure.value)) or (
-            figure.key == "ledger_money_conserved" and figure.value is False
-        )
+        warning = (
+            (figure.key in ("grid_violations", "ancillary_infeasible_sessions"))
+            and bool(figure.value)
+        ) or (figure.key == "ledger_money_conserved" and figure.value is False)
         value = json.dumps(figure.value)
         cards.append(
             f'<div class="figure{" warning" if warning else ""}" '

@@ -24,7 +24,9 @@ from peergrid.sim.report import write_report
 from peergrid.sim.runner import RunResult
 from peergrid.sim.tables import TableSpool
 
-TABLES = ("slots", "trades", "households", "violations")
+TABLES = ("slots", "trades", "households", "violations", "sessions", "session_trades")
+"""The tables a run writes (``sessions`` and ``session_trades`` only when it has
+ancillary-service sessions)."""
 RESULT_FILES = (
     *(f"{table}.{fmt}" for table in TABLES for fmt in ("csv", "parquet")),
     "scenario.toml",
@@ -50,12 +52,15 @@ def write_results(
     fmt = result.scenario.output.format
     tables = result.tables
     paths: dict[str, Path] = {}
-    for name, spool in (
+    written: list[tuple[str, TableSpool | None]] = [
         ("slots", tables.slots),
         ("trades", tables.trades),
         ("households", None),
         ("violations", tables.violations),
-    ):
+    ]
+    if result.has_sessions:
+        written += [("sessions", tables.sessions), ("session_trades", tables.session_trades)]
+    for name, spool in written:
         path = directory / f"{name}.{fmt}"
         if spool is None:
             _write_frame(result.bills, path, fmt)
