@@ -462,6 +462,52 @@ SCENARIO_ROWS = [
     _scenario_row("scenario: negative seed", "seed", scenario(seed=-1)),
     _scenario_row("scenario: seed 2^70", "seed", scenario(seed=2**70)),
     _scenario_row("scenario: float seed", "seed", scenario(seed=1.5)),
+    # Ancillary-service sessions (004_vdma.md) need the devices' data of cigre-mv-vdma.
+    _scenario_row(
+        "scenario: ancillary sessions on a feeder without devices",
+        "ancillary.enabled: feeder 'ieee-eu-lv' has no devices' data",
+        scenario(ancillary__enabled=True),
+    ),
+    _scenario_row(
+        "scenario: neither energy market nor sessions",
+        "market.enabled: with the energy market off, ancillary.enabled must be true",
+        scenario(market__enabled=False),
+    ),
+    _scenario_row(
+        "scenario: unknown ancillary market",
+        "ancillary.mechanism: unknown ancillary-service market 'dpda'",
+        scenario(
+            feeder__name="cigre-mv-vdma", ancillary__enabled=True, ancillary__mechanism="dpda"
+        ),
+    ),
+    _scenario_row(
+        "scenario: ocda on chain",
+        "ancillary.mechanism: 'ocda' orders offers by an optimal power flow and runs off chain",
+        scenario(
+            feeder__name="cigre-mv-vdma",
+            ancillary__enabled=True,
+            ancillary__mechanism="ocda",
+            ancillary__on_chain=True,
+            market__enabled=False,
+        ),
+    ),
+    _scenario_row(
+        "scenario: ancillary pool set by the scenario",
+        "ancillary.params: 'pool' is set by each hourly session",
+        scenario(
+            feeder__name="cigre-mv-vdma", ancillary__enabled=True, ancillary__params={"pool": "up"}
+        ),
+    ),
+    _scenario_row(
+        "scenario: ancillary spread NaN",
+        "ancillary.spread",
+        raw_scenario("[ancillary]\nspread = nan\n"),
+    ),
+    _scenario_row(
+        "scenario: ancillary sessions beside 45-minute slots",
+        "time.slot_minutes: hourly ancillary-service sessions beside the energy market",
+        scenario(feeder__name="cigre-mv-vdma", ancillary__enabled=True, time__slot_minutes=45),
+    ),
 ]
 
 # --- run and demo: the results folder --------------------------------------------------------

@@ -113,7 +113,7 @@ def test_headline_on_chain_and_without_violations() -> None:
 
 def test_every_summary_figure_is_a_field(tmp_path: Path) -> None:
     assert set(FIGURES) == set(RunSummary.model_fields) - {
-        k for k in RunSummary.model_fields if k.startswith("ledger_")
+        k for k in RunSummary.model_fields if k.startswith(("ledger_", "ancillary_"))
     }
     with pytest.raises(ValueError, match="extra"):
         RunSummary.from_mapping(FIGURES | {"new_figure": 1})
@@ -121,3 +121,54 @@ def test_every_summary_figure_is_a_field(tmp_path: Path) -> None:
     path.write_text(json.dumps(FIGURES | {"timings_s": {"total": 1.0}}), encoding="utf-8")
     summary = RunSummary.from_mapping(json.loads(path.read_text(encoding="utf-8")))
     assert summary.to_dict() == FIGURES
+
+
+ANCILLARY = {
+    "ancillary_only": False,
+    "ancillary_mechanism": "ncda",
+    "ancillary_on_chain": True,
+    "ancillary_sessions": 48,
+    "ancillary_asks": 400,
+    "ancillary_offers": 120,
+    "ancillary_asked_kwh": 200_000.0,
+    "ancillary_offered_kwh": 180_000.0,
+    "ancillary_matched_kwh": 90_000.4,
+    "ancillary_up_matched_kwh": 50_000.0,
+    "ancillary_down_matched_kwh": 40_000.4,
+    "ancillary_unsatisfied_kwh": 109_999.6,
+    "ancillary_unsold_kwh": 89_999.6,
+    "ancillary_trades": 250,
+    "ancillary_average_price": 0.351,
+    "ancillary_min_price": 0.3,
+    "ancillary_max_price": 0.4,
+    "ancillary_sessions_checked": 48,
+    "ancillary_infeasible_sessions": 12,
+    "ancillary_violations": 28,
+    "ancillary_gas_used": 24_000_000,
+    "ancillary_cost_eur": 21.03552,
+    "ancillary_cost_eur_per_session": 0.43824,
+}
+
+
+def test_the_ancillary_sessions_follow_the_energy_market() -> None:
+    figures = headline(RunSummary.from_mapping(FIGURES | ANCILLARY))
+    keys = [h.key for h in figures]
+    assert keys[: len(keys) - 3] == [h.key for h in headline(RunSummary.from_mapping(FIGURES))]
+    matched, infeasible, cost = figures[-3:]
+    assert (matched.key, matched.shown) == ("ancillary_matched_kwh", "90,000 kWh")
+    assert matched.context == (
+        "of 200,000 kWh asked in 48 ncda sessions; 110,000 kWh left to external resources; "
+        "0.351 EUR/kWh on average"
+    )
+    assert (infeasible.shown, infeasible.value) == ("12 of 48", 12)
+    assert (cost.shown, cost.value) == ("0.44 €", 0.43824)
+
+
+def test_the_sessions_alone_show_only_their_figures() -> None:
+    alone = FIGURES | ANCILLARY | {"ancillary_only": True, "ancillary_on_chain": False}
+    alone |= {"ancillary_gas_used": None, "ancillary_cost_eur": None}
+    alone["ancillary_cost_eur_per_session"] = None
+    figures = headline(RunSummary.from_mapping(alone))
+    assert [h.key for h in figures] == ["ancillary_matched_kwh", "ancillary_infeasible_sessions"]
+    summary = RunSummary.from_mapping(alone)
+    assert summary.to_dict() == alone

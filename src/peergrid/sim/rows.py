@@ -72,10 +72,13 @@ SESSION_TRADE_COLUMNS = [
     "offer_bus",
     "quantity_kwh",
     "price",
+    "ask_price",
+    "offer_price",
     "path_m",
     "hops",
 ]
-"""The ``session_trades`` table: one row per match (ask, offer, kWh, the match's own price)."""
+"""The ``session_trades`` table: one row per match (ask, offer, kWh, the match's own price, the
+ask's and the offer's limit prices, currency/kWh; the path in metres and hops)."""
 
 
 def slot_start(scenario: Scenario, slot: int) -> dt.datetime:

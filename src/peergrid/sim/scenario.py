@@ -606,7 +606,11 @@ class Scenario(_Section):
 
     @property
     def ancillary_on_chain(self) -> bool:
-        """Whether the ancillary-service sessions are cleared on chain."""
+        """Whether the ancillary-service sessions are cleared on chain: ``ancillary.on_chain``,
+        else as ``ledger.enabled`` says (False without sessions)::
+
+            scenario.replace(ancillary={"on_chain": False}).ancillary_on_chain
+        """
         anc = self.ancillary
         if not anc.enabled:
             return False

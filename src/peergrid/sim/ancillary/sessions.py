@@ -8,9 +8,9 @@ Every hour of the run, one session per pool of ``ancillary.pools`` (AS+ ``"up"``
    a price ``p ~ N(price mean, price std²)``; generators offer and loads ask (or the other way
    round, ``roles``). ``P*`` is the device's expected power in the hour: Table 1's P, constant
    over the day, since the feeder has no daily profile of its devices (the paper's study is of
-   single sessions at the base case). The pools are drawn apart, up first, from the run's own
-   random stream (the scenario's seed, stream :data:`SESSION_STREAM`), so enabling the sessions
-   changes none of the energy market's draws.
+   single sessions at the base case). Each pool is drawn from a random stream of its own (the
+   scenario's seed, :data:`SESSION_STREAM`, the pool), so enabling the sessions changes none of
+   the energy market's draws and one pool's sessions do not depend on the other's.
 2. Clearing: the pool's shouts are one order set, cleared once by the market
    (``peergrid.clear(orders, mechanism, feeder, params={"pool": pool})``).
 3. Check: the base case (the devices at their Table 1 power, plus the households' metered net
@@ -37,6 +37,7 @@ from peergrid.core.errors import ScenarioError
 from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Clearing
 from peergrid.grid.feeder_types import Feeder, GridLimits
+from peergrid.grid.service import POOLS
 from peergrid.mechanisms.registry import clear
 from peergrid.sim.ancillary.network import NetworkCheck, NetworkIndices, outcome_of
 from peergrid.sim.ancillary.shouts import (
@@ -51,8 +52,8 @@ from peergrid.sim.scenario import Scenario
 from peergrid.sim.tables import TableSpool
 
 SESSION_STREAM = 4
-"""The sessions' random stream: ``default_rng((seed, SESSION_STREAM))``, apart from the energy
-market's."""
+"""The sessions' random streams: ``default_rng((seed, SESSION_STREAM, k))`` for pool ``k`` of
+:data:`~peergrid.grid.service.POOLS` (0: up, 1: down), apart from the energy market's."""
 
 
 class HourlySessions:
@@ -79,7 +80,11 @@ class HourlySessions:
             session_hours=SESSION_HOURS,
             roles=ShoutRoles(section.roles),
         )
-        self.rng = np.random.default_rng((scenario.seed, SESSION_STREAM))
+        # One stream per pool: a pool's sessions do not depend on whether the other runs.
+        self.rngs = {
+            pool: np.random.default_rng((scenario.seed, SESSION_STREAM, POOLS.index(pool)))
+            for pool in section.pools
+        }
         grid = scenario.grid
         limits = GridLimits(
             grid.v_min_pu, grid.v_max_pu, grid.max_line_loading_pct, grid.max_trafo_loading_pct
@@ -95,7 +100,7 @@ class HourlySessions:
         section = self.scenario.ancillary
         when = (self.start + dt.timedelta(hours=hour)).isoformat(timespec="minutes")
         for pool in section.pools:
-            drawn = draw_session(self.rng, self.parameters, self.devices, run=hour)
+            drawn = draw_session(self.rngs[pool], self.parameters, self.devices, run=hour)
             orders: list[Order] = []
             device_of: dict[str, Device] = {}
             for order in drawn.orders:
@@ -113,9 +118,10 @@ class HourlySessions:
             self.sessions.append(
                 session_row(hour, when, pool, section.mechanism, orders, clearing, indices)
             )
+            price_of = {o.id: o.price for o in orders}
             for trade in clearing.trades:
-                ask = device_of[trade.buy_order or trade.buyer]
-                offer = device_of[trade.sell_order or trade.seller]
+                ask_id, offer_id = trade.buy_order or trade.buyer, trade.sell_order or trade.seller
+                ask, offer = device_of[ask_id], device_of[offer_id]
                 self.trades.append(
                     {
                         "hour": hour,
@@ -129,6 +135,8 @@ class HourlySessions:
                         "offer_bus": offer.bus,
                         "quantity_kwh": trade.quantity_kwh,
                         "price": trade.price,
+                        "ask_price": price_of[ask_id],
+                        "offer_price": price_of[offer_id],
                         "path_m": trade.path_m,
                         "hops": trade.hops,
                     }
