@@ -260,3 +260,19 @@ def test_the_example_runs_off_chain() -> None:
     assert scenario.feeder.name == "cigre-mv-vdma" and scenario.ancillary.enabled
     result = peergrid.run(scenario.replace(ledger={"enabled": False}, grid={"power_flow": False}))
     assert len(result.sessions) == 24 * len(scenario.ancillary.pools)
+
+
+def test_the_command_runs_the_example(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from peergrid.cli import app
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["run", str(ROOT / "examples" / "vdma-day.toml"), "-o", str(out), "-q"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "Ancillary-service sessions: vdma-day" in result.stdout
+    assert "Market summary" not in result.stdout  # no energy market in the example
+    assert "off chain" in result.stderr
+    assert len(pd.read_csv(out / "sessions.csv")) == 48
