@@ -149,6 +149,9 @@ class BusDistances:
         self._index = {label: i for i, label in enumerate(self.labels)}
         self._groups = [self._group(i) for i in range(len(self.labels))]
         self._all = [tuple(range(len(self.labels) + 1))]  # one group: the taker's bus unknown
+        # rank[i][j]: the place of j's group among i's groups (0: the nearest), so that the
+        # scan's "nearest first" ties exactly where the groups do
+        self._ranks = [self._rank_row(groups) for groups in (*self._groups, self._all)]
 
     @classmethod
     def from_matrix(cls, matrix: DistanceMatrix) -> BusDistances:
@@ -168,6 +171,18 @@ class BusDistances:
                 last = row[j]
         groups.append([len(self.labels)])  # the unknown buses, after every known one
         return [tuple(g) for g in groups]
+
+    def _rank_row(self, groups: list[tuple[int, ...]]) -> list[int]:
+        row = [0] * (len(self.labels) + 1)
+        for rank, group in enumerate(groups):
+            for j in group:
+                row[j] = rank
+        return row
+
+    def rank(self, position: int, other: int) -> int:
+        """The place of ``other``'s distance group seen from ``position`` (0: the nearest group;
+        an unknown ``position`` sees every bus in group 0, an unknown ``other`` is last)."""
+        return self._ranks[position][other]
 
     def index(self, bus: str | None) -> int:
         """Position of ``bus``; ``len(labels)`` (the unknown place) when the table lacks it."""
@@ -460,7 +475,8 @@ class ContinuousBook:
     ) -> float:
         """NCDA with a fill limit, as the contract's ``_take_nearest``: scan the first
         ``max_fills`` crossing offers in price-time order (cancelling the taker's own), then fill
-        from the scanned ones nearest first (ties: scan order)."""
+        from the scanned ones nearest first (ties, the same distance groups as the unlimited
+        scan: scan order)."""
         assert self.distances is not None and self.max_fills is not None
         crossing = sorted(
             (
@@ -470,13 +486,12 @@ class ContinuousBook:
                 if not entry[2].gone and self._crosses(price, entry[0])
             ),
         )[: self.max_fills]
-        scanned: list[tuple[float, int, _Rest]] = []
+        scanned: list[tuple[int, int, _Rest]] = []
         for k, (_, _, maker) in enumerate(crossing):
             if maker.agent == taker.agent:
                 self._remove(maker, SELF_TRADE)
             else:
-                distance = self._distance_from(position, maker.bus_index)
-                scanned.append((distance, k, maker))
+                scanned.append((self.distances.rank(position, maker.bus_index), k, maker))
         scanned.sort(key=lambda s: (s[0], s[1]))
         for _, _, maker in scanned:
             if remaining <= 0:
@@ -489,15 +504,6 @@ class ContinuousBook:
             else:
                 maker.remaining -= quantity
         return remaining
-
-    def _distance_from(self, position: int, other: int) -> float:
-        assert self.distances is not None
-        unknown = len(self.distances.labels)
-        if position == unknown:
-            return 0.0  # every offer at one distance: price-time order
-        if other == unknown:
-            return math.inf
-        return float(self.distances.values[position, other])
 
 
 def _head(heap: list[_Entry]) -> _Rest | None:
