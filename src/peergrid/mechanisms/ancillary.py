@@ -78,6 +78,9 @@ class BusDistances:
         self._index = {label: i for i, label in enumerate(self.labels)}
         self._groups = [self._group(i) for i in range(len(self.labels))]
         self._all = [tuple(range(len(self.labels) + 1))]  # one group: the taker's bus unknown
+        # rank[i][j]: the place of j's group among i's groups (0: the nearest), so that the
+        # scan's "nearest first" ties exactly where the groups do
+        self._ranks = [self._rank_row(groups) for groups in (*self._groups, self._all)]
 
     @classmethod
     def from_matrix(cls, matrix: DistanceMatrix) -> BusDistances:
@@ -97,6 +100,18 @@ class BusDistances:
                 last = row[j]
         groups.append([len(self.labels)])  # the unknown buses, after every known one
         return [tuple(g) for g in groups]
+
+    def _rank_row(self, groups: list[tuple[int, ...]]) -> list[int]:
+        row = [0] * (len(self.labels) + 1)
+        for rank, group in enumerate(groups):
+            for j in group:
+                row[j] = rank
+        return row
+
+    def rank(self, position: int, other: int) -> int:
+        """The place of ``other``'s distance group seen from ``position`` (0: the nearest group;
+        an unknown ``position`` sees every bus in group 0, an unknown ``other`` is last)."""
+        return self._ranks[position][other]
 
     def index(self, bus: str | None) -> int:
         """Position of ``bus``; ``len(labels)`` (the unknown place) when the table lacks it."""

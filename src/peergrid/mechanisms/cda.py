@@ -46,7 +46,6 @@ took is unsold. The worked example 6B of the digest is a test of this equality.
 from __future__ import annotations
 
 import heapq
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
@@ -394,7 +393,8 @@ class ContinuousBook:
     ) -> float:
         """NCDA with a fill limit, as the contract's ``_take_nearest``: scan the first
         ``max_fills`` crossing offers in price-time order (cancelling the taker's own), then fill
-        from the scanned ones nearest first (ties: scan order)."""
+        from the scanned ones nearest first (ties, the same distance groups as the unlimited
+        scan: scan order)."""
         assert self.distances is not None and self.max_fills is not None
         crossing = sorted(
             (
@@ -404,13 +404,12 @@ class ContinuousBook:
                 if not entry[2].gone and self._crosses(price, entry[0])
             ),
         )[: self.max_fills]
-        scanned: list[tuple[float, int, _Rest]] = []
+        scanned: list[tuple[int, int, _Rest]] = []
         for k, (_, _, maker) in enumerate(crossing):
             if maker.agent == taker.agent:
                 self._remove(maker, SELF_TRADE)
             else:
-                distance = self._distance_from(position, maker.bus_index)
-                scanned.append((distance, k, maker))
+                scanned.append((self.distances.rank(position, maker.bus_index), k, maker))
         scanned.sort(key=lambda s: (s[0], s[1]))
         for _, _, maker in scanned:
             if remaining <= 0:
@@ -423,15 +422,6 @@ class ContinuousBook:
             else:
                 maker.remaining -= quantity
         return remaining
-
-    def _distance_from(self, position: int, other: int) -> float:
-        assert self.distances is not None
-        unknown = len(self.distances.labels)
-        if position == unknown:
-            return 0.0  # every offer at one distance: price-time order
-        if other == unknown:
-            return math.inf
-        return float(self.distances.values[position, other])
 
 
 def _head(heap: list[_Entry]) -> _Rest | None:
