@@ -70,9 +70,11 @@ def _check_sessions(sessions: pd.DataFrame, trades: pd.DataFrame) -> None:
     matched = keyed.loc[keyed.trades > 0]
     assert np.allclose(per_session.loc[matched.index, "sum"], matched.matched_kwh)
     assert (per_session.loc[matched.index, "size"] == matched.trades).all()
-    # Every match is priced at the mid-point of an offer strictly cheaper than its ask.
+    # Every match is priced at the mid-point of an offer strictly cheaper than its ask (on
+    # chain the mid in micro-units, floored: it may equal the offer's price).
     assert (trades.offer_price < trades.ask_price).all()
-    assert np.allclose(trades.price, (trades.ask_price + trades.offer_price) / 2)
+    assert (trades.offer_price <= trades.price).all() and (trades.price < trades.ask_price).all()
+    assert np.allclose(trades.price, (trades.ask_price + trades.offer_price) / 2, atol=1e-6)
     assert (trades.quantity_kwh > 0).all()
     # The pools are independent: a match joins an ask and an offer of its own pool.
     for column in ("buy_order", "sell_order"):
@@ -217,8 +219,11 @@ def test_ocda_runs_a_day_off_chain() -> None:
         ({"ancillary": {"enabled": True}}, "has no devices' data"),
         ({"market": {"enabled": False}}, "with the energy market off"),
         (
-            {"feeder": {"name": "cigre-mv-vdma"}, "ancillary": {"enabled": True}},
-            "not available yet",  # on chain by [ledger]: the adapter is still to come
+            {
+                "feeder": {"name": "cigre-mv-vdma"},
+                "ancillary": {"enabled": True, "params": {"max_fills": 33}},
+            },
+            "max_fills on chain is at most 32",  # on chain as [ledger] says
         ),
         (
             {
@@ -255,6 +260,48 @@ def test_refusals(changes: dict[str, dict[str, object]], error: str) -> None:
         peergrid.Scenario().replace(**changes)
 
 
+@pytest.fixture(scope="module")
+def on_chain() -> peergrid.Result:
+    """A day of sessions cleared on the order book, on the embedded chain."""
+    return peergrid.run(ALONE.replace(ledger={"enabled": True, "chain": "embedded"}))
+
+
+def test_a_day_on_chain_clears_as_off_chain(on_chain: peergrid.Result) -> None:
+    sessions, trades = on_chain.sessions, on_chain.session_trades
+    assert len(sessions) == 48 and sessions["on_chain"].all()
+    _check_sessions(sessions, trades)
+    # The same shouts off chain (the chain holds them in Wh and micro-units): the same matches,
+    # each within the rounding of its orders to Wh and its price within a micro-unit.
+    off = peergrid.run(ALONE.replace(ledger={"enabled": True}, ancillary={"on_chain": False}))
+    assert not off.sessions["on_chain"].any()
+    reference = off.session_trades
+    pairs = ["hour", "pool", "buy_order", "sell_order"]
+    pd.testing.assert_frame_equal(trades[pairs], reference[pairs])
+    assert np.abs(trades.quantity_kwh - reference.quantity_kwh).max() <= 0.002
+    assert np.abs(trades.price - reference.price).max() <= 1e-6
+
+
+def test_on_chain_every_session_has_its_gas_and_cost(on_chain: peergrid.Result) -> None:
+    from peergrid.ledger.chain.gas import cost_eur
+
+    sessions = on_chain.sessions
+    assert (sessions.gas_used > 0).all()
+    assert np.allclose(sessions.cost_eur, [cost_eur(g) for g in sessions.gas_used])
+    # A placement per shout; the session's opening, closure and expiries with its up pool.
+    shouts = sessions.asks + sessions.offers
+    up, down = sessions.pool == "up", sessions.pool == "down"
+    assert (sessions.transactions[down] == shouts[down]).all()
+    assert (sessions.transactions[up] >= shouts[up] + 2).all()
+    s = on_chain.summary
+    assert s.ancillary_on_chain is True
+    assert s.ancillary_gas_used == sessions.gas_used.sum()
+    cost = s.ancillary_cost_eur
+    assert cost is not None and cost == pytest.approx(cost_eur(sessions.gas_used.sum()))
+    assert s.ancillary_cost_eur_per_session == pytest.approx(cost / 48)
+    page = on_chain.save(Path(on_chain.details.tables.folder) / "saved")["report"]
+    assert 'data-key="ancillary_cost_eur_per_session"' in page.read_text(encoding="utf-8")
+
+
 def test_the_example_runs_off_chain() -> None:
     scenario = peergrid.Scenario.load(ROOT / "examples" / "vdma-day.toml")
     assert scenario.feeder.name == "cigre-mv-vdma" and scenario.ancillary.enabled
@@ -262,14 +309,15 @@ def test_the_example_runs_off_chain() -> None:
     assert len(result.sessions) == 24 * len(scenario.ancillary.pools)
 
 
-def test_the_command_runs_the_example(tmp_path: Path) -> None:
+def test_the_command_runs_the_example_off_chain(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from peergrid.cli import app
 
     out = tmp_path / "out"
     result = CliRunner().invoke(
-        app, ["run", str(ROOT / "examples" / "vdma-day.toml"), "-o", str(out), "-q"]
+        app,
+        ["run", str(ROOT / "examples" / "vdma-day.toml"), "-o", str(out), "-q", "--no-ledger"],
     )
     assert result.exit_code == 0, result.stderr
     assert "Ancillary-service sessions: vdma-day" in result.stdout

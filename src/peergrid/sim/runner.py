@@ -147,11 +147,11 @@ def run_scenario(
     watch = _Stopwatch()
     started = time.perf_counter()
     if not scenario.market.enabled:
-        return _run_sessions_alone(scenario, on_slot, watch, started)
+        return _run_sessions_alone(scenario, on_slot, watch, started, chain)
     rng = np.random.default_rng(scenario.seed)
     spec = mechanism_spec(scenario.market.mechanism)
     with ExitStack() as opened:
-        if scenario.ledger.enabled and chain is None:
+        if (scenario.ledger.enabled or scenario.ancillary_on_chain) and chain is None:
             # Opened first, so that a node that does not answer fails the run before any work;
             # the run opened it, the run closes it.
             chain = opened.enter_context(_open_chain(scenario))
@@ -162,7 +162,8 @@ def run_scenario(
         if chain is not None and scenario.ledger.enabled:
             with watch.stage("ledger"):
                 ledger = _open_settlement(scenario, community, chain)
-        sessions = _sessions(scenario, community.feeder, run.tables)
+        with watch.stage("ledger"):
+            sessions = _sessions(scenario, community.feeder, run.tables, chain)
         slots_per_hour = 60 // scenario.time.slot_minutes  # checked at load when sessions run
         n_slots = community.energy.n_slots
         for slot in range(n_slots):
@@ -207,20 +208,29 @@ def run_scenario(
 
 
 def _run_sessions_alone(
-    scenario: Scenario, on_slot: SlotCallback | None, watch: _Stopwatch, started: float
+    scenario: Scenario,
+    on_slot: SlotCallback | None,
+    watch: _Stopwatch,
+    started: float,
+    chain: Chain | None,
 ) -> RunResult:
     """The ancillary-service sessions without the energy market: no households, no energy
-    tables; ``on_slot(done, total)`` counts hours."""
-    feeder = load_feeder(scenario.feeder.name)
-    tables = RunTables()
-    sessions = _sessions(scenario, feeder, tables)
-    assert sessions is not None  # the scenario refuses a run with nothing to do
-    hours = scenario.time.days * 24
-    for hour in range(hours):
-        with watch.stage("sessions"):
-            sessions.run_hour(hour)
-        if on_slot is not None:
-            on_slot(hour + 1, hours)
+    tables; ``on_slot(done, total)`` counts hours. On chain, on ``chain`` when given, else on
+    the one the scenario's ``[ledger]`` names (opened and closed here)."""
+    with ExitStack() as opened:
+        if scenario.ancillary_on_chain and chain is None:
+            chain = opened.enter_context(_open_chain(scenario))
+        feeder = load_feeder(scenario.feeder.name)
+        tables = RunTables()
+        with watch.stage("ledger"):
+            sessions = _sessions(scenario, feeder, tables, chain)
+        assert sessions is not None  # the scenario refuses a run with nothing to do
+        hours = scenario.time.days * 24
+        for hour in range(hours):
+            with watch.stage("sessions"):
+                sessions.run_hour(hour)
+            if on_slot is not None:
+                on_slot(hour + 1, hours)
     bills = HouseholdTotals.zeros(0).frame([])
     with watch.stage("writing"):
         summary = summarise(
@@ -243,10 +253,13 @@ def _run_sessions_alone(
     )
 
 
-def _sessions(scenario: Scenario, feeder: Feeder, tables: RunTables) -> HourlySessions | None:
+def _sessions(
+    scenario: Scenario, feeder: Feeder, tables: RunTables, chain: Chain | None
+) -> HourlySessions | None:
     if not scenario.ancillary.enabled:
         return None
-    return HourlySessions(scenario, feeder, tables.sessions, tables.session_trades)
+    on_chain = chain if scenario.ancillary_on_chain else None
+    return HourlySessions(scenario, feeder, tables.sessions, tables.session_trades, on_chain)
 
 
 def _households_draw_kw(community: _Community, first: int, stop: int) -> dict[int, float]:

@@ -44,13 +44,10 @@ from peergrid.ledger.markets.batch_market import MAX_ORDERS_PER_SLOT
 from peergrid.ledger.markets.batch_market import (
     MAX_PRICE_MICRO_PER_KWH as BATCH_MAX_PRICE_MICRO_PER_KWH,
 )
+from peergrid.ledger.markets.orderbook import MAX_FILLS
 from peergrid.mechanisms.registry import MECHANISMS, check_params
 from peergrid.platform.settlement import SETTLEMENTS
 from peergrid.sim.ancillary.shouts import DEVICE_FEEDERS, feeder_devices
-
-ON_CHAIN_SESSIONS = False
-"""Whether a session can be cleared on the order-book contract from a run (not yet: the
-platform's session adapter is still to come)."""
 
 # Bounds, each with its unit (the fields below say which they bound).
 MAX_HOUSEHOLDS = 1000
@@ -597,10 +594,11 @@ class Scenario(_Section):
                     "flow and runs off chain only; set ancillary.on_chain = false (or "
                     "ledger.enabled = false)"
                 )
-            if not ON_CHAIN_SESSIONS:
+            max_fills = anc.params.get("max_fills")
+            if isinstance(max_fills, int) and max_fills > MAX_FILLS:
                 raise ValueError(
-                    "ancillary.on_chain: clearing the sessions on the order-book contract is "
-                    "not available yet; set ancillary.on_chain = false (or ledger.enabled = false)"
+                    f"ancillary.params: max_fills on chain is at most {MAX_FILLS} (the order "
+                    f"book's bound), got {max_fills}; set ancillary.on_chain = false for more"
                 )
         return self
 

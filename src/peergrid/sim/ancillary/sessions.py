@@ -36,9 +36,21 @@ import numpy as np
 from peergrid.core.errors import ScenarioError
 from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Clearing
+from peergrid.core.units import kwh_to_wh, to_micro
 from peergrid.grid.feeder_types import Feeder, GridLimits
 from peergrid.grid.service import POOLS
+from peergrid.ledger import Chain
+from peergrid.ledger.chain.gas import cost_eur
+from peergrid.ledger.markets.orderbook import MAX_FILLS
+from peergrid.mechanisms.ancillary import (
+    Cancellation,
+    FeederPaths,
+    Fill,
+    SessionParameters,
+    service_clearing,
+)
 from peergrid.mechanisms.registry import clear
+from peergrid.platform.service_market import ServiceMarket
 from peergrid.sim.ancillary.network import NetworkCheck, NetworkIndices, outcome_of
 from peergrid.sim.ancillary.shouts import (
     SESSION_HOURS,
@@ -65,6 +77,7 @@ class HourlySessions:
         feeder: Feeder,
         sessions: TableSpool,
         trades: TableSpool,
+        chain: Chain | None = None,
     ) -> None:
         section = scenario.ancillary
         devices = feeder_devices(feeder.name)
@@ -81,7 +94,7 @@ class HourlySessions:
             roles=ShoutRoles(section.roles),
         )
         # One stream per pool: a pool's sessions do not depend on whether the other runs.
-        self.rngs = {
+        self.rngs: dict[str, np.random.Generator] = {
             pool: np.random.default_rng((scenario.seed, SESSION_STREAM, POOLS.index(pool)))
             for pool in section.pools
         }
@@ -93,31 +106,50 @@ class HourlySessions:
             NetworkCheck(limits, feeder=feeder, devices=devices) if grid.power_flow else None
         )
         self.start = dt.datetime.combine(scenario.time.start, dt.time())
+        # On chain: one order book for the run, every device a member on the feeder map.
+        self.session_parameters = SessionParameters.from_params(
+            {**section.params, "pool": section.pools[0]}, section.mechanism
+        )
+        self.market: ServiceMarket | None = None
+        self.paths: FeederPaths | None = None
+        self.max_fills = MAX_FILLS
+        if scenario.ancillary_on_chain:
+            if chain is None:
+                raise ScenarioError("ancillary.on_chain: the sessions need a chain to clear on")
+            self.paths = FeederPaths.of(feeder, self.session_parameters.distance)
+            members = {d.label: str(d.bus) for d in devices}
+            self.market = ServiceMarket.open(
+                chain, self.paths.metric, members, strict=self.session_parameters.strict
+            )
+            if self.session_parameters.max_fills is not None:
+                self.max_fills = self.session_parameters.max_fills
 
     def run_hour(self, hour: int, background_kw: Mapping[int, float] | None = None) -> None:
         """The sessions of ``hour`` (0: the run's first), one per pool; ``background_kw`` is
         the power drawn at each bus beside the devices' (the households', kW)."""
         section = self.scenario.ancillary
         when = (self.start + dt.timedelta(hours=hour)).isoformat(timespec="minutes")
-        for pool in section.pools:
-            drawn = draw_session(self.rngs[pool], self.parameters, self.devices, run=hour)
-            orders: list[Order] = []
-            device_of: dict[str, Device] = {}
-            for order in drawn.orders:
-                device = drawn.devices[order.id]
-                order_id = f"{pool}-h{hour}-{device.label.replace(' ', '-')}"
-                orders.append(replace(order, id=order_id, slot=hour))
-                device_of[order_id] = device
-            clearing = clear(
-                section.mechanism, orders, {**section.params, "pool": pool}, feeder=self.feeder
-            )
+        drawn: dict[str, tuple[list[Order], dict[str, Device]]] = {
+            pool: self._shouts(pool, hour) for pool in section.pools
+        }
+        cleared: dict[str, tuple[Clearing, dict[str, Any] | None]]
+        if self.market is None:
+            cleared = {
+                pool: (self._clear_off_chain(pool, orders), None)
+                for pool, (orders, _) in drawn.items()
+            }
+        else:
+            cleared = dict(self._clear_on_chain(hour, drawn))
+        for pool, (orders, device_of) in drawn.items():
+            clearing, chain = cleared[pool]
             indices = None
             if self.check is not None:
                 outcome = outcome_of(clearing, device_of, pool, SESSION_HOURS)
                 indices = self.check.check([outcome], pool, background_kw)[0]
-            self.sessions.append(
-                session_row(hour, when, pool, section.mechanism, orders, clearing, indices)
-            )
+            row = session_row(hour, when, pool, section.mechanism, orders, clearing, indices)
+            if chain is not None:
+                row |= chain
+            self.sessions.append(row)
             price_of = {o.id: o.price for o in orders}
             for trade in clearing.trades:
                 ask_id, offer_id = trade.buy_order or trade.buyer, trade.sell_order or trade.seller
@@ -141,6 +173,82 @@ class HourlySessions:
                         "hops": trade.hops,
                     }
                 )
+
+    def _shouts(self, pool: str, hour: int) -> tuple[list[Order], dict[str, Device]]:
+        """The pool's shouts of ``hour``, ids ``<pool>-h<hour>-<device>``. On chain, each as
+        the contract holds it: whole Wh and micro-units per kWh (a shout below half a Wh is
+        none)."""
+        drawn = draw_session(self.rngs[pool], self.parameters, self.devices, run=hour)
+        orders: list[Order] = []
+        device_of: dict[str, Device] = {}
+        for order in drawn.orders:
+            device = drawn.devices[order.id]
+            order_id = f"{pool}-h{hour}-{device.label.replace(' ', '-')}"
+            shout = replace(order, id=order_id, slot=hour)
+            if self.market is not None:
+                wh = kwh_to_wh(shout.quantity_kwh)
+                if wh == 0:
+                    continue
+                shout = replace(shout, quantity_kwh=wh / 1000, price=to_micro(shout.price) / 1e6)
+            orders.append(shout)
+            device_of[order_id] = device
+        return orders, device_of
+
+    def _clear_off_chain(self, pool: str, orders: list[Order]) -> Clearing:
+        section = self.scenario.ancillary
+        return clear(
+            section.mechanism, orders, {**section.params, "pool": pool}, feeder=self.feeder
+        )
+
+    def _clear_on_chain(
+        self, hour: int, drawn: Mapping[str, tuple[list[Order], dict[str, Device]]]
+    ) -> dict[str, tuple[Clearing, dict[str, Any]]]:
+        """Session ``hour`` on the order book: both pools in one session (opened, each pool's
+        offers then asks placed, gate closed, the rest expired). The session's opening, closure
+        and expiries are counted with its first pool's transactions and gas."""
+        assert self.market is not None and self.paths is not None
+        section = self.scenario.ancillary
+        done = self.market.clear_session(
+            hour,
+            {pool: orders for pool, (orders, _) in drawn.items()},
+            ncda=section.mechanism == "ncda",
+            max_fills=self.max_fills,
+        )
+        closure = done.closure
+        shared_gas = done.gas_open + closure.gas_close + closure.gas_expiry
+        shared_transactions = 2 + len(closure.expired)
+        cleared: dict[str, tuple[Clearing, dict[str, Any]]] = {}
+        for k, (pool, (orders, device_of)) in enumerate(drawn.items()):
+            record = done.pools[pool]
+            fills = [
+                Fill(
+                    t.buy_order,
+                    t.sell_order,
+                    device_of[t.buy_order].label,
+                    device_of[t.sell_order].label,
+                    t.quantity_kwh,
+                    t.price,
+                    str(device_of[t.buy_order].bus),
+                    str(device_of[t.sell_order].bus),
+                )
+                for t in record.trades
+            ]
+            cancellations = [
+                Cancellation(c.order_id, c.remaining_kwh, c.reason) for c in record.cancellations
+            ]
+            parameters = replace(self.session_parameters, pool=pool)
+            clearing = service_clearing(
+                section.mechanism, orders, fills, cancellations, parameters, self.paths
+            )
+            gas = record.gas + (shared_gas if k == 0 else 0)
+            chain = {
+                "on_chain": True,
+                "transactions": len(record.placements) + (shared_transactions if k == 0 else 0),
+                "gas_used": gas,
+                "cost_eur": cost_eur(gas),
+            }
+            cleared[pool] = (clearing, chain)
+        return cleared
 
 
 def session_row(
