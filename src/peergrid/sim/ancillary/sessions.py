@@ -11,8 +11,13 @@ Every hour of the run, one session per pool of ``ancillary.pools`` (AS+ ``"up"``
    single sessions at the base case). Each pool is drawn from a random stream of its own (the
    scenario's seed, :data:`SESSION_STREAM`, the pool), so enabling the sessions changes none of
    the energy market's draws and one pool's sessions do not depend on the other's.
-2. Clearing: the pool's shouts are one order set, cleared once by the market
-   (``peergrid.clear(orders, mechanism, feeder, params={"pool": pool})``).
+2. Clearing: the pool's shouts are one order set, cleared once by the market off chain
+   (``peergrid.clear(orders, mechanism, feeder, params={"pool": pool})``), or on the order-book
+   contract (CDA, NCDA) through :class:`~peergrid.platform.service_market.ServiceMarket`: one
+   book for the run, the devices its members, each hour one contract session with every pool,
+   the shouts in the chain's units (Wh, micro-units per kWh), the trades back in the off-chain
+   form, with the gas of each pool (the session's opening, closure and expiries on its first)
+   and its cost by Eq. 1.
 3. Check: the base case (the devices at their Table 1 power, plus the households' metered net
    power in that hour when the energy market runs beside) plus the matches as nodal power
    (:func:`peergrid.grid.service.service_draws_kw`, the rule OCDA and the reproduction use), by
