@@ -1,0 +1,231 @@
+"""The on-chain order book clears CDA and NCDA exactly as the off-chain engine does.
+
+Parity: for random streams of orders (both sides, agents on random buses of ``cigre-mv-vdma``
+or off the map, the same agent on both sides, integer Wh and micro prices, a fill limit from 0
+to 32), the trades the contract makes (ids, Wh, micro price, in order), its cancellations and
+its resting books equal those of :class:`~peergrid.mechanisms.cda.ContinuousBook`, on the
+embedded chain, in CDA and NCDA, in both pools, as a continuous stream and as the session clear.
+The worked example 6B of 004_vdma.md §6 on chain; the adapter's units, feeder map and refusals.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from peergrid.core.errors import OrderError, PeergridError
+from peergrid.core.orders import Order, Side
+from peergrid.ledger import EmbeddedChain
+from peergrid.mechanisms.cda import BusDistances, clear_session
+from peergrid.platform.service_market import (
+    ServiceMarket,
+    feeder_map_table,
+    floor_mid_price,
+)
+
+from .service_parity import DISTANCES, assert_parity, streams
+
+FAST = settings(
+    max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+MORE = settings(
+    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+HOPS = DISTANCES["hops"]
+FILL_LIMITS = st.sampled_from([0, 1, 2, 3, 32]) | st.integers(0, 32)
+
+
+def parity_case(
+    case: tuple[dict[str, str | None], list[Order]],
+    ncda: bool,
+    pool: str,
+    max_fills: int,
+    metric: str,
+    session_clear: bool,
+) -> None:
+    members, orders = case
+    distances = DISTANCES[metric]
+    market = ServiceMarket.open(EmbeddedChain(), distances, members)
+    session = 3
+    if session_clear:
+        cleared = market.clear_session(session, {pool: orders}, ncda=ncda, max_fills=max_fills)
+        record, resting = cleared.pools[pool], cleared.resting[pool]
+        # the gate expired exactly the books the clear read before closing it
+        assert [(c.order_id, c.reason) for c in cleared.closure.expired] == [
+            (r.order_id, "expired") for side in resting for r in side
+        ]
+    else:
+        market.open_session(session, ncda=ncda)
+        record = market.place_stream(session, pool, orders, max_fills=max_fills)
+        resting = market.resting(session, pool)
+    assert_parity(
+        record,
+        resting,
+        orders,
+        distances,
+        ncda=ncda,
+        max_fills=max_fills,
+        session_clear=session_clear,
+    )
+    other = "down" if pool == "up" else "up"
+    assert market.resting(session, other) == ((), ())  # pools are independent books
+
+
+@FAST
+@given(
+    case=streams(),
+    ncda=st.booleans(),
+    pool=st.sampled_from(["up", "down"]),
+    max_fills=FILL_LIMITS,
+    session_clear=st.booleans(),
+)
+def test_the_chain_clears_every_stream_as_the_engine(
+    case: tuple[dict[str, str | None], list[Order]],
+    ncda: bool,
+    pool: str,
+    max_fills: int,
+    session_clear: bool,
+) -> None:
+    parity_case(case, ncda, pool, max_fills, "hops", session_clear)
+
+
+@FAST
+@given(case=streams(), max_fills=FILL_LIMITS, session_clear=st.booleans())
+def test_ncda_by_line_length_on_chain_is_the_engine_s(
+    case: tuple[dict[str, str | None], list[Order]], max_fills: int, session_clear: bool
+) -> None:
+    """Millimetres on the feeder map order and tie the offers as the engine's metres do."""
+    parity_case(case, True, "up", max_fills, "length", session_clear)
+
+
+@pytest.mark.slow
+@MORE
+@given(
+    case=streams(max_orders=60),
+    ncda=st.booleans(),
+    pool=st.sampled_from(["up", "down"]),
+    max_fills=FILL_LIMITS,
+    metric=st.sampled_from(["hops", "length"]),
+    session_clear=st.booleans(),
+)
+def test_the_chain_clears_every_stream_as_the_engine_many(
+    case: tuple[dict[str, str | None], list[Order]],
+    ncda: bool,
+    pool: str,
+    max_fills: int,
+    metric: str,
+    session_clear: bool,
+) -> None:
+    parity_case(case, ncda, pool, max_fills, metric, session_clear)
+
+
+# --- the worked example 6B (004_vdma.md §6 B) on chain -------------------------------------------
+
+
+def _order(id: str, side: str, bus: str, q: float, p: float, ts: int) -> Order:
+    return Order(id, id, Side(side), q, p, bus=bus, submitted_at=ts)
+
+
+EXAMPLE_6B = [
+    _order("A1", "buy", "14", 3, 0.40, 1),
+    _order("A2", "buy", "5", 2, 0.37, 2),
+    _order("A3", "buy", "11", 2, 0.37, 0),
+    _order("O1", "sell", "7", 2, 0.33, 3),
+    _order("O2", "sell", "13", 2, 0.36, 1),
+    _order("O3", "sell", "4", 4, 0.36, 0),
+    _order("O4", "sell", "3", 1, 0.41, 2),
+]
+# (ask, offer, q, price) in the order they trade, and what is left unsold (kWh)
+CDA_6B = [
+    ("A1", "O1", 2.0, 0.365),
+    ("A1", "O3", 1.0, 0.38),
+    ("A3", "O3", 2.0, 0.365),
+    ("A2", "O3", 1.0, 0.365),
+    ("A2", "O2", 1.0, 0.365),
+]
+NCDA_6B = [
+    ("A1", "O2", 2.0, 0.38),
+    ("A1", "O3", 1.0, 0.38),
+    ("A3", "O1", 2.0, 0.35),
+    ("A2", "O3", 2.0, 0.365),
+]
+
+
+@pytest.mark.parametrize(
+    ("ncda", "expected", "unsold"),
+    [(False, CDA_6B, {"O2": 1.0, "O4": 1.0}), (True, NCDA_6B, {"O3": 1.0, "O4": 1.0})],
+)
+def test_worked_example_6b_on_chain(
+    ncda: bool, expected: list[tuple[str, str, float, float]], unsold: dict[str, float]
+) -> None:
+    market = ServiceMarket.open(EmbeddedChain(), HOPS, {o.agent: o.bus for o in EXAMPLE_6B})
+    cleared = market.clear_session(1, {"up": EXAMPLE_6B}, ncda=ncda)
+    got = [(t.buy_order, t.sell_order, t.quantity_kwh, t.price) for t in cleared.pools["up"].trades]
+    assert got == expected  # exact: whole Wh and micro-units
+    buys, sells = cleared.resting["up"]
+    assert buys == ()  # every ask filled
+    assert {r.order_id: r.remaining_wh / 1000 for r in sells} == unsold
+    # the engine in €/kWh with the contract's flooring gives the same figures
+    off = clear_session(
+        EXAMPLE_6B, ncda=ncda, distances=HOPS, max_fills=32, price_rule=floor_mid_price
+    )
+    assert [(f.buy_order, f.sell_order, f.quantity, f.price) for f in off.fills] == expected
+    # every placement's gas is recorded; the offers rest without a fill (shouts)
+    placements = cleared.pools["up"].placements
+    assert [p.order_id for p in placements] == ["O3", "O2", "O4", "O1", "A1", "A3", "A2"]
+    assert all(p.rested and p.fills == 0 and p.gas > 21_000 for p in placements[:4])
+    assert not any(p.rested for p in placements[4:])
+
+
+# --- units, the feeder map, refusals -------------------------------------------------------------
+
+
+def test_floor_mid_price_is_the_contract_s_integer_mid() -> None:
+    assert floor_mid_price(0.350001, 0.30) == 0.325
+    assert floor_mid_price(0.40, 0.33) == 0.365
+
+
+def test_the_feeder_map_keeps_every_bus_s_order_and_ties() -> None:
+    hops = feeder_map_table(HOPS)
+    assert hops.scale == 1 and hops.nodes["0"] == 1 and hops.nodes["14"] == 15
+    assert len(hops.rows) == 15 * 14 // 2
+    row = {(r.node_a, r.node_b): r.millimetres for r in hops.rows}
+    assert row[(14, 15)] == 1 and row[(5, 15)] == 7  # d(13,14) = 1, d(4,14) = 7 hops
+    assert feeder_map_table(DISTANCES["length"]).scale == 1000  # millimetres
+    with pytest.raises(PeergridError, match="do not keep the order and ties"):
+        feeder_map_table(DISTANCES["length"], scale=0)  # every length would be 0
+    close = BusDistances(["x", "y", "z"], [[0, 1.0, 1.0004], [1.0, 0, 2], [1.0004, 2, 0]])
+    with pytest.raises(PeergridError, match="from bus 'x'"):
+        feeder_map_table(close, scale=1000)  # 1.0 and 1.0004 m: two groups, one millimetre
+    with pytest.raises(PeergridError, match="no integer scale"):
+        feeder_map_table(close)
+
+
+@pytest.mark.parametrize(
+    ("order", "match"),
+    [
+        (Order("x", "nobody", Side.BUY, 1, 0.3, bus="1"), "order 'x', field 'agent'"),
+        (Order("x", "a", Side.BUY, 1, 0.3, bus="2"), "order 'x', field 'bus'"),
+        (Order("x", "a", Side.BUY, 0.0004, 0.3, bus="1"), "order 'x', field 'quantity_kwh'"),
+    ],
+)
+def test_bad_orders_name_the_order_and_field(order: Order, match: str) -> None:
+    market = ServiceMarket.open(EmbeddedChain(), HOPS, {"a": "1"})
+    market.open_session(1, ncda=False)
+    with pytest.raises(OrderError, match=match):
+        market.place_stream(1, "up", [order])
+
+
+def test_bad_sessions_are_refused() -> None:
+    market = ServiceMarket.open(EmbeddedChain(), HOPS, {"a": "1"})
+    market.open_session(1, ncda=False)
+    first = Order("x", "a", Side.BUY, 1, 0.3, bus="1")
+    market.place_stream(1, "up", [first])
+    with pytest.raises(OrderError, match="order 'x', field 'id'"):
+        market.place_stream(1, "down", [first])
+    with pytest.raises(PeergridError, match="unknown pool 'sideways'"):
+        market.place_stream(1, "sideways", [])
+    with pytest.raises(PeergridError, match="max_fills must be from 0 to 32"):
+        market.place_stream(1, "up", [], max_fills=33)
