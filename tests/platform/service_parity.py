@@ -4,7 +4,7 @@ reference run in the chain's integers (Wh, micro-units per kWh)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -134,7 +134,7 @@ def assert_parity(
         ]
 
 
-def random_stream(n: int, seed: int, members: dict[str, str | None]) -> list[Order]:
+def random_stream(n: int, seed: int, members: Mapping[str, str | None]) -> list[Order]:
     """A long stream: the paper's shouts (price ~ N(0.35, 0.025) €/kWh, rounded to a micro-unit;
     quantity lognormal, rounded to a Wh), agents drawn from ``members``."""
     rng = np.random.default_rng(seed)

@@ -24,7 +24,7 @@ from peergrid.platform.service_market import (
     floor_mid_price,
 )
 
-from .service_parity import DISTANCES, assert_parity, streams
+from .service_parity import BUSES, DISTANCES, assert_parity, random_stream, streams
 
 FAST = settings(
     max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -229,3 +229,17 @@ def test_bad_sessions_are_refused() -> None:
         market.place_stream(1, "sideways", [])
     with pytest.raises(PeergridError, match="max_fills must be from 0 to 32"):
         market.place_stream(1, "up", [], max_fills=33)
+
+
+@pytest.mark.parametrize("ncda", [False, True])
+def test_a_stream_that_meets_every_rule_on_the_embedded_chain(ncda: bool) -> None:
+    """The anvil stream's fast sibling: the paper's shouts, agents sharing buses, a fill limit
+    of 2, so that trades, self-trades and fill limits all happen, each as the engine's."""
+    members = {f"brp{k}": BUSES[k % 5] for k in range(8)}
+    orders = random_stream(240, seed=7, members=members)
+    market = ServiceMarket.open(EmbeddedChain(), HOPS, members)
+    market.open_session(9, ncda=ncda)
+    record = market.place_stream(9, "down", orders, max_fills=2)
+    assert_parity(record, market.resting(9, "down"), orders, HOPS, ncda=ncda, max_fills=2)
+    assert len(record.trades) > 60
+    assert {c.reason for c in record.cancellations} == {"self-trade", "fill-limit"}
