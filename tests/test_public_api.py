@@ -96,6 +96,7 @@ FACES: dict[str, list[str]] = {
         "MechanismSpec",
         "Parameter",
         "ScoredAuctionInfo",
+        "ServiceMarketInfo",
         "check_params",
         "clear",
         "mechanism_spec",
@@ -321,3 +322,35 @@ def test_every_package_has_a_face() -> None:
     }
     layers = {p for p in packages if p.count(".") == 1}
     assert layers <= set(FACES), sorted(layers - set(FACES))
+
+
+def _public_members(name: str) -> list[tuple[str, object]]:
+    """A top-level name and, for a class of the API, its public methods and properties."""
+    import inspect
+
+    obj = getattr(peergrid, name)
+    members: list[tuple[str, object]] = [(name, obj)]
+    if inspect.isclass(obj) and not issubclass(obj, BaseException):
+        fields = getattr(obj, "model_fields", {})
+        for member, value in vars(obj).items():
+            if member.startswith("_") or member in fields:
+                continue
+            if isinstance(value, property):
+                members.append((f"{name}.{member}", value))
+            elif callable(value) or isinstance(value, classmethod | staticmethod):
+                members.append((f"{name}.{member}", getattr(obj, member)))
+    return members
+
+
+def test_every_public_name_is_documented_with_an_example() -> None:
+    """100 % of the API's names (and their classes' methods) carry a docstring with an example."""
+    import inspect
+
+    undocumented = [
+        label
+        for name in peergrid.__all__
+        if name != "__version__"
+        for label, obj in _public_members(name)
+        if not any(mark in (inspect.getdoc(obj) or "") for mark in ("::", ">>>"))
+    ]
+    assert undocumented == []

@@ -8,7 +8,7 @@ callable), so a notebook needs one import::
 
     scenario = peergrid.Scenario.load("examples/demo.toml")
     result = peergrid.run(scenario.replace(time={"days": 2}))
-    result.households[["id", "bill", "bill_without_market"]]
+    result.households[["household", "bill", "baseline_bill"]]
 
 The command line is a thin layer on these functions: it reads files and options, calls them
 and prints what they return.
@@ -82,27 +82,42 @@ class Result:
 
     @property
     def scenario(self) -> Scenario:
-        """The scenario exactly as it ran."""
+        """The scenario exactly as it ran::
+
+        result.scenario.households.count, result.scenario.to_toml()
+        """
         return self.details.scenario
 
     @property
     def slots(self) -> pd.DataFrame:
-        """One row per slot: orders, clearing price, energy, money, grid state, ledger gas."""
+        """One row per slot: orders, clearing price, energy, money, grid state, ledger gas::
+
+        result.slots.plot(x="time", y="clearing_price")
+        """
         return self.details.slots
 
     @property
     def trades(self) -> pd.DataFrame:
-        """One row per trade: slot, buyer, seller, kWh, price, value, fee, path length."""
+        """One row per trade: slot, buyer, seller, kWh, price, value, fee, path length::
+
+        result.trades.groupby("seller")["quantity_kwh"].sum()
+        """
         return self.details.trades
 
     @property
     def households(self) -> pd.DataFrame:
-        """One row per household: energy, P2P bought and sold, import, export, bills."""
+        """One row per household: energy, P2P bought and sold, import, export, bills::
+
+        result.households.set_index("household")["bill_change"].sort_values()
+        """
         return self.details.bills
 
     @property
     def violations(self) -> pd.DataFrame:
-        """Every grid limit violated: slot, kind, element, value, limit."""
+        """Every grid limit violated: slot, kind, element, value, limit::
+
+        result.violations.groupby("kind").size()
+        """
         return self.details.violations
 
     @cached_property
@@ -116,16 +131,29 @@ class Result:
     def ledger(self) -> Settlement | None:
         """The settlement the run used (None off chain): its members' accounts
         (``address_of``), balances, the DSO's balance and the gas log. Readable while its chain
-        is open, so give :func:`run` a chain of your own to read it after the run."""
+        is open, so give :func:`run` a chain of your own to read it after the run::
+
+            from peergrid.ledger import open_chain
+
+            with open_chain("embedded") as chain:
+                result = peergrid.run(scenario, chain=chain)
+                result.ledger.balances_micro(), result.ledger.money_conserved()
+        """
         return self.details.ledger
 
     @property
     def timings(self) -> dict[str, float]:
-        """Wall time of each stage of the run, seconds."""
+        """Wall time of each stage of the run, seconds::
+
+        max(result.timings.items(), key=lambda stage: stage[1])
+        """
         return dict(self.details.timings)
 
     def report(self, path: str | Path) -> Path:
-        """Write the self-contained HTML report to ``path``; its path."""
+        """Write the self-contained HTML report to ``path``; its path::
+
+        result.report("report.html")
+        """
         from peergrid.sim.report import write_report
 
         return write_report(self.details, Path(path))
@@ -133,7 +161,10 @@ class Result:
     def save(self, folder: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
         """Write every result file into ``folder`` as ``peergrid run`` does; their paths.
 
-        A folder that holds anything is refused unless ``overwrite``.
+        A folder that holds anything is refused unless ``overwrite``::
+
+            files = result.save("results/my-day", overwrite=True)
+            files["summary"]
         """
         from peergrid.sim.results import write_results
 

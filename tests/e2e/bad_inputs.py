@@ -735,6 +735,129 @@ ORDER_ROWS = [
     ),
 ]
 
+# --- ancillary-service sessions (cda, ncda, ocda) -------------------------------------------
+
+ASK, OFFER = order("A1", "buy", 0.40, 3, bus="14"), order("O1", "sell", 0.33, 2, bus="7")
+VDMA = ("--feeder", "cigre-mv-vdma")
+
+
+def service(text: bytes, mechanism: str, *more: str, id: str, error: str) -> Bad:
+    return clear(text, "-m", mechanism, *more, id=id, error=error)
+
+
+SERVICE_ROWS = [
+    service(
+        book(ASK, order("O9", "sell", 0.3, 1, bus="99")),
+        "ncda",
+        *VDMA,
+        id="service: a bus the feeder does not have",
+        error="order 'O9', field 'bus': '99' is not a bus of feeder 'cigre-mv-vdma'",
+    ),
+    service(
+        book(ASK, order("O9", "sell", 0.3, 1, bus="99")),
+        "cda",
+        *VDMA,
+        id="service: cda on a bus the feeder does not have",
+        error="order 'O9', field 'bus'",
+    ),
+    service(
+        book(ASK, order("O9", "sell", 0.3, 1)),
+        "ocda",
+        *VDMA,
+        id="service: ocda order without a bus",
+        error="order 'O9', field 'bus': is missing",
+    ),
+    service(
+        book(ASK, OFFER, pool="sideways"),
+        "cda",
+        id="service: unknown pool",
+        error="field 'pool': unknown pool 'sideways'",
+    ),
+    service(
+        book(ASK, OFFER, pool="up", params={"pool": "down"}),
+        "cda",
+        id="service: two pools",
+        error="field 'pool'",
+    ),
+    service(
+        book(ASK, OFFER),
+        "ncda",
+        *VDMA,
+        "--param",
+        "pool=left",
+        id="service: unknown pool as a parameter",
+        error="unknown pool 'left'",
+    ),
+    service(
+        book(ASK, order("O0", "sell", 0.3, 0, bus="4")),
+        "ncda",
+        *VDMA,
+        id="service: zero quantity",
+        error="order 'O0', field 'quantity_kwh'",
+    ),
+    service(
+        book(ASK, order("O0", "sell", 0.3, -2, bus="4")),
+        "cda",
+        id="service: negative quantity",
+        error="order 'O0', field 'quantity_kwh'",
+    ),
+    service(
+        b'{"orders": [{"id": "A1", "side": "buy", "bus": "14", "price": NaN, "quantity_kwh": 1}]}',
+        "ncda",
+        *VDMA,
+        id="service: price NaN",
+        error="'price'",
+    ),
+    service(
+        book(ASK, OFFER),
+        "ncda",
+        id="service: ncda without a feeder",
+        error="mechanism 'ncda' needs a feeder",
+    ),
+    service(
+        book(ASK, OFFER),
+        "ocda",
+        id="service: ocda without a feeder",
+        error="mechanism 'ocda' needs a feeder",
+    ),
+    service(
+        book(order("a", "buy", 0.4, 1, bus="5"), order("b", "sell", 0.3, 1, bus="6")),
+        "ocda",
+        "--feeder",
+        "case33bw",
+        id="service: ocda on a feeder without line ratings",
+        error="OCDA's OPF needs the line limits",
+    ),
+    service(
+        book(ASK, OFFER),
+        "cda",
+        "--param",
+        "max_fills=-1",
+        id="service: negative max_fills",
+        error="max_fills",
+    ),
+    service(
+        book(ASK, OFFER),
+        "ncda",
+        *VDMA,
+        "--param",
+        "distance=crow",
+        id="service: unknown distance",
+        error="distance",
+    ),
+    service(
+        book(ASK, OFFER, pool="up"),
+        "dpda",
+        id="service: a pool given to an energy market",
+        error="takes no parameters, got pool",
+    ),
+    _scenario_row(
+        "scenario: an ancillary-service market as the energy market",
+        "ancillary-service market",
+        scenario(market={"mechanism": "ncda"}),
+    ),
+]
+
 # --- clear: the command line -----------------------------------------------------------------
 
 GOOD = book(*PAIR)
@@ -1144,6 +1267,7 @@ ROWS: list[Bad] = [
     *SCENARIO_ROWS,
     *OUTPUT_ROWS,
     *ORDER_ROWS,
+    *SERVICE_ROWS,
     *CLEAR_ROWS,
     *GRID_ROWS,
     *CHAIN_ROWS,

@@ -276,3 +276,35 @@ def test_an_error_message_is_printed_as_written(tmp_path: Path) -> None:
         f"error: {scenario}: name: must be a file name of 1 to 64 letters, digits, '.', '_' or "
         "'-', starting with a letter or digit (it names the results folder), got '[/]'"
     ]
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "weighted", "unsold"),
+    [("cda", 41, {"O2": 1.0, "O4": 1.0}), ("ncda", 19, {"O3": 1.0, "O4": 1.0})],
+)
+def test_clear_an_ancillary_service_session(
+    mechanism: str, weighted: float, unsold: dict[str, float]
+) -> None:
+    done = peergrid(
+        "clear",
+        "--mechanism",
+        mechanism,
+        "--feeder",
+        "cigre-mv-vdma",
+        "--orders",
+        "examples/orders-vdma-example-b.json",
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["price"] is None
+    assert result["info"]["weighted_distance"] == weighted
+    assert result["info"]["unsold_kwh"] == unsold
+    assert result["info"]["pool"] == "up"
+    assert {"path_m", "hops"} <= set(result["trades"][0])
+
+
+def test_clear_help_states_ncda_s_distance() -> None:
+    done = peergrid("clear", "--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    assert "hops on the feeder graph" in text and "cheaper first, then older" in text

@@ -376,7 +376,7 @@ def test_session_invariants(orders: list[Order], ncda: bool, strict: bool) -> No
     for oid, q in traded.items():
         assert q <= by_id[oid].quantity_kwh * (1 + 1e-12)
     # The asks trade in price-descending, then time order.
-    asks = []
+    asks: list[str] = []
     for f in outcome.fills:
         if not asks or asks[-1] != f.buy_order:
             asks.append(f.buy_order)

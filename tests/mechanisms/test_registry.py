@@ -72,5 +72,7 @@ def test_each_family_reads_its_info() -> None:
 
 
 def test_an_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(PeergridError, match=r"unknown mechanism 'nope' \(known: dpda, dpda\+score"):
+    with pytest.raises(
+        PeergridError, match=r"unknown mechanism 'nope' \(known: cda, dpda, dpda\+score"
+    ):
         mechanism_spec("nope")

@@ -7,53 +7,35 @@ console error, its interactive chart draws, and its headline holds the numbers o
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 import peergrid
+from peergrid.sim.browser import headless_chromium
 from peergrid.sim.headline import headline
 from peergrid.sim.summary import RunSummary
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# No sandbox (the tests may run as root) and no background traffic (the machine may be offline).
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.mark.slow
 def test_the_report_renders_and_its_headline_is_the_summary(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "chromium is not installed: run `make browser`"
     scenario = peergrid.Scenario().replace(
         name="browser", households={"count": 8}, ledger={"enabled": True, "market": "community"}
     )
     paths = peergrid.run(scenario).save(tmp_path / "run")
     summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(paths["report"].resolve().as_uri(), wait_until="load")
-            page.wait_for_selector(".plot-container .main-svg", timeout=30_000)
-            shown = page.eval_on_selector_all(
-                ".headline .figure",
-                "els => els.map(e => [e.dataset.key, e.dataset.value, e.innerText])",
-            )
-            images = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(paths["report"].resolve().as_uri(), wait_until="load")
+        page.wait_for_selector(".plot-container .main-svg", timeout=30_000)
+        shown = page.eval_on_selector_all(
+            ".headline .figure",
+            "els => els.map(e => [e.dataset.key, e.dataset.value, e.innerText])",
+        )
+        images = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
     assert errors == []
     assert all(width > 0 for width in images) and len(images) >= 5
     figures = {key: json.loads(value) for key, value, _ in shown}

@@ -55,11 +55,13 @@ def clear_command(
 ) -> None:
     """Clear a JSON order set and print the result as JSON.
 
-    Ancillary-service sessions (cda, ncda, ocda; 004_vdma.md): an ask is a buy order, an offer
-    a sell order; one file is one pool ("pool": "up" or "down" at the top, or --param pool=)
-    of one session. NCDA fills an ask from the nearest suitable offers first: hops on the
-    feeder graph with open switches respected (--param distance=length|impedance to change);
-    equidistant offers go cheaper first, then older (submitted_at, else file order).
+    Ancillary-service sessions (cda, ncda, ocda; 004_vdma.md): an ask is a
+    buy order, an offer a sell order; one file is one pool ("pool": "up" or
+    "down" at the top, or --param pool=) of one session. NCDA fills an ask
+    from the nearest suitable offers first: hops on the feeder graph with
+    open switches respected (--param distance=length|impedance to change);
+    equidistant offers go cheaper first, then older (submitted_at, else the
+    order of the file).
     """
     from peergrid import public
     from peergrid.core.orders import read_order_book

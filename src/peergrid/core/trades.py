@@ -33,9 +33,17 @@ class Trade:
 
     @property
     def value(self) -> float:
+        """What the buyer pays the seller, currency (the grid fee apart)::
+
+        sum(trade.value for trade in clearing.trades)
+        """
         return self.quantity_kwh * self.price
 
     def to_dict(self) -> dict[str, Any]:
+        """The trade as JSON (as ``peergrid clear`` prints it)::
+
+        pd.DataFrame([trade.to_dict() for trade in clearing.trades])
+        """
         out: dict[str, Any] = {
             "buyer": self.buyer,
             "seller": self.seller,
@@ -72,6 +80,10 @@ class Clearing:
     info: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The clearing as JSON, exactly what ``peergrid clear`` prints::
+
+        json.dumps(peergrid.clear(orders, mechanism="mcafee").to_dict())
+        """
         return {
             "price": self.price,
             "trades": [t.to_dict() for t in self.trades],

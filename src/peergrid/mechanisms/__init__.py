@@ -11,7 +11,7 @@ defaults), so the name a user calls and the package the code imports are one thi
 import sys
 import types
 
-from peergrid.mechanisms.info import AuctionInfo, ScoredAuctionInfo
+from peergrid.mechanisms.info import AuctionInfo, ScoredAuctionInfo, ServiceMarketInfo
 from peergrid.mechanisms.registry import (
     MECHANISMS,
     MechanismSpec,
@@ -27,6 +27,7 @@ __all__ = [
     "MechanismSpec",
     "Parameter",
     "ScoredAuctionInfo",
+    "ServiceMarketInfo",
     "check_params",
     "clear",
     "mechanism_spec",

@@ -6,12 +6,15 @@ session, cleared once; time priority is ``submitted_at`` (the file's order other
 trade has its own price (the mid-point of its ask and offer), so a clearing's uniform ``price``
 is None.
 
-This module reads the markets' parameters, checks the orders against the feeder (every bus must
-be one of its buses), measures the path of every trade on the feeder (metres and hops, from the
-grid layer's cached distance matrices) and builds the :class:`~peergrid.core.trades.Clearing`:
-``trades``, every order's cleared kWh in ``allocations``, and in ``info`` what is left at gate
-closure (asks unsatisfied, offers unsold: both go to external resources), the pool, the distance
-metric and the quantity-weighted distance of the trades.
+This module holds what the markets share: a trade as the book makes it (:class:`Fill`), an order
+leaving the book unfilled (:class:`Cancellation`), the distance table between buses
+(:class:`BusDistances`); and it reads the markets' parameters, checks the orders against the
+feeder (every bus must be one of its buses), measures the path of every trade on the feeder
+(metres and hops, from the grid layer's cached distance matrices) and builds the
+:class:`~peergrid.core.trades.Clearing`: ``trades``, every order's cleared kWh in
+``allocations``, and in ``info`` what is left at gate closure (asks unsatisfied, offers unsold:
+both go to external resources), the pool, the distance metric and the quantity-weighted distance
+of the trades.
 """
 
 from __future__ import annotations
@@ -19,17 +22,119 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from peergrid.core.errors import GridError, OrderError
 from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Clearing, Trade
 
 if TYPE_CHECKING:
+    from peergrid.grid.distance import DistanceMatrix
     from peergrid.grid.feeder_types import Feeder
-    from peergrid.mechanisms.cda import BusDistances, Cancellation, Fill
 
 # The grid layer is imported where it is used: listing the mechanisms must not load pandapower.
+
+
+class Fill(NamedTuple):
+    """One trade: ``quantity`` (kWh) from the sell order to the buy order at ``price``."""
+
+    buy_order: str
+    sell_order: str
+    buyer: str
+    seller: str
+    quantity: float
+    price: float
+    buy_bus: str | None
+    sell_bus: str | None
+
+
+class Cancellation(NamedTuple):
+    """An order that left the book unfilled: ``remaining`` kWh, and why (``"self-trade"``,
+    ``"fill-limit"``, ``"owner"``)."""
+
+    order_id: str
+    remaining: float
+    reason: str
+
+
+class BusDistances:
+    """Distances between bus labels (as orders carry them), and for each bus the other buses
+    grouped by equal distance, nearest group first.
+
+    Distances equal to within ``1e-9`` of the larger are one group (a sum of line lengths
+    computed along two paths may differ in its last bits).
+    """
+
+    def __init__(self, labels: Sequence[str], values: npt.ArrayLike, metric: str = "") -> None:
+        matrix = np.asarray(values, dtype=float)
+        if matrix.shape != (len(labels), len(labels)):
+            raise ValueError(f"a {len(labels)}-bus table needs a square matrix, got {matrix.shape}")
+        self.labels = tuple(labels)
+        self.values = matrix
+        self.metric = metric
+        self._index = {label: i for i, label in enumerate(self.labels)}
+        self._groups = [self._group(i) for i in range(len(self.labels))]
+        self._all = [tuple(range(len(self.labels) + 1))]  # one group: the taker's bus unknown
+        # rank[i][j]: the place of j's group among i's groups (0: the nearest), so that the
+        # scan's "nearest first" ties exactly where the groups do
+        self._ranks = [self._rank_row(groups) for groups in (*self._groups, self._all)]
+
+    @classmethod
+    def from_matrix(cls, matrix: DistanceMatrix) -> BusDistances:
+        """From the grid layer's distance matrix (bus ids as decimal labels)."""
+        return cls([str(b) for b in matrix.buses], matrix.values, matrix.metric)
+
+    def _group(self, i: int) -> list[tuple[int, ...]]:
+        row = self.values[i]
+        order = sorted(range(len(row)), key=lambda j: (row[j], j))
+        groups: list[list[int]] = []
+        last = -math.inf
+        for j in order:
+            if groups and row[j] - last <= 1e-9 * max(1.0, abs(row[j])):
+                groups[-1].append(j)
+            else:
+                groups.append([j])
+                last = row[j]
+        groups.append([len(self.labels)])  # the unknown buses, after every known one
+        return [tuple(g) for g in groups]
+
+    def _rank_row(self, groups: list[tuple[int, ...]]) -> list[int]:
+        row = [0] * (len(self.labels) + 1)
+        for rank, group in enumerate(groups):
+            for j in group:
+                row[j] = rank
+        return row
+
+    def rank(self, position: int, other: int) -> int:
+        """The place of ``other``'s distance group seen from ``position`` (0: the nearest group;
+        an unknown ``position`` sees every bus in group 0, an unknown ``other`` is last)."""
+        return self._ranks[position][other]
+
+    def index(self, bus: str | None) -> int:
+        """Position of ``bus``; ``len(labels)`` (the unknown place) when the table lacks it."""
+        if bus is None:
+            return len(self.labels)
+        return self._index.get(bus, len(self.labels))
+
+    def knows(self, bus: str | None) -> bool:
+        return bus is not None and bus in self._index
+
+    def groups(self, position: int) -> list[tuple[int, ...]]:
+        """Positions (the unknown place included) by distance from ``position``, nearest first."""
+        if position == len(self.labels):
+            return self._all
+        return self._groups[position]
+
+    def between(self, a: str | None, b: str | None) -> float:
+        """Distance between two labels; inf when either is unknown."""
+        i, j = self.index(a), self.index(b)
+        if i == len(self.labels) or j == len(self.labels):
+            return math.inf
+        return float(self.values[i, j])
+
 
 MAX_FILLS_LIMIT = 2**31
 """Largest ``max_fills`` accepted (the contract's own bound is 32; off chain any count works)."""
@@ -132,10 +237,11 @@ class FeederPaths:
     @classmethod
     def of(cls, feeder: Feeder, metric: str) -> FeederPaths:
         from peergrid.grid.distance import distance_matrices
-        from peergrid.mechanisms.cda import BusDistances
 
         matrices = distance_matrices(feeder, ("length", "hops", metric))  # type: ignore[arg-type]
-        tables = {m: BusDistances.from_matrix(matrix) for m, matrix in matrices.items()}
+        tables: dict[str, BusDistances] = {
+            m: BusDistances.from_matrix(matrix) for m, matrix in matrices.items()
+        }
         return cls(feeder.name, tables["length"], tables["hops"], tables[metric])
 
 

@@ -46,27 +46,40 @@ took is unsold. The worked example 6B of the digest is a test of this equality.
 from __future__ import annotations
 
 import heapq
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
-
-import numpy as np
-import numpy.typing as npt
 
 from peergrid.core.errors import PeergridError
 from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Clearing
 from peergrid.mechanisms.ancillary import (
+    BusDistances,
+    Cancellation,
     FeederPaths,
+    Fill,
     SessionParameters,
     check_orders,
     service_clearing,
 )
 
 if TYPE_CHECKING:
-    from peergrid.grid.distance import DistanceMatrix
     from peergrid.grid.feeder_types import Feeder
+
+__all__ = [
+    "BookOrder",
+    "BusDistances",
+    "Cancellation",
+    "ContinuousBook",
+    "Fill",
+    "RestingOrder",
+    "SessionOutcome",
+    "clear_cda",
+    "clear_ncda",
+    "clear_session",
+    "mid_price",
+    "session_order",
+]
 
 PriceRule = Callable[[float, float], float]
 OrderT = TypeVar("OrderT", bound="BookOrder")
@@ -98,28 +111,6 @@ class BookOrder(Protocol):
     def bus(self) -> str | None: ...
 
 
-class Fill(NamedTuple):
-    """One trade: ``quantity`` (kWh) from the sell order to the buy order at ``price``."""
-
-    buy_order: str
-    sell_order: str
-    buyer: str
-    seller: str
-    quantity: float
-    price: float
-    buy_bus: str | None
-    sell_bus: str | None
-
-
-class Cancellation(NamedTuple):
-    """An order that left the book unfilled: ``remaining`` kWh, and why (``"self-trade"``,
-    ``"fill-limit"``, ``"owner"``)."""
-
-    order_id: str
-    remaining: float
-    reason: str
-
-
 class RestingOrder(NamedTuple):
     """A resting order as :meth:`ContinuousBook.resting` shows it."""
 
@@ -129,82 +120,6 @@ class RestingOrder(NamedTuple):
     remaining: float
     price: float
     bus: str | None
-
-
-class BusDistances:
-    """Distances between bus labels (as orders carry them), and for each bus the other buses
-    grouped by equal distance, nearest group first.
-
-    Distances equal to within ``1e-9`` of the larger are one group (a sum of line lengths
-    computed along two paths may differ in its last bits).
-    """
-
-    def __init__(self, labels: Sequence[str], values: npt.ArrayLike, metric: str = "") -> None:
-        matrix = np.asarray(values, dtype=float)
-        if matrix.shape != (len(labels), len(labels)):
-            raise ValueError(f"a {len(labels)}-bus table needs a square matrix, got {matrix.shape}")
-        self.labels = tuple(labels)
-        self.values = matrix
-        self.metric = metric
-        self._index = {label: i for i, label in enumerate(self.labels)}
-        self._groups = [self._group(i) for i in range(len(self.labels))]
-        self._all = [tuple(range(len(self.labels) + 1))]  # one group: the taker's bus unknown
-        # rank[i][j]: the place of j's group among i's groups (0: the nearest), so that the
-        # scan's "nearest first" ties exactly where the groups do
-        self._ranks = [self._rank_row(groups) for groups in (*self._groups, self._all)]
-
-    @classmethod
-    def from_matrix(cls, matrix: DistanceMatrix) -> BusDistances:
-        """From the grid layer's distance matrix (bus ids as decimal labels)."""
-        return cls([str(b) for b in matrix.buses], matrix.values, matrix.metric)
-
-    def _group(self, i: int) -> list[tuple[int, ...]]:
-        row = self.values[i]
-        order = sorted(range(len(row)), key=lambda j: (row[j], j))
-        groups: list[list[int]] = []
-        last = -math.inf
-        for j in order:
-            if groups and row[j] - last <= 1e-9 * max(1.0, abs(row[j])):
-                groups[-1].append(j)
-            else:
-                groups.append([j])
-                last = row[j]
-        groups.append([len(self.labels)])  # the unknown buses, after every known one
-        return [tuple(g) for g in groups]
-
-    def _rank_row(self, groups: list[tuple[int, ...]]) -> list[int]:
-        row = [0] * (len(self.labels) + 1)
-        for rank, group in enumerate(groups):
-            for j in group:
-                row[j] = rank
-        return row
-
-    def rank(self, position: int, other: int) -> int:
-        """The place of ``other``'s distance group seen from ``position`` (0: the nearest group;
-        an unknown ``position`` sees every bus in group 0, an unknown ``other`` is last)."""
-        return self._ranks[position][other]
-
-    def index(self, bus: str | None) -> int:
-        """Position of ``bus``; ``len(labels)`` (the unknown place) when the table lacks it."""
-        if bus is None:
-            return len(self.labels)
-        return self._index.get(bus, len(self.labels))
-
-    def knows(self, bus: str | None) -> bool:
-        return bus is not None and bus in self._index
-
-    def groups(self, position: int) -> list[tuple[int, ...]]:
-        """Positions (the unknown place included) by distance from ``position``, nearest first."""
-        if position == len(self.labels):
-            return self._all
-        return self._groups[position]
-
-    def between(self, a: str | None, b: str | None) -> float:
-        """Distance between two labels; inf when either is unknown."""
-        i, j = self.index(a), self.index(b)
-        if i == len(self.labels) or j == len(self.labels):
-            return math.inf
-        return float(self.values[i, j])
 
 
 class _Rest:
@@ -270,11 +185,13 @@ class ContinuousBook:
         self.cancellations: list[Cancellation] = []
         self._seq = 0
         self._buys: list[_Entry] = []
-        self._sells: list[_Entry] = []  # CDA
+        self._sells: list[_Entry] = []  # every offer (NCDA: for the quick test of a crossing)
         n = len(distances.labels) + 1 if distances is not None else 1
         self._sells_at: list[list[_Entry]] = [[] for _ in range(n)]  # NCDA: per bus position
-        self._sells_of: dict[str, list[_Rest]] = {}  # NCDA: each agent's resting offers
+        self._sells_of: dict[str, list[_Entry]] = {}  # NCDA: each agent's offers, a heap
         self._resting: dict[str, _Rest] = {}
+        self._bus_index = {b: i for i, b in enumerate(distances.labels)} if distances else {}
+        self._unknown = len(self._bus_index)  # the position of buses the table does not know
 
     # -- orders ------------------------------------------------------------------------------
     def place(self, order: BookOrder) -> list[Fill]:
@@ -286,7 +203,7 @@ class ContinuousBook:
         seq = self._seq
         self._seq = seq + 1
         bus = order.bus
-        bus_index = self.distances.index(bus) if self.distances is not None else 0
+        bus_index = self._bus_index.get(bus, self._unknown) if bus is not None else self._unknown
         fills: list[Fill] = []
         if is_buy:
             if self.ncda:
@@ -308,11 +225,12 @@ class ContinuousBook:
                 self._resting[order.id] = rest
                 if is_buy:
                     heapq.heappush(self._buys, (-price, seq, rest))
-                elif self.ncda:
-                    heapq.heappush(self._sells_at[bus_index], (price, seq, rest))
-                    self._sells_of.setdefault(order.agent, []).append(rest)
                 else:
-                    heapq.heappush(self._sells, (price, seq, rest))
+                    entry = (price, seq, rest)
+                    heapq.heappush(self._sells, entry)
+                    if self.ncda:
+                        heapq.heappush(self._sells_at[bus_index], entry)
+                        heapq.heappush(self._sells_of.setdefault(order.agent, []), entry)
         return fills
 
     def cancel(self, order_id: str) -> float:
@@ -338,13 +256,9 @@ class ContinuousBook:
         return buy_price > sell_price if self.strict else buy_price >= sell_price
 
     def _still_crosses(self, is_buy: bool, price: float) -> bool:
+        head = _head(self._sells) if is_buy else None
         if is_buy:
-            heaps = self._sells_at if self.ncda else [self._sells]
-            for heap in heaps:
-                head = _head(heap)
-                if head is not None and self._crosses(price, head.price):
-                    return True
-            return False
+            return head is not None and self._crosses(price, head.price)
         head = _head(self._buys)
         return head is not None and self._crosses(head.price, price)
 
@@ -424,15 +338,15 @@ class ContinuousBook:
     def _cancel_own_offers(self, taker: BookOrder, price: float) -> None:
         """NCDA's scan cancels every crossing offer of the taker's agent (price-time order)."""
         own = self._sells_of.get(taker.agent)
-        if not own:
-            return
-        alive = [r for r in own if not r.gone]
-        crossing = sorted(
-            (r for r in alive if self._crosses(price, r.price)), key=lambda r: (r.price, r.seq)
-        )
-        for rest in crossing:
-            self._remove(rest, SELF_TRADE)
-        self._sells_of[taker.agent] = [r for r in alive if not r.gone]
+        while own:
+            rest = own[0][2]
+            if rest.gone:
+                heapq.heappop(own)
+            elif self._crosses(price, rest.price):
+                heapq.heappop(own)
+                self._remove(rest, SELF_TRADE)
+            else:
+                break
 
     def _take_nearest(
         self, taker: BookOrder, price: float, remaining: float, position: int, fills: list[Fill]
@@ -440,9 +354,13 @@ class ContinuousBook:
         """NCDA without a fill limit: nearest group of buses first, in a group the best offer
         (price, then arrival) among the buses' best."""
         assert self.distances is not None
+        strict = self.strict
+        # Most arriving asks cross nothing: the cheapest offer of all says so at once.
+        cheapest = _head(self._sells)
+        if cheapest is None or not (price > cheapest.price if strict else price >= cheapest.price):
+            return remaining
         self._cancel_own_offers(taker, price)
         heaps = self._sells_at
-        strict = self.strict
         for group in self.distances.groups(position):
             while remaining > 0:
                 best: _Entry | None = None

@@ -464,16 +464,28 @@ class Scenario(_Section):
 
     @property
     def reference_price(self) -> float:
+        """The market's reference price per kWh: ``[market] reference_price``, else the mid-point
+        of the retail and feed-in tariffs::
+
+            peergrid.Scenario().reference_price
+        """
         if self.market.reference_price is not None:
             return self.market.reference_price
         return (self.tariffs.retail_per_kwh + self.tariffs.feed_in_per_kwh) / 2.0
 
     @property
     def output_directory(self) -> Path:
+        """Where ``peergrid run`` writes this scenario's results (``{name}`` filled in)::
+
+        peergrid.Scenario().replace(name="sunny").output_directory
+        """
         return Path(self.output.directory.replace("{name}", self.name))
 
     def to_toml(self) -> str:
-        """The scenario as a TOML file's text; :meth:`load` reads it back to an equal scenario."""
+        """The scenario as a TOML file's text; :meth:`load` reads it back to an equal scenario::
+
+        Path("variant.toml").write_text(scenario.replace(time={"days": 7}).to_toml())
+        """
         return tomli_w.dumps(self.model_dump(mode="json", exclude_none=True))
 
     @classmethod

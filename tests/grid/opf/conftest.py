@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
+from collections.abc import Iterable
 
 import pandapower as pp
 
 from peergrid.grid.feeders import Feeder, GridLimits
 from peergrid.grid.opf import RadialNetwork
+from peergrid.grid.service import ServiceDelivery, service_draws_kw
 
 # The OPF's voltages against the AC power flow's, for a tight relaxation on a net of lines.
 AC_TOLERANCE_PU = 1e-4
@@ -41,3 +44,21 @@ def case33bw() -> Feeder:
         net = pn.case33bw()
     buses = list(dict.fromkeys(int(b) for b in net.load.bus))
     return Feeder("case33bw", net, buses, 12.66, GridLimits(0.90, 1.10))
+
+
+def ac_state(
+    feeder: Feeder, pool: str, deliveries: Iterable[ServiceDelivery]
+) -> tuple[float, float, float]:
+    """Max line loading (%), min and max |V| (p.u.) by pandapower's AC power flow of the
+    feeder's base case plus an ancillary-service pool's deliveries."""
+    net = copy.deepcopy(feeder.net)
+    for bus, kw in service_draws_kw(pool, deliveries).items():
+        pp.create_load(net, bus, p_mw=kw / 1000.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pp.runpp(net)
+    return (
+        float(net.res_line.loading_percent.max()),
+        float(net.res_bus.vm_pu.min()),
+        float(net.res_bus.vm_pu.max()),
+    )
