@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from peergrid.core.errors import OrderError, PeergridError
 from peergrid.core.orders import Order, Side
 from peergrid.ledger import EmbeddedChain
-from peergrid.mechanisms.cda import BusDistances, clear_session
+from peergrid.mechanisms.cda import BusDistances, ContinuousBook, clear_session
 from peergrid.platform.service_market import (
     ServiceMarket,
     feeder_map_table,
@@ -243,3 +243,24 @@ def test_a_stream_that_meets_every_rule_on_the_embedded_chain(ncda: bool) -> Non
     assert_parity(record, market.resting(9, "down"), orders, HOPS, ncda=ncda, max_fills=2)
     assert len(record.trades) > 60
     assert {c.reason for c in record.cancellations} == {"self-trade", "fill-limit"}
+
+
+def test_lengths_equal_to_within_rounding_tie_on_chain_and_in_both_engine_scans() -> None:
+    """Two offers 1 m and 1 m + 1e-12 from the ask: one distance group for the engine (its
+    fill-limited scan too) and one millimetre on the feeder map, so the cheaper goes first."""
+    near = BusDistances(
+        ["t", "x", "y"], [[0, 1.0, 1.0 + 1e-12], [1.0, 0, 2.0], [1.0 + 1e-12, 2.0, 0]]
+    )
+    orders = [
+        Order("ox", "X", Side.SELL, 1, 0.30, bus="x"),
+        Order("oy", "Y", Side.SELL, 1, 0.29, bus="y"),
+        Order("a", "T", Side.BUY, 1, 0.40, bus="t"),
+    ]
+    market = ServiceMarket.open(EmbeddedChain(), near, {"X": "x", "Y": "y", "T": "t"}, scale=1000)
+    market.open_session(1, ncda=True)
+    record = market.place_stream(1, "up", orders)
+    assert [(t.buy_order, t.sell_order) for t in record.trades] == [("a", "oy")]
+    for max_fills in (None, 32):
+        book = ContinuousBook(ncda=True, distances=near, max_fills=max_fills)
+        fills = [f for o in orders for f in book.place(o)]
+        assert [(f.buy_order, f.sell_order) for f in fills] == [("a", "oy")]
