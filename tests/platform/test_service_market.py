@@ -17,14 +17,14 @@ from hypothesis import strategies as st
 from peergrid.core.errors import OrderError, PeergridError
 from peergrid.core.orders import Order, Side
 from peergrid.ledger import EmbeddedChain
-from peergrid.mechanisms.cda import BusDistances, clear_session
+from peergrid.mechanisms.cda import BusDistances, ContinuousBook, clear_session
 from peergrid.platform.service_market import (
     ServiceMarket,
     feeder_map_table,
     floor_mid_price,
 )
 
-from .service_parity import DISTANCES, assert_parity, streams
+from .service_parity import BUSES, DISTANCES, assert_parity, random_stream, streams
 
 FAST = settings(
     max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -44,10 +44,11 @@ def parity_case(
     max_fills: int,
     metric: str,
     session_clear: bool,
+    strict: bool = True,
 ) -> None:
     members, orders = case
     distances = DISTANCES[metric]
-    market = ServiceMarket.open(EmbeddedChain(), distances, members)
+    market = ServiceMarket.open(EmbeddedChain(), distances, members, strict=strict)
     session = 3
     if session_clear:
         cleared = market.clear_session(session, {pool: orders}, ncda=ncda, max_fills=max_fills)
@@ -68,6 +69,7 @@ def parity_case(
         ncda=ncda,
         max_fills=max_fills,
         session_clear=session_clear,
+        strict=strict,
     )
     other = "down" if pool == "up" else "up"
     assert market.resting(session, other) == ((), ())  # pools are independent books
@@ -80,6 +82,7 @@ def parity_case(
     pool=st.sampled_from(["up", "down"]),
     max_fills=FILL_LIMITS,
     session_clear=st.booleans(),
+    strict=st.booleans(),
 )
 def test_the_chain_clears_every_stream_as_the_engine(
     case: tuple[dict[str, str | None], list[Order]],
@@ -87,8 +90,11 @@ def test_the_chain_clears_every_stream_as_the_engine(
     pool: str,
     max_fills: int,
     session_clear: bool,
+    strict: bool,
 ) -> None:
-    parity_case(case, ncda, pool, max_fills, "hops", session_clear)
+    """``strict``: the VDMA's strict suitability, or the contract deployed to cross also at
+    equal prices."""
+    parity_case(case, ncda, pool, max_fills, "hops", session_clear, strict)
 
 
 @FAST
@@ -109,6 +115,7 @@ def test_ncda_by_line_length_on_chain_is_the_engine_s(
     max_fills=FILL_LIMITS,
     metric=st.sampled_from(["hops", "length"]),
     session_clear=st.booleans(),
+    strict=st.booleans(),
 )
 def test_the_chain_clears_every_stream_as_the_engine_many(
     case: tuple[dict[str, str | None], list[Order]],
@@ -117,8 +124,9 @@ def test_the_chain_clears_every_stream_as_the_engine_many(
     max_fills: int,
     metric: str,
     session_clear: bool,
+    strict: bool,
 ) -> None:
-    parity_case(case, ncda, pool, max_fills, metric, session_clear)
+    parity_case(case, ncda, pool, max_fills, metric, session_clear, strict)
 
 
 # --- the worked example 6B (004_vdma.md §6 B) on chain -------------------------------------------
@@ -229,3 +237,38 @@ def test_bad_sessions_are_refused() -> None:
         market.place_stream(1, "sideways", [])
     with pytest.raises(PeergridError, match="max_fills must be from 0 to 32"):
         market.place_stream(1, "up", [], max_fills=33)
+
+
+@pytest.mark.parametrize("ncda", [False, True])
+def test_a_stream_that_meets_every_rule_on_the_embedded_chain(ncda: bool) -> None:
+    """The anvil stream's fast sibling: the paper's shouts, agents sharing buses, a fill limit
+    of 2, so that trades, self-trades and fill limits all happen, each as the engine's."""
+    members = {f"brp{k}": BUSES[k % 5] for k in range(8)}
+    orders = random_stream(240, seed=7, members=members)
+    market = ServiceMarket.open(EmbeddedChain(), HOPS, members)
+    market.open_session(9, ncda=ncda)
+    record = market.place_stream(9, "down", orders, max_fills=2)
+    assert_parity(record, market.resting(9, "down"), orders, HOPS, ncda=ncda, max_fills=2)
+    assert len(record.trades) > 60
+    assert {c.reason for c in record.cancellations} == {"self-trade", "fill-limit"}
+
+
+def test_lengths_equal_to_within_rounding_tie_on_chain_and_in_both_engine_scans() -> None:
+    """Two offers 1 m and 1 m + 1e-12 from the ask: one distance group for the engine (its
+    fill-limited scan too) and one millimetre on the feeder map, so the cheaper goes first."""
+    near = BusDistances(
+        ["t", "x", "y"], [[0, 1.0, 1.0 + 1e-12], [1.0, 0, 2.0], [1.0 + 1e-12, 2.0, 0]]
+    )
+    orders = [
+        Order("ox", "X", Side.SELL, 1, 0.30, bus="x"),
+        Order("oy", "Y", Side.SELL, 1, 0.29, bus="y"),
+        Order("a", "T", Side.BUY, 1, 0.40, bus="t"),
+    ]
+    market = ServiceMarket.open(EmbeddedChain(), near, {"X": "x", "Y": "y", "T": "t"}, scale=1000)
+    market.open_session(1, ncda=True)
+    record = market.place_stream(1, "up", orders)
+    assert [(t.buy_order, t.sell_order) for t in record.trades] == [("a", "oy")]
+    for max_fills in (None, 32):
+        book = ContinuousBook(ncda=True, distances=near, max_fills=max_fills)
+        fills = [f for o in orders for f in book.place(o)]
+        assert [(f.buy_order, f.sell_order) for f in fills] == [("a", "oy")]
