@@ -95,6 +95,7 @@ FACES: dict[str, list[str]] = {
         "MECHANISMS",
         "MechanismSpec",
         "Parameter",
+        "QuotaAuctionInfo",
         "ScoredAuctionInfo",
         "ServiceMarketInfo",
         "check_params",

@@ -144,6 +144,7 @@ def test_catalogues_list_what_exists() -> None:
         "cda",
         "ncda",
         "ocda",
+        "ev-quota",
     }
     assert "distance_charge_per_m" in [p.name for p in mechanisms["dpda+score"].parameters]
 

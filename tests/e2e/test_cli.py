@@ -248,7 +248,7 @@ def test_mechanisms_lists_the_registry_as_json() -> None:
     done = peergrid("mechanisms", "--json")
     assert done.returncode == 0, done.stderr
     registry = json.loads(done.stdout)
-    assert set(registry) == {"dpda", "mcafee", "dpda+score", "mcafee+score", "cda", "ncda", "ocda"}
+    assert set(registry) == {"dpda", "mcafee", "dpda+score", "mcafee+score", "cda", "ncda", "ocda", "ev-quota"}
     assert registry["ncda"]["needs_feeder"] and not registry["dpda"]["needs_feeder"]
     charge = registry["dpda+score"]["parameters"][0]
     assert charge == {

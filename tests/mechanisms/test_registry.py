@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from peergrid.mechanisms.ev_quota import QuotaParameters
+
 from peergrid.core.errors import OrderError, PeergridError
 from peergrid.mechanisms import MECHANISMS, AuctionInfo, ScoredAuctionInfo, mechanism_spec
 from peergrid.mechanisms.score_matching import ScoreParameters
@@ -26,7 +28,8 @@ def test_every_name_resolves_to_its_module(name: str) -> None:
     assert path.parent == MECHANISMS_DIR
     # The name says where to look: `dpda` is dpda.py; `dpda+score` is the Score Matching
     # pairing (score_matching.py) over the DPDA (dpda.py); NCDA shares CDA's book (cda.py).
-    base, _, pairing = name.partition("+")
+    # A hyphen in a name is an underscore in its module (`ev-quota` is ev_quota.py).
+    base, _, pairing = name.replace("-", "_").partition("+")
     base = {"ncda": "cda"}.get(base, base)
     assert (MECHANISMS_DIR / f"{base}.py").exists()
     assert path.stem == (base if not pairing else f"{pairing}_matching")
@@ -40,6 +43,16 @@ def test_parameters_are_described_with_the_defaults_the_algorithm_uses(name: str
         defaults = {p.name: p.default for p in spec.parameters}
         assert spec.read_params is not None
         assert spec.read_params(defaults) == spec.read_params({})
+        assert all(p.description for p in spec.parameters)
+        with pytest.raises(OrderError, match="unknown parameter"):
+            spec.check_params({"not_a_parameter": 1})
+        return
+    if name == "ev-quota":
+        # The stations and the margin have no default; the rest are QuotaParameters' own.
+        given = {p.name: p.default for p in spec.parameters if p.default != "required"}
+        assert {p.name for p in spec.parameters} - set(given) == {"evs", "capacity_margin_kw"}
+        with_margin = {**given, "capacity_margin_kw": 1.0}
+        assert QuotaParameters.from_params(with_margin) == QuotaParameters(1.0)
         assert all(p.description for p in spec.parameters)
         with pytest.raises(OrderError, match="unknown parameter"):
             spec.check_params({"not_a_parameter": 1})

@@ -277,7 +277,8 @@ def parse_order_book(
     """Parse the JSON order-set format: ``{"orders": [...], "params": {...}}``.
 
     An optional top-level ``"pool"`` (the ancillary-service markets' ``"up"`` or ``"down"``) is
-    returned as the parameter ``pool``.
+    returned as the parameter ``pool``, a top-level ``"evs"`` (the charging stations of the EV
+    quota auction) as the parameter ``evs``.
 
     The text goes through the one input loader (:mod:`peergrid.core.inputs`); every error is an
     :class:`OrderError` whose message starts with ``source`` (the file's name) when given.
@@ -301,10 +302,11 @@ def read_order_book(path: str | Path) -> tuple[list[Order], dict[str, Any]]:
 def _order_book(document: Any) -> tuple[list[Order], dict[str, Any]]:
     if not isinstance(document, dict):
         raise OrderError("the order file must be a JSON object with an 'orders' list")
-    unknown = sorted(set(document) - {"orders", "params", "pool"})
+    unknown = sorted(set(document) - {"orders", "params", "pool", "evs"})
     if unknown:
         raise OrderError(
-            f"unknown field {unknown[0]!r} (an order file has 'orders', 'params' and 'pool')",
+            f"unknown field {unknown[0]!r} (an order file has 'orders', 'params', 'pool' and "
+            "'evs')",
             field=unknown[0],
         )
     raw_orders = document.get("orders")
@@ -327,6 +329,13 @@ def _order_book(document: Any) -> tuple[list[Order], dict[str, Any]]:
                 field="pool",
             )
         params = {**params, "pool": document["pool"]}
+    for name in ("evs",):
+        # The EV quota auction's stations stand beside the orders; like the pool they reach the
+        # mechanism as a parameter, so a mechanism that has none refuses them as such.
+        if name in document:
+            if name in params:
+                raise OrderError(f"{name!r} given both at the top and in 'params'", field=name)
+            params = {**params, name: document[name]}
     return orders_from_dicts(raw_orders), params
 
 

@@ -11,7 +11,12 @@ defaults), so the name a user calls and the package the code imports are one thi
 import sys
 import types
 
-from peergrid.mechanisms.info import AuctionInfo, ScoredAuctionInfo, ServiceMarketInfo
+from peergrid.mechanisms.info import (
+    AuctionInfo,
+    QuotaAuctionInfo,
+    ScoredAuctionInfo,
+    ServiceMarketInfo,
+)
 from peergrid.mechanisms.registry import (
     MECHANISMS,
     MechanismSpec,
@@ -26,6 +31,7 @@ __all__ = [
     "AuctionInfo",
     "MechanismSpec",
     "Parameter",
+    "QuotaAuctionInfo",
     "ScoredAuctionInfo",
     "ServiceMarketInfo",
     "check_params",

@@ -113,3 +113,26 @@ class ServiceMarketInfo(AuctionInfo):
             opf_solves=int(info.get("opf_solves", 0)),
             limited_by_network_kwh=float(info.get("limited_by_network_kwh", 0.0)),
         )
+
+
+@dataclass(frozen=True)
+class QuotaAuctionInfo(AuctionInfo):
+    """The EV charging quota auction (001b_book.md ch. 9): the satisfaction rate β, whether the
+    demands exceeded the margin (only then is an auction held), the margin and total demand."""
+
+    beta: float = 1.0
+    auction_held: bool = False
+    capacity_margin_kw: float = 0.0
+    total_demand_kw: float = 0.0
+    pricing: str = "mid-point"
+
+    @classmethod
+    def from_mapping(cls, info: Mapping[str, Any]) -> Self:
+        return cls(
+            **cls._fields(info),
+            beta=float(info.get("beta", 1.0)),
+            auction_held=bool(info.get("auction_held", False)),
+            capacity_margin_kw=float(info.get("capacity_margin_kw", 0.0)),
+            total_demand_kw=float(info.get("total_demand_kw", 0.0)),
+            pricing=str(info.get("pricing", "mid-point")),
+        )

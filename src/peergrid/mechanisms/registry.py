@@ -31,7 +31,14 @@ from peergrid.core.trades import Clearing
 from peergrid.mechanisms.ancillary import PARAMETER_DOCS, SessionParameters
 from peergrid.mechanisms.cda import clear_cda, clear_ncda
 from peergrid.mechanisms.dpda import clear_dpda
-from peergrid.mechanisms.info import AuctionInfo, ScoredAuctionInfo, ServiceMarketInfo
+from peergrid.mechanisms.ev_quota import DEFAULT_TARIFF_PER_KWH, clear_ev_quota_params
+from peergrid.mechanisms.ev_quota import check_params as check_quota_params
+from peergrid.mechanisms.info import (
+    AuctionInfo,
+    QuotaAuctionInfo,
+    ScoredAuctionInfo,
+    ServiceMarketInfo,
+)
 from peergrid.mechanisms.mcafee import clear_mcafee
 from peergrid.mechanisms.ocda import clear_ocda, ocda_parameters
 from peergrid.mechanisms.score_matching import (
@@ -74,6 +81,9 @@ class MechanismSpec:
     service: bool = False  # an ancillary-service market, not the energy market of a scenario
     clear_on_feeder: FeederClearFunction | None = None
     read_params: Callable[[Mapping[str, Any]], object] | None = None  # checks, raises
+    # A scenario's energy market can run it (not an ancillary-service session, not the EV
+    # charging quota auction).
+    energy_market: bool = True
 
     def check_params(self, params: Mapping[str, Any]) -> None:
         """Raise the error :meth:`clear` would raise for these parameters, without clearing."""
@@ -175,6 +185,59 @@ def _service(
         service=True,
         clear_on_feeder=clear,
         read_params=read,
+        energy_market=False,
+    )
+
+
+def _ev_quota() -> MechanismSpec:
+    def run(
+        orders: Sequence[Order], params: Mapping[str, Any], distances: DistanceTable | None
+    ) -> Clearing:
+        return clear_ev_quota_params(orders, params)
+
+    return MechanismSpec(
+        "ev-quota",
+        "peergrid.mechanisms.ev_quota",
+        "EV charging power quotas: pro-rata pre-allocation of the transformer's margin, then "
+        "a double auction at each pair's mid-point (001b ch. 9, Algorithm 1)",
+        run,
+        QuotaAuctionInfo,
+        parameters=(
+            Parameter(
+                "evs",
+                "",
+                "required",
+                "the charging stations: a list of {id, demand_kwh, rating_kw} (an order file "
+                "gives it at the top); demand on the one-hour basis, compared with the margin",
+            ),
+            Parameter(
+                "capacity_margin_kw",
+                "kW",
+                "required",
+                "P_M: the transformer's capacity margin for the next period (eq. 1)",
+            ),
+            Parameter(
+                "tariff_per_kwh",
+                "token/kWh",
+                DEFAULT_TARIFF_PER_KWH,
+                "charging tariff for the service fee (Table 1, 18:00-22:00)",
+            ),
+            Parameter(
+                "pricing",
+                "",
+                "mid-point",
+                "mid-point: each pair at its own mid-point (Algorithm 1); uniform-last: every "
+                "pair at the last pair's mid-point (the reading of Table 4)",
+            ),
+            Parameter(
+                "fee_on",
+                "",
+                "initial",
+                "quota the service fee is charged on, initial (as Table 4) or final, x 1 h",
+            ),
+        ),
+        read_params=check_quota_params,
+        energy_market=False,
     )
 
 
@@ -234,6 +297,7 @@ def _build() -> dict[str, MechanismSpec]:
             clear_ocda,
             ocda_parameters,
         ),
+        _ev_quota(),
     )
     return {spec.name: spec for spec in specs}
 

@@ -177,7 +177,7 @@ class MarketSection(_Section):
     mechanism: str = Field(
         "dpda",
         description="clearing mechanism, one of "
-        + ", ".join(name for name, spec in MECHANISMS.items() if not spec.service),
+        + ", ".join(name for name, spec in MECHANISMS.items() if spec.energy_market),
     )
     behaviour: Literal["cooperative", "non-cooperative"] = Field(
         "cooperative", description="spread of reserved prices (003_dpda.md §2.11)"
@@ -229,12 +229,17 @@ class MarketSection(_Section):
             raise ValueError(
                 f"unknown mechanism {value!r} (known: {', '.join(sorted(MECHANISMS))})"
             )
-        if MECHANISMS[value].service:
-            energy = sorted(name for name, spec in MECHANISMS.items() if not spec.service)
+        spec = MECHANISMS[value]
+        if not spec.energy_market:
+            energy = sorted(name for name, spec in MECHANISMS.items() if spec.energy_market)
+            what = (
+                "an ancillary-service market (004_vdma.md)"
+                if spec.service
+                else "the EV charging quota auction (001b_book.md ch. 9)"
+            )
             raise ValueError(
-                f"{value!r} is an ancillary-service market (004_vdma.md), not an energy market; "
-                f"it runs with `peergrid clear --mechanism {value}` (energy markets: "
-                f"{', '.join(energy)})"
+                f"{value!r} is {what}, not an energy market; it runs with "
+                f"`peergrid clear --mechanism {value}` (energy markets: {', '.join(energy)})"
             )
         return value
 
