@@ -139,7 +139,9 @@ def summarise(
         "gas_used": int(slots["gas_used"].sum()),
     }
     if not scenario.market.enabled:
-        summary["mechanism"] = scenario.ancillary.mechanism
+        summary["mechanism"] = (
+            "ev-quota" if scenario.ev_quota.enabled else scenario.ancillary.mechanism
+        )
     if sessions is not None:
         summary |= session_figures(scenario, sessions)
     if ledger is not None:

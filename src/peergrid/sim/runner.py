@@ -2,7 +2,8 @@
 
 With ``[ancillary]`` enabled, every hour also has its ancillary-service sessions
 (:mod:`peergrid.sim.ancillary.sessions`), run after the hour's last slot, beside the energy
-market; with ``market.enabled = false`` the sessions run alone, hour by hour.
+market; with ``market.enabled = false`` the sessions run alone, hour by hour. With
+``[ev_quota]`` enabled the EV quota day runs alone (:mod:`peergrid.sim.ev_quota.day`).
 
 Every slot, each household forms its order from its forecast, the trading cycle clears, what
 the ledger would refuse is voided, what is not matched goes to the supplier, the slot's
@@ -38,6 +39,8 @@ from peergrid.platform.settlement import MarketSetup, Settlement, open_settlemen
 from peergrid.sim.accounting import delivered_kwh, metered_accounts
 from peergrid.sim.ancillary.sessions import HourlySessions
 from peergrid.sim.ancillary.shouts import feeder_devices
+from peergrid.sim.ev_quota.day import EvQuotaDay, run_ev_quota_day
+from peergrid.sim.ev_quota.totals import ev_quota_figures
 from peergrid.sim.behaviour import (
     PriceModel,
     forecast_net,
@@ -76,6 +79,8 @@ class RunResult:
     ledger: Settlement | None = None
     """The settlement the run used: its contracts and accounts, readable while the chain is open
     (a chain given to :func:`run_scenario` stays open; one the run opened is closed)."""
+    ev_quota: EvQuotaDay | None = None
+    """The EV quota day's tables (per period, per EV, the auction's trades), when it ran."""
 
     @property
     def slots(self) -> pd.DataFrame:
@@ -146,6 +151,8 @@ def run_scenario(
     """
     watch = _Stopwatch()
     started = time.perf_counter()
+    if scenario.ev_quota.enabled:
+        return _run_ev_quota_alone(scenario, on_slot, watch, started)
     if not scenario.market.enabled:
         return _run_sessions_alone(scenario, on_slot, watch, started, chain)
     rng = np.random.default_rng(scenario.seed)
@@ -250,6 +257,39 @@ def _run_sessions_alone(
         summary=summary,
         tables=tables,
         timings={stage: watch.seconds.get(stage, 0.0) for stage in (*STAGES, "total")},
+    )
+
+
+def _run_ev_quota_alone(
+    scenario: Scenario, on_slot: SlotCallback | None, watch: _Stopwatch, started: float
+) -> RunResult:
+    """The EV quota day alone, off chain: ``on_slot(done, total)`` counts its 48 periods; the
+    AC check's violations under quota trading go to the violations table."""
+    with watch.stage("clearing"):
+        day = run_ev_quota_day(scenario, on_slot)
+    tables = RunTables()
+    for violation in day.violations:
+        tables.violations.append(violation.to_dict())
+    bills = HouseholdTotals.zeros(0).frame([])
+    with watch.stage("writing"):
+        summary = summarise(
+            scenario,
+            tables.slots.frame(),
+            bills,
+            tables.violations.frame(),
+            None,
+            tables.trades.frame(),
+        )
+        summary |= ev_quota_figures(scenario, day)
+    watch.seconds["total"] = time.perf_counter() - started
+    return RunResult(
+        scenario=scenario,
+        households=day.households,
+        bills=bills,
+        summary=summary,
+        tables=tables,
+        timings={stage: watch.seconds.get(stage, 0.0) for stage in (*STAGES, "total")},
+        ev_quota=day,
     )
 
 

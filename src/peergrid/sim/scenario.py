@@ -11,6 +11,7 @@ The bounds keep every figure of a run finite and every amount within the ledger'
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 import urllib.parse
@@ -353,6 +354,203 @@ class AncillarySection(_Section):
         return value
 
 
+EV_QUOTA_PERIOD_MINUTES = 30
+"""The chapter's period (001b_book.md §9.1): a day of 48 half-hour periods."""
+TABLE_1_TARIFF = (32.0,) * 6 + (69.0,) * 2 + (112.0,) * 3 + (69.0,) * 7 + (112.0,) * 4 + (32.0,) * 2
+"""Table 1 of 001b_book.md ch. 9 hour by hour, tokens/kWh (a token is 0.01 CNY): 22:00–6:00 32,
+8:00–11:00 and 18:00–22:00 112, 6:00–8:00 and 11:00–18:00 69."""
+MAX_EV_KW = 1_000.0  # kW per charger (1 MW)
+MAX_EV_KWH = 10_000.0  # kWh needed by one EV in a day
+MAX_QUOTA_PRICE = 1e9  # tokens/kWh
+
+
+class EvEntry(_Section):
+    """One EV of an explicit list: at a household's bus, plugged in from ``arrival_h`` until
+    ``departure_h`` (clock hours; the day runs from noon to noon, so 18.5 then 7.0 is an evening
+    arrival and a departure the next morning)."""
+
+    id: str = Field(description="the EV's name, 1 to 64 letters, digits, '.', '_' or '-'")
+    household: int = Field(
+        ge=1, le=MAX_HOUSEHOLDS, strict=True, description="the household (1..count) it charges at"
+    )
+    arrival_h: float = Field(ge=0, lt=24, description="arrival, clock hours 0..24")
+    departure_h: float = Field(ge=0, lt=24, description="departure, clock hours 0..24")
+    energy_kwh: float = Field(
+        gt=0, le=MAX_EV_KWH, description="energy it needs from the grid by departure, kWh"
+    )
+    charger_kw: float | None = Field(
+        None, gt=0, le=MAX_EV_KW, description="its charger's rating, kW (none: the section's)"
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not NAME_PATTERN.fullmatch(value):
+            raise ValueError(f"must be 1 to 64 letters, digits, '.', '_' or '-', got {value!r}")
+        return value
+
+
+class EvQuotaSection(_Section):
+    """EV charging under quota trading over a day (001b_book.md ch. 9): 48 half-hour periods
+    from noon to noon; during each the DSO broadcasts the transformer's capacity margin for the
+    next, the EVs ask for quota, the margin is pre-allocated and, when short, the quotas are
+    traded in the double auction; every EV then charges within its final quota."""
+
+    enabled: bool = Field(
+        False,
+        strict=True,
+        description="run the EV quota day (alone: needs market.enabled = false, ancillary and "
+        "ledger off, time.days = 1)",
+    )
+    share: float = Field(
+        0.6, ge=0, le=1, description="share of the households with an EV, 0..1 (drawn, seeded)"
+    )
+    count: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_HOUSEHOLDS,
+        strict=True,
+        description="number of EVs, at most one per household (none: from the share)",
+    )
+    charger_kw: float = Field(
+        11.0, gt=0, le=MAX_EV_KW, description="each EV's charger rating, kW (a three-phase box)"
+    )
+    arrival_h: tuple[float, float] = Field(
+        (18.0, 1.5),
+        description="arrival clock time, mean and standard deviation, hours (normal draw, "
+        "clipped to 12:30..23:59)",
+    )
+    departure_h: tuple[float, float] = Field(
+        (7.5, 1.0),
+        description="departure the next morning, mean and standard deviation, hours (normal "
+        "draw, clipped to 04:00..12:00)",
+    )
+    short_stay_share: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="share of the drawn EVs that stay a few hours the same evening instead of "
+        "overnight, 0..1",
+    )
+    short_stay_h: tuple[float, float] = Field(
+        (3.0, 1.0),
+        description="length of a short stay, mean and standard deviation, hours (normal draw, "
+        "clipped to 1.5..6 h)",
+    )
+    energy_kwh: tuple[float, float] = Field(
+        (14.0, 6.0),
+        description="energy each EV needs from the grid by departure, mean and standard "
+        "deviation, kWh (normal draw, clipped to 1..80 kWh)",
+    )
+    evs: tuple[EvEntry, ...] = Field(
+        (),
+        description="an explicit list of EVs ({id, household, arrival_h, departure_h, "
+        "energy_kwh, charger_kw}); when given, share, count and the draws are not used",
+    )
+    tariff_per_kwh: tuple[float, ...] = Field(
+        TABLE_1_TARIFF,
+        description="the charging tariff for each clock hour 0..23, tokens/kWh (default: Table "
+        "1 of the chapter; a token is 0.01 CNY)",
+    )
+    bid_price_per_kwh: tuple[float, float] = Field(
+        (20.0, 30.0),
+        description="a buyer's quota price from the least to the most urgent, tokens/kWh",
+    )
+    offer_price_per_kwh: float = Field(
+        20.0,
+        ge=0,
+        le=MAX_QUOTA_PRICE,
+        description="a seller's quota price when the later period it shifts to costs what this "
+        "one does, tokens/kWh; scaled by the ratio of the two tariffs",
+    )
+    price_spread: float = Field(
+        0.1, ge=0, le=1, description="relative standard deviation of the quota prices (seeded)"
+    )
+    margin_reserve_pct: float = Field(
+        2.0,
+        ge=0,
+        lt=100,
+        description="share of the transformer's rating the DSO holds back from the margin for "
+        "the losses and voltage drop the EVs' power adds, %",
+    )
+    baseline: bool = Field(
+        True,
+        strict=True,
+        description="also run the day without quotas (every EV charges at its rating from its "
+        "first period until done) for comparison",
+    )
+
+    @field_validator("arrival_h", "departure_h", "short_stay_h", "energy_kwh", "bid_price_per_kwh")
+    @classmethod
+    def _pair(cls, value: tuple[float, float], info: ValidationInfo) -> tuple[float, float]:
+        first, second = value
+        if info.field_name == "bid_price_per_kwh":
+            if not 0 <= first <= second <= MAX_QUOTA_PRICE:
+                raise ValueError(
+                    f"must be [least, most] urgent with 0 <= least <= most <= "
+                    f"{MAX_QUOTA_PRICE:.0f}, got {list(value)}"
+                )
+            return value
+        bounds = {
+            "arrival_h": (12.0, 24.0, "clock hours"),
+            "departure_h": (0.0, 12.0, "clock hours"),
+            "short_stay_h": (1.0, 6.0, "hours"),
+            "energy_kwh": (0.0, MAX_EV_KWH, "kWh"),
+        }[info.field_name or ""]
+        low, high, unit = bounds
+        if not (low <= first <= high and 0 <= second <= high):
+            raise ValueError(
+                f"must be [mean, standard deviation] with the mean in {low:g}..{high:g} {unit} "
+                f"and the deviation in 0..{high:g}, got {list(value)}"
+            )
+        return value
+
+    @field_validator("tariff_per_kwh")
+    @classmethod
+    def _tariff(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if len(value) != 24 or not all(0 <= v <= MAX_QUOTA_PRICE for v in value):
+            raise ValueError(
+                f"must be 24 prices (one per clock hour), each 0..{MAX_QUOTA_PRICE:.0f} "
+                f"tokens/kWh, got {len(value)}"
+            )
+        return value
+
+    @field_validator("evs")
+    @classmethod
+    def _evs(cls, value: tuple[EvEntry, ...]) -> tuple[EvEntry, ...]:
+        seen: set[str] = set()
+        households: set[int] = set()
+        for k, ev in enumerate(value):
+            if ev.id in seen:
+                raise ValueError(f"[{k}]: duplicate EV id {ev.id!r}")
+            if ev.household in households:
+                raise ValueError(f"[{k}]: household {ev.household} has an EV already")
+            seen.add(ev.id)
+            households.add(ev.household)
+            if not ev_window_hours(ev.arrival_h, ev.departure_h)[2]:
+                raise ValueError(
+                    f"[{k}] {ev.id!r}: arrives at {ev.arrival_h:g} h and leaves at "
+                    f"{ev.departure_h:g} h, leaving no whole period to charge in after the "
+                    "clearing it first takes part in (the day runs noon to noon)"
+                )
+        return value
+
+
+def ev_window_hours(arrival_h: float, departure_h: float) -> tuple[int, int, bool]:
+    """The periods (from noon, 30 minutes each) an EV plugged in from ``arrival_h`` until
+    ``departure_h`` (clock hours) charges in: ``[first, stop)`` and whether there is any.
+
+    An EV takes part in a period's clearing only when it is plugged in as the clearing starts
+    (the period before, §9.2 step 2), and charges only in periods that end by its departure."""
+    since_noon = (arrival_h - 12.0) % 24.0
+    leaves = (departure_h - 12.0) % 24.0 or 24.0
+    period_h = EV_QUOTA_PERIOD_MINUTES / 60.0
+    # Rounded to the microsecond first, so that 18:00 given as 18.000000000001 is on time.
+    first = math.ceil(round(since_noon / period_h, 9)) + 1
+    stop = math.floor(round(leaves / period_h, 9))
+    return first, stop, first < stop and since_noon < leaves
+
+
 class TariffsSection(_Section):
     retail_per_kwh: float = Field(
         0.30,
@@ -516,6 +714,7 @@ class Scenario(_Section):
     time: TimeSection = TimeSection()
     market: MarketSection = MarketSection()
     ancillary: AncillarySection = AncillarySection()
+    ev_quota: EvQuotaSection = EvQuotaSection()
     tariffs: TariffsSection = TariffsSection()
     grid: GridSection = GridSection()
     ledger: LedgerSection = LedgerSection()
@@ -576,10 +775,10 @@ class Scenario(_Section):
     @model_validator(mode="after")
     def _ancillary(self) -> Scenario:
         anc, feeder = self.ancillary, self.feeder.name
-        if not self.market.enabled and not anc.enabled:
+        if not self.market.enabled and not anc.enabled and not self.ev_quota.enabled:
             raise ValueError(
-                "market.enabled: with the energy market off, ancillary.enabled must be true "
-                "(there is nothing else to run)"
+                "market.enabled: with the energy market off, ancillary.enabled or "
+                "ev_quota.enabled must be true (there is nothing else to run)"
             )
         if anc.enabled and feeder_devices(feeder) is None:
             raise ValueError(
@@ -604,6 +803,53 @@ class Scenario(_Section):
                 raise ValueError(
                     f"ancillary.params: max_fills on chain is at most {MAX_FILLS} (the order "
                     f"book's bound), got {max_fills}; set ancillary.on_chain = false for more"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _ev_quota(self) -> Scenario:
+        evq = self.ev_quota
+        if not evq.enabled:
+            return self
+        # The EV quota day runs alone and off chain; what it would share with the others
+        # (households' energy market, sessions, the contract) is not built in.
+        alone = {
+            "market.enabled": self.market.enabled,
+            "ancillary.enabled": self.ancillary.enabled,
+            "ledger.enabled": self.ledger.enabled,
+        }
+        for name, on in alone.items():
+            if on:
+                raise ValueError(
+                    f"{name}: the EV quota day runs alone and off chain; set {name} = false "
+                    "beside ev_quota.enabled"
+                )
+        if not self.grid.power_flow:
+            raise ValueError(
+                "grid.power_flow: the EV quota day takes its margins from the base-case power "
+                "flow and checks every period with one; it cannot run without"
+            )
+        if self.time.days != 1:
+            raise ValueError(
+                f"time.days: the EV quota day runs one day (48 half-hour periods from noon), "
+                f"got {self.time.days}"
+            )
+        if self.time.start + dt.timedelta(days=1) > PROFILE_YEAR_END:
+            raise ValueError(
+                f"time.start: the EV quota day runs from noon to noon the next day, which must "
+                f"lie within the profile year (at latest {PROFILE_YEAR_END}), got "
+                f"{self.time.start}"
+            )
+        count = self.households.count
+        if evq.count is not None and evq.count > count:
+            raise ValueError(
+                f"ev_quota.count: at most one EV per household ({count}), got {evq.count}"
+            )
+        for k, ev in enumerate(evq.evs):
+            if ev.household > count:
+                raise ValueError(
+                    f"ev_quota.evs.{k}.household: there are {count} households, got "
+                    f"{ev.household}"
                 )
         return self
 

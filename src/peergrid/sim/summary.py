@@ -121,6 +121,56 @@ class RunSummary(BaseModel):
     ancillary_cost_eur: float | None = Field(None, description="their cost by Eq. 1, €")
     ancillary_cost_eur_per_session: float | None = Field(None, description="€ per session")
 
+    # The EV quota day (001b_book.md ch. 9), when the run is one; money in tokens (0.01 CNY).
+    ev_quota_only: bool | None = Field(None, description="the EV quota day, run alone")
+    ev_quota_evs: int | None = Field(None, description="EVs, each its own charging station")
+    ev_quota_periods: int | None = Field(None, description="half-hour periods, noon to noon")
+    ev_quota_transformer_kva: float | None = Field(None, description="transformer rating, kVA")
+    ev_quota_loading_limit_pct: float | None = Field(None, description="its loading limit, %")
+    ev_quota_min_margin_kw: float | None = Field(None, description="smallest capacity margin")
+    ev_quota_auctions: int | None = Field(None, description="periods with a quota auction")
+    ev_quota_min_beta: float | None = Field(None, description="lowest satisfaction rate β")
+    ev_quota_trades: int | None = Field(None, description="quota trades")
+    ev_quota_traded_kw: float | None = Field(None, description="quota traded, kW")
+    ev_quota_average_price: float | None = Field(
+        None, description="kW-weighted quota price, tokens/kWh"
+    )
+    ev_quota_min_price: float | None = Field(None, description="lowest quota trade price")
+    ev_quota_max_price: float | None = Field(None, description="highest quota trade price")
+    ev_quota_auction_paid: float | None = Field(None, description="paid for quota, tokens")
+    ev_quota_auction_balance: float | None = Field(
+        None, description="buyers' payments less sellers' receipts (0: money conserved)"
+    )
+    ev_quota_charging_fees: float | None = Field(None, description="charging fees, tokens")
+    ev_quota_energy_needed_kwh: float | None = Field(None, description="EVs' need, kWh")
+    ev_quota_energy_delivered_kwh: float | None = Field(None, description="delivered, kWh")
+    ev_quota_satisfaction: float | None = Field(None, description="delivered / needed")
+    ev_quota_min_satisfaction: float | None = Field(None, description="lowest of one EV")
+    ev_quota_evs_fully_charged: int | None = Field(None, description="EVs given all they need")
+    ev_quota_peak_charging_kw: float | None = Field(None, description="largest charging, kW")
+    ev_quota_peak_trafo_loading_pct: float | None = Field(
+        None, description="highest transformer loading with quotas, %"
+    )
+    ev_quota_overload_periods: int | None = Field(
+        None, description="periods with the transformer above its limit, with quotas"
+    )
+    ev_quota_baseline_energy_delivered_kwh: float | None = Field(
+        None, description="delivered without quotas (uncoordinated), kWh"
+    )
+    ev_quota_baseline_satisfaction: float | None = Field(None, description="the same, share")
+    ev_quota_baseline_peak_charging_kw: float | None = Field(
+        None, description="largest charging without quotas, kW"
+    )
+    ev_quota_baseline_peak_trafo_loading_pct: float | None = Field(
+        None, description="highest transformer loading without quotas, %"
+    )
+    ev_quota_baseline_overload_periods: int | None = Field(
+        None, description="periods above the limit without quotas"
+    )
+    ev_quota_baseline_violations: int | None = Field(
+        None, description="grid limits broken without quotas"
+    )
+
     @classmethod
     def from_mapping(cls, figures: Mapping[str, Any]) -> RunSummary:
         """The typed view of ``summary.json``'s figures (its ``timings_s`` aside)."""
@@ -128,10 +178,15 @@ class RunSummary(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         """The figures as ``summary.json`` holds them (without the ledger's when off chain, the
-        ancillary-service sessions' when the run had none)."""
+        ancillary-service sessions' when the run had none, the EV quota day's when it was not
+        one)."""
         figures = self.model_dump()
         if not self.ledger:
             figures = {k: v for k, v in figures.items() if not k.startswith("ledger_")}
         if self.ancillary_sessions is None:
             figures = {k: v for k, v in figures.items() if not k.startswith("ancillary_")}
+        if self.ev_quota_evs is None:
+            figures = {k: v for k, v in figures.items() if not k.startswith("ev_quota_")}
+        elif self.ev_quota_baseline_satisfaction is None:
+            figures = {k: v for k, v in figures.items() if not k.startswith("ev_quota_baseline_")}
         return figures
