@@ -138,6 +138,54 @@ class Result:
         """
         return self.details.session_trades
 
+    @property
+    def ev_quota_periods(self) -> pd.DataFrame:
+        """One row per half-hour period of the EV quota day (noon to noon): the capacity margin,
+        the EVs' demand, β, the auction (orders, trades, quota prices min/mean/max), charging,
+        fees and the transformer's loading, with quotas and in the baseline; empty when the
+        scenario has no ``[ev_quota]`` day::
+
+            periods = result.ev_quota_periods
+            periods.plot(x="time", y=["trafo_loading_pct", "baseline_trafo_loading_pct"])
+        """
+        return self._ev_quota_table("periods")
+
+    @property
+    def evs(self) -> pd.DataFrame:
+        """One row per EV of the EV quota day: its stay, energy needed and delivered,
+        satisfaction, quota bought and sold, auction payment (negative: income) and charging
+        fees in tokens, and the baseline's delivery::
+
+            result.evs.set_index("ev")["satisfaction"].sort_values()
+        """
+        return self._ev_quota_table("evs")
+
+    @property
+    def ev_quota_trades(self) -> pd.DataFrame:
+        """One row per quota trade of the EV quota day: period, buyer, seller, kW, price, value::
+
+        result.ev_quota_trades.groupby("period")["value"].sum()
+        """
+        return self._ev_quota_table("trades")
+
+    @property
+    def ev_quotas(self) -> pd.DataFrame:
+        """One row per EV and period it asked for quota in: demand, initial and final quota,
+        what it charged (kW), its auction payment and charging fee (tokens)::
+
+            result.ev_quotas.groupby("period")[["initial_kw", "final_kw"]].sum()
+        """
+        return self._ev_quota_table("quotas")
+
+    def _ev_quota_table(self, name: str) -> pd.DataFrame:
+        day = self.details.ev_quota
+        if day is None:
+            import pandas as pd
+
+            return pd.DataFrame()
+        frame: pd.DataFrame = getattr(day, name)
+        return frame.copy()
+
     @cached_property
     def summary(self) -> RunSummary:
         """The summary figures, typed (see :class:`~peergrid.sim.summary.RunSummary`)."""

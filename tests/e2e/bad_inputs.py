@@ -473,6 +473,17 @@ SCENARIO_ROWS = [
         "market.enabled: with the energy market off, ancillary.enabled must be true",
         scenario(market__enabled=False),
     ),
+    # The EV quota day (001b_book.md ch. 9) runs alone and off chain.
+    _scenario_row(
+        "scenario: EV quota day beside the energy market",
+        "market.enabled: the EV quota day runs alone and off chain",
+        scenario(ev_quota__enabled=True, ledger__enabled=False),
+    ),
+    _scenario_row(
+        "scenario: EV share above 1",
+        "ev_quota.share: Input should be less than or equal to 1",
+        scenario(ev_quota__enabled=True, ev_quota__share=1.5),
+    ),
     _scenario_row(
         "scenario: unknown ancillary market",
         "ancillary.mechanism: unknown ancillary-service market 'dpda'",

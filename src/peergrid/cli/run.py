@@ -106,11 +106,19 @@ def _run(
         else f"no energy market on {scenario.feeder.name}, {scenario.time.days} day(s) from "
         f"{scenario.time.start}"
     )
+    evq = scenario.ev_quota.enabled
+    if evq:
+        market = (
+            f"EV charging under quota trading on {scenario.feeder.name} "
+            f"({scenario.households.count} households), 48 half-hour periods from noon "
+            f"{scenario.time.start}"
+        )
+    unit = "periods" if evq else "slots" if scenario.market.enabled else "hours"
     err.print(
         Text.assemble(("peergrid", "bold"), f" {scenario.name}: {market}{sessions}"),
         highlight=False,
     )
-    with _slot_progress(quiet, "slots" if scenario.market.enabled else "hours") as on_slot:
+    with _slot_progress(quiet, unit) as on_slot:
         result = public.run(scenario, on_slot=on_slot)
     paths = result.save(directory, overwrite=True)
     summary = result.details.summary
@@ -119,6 +127,8 @@ def _run(
         stdout().print(bills_table(result.details))
     if anc.enabled:
         stdout().print(sessions_table(summary))
+    if evq:
+        stdout().print(ev_quota_table(summary))
     err.print(
         Text.assemble(
             "results in ",
@@ -303,6 +313,63 @@ def sessions_table(s: dict[str, Any]) -> Table:
         row(
             "gas, cost (Eq. 1) per session",
             f"{s['ancillary_gas_used']:,} gas, {s['ancillary_cost_eur_per_session']:.4f} €",
+        )
+    return table
+
+
+def ev_quota_table(s: dict[str, Any]) -> Table:
+    """The EV quota day's figures (the ``ev_quota_*`` keys of the summary)."""
+    table = Table(
+        title=Text(f"EV charging under quota trading: {s['scenario']}"), show_header=False
+    )
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+
+    def row(label: str, value: str) -> None:
+        table.add_row(Text(label), Text(value))
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f} %"
+
+    cur = s["currency"]
+    row("EVs, periods", f"{s['ev_quota_evs']}, {s['ev_quota_periods']} of 30 min")
+    row(
+        "transformer",
+        f"{s['ev_quota_transformer_kva']:,.0f} kVA, limit {s['ev_quota_loading_limit_pct']:g} %",
+    )
+    row(
+        "energy needed / delivered",
+        f"{s['ev_quota_energy_needed_kwh']:,.1f} / {s['ev_quota_energy_delivered_kwh']:,.1f} kWh "
+        f"({s['ev_quota_satisfaction']:.1%}; lowest EV {s['ev_quota_min_satisfaction']:.1%})",
+    )
+    row("EVs fully charged", f"{s['ev_quota_evs_fully_charged']} of {s['ev_quota_evs']}")
+    row("auctions, lowest β", f"{s['ev_quota_auctions']}, {s['ev_quota_min_beta']:.3f}")
+    avg = s["ev_quota_average_price"]
+    row(
+        "quota traded, price: average (lowest-highest)",
+        f"{s['ev_quota_traded_kw']:,.1f} kW in {s['ev_quota_trades']} trades, "
+        + (
+            f"{avg:.2f} ({s['ev_quota_min_price']:.2f}-{s['ev_quota_max_price']:.2f}) {cur}/kWh"
+            if avg is not None
+            else "no trade"
+        ),
+    )
+    row(
+        "paid for quota / balance / charging fees",
+        f"{s['ev_quota_auction_paid']:,.2f} / {s['ev_quota_auction_balance']:,.2f} / "
+        f"{s['ev_quota_charging_fees']:,.2f} {cur}",
+    )
+    row(
+        "transformer: peak, periods above the limit",
+        f"{pct(s['ev_quota_peak_trafo_loading_pct'])}, {s['ev_quota_overload_periods']}",
+    )
+    row("grid limits broken (AC)", f"{s['grid_violations']}")
+    if "ev_quota_baseline_satisfaction" in s:
+        row(
+            "without quotas: peak, periods above, delivered",
+            f"{pct(s['ev_quota_baseline_peak_trafo_loading_pct'])}, "
+            f"{s['ev_quota_baseline_overload_periods']}, "
+            f"{s['ev_quota_baseline_satisfaction']:.1%}",
         )
     return table
 

@@ -26,9 +26,11 @@ class HeadlineFigure:
 def headline(summary: RunSummary) -> list[HeadlineFigure]:
     """The headline figures of a run, in the order the report shows them: the energy market's,
     then the ancillary-service sessions' when the run has them (theirs alone without the
-    energy market)."""
+    energy market); an EV quota day's alone."""
     if summary.ancillary_only:
         return _ancillary(summary)
+    if summary.ev_quota_only:
+        return _ev_quota(summary)
     s, cur = summary, summary.currency
     saved = s.community_saving
     share_saved = saved / abs(s.community_bill_baseline) if s.community_bill_baseline else 0.0
@@ -116,6 +118,53 @@ def _ancillary(s: RunSummary) -> list[HeadlineFigure]:
                 "273.90 €/eth)",
             )
         )
+    return figures
+
+
+def _ev_quota(s: RunSummary) -> list[HeadlineFigure]:
+    satisfaction = s.ev_quota_satisfaction or 0.0
+    baseline = s.ev_quota_baseline_satisfaction
+    peak = s.ev_quota_peak_trafo_loading_pct
+    base_peak = s.ev_quota_baseline_peak_trafo_loading_pct
+    figures = [
+        HeadlineFigure(
+            "ev_quota_satisfaction",
+            s.ev_quota_satisfaction,
+            "EV energy delivered",
+            f"{satisfaction:.1%}",
+            f"of the {s.ev_quota_energy_needed_kwh or 0.0:,.1f} kWh {s.ev_quota_evs} EVs need; "
+            f"{s.ev_quota_evs_fully_charged} fully charged"
+            + (f"; {baseline:.1%} without quotas" if baseline is not None else ""),
+        ),
+        HeadlineFigure(
+            "ev_quota_peak_trafo_loading_pct",
+            peak,
+            "Transformer at its highest",
+            f"{peak:.1f} %" if peak is not None else "not converged",
+            f"{s.ev_quota_overload_periods} of {s.ev_quota_periods} periods above "
+            f"{s.ev_quota_loading_limit_pct:g} % of {s.ev_quota_transformer_kva:,.0f} kVA"
+            + (
+                f"; {base_peak:.1f} % and {s.ev_quota_baseline_overload_periods} periods "
+                "above without quotas"
+                if base_peak is not None
+                else ""
+            ),
+        ),
+        HeadlineFigure(
+            "ev_quota_traded_kw",
+            s.ev_quota_traded_kw,
+            "Quota traded",
+            f"{s.ev_quota_traded_kw or 0.0:,.1f} kW",
+            f"in {s.ev_quota_trades} trades over {s.ev_quota_auctions} auctions"
+            + (
+                f" at {s.ev_quota_average_price:.2f} {s.currency}/kWh on average"
+                if s.ev_quota_average_price is not None
+                else ""
+            )
+            + f"; lowest β {s.ev_quota_min_beta:.3f}",
+        ),
+        _grid(s),
+    ]
     return figures
 
 

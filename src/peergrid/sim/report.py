@@ -26,6 +26,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from peergrid.sim.ancillary.report import sessions_figure, sessions_table_html
+from peergrid.sim.ev_quota.report import block_html as ev_quota_block_html
 from peergrid.sim.report_interactive import (
     HEADLINE_CSS,
     feeder_picture,
@@ -283,6 +284,13 @@ def write_report(result: RunResult, path: Path) -> Path:
             f"<code>{html.escape(result.summary['feeder'])}</code>, mechanism "
             f"<code>{html.escape(result.summary['mechanism'])}</code>, "
             f"{result.summary['slots']} slots"
+        )
+    elif result.ev_quota is not None:
+        chart = ""
+        sections = ev_quota_block_html(result.ev_quota, _png)
+        what = (
+            f"EV charging under quota trading: {result.summary['ev_quota_evs']} EVs on "
+            f"<code>{html.escape(result.summary['feeder'])}</code>, 48 half-hour periods from noon"
         )
     else:
         chart, sections = "", ""

@@ -27,8 +27,10 @@ from peergrid.sim.tables import TableSpool
 TABLES = ("slots", "trades", "households", "violations", "sessions", "session_trades")
 """The tables a run writes (``sessions`` and ``session_trades`` only when it has
 ancillary-service sessions)."""
+EV_QUOTA_TABLES = ("ev_quota_periods", "evs", "ev_quota_trades", "ev_quotas")
+"""The EV quota day's tables, written when the run is one."""
 RESULT_FILES = (
-    *(f"{table}.{fmt}" for table in TABLES for fmt in ("csv", "parquet")),
+    *(f"{table}.{fmt}" for table in (*TABLES, *EV_QUOTA_TABLES) for fmt in ("csv", "parquet")),
     "scenario.toml",
     "summary.json",
     "report.html",
@@ -67,6 +69,13 @@ def write_results(
         else:
             _write_chunks(spool, path, fmt)
         paths[name] = path
+    day = result.ev_quota
+    if day is not None:
+        day_tables = (day.periods, day.evs, day.trades, day.quotas)
+        frames = dict(zip(EV_QUOTA_TABLES, day_tables, strict=True))
+        for name, frame in frames.items():
+            paths[name] = directory / f"{name}.{fmt}"
+            _write_frame(frame, paths[name], fmt)
     paths["scenario"] = directory / "scenario.toml"
     paths["scenario"].write_text(result.scenario.to_toml(), encoding="utf-8")
     paths["summary"] = directory / "summary.json"

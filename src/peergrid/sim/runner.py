@@ -39,8 +39,6 @@ from peergrid.platform.settlement import MarketSetup, Settlement, open_settlemen
 from peergrid.sim.accounting import delivered_kwh, metered_accounts
 from peergrid.sim.ancillary.sessions import HourlySessions
 from peergrid.sim.ancillary.shouts import feeder_devices
-from peergrid.sim.ev_quota.day import EvQuotaDay, run_ev_quota_day
-from peergrid.sim.ev_quota.totals import ev_quota_figures
 from peergrid.sim.behaviour import (
     PriceModel,
     forecast_net,
@@ -48,6 +46,8 @@ from peergrid.sim.behaviour import (
     order_terms,
     submission_minutes,
 )
+from peergrid.sim.ev_quota.day import EvQuotaDay, run_ev_quota_day
+from peergrid.sim.ev_quota.totals import ev_quota_figures
 from peergrid.sim.metrics import summarise
 from peergrid.sim.population import place_households
 from peergrid.sim.rows import grid_row, slot_row, trade_row

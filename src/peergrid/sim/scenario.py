@@ -173,7 +173,7 @@ class MarketSection(_Section):
         True,
         strict=True,
         description="run the households' energy market; false: the ancillary-service sessions "
-        "alone (needs ancillary.enabled)",
+        "or the EV quota day alone (needs ancillary.enabled or ev_quota.enabled)",
     )
     mechanism: str = Field(
         "dpda",
@@ -777,8 +777,8 @@ class Scenario(_Section):
         anc, feeder = self.ancillary, self.feeder.name
         if not self.market.enabled and not anc.enabled and not self.ev_quota.enabled:
             raise ValueError(
-                "market.enabled: with the energy market off, ancillary.enabled or "
-                "ev_quota.enabled must be true (there is nothing else to run)"
+                "market.enabled: with the energy market off, ancillary.enabled must be true "
+                "(or ev_quota.enabled: there is nothing else to run)"
             )
         if anc.enabled and feeder_devices(feeder) is None:
             raise ValueError(
@@ -848,8 +848,7 @@ class Scenario(_Section):
         for k, ev in enumerate(evq.evs):
             if ev.household > count:
                 raise ValueError(
-                    f"ev_quota.evs.{k}.household: there are {count} households, got "
-                    f"{ev.household}"
+                    f"ev_quota.evs.{k}.household: there are {count} households, got {ev.household}"
                 )
         return self
 

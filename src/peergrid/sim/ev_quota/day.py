@@ -68,11 +68,15 @@ CURRENCY = "token"
 
 @dataclass
 class EvQuotaDay:
-    """The day's tables (``periods``, ``evs``, ``trades``) and what the AC checks found."""
+    """The day's tables (``periods``, ``evs``, ``trades``, ``quotas``) and what the AC checks
+    found."""
 
     periods: pd.DataFrame
     evs: pd.DataFrame
     trades: pd.DataFrame
+    quotas: pd.DataFrame
+    """One row per EV and period it asked for quota in: demand, initial and final quota,
+    charged (kW), auction payment and charging fee (tokens)."""
     violations: list[Violation]
     baseline_violations: list[Violation]
     households: list[Household]
@@ -159,6 +163,7 @@ def run_ev_quota_day(scenario: Scenario, on_period: PeriodCallback | None = None
         periods=periods,
         evs=_ev_table(evs, run, baseline_kw),
         trades=pd.DataFrame(run.trade_rows, columns=TRADE_COLUMNS),
+        quotas=pd.DataFrame(run.quota_rows, columns=QUOTA_COLUMNS),
         violations=[v for c in checks for v in c.violations],
         baseline_violations=(
             [v for c in baseline_checks for v in c.violations] if baseline_checks else []
@@ -186,6 +191,17 @@ def uncoordinated_kw(evs: list[FleetEv]) -> np.ndarray:
 
 
 TRADE_COLUMNS = ("period", "time", "buyer", "seller", "quantity_kw", "price", "value")
+QUOTA_COLUMNS = (
+    "period",
+    "time",
+    "ev",
+    "demand_kw",
+    "initial_kw",
+    "final_kw",
+    "charged_kw",
+    "auction_payment",
+    "charging_fee",
+)
 
 
 class _QuotaRun:
@@ -211,12 +227,15 @@ class _QuotaRun:
         self.sold = np.zeros(n)
         self.rows: list[dict[str, object]] = []
         self.trade_rows: list[dict[str, object]] = []
+        self.quota_rows: list[dict[str, object]] = []
 
     def period(self, period: int, margin: float) -> None:
         """Steps 2–6 for ``period`` (cleared during the one before)."""
         tariff = float(self.tariffs[period])
         demands = [
-            demand_kw(self.remaining[j], ev.vehicle.p_max_kw, self.available[j, period], PERIOD_HOURS)
+            demand_kw(
+                self.remaining[j], ev.vehicle.p_max_kw, self.available[j, period], PERIOD_HOURS
+            )
             for j, ev in enumerate(self.evs)
         ]
         asking = [j for j, d in enumerate(demands) if d > 0]
@@ -239,7 +258,9 @@ class _QuotaRun:
         if asking:
             self._clear(period, margin, tariff, asking, demands, row)
         for j in asking:
-            self.remaining[j] = max(0.0, self.remaining[j] - self.charging_kw[period, j] * PERIOD_HOURS)
+            self.remaining[j] = max(
+                0.0, self.remaining[j] - self.charging_kw[period, j] * PERIOD_HOURS
+            )
         self.rows.append(row)
 
     def _clear(
@@ -277,9 +298,23 @@ class _QuotaRun:
         for name, quota in clearing.stations.items():
             j = index[name]
             draw = min(quota.final_kw, floor_units(self.remaining[j] / PERIOD_HOURS))
+            fee = tariff * draw * PERIOD_HOURS
             self.charging_kw[period, j] = draw
-            self.fees[j] += tariff * draw * PERIOD_HOURS
+            self.fees[j] += fee
             self.paid[j] += quota.payment
+            self.quota_rows.append(
+                {
+                    "period": period,
+                    "time": None,  # filled from the period table
+                    "ev": name,
+                    "demand_kw": quota.demand_kw,
+                    "initial_kw": quota.initial_kw,
+                    "final_kw": quota.final_kw,
+                    "charged_kw": draw,
+                    "auction_payment": quota.payment,
+                    "charging_fee": fee,
+                }
+            )
             moved = quota.final_kw - quota.initial_kw
             self.bought[j] += max(moved, 0.0)
             self.sold[j] += max(-moved, 0.0)
@@ -388,8 +423,8 @@ def _period_table(
     for column in ("price_min", "price_mean", "price_max"):
         frame[column] = frame[column].astype(float)
     times = dict(zip(frame["period"], frame["time"], strict=True))
-    for trade in run.trade_rows:
-        trade["time"] = times[trade["period"]]
+    for record in (*run.trade_rows, *run.quota_rows):
+        record["time"] = times[record["period"]]
     return frame
 
 

@@ -95,9 +95,7 @@ def _ev(
     name: str, house: Household, arrival_h: float, departure_h: float, need: float, kw: float
 ) -> FleetEv:
     first, stop, _ = ev_window_hours(arrival_h, departure_h)
-    vehicle = ElectricVehicle(
-        name, house.bus, need, first, stop, p_max_kw=kw, efficiency=1.0
-    )
+    vehicle = ElectricVehicle(name, house.bus, need, first, stop, p_max_kw=kw, efficiency=1.0)
     return FleetEv(vehicle, house.id, arrival_h, departure_h)
 
 

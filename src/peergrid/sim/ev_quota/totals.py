@@ -25,6 +25,8 @@ def ev_quota_figures(scenario: Scenario, day: EvQuotaDay) -> dict[str, Any]:
     kinds = Counter(v.kind for v in day.violations)
     figures: dict[str, Any] = {
         # The run's own figures, from the periods (the energy market's are zero).
+        "households": len(day.households),
+        "households_with_pv": sum(h.pv_kwp > 0 for h in day.households),
         "slots": len(p),
         "currency": CURRENCY,
         "grid_checked": True,
