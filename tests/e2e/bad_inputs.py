@@ -1414,12 +1414,61 @@ EV_QUOTA_ROWS = [
     ),
 ]
 
+# --- DVPP battery set-points (peergrid dvpp setpoints) -----------------------------------------
+
+
+def dvpp(document: Any, *more: str, id: str, error: str) -> Bad:
+    text = document if isinstance(document, bytes) else json.dumps(document).encode()
+    return Bad(id, ("dvpp", "setpoints", "--input", "s.json", *more), error, {"s.json": text})
+
+
+def batteries(*items: dict[str, Any], target: Any = 1000) -> dict[str, Any]:
+    return {"target_w": target, "batteries": list(items)}
+
+
+B1 = {"id": "b1", "soc": 0.5, "p_opt_w": 3000}
+
+DVPP_ROWS = [
+    dvpp(
+        batteries({**B1, "soc": 1.2}),
+        id="dvpp: a state of charge above 1",
+        error="s.json: batteries[0]: battery 'b1': 'soc' must be a state of charge from 0 to 1",
+    ),
+    dvpp(
+        batteries({**B1, "soc": -0.1}),
+        id="dvpp: a negative state of charge",
+        error="'soc' must be a state of charge from 0 to 1, got -0.1",
+    ),
+    dvpp(
+        batteries({**B1, "p_opt_w": -3000}),
+        id="dvpp: a negative power rating",
+        error="battery 'b1': 'p_opt_w' must be a power above 0",
+    ),
+    dvpp(batteries(B1, B1), id="dvpp: a battery twice", error="battery 'b1' is listed twice"),
+    dvpp(batteries(B1, target="x"), id="dvpp: a target not a number", error="'target_w'"),
+    dvpp({"batteries": [B1]}, id="dvpp: no target", error="s.json: has no 'target_w'"),
+    dvpp(batteries(), id="dvpp: no batteries", error="'batteries' must be a non-empty list"),
+    dvpp(
+        batteries({"id": "b1", "soc": 0.5}),
+        id="dvpp: a battery without its optimum",
+        error="batteries[0] has no 'p_opt_w'",
+    ),
+    dvpp(
+        batteries({**B1, "kwh": 8}),
+        id="dvpp: an unknown battery field",
+        error="batteries[0]: unknown field 'kwh'",
+    ),
+    dvpp(batteries(B1), "--rule", "best", id="dvpp: an unknown rule", error="--rule"),
+    dvpp(b"{", id="dvpp: malformed JSON", error="s.json: not valid JSON"),
+]
+
 ROWS: list[Bad] = [
     *SCENARIO_ROWS,
     *OUTPUT_ROWS,
     *ORDER_ROWS,
     *SERVICE_ROWS,
     *EV_QUOTA_ROWS,
+    *DVPP_ROWS,
     *CLEAR_ROWS,
     *GRID_ROWS,
     *CHAIN_ROWS,

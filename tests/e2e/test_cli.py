@@ -344,3 +344,12 @@ def test_clear_help_states_ncda_s_distance() -> None:
     assert done.returncode == 0
     text = " ".join(done.stdout.split())
     assert "hops on the feeder graph" in text and "cheaper first, then older" in text
+
+
+def test_dvpp_setpoints_of_the_example() -> None:
+    done = peergrid("dvpp", "setpoints", "--input", "examples/dvpp-setpoints.json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["setpoints_w"] == {"b1": 3500, "b2": 3500, "b3": 0, "b4": 0}
+    done = peergrid("dvpp", "setpoints", "examples/dvpp-setpoints.json", "--rule", "code")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["setpoints_w"]["b3"] == 2333.333
