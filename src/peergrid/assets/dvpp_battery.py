@@ -29,8 +29,8 @@ model and fills the part it leaves blank with a documented substitute:
 - **Refusal at the limits**: a step whose energy does not fit (charging into a full battery,
   discharging more than is stored) is refused whole and the battery idles; the usable range
   is 0–100 %.
-- **Idle loss**: 15 W while idle, from the stored energy, or drawn from the AC side when the
-  battery is empty.
+- **Idle loss**: 15 W while idle (also under a command below 1 mW), from the stored energy,
+  or drawn from the AC side when the battery is empty.
 
 Signs: a command or AC power is positive when the battery discharges (the producer arrow of
 the DVPP's ``P_ESS``). Energies are kept in joules (W·s) so one-second steps add exactly.
@@ -62,6 +62,8 @@ REFERENCE_W = 3000.0
 DERATING_SOC = 0.9
 DERATING_SLOPE = 6.7
 IDLE_LOSS_W = 15.0
+MIN_POWER_W = 1e-3
+"""A command below a milliwatt (the set-points' resolution) is no command: the battery idles."""
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,7 @@ class BatteryBank:
         # charging: + η P Δt into the cells; discharging: − P Δt / η out of them
         delta = np.where(charging, p_int * eta, -p_int / eta) * dt_s
         after = energy + delta
-        ok = (p_int > 0) & (after <= self.e_max_j) & (after >= 0.0)
+        ok = (p_int >= MIN_POWER_W) & (after <= self.e_max_j) & (after >= 0.0)
         # Idle (no command, or refused at a limit): the idle loss from the cells if they hold
         # it, else from the grid.
         idle_loss = self._idle * dt_s
@@ -212,14 +214,14 @@ class BatteryBank:
             if cmd < 0:
                 p = min(-cmd, float(limits[k]))
                 stored = p * dt_s * float(converter_efficiency(p / self._p_ch_id, self._curve))
-                if p > 0 and self.e_max_j - energy >= stored:
+                if p >= MIN_POWER_W and self.e_max_j - energy >= stored:
                     flat_energy[k] = energy + stored
                     out[k] = -p
                     continue
             elif cmd > 0:
                 p = min(cmd, self._p_dch)
                 drawn = p * dt_s / float(converter_efficiency(p / self._p_dch, self._curve))
-                if energy >= drawn:
+                if p >= MIN_POWER_W and energy >= drawn:
                     flat_energy[k] = energy - drawn
                     out[k] = p
                     continue
