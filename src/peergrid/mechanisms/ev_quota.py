@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from peergrid.core.errors import OrderError
 from peergrid.core.orders import MAX_LABEL_CHARS, MAX_ORDERS, MAX_PRICE_PER_KWH, Order, Side
@@ -278,8 +278,7 @@ def quota_double_auction(
     return matches
 
 
-@dataclass(frozen=True)
-class StationQuota:
+class StationQuota(NamedTuple):
     """A station's quota before and after the auction (kW), what it pays in the auction
     (tokens; negative: an income) and its charging service fee (tokens)."""
 
@@ -393,6 +392,8 @@ def clear_ev_quota(
     auction (Algorithm 1) on ``orders`` (one per station, ``agent`` = the station's id)."""
     demand_units = [_units(station.demand_kwh) for station in stations]
     margin_units = _units(parameters.capacity_margin_kw)
+    if margin_units > parameters.capacity_margin_kw * QUOTA_UNITS_PER_KW:
+        margin_units -= 1  # rounded down, so that the quotas never exceed the margin given
     initial = dict(
         zip(
             (station.id for station in stations),
@@ -431,10 +432,11 @@ def clear_ev_quota(
             match = QuotaMatch(match.buy_order, match.sell_order, match.quantity, uniform_sum)
         buyer = order_by_id[match.buy_order].agent
         seller = order_by_id[match.sell_order].agent
+        value = match.value
         moved[buyer] += match.quantity
         moved[seller] -= match.quantity
-        paid[buyer] += match.value
-        paid[seller] -= match.value
+        paid[buyer] += value
+        paid[seller] -= value
         quantity_kwh = match.quantity / QUOTA_UNITS_PER_KW
         allocations[match.buy_order] += quantity_kwh
         allocations[match.sell_order] += quantity_kwh
