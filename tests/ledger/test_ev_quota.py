@@ -10,7 +10,7 @@ random books on the embedded chain and once on a managed anvil node.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -21,6 +21,7 @@ from peergrid.core.errors import OrderError
 from peergrid.core.orders import Order, Side
 from peergrid.ledger import Chain, EmbeddedChain, open_chain
 from peergrid.ledger.chain.anvil import AnvilError, find_anvil
+from peergrid.ledger.chain.managed import ManagedAnvilChain
 from peergrid.ledger.markets.ev_quota import (
     MAX_ORDERS,
     EvQuotaLedger,
@@ -29,7 +30,12 @@ from peergrid.ledger.markets.ev_quota import (
     price_units,
     quota_units,
 )
-from peergrid.mechanisms.ev_quota import ChargingStation, QuotaParameters, clear_ev_quota
+from peergrid.mechanisms.ev_quota import (
+    ChargingStation,
+    QuotaClearing,
+    QuotaParameters,
+    clear_ev_quota,
+)
 
 from .helpers import reverts
 
@@ -42,7 +48,7 @@ DELIVERY_S = 1800  # delivery ends half an hour after initialisation
 SETTLE_S = 7200  # settlement deadline two hours after it
 
 # Tables 2 and 3 (001b ch. 9): demands (kW) and the quota orders (side, kWh, tokens/kWh).
-DEMANDS = {"A": 36, "B": 48, "C": 42, "D": 66, "E": 30, "F": 66, "G": 54, "H": 48}
+DEMANDS: dict[str, float] = {"A": 36, "B": 48, "C": 42, "D": 66, "E": 30, "F": 66, "G": 54, "H": 48}
 BOOK = [
     ("A", Side.SELL, 3.2, 25),
     ("B", Side.BUY, 6.5, 24),
@@ -88,10 +94,10 @@ class Period:
 
 def open_period(
     chain: Chain,
-    demands: dict[str, float],
+    demands: Mapping[str, float],
     *,
     margin_kw: float,
-    ratings: dict[str, float] | None = None,
+    ratings: Mapping[str, float] | None = None,
     tariff: float = TARIFF,
     penalty: float = PENALTY,
     deposit_micro: int = FUNDS_MICRO,
@@ -133,19 +139,17 @@ def submit_all(period: Period, orders: Sequence[Order]) -> None:
 
 
 def off_chain(
-    demands: dict[str, float],
+    demands: Mapping[str, float],
     orders: Sequence[Order],
     margin_kw: float,
-    ratings: dict[str, float] | None = None,
+    ratings: Mapping[str, float] | None = None,
     fee_on: str = "initial",
-) -> object:
+) -> QuotaClearing:
     stations = [
         ChargingStation(name, demand, (ratings or {}).get(name, RATING_KW))
         for name, demand in demands.items()
     ]
-    return clear_ev_quota(
-        orders, stations, QuotaParameters(margin_kw, TARIFF, "mid-point", fee_on)
-    )
+    return clear_ev_quota(orders, stations, QuotaParameters(margin_kw, TARIFF, "mid-point", fee_on))
 
 
 @pytest.fixture
@@ -206,9 +210,7 @@ def test_the_book_is_sorted_as_submitted(ordering: Period) -> None:
     bids = [(names[o.owner], o.price) for o in ordering.ledger.book(True)]
     offers = [(names[o.owner], o.price) for o in ordering.ledger.book(False)]
     assert bids == [(n, price_units(p)) for n, p in [("E", 28), ("D", 26), ("B", 24), ("G", 20)]]
-    assert offers == [
-        (n, price_units(p)) for n, p in [("H", 16), ("F", 19), ("C", 22), ("A", 25)]
-    ]
+    assert offers == [(n, price_units(p)) for n, p in [("H", 16), ("F", 19), ("C", 22), ("A", 25)]]
 
 
 def test_the_auction_gives_the_chapter_s_trades_and_payments(cleared: Period) -> None:
@@ -246,9 +248,9 @@ def test_the_auction_gives_the_chapter_s_trades_and_payments(cleared: Period) ->
 def test_the_worked_example_is_the_off_chain_mechanism_s(cleared: Period) -> None:
     expected = off_chain(DEMANDS, table_orders(), 323)
     clearing = cleared.ledger.clearing(cleared.names)
-    assert clearing.trades == expected.trades  # type: ignore[attr-defined]
-    assert clearing.allocations == expected.allocations  # type: ignore[attr-defined]
-    for name, station in expected.stations.items():  # type: ignore[attr-defined]
+    assert clearing.trades == expected.trades
+    assert clearing.allocations == expected.allocations
+    for name, station in expected.stations.items():
         mine = clearing.stations[name]
         assert (mine.demand_kw, mine.initial_kw, mine.final_kw, mine.payment) == (
             station.demand_kw,
@@ -279,7 +281,7 @@ def test_a_margin_that_covers_every_demand_holds_no_auction(period: Period) -> N
     assert period.ledger.station(period.stations["A"]).fee == price_units(112 * 36)
 
 
-# --- payment, penalty and withdrawal ----------------------------------------------------------------
+# --- payment, penalty and withdrawal ---------------------------------------------------------
 
 
 def test_payment_charges_the_metered_energy_and_the_penalty_over_quota(cleared: Period) -> None:
@@ -320,7 +322,10 @@ def test_charging_fees_match_table_4_when_the_meter_reads_the_initial_quota(
     cleared.chain.advance_time(DELIVERY_S)
     states = cleared.ledger.stations()
     cleared.ledger.payment({st_.address: st_.initial_quota for st_ in states})
-    fees = {n: round(s.charging_fee, 2) for n, s in cleared.ledger.clearing(cleared.names).stations.items()}
+    fees = {
+        n: round(s.charging_fee, 2)
+        for n, s in cleared.ledger.clearing(cleared.names).stations.items()
+    }
     assert fees == {
         "A": 3339.32,
         "B": 4452.43,
@@ -332,7 +337,7 @@ def test_charging_fees_match_table_4_when_the_meter_reads_the_initial_quota(
         "H": 4452.43,
     }
     expected = off_chain(DEMANDS, table_orders(), 323, fee_on="initial")
-    assert {n: s.charging_fee for n, s in expected.stations.items()} == {  # type: ignore[attr-defined]
+    assert {n: s.charging_fee for n, s in expected.stations.items()} == {
         n: s.charging_fee for n, s in cleared.ledger.clearing(cleared.names).stations.items()
     }
 
@@ -548,9 +553,7 @@ def test_a_station_without_quota_cannot_order_and_a_bid_needs_its_deposit() -> N
 def test_the_off_chain_mechanism_refuses_a_zero_price_as_the_contract_does() -> None:
     stations = [ChargingStation("A", 10, 20), ChargingStation("B", 10, 20)]
     with pytest.raises(OrderError, match="price"):
-        clear_ev_quota(
-            [Order("o", "A", Side.SELL, 1.0, 0.0)], stations, QuotaParameters(10.0)
-        )
+        clear_ev_quota([Order("o", "A", Side.SELL, 1.0, 0.0)], stations, QuotaParameters(10.0))
 
 
 # --- parity with the off-chain mechanism ---------------------------------------------------------
@@ -603,7 +606,7 @@ def markets(draw: st.DrawFn) -> tuple[dict[str, float], dict[str, float], float,
 
 def assert_parity(
     chain: Chain,
-    demands: dict[str, float],
+    demands: Mapping[str, float],
     ratings: dict[str, float],
     margin: float,
     orders: Sequence[Order],
@@ -620,9 +623,9 @@ def assert_parity(
     period.ledger.payment({s.address: s.final_quota for s in states})
     order_ids = {period.stations[o.agent]: o.id for o in orders}
     clearing = period.ledger.clearing(period.names, order_ids)
-    assert clearing.trades == expected.trades  # type: ignore[attr-defined]
-    assert clearing.beta == expected.beta  # type: ignore[attr-defined]
-    assert clearing.auction_held == expected.auction_held  # type: ignore[attr-defined]
+    assert clearing.trades == expected.trades
+    assert clearing.beta == expected.beta
+    assert clearing.auction_held == expected.auction_held
     assert {n: vars(s) for n, s in clearing.stations.items()} == {
         n: {
             "demand_kw": s.demand_kw,
@@ -631,7 +634,7 @@ def assert_parity(
             "payment": s.payment,
             "charging_fee": s.charging_fee,
         }
-        for n, s in expected.stations.items()  # type: ignore[attr-defined]
+        for n, s in expected.stations.items()
     }
     # AC9-7: every trade within its pair's prices; money conserved in the auction
     assert sum(s.auction_payment for s in states) == 0
@@ -659,7 +662,7 @@ def test_a_bid_and_an_offer_that_run_out_together_both_leave() -> None:
     ]
     assert_parity(EmbeddedChain(), demands, dict.fromkeys(demands, 20.0), 20.0, book)
     expected = off_chain(demands, book, 20.0, dict.fromkeys(demands, 20.0))
-    pairs = [(t.buyer, t.seller, t.quantity_kwh, t.price) for t in expected.trades]  # type: ignore[attr-defined]
+    pairs = [(t.buyer, t.seller, t.quantity_kwh, t.price) for t in expected.trades]
     assert pairs == [("X", "Z", 2.0, 20.0), ("Y", "W", 1.0, 22.5)]
 
 
@@ -671,7 +674,8 @@ def test_parity_on_a_managed_anvil_node() -> None:
     except AnvilError:  # pragma: no cover - an installation without npm
         pytest.skip("no anvil binary (npm ci)")
     chain = open_chain("anvil")
-    pid = chain.node.pid  # type: ignore[attr-defined]
+    assert isinstance(chain, ManagedAnvilChain)
+    pid = chain.node.pid
     try:
         assert_parity(chain, DEMANDS, dict.fromkeys(DEMANDS, RATING_KW), 323, table_orders())
         demands = {n: 5.0 + 3 * k for k, n in enumerate(NAMES)}

@@ -24,7 +24,6 @@ from peergrid.ledger import (
     SettlementTrade,
     order_set_hash,
 )
-
 from peergrid.ledger.markets.ev_quota import EvQuotaLedger, price_units, quota_units
 
 from .helpers import make_community

@@ -360,8 +360,7 @@ class EvQuotaLedger:
         """One side of the book, best first."""
         rows = self.chain.call(self.market, "book", is_bid, MAX_ORDERS)
         return [
-            QuotaOrder(int(s), str(o), bool(b), int(p), int(q), int(m))
-            for s, o, b, p, q, m in rows
+            QuotaOrder(int(s), str(o), bool(b), int(p), int(q), int(m)) for s, o, b, p, q, m in rows
         ]
 
     def trades(self) -> list[QuotaTrade]:
