@@ -666,9 +666,11 @@ def test_a_bid_and_an_offer_that_run_out_together_both_leave() -> None:
     assert pairs == [("X", "Z", 2.0, 20.0), ("Y", "W", 1.0, 22.5)]
 
 
+@pytest.mark.slow
 def test_parity_on_a_managed_anvil_node() -> None:
-    """The worked example and a random book on a private anvil node this test starts and
-    stops (no process left behind)."""
+    """The worked example and one more book on a private anvil node this test starts and
+    stops (no process left behind); about 7 s. The hypothesis books on the embedded chain are
+    its fast sibling."""
     try:
         find_anvil()
     except AnvilError:  # pragma: no cover - an installation without npm
