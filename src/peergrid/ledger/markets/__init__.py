@@ -12,6 +12,8 @@
   (:func:`within_price_limits`).
 * :mod:`~peergrid.ledger.markets.meters` — :class:`MeterClient`: settlement against readings.
 * :mod:`~peergrid.ledger.markets.orderbook` — :class:`OrderBookLedger`: continuous double auction.
+* :mod:`~peergrid.ledger.markets.ev_quota` — :class:`EvQuotaLedger`: one period's EV charging
+  quota market (pre-allocation, quota double auction, payment, withdrawal).
 * :mod:`~peergrid.ledger.markets.deployment` — deploy a market (the batch market by default)
   and record where it is.
 
@@ -61,6 +63,7 @@ from peergrid.ledger.markets.consortium import (
     RoleGrant,
 )
 from peergrid.ledger.markets.escrow import Escrow, FillPayment, fill_payment, lock_micro
+from peergrid.ledger.markets.ev_quota import EvQuotaLedger
 from peergrid.ledger.markets.meters import (
     MeterClient,
     MeteredSettlement,
@@ -91,6 +94,7 @@ __all__ = [
     "ConsortiumClient",
     "DistanceRow",
     "Escrow",
+    "EvQuotaLedger",
     "Fill",
     "FillPayment",
     "MarketLedger",
