@@ -40,7 +40,14 @@ EVM_VERSION = "cancun"
 
 OPTIMIZE = "gas"
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
-CONTRACT_NAMES = ("SettlementToken", "Community", "Consortium", "BatchMarket", "OrderBook")
+CONTRACT_NAMES = (
+    "SettlementToken",
+    "Community",
+    "Consortium",
+    "BatchMarket",
+    "OrderBook",
+    "Dvpp",
+)
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 
 logger = logging.getLogger(__name__)
