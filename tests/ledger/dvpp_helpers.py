@@ -28,7 +28,12 @@ class Dvpp:
 
     def accounts(self) -> list[str]:
         return [
-            self.operator, self.dso, self.issuer, *self.households, self.contractor, *self.others
+            self.operator,
+            self.dso,
+            self.issuer,
+            *self.households,
+            self.contractor,
+            *self.others,
         ]
 
     def money(self) -> tuple[int, int, int]:

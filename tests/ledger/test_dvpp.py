@@ -87,8 +87,12 @@ def test_b12_a_complying_interval_is_zero_sum_and_producers_gain() -> None:
     after = [d.ledger.balance_of(h) for h in d.households]
     n = len(d.households)
     x = [instructions[i] - round(p_res_w[i] * 1000) for i in range(n)]
-    shares = [community_share_micro(x[i] + round(p_res_w[i] * 1000), round(p_res_w[i] * 1000),
-                                    P_MAX_MW, n, P_C) for i in range(n)]
+    shares = [
+        community_share_micro(
+            x[i] + round(p_res_w[i] * 1000), round(p_res_w[i] * 1000), P_MAX_MW, n, P_C
+        )
+        for i in range(n)
+    ]
     for i in range(n):
         exact = (n - 1) * shares[i] - sum(shares[j] for j in range(n) if j != i)
         assert after[i] - before[i] == exact
@@ -121,8 +125,12 @@ def test_b13_a_household_that_does_not_follow_gets_nothing_and_still_pays() -> N
     deviated, events_off = _one_interval(comply=False)
     assert events_ok[0]["kind"] == Kind.COMMUNITY
     assert events_off == [
-        {"household": events_off[0]["household"], "interval": 0,
-         "kind": Kind.NOT_COMPLIANT, "amount_micro": 0}
+        {
+            "household": events_off[0]["household"],
+            "interval": 0,
+            "kind": Kind.NOT_COMPLIANT,
+            "amount_micro": 0,
+        }
     ]
     assert deviated < DEPOSIT_MICRO < complied
 
@@ -140,14 +148,17 @@ def test_compliance_tolerance_is_10_w_plus_one_percent_by_default() -> None:
 
 
 def test_exact_compliance_when_deployed_without_tolerance() -> None:
-    d = make_dvpp(2, parameters=Parameters(tolerance_mw=0, tolerance_bps=0),
-                  reports=[Report(0.8, 3000.0), Report(0.6, 0.0)])
+    d = make_dvpp(
+        2,
+        parameters=Parameters(tolerance_mw=0, tolerance_bps=0),
+        reports=[Report(0.8, 3000.0), Report(0.6, 0.0)],
+    )
     d.ledger.advance_interval()
     receipt = d.ledger.set_state(d.households[0], Report(0.5, 0.0, 2999.999))
     assert settled(receipt)[0]["kind"] == Kind.NOT_COMPLIANT
 
 
-# --- B.17: liveness --------------------------------------------------------------------------------
+# --- B.17: liveness ---------------------------------------------------------------------------
 
 
 def test_b17_a_silent_household_is_deregistered_by_its_neighbour() -> None:
@@ -165,9 +176,7 @@ def test_b17_a_silent_household_is_deregistered_by_its_neighbour() -> None:
     d.ledger.advance_interval()  # interval 3: silent for more than two intervals
     receipt = d.ledger.set_state(a, Report(0.5, 0.0, d.ledger.read_instruction_mw(a) / 1000))
     events = deregistered(receipt)
-    assert [(e["household"], e["by"], e["reason"]) for e in events] == [
-        (silent, a, Reason.SILENT)
-    ]
+    assert [(e["household"], e["by"], e["reason"]) for e in events] == [(silent, a, Reason.SILENT)]
     assert d.ledger.households() == [a, b]
     assert d.ledger.p_max_mw() == P_MAX_MW  # recomputed without the 80 kW connection
     # The silent household was withdrawn from meanwhile, never paid.
@@ -186,9 +195,7 @@ def test_b17_a_household_short_of_the_two_interval_need_is_deregistered() -> Non
     receipt = d.ledger.set_state(newcomer, Report(0.5, 0.0, 0.0))
     events = deregistered(receipt)
     # The newcomer's neighbours: b before it, a after it (wrapping); both are short.
-    assert {(e["household"], e["reason"]) for e in events} == {
-        (a, Reason.FUNDS), (b, Reason.FUNDS)
-    }
+    assert {(e["household"], e["reason"]) for e in events} == {(a, Reason.FUNDS), (b, Reason.FUNDS)}
     assert d.ledger.households() == [newcomer]
 
 
@@ -223,12 +230,12 @@ def test_registration_needs_the_consortiums_vote() -> None:
     assert d.ledger.households() == [a, b, newcomer]
 
 
-# --- B.14, B.15: flexibility (Eq. 7) ---------------------------------------------------------------
+# --- B.14, B.15: flexibility (Eq. 7) ----------------------------------------------------------
 
 
 def test_b14_b15_flexibility_pays_the_compliant_share_and_suspends_sharing() -> None:
     d = make_dvpp(3, reports=[Report(0.8, 0.0), Report(0.6, 0.0), Report(0.4, 0.0)])
-    a, b, c = d.households
+    a = d.households[0]
     ledger = d.ledger
     assert ledger.flexibility_available(6000)
     ledger.contract_flexibility(d.contractor, 6000, intervals=2)
@@ -259,9 +266,7 @@ def test_b14_b15_flexibility_pays_the_compliant_share_and_suspends_sharing() -> 
     ledger.advance_interval()
     assert not ledger.contracted()
     receipt = ledger.close_flexibility(a)
-    spent = 6000 + sum(
-        6000 * abs(i) // 6_000_000 for i in instructions[1:]
-    )
+    spent = 6000 + sum(6000 * abs(i) // 6_000_000 for i in instructions[1:])
     assert receipt.events_named("FlexibilityClosed")[0].args["refund_micro"] == 12_000 - spent
     assert ledger.escrow.locked_of(d.contractor) == 0
     ledger.withdraw(d.contractor, ledger.available_of(d.contractor))
@@ -296,7 +301,7 @@ def test_cancel_ends_the_contract_from_this_interval() -> None:
 
 def test_b16_every_right_is_enforced_and_a_refusal_changes_nothing() -> None:
     d = make_dvpp(3)
-    a, b, c = d.households
+    a, b, _ = d.households
     ledger = d.ledger
     outsider = d.chain.new_account("outsider")
 
@@ -306,32 +311,65 @@ def test_b16_every_right_is_enforced_and_a_refusal_changes_nothing() -> None:
             action()  # type: ignore[operator]
         assert d.state() == before
 
-    refused("Dvpp.contract_flexibility", "a registered household cannot contract flexibility",
-            lambda: ledger.contract_flexibility(a, 3000, 2))
+    refused(
+        "Dvpp.contract_flexibility",
+        "a registered household cannot contract flexibility",
+        lambda: ledger.contract_flexibility(a, 3000, 2),
+    )
     ledger.contract_flexibility(d.contractor, 3000, 2)
     ledger.fund(outsider, 10**7)
-    refused("Dvpp.contract_flexibility", "flexibility is already contracted",
-            lambda: ledger.contract_flexibility(outsider, 3000, 2))
-    refused("Dvpp.cancel_flexibility", "caller is not the contractor",
-            lambda: ledger.cancel_flexibility(a))
-    refused("Dvpp.set_flexibility_price", "flexibility is contracted",
-            lambda: ledger.set_flexibility_price(2000))
-    refused("Dvpp.set_flexibility_price", "caller is not the operator",
-            lambda: ledger.set_flexibility_price(2000, sender=a))
-    refused("Dvpp.register", "already registered",
-            lambda: ledger.register(a, RATING, Report(0.5, 0.0), 0))
-    refused("Dvpp.deregister", "caller is not a registered household",
-            lambda: ledger.deregister(outsider))
-    refused("Dvpp.set_state", "second report in one interval",  # registration was the report
-            lambda: ledger.set_state(a, Report(0.5, 0.0)))
+    refused(
+        "Dvpp.contract_flexibility",
+        "flexibility is already contracted",
+        lambda: ledger.contract_flexibility(outsider, 3000, 2),
+    )
+    refused(
+        "Dvpp.cancel_flexibility",
+        "caller is not the contractor",
+        lambda: ledger.cancel_flexibility(a),
+    )
+    refused(
+        "Dvpp.set_flexibility_price",
+        "flexibility is contracted",
+        lambda: ledger.set_flexibility_price(2000),
+    )
+    refused(
+        "Dvpp.set_flexibility_price",
+        "caller is not the operator",
+        lambda: ledger.set_flexibility_price(2000, sender=a),
+    )
+    refused(
+        "Dvpp.register",
+        "already registered",
+        lambda: ledger.register(a, RATING, Report(0.5, 0.0), 0),
+    )
+    refused(
+        "Dvpp.deregister",
+        "caller is not a registered household",
+        lambda: ledger.deregister(outsider),
+    )
+    refused(
+        "Dvpp.set_state",
+        "second report in one interval",  # registration was the report
+        lambda: ledger.set_state(a, Report(0.5, 0.0)),
+    )
     ledger.advance_interval()
     ledger.set_state(a, Report(0.5, 0.0, ledger.read_instruction_mw(a) / 1000))
-    refused("Dvpp.set_state", "second report in one interval",
-            lambda: ledger.set_state(a, Report(0.5, 0.0)))
-    refused("Dvpp.set_state", "caller is not a registered household",
-            lambda: ledger.set_state(outsider, Report(0.5, 0.0)))
-    refused("Dvpp.withdraw", "would leave less than the two-interval need",
-            lambda: ledger.withdraw(b, ledger.balance_of(b) - 149_999))
+    refused(
+        "Dvpp.set_state",
+        "second report in one interval",
+        lambda: ledger.set_state(a, Report(0.5, 0.0)),
+    )
+    refused(
+        "Dvpp.set_state",
+        "caller is not a registered household",
+        lambda: ledger.set_state(outsider, Report(0.5, 0.0)),
+    )
+    refused(
+        "Dvpp.withdraw",
+        "would leave less than the two-interval need",
+        lambda: ledger.withdraw(b, ledger.balance_of(b) - 149_999),
+    )
     # A node reads its own instruction; an account outside the DVPP reads none.
     with reverts("Dvpp.read_instruction", "caller is not in the interval's snapshot"):
         ledger.read_instruction_mw(outsider)
@@ -350,26 +388,52 @@ def test_bad_input_is_a_named_revert_that_changes_nothing() -> None:
     ledger.fund(newcomer, 10**7)
     ledger.advance_interval()
     cases = [
-        ("Dvpp.set_state", "soc_mpct above 100 000",
-         lambda: ledger.set_state(a, Report(1.2, 0.0))),
-        ("Dvpp.set_state", "report for another household",
-         lambda: ledger.set_state(a, Report(0.5, 0.0), sender=b)),
-        ("Dvpp.set_state", "p_res_mw beyond the household's p_max",
-         lambda: ledger.set_state(a, Report(0.5, 50_000.0))),
-        ("Dvpp.set_state", "p_measured_mw beyond the household's p_max",
-         lambda: ledger.set_state(a, Report(0.5, 0.0, -50_001.0))),
-        ("Dvpp.register", "p_opt_discharge_mw not in 1..2**31-1",
-         lambda: ledger.register(newcomer, Rating(-3000, 3000, 50_000), Report(0.5, 0.0), 10**6)),
-        ("Dvpp.register", "p_max_mw not in 1..2**31-1",
-         lambda: ledger.register(newcomer, Rating(3000, 3000, 0), Report(0.5, 0.0), 10**6)),
-        ("Dvpp.register", "soc_mpct above 100 000",
-         lambda: ledger.register(newcomer, RATING, Report(1.5, 0.0), 10**6)),
-        ("Dvpp.register", "deposit below the two-interval need",
-         lambda: ledger.register(newcomer, RATING, Report(0.5, 0.0), 149_999)),
-        ("Dvpp.contract_flexibility", "p_flex_mw is zero",
-         lambda: ledger.contract_flexibility(d.contractor, 0.0, 2)),
-        ("Dvpp.contract_flexibility", "intervals out of range",
-         lambda: ledger.contract_flexibility(d.contractor, 1000.0, 0)),
+        ("Dvpp.set_state", "soc_mpct above 100 000", lambda: ledger.set_state(a, Report(1.2, 0.0))),
+        (
+            "Dvpp.set_state",
+            "report for another household",
+            lambda: ledger.set_state(a, Report(0.5, 0.0), sender=b),
+        ),
+        (
+            "Dvpp.set_state",
+            "p_res_mw beyond the household's p_max",
+            lambda: ledger.set_state(a, Report(0.5, 50_000.0)),
+        ),
+        (
+            "Dvpp.set_state",
+            "p_measured_mw beyond the household's p_max",
+            lambda: ledger.set_state(a, Report(0.5, 0.0, -50_001.0)),
+        ),
+        (
+            "Dvpp.register",
+            "p_opt_discharge_mw not in 1..2**31-1",
+            lambda: ledger.register(newcomer, Rating(-3000, 3000, 50_000), Report(0.5, 0.0), 10**6),
+        ),
+        (
+            "Dvpp.register",
+            "p_max_mw not in 1..2**31-1",
+            lambda: ledger.register(newcomer, Rating(3000, 3000, 0), Report(0.5, 0.0), 10**6),
+        ),
+        (
+            "Dvpp.register",
+            "soc_mpct above 100 000",
+            lambda: ledger.register(newcomer, RATING, Report(1.5, 0.0), 10**6),
+        ),
+        (
+            "Dvpp.register",
+            "deposit below the two-interval need",
+            lambda: ledger.register(newcomer, RATING, Report(0.5, 0.0), 149_999),
+        ),
+        (
+            "Dvpp.contract_flexibility",
+            "p_flex_mw is zero",
+            lambda: ledger.contract_flexibility(d.contractor, 0.0, 2),
+        ),
+        (
+            "Dvpp.contract_flexibility",
+            "intervals out of range",
+            lambda: ledger.contract_flexibility(d.contractor, 1000.0, 0),
+        ),
     ]
     for call, reason, action in cases:
         before = d.state()
@@ -426,8 +490,13 @@ def test_read_instruction_equals_the_off_chain_setpoints(
 ) -> None:
     ratings = [Rating(dis / 1000, ch / 1000, 50_000) for _, dis, ch, _ in batteries]
     reports = [Report(soc / 100_000, p_res / 1000) for soc, _, _, p_res in batteries]
-    d = make_dvpp(len(batteries), parameters=Parameters(rule=rule), ratings=ratings,
-                  reports=reports, deposit_micro=200_000)
+    d = make_dvpp(
+        len(batteries),
+        parameters=Parameters(rule=rule),
+        ratings=ratings,
+        reports=reports,
+        deposit_micro=200_000,
+    )
     contracted = flex_mw != 0 and d.ledger.flexibility_available(flex_mw / 1000)
     if contracted:
         d.ledger.contract_flexibility(d.contractor, flex_mw / 1000, intervals=1)

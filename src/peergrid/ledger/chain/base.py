@@ -373,9 +373,7 @@ class Chain(ABC):
             decoders=self._abis,
         )
 
-    def call(
-        self, contract: Contract, fn_name: str, *args: Any, sender: str | None = None
-    ) -> Any:
+    def call(self, contract: Contract, fn_name: str, *args: Any, sender: str | None = None) -> Any:
         """Read-only call of ``fn_name(*args)``: its decoded return value. ``sender`` is the
         call's ``msg.sender`` (the zero address unless given): a view that answers only its
         caller reads it, and any caller can set it, as in ``eth_call``."""

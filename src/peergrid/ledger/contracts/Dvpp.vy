@@ -387,38 +387,39 @@ def _instruction(s: Snapshot, idx: uint256) -> int256:
         return 0
     charging: bool = s.target < 0
     n: uint256 = s.count
-    # Merit rank of each household: how many come before it (state of
-    # charge, then registration order, which is the snapshot's order).
-    order: uint256[MAX_HOUSEHOLDS] = empty(uint256[MAX_HOUSEHOLDS])
-    my_rank: uint256 = 0
-    for j: uint256 in range(n, bound=MAX_HOUSEHOLDS):
-        rank: uint256 = 0
-        soc_j: uint256 = s.soc[j]
-        for k: uint256 in range(n, bound=MAX_HOUSEHOLDS):
-            soc_k: uint256 = s.soc[k]
-            if charging:
-                if soc_k < soc_j or (soc_k == soc_j and k < j):
-                    rank += 1
-            elif soc_k > soc_j or (soc_k == soc_j and k < j):
-                rank += 1
-        order[rank] = j
-        if j == idx:
-            my_rank = rank
-    # z of Eq. 3, then the keep-or-drop rule gives the active count l.
+    # Merit order by selection, stopped as soon as Eq. 3 is met (z picks,
+    # O(n*z)): the best state of charge not yet picked, the lowest index
+    # (registration order) among equals.
+    picked: uint256 = 0
+    my_rank: uint256 = MAX_HOUSEHOLDS
     cumulated: uint256 = 0
     below: uint256 = 0
-    active: uint256 = n
-    total: uint256 = 0
+    active: uint256 = 0
     for r: uint256 in range(n, bound=MAX_HOUSEHOLDS):
-        p: uint256 = s.p_opt_discharge[order[r]]
+        best: uint256 = MAX_HOUSEHOLDS
+        for j: uint256 in range(n, bound=MAX_HOUSEHOLDS):
+            if picked & (1 << j) != 0:
+                continue
+            if best == MAX_HOUSEHOLDS:
+                best = j
+            elif charging:
+                if s.soc[j] < s.soc[best]:
+                    best = j
+            elif s.soc[j] > s.soc[best]:
+                best = j
+        picked |= 1 << best
+        if best == idx:
+            my_rank = r
+        p: uint256 = s.p_opt_discharge[best]
         if charging:
-            p = s.p_opt_charge[order[r]]
+            p = s.p_opt_charge[best]
         below = cumulated
         cumulated += p
+        active = r + 1
         if cumulated >= magnitude:
-            active = r + 1
             break
-    total = cumulated
+    # The keep-or-drop rule: z or z - 1 (when Eq. 3 was met at all).
+    total: uint256 = cumulated
     if cumulated >= magnitude:
         if not code_rule and active > 1 and magnitude - below < cumulated - magnitude:
             active -= 1

@@ -103,8 +103,10 @@ def community_share_micro(
     ``max(0, P_m − P_res + P_max) · p_c // ((n − 1) · 10⁶)`` (0 alone)."""
     if households < 2:
         return 0
-    return max(0, measured_mw - p_res_mw + p_max_mw) * price_community // (
-        (households - 1) * MW_PER_KW
+    return (
+        max(0, measured_mw - p_res_mw + p_max_mw)
+        * price_community
+        // ((households - 1) * MW_PER_KW)
     )
 
 
@@ -316,7 +318,9 @@ class DvppLedger:
     def close_flexibility(self, caller: str) -> Receipt:
         return self._transact(caller, "close_flexibility")
 
-    def set_flexibility_price(self, price_micro_per_kw: int, *, sender: str | None = None) -> Receipt:
+    def set_flexibility_price(
+        self, price_micro_per_kw: int, *, sender: str | None = None
+    ) -> Receipt:
         return self._transact(sender or self.operator, "set_flexibility_price", price_micro_per_kw)
 
     # --- the clock -----------------------------------------------------------------------------
@@ -346,7 +350,13 @@ class DvppLedger:
             self.contract, "household", account
         )
         return Household(
-            account, bool(registered), int(dis), int(ch), int(p_max), int(last), int(soc),
+            account,
+            bool(registered),
+            int(dis),
+            int(ch),
+            int(p_max),
+            int(last),
+            int(soc),
             int(p_res),
         )
 
