@@ -12,6 +12,8 @@
   (:func:`within_price_limits`).
 * :mod:`~peergrid.ledger.markets.meters` — :class:`MeterClient`: settlement against readings.
 * :mod:`~peergrid.ledger.markets.orderbook` — :class:`OrderBookLedger`: continuous double auction.
+* :mod:`~peergrid.ledger.markets.dvpp` — :class:`DvppLedger`: the DVPP of S4 (registration with
+  a deposit, per-interval reports, the battery instruction, Eqs. 6–7, flexibility contracts).
 * :mod:`~peergrid.ledger.markets.deployment` — deploy a market (the batch market by default)
   and record where it is.
 
@@ -60,6 +62,7 @@ from peergrid.ledger.markets.consortium import (
     Role,
     RoleGrant,
 )
+from peergrid.ledger.markets.dvpp import DvppLedger
 from peergrid.ledger.markets.escrow import Escrow, FillPayment, fill_payment, lock_micro
 from peergrid.ledger.markets.meters import (
     MeterClient,
@@ -90,6 +93,7 @@ __all__ = [
     "CommunityLedger",
     "ConsortiumClient",
     "DistanceRow",
+    "DvppLedger",
     "Escrow",
     "Fill",
     "FillPayment",
