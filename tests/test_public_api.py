@@ -187,6 +187,7 @@ FACES: dict[str, list[str]] = {
         "CommunityLedger",
         "ConsortiumClient",
         "DistanceRow",
+        "DvppLedger",
         "Escrow",
         "Fill",
         "FillPayment",
