@@ -46,6 +46,7 @@ CONTRACT_NAMES = (
     "Consortium",
     "BatchMarket",
     "OrderBook",
+    "EvQuota",
     "Dvpp",
 )
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
