@@ -189,6 +189,7 @@ FACES: dict[str, list[str]] = {
         "DistanceRow",
         "DvppLedger",
         "Escrow",
+        "EvQuotaLedger",
         "Fill",
         "FillPayment",
         "MAX_MEMBERS_PER_TX",
