@@ -47,6 +47,7 @@ CONTRACT_NAMES = (
     "BatchMarket",
     "OrderBook",
     "EvQuota",
+    "Dvpp",
 )
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 

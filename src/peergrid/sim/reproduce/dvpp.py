@@ -390,8 +390,8 @@ def summary_markdown(
         "## Bytes per interval on our contract",
         "",
         "Not measured by this study: the bytes of a coordination interval on our own contract "
-        "(its state reports' calldata and receipts) come from the contract's benchmark and "
-        "belong here beside Eq. 8 once measured.",
+        "(its state reports and receipts) are measured by `benchmarks/dvpp_chain.py` on the "
+        "contract (docs/systems/s4.md, On chain).",
         "",
     ]
     return "\n".join(lines)
