@@ -112,3 +112,14 @@ def test_the_sunniest_days_are_in_may() -> None:
     ghi[140 * 24 : 143 * 24] = 500.0  # days 140-142 (21-23 May) are the sunny ones
     assert sunniest_days(ghi, 3) == 140
     assert 120 <= sunniest_days(np.ones(8760), 7) <= 144
+
+
+def test_without_the_optional_load_model_the_study_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "richardsonpy", None)  # import now raises ImportError
+    done = CliRunner().invoke(app, ["reproduce", "dvpp", "-o", str(tmp_path / "x")])
+    assert done.exit_code == 2
+    assert "pip install 'peergrid[studies]'" in done.output

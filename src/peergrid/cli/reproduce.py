@@ -207,12 +207,16 @@ def reproduce_dvpp_command(
     of 15 s to 1 h and none, second by second, beside the paper's values.
 
     20 households with 8 kWh batteries over the sunniest week of May (TRY 2010 region 5) on
-    stochastic loads (richardsonpy) and PV (pvlib), switching within the minute; the
+    stochastic loads (richardsonpy, GPL-3.0: pip install 'peergrid[studies]') and PV
+    (pvlib), switching within the minute; the
     orderings of the digest's checks D.20-D.22, an AC check on an LV feeder and Eq. 8's
     block-size model in summary.md. The default run takes a few minutes.
     """
     from peergrid.sim.dvpp.grid_check import feeder_for
+    from peergrid.sim.dvpp.profiles import require_richardsonpy
     from peergrid.sim.reproduce.dvpp import DvppSettings, reproduce_dvpp
+
+    require_richardsonpy()
 
     settings = DvppSettings(
         households=households,

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from peergrid.core.errors import ScenarioError
+from peergrid.core.errors import PeergridError, ScenarioError
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -136,7 +136,19 @@ def _mean_kwh(power_w: FloatArray) -> float:
     return float(power_w.sum(axis=0).mean() / 3.6e6)
 
 
+def require_richardsonpy() -> None:
+    """Refuse in one line, before any work, when the optional load model is not installed."""
+    try:
+        import richardsonpy  # noqa: F401
+    except ImportError:
+        raise PeergridError(
+            "the DVPP study's household loads need richardsonpy (GPL-3.0, an optional "
+            "dependency): pip install 'peergrid[studies]'"
+        ) from None
+
+
 def _try_weather() -> dict[str, FloatArray]:
+    require_richardsonpy()
     from richardsonpy.functions.load_radiation import load_try_data
 
     data = load_try_data()[:8760]
@@ -223,6 +235,7 @@ def _load_minutes(
     """
     from pathlib import Path
 
+    require_richardsonpy()
     import richardsonpy
     from richardsonpy.classes.appliance import Appliances
     from richardsonpy.classes.electric_load import ElectricLoad
