@@ -263,11 +263,18 @@ def test_orders_stay_within_what_the_mechanism_accepts(
     order = bidding.order(5, ev, tariff, np.random.default_rng(seed), 0)
     if order is None:
         return
-    assert order.quantity_kwh >= 1e-3 and order.price >= 0
+    assert order.quantity_kwh >= 1e-3 and order.price >= 1e-6
     if order.side is Side.BUY:
         assert order.quantity_kwh <= demand - initial + 1e-9
     else:
         assert order.quantity_kwh <= initial + 1e-9
+
+
+def test_a_zero_offer_price_is_raised_to_the_least_the_mechanism_takes() -> None:
+    free = QuotaBidding(bid_least=0.0, bid_most=0.0, offer=0.0, spread=0.0, period_hours=0.5)
+    ev = EvPosition("B", 10.0, 11.0, 5.5, 11.0, later_periods=10, later_min_tariff=32.0)
+    order = free.order(13, ev, 112.0, np.random.default_rng(0), at=1)
+    assert order is not None and order.price == 1e-6
 
 
 def test_without_quotas_each_ev_draws_its_rating_until_done() -> None:

@@ -361,7 +361,7 @@ TABLE_1_TARIFF = (32.0,) * 6 + (69.0,) * 2 + (112.0,) * 3 + (69.0,) * 7 + (112.0
 8:00–11:00 and 18:00–22:00 112, 6:00–8:00 and 11:00–18:00 69."""
 MAX_EV_KW = 1_000.0  # kW per charger (1 MW)
 MAX_EV_KWH = 10_000.0  # kWh needed by one EV in a day
-MAX_QUOTA_PRICE = 1e9  # tokens/kWh
+MAX_QUOTA_PRICE = MAX_PRICE_PER_KWH  # tokens/kWh: the ev-quota contract's bound
 
 
 class EvEntry(_Section):

@@ -17,7 +17,8 @@ it open, saying only that inelastic stations buy and elastic ones sell, §9.1).
     tariff among its later periods to this period's: an EV that can shift to the night's
     32 tokens/kWh from the evening's 112 sells cheaply.
 
-  Every price is multiplied by ``1 + price_spread · N(0, 1)`` (seeded; at least 0). Quantities
+  Every price is multiplied by ``1 + price_spread · N(0, 1)`` (seeded; at least one
+  micro-token per kWh, the least the mechanism takes). Quantities
   are floored to the mechanism's micro-kW; an order below 1 W is not placed.
 """
 
@@ -28,12 +29,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from peergrid.core.orders import Order, Side
+from peergrid.core.orders import MAX_PRICE_PER_KWH, Order, Side
 from peergrid.mechanisms.ev_quota import PRICE_UNITS, QUOTA_UNITS_PER_KW
 from peergrid.sim.scenario import EvQuotaSection
 
 MIN_ORDER_KW = 1e-3
 """A quota order below 1 W is not worth placing."""
+MIN_PRICE_PER_KWH = 1.0 / PRICE_UNITS
+"""The lowest quota price the mechanism takes (one micro-token per kWh)."""
 
 
 def floor_units(value_kw: float) -> float:
@@ -101,6 +104,8 @@ class QuotaBidding:
         if quantity < MIN_ORDER_KW:
             return None
         price *= max(0.0, 1.0 + self.spread * float(rng.standard_normal()))
+        # The mechanism (and the contract) take no quota order at price 0: one micro-token.
+        price = min(max(price, MIN_PRICE_PER_KWH), MAX_PRICE_PER_KWH)
         return Order(
             id=f"{period}-{ev.id}",
             agent=ev.id,
