@@ -84,12 +84,7 @@ def market_scenario_gas() -> dict[str, int]:
     # A clearing in two parts (the client sends the part not yet posted, and the closing).
     revealed_slot(batch, SLOT + 1)
     batch.chain.transact(
-        batch.operator,
-        batch.ledger.market,
-        "post_clearing",
-        SLOT + 1,
-        [FILLS[0].packed()],
-        False,
+        batch.operator, batch.ledger.market, "post_clearing", SLOT + 1, [FILLS[0].packed()], False
     )
     batch.ledger.post_clearing(SLOT + 1, FILLS)
     # A silent operator: past the clearing deadline, each buyer reclaims its lock.
