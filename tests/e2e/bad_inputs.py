@@ -1325,11 +1325,150 @@ COMMAND_ROWS = [
     Bad("command: bench gas bad option", ("bench", "gas", "--csv"), "No such option: --csv"),
 ]
 
+# --- EV charging quota auction (ev-quota) -----------------------------------------------------
+
+STATIONS = [
+    {"id": "A", "demand_kwh": 36, "rating_kw": 50},
+    {"id": "B", "demand_kwh": 48, "rating_kw": 50},
+]
+QUOTA = {"capacity_margin_kw": 60}
+
+
+def quota(*orders: dict[str, Any], id: str, error: str, **top: Any) -> Bad:
+    fields = {"evs": STATIONS, "params": QUOTA, **top}
+    return clear(book(*orders, **fields), "-m", "ev-quota", id=id, error=error)
+
+
+EV_QUOTA_ROWS = [
+    quota(
+        evs=[{"id": "A", "demand_kwh": 60, "rating_kw": 50}],
+        id="ev-quota: demand above the charger's rating",
+        error="station 'A': 'demand_kwh' 60 exceeds its charger rating of 50 kW",
+    ),
+    quota(
+        evs=[*STATIONS, {"id": "A", "demand_kwh": 1, "rating_kw": 5}],
+        id="ev-quota: a duplicate station",
+        error="duplicate station 'A' in 'evs'",
+    ),
+    quota(
+        order("q", "sell", 20, 1, agent="Z"),
+        id="ev-quota: an order from no station",
+        error="order 'q', field 'agent': station 'Z' is not among the 'evs'",
+    ),
+    quota(
+        order("q", "sell", 20, 1, agent="C"),
+        evs=[*STATIONS, {"id": "C", "demand_kwh": 0, "rating_kw": 5}],
+        id="ev-quota: an order from a station with no quota",
+        error="order 'q', field 'agent': station 'C' has no quota",
+    ),
+    quota(
+        order("A", "sell", -1, 1),
+        id="ev-quota: a negative price",
+        error="order 'A', field 'price': must be a non-negative finite number, got -1",
+    ),
+    quota(
+        order("A", "sell", 20, 1),
+        order("A2", "buy", 20, 1, agent="A"),
+        id="ev-quota: two orders from one station",
+        error="order 'A2', field 'agent': station 'A' already placed order 'A'",
+    ),
+    quota(
+        order("A", "sell", 20, 40),
+        id="ev-quota: an offer above the station's quota",
+        error="order 'A', field 'quantity_kwh': offers 40 kWh but station 'A' holds a quota",
+    ),
+    quota(
+        order("A", "buy", 20, 40),
+        id="ev-quota: a bid beyond the charger's rating",
+        error="order 'A', field 'quantity_kwh': bids for 40 kWh but station 'A' can take",
+    ),
+    quota(
+        params={},
+        id="ev-quota: no capacity margin",
+        error="params.capacity_margin_kw",
+    ),
+    quota(
+        params={"capacity_margin_kw": -5},
+        id="ev-quota: a negative margin",
+        error="field 'params.capacity_margin_kw': must be a finite number from 0",
+    ),
+    quota(
+        evs=[],
+        id="ev-quota: no stations",
+        error="ev-quota needs the charging stations",
+    ),
+    quota(
+        evs=[{"id": "A", "demand_kwh": 3}],
+        id="ev-quota: a station without a rating",
+        error="evs[0] has no 'rating_kw'",
+    ),
+    quota(
+        params={**QUOTA, "pricing": "uniform"},
+        id="ev-quota: an unknown pricing",
+        error="field 'params.pricing': must be one of mid-point, uniform-last",
+    ),
+    clear(
+        book(order(), evs=STATIONS),
+        id="orders: stations given to a mechanism without them",
+        error="evs",
+    ),
+]
+
+# --- DVPP battery set-points (peergrid dvpp setpoints) -----------------------------------------
+
+
+def dvpp(document: Any, *more: str, id: str, error: str) -> Bad:
+    text = document if isinstance(document, bytes) else json.dumps(document).encode()
+    return Bad(id, ("dvpp", "setpoints", "--input", "s.json", *more), error, {"s.json": text})
+
+
+def batteries(*items: dict[str, Any], target: Any = 1000) -> dict[str, Any]:
+    return {"target_w": target, "batteries": list(items)}
+
+
+B1 = {"id": "b1", "soc": 0.5, "p_opt_w": 3000}
+
+DVPP_ROWS = [
+    dvpp(
+        batteries({**B1, "soc": 1.2}),
+        id="dvpp: a state of charge above 1",
+        error="s.json: batteries[0]: battery 'b1': 'soc' must be a state of charge from 0 to 1",
+    ),
+    dvpp(
+        batteries({**B1, "soc": -0.1}),
+        id="dvpp: a negative state of charge",
+        error="'soc' must be a state of charge from 0 to 1, got -0.1",
+    ),
+    dvpp(
+        batteries({**B1, "p_opt_w": -3000}),
+        id="dvpp: a negative power rating",
+        error="battery 'b1': 'p_opt_w' must be a power above 0",
+    ),
+    dvpp(batteries(B1, B1), id="dvpp: a battery twice", error="battery 'b1' is listed twice"),
+    dvpp(batteries(B1, target="x"), id="dvpp: a target not a number", error="'target_w'"),
+    dvpp({"batteries": [B1]}, id="dvpp: no target", error="s.json: has no 'target_w'"),
+    dvpp(batteries(), id="dvpp: no batteries", error="'batteries' must be a non-empty list"),
+    dvpp(
+        batteries({"id": "b1", "soc": 0.5}),
+        id="dvpp: a battery without its optimum",
+        error="batteries[0] has no 'p_opt_w'",
+    ),
+    dvpp(
+        batteries({**B1, "kwh": 8}),
+        id="dvpp: an unknown battery field",
+        error="batteries[0]: unknown field 'kwh'",
+    ),
+    dvpp(batteries(B1), "--rule", "best", id="dvpp: an unknown rule", error="--rule"),
+    dvpp(b"{", id="dvpp: malformed JSON", error="s.json: not valid JSON"),
+]
+
 ROWS: list[Bad] = [
     *SCENARIO_ROWS,
     *OUTPUT_ROWS,
     *ORDER_ROWS,
     *SERVICE_ROWS,
+    *EV_QUOTA_ROWS,
+    *DVPP_ROWS,
     *CLEAR_ROWS,
     *GRID_ROWS,
     *CHAIN_ROWS,

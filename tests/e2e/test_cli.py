@@ -248,7 +248,16 @@ def test_mechanisms_lists_the_registry_as_json() -> None:
     done = peergrid("mechanisms", "--json")
     assert done.returncode == 0, done.stderr
     registry = json.loads(done.stdout)
-    assert set(registry) == {"dpda", "mcafee", "dpda+score", "mcafee+score", "cda", "ncda", "ocda", "ev-quota"}
+    assert set(registry) == {
+        "dpda",
+        "mcafee",
+        "dpda+score",
+        "mcafee+score",
+        "cda",
+        "ncda",
+        "ocda",
+        "ev-quota",
+    }
     assert registry["ncda"]["needs_feeder"] and not registry["dpda"]["needs_feeder"]
     charge = registry["dpda+score"]["parameters"][0]
     assert charge == {
@@ -303,8 +312,44 @@ def test_clear_an_ancillary_service_session(
     assert {"path_m", "hops"} <= set(result["trades"][0])
 
 
+def test_clear_the_ev_quota_auction_of_chapter_9() -> None:
+    done = peergrid(
+        "clear", "--mechanism", "ev-quota", "--orders", "examples/orders-ev-quota-chapter9.json"
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert round(result["beta"], 2) == 0.83
+    assert [(t["buyer"], t["seller"], t["price"]) for t in result["trades"]][:2] == [
+        ("E", "H", 22.0),
+        ("D", "H", 21.0),
+    ]
+    assert result["payments"]["D"] == 240.0
+    assert round(result["quotas"]["C"]["final_kw"], 2) == 28.18
+    # The margin from the command line wins over the file's; a margin above the demand: no auction.
+    done = peergrid(
+        "clear",
+        "-m",
+        "ev-quota",
+        "--param",
+        "capacity_margin_kw=400",
+        "examples/orders-ev-quota-chapter9.json",
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["beta"] == 1.0 and result["trades"] == [] and not result["auction_held"]
+
+
 def test_clear_help_states_ncda_s_distance() -> None:
     done = peergrid("clear", "--help")
     assert done.returncode == 0
     text = " ".join(done.stdout.split())
     assert "hops on the feeder graph" in text and "cheaper first, then older" in text
+
+
+def test_dvpp_setpoints_of_the_example() -> None:
+    done = peergrid("dvpp", "setpoints", "--input", "examples/dvpp-setpoints.json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["setpoints_w"] == {"b1": 3500, "b2": 3500, "b3": 0, "b4": 0}
+    done = peergrid("dvpp", "setpoints", "examples/dvpp-setpoints.json", "--rule", "code")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["setpoints_w"]["b3"] == 2333.333

@@ -1,7 +1,8 @@
 """Gas of fixed scenarios against a committed snapshot, so a dearer contract is seen.
 
 Two scenarios: the Community settlement of the demo, and the consortium markets (Consortium,
-BatchMarket with its meter settlement, OrderBook), whose keys start with ``markets/``. Their
+BatchMarket with its meter settlement, OrderBook), whose keys start with ``markets/``, with the
+EV quota period (``markets/ev/``). Their
 accounts are deterministic, so their gas is exact. After a deliberate change to a contract, the
 compiler or the EVM rules, regenerate the snapshot and commit it with the change:
 
@@ -23,6 +24,7 @@ from peergrid.ledger import (
     SettlementTrade,
     order_set_hash,
 )
+from peergrid.ledger.markets.ev_quota import EvQuotaLedger, price_units, quota_units
 
 from .helpers import make_community
 from .market_helpers import FEE, FILLS, PENALTY, SLOT, make_batch, make_book, revealed_slot
@@ -111,7 +113,40 @@ def market_scenario_gas() -> dict[str, int]:
     ledger.place(m1, 2, Pool.DOWN, False, 1000, 90_000)
     ledger.place(m3, 2, Pool.DOWN, True, 1500, 120_000)  # NCDA: two candidates
     gas.update(numbered(book.chain.gas_log, "markets/book/"))
+    gas.update(ev_quota_scenario_gas())
     return gas
+
+
+def ev_quota_scenario_gas() -> dict[str, int]:
+    """Every function of the EV quota contract: Tables 2 and 3 of 001b ch. 9 (margin 323 kW),
+    a payment with one draw over quota, a withdrawal."""
+    chain = EmbeddedChain()
+    dso, issuer = chain.new_account("dso"), chain.new_account("issuer")
+    ledger = EvQuotaLedger.deploy(chain, dso=dso, issuer=issuer, supply_micro=10**18)
+    start = chain.timestamp()
+    ledger.initialize(
+        capacity_margin=quota_units(323),
+        tariff=price_units(112),
+        penalty_rate=price_units(200),
+        delivery_end=start + 1800,
+        settle_by=start + 9000,
+        period=37,
+    )
+    demands = {"A": 36, "B": 48, "C": 42, "D": 66, "E": 30, "F": 66, "G": 54, "H": 48}
+    stations = {name: chain.new_account(name) for name in demands}
+    for name, address in stations.items():
+        ledger.fund(address, 10**11)
+        ledger.demand_submit(address, quota_units(demands[name]), quota_units(80), 10**11)
+    ledger.pre_allocation()
+    book = [("A", 0, 3.2, 25), ("B", 1, 6.5, 24), ("C", 0, 9.8, 22), ("D", 1, 10.9, 26)]
+    book += [("E", 1, 3.2, 28), ("F", 0, 7.2, 19), ("G", 1, 5.4, 20), ("H", 0, 6.8, 16)]
+    for name, is_bid, quantity, price in book:
+        ledger.submit(stations[name], bool(is_bid), price_units(price), quota_units(quantity))
+    ledger.auction()
+    chain.advance_time(1800)
+    ledger.payment({stations["D"]: quota_units(60), stations["B"]: quota_units(50)})
+    ledger.withdraw(stations["B"])
+    return numbered(chain.gas_log, "markets/ev/")
 
 
 def test_gas_matches_the_snapshot() -> None:

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from peergrid.mechanisms.ev_quota import QuotaParameters
-
 from peergrid.core.errors import OrderError, PeergridError
 from peergrid.mechanisms import MECHANISMS, AuctionInfo, ScoredAuctionInfo, mechanism_spec
+from peergrid.mechanisms.ev_quota import QuotaParameters
 from peergrid.mechanisms.score_matching import ScoreParameters
 
 from .books import TABLE_2_2

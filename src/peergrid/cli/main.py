@@ -19,6 +19,7 @@ from peergrid import __version__
 from peergrid.cli.clear import clear_command, mechanisms_command
 from peergrid.cli.common import Command, Group
 from peergrid.cli.console import print_error
+from peergrid.cli.dvpp import dvpp_app
 from peergrid.cli.grid import grid_app
 from peergrid.cli.ledger import bench_app, chain_app, deploy_command
 from peergrid.cli.reproduce import reproduce_app
@@ -89,6 +90,7 @@ app.command("clear", cls=Command)(clear_command)
 app.command("mechanisms", cls=Command)(mechanisms_command)
 app.add_typer(reproduce_app, name="reproduce")
 app.add_typer(grid_app, name="grid")
+app.add_typer(dvpp_app, name="dvpp")
 app.add_typer(chain_app, name="chain")
 app.command("deploy", cls=Command)(deploy_command)
 app.add_typer(bench_app, name="bench")

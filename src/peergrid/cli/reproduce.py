@@ -114,6 +114,49 @@ def reproduce_vdma_command(
         stdout().print(headline_table(result.headline))
 
 
+@reproduce_app.command("ev-quota", cls=Command)
+def reproduce_ev_quota_command(
+    output: Annotated[Path, Output] = Path("results/reproduce-ev-quota"),
+    overwrite: Annotated[bool, Overwrite] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            metavar="",
+            help="print the headline as one JSON object, last on stdout: "
+            '{"margin_kw", "beta", "trades", "payments", "table4_fee_rows_matched", ...}',
+        ),
+    ] = False,
+) -> None:
+    """The EV charging quota chapter (001b ch. 9): Tables 1-4 with ours beside them, and
+    the chapter's inconsistencies (343 kW printed, 323 kW used by every table; the fee and
+    auction-payment columns) with our reading in summary.md."""
+    output_folder(output, overwrite=overwrite)
+    from peergrid.sim.reproduce.ev_quota import reproduce_ev_quota
+
+    result = reproduce_ev_quota(output)
+    _wrote(output, result.paths)
+    if as_json:
+        typer.echo(json.dumps(result.headline, allow_nan=False))
+        return
+    figures = result.headline
+    table = Table(title="Chapter 9 reproduced (peergrid reproduce ev-quota)")
+    for column in ("figure", "chapter", "ours"):
+        table.add_column(column)
+    table.add_row("margin kW", "343 (printed)", f"{figures['margin_kw']:g}")
+    table.add_row("β", "0.83", f"{figures['beta']:.6f}")
+    table.add_row("Table 2 quotas matched", "8", str(len(figures["table2_rows_matched"])))
+    table.add_row("trades (Algorithm 1)", "-", str(len(figures["trades"])))
+    table.add_row("Table 4 fees matched", "8", str(len(figures["table4_fee_rows_matched"])))
+    table.add_row(
+        "Table 4 payments matched (mid-point / uniform 23)",
+        "8",
+        f"{len(figures['table4_payment_rows_matched'])} / "
+        f"{len(figures['table4_payment_rows_matched_uniform_last'])}",
+    )
+    stdout().print(table)
+
+
 def _wrote(output: Path, paths: dict[str, Path]) -> None:
     err.print(
         Text.assemble(

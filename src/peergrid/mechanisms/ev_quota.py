@@ -29,8 +29,9 @@ margin in kW, and a quota order of ``x`` kWh moves ``x`` kW of quota.
 **Our choices where the chapter is silent** (also in ``docs/decisions.md``): equal prices keep
 the order of submission (``submitted_at``, else the file's order); when a bid and an offer are
 exhausted together both leave the lists (Algorithm 1 as printed pops only the bid and makes a
-zero-amount transaction next); a station places at most one order; an offer may not exceed the
-station's initial quota and a bid may not take the station above its charger rating. The
+zero-amount transaction next); a station places at most one order, at a price above 0 (as the
+contract requires); an offer may not exceed the station's initial quota and a bid may not take
+the station above its charger rating. The
 charging service fee is ``quota × tariff × 1 h`` on the **initial** quota by default, as Table 4
 computes it (``fee_on = "final"`` charges the quota after trading instead). ``pricing =
 "uniform-last"`` prices every trade at the mid-point of the last matched pair, the reading under
@@ -42,10 +43,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from peergrid.core.errors import OrderError
-from peergrid.core.orders import MAX_LABEL_CHARS, MAX_ORDERS, Order, Side
+from peergrid.core.orders import MAX_LABEL_CHARS, MAX_ORDERS, MAX_PRICE_PER_KWH, Order, Side
 from peergrid.core.trades import Clearing, Trade
 
 QUOTA_UNITS_PER_KW = 10**6
@@ -138,8 +139,11 @@ class QuotaParameters:
         margin = _number(
             params.get("capacity_margin_kw", 0.0), "capacity_margin_kw", MAX_STATION_KW
         )
+        # The contract's bound on prices and the tariff (2**48 - 1 micro-units per kWh).
         tariff = _number(
-            params.get("tariff_per_kwh", DEFAULT_TARIFF_PER_KWH), "tariff_per_kwh", 2.0**48
+            params.get("tariff_per_kwh", DEFAULT_TARIFF_PER_KWH),
+            "tariff_per_kwh",
+            MAX_PRICE_PER_KWH,
         )
         pricing = params.get("pricing", "mid-point")
         if pricing not in PRICINGS:
@@ -274,8 +278,7 @@ def quota_double_auction(
     return matches
 
 
-@dataclass(frozen=True)
-class StationQuota:
+class StationQuota(NamedTuple):
     """A station's quota before and after the auction (kW), what it pays in the auction
     (tokens; negative: an income) and its charging service fee (tokens)."""
 
@@ -324,8 +327,9 @@ class QuotaClearing(Clearing):
 def check_quota_orders(
     orders: Sequence[Order], stations: Sequence[ChargingStation], initial_units: Mapping[str, int]
 ) -> dict[str, Order]:
-    """Each order from a listed station with quota, at most one per station; an offer within
-    the station's initial quota, a bid within its rating. Returns the orders by station."""
+    """Each order from a listed station with quota, at most one per station, at a price above
+    0; an offer within the station's initial quota, a bid within its rating. Returns the orders
+    by station."""
     by_id = {station.id: station for station in stations}
     by_station: dict[str, Order] = {}
     for order in orders:
@@ -347,6 +351,13 @@ def check_quota_orders(
                 f"station {order.agent!r} has no quota (no demand) to trade",
                 order_id=order.id,
                 field="agent",
+            )
+        if _units(order.price, PRICE_UNITS) == 0:
+            # The contract refuses it too ("zero price"): a quota order names a price.
+            raise OrderError(
+                f"must be at least 1e-6 per kWh, got {order.price!r}",
+                order_id=order.id,
+                field="price",
             )
         quantity = _units(order.quantity_kwh)
         if quantity == 0:
@@ -381,6 +392,8 @@ def clear_ev_quota(
     auction (Algorithm 1) on ``orders`` (one per station, ``agent`` = the station's id)."""
     demand_units = [_units(station.demand_kwh) for station in stations]
     margin_units = _units(parameters.capacity_margin_kw)
+    if margin_units > parameters.capacity_margin_kw * QUOTA_UNITS_PER_KW:
+        margin_units -= 1  # rounded down, so that the quotas never exceed the margin given
     initial = dict(
         zip(
             (station.id for station in stations),
@@ -419,10 +432,11 @@ def clear_ev_quota(
             match = QuotaMatch(match.buy_order, match.sell_order, match.quantity, uniform_sum)
         buyer = order_by_id[match.buy_order].agent
         seller = order_by_id[match.sell_order].agent
+        value = match.value
         moved[buyer] += match.quantity
         moved[seller] -= match.quantity
-        paid[buyer] += match.value
-        paid[seller] -= match.value
+        paid[buyer] += value
+        paid[seller] -= value
         quantity_kwh = match.quantity / QUOTA_UNITS_PER_KW
         allocations[match.buy_order] += quantity_kwh
         allocations[match.sell_order] += quantity_kwh

@@ -61,6 +61,9 @@ from peergrid.ledger.chain.abi import ContractAbi, Event, Log
 from peergrid.ledger.chain.compile import Artifact
 from peergrid.ledger.chain.gas import GasLog, GasRecord
 
+ZERO_ADDRESS = "0x" + "00" * 20
+"""The ``msg.sender`` of a read-only call that names none."""
+
 TX_GAS_LIMIT = 2**24
 """Most gas one transaction may use (EIP-7825's cap)."""
 
@@ -224,8 +227,9 @@ class Chain(ABC):
         """
 
     @abstractmethod
-    def _static_call(self, to: str, data: bytes, call: str) -> bytes:
-        """The output of a read-only call of ``to``; a revert raises :class:`LedgerError`."""
+    def _static_call(self, to: str, data: bytes, call: str, sender: str = ZERO_ADDRESS) -> bytes:
+        """The output of a read-only call of ``to`` as ``sender`` (its ``msg.sender``); a revert
+        raises :class:`LedgerError`."""
 
     @abstractmethod
     def timestamp(self) -> int:
@@ -378,12 +382,22 @@ class Chain(ABC):
             decoders=self._abis,
         )
 
-    def call(self, contract: Contract, fn_name: str, *args: Any) -> Any:
-        """Read-only call of ``fn_name(*args)``: its decoded return value."""
+    def call(self, contract: Contract, fn_name: str, *args: Any, sender: str | None = None) -> Any:
+        """Read-only call of ``fn_name(*args)``: its decoded return value. ``sender`` is the
+        call's ``msg.sender`` (the zero address unless given): a view that answers only its
+        caller reads it, and any caller can set it, as in ``eth_call``."""
         fn = contract.abi.function(fn_name, len(args))
         data = contract.abi.encode_call(fn, args)
         self.flush()
-        output = self._static_call(contract.address, data, f"{contract.name}.{fn_name}")
+        call = f"{contract.name}.{fn_name}"
+        if sender is None:
+            output = self._static_call(contract.address, data, call)
+        else:
+            try:
+                checksum = to_checksum_address(sender)
+            except (ValueError, TypeError) as exc:
+                raise LedgerError(call, f"bad sender address {sender!r}") from exc
+            output = self._static_call(contract.address, data, call, checksum)
         return contract.abi.decode_output(fn, output)
 
     def at(self, artifact: Artifact, address: str) -> Contract:

@@ -40,7 +40,15 @@ EVM_VERSION = "cancun"
 
 OPTIMIZE = "gas"
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
-CONTRACT_NAMES = ("SettlementToken", "Community", "Consortium", "BatchMarket", "OrderBook")
+CONTRACT_NAMES = (
+    "SettlementToken",
+    "Community",
+    "Consortium",
+    "BatchMarket",
+    "OrderBook",
+    "EvQuota",
+    "Dvpp",
+)
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 
 logger = logging.getLogger(__name__)

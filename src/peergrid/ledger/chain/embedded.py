@@ -40,7 +40,7 @@ from eth_utils import ValidationError, keccak, to_canonical_address, to_checksum
 
 from peergrid.core.errors import LedgerError
 from peergrid.ledger.chain.abi import Log, revert_reason
-from peergrid.ledger.chain.base import TX_GAS_LIMIT, Chain, Mined
+from peergrid.ledger.chain.base import TX_GAS_LIMIT, ZERO_ADDRESS, Chain, Mined
 
 EMBEDDED_CHAIN_ID = 1337
 
@@ -97,18 +97,19 @@ class EmbeddedChain(Chain):
         context = self._state.execution_context
         context._timestamp = context.timestamp + seconds
 
-    def _static_call(self, to: str, data: bytes, call: str) -> bytes:
+    def _static_call(self, to: str, data: bytes, call: str, sender: str = ZERO_ADDRESS) -> bytes:
         target = to_canonical_address(to)
+        origin = to_canonical_address(sender)
         message = Message(
             to=target,
-            sender=constants.ZERO_ADDRESS,
+            sender=origin,
             value=0,
             data=data,
             code=self._state.get_code(target),
             gas=self.tx_gas_limit,
             is_static=True,
         )
-        context = BaseTransactionContext(gas_price=0, origin=constants.ZERO_ADDRESS)
+        context = BaseTransactionContext(gas_price=0, origin=origin)
         snapshot = self._state.snapshot()
         try:
             computation = self._state.computation_class.apply_message(self._state, message, context)

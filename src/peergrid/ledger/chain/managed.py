@@ -49,7 +49,7 @@ from eth_utils import to_checksum_address
 from peergrid.core.errors import LedgerError
 from peergrid.ledger.chain.abi import Log, revert_reason
 from peergrid.ledger.chain.anvil import AnvilProcess, find_anvil, free_port, start_anvil
-from peergrid.ledger.chain.base import TX_GAS_LIMIT, Chain, Mined
+from peergrid.ledger.chain.base import TX_GAS_LIMIT, ZERO_ADDRESS, Chain, Mined
 from peergrid.ledger.chain.embedded import derived_address
 from peergrid.ledger.chain.journal import NodeError
 from peergrid.ledger.chain.jsonrpc import JsonRpcClient, failure_reason, hex_bytes
@@ -175,9 +175,9 @@ class ManagedAnvilChain(Chain):
         self._client.call("evm_increaseTime", [seconds])
         self._client.call("evm_mine")
 
-    def _static_call(self, to: str, data: bytes, call: str) -> bytes:
+    def _static_call(self, to: str, data: bytes, call: str, sender: str = ZERO_ADDRESS) -> bytes:
         params = {
-            "from": "0x" + "00" * 20,
+            "from": sender,
             "to": to,
             "data": "0x" + data.hex(),
             "gas": hex(self.tx_gas_limit),

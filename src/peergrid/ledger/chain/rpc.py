@@ -71,7 +71,7 @@ from eth_utils import to_checksum_address
 
 from peergrid.core.errors import LedgerError
 from peergrid.ledger.chain.abi import Log
-from peergrid.ledger.chain.base import TX_GAS_LIMIT, Chain, Contract, Mined
+from peergrid.ledger.chain.base import TX_GAS_LIMIT, ZERO_ADDRESS, Chain, Contract, Mined
 from peergrid.ledger.chain.compile import Artifact
 from peergrid.ledger.chain.journal import (
     ALREADY_KNOWN,
@@ -258,13 +258,13 @@ class RpcChain(Chain):
             raise LedgerError(f"{artifact.name}.at", f"no contract code at {contract.address}")
         return contract
 
-    def _static_call(self, to: str, data: bytes, call: str) -> bytes:
+    def _static_call(self, to: str, data: bytes, call: str, sender: str = ZERO_ADDRESS) -> bytes:
         """The output of a read-only call. A contract this chain deployed or attached that
         answers nothing has lost its code: the node restarted to an older or empty state between
         two requests (no request failed, so nothing noticed). The journal is replayed and the
         call asked again."""
         params = {
-            "from": "0x" + "00" * 20,
+            "from": sender,
             "to": to,
             "data": "0x" + data.hex(),
             "gas": hex(self.tx_gas_limit),

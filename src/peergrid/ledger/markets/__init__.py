@@ -12,6 +12,10 @@
   (:func:`within_price_limits`).
 * :mod:`~peergrid.ledger.markets.meters` — :class:`MeterClient`: settlement against readings.
 * :mod:`~peergrid.ledger.markets.orderbook` — :class:`OrderBookLedger`: continuous double auction.
+* :mod:`~peergrid.ledger.markets.dvpp` — :class:`DvppLedger`: the DVPP of S4 (registration with
+  a deposit, per-interval reports, the battery instruction, Eqs. 6–7, flexibility contracts).
+* :mod:`~peergrid.ledger.markets.ev_quota` — :class:`EvQuotaLedger`: one period's EV charging
+  quota market (pre-allocation, quota double auction, payment, withdrawal).
 * :mod:`~peergrid.ledger.markets.deployment` — deploy a market (the batch market by default)
   and record where it is.
 
@@ -60,7 +64,9 @@ from peergrid.ledger.markets.consortium import (
     Role,
     RoleGrant,
 )
+from peergrid.ledger.markets.dvpp import DvppLedger
 from peergrid.ledger.markets.escrow import Escrow, FillPayment, fill_payment, lock_micro
+from peergrid.ledger.markets.ev_quota import EvQuotaLedger
 from peergrid.ledger.markets.meters import (
     MeterClient,
     MeteredSettlement,
@@ -90,7 +96,9 @@ __all__ = [
     "CommunityLedger",
     "ConsortiumClient",
     "DistanceRow",
+    "DvppLedger",
     "Escrow",
+    "EvQuotaLedger",
     "Fill",
     "FillPayment",
     "MarketLedger",
