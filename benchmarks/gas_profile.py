@@ -5,13 +5,15 @@
 Runs the entries ``place_order`` and ``clearing_per_trade`` of ``peergrid bench gas`` on the
 embedded chain with every opcode of py-evm's Prague table wrapped, so that each transaction's
 execution gas is split by opcode (storage accesses by their price: a cold ``SLOAD`` 2 100, a new
-storage word 22 100, a rewritten one 2 900, ...). The rest of a receipt's gas is intrinsic: the
-21 000 of a transaction and its calldata.
+storage word 22 100, a rewritten one 2 900, ...), with the intrinsic gas of each transaction (21 000
+and its calldata) and the refund of the storage it clears.
 
 * ``per_order_placed``: the mean of the bench's ten resting placements, and apart the two that
   become the best of their side and the eight that rest behind another order.
 * ``per_trade_settled``: the marginal fill, as the bench measures it: the clearing of N + k fills
   less that of N, divided by k.
+* ``commit`` and ``reveal``: the means the bench reports (``commit_reveal_per_order`` is their
+  sum).
 
 The opcode wrappers are removed before the script ends. Gas is what py-evm charges, which equals
 anvil's receipts (``tests/ledger/test_anvil_managed.py``).
@@ -72,14 +74,24 @@ def opcode_profile() -> Iterator[Counter[str]]:
         table.update(original)
 
 
+def intrinsic_gas(data: bytes) -> int:
+    """21 000 and the calldata: 4 gas a zero byte, 16 any other (no access list, no creation)."""
+    zeros = data.count(0)
+    return 21_000 + 4 * zeros + 16 * (len(data) - zeros)
+
+
 def profiled_transactions(entries: list[str]) -> list[tuple[str, int, Counter[str]]]:
-    """Run ``entries`` of the gas table; each transaction as (call, receipt gas, opcode gas)."""
+    """Run ``entries`` of the gas table; each transaction as (call, receipt gas, gas by item):
+    the opcodes' gas, ``intrinsic`` and ``refund`` (negative: storage cleared, capped at a fifth
+    of the gas used)."""
     out: list[tuple[str, int, Counter[str]]] = []
     execute = EmbeddedChain._execute
 
     def recorded(self: EmbeddedChain, sender: str, to: str | None, data: bytes, call: str) -> Mined:
         with opcode_profile() as gas:
             mined = execute(self, sender, to, data, call)
+        gas["intrinsic"] = intrinsic_gas(data)
+        gas["refund"] = mined.gas_used - sum(gas.values())
         out.append((call, mined.gas_used, gas))
         return mined
 
@@ -92,6 +104,10 @@ def profiled_transactions(entries: list[str]) -> list[tuple[str, int, Counter[st
 
 
 def group(opcode: str) -> str:
+    if opcode == "intrinsic":
+        return "transaction and calldata (21 000 + 4 or 16 a byte)"
+    if opcode == "refund":
+        return "refund (a cleared storage word)"
     if ":" in opcode:
         name, price = opcode.split(":")
         return {
@@ -125,8 +141,6 @@ def account(
 
 def print_account(title: str, groups: Counter[str], receipt: float) -> None:
     print(f"\n{title}: {receipt:,.0f} gas")
-    execution = sum(groups.values())
-    print(f"  {'intrinsic (21 000 + calldata)':<52} {receipt - execution:>9,.0f}")
     for name, used in sorted(groups.items(), key=lambda kv: -kv[1]):
         if round(used):
             print(f"  {name:<52} {used:>9,.0f}")
@@ -155,6 +169,13 @@ def main() -> None:
         groups,
         receipt - receipt_small,
     )
+
+    sealed = profiled_transactions(["commit"])
+    # the warm-up slot's 2 orders, then the bench's slot of 10 (its figure is their mean)
+    commits = [t for t in sealed if t[0] == "BatchMarket.commit"][2:12]
+    reveals = [t for t in sealed if t[0] == "BatchMarket.reveal"][2:12]
+    print_account("commit (BatchMarket.commit, mean of 10)", *account(commits, 1 / 10))
+    print_account("reveal (BatchMarket.reveal, mean of 10)", *account(reveals, 1 / 10))
 
 
 if __name__ == "__main__":
