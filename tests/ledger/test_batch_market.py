@@ -432,3 +432,11 @@ def test_commitments_are_computed_as_documented() -> None:
     assert S1.commitment(1, owner) == commitment(1, S1, owner)
     with pytest.raises(ValueError, match="salt must be 32 bytes"):
         type(S1)(S1.order_id, True, 1, 1, b"short")
+
+
+def test_addresses_after_the_arguments_are_packed_20_bytes_each() -> None:
+    a, b = "0x" + "11" * 20, "0x" + "ab" * 20
+    assert packed_addresses([a, b]) == bytes.fromhex("11" * 20 + "ab" * 20)
+    assert packed_addresses([]) == b""
+    with pytest.raises(LedgerError, match="bad address"):
+        packed_addresses(["0x1234"])

@@ -62,7 +62,11 @@
      micro-currency (4 294 currency units) per kWh or km. Fills name orders
      by these indices, and the operator posts only fills: the contract reads
      the orders it verifies against from its own storage, so a clearing may
-     come in several transactions.
+     come in several transactions. The closing part and the meter's
+     readings also carry, packed after their arguments, the address of each
+     order's or position's member (20 bytes each; cheaper than a cold read
+     of `address_of`): each is checked against the member index its order
+     holds, so a wrong one reverts.
      At most MAX_ORDERS orders per slot: the clearing's last part closes
      all of them in one transaction, which must fit the gas of one.
 
