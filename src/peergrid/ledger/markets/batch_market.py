@@ -20,7 +20,8 @@ deadline):
    quantities within both orders, no order used beyond its quantity) and tallies it; with the
    last part the clearing closes: sellers and the DSO's fee are paid and every buy order's
    escrow released (the last part carries every order's owner after its arguments, which the
-   contract checks: cheaper than reading them). A large clearing goes in several transactions (:func:`clearing_calls`).
+   contract checks: cheaper than reading them). A large clearing goes in several transactions
+   (:func:`clearing_calls`).
    With a distance charge rate (Score Matching's C_d), each fill also costs its pair ``C_d × d``
    on the DSO's feeder map (:meth:`~peergrid.ledger.markets.base.MarketLedger.set_nodes`,
    :meth:`~peergrid.ledger.markets.base.MarketLedger.set_distances`), half each, paid from free
