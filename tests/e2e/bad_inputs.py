@@ -1462,6 +1462,38 @@ DVPP_ROWS = [
     dvpp(b"{", id="dvpp: malformed JSON", error="s.json: not valid JSON"),
 ]
 
+# --- peergrid reproduce dvpp --------------------------------------------------------------------
+
+
+def reproduce_dvpp(*more: str, id: str, error: str) -> Bad:
+    return Bad(id, ("reproduce", "dvpp", "-o", "out", *more), error, {})
+
+
+REPRODUCE_DVPP_ROWS = [
+    reproduce_dvpp("--days", "0", id="reproduce dvpp: no days", error="days: expected 1..28"),
+    reproduce_dvpp("--days", "40", id="reproduce dvpp: past May", error="days: expected 1..28"),
+    reproduce_dvpp(
+        "--households", "0", id="reproduce dvpp: no households", error="households: expected"
+    ),
+    reproduce_dvpp(
+        "--households",
+        "60",
+        id="reproduce dvpp: more households than the feeder's buses",
+        error="fewer than the 60 households",
+    ),
+    reproduce_dvpp("--rule", "best", id="reproduce dvpp: an unknown rule", error="--rule"),
+    reproduce_dvpp("--curve", "ideal", id="reproduce dvpp: an unknown curve", error="--curve"),
+    reproduce_dvpp(
+        "--warmup-hours",
+        "-1",
+        id="reproduce dvpp: a negative warm-up",
+        error="--warmup-hours",
+    ),
+    reproduce_dvpp(
+        "--feeder", "nowhere", id="reproduce dvpp: an unknown feeder", error="unknown feeder"
+    ),
+]
+
 ROWS: list[Bad] = [
     *SCENARIO_ROWS,
     *OUTPUT_ROWS,
@@ -1469,6 +1501,7 @@ ROWS: list[Bad] = [
     *SERVICE_ROWS,
     *EV_QUOTA_ROWS,
     *DVPP_ROWS,
+    *REPRODUCE_DVPP_ROWS,
     *CLEAR_ROWS,
     *GRID_ROWS,
     *CHAIN_ROWS,

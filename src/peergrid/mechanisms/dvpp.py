@@ -127,16 +127,36 @@ def setpoints_mw(
     """Eq. 4 on integers: every battery's set-point in milliwatts, in the order given."""
     if rule not in RULES:
         raise DvppInputError(f"unknown rule {rule!r} (expected {' or '.join(RULES)})")
+    return setpoints_mw_units(
+        [b.soc_units for b in batteries],
+        [b.p_opt_mw(False) for b in batteries],
+        [b.p_opt_mw(True) for b in batteries],
+        target_mw,
+        rule,
+    )
+
+
+def setpoints_mw_units(
+    soc_units: Sequence[int],
+    p_opt_discharge_mw: Sequence[int],
+    p_opt_charge_mw: Sequence[int],
+    target_mw: int,
+    rule: Rule = "paper",
+) -> list[int]:
+    """:func:`setpoints_mw` on the contract's integers, unchecked: states of charge in
+    milli-percent and optimal points in milliwatts, one entry per battery. A simulation calls
+    this every second, so it builds no :class:`BatteryState`."""
     charging = target_mw < 0
     # Merit order: discharging, highest state of charge first; charging, lowest first; the
     # sort is stable, so equal states keep the order given (registration).
     order = sorted(
-        range(len(batteries)),
-        key=lambda i: batteries[i].soc_units if charging else -batteries[i].soc_units,
+        range(len(soc_units)),
+        key=soc_units.__getitem__ if charging else lambda i: -soc_units[i],
     )
-    p_opt = [batteries[i].p_opt_mw(charging) for i in order]
+    optima = p_opt_charge_mw if charging else p_opt_discharge_mw
+    p_opt = [optima[i] for i in order]
     active = active_count(p_opt, target_mw, rule)
-    out = [0] * len(batteries)
+    out = [0] * len(soc_units)
     if active == 0:
         return out
     total = sum(p_opt[:active])
