@@ -29,7 +29,7 @@ def compare(households: int, days: int) -> pd.DataFrame:
     )
     rows, bills = [], {}
     for mechanism in peergrid.mechanisms():
-        if mechanism.service:  # an ancillary-service market: it does not run a scenario's day
+        if not mechanism.energy_market:  # a service market or the EV quota auction: no day of its own
             continue
         result = peergrid.run(base.replace(market={"mechanism": mechanism.name}))
         s = result.summary

@@ -19,7 +19,7 @@ from peergrid.ledger import (
 from peergrid.ledger.chain.compile import compile_contract
 from peergrid.ledger.markets.batch_market import clear, order_id_for
 from peergrid.ledger.markets.escrow import lock_micro
-from peergrid.ledger.markets.meters import Position, positions_hash
+from peergrid.ledger.markets.meters import Position, packed_addresses, positions_hash
 
 from .helpers import reverts
 from .market_helpers import (
@@ -311,14 +311,78 @@ def test_a_clearing_that_fails_verification_changes_nothing(
 
 
 def test_the_clearing_names_stored_orders_by_index_only(market: Batch) -> None:
-    """The operator posts fills and nothing else: the orders they are verified against are the
-    contract's own, so no forged order (a self-trade, a better price) can be slipped in."""
+    """The operator posts fills (and, closing, the orders' owners after the arguments), nothing
+    else: the orders the fills are verified against are the contract's own, so no forged order
+    (a self-trade, a better price) can be slipped in, and each owner is checked against its
+    order's member index."""
     revealed_slot(market)
     (function,) = [
         f for f in compile_contract("BatchMarket").abi if f.get("name") == "post_clearing"
     ]
     assert [i["name"] for i in function["inputs"]] == ["slot", "fills", "last"]
     assert market.ledger.order_states(SLOT)[2].order == B1.revealed(market.members[2])
+
+
+def test_the_closing_refuses_owners_that_are_not_the_orders(market: Batch) -> None:
+    """The closing part pays the owners the operator appends only if each is its order's member:
+    a swapped pair, an outsider or too few owners revert, and nothing moves."""
+    revealed_slot(market)
+    s1, s2, b1, b2 = market.members
+    packed = [f.packed() for f in FILLS]
+    before = (market.balances(), market.locked(), market.ledger.slot_info(SLOT))
+
+    def post(fills: list[int], last: bool, owners: list[str]) -> None:
+        market.chain.transact(
+            market.operator,
+            market.ledger.market,
+            "post_clearing",
+            SLOT,
+            fills,
+            last,
+            tail=packed_addresses(owners),
+        )
+
+    with reverts(CLEAR, "owner does not match the order"):
+        post(packed, True, [s1, s2, b2, b1])
+    with reverts(CLEAR, "owner does not match the order"):
+        post(packed, True, [market.outsider, s2, b1, b2])
+    # Too few bytes for four owners after the arguments (an empty fill list: 3 owners' bytes
+    # and the arguments are fewer than the arguments and 4 owners).
+    with reverts(CLEAR, "owners do not match the slot's orders"):
+        post([], True, [s1, s2, b1])
+    # The last 80 bytes are read as the owners: one missing shifts them all, and they no longer
+    # match their orders.
+    with reverts(CLEAR, "owner does not match the order"):
+        post(packed, True, [s1, s2, b1])
+    assert (market.balances(), market.locked(), market.ledger.slot_info(SLOT)) == before
+    # The owner of a sell order without a fill is not read: any address passes there.
+    post(packed, True, [s1, market.outsider, b1, b2])
+    assert market.ledger.slot_info(SLOT).phase is Phase.CLEARED
+
+
+def test_the_meter_posts_each_positions_member(market: Batch) -> None:
+    """A reading names its position's member; one that is not the position's reverts, and so
+    do readings without members (the readings' own last bytes are then read as members)."""
+    revealed_slot(market)
+    market.ledger.post_clearing(SLOT, FILLS)
+    s1, _, b1, b2 = market.members
+
+    def post(readings: list[int], members: list[str]) -> None:
+        market.chain.transact(
+            market.meter,
+            market.ledger.market,
+            "post_readings",
+            SLOT,
+            readings,
+            tail=packed_addresses(members),
+        )
+
+    with reverts("BatchMarket.post_readings", "member does not match the position"):
+        post([3000, 2500, 500], [s1, b2, b1])
+    with reverts("BatchMarket.post_readings", "member does not match the position"):
+        post([3000, 2500, 500], [])
+    post([3000, 2500, 500], [s1, b1, b2])
+    assert market.ledger.slot_info(SLOT).phase is Phase.SETTLED
 
 
 # --- conversion from core types ------------------------------------------------------------------
@@ -368,3 +432,11 @@ def test_commitments_are_computed_as_documented() -> None:
     assert S1.commitment(1, owner) == commitment(1, S1, owner)
     with pytest.raises(ValueError, match="salt must be 32 bytes"):
         type(S1)(S1.order_id, True, 1, 1, b"short")
+
+
+def test_addresses_after_the_arguments_are_packed_20_bytes_each() -> None:
+    a, b = "0x" + "11" * 20, "0x" + "ab" * 20
+    assert packed_addresses([a, b]) == bytes.fromhex("11" * 20 + "ab" * 20)
+    assert packed_addresses([]) == b""
+    with pytest.raises(LedgerError, match="bad address"):
+        packed_addresses(["0x1234"])

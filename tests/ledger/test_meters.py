@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from peergrid.core.errors import LedgerError
 from peergrid.ledger import Chain, Fill, Phase, metered_settlement
-from peergrid.ledger.markets.meters import Position
+from peergrid.ledger.markets.meters import Position, packed_addresses
 
 from .helpers import reverts
 from .market_helpers import (
@@ -143,20 +143,27 @@ def test_the_dso_must_hold_what_it_owes() -> None:
 def test_only_the_meter_posts_one_reading_per_position_in_any_number_of_calls() -> None:
     market = cleared()
     ledger, (s1, _, b1, b2) = market.ledger, market.members
-    readings = [3000, 2500, 500]
+    readings, members = [3000, 2500, 500], [s1, b1, b2]
+
+    def post(sender: str, readings: list[int], members: list[str]) -> None:
+        # Each reading's member follows the arguments, 20 bytes each.
+        market.chain.transact(
+            sender, ledger.market, "post_readings", SLOT, readings, tail=packed_addresses(members)
+        )
+
     for sender in (s1, market.operator, market.dso, market.outsider):
         with reverts(POST, "caller is not a meter"):
-            market.chain.transact(sender, ledger.market, "post_readings", SLOT, readings)
+            post(sender, readings, members)
     with reverts(POST, "more readings than positions"):
-        market.chain.transact(market.meter, ledger.market, "post_readings", SLOT, [*readings, 1])
+        post(market.meter, [*readings, 1], [*members, s1])
     with reverts(POST, "metered energy out of range"):
-        market.chain.transact(market.meter, ledger.market, "post_readings", SLOT, [3000, 2**32])
+        post(market.meter, [3000, 2**32], members[:2])
     with pytest.raises(LedgerError, match="no reading for"):
         ledger.post_readings(market.meter, SLOT, {s1: 3000, b1: 2500})
     with pytest.raises(LedgerError, match="2 readings for 3 positions"):
         ledger.post_readings(market.meter, SLOT, [1, 2])
     # The positions come from the contract's storage, in order; readings may come in parts.
-    market.chain.transact(market.meter, ledger.market, "post_readings", SLOT, readings[:2])
+    post(market.meter, readings[:2], members[:2])
     info = ledger.slot_info(SLOT)
     # S1 is order 0, the unfilled S2 order 1 and B1 order 2: the meter has passed three orders.
     assert (info.phase, info.metered_orders) == (Phase.CLEARED, 3)

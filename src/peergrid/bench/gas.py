@@ -371,7 +371,8 @@ def _clearing_per_trade(bench: Bench) -> GasFigure:
         f"marginal gas of one fill: a clearing of "
         f"{bench.settle_base_trades + bench.settle_extra_trades} against "
         f"{bench.settle_base_trades} fills, each verified against its two stored orders and "
-        "tallied, and the two orders closed (paid, fee to the DSO, the buyer's escrow released)",
+        "tallied, and the two orders closed (their owners, posted after the arguments, checked; "
+        "paid, fee to the DSO, the buyer's escrow released)",
     )
 
 
@@ -391,8 +392,9 @@ def _meter_reading(bench: Bench) -> GasFigure:
     return GasFigure(
         _batch_figures(bench)["meter_reading"],
         ("BatchMarket.post_readings",),
-        "marginal gas of one position's reading in the meter's post_readings of a slot "
-        "(metered energy equal to the traded energy: no true-up, no penalty)",
+        "marginal gas of one position's reading in the meter's post_readings of a slot, its "
+        "member posted after the arguments and checked (metered energy equal to the traded "
+        "energy: no true-up, no penalty)",
     )
 
 

@@ -332,15 +332,24 @@ class Chain(ABC):
         return contract
 
     def transact(
-        self, sender: str, contract: Contract, fn_name: str, *args: Any, slot: int | None = None
+        self,
+        sender: str,
+        contract: Contract,
+        fn_name: str,
+        *args: Any,
+        slot: int | None = None,
+        tail: bytes = b"",
     ) -> Receipt:
         """Send a transaction calling ``fn_name(*args)``; ``slot`` tags its gas record.
+
+        ``tail``: bytes appended to the ABI-encoded call, for a contract that reads packed data
+        after its arguments (the batch market's owners and members).
 
         Under :meth:`pipeline` on a backend that queues, the transaction is queued and a
         :class:`PendingReceipt` returned.
         """
         fn = contract.abi.function(fn_name, len(args))
-        data = contract.abi.encode_call(fn, args)
+        data = contract.abi.encode_call(fn, args) + tail
         if self._pipelines and self.queues_transactions:
             call = f"{contract.name}.{fn_name}"
             try:

@@ -332,6 +332,7 @@ def place(ticket: uint256) -> uint256:
     assert max_fills <= MAX_FILLS, "max_fills out of range"
     key: uint256 = (ticket >> SESSION_SHIFT) & KEY_BITS
     book: uint256 = self._books[key]
+    stored_book: uint256 = book
     assert book & OPEN_BIT != 0, "session is not open"
     assert book & CLOSED_BIT == 0, "gate is closed"
     nonce: uint256 = ((record >> accounts.COUNTER_SHIFT) & M32) + 1
@@ -429,7 +430,10 @@ def place(ticket: uint256) -> uint256:
                 price << NEXT_PRICE_SHIFT
             )
     accounts.records[msg.sender] = record
-    self._books[key] = book
+    if book != stored_book:
+        # An order that rests behind another leaves the book word as it was
+        # (rewriting it unchanged costs 100 gas).
+        self._books[key] = book
     if fees != 0:
         # After the taker's write: the DSO may itself be the taker.
         vault._credit(vault.dso, fees)

@@ -19,7 +19,9 @@ deadline):
    contract verifies every fill against the stored orders (prices within both limits,
    quantities within both orders, no order used beyond its quantity) and tallies it; with the
    last part the clearing closes: sellers and the DSO's fee are paid and every buy order's
-   escrow released. A large clearing goes in several transactions (:func:`clearing_calls`).
+   escrow released (the last part carries every order's owner after its arguments, which the
+   contract checks: cheaper than reading them). A large clearing goes in several transactions
+   (:func:`clearing_calls`).
    With a distance charge rate (Score Matching's C_d), each fill also costs its pair ``C_d × d``
    on the DSO's feeder map (:meth:`~peergrid.ledger.markets.base.MarketLedger.set_nodes`,
    :meth:`~peergrid.ledger.markets.base.MarketLedger.set_distances`), half each, paid from free
@@ -98,6 +100,7 @@ from peergrid.ledger.markets.consortium import (
 from peergrid.ledger.markets.meters import (
     MeterClient,
     Position,
+    packed_addresses,
     positions_hash,
 )
 
@@ -337,15 +340,16 @@ class BatchMarketLedger(MarketLedger):
             self._check_posted(slot, orders, fills, posted, fee)
         rest = fills[posted:]
         receipts: list[Receipt] = []
+        owners = [o.owner for o in orders]
         if not posted and clearing_calls(len(orders), len(fills)) == 1:
-            receipts.append(self._post_part(slot, fills, last=True))
+            receipts.append(self._post_part(slot, fills, owners))
             outcome = clear(orders, fills, fee)
         else:
             outcome = clear(orders, fills, fee)
             for start in range(0, len(rest), MAX_FILLS_PER_CALL):
                 part = rest[start : start + MAX_FILLS_PER_CALL]
-                receipts.append(self._post_part(slot, part, last=False))
-            receipts.append(self._post_part(slot, [], last=True))
+                receipts.append(self._post_part(slot, part, None))
+            receipts.append(self._post_part(slot, [], owners))
         if positions_hash(outcome.positions) != self.slot_info(slot).positions_hash:
             raise LedgerError(
                 call, "the contract's positions hash differs from the client's positions"
@@ -353,15 +357,18 @@ class BatchMarketLedger(MarketLedger):
         self._positions[slot] = outcome.positions
         return tuple(receipts)
 
-    def _post_part(self, slot: int, fills: Sequence[Fill], *, last: bool) -> Receipt:
+    def _post_part(self, slot: int, fills: Sequence[Fill], owners: Sequence[str] | None) -> Receipt:
+        """One part; ``owners`` (every revealed order's owner, in reveal order) makes it the
+        last, which closes the clearing: they follow the arguments, 20 bytes each."""
         return self.chain.transact(
             self.operator,
             self.market,
             "post_clearing",
             slot,
             [f.packed() for f in fills],
-            last,
+            owners is not None,
             slot=slot,
+            tail=packed_addresses(owners or ()),
         )
 
     def _check_posted(
@@ -391,7 +398,9 @@ class BatchMarketLedger(MarketLedger):
     def trades_in(receipt: Receipt) -> tuple[TradeLog, ...]:
         """The fills a ``post_clearing`` receipt logged, with their distance charges."""
         return tuple(
-            TradeLog.from_word(int(e.args["trade"])) for e in receipt.events_named("Traded")
+            TradeLog.from_word(int(word))
+            for e in receipt.events_named("Traded")
+            for word in e.args["trades"]
         )
 
     def positions(self, slot: int) -> tuple[Position, ...]:

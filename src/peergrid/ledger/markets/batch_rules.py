@@ -197,7 +197,8 @@ class Fill:
 
 @dataclass(frozen=True, slots=True)
 class TradeLog:
-    """A ``Traded`` event of the contract: one per fill, its data packed in one word."""
+    """A fill as the contract logged it: one word of a ``Traded`` event (one event per part of a
+    clearing, one word per fill)."""
 
     slot: int
     fill: Fill
@@ -206,7 +207,8 @@ class TradeLog:
 
     @classmethod
     def from_word(cls, word: int) -> TradeLog:
-        """Unpack ``Traded.trade``: the fill 0..95, the charge 96..191, the slot 192..223."""
+        """Unpack a word of ``Traded.trades``: the fill 0..95, the charge 96..191, the slot
+        192..223."""
         return cls(
             slot=(word >> 192) & _U32,
             fill=Fill(

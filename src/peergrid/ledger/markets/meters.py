@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from eth_abi import encode
-from eth_utils import keccak
+from eth_utils import keccak, to_canonical_address
 
 from peergrid.core.errors import LedgerError
 from peergrid.ledger.chain.base import Chain, Contract, Receipt
@@ -50,6 +50,15 @@ MAX_METERED_WH = 2**32 - 1
 
 MAX_READINGS_PER_CALL = 256
 """Most readings one ``post_readings`` transaction carries (the contract's bound)."""
+
+
+def packed_addresses(addresses: Sequence[str]) -> bytes:
+    """``addresses`` as the batch market reads them after a call's arguments: 20 bytes each,
+    in order (``BatchMarket._address_at``). A malformed address raises :class:`LedgerError`."""
+    try:
+        return b"".join(to_canonical_address(a) for a in addresses)
+    except (ValueError, TypeError) as exc:
+        raise LedgerError("BatchMarket calldata", f"bad address: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +153,9 @@ class MeterClient:
     """Posts a slot's meter readings to a ``BatchMarket`` contract (the meter role).
 
     The contract reads the positions from its own storage; the meter sends the readings, in
-    position order, :data:`MAX_READINGS_PER_CALL` to a transaction.
+    position order, :data:`MAX_READINGS_PER_CALL` to a transaction, each with its position's
+    member (packed after the arguments, :func:`packed_addresses`; the contract checks it
+    against the order: cheaper than reading it).
     """
 
     def __init__(self, chain: Chain, contract: Contract) -> None:
@@ -183,6 +194,7 @@ class MeterClient:
         order) and settle the slot against them: ``ceil(len(positions) / 256)`` transactions,
         one at least. ``positions`` are the slot's positions the meter has not passed yet."""
         readings = self.readings_for(slot, positions, metered_wh)
+        members = [p.member for p in positions]
         return tuple(
             self.chain.transact(
                 meter,
@@ -191,6 +203,7 @@ class MeterClient:
                 slot,
                 readings[start : start + MAX_READINGS_PER_CALL],
                 slot=slot,
+                tail=packed_addresses(members[start : start + MAX_READINGS_PER_CALL]),
             )
             for start in range(0, max(len(readings), 1), MAX_READINGS_PER_CALL)
         )
