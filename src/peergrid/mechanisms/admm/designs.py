@@ -20,7 +20,7 @@ import cvxpy as cp
 import numpy as np
 
 from peergrid.mechanisms.admm.case import BderCase, BderInputError
-from peergrid.mechanisms.admm.consensus import AdmmSettings, AdmmState, run_admm
+from peergrid.mechanisms.admm.consensus import AdmmSettings, AdmmStart, AdmmState, run_admm
 from peergrid.mechanisms.admm.devices import value
 from peergrid.mechanisms.admm.problem import DesignProblem, build_problem, check_design
 from peergrid.mechanisms.admm.result import BderResult, Iterate, NetworkState, Schedules, Trades
@@ -80,7 +80,8 @@ def distributed(
         max_partners=max_partners,
         partition=settings.partition,
     )
-    state, history, converged, solver_time = run_admm(built, settings)
+    start = _warm_start(case, built) if settings.warm_start else None
+    state, history, converged, solver_time = run_admm(built, settings, start)
     return _result(
         case,
         built,
@@ -92,6 +93,35 @@ def distributed(
         tuple(history),
         state,
     )
+
+
+def _warm_start(case: BderCase, built: DesignProblem) -> AdmmStart:
+    """Each household's own schedule as the first ``z̃``, the retail price as the first prices.
+
+    Every household can compute its baseline schedule alone (its devices against its retail
+    contract); the community's position in its baseline says which retail price is marginal
+    in each period: the import price where the households together are short, the feed-in
+    price where they are long. That price starts the value of an injection (the duals ``y``
+    of the ``households`` partition: ``−λ`` at the household, ``+λ`` at the operator, who
+    saves it at the root; in the combined design the operator's only cost is the losses, so
+    its duals start at 0) and the trade prices ``ξ``. The node partition starts from flat
+    voltages and no flow. A start changes the path, never the fixed point.
+    """
+    alone = baseline(case)
+    dt = case.period_hours
+    short = alone.schedules.net_kw.sum(axis=0) < 0
+    lam = np.where(short, case.prices.import_per_kwh, case.prices.feed_in_per_kwh) * dt
+    z = y = None
+    copies = built.network.copies if built.network is not None else None
+    if copies is not None and copies.n_global == 2 * case.n_households:  # households partition
+        z = np.vstack([alone.schedules.net_kw, alone.schedules.net_kvar])
+        H, T = case.n_households, case.periods
+        price = np.tile(lam, (H, 1)) if built.design == "grid-only" else np.zeros((H, T))
+        y = (-price, price, np.zeros((H, T)), np.zeros((H, T)))
+    xi = None
+    if built.d is not None:
+        xi = np.tile(lam, (built.d.shape[0], 1))
+    return AdmmStart(z, y, xi)
 
 
 def centralised(
