@@ -35,9 +35,7 @@ def main() -> None:
             settings = AdmmSettings(max_iterations=args.max_iterations, partition=args.partition)
             run = distributed(case, design, settings, max_partners=10)
             gaps = [abs(rel_gap(h.cost, central.cost)) for h in run.history]
-            within = next(
-                (k for k in range(len(gaps)) if all(g <= 1e-3 for g in gaps[k:])), None
-            )
+            within = next((k for k in range(len(gaps)) if all(g <= 1e-3 for g in gaps[k:])), None)
             setup = run.wall_time_s - run.history[-1].time_s  # build + warm start
             t_within = None if within is None else setup + run.history[within].time_s
             row = {
