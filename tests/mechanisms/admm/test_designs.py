@@ -105,3 +105,10 @@ def test_device_constraints_hold(case: BderCase, central: dict) -> None:
                 )
                 np.testing.assert_allclose(e, before + step, atol=1e-6)
                 assert e[-1] >= b.e_end - 1e-6
+
+
+def test_fixed_penalties_reach_the_same_optimum(case: BderCase, central: dict) -> None:
+    """Penalties built in as constants (no residual balancing) converge to the same point."""
+    result = distributed(case, "trade-only", AdmmSettings(adaptive=False))
+    check = check_against_central(case, result, central["trade-only"])
+    assert result.converged and abs(check.rel_gap) <= GAP

@@ -238,13 +238,15 @@ def _balance(
 
 def _set_parameters(built: DesignProblem, state: AdmmState) -> None:
     if built.network is not None:
-        assert built.rho is not None and state.z is not None
-        built.rho.value = state.rho
+        assert state.z is not None
+        if built.rho is not None:
+            built.rho.value = state.rho
         copies = built.network.copies
         for c, (lin, rows, uc) in enumerate(zip(built.grid_lin, copies.rows, state.u, strict=True)):
             lin.value = state.rho * copies.weight(c) * (state.z[rows] - uc)
     if built.d is not None:
-        assert built.phi is not None and built.trade_lin is not None and built.pairs is not None
+        assert built.trade_lin is not None and built.pairs is not None
         assert state.d is not None and state.xi is not None
-        built.phi.value = state.phi
+        if built.phi is not None:
+            built.phi.value = state.phi
         built.trade_lin.value = state.phi * (state.d - state.d[built.pairs.reverse]) / 2 + state.xi

@@ -120,6 +120,7 @@ def build_problem(
     chi: float | None = None,
     max_partners: int | None = None,
     partition: str = "nodes",
+    fixed_penalties: tuple[float, float] | None = None,
 ) -> DesignProblem:
     """The design's convex problem in its centralised or local form (module docstring)."""
     check_design(design)
@@ -221,19 +222,25 @@ def build_problem(
     if central:
         return built
     if net_block is not None:
-        built.rho = cp.Parameter(nonneg=True, name="rho", value=1.0)
+        rho: cp.Parameter | float
+        if fixed_penalties is None:
+            built.rho = rho = cp.Parameter(nonneg=True, name="rho", value=1.0)
+        else:
+            rho = fixed_penalties[0]
         for k, c in enumerate(net_block.copies.copies):
             lin = cp.Parameter(c.shape, name=f"lin_{c.name()}", value=np.zeros(c.shape))
             built.grid_lin.append(lin)
             w = net_block.copies.weight(k)
-            objective = (
-                objective + built.rho * (w / 2) * cp.sum_squares(c) - cp.sum(cp.multiply(lin, c))
-            )
+            objective = objective + rho * (w / 2) * cp.sum_squares(c) - cp.sum(cp.multiply(lin, c))
     if d is not None:
-        built.phi = cp.Parameter(nonneg=True, name="phi", value=1.0)
+        phi: cp.Parameter | float
+        if fixed_penalties is None:
+            built.phi = phi = cp.Parameter(nonneg=True, name="phi", value=1.0)
+        else:
+            phi = fixed_penalties[1]
         built.trade_lin = cp.Parameter(d.shape, name="trade_lin", value=np.zeros(d.shape))
         objective = (
-            objective + built.phi / 2 * cp.sum_squares(d) - cp.sum(cp.multiply(built.trade_lin, d))
+            objective + phi / 2 * cp.sum_squares(d) - cp.sum(cp.multiply(built.trade_lin, d))
         )
     built.problem = cp.Problem(cp.Minimize(objective), cons)
     return built
