@@ -115,7 +115,7 @@ def _local_size(case: BderCase, design: str, max_partners: int | None) -> float:
     grid = H * T if design in ("grid-only", "combined") else 0
     buses = case.network.n_buses if case.network is not None and grid else 0
     n_var = 12 * H * T + 3 * trades + 10 * buses * T
-    return float(n_var) * float(max(trades, grid))
+    return float(n_var) * float(grid)  # the trades' square is a cone (problem.py)
 
 
 def _warm_start(case: BderCase, built: DesignProblem) -> AdmmStart:

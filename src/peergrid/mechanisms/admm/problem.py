@@ -232,6 +232,7 @@ def build_problem(
             built.grid_lin.append(lin)
             w = net_block.copies.weight(k)
             objective = objective + rho * (w / 2) * cp.sum_squares(c) - cp.sum(cp.multiply(lin, c))
+    local: list[cp.Constraint] = []
     if d is not None:
         phi: cp.Parameter | float
         if fixed_penalties is None:
@@ -239,8 +240,10 @@ def build_problem(
         else:
             phi = fixed_penalties[1]
         built.trade_lin = cp.Parameter(d.shape, name="trade_lin", value=np.zeros(d.shape))
-        objective = (
-            objective + phi / 2 * cp.sum_squares(d) - cp.sum(cp.multiply(built.trade_lin, d))
-        )
-    built.problem = cp.Problem(cp.Minimize(objective), cons)
+        # ‖d‖² through its epigraph (a cone constraint): with the square in the objective,
+        # cvxpy would hold the parametric linear term as a dense (variables × pairs) array.
+        square = cp.Variable(nonneg=True, name="trade_square")
+        local.append(cp.quad_over_lin(d, 1.0) <= square)
+        objective = objective + phi / 2 * square - cp.sum(cp.multiply(built.trade_lin, d))
+    built.problem = cp.Problem(cp.Minimize(objective), cons + local)
     return built
