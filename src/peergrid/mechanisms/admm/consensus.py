@@ -1,0 +1,252 @@
+"""Consensus ADMM over a design's local form (Boyd's general form consensus, 000_bder.md §2.5).
+
+What one iteration ``k → k+1`` exchanges (the protocol of seed L579–L586, which a contract can
+replay):
+
+1. **Local step** (every node / household, Eqs. 19, 20a, 22): with the published ``z̃^k``, its
+   scaled duals ``u^k_c`` and, for trades, the prices ``ξ^k`` and the partners' bids
+   ``d^k_ji``, each agent solves its local problem (all at once here: one call on the
+   separable local form of :mod:`~peergrid.mechanisms.admm.problem`) and **submits** its
+   coupling copies ``x^{k+1}_c`` and its bids ``d^{k+1}_ij``.
+2. **z-update** (the aggregator, Eqs. 16b / 23): with over-relaxation ``α`` each copy is
+   first relaxed, ``x̂_c = α x_c + (1 − α) z̃^k_c``; then every global row is the average of
+   its ``k_g`` copies, ``z_g = (1/k_g) Σ x̂_c``. (The scaled duals of a row sum to zero, so
+   Boyd's ``avg(x̂ + u)`` is ``avg(x̂)``.) For trades the aggregator only forwards each bid to
+   its partner.
+3. **Dual updates** (every agent, locally, Eqs. 16c / 24a–b): ``u_c ← u_c + x̂_c − z̃_c``
+   (``y = ρ u``); trade prices ``ξ_ij ← ξ_ij − (φ/2)(d_ij + d_ji)`` — the published form of the
+   unified prosumer market (Sorin, Bobo, Pinson 2019; Baroche et al. 2019), which resolves the
+   digest's errata of Eq. (21)/(24a): new bids, penalty ``φ``, the *sum* of the pair's bids.
+4. **Residuals** (each agent its part, the aggregator the sums, Eqs. 25a–d as norms):
+   ``r_grid = ‖x − z̃‖``, ``s_grid = ρ‖z̃^{k+1} − z̃^k‖``, ``r_trade = ‖d_ij + d_ji‖``,
+   ``s_trade = ‖d^{k+1} − d^k‖``.
+5. **Convergence**: every residual at most its tolerance times the square root of its
+   length (an RMS test, so tolerances do not depend on the number of households), or ``μ``
+   iterations.
+6. **Penalty update** (residual balancing, Boyd §3.4.1): if ``r > m·s`` the penalty is
+   multiplied by ``τ``, if ``s > m·r`` divided by it; the scaled duals are divided (multiplied)
+   by ``τ`` so that ``y = ρu`` is unchanged. The prices ``ξ`` are unscaled and stay.
+
+The next local step reads ``ρ(z̃ − u_c)`` and ``φ(d_ij − d_ji)/2 + ξ_ij`` as its parameters.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass
+
+import cvxpy as cp
+import numpy as np
+
+from peergrid.assets.fields import FloatArray
+from peergrid.mechanisms.admm.case import BderInputError, check_penalty
+from peergrid.mechanisms.admm.problem import DesignProblem, check_partition
+from peergrid.mechanisms.admm.result import Iterate
+
+
+@dataclass(frozen=True)
+class AdmmSettings:
+    """θ of the aggregator (seed L570): penalties, tolerances, μ, and our accelerations.
+
+    Tolerances are RMS values in the units of the copies: kW with the ``households``
+    partition, per unit (flows on the network's base, weighted squared voltages) with
+    ``nodes``; trade ones in kW.
+    """
+
+    rho: float = 0.03  # grid penalty ρ (currency per kW² with households, per p.u.² with nodes)
+    phi: float = 0.05  # trade penalty φ (currency per kW²)
+    eps_grid_primal: float = 3e-4  # kW (households) or p.u. (nodes)
+    eps_grid_dual: float = 3e-4
+    eps_trade_primal: float = 3e-4  # kW
+    eps_trade_dual: float = 3e-4
+    max_iterations: int = 200  # μ
+    alpha: float = 1.0  # over-relaxation, 1 = none (1.6 measured slower here)
+    adaptive: bool = True  # residual balancing of ρ and φ
+    balance_ratio: float = 10.0  # m
+    balance_factor: float = 2.0  # τ
+    # Grid designs: "households" (each household's injection shared with the feeder's
+    # operator) or "nodes" (every bus a node, §2.6); see problem.py.
+    partition: str = "households"
+    # Start from every household's own schedule and the retail price (see designs.py).
+    warm_start: bool = True
+
+    def __post_init__(self) -> None:
+        check_partition(self.partition)
+        check_penalty("rho", self.rho)
+        check_penalty("phi", self.phi)
+        for name in ("eps_grid_primal", "eps_grid_dual", "eps_trade_primal", "eps_trade_dual"):
+            check_penalty(name, getattr(self, name))
+        if not (isinstance(self.max_iterations, int) and self.max_iterations >= 1):
+            raise BderInputError(
+                f"ADMM settings: field 'max_iterations' must be at least 1, got "
+                f"{self.max_iterations}"
+            )
+        if not (0 < self.alpha < 2):
+            raise BderInputError(
+                f"ADMM settings: field 'alpha' must lie in (0, 2), got {self.alpha}"
+            )
+        if not (self.balance_ratio > 1 and self.balance_factor > 1):
+            raise BderInputError(
+                "ADMM settings: 'balance_ratio' and 'balance_factor' must exceed 1"
+            )
+
+
+@dataclass
+class AdmmState:
+    """The iterates an aggregator and the agents hold between iterations."""
+
+    z: FloatArray | None  # (G, T) global grid variables z̃
+    u: list[FloatArray]  # scaled duals per copy
+    d: FloatArray | None  # (E, T) last bids
+    xi: FloatArray | None  # (E, T) trade prices (currency per kW and period)
+    rho: float
+    phi: float
+
+
+def solve_local(problem: cp.Problem) -> float:
+    """One local step (every agent's at once); returns the solver's time (s)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+        problem.solve(solver=cp.CLARABEL)
+    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+        raise BderInputError(
+            f"ADMM: a local problem has no solution (status {problem.status!r}); the "
+            "households' devices cannot meet their own constraints"
+        )
+    return float(problem.solver_stats.solve_time or 0.0)
+
+
+@dataclass(frozen=True)
+class AdmmStart:
+    """Where the iterates start (the report leaves the initialisation open, digest §3).
+
+    ``z`` (G, T) the global variables; ``y`` one unscaled dual per copy (``u = y / ρ``);
+    ``xi`` (E, T) the trade prices per kW and period. Any of them None: zeros (``z``: the
+    copy map's own start, flat voltages).
+    """
+
+    z: FloatArray | None = None
+    y: tuple[FloatArray, ...] | None = None
+    xi: FloatArray | None = None
+
+
+def run_admm(
+    built: DesignProblem, settings: AdmmSettings, start: AdmmStart | None = None
+) -> tuple[AdmmState, list[Iterate], bool, float]:
+    """Iterate until the residuals meet the tolerances or ``μ`` iterations; returns the final
+    state, the history, whether it converged, and the time spent in the solver."""
+    t0 = time.perf_counter()
+    start = start or AdmmStart()
+    net = built.network
+    copies = net.copies if net is not None else None
+    T = built.devices.p_dev.shape[1]
+    z = None
+    u: list[FloatArray] = []
+    if copies is not None:
+        z = np.zeros((copies.n_global, T))
+        if start.z is not None:
+            z = np.array(start.z, dtype=float)
+        elif copies.start is not None:
+            z += copies.start[:, None]
+        u = [np.zeros(c.shape) for c in copies.copies]
+        if start.y is not None:
+            u = [np.asarray(y, dtype=float) / settings.rho for y in start.y]
+    d_prev = np.zeros(built.d.shape) if built.d is not None else None
+    xi = None
+    if built.d is not None:
+        xi = np.zeros(built.d.shape) if start.xi is None else np.array(start.xi, dtype=float)
+    state = AdmmState(z, u, d_prev, xi, settings.rho, settings.phi)
+    _set_parameters(built, state)
+    history: list[Iterate] = []
+    solver_time = 0.0
+    converged = False
+    for k in range(1, settings.max_iterations + 1):
+        solver_time += solve_local(built.problem)
+        r_g = s_g = r_t = s_t = 0.0
+        ok = True
+        if copies is not None:
+            assert state.z is not None
+            xs = [np.asarray(c.value, dtype=float) for c in copies.copies]
+            z_old = [state.z[r] for r in copies.rows]
+            relaxed = [
+                settings.alpha * x + (1 - settings.alpha) * zo
+                for x, zo in zip(xs, z_old, strict=True)
+            ]
+            z_new = copies.average(relaxed)  # the aggregator's z-update
+            z_at = [z_new[r] for r in copies.rows]
+            state.u = [uc + xh - zc for uc, xh, zc in zip(state.u, relaxed, z_at, strict=True)]
+            n = sum(x.size for x in xs)
+            w = [copies.weight(c) for c in range(len(xs))]
+            r_g = math.sqrt(
+                sum(
+                    wc * float(((x - zc) ** 2).sum()) for wc, x, zc in zip(w, xs, z_at, strict=True)
+                )
+            )
+            s_g = state.rho * math.sqrt(
+                sum(
+                    wc * float(((zc - zo) ** 2).sum())
+                    for wc, zc, zo in zip(w, z_at, z_old, strict=True)
+                )
+            )
+            state.z = z_new
+            ok &= r_g <= settings.eps_grid_primal * math.sqrt(n)
+            ok &= s_g <= settings.eps_grid_dual * math.sqrt(n)
+        if built.d is not None:
+            assert built.pairs is not None and state.xi is not None and state.d is not None
+            d = np.asarray(built.d.value, dtype=float)
+            mismatch = d + d[built.pairs.reverse]
+            state.xi = state.xi - state.phi / 2 * mismatch
+            r_t = float(np.linalg.norm(mismatch))
+            s_t = float(np.linalg.norm(d - state.d))
+            state.d = d
+            ok &= r_t <= settings.eps_trade_primal * math.sqrt(d.size)
+            ok &= s_t <= settings.eps_trade_dual * math.sqrt(d.size)
+        cost = built.cost_value()
+        history.append(
+            Iterate(k, state.rho, state.phi, r_g, s_g, r_t, s_t, cost, time.perf_counter() - t0)
+        )
+        if ok:
+            converged = True
+            break
+        if settings.adaptive:
+            _balance(state, settings, r_g, s_g, r_t, s_t)
+        _set_parameters(built, state)
+    return state, history, converged, solver_time
+
+
+def _balance(
+    state: AdmmState, s: AdmmSettings, r_g: float, s_g: float, r_t: float, s_t: float
+) -> None:
+    m, tau = s.balance_ratio, s.balance_factor
+    if state.z is not None:
+        if r_g > m * s_g:
+            state.rho *= tau
+            state.u = [x / tau for x in state.u]
+        elif s_g > m * r_g:
+            state.rho /= tau
+            state.u = [x * tau for x in state.u]
+    if state.d is not None:
+        # s_trade carries no φ (Eq. 25d): compare it as the dual residual φ‖Δd‖.
+        dual = state.phi * s_t
+        if r_t > m * dual:
+            state.phi *= tau
+        elif dual > m * r_t:
+            state.phi /= tau
+
+
+def _set_parameters(built: DesignProblem, state: AdmmState) -> None:
+    if built.network is not None:
+        assert state.z is not None
+        if built.rho is not None:
+            built.rho.value = state.rho
+        copies = built.network.copies
+        for c, (lin, rows, uc) in enumerate(zip(built.grid_lin, copies.rows, state.u, strict=True)):
+            lin.value = state.rho * copies.weight(c) * (state.z[rows] - uc)
+    if built.d is not None:
+        assert built.trade_lin is not None and built.pairs is not None
+        assert state.d is not None and state.xi is not None
+        if built.phi is not None:
+            built.phi.value = state.phi
+        built.trade_lin.value = state.phi * (state.d - state.d[built.pairs.reverse]) / 2 + state.xi

@@ -1,0 +1,270 @@
+"""The four market designs of 000_bder.md §2.10 as functions: schedules, trades and prices.
+
+- :func:`baseline`: each household alone with its retail contract (BS/BW).
+- :func:`grid_only`: consensus ADMM on the branch-flow OPF, node by node (GS/GW, §2.6).
+- :func:`trade_only`: bilateral trading with trading coefficients (TS/TW, §2.7, §2.9).
+- :func:`combined`: both (TGS/TGW, §2.8).
+
+Each runs the distributed algorithm (:mod:`~peergrid.mechanisms.admm.consensus`);
+:func:`centralised` solves the same convex problem in one piece, the reference the distributed
+result is checked against (:mod:`~peergrid.mechanisms.admm.check`). The baseline has no
+coupling: its distributed and centralised forms are one and the same solve.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import replace
+
+import cvxpy as cp
+import numpy as np
+
+from peergrid.mechanisms.admm.case import BderCase, BderInputError
+from peergrid.mechanisms.admm.consensus import AdmmSettings, AdmmStart, AdmmState, run_admm
+from peergrid.mechanisms.admm.devices import value
+from peergrid.mechanisms.admm.problem import DesignProblem, build_problem, check_design
+from peergrid.mechanisms.admm.result import BderResult, Iterate, NetworkState, Schedules, Trades
+
+
+def baseline(case: BderCase) -> BderResult:
+    """Every household alone: its devices against its retail contract, no trades, no grid."""
+    return centralised(case, "baseline")
+
+
+def grid_only(case: BderCase, settings: AdmmSettings | None = None) -> BderResult:
+    """Consensus ADMM on the branch-flow OPF, every bus a node (§2.6, Eqs. 19, 16b–c)."""
+    return distributed(case, "grid-only", settings)
+
+
+def trade_only(
+    case: BderCase,
+    settings: AdmmSettings | None = None,
+    *,
+    chi: float | None = None,
+    max_partners: int | None = None,
+) -> BderResult:
+    """Bilateral trading ADMM with trading coefficients (§2.7, §2.9; Eqs. 20–21 as resolved)."""
+    return distributed(case, "trade-only", settings, chi=chi, max_partners=max_partners)
+
+
+def combined(
+    case: BderCase,
+    settings: AdmmSettings | None = None,
+    *,
+    chi: float | None = None,
+    max_partners: int | None = None,
+) -> BderResult:
+    """Grid and trade ADMM together (§2.8, Eqs. 22–25)."""
+    return distributed(case, "combined", settings, chi=chi, max_partners=max_partners)
+
+
+def distributed(
+    case: BderCase,
+    design: str,
+    settings: AdmmSettings | None = None,
+    *,
+    chi: float | None = None,
+    max_partners: int | None = None,
+) -> BderResult:
+    """The design by ADMM (the baseline needs none and is solved as it is)."""
+    check_design(design)
+    settings = settings or AdmmSettings()
+    if design == "baseline":
+        return baseline(case)
+    t0 = time.perf_counter()
+    # cvxpy holds the coefficients of a parameter-weighted quadratic as a dense (variables ×
+    # parameters) array: beyond PARAMETRIC_LIMIT entries the penalties are built in as
+    # constants and residual balancing is off (it would need a rebuild per change).
+    fixed = None
+    if not settings.adaptive or _local_size(case, design, max_partners) > PARAMETRIC_LIMIT:
+        fixed = (settings.rho, settings.phi)
+        settings = replace(settings, adaptive=False)
+    built = build_problem(
+        case,
+        design,
+        central=False,
+        chi=chi,
+        max_partners=max_partners,
+        partition=settings.partition,
+        fixed_penalties=fixed,
+    )
+    start = _warm_start(case, built) if settings.warm_start else None
+    state, history, converged, solver_time = run_admm(built, settings, start)
+    return _result(
+        case,
+        built,
+        "admm",
+        time.perf_counter() - t0,
+        solver_time,
+        len(history),
+        converged,
+        tuple(history),
+        state,
+    )
+
+
+PARAMETRIC_LIMIT = 5e8  # entries (4 GB of float64)
+
+
+def _local_size(case: BderCase, design: str, max_partners: int | None) -> float:
+    """Roughly, the variables of the local form times its largest parameter's entries."""
+    H, T = case.n_households, case.periods
+    partners = H - 1 if max_partners is None else min(max_partners, H - 1)
+    trades = H * partners * T if design in ("trade-only", "combined") else 0
+    grid = H * T if design in ("grid-only", "combined") else 0
+    buses = case.network.n_buses if case.network is not None and grid else 0
+    n_var = 12 * H * T + 3 * trades + 10 * buses * T
+    return float(n_var) * float(grid)  # the trades' square is a cone (problem.py)
+
+
+def _warm_start(case: BderCase, built: DesignProblem) -> AdmmStart:
+    """Each household's own schedule as the first ``z̃``, the retail price as the first prices.
+
+    Every household can compute its baseline schedule alone (its devices against its retail
+    contract); the community's position in its baseline says which retail price is marginal
+    in each period: the import price where the households together are short, the feed-in
+    price where they are long. That price starts the value of an injection (the duals ``y``
+    of the ``households`` partition: ``−λ`` at the household, ``+λ`` at the operator, who
+    saves it at the root; in the combined design the operator's only cost is the losses, so
+    its duals start at 0) and the trade prices ``ξ``. The node partition starts from flat
+    voltages and no flow. A start changes the path, never the fixed point.
+    """
+    alone = baseline(case)
+    dt = case.period_hours
+    short = alone.schedules.net_kw.sum(axis=0) < 0
+    lam = np.where(short, case.prices.import_per_kwh, case.prices.feed_in_per_kwh) * dt
+    z = y = None
+    copies = built.network.copies if built.network is not None else None
+    if copies is not None and copies.n_global == 2 * case.n_households:  # households partition
+        z = np.vstack([alone.schedules.net_kw, alone.schedules.net_kvar])
+        H, T = case.n_households, case.periods
+        price = np.tile(lam, (H, 1)) if built.design == "grid-only" else np.zeros((H, T))
+        y = (-price, price, np.zeros((H, T)), np.zeros((H, T)))
+    xi = None
+    if built.d is not None:
+        xi = np.tile(lam, (built.d.shape[0], 1))
+    return AdmmStart(z, y, xi)
+
+
+def centralised(
+    case: BderCase, design: str, *, chi: float | None = None, max_partners: int | None = None
+) -> BderResult:
+    """The design's convex problem solved in one piece by CLARABEL."""
+    check_design(design)
+    t0 = time.perf_counter()
+    built = build_problem(case, design, central=True, chi=chi, max_partners=max_partners)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+        built.problem.solve(solver=cp.CLARABEL)
+    if built.problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+        raise BderInputError(
+            f"design {design!r}: the centralised problem has no solution (status "
+            f"{built.problem.status!r}); the voltage band or the devices' limits cannot be met"
+        )
+    solve = float(built.problem.solver_stats.solve_time or 0.0)
+    return _result(case, built, "central", time.perf_counter() - t0, solve, 1, True, (), None)
+
+
+def _result(
+    case: BderCase,
+    built: DesignProblem,
+    method: str,
+    wall: float,
+    solve: float,
+    iterations: int,
+    converged: bool,
+    history: tuple[Iterate, ...],
+    state: AdmmState | None,
+) -> BderResult:
+    H, T, dt = case.n_households, case.periods, case.period_hours
+    dev = built.devices
+
+    def rows(x: cp.Variable | None, where: list[int]) -> np.ndarray:
+        out = np.zeros((H, T))
+        if x is not None and where:
+            out[where] = value(x, (len(where), T))
+        return out
+
+    load = np.vstack([h.load.p_kw for h in case.households])
+    imp = value(built.contract.imp, (H, T)) if built.contract is not None else np.zeros((H, T))
+    exp = value(built.contract.exp, (H, T)) if built.contract is not None else np.zeros((H, T))
+    netted = imp - exp  # a solver may leave both above zero where it costs nothing
+    schedules = Schedules(
+        load_kw=load,
+        pv_kw=rows(dev.pv_p, dev.pv_rows),
+        pv_q_kvar=rows(dev.pv_q, dev.pv_rows),
+        ev_kw=rows(dev.ev, dev.ev_rows),
+        battery_charge_kw=rows(dev.bc, dev.bat_rows),
+        battery_discharge_kw=rows(dev.bd, dev.bat_rows),
+        battery_energy_kwh=rows(dev.e, dev.bat_rows),
+        import_kw=np.maximum(netted, 0.0),
+        export_kw=np.maximum(-netted, 0.0),
+        net_kw=value(dev.p_dev, (H, T)),
+        net_kvar=value(dev.q_dev, (H, T)),
+    )
+    trades = None
+    if built.d is not None and built.pairs is not None and built.gamma is not None:
+        d = value(built.d, (len(built.pairs), T))
+        if state is not None and state.xi is not None:
+            price = state.xi / dt
+        else:
+            price = _central_prices(built, dt)
+        trades = Trades(
+            built.pairs.household, built.pairs.partner, built.pairs.reverse, d, price, built.gamma
+        )
+    network = None
+    if built.network is not None and case.network is not None:
+        nb = built.network
+        N, B = case.network.n_buses, case.network.n_branches
+        v2 = np.maximum(value(nb.v, (N, T)), 0.0)
+        kw = case.network.kw_per_pu
+        network = NetworkState(
+            v_pu=np.sqrt(v2),
+            v_sq_pu=v2,
+            branch_p_pu=value(nb.p, (B, T)),
+            branch_q_pu=value(nb.q, (B, T)),
+            branch_psi_pu=np.maximum(value(nb.psi, (B, T)), 0.0),
+            root_p_kw=value(nb.root_p, (1, T))[0] * kw,
+            root_q_kvar=value(nb.root_q, (1, T))[0] * kw,
+            loss_kw=value(nb.loss_kw, (B, T)).sum(axis=0),
+        )
+    parts = built.cost_parts()
+    info: dict[str, object] = {}
+    if state is not None:
+        info["final_rho"] = state.rho
+        info["final_phi"] = state.phi
+    return BderResult(
+        design=built.design,
+        method=method,
+        household_ids=tuple(h.id for h in case.households),
+        period_hours=dt,
+        schedules=schedules,
+        trades=trades,
+        network=network,
+        import_price=case.prices.import_per_kwh,
+        feed_in_price=case.prices.feed_in_per_kwh,
+        cost=float(sum(parts.values())),
+        cost_parts=parts,
+        iterations=iterations,
+        converged=converged,
+        wall_time_s=wall,
+        solve_time_s=solve,
+        history=history,
+        info=info,
+    )
+
+
+def _central_prices(built: DesignProblem, dt: float) -> np.ndarray:
+    """Trade prices of the centralised solution: the duals of reciprocity (13b), per kWh.
+
+    cvxpy's dual ``λ`` of ``d_ij + d_ji = 0`` enters the Lagrangian as ``+λ(d_ij + d_ji)``;
+    a seller's revenue ``ξ d`` is ``−λ d``, so ``ξ = −λ`` for both sides of the pair.
+    """
+    assert built.pairs is not None and built.reciprocity is not None
+    assert built.first_of_pair is not None
+    lam = np.asarray(built.reciprocity.dual_value, dtype=float)
+    price = np.zeros((len(built.pairs), lam.shape[1]))
+    price[built.first_of_pair] = -lam
+    price[built.pairs.reverse[built.first_of_pair]] = -lam
+    return price / dt
