@@ -29,7 +29,9 @@ def compare(households: int, days: int) -> pd.DataFrame:
     )
     rows, bills = [], {}
     for mechanism in peergrid.mechanisms():
-        if not mechanism.energy_market:  # a service market or the EV quota auction: no day of its own
+        if (
+            not mechanism.energy_market
+        ):  # a service market or the EV quota auction: no day of its own
             continue
         result = peergrid.run(base.replace(market={"mechanism": mechanism.name}))
         s = result.summary
