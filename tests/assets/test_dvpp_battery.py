@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from peergrid.assets.dvpp_battery import (
@@ -84,6 +84,9 @@ def test_commands_are_clipped_to_the_rating() -> None:
     command=st.lists(st.floats(-6000, 6000), min_size=6, max_size=6),
     curve=st.sampled_from(sorted(CURVES)),
 )
+# A command of the smallest float: the converter idles, no efficiency at zero power.
+@example(soc=[0.0] * 6, command=[0.0] * 5 + [5e-324], curve="inverter")
+@example(soc=[0.5] * 6, command=[0.0] * 5 + [-5e-324], curve="system")
 def test_the_vectorised_step_is_the_plain_rule(
     soc: list[float], command: list[float], curve: str
 ) -> None:

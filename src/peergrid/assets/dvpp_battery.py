@@ -213,14 +213,23 @@ class BatteryBank:
             energy = float(flat_energy[k])
             if cmd < 0:
                 p = min(-cmd, float(limits[k]))
-                stored = p * dt_s * float(converter_efficiency(p / self._p_ch_id, self._curve))
+                # Below the smallest power the converter idles: no efficiency is evaluated at 0.
+                stored = (
+                    p * dt_s * float(converter_efficiency(p / self._p_ch_id, self._curve))
+                    if p >= MIN_POWER_W
+                    else 0.0
+                )
                 if p >= MIN_POWER_W and self.e_max_j - energy >= stored:
                     flat_energy[k] = energy + stored
                     out[k] = -p
                     continue
             elif cmd > 0:
                 p = min(cmd, self._p_dch)
-                drawn = p * dt_s / float(converter_efficiency(p / self._p_dch, self._curve))
+                drawn = (
+                    p * dt_s / float(converter_efficiency(p / self._p_dch, self._curve))
+                    if p >= MIN_POWER_W
+                    else 0.0
+                )
                 if p >= MIN_POWER_W and energy >= drawn:
                     flat_energy[k] = energy - drawn
                     out[k] = p
