@@ -18,19 +18,11 @@ from peergrid.mechanisms.ev_quota import (
     quota_double_auction,
     satisfaction_rate,
 )
+from peergrid.sim.reproduce.ev_quota import TABLE_2, TABLE_3
 
-# Table 2: demands (kW); Table 3: (station, side, kWh, token/kWh).
-DEMANDS = {"A": 36, "B": 48, "C": 42, "D": 66, "E": 30, "F": 66, "G": 54, "H": 48}
-TABLE_3 = [
-    ("A", "sell", 3.2, 25),
-    ("B", "buy", 6.5, 24),
-    ("C", "sell", 9.8, 22),
-    ("D", "buy", 10.9, 26),
-    ("E", "buy", 3.2, 28),
-    ("F", "sell", 7.2, 19),
-    ("G", "buy", 5.4, 20),
-    ("H", "sell", 6.8, 16),
-]
+# The chapter's data, held once by the reproduction: Table 2 (station, demand kW, printed quota)
+# and Table 3 (station, side, kWh, token/kWh).
+DEMANDS = {name: demand for name, demand, _ in TABLE_2}
 TABLE_2_QUOTAS = [29.82, 39.75, 34.78, 54.66, 24.85, 54.66, 44.72, 39.75]
 TABLE_4_FEES = [3339.32, 4452.43, 3895.88, 6122.09, 2782.77, 6122.09, 5008.98, 4452.43]
 
