@@ -24,6 +24,7 @@ from peergrid.cli.grid import grid_app
 from peergrid.cli.ledger import bench_app, chain_app, deploy_command
 from peergrid.cli.reproduce import reproduce_app
 from peergrid.cli.run import demo, run
+from peergrid.cli.serve import serve
 from peergrid.core.errors import PeergridError
 
 
@@ -94,6 +95,7 @@ app.add_typer(dvpp_app, name="dvpp")
 app.add_typer(chain_app, name="chain")
 app.command("deploy", cls=Command)(deploy_command)
 app.add_typer(bench_app, name="bench")
+app.command("serve", cls=Command)(serve)
 
 
 def _print_version(value: bool) -> None:
