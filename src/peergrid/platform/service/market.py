@@ -163,6 +163,7 @@ class LiveMarket:
             _write_state(state_path, settlement)
         market = cls(config, chain, engine, settlement, clock)
         market.recover()
+        market.advance()  # what fell due while the service was down
         return market
 
     def _new_cycle(self) -> TradingCycle:
