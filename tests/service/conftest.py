@@ -85,7 +85,9 @@ class Harness:
             "signature": sign(self.domain, "Order", message, key),
         }
 
-    def reading(self, k: int, slot: int, net_wh: int, *, key_of: int | None = None) -> dict[str, Any]:
+    def reading(
+        self, k: int, slot: int, net_wh: int, *, key_of: int | None = None
+    ) -> dict[str, Any]:
         m = self.member(k)
         key = self.service.keys.meters[self.member(k if key_of is None else key_of).agent]
         message = {"meter": m.meter, "slot": slot, "netWh": net_wh}
@@ -102,7 +104,9 @@ class Harness:
 
         keys = self.service.keys
         key = keys.dso if k is None else keys.members[self.member(k).agent]
-        return {"Authorization": "Peergrid " + access_token(self.domain, key, int(time.time()) + 600)}
+        return {
+            "Authorization": "Peergrid " + access_token(self.domain, key, int(time.time()) + 600)
+        }
 
 
 def open_harness(run_dir: Path, clock: ManualClock) -> Harness:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from peergrid.platform.service import readmodel as db
+import peergrid.platform.service.readmodel as db
 
 # A book that clears with DPDA + Score Matching: three sellers, three buyers (Wh, micro/kWh).
 BOOK = (
@@ -214,7 +214,9 @@ def test_the_dso_never_sees_bids(harness: Any) -> None:
     run_slot(harness, 1)
     harness.clock.set(45.0)
     for k, side, q, p in BOOK:  # slot 4's book, matched, not settled
-        assert harness.client.post("/orders", json=harness.order(k, 4, side, q, p)).status_code == 201
+        assert (
+            harness.client.post("/orders", json=harness.order(k, 4, side, q, p)).status_code == 201
+        )
     harness.clock.set(49.0)
     harness.market.advance()
     dso = harness.token(None)
@@ -272,10 +274,14 @@ def test_the_apis_trades_are_the_mechanisms(harness: Any) -> None:
         market.config.mechanism, orders, market.config.params, distances=market.config.distances
     )
     expected = sorted(
-        (t.buyer, t.seller, kwh_to_wh(t.quantity_kwh), round(t.price * 1e6)) for t in clearing.trades
+        (t.buyer, t.seller, kwh_to_wh(t.quantity_kwh), round(t.price * 1e6))
+        for t in clearing.trades
     )
     got = harness.client.get("/trades", headers=harness.token(0)).json()["items"]
-    assert sorted((t["buyer"], t["seller"], t["energy_wh"], t["price_micro_per_kwh"]) for t in got) == expected
+    assert (
+        sorted((t["buyer"], t["seller"], t["energy_wh"], t["price_micro_per_kwh"]) for t in got)
+        == expected
+    )
     assert expected  # the book clears
     slots = harness.client.get("/slots", headers=harness.token(None)).json()["items"]
     assert [s["slot"] for s in slots] == [1]
@@ -285,5 +291,12 @@ def test_the_apis_trades_are_the_mechanisms(harness: Any) -> None:
 def test_health_and_openapi(harness: Any) -> None:
     assert harness.client.get("/health").json()["healthy"] is True
     paths = harness.client.get("/openapi.json").json()["paths"]
-    assert {"/orders", "/orders/{order_id}", "/slots", "/trades", "/readings", "/dso/results"} <= set(paths)
+    assert {
+        "/orders",
+        "/orders/{order_id}",
+        "/slots",
+        "/trades",
+        "/readings",
+        "/dso/results",
+    } <= set(paths)
     assert harness.client.get("/docs").status_code == 200

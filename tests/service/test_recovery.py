@@ -7,20 +7,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
+from tests.service.conftest import open_harness
+from tests.service.test_api import BOOK, METERED, run_slot
 
 from peergrid.ledger.chain.persisted import PersistedEmbeddedChain
 from peergrid.platform.service import ManualClock, open_database, rebuild
-from peergrid.platform.service import readmodel as db
+import peergrid.platform.service.readmodel as db
 from peergrid.platform.service.events import contract_events
-from tests.service.conftest import open_harness
-from tests.service.test_api import BOOK, METERED, run_slot
 
 
 def read_model(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
     with engine.connect() as c:
-        return {
-            t.name: sorted(tuple(row) for row in c.execute(select(t))) for t in db.READ_MODEL
-        }
+        return {t.name: sorted(tuple(row) for row in c.execute(select(t))) for t in db.READ_MODEL}
 
 
 def cleared_events(market: Any, slot: int) -> int:
@@ -70,7 +68,9 @@ def test_restart_mid_cycle_loses_nothing_and_doubles_nothing(tmp_path: Path) -> 
         assert second.client.post("/orders", json=reused).status_code == 409
         second.clock.set(31.0)
         for k, net in METERED:
-            assert second.client.post("/readings", json=second.reading(k, 1, net)).status_code == 201
+            assert (
+                second.client.post("/readings", json=second.reading(k, 1, net)).status_code == 201
+            )
         second.clock.set(43.5)
         assert second.market.advance() == [1]
         assert read_model(second.market.engine)["trades"] == expected

@@ -11,7 +11,6 @@ role, 404 an unknown order, 409 a reused nonce, a second reading, or a request o
 window, 422 a body that does not parse or an unknown bus.
 """
 
-
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,7 +23,7 @@ from sqlalchemy import Select, func, select
 from peergrid.api import schemas as s
 from peergrid.api.auth import Domain, SignatureError, check_signer, recover, token_signer
 from peergrid.core.errors import LedgerError, OrderError, PeergridError
-from peergrid.platform.service import readmodel as db
+import peergrid.platform.service.readmodel as db
 from peergrid.platform.service.market import ConflictError, LiveMarket, Member, WindowError
 
 MAX_PAGE = 500
@@ -279,7 +278,9 @@ def create_app(market: LiveMarket, *, tick_s: float | None = None) -> FastAPI:
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> s.DsoResults:
         """Matched slots (price, case, trades, charges) and the settled ones; no bids."""
-        settled = _page(market, select(db.slots).order_by(db.slots.c.slot), s.SlotOut, limit, offset)
+        settled = _page(
+            market, select(db.slots).order_by(db.slots.c.slot), s.SlotOut, limit, offset
+        )
         matched = [
             s.MatchedSlot(
                 slot=v.slot,
@@ -314,7 +315,9 @@ def create_app(market: LiveMarket, *, tick_s: float | None = None) -> FastAPI:
         with market.engine.connect() as connection:
             last = connection.execute(select(func.max(db.meter_posts.c.slot))).scalar()
             posts = (
-                connection.execute(select(db.meter_posts).where(db.meter_posts.c.slot == last)).all()
+                connection.execute(
+                    select(db.meter_posts).where(db.meter_posts.c.slot == last)
+                ).all()
                 if last is not None
                 else []
             )
@@ -327,7 +330,8 @@ def create_app(market: LiveMarket, *, tick_s: float | None = None) -> FastAPI:
             counts[m.bus] = counts.get(m.bus, 0) + 1
         return s.FeederState(
             buses=[
-                s.FeederBus(bus=b, members=n, last_net_wh=net.get(b)) for b, n in sorted(counts.items())
+                s.FeederBus(bus=b, members=n, last_net_wh=net.get(b))
+                for b, n in sorted(counts.items())
             ],
             distance_metric=market.distances.metric if market.distances is not None else None,
         )
@@ -378,7 +382,11 @@ def _page(
     items = [model(**row._asdict()) for row in rows]
     after = offset + len(items)
     return s.Page[T](
-        items=items, limit=limit, offset=offset, total=total, next_offset=after if after < total else None
+        items=items,
+        limit=limit,
+        offset=offset,
+        total=total,
+        next_offset=after if after < total else None,
     )
 
 

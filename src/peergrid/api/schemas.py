@@ -131,7 +131,9 @@ class DsoResults(BaseModel):
 class FeederBus(BaseModel):
     bus: str
     members: int
-    last_net_wh: int | None = Field(description="the bus's metered net energy in the last slot read")
+    last_net_wh: int | None = Field(
+        description="the bus's metered net energy in the last slot read"
+    )
 
 
 class FeederState(BaseModel):
@@ -170,5 +172,3 @@ class Health(BaseModel):
     healthy: bool
     chain: str
     error: str | None = None
-
-

@@ -64,7 +64,9 @@ def load_keys(folder: Path, agents: list[str]) -> Keys:
     )
 
 
-def market_config(scenario: Scenario, keys: Keys, agents: list[str], buses: list[int]) -> MarketConfig:
+def market_config(
+    scenario: Scenario, keys: Keys, agents: list[str], buses: list[int]
+) -> MarketConfig:
     """The live market of ``scenario``'s community (its mechanism, tariffs and deposits)."""
     market = scenario.market
     spec = mechanism_spec(market.mechanism)
@@ -125,7 +127,9 @@ def open_service(
     config = market_config(scenario, keys, agents, [h.bus for h in households])
     db_url = db_url or f"sqlite:///{run_dir / 'service.db'}"
     engine = open_database(db_url)
-    chain: Chain = open_chain("rpc", rpc) if rpc else PersistedEmbeddedChain(run_dir / "chain.jsonl")
+    chain: Chain = (
+        open_chain("rpc", rpc) if rpc else PersistedEmbeddedChain(run_dir / "chain.jsonl")
+    )
     try:
         clock = clock or WallClock(_market_start(run_dir / "clock.json"), speed)
         market = LiveMarket.open(config, chain, engine, run_dir / "market.json", clock)

@@ -28,10 +28,13 @@ def serve(
     ] = None,
     db: Annotated[
         str | None,
-        typer.Option("--db", metavar="<url>", help="SQLAlchemy URL (default: SQLite in the run dir)"),
+        typer.Option(
+            "--db", metavar="<url>", help="SQLAlchemy URL (default: SQLite in the run dir)"
+        ),
     ] = None,
     clock: Annotated[
-        str, typer.Option("--clock", metavar="<real|fast:N>", help="market time: real, or N× faster")
+        str,
+        typer.Option("--clock", metavar="<real|fast:N>", help="market time: real, or N× faster"),
     ] = "real",
     port: Annotated[int, typer.Option("--port", "-p", metavar="<port>", help="TCP port")] = 8000,
     host: Annotated[str, typer.Option("--host", metavar="<host>", help="address to listen on")] = (

@@ -23,7 +23,7 @@ from peergrid.ledger.chain.base import Chain, Contract
 from peergrid.ledger.chain.jsonrpc import JsonRpcClient
 from peergrid.ledger.chain.persisted import PersistedEmbeddedChain
 from peergrid.ledger.markets.batch_rules import TradeLog
-from peergrid.platform.service import readmodel as db
+import peergrid.platform.service.readmodel as db
 
 TRADE_IDS_PER_SLOT = 100_000
 """A trade's id is ``slot * TRADE_IDS_PER_SLOT + its position in the slot's clearing``."""
@@ -38,7 +38,8 @@ def contract_events(chain: Chain, contract: Contract) -> list[Event]:
         client = JsonRpcClient(url)
         try:
             found = client.call(
-                "eth_getLogs", [{"address": contract.address, "fromBlock": "0x0", "toBlock": "latest"}]
+                "eth_getLogs",
+                [{"address": contract.address, "fromBlock": "0x0", "toBlock": "latest"}],
             )
         finally:
             client.close()

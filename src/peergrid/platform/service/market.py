@@ -57,7 +57,7 @@ from peergrid.ledger import BatchMarketLedger, DistanceRow, Receipt, millimetres
 from peergrid.ledger.chain.base import Chain
 from peergrid.ledger.markets.batch_rules import Phase as ChainPhase
 from peergrid.platform.cycle import CycleTimes, Feedback, TradingCycle
-from peergrid.platform.service import readmodel as db
+import peergrid.platform.service.readmodel as db
 from peergrid.platform.service.clock import Clock
 from peergrid.platform.service.events import (
     agents_by_address,
@@ -389,7 +389,9 @@ class LiveMarket:
         orders = list(self.cycle.orders(slot))
         trades = list(clearing.trades)
         metered = self._metered(slot, orders, trades)
-        self.cycle.settle(slot, {o.id: metered.get(o.agent, _contracted(o, trades)) for o in orders})
+        self.cycle.settle(
+            slot, {o.id: metered.get(o.agent, _contracted(o, trades)) for o in orders}
+        )
         receipts: Sequence[Receipt] = ()
         if trades and self.ledger.slot_info(slot).phase is not ChainPhase.SETTLED:
             receipts = self.settlement.settle(slot, orders, trades, metered)
@@ -409,7 +411,9 @@ class LiveMarket:
         self._matched.discard(slot)
         self._books.discard(slot)
 
-    def _metered(self, slot: int, orders: Sequence[Order], trades: Sequence[Any]) -> dict[str, float]:
+    def _metered(
+        self, slot: int, orders: Sequence[Order], trades: Sequence[Any]
+    ) -> dict[str, float]:
         """Each reporting household's metered energy against its contract (kWh, by agent):
         what it delivered (a seller) or took (a buyer), at most its contract, as the simulation
         meters (:func:`peergrid.sim.accounting.delivered_kwh`)."""
@@ -448,7 +452,12 @@ class LiveMarket:
 
     def open_orders(self, agent: str) -> list[Order]:
         with self.lock:
-            return [o for slot in sorted(self._books) for o in self.cycle.orders(slot) if o.agent == agent]
+            return [
+                o
+                for slot in sorted(self._books)
+                for o in self.cycle.orders(slot)
+                if o.agent == agent
+            ]
 
     def set_distance(self, a: str, b: str, metres: float) -> None:
         """The DSO changes the path length between buses ``a`` and ``b``: the matching of the
@@ -468,7 +477,9 @@ class LiveMarket:
             values.setflags(write=False)
             updated = DistanceMatrix(distances.buses, values, distances.metric, distances.unit)
             if self.config.distance_charge_per_m:
-                self.ledger.set_distances([DistanceRow(int(a) + 1, int(b) + 1, millimetres(metres))])
+                self.ledger.set_distances(
+                    [DistanceRow(int(a) + 1, int(b) + 1, millimetres(metres))]
+                )
             self.distances = updated
             self.cycle.distances = updated if self.config.needs_distances else None
 

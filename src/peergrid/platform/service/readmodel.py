@@ -127,7 +127,9 @@ def open_database(url: str) -> Engine:
     try:
         engine = create_engine(url)
     except Exception as exc:  # SQLAlchemy raises several types for a bad URL
-        raise PeergridError(f"--db {url!r} is not a database URL SQLAlchemy can open: {exc}") from exc
+        raise PeergridError(
+            f"--db {url!r} is not a database URL SQLAlchemy can open: {exc}"
+        ) from exc
     if engine.dialect.name == "sqlite":
         # Requests run in a thread pool: one connection at a time writes, the others wait.
         @event.listens_for(engine, "connect")
