@@ -233,6 +233,7 @@ FACES: dict[str, list[str]] = {
         "split_settleable",
         "within_price_limits",
     ],
+    "peergrid.api": ["Service", "create_app", "open_service"],
     "peergrid.platform": [
         "BatchSettlement",
         "CommunitySettlement",

@@ -10,9 +10,9 @@ from sqlalchemy import delete, select
 from tests.service.conftest import open_harness
 from tests.service.test_api import BOOK, METERED, run_slot
 
+import peergrid.platform.service.readmodel as db
 from peergrid.ledger.chain.persisted import PersistedEmbeddedChain
 from peergrid.platform.service import ManualClock, open_database, rebuild
-import peergrid.platform.service.readmodel as db
 from peergrid.platform.service.events import contract_events
 
 

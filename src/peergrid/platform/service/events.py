@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert
 
+import peergrid.platform.service.readmodel as db
 from peergrid.core.errors import LedgerError
 from peergrid.ledger import BatchMarketLedger
 from peergrid.ledger.chain.abi import Event, Log
@@ -23,7 +24,6 @@ from peergrid.ledger.chain.base import Chain, Contract
 from peergrid.ledger.chain.jsonrpc import JsonRpcClient
 from peergrid.ledger.chain.persisted import PersistedEmbeddedChain
 from peergrid.ledger.markets.batch_rules import TradeLog
-import peergrid.platform.service.readmodel as db
 
 TRADE_IDS_PER_SLOT = 100_000
 """A trade's id is ``slot * TRADE_IDS_PER_SLOT + its position in the slot's clearing``."""

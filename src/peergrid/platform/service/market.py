@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, func, insert, select, update
 
+import peergrid.platform.service.readmodel as db
 from peergrid.core.errors import LedgerError, OrderError, PeergridError
 from peergrid.core.orders import Order, Side
 from peergrid.grid.distance import DistanceMatrix
@@ -57,7 +58,6 @@ from peergrid.ledger import BatchMarketLedger, DistanceRow, Receipt, millimetres
 from peergrid.ledger.chain.base import Chain
 from peergrid.ledger.markets.batch_rules import Phase as ChainPhase
 from peergrid.platform.cycle import CycleTimes, Feedback, TradingCycle
-import peergrid.platform.service.readmodel as db
 from peergrid.platform.service.clock import Clock
 from peergrid.platform.service.events import (
     agents_by_address,
