@@ -20,8 +20,8 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Select, func, select
 
+import peergrid.api.schemas as s
 import peergrid.platform.service.readmodel as db
-from peergrid.api import schemas as s
 from peergrid.api.auth import Domain, SignatureError, check_signer, recover, token_signer
 from peergrid.core.errors import LedgerError, OrderError, PeergridError
 from peergrid.platform.service.market import ConflictError, LiveMarket, Member, WindowError
