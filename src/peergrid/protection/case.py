@@ -94,7 +94,10 @@ class CaseResult:
             "trip_ms": self.trip_ms,
             "breakers_ms": None
             if breakers is None
-            else {"bus1": self._since_fault_ms(breakers[0]), "bus2": self._since_fault_ms(breakers[1])},
+            else {
+                "bus1": self._since_fault_ms(breakers[0]),
+                "bus2": self._since_fault_ms(breakers[1]),
+            },
             "decided_on": None if d.source is None else d.source.value,
             "attack_detected": d.attack_detected_s is not None,
             "attack_detected_ms": self._since_fault_ms(d.attack_detected_s),

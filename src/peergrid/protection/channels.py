@@ -83,4 +83,5 @@ def ledger_blocks(t_s: FloatArray, channel: ChannelConfig) -> IntArray:
 
 def ledger_arrival(blocks: IntArray, channel: ChannelConfig) -> FloatArray:
     """When the relay has read and verified each sample's block."""
-    return blocks * channel.block_interval_ms * 1e-3 + channel.read_latency_ms * 1e-3
+    seal = blocks.astype(np.float64) * (channel.block_interval_ms * 1e-3)
+    return seal + channel.read_latency_ms * 1e-3

@@ -166,9 +166,7 @@ class ProtectionConfig(_Section):
                 f"({self.sampling.window_ms:g} ms)"
             )
         if self.sampling.window_ms / self.sampling.interval_us * 1000.0 > MAX_SAMPLES:
-            raise ValueError(
-                f"sampling.interval_us: more than {MAX_SAMPLES} samples in the window"
-            )
+            raise ValueError(f"sampling.interval_us: more than {MAX_SAMPLES} samples in the window")
         return self
 
     def replace(self, **sections: dict[str, Any]) -> ProtectionConfig:

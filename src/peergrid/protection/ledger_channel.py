@@ -68,8 +68,8 @@ def send_through_ledger(chain: Chain, currents_ua: IntArray, blocks: IntArray) -
         for chunk in range(start, end, MAX_BATCH):
             stop = min(chunk + MAX_BATCH, end)
             for row, unit in enumerate(units):
-                batch = unit.sign(log.address, chunk, currents_ua[row, chunk:stop].tolist())
-                receipts.append(log.post(gateway, batch))
+                signed = unit.sign(log.address, chunk, currents_ua[row, chunk:stop].tolist())
+                receipts.append(log.post(gateway, signed))
     read = np.zeros_like(currents_ua)
     logged = batches_in(receipts)
     for row, unit in enumerate(units):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -45,7 +46,7 @@ def csv_rows(result: CaseResult) -> np.ndarray:
     fault = result.record.fault_time_s
     dense = np.flatnonzero((t >= fault - 1e-3) & (t <= fault + DENSE_MS * 1e-3))
     step = max(1, n // (MAX_ROWS // 2))
-    return np.union1d(np.arange(0, n, step), dense[:MAX_ROWS // 2])
+    return np.union1d(np.arange(0, n, step), dense[: MAX_ROWS // 2])
 
 
 def write_currents_csv(result: CaseResult, path: Path) -> Path:
@@ -67,19 +68,37 @@ def write_currents_csv(result: CaseResult, path: Path) -> Path:
         trace.trip.astype(np.int64),
     ]
     table = np.column_stack([np.asarray(c, dtype=np.float64)[rows] for c in columns])
-    formats = ["%.6f", "%.6f", "%.6f", "%.6f", "%.6f", "%.6f", "%d", "%d", "%d", "%.6g", "%.6g", "%d"]
+    formats = [
+        "%.6f",
+        "%.6f",
+        "%.6f",
+        "%.6f",
+        "%.6f",
+        "%.6f",
+        "%d",
+        "%d",
+        "%d",
+        "%.6g",
+        "%.6g",
+        "%d",
+    ]
     np.savetxt(path, table, delimiter=",", header=",".join(CSV_COLUMNS), comments="", fmt=formats)
     return path
 
 
 def case_figure(result: CaseResult, title: str) -> Figure:
+    """One case's plot (:func:`draw_case`)."""
+    fig = Figure(figsize=(7.5, 4.2))
+    draw_case(fig.subplots(), result, title)
+    return fig
+
+
+def draw_case(ax: Any, result: CaseResult, title: str) -> None:
     """Both line-end currents and the fault current around inception, with the detection and
     the trip marked (and the main channel's values where an attack changed them)."""
     r, d = result.record, result.decision
     t_ms = (r.t_s - r.fault_time_s) * 1e3
     shown = (t_ms >= -1.0) & (t_ms <= 10.0)
-    fig = Figure(figsize=(7.5, 4.2))
-    ax = fig.subplots()
     ax.plot(t_ms[shown], r.i1_a[shown], label="i1 (bus 1, into the line)")
     ax.plot(t_ms[shown], r.i2_a[shown], label="i2 (bus 2, into the line)")
     ax.plot(t_ms[shown], r.fault_current_a[shown], label="fault current i1 + i2", color="black")
@@ -102,10 +121,11 @@ def case_figure(result: CaseResult, title: str) -> Figure:
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper right")
-    return fig
 
 
-def write_case(result: CaseResult, folder: Path, *, stem: str = "", title: str = "") -> dict[str, Path]:
+def write_case(
+    result: CaseResult, folder: Path, *, stem: str = "", title: str = ""
+) -> dict[str, Path]:
     """Write ``{stem}currents.csv``, ``{stem}summary.json`` and ``{stem}currents.png``."""
     paths = {
         "currents": write_currents_csv(result, folder / f"{stem}currents.csv"),

@@ -58,14 +58,33 @@ def internal_fault_flag(s1: IntArray | int, s2: IntArray | int) -> IntArray:
     return np.abs(np.asarray(s1) * np.asarray(s2) - 1) // 2
 
 
+def alpha_model(
+    d2i1_dt2: FloatArray | float,
+    di1_dt: FloatArray | float,
+    i1_a: FloatArray | float,
+    *,
+    inductance_h: float,
+    resistance_ohm: float,
+    fault_resistance_ohm: float,
+    capacitance_f: float,
+) -> FloatArray | float:
+    """Eq. (3)'s right-hand side, α of the capacitor-discharge model:
+    (L1/R_f) d²i1/dt² + ((R1 + 2 R_f)/R_f) di1/dt + i1/(C R_f), with L1, R1 from bus 1's
+    capacitor to the fault."""
+    rf = fault_resistance_ohm
+    return (
+        inductance_h / rf * d2i1_dt2
+        + (resistance_ohm + 2.0 * rf) / rf * di1_dt
+        + i1_a / (capacitance_f * rf)
+    )
+
+
 def fault_resistance_limit(nominal_voltage_v: float, load_current_a: float) -> float:
     """Eq. (4): R_f = 4 V_n / I_load."""
     return 4.0 * nominal_voltage_v / load_current_a
 
 
-def alpha_threshold(
-    di1_dt: FloatArray, i1_a: FloatArray, settings: RelaySettings
-) -> FloatArray:
+def alpha_threshold(di1_dt: FloatArray, i1_a: FloatArray, settings: RelaySettings) -> FloatArray:
     """Eq. (5): α_min = 2 di1/dt + I_load / (4 C V_n) i1."""
     k = settings.load_current_a / (4.0 * settings.capacitance_f * settings.nominal_voltage_v)
     return 2.0 * di1_dt + k * i1_a
@@ -116,7 +135,9 @@ def evaluate(i1_a: FloatArray, i2_a: FloatArray, settings: RelaySettings) -> Rel
     span, interval = settings.derivative_samples, settings.sampling_interval_s
     di1 = backward_derivative(i1, span, interval)
     di2 = backward_derivative(i2, span, interval)
-    s1 = direction_sign(superimposed(i1, settings.memory_samples), settings.deadband_a, into_line_is=1)
+    s1 = direction_sign(
+        superimposed(i1, settings.memory_samples), settings.deadband_a, into_line_is=1
+    )
     s2 = direction_sign(
         superimposed(i2, settings.memory_samples), settings.deadband_a, into_line_is=-1
     )

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from peergrid.protection.case import CaseResult, run_case
 from peergrid.protection.config import AttackKind, FaultKind, ProtectionConfig
-from peergrid.protection.output import case_figure, write_case
+from peergrid.protection.output import draw_case, write_case
 
 CASE_KEYS = ("1ohm", "10ohm", "1ohm_attack", "10ohm_attack")
 """The keys of ``--json`` (a test pins them)."""
@@ -191,15 +191,7 @@ def _write_cases_plot(results: dict[str, CaseResult], path: Path) -> Path:
     figure = Figure(figsize=(13, 8))
     axes = figure.subplots(2, 2).ravel()
     for ax, key in zip(axes, CASE_KEYS, strict=True):
-        single = case_figure(results[key], _case_title(key)).axes[0]
-        for line in single.get_lines():
-            ax.plot(*line.get_data(), linestyle=line.get_linestyle(), label=line.get_label(),
-                    color=line.get_color())
-        ax.set_title(single.get_title(), fontsize=9)
-        ax.set_xlabel(single.get_xlabel())
-        ax.set_ylabel(single.get_ylabel())
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6, loc="upper right")
+        draw_case(ax, results[key], _case_title(key))
     figure.savefig(path, dpi=100, bbox_inches="tight")
     return path
 
