@@ -260,6 +260,16 @@ FACES: dict[str, list[str]] = {
         "feeder_map_rows",
         "open_settlement",
     ],
+    "peergrid.protection": [
+        "AttackKind",
+        "CaseResult",
+        "FaultKind",
+        "ProtectionConfig",
+        "load_protection_config",
+        "protection_config_from_dict",
+        "run_case",
+        "write_case",
+    ],
     "peergrid.sim": [
         "RunResult",
         "Scenario",
