@@ -5,6 +5,7 @@ named reverts."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -297,7 +298,8 @@ def test_partners_must_be_reciprocal() -> None:
 def test_bad_theta_is_refused_by_name_before_sending(field: str, value: float) -> None:
     chain = EmbeddedChain()
     with pytest.raises(LedgerError, match=f"field '{field}'"):
-        AdmmAggregatorLedger.deploy(chain, replace(THETA, **{field: value}), operator=chain.new_account("op"))
+        bad: dict[str, Any] = {field: value}
+        AdmmAggregatorLedger.deploy(chain, replace(THETA, **bad), operator=chain.new_account("op"))
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,9 @@ def plan_agents(case: BderCase, built: DesignProblem, partition: str) -> list[Ag
             for i, h in enumerate(case.households)
         ]
         operator = tuple((c, r) for c in (1, 3) for r in range(H))
-        agents.append(Agent("feeder-operator", operator, (), node=0, children=tuple(range(1, H + 1))))
+        agents.append(
+            Agent("feeder-operator", operator, (), node=0, children=tuple(range(1, H + 1)))
+        )
         return agents
     net = case.network
     assert net is not None
@@ -209,8 +211,8 @@ class ChainAggregator:
             )
         if copies is not None and copies.weights is not None:
             weights = np.ones(copies.n_global)
-            for c, rows in enumerate(copies.rows):
-                weights[rows] = copies.weight(c)
+            for c, copy_rows in enumerate(copies.rows):
+                weights[copy_rows] = copies.weight(c)
             if np.any(weights != 1.0):
                 ledger.set_weights([float(w) for w in weights])
         return cls(ledger, built, agents, accounts)

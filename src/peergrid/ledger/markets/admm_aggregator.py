@@ -28,6 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 
@@ -242,7 +243,7 @@ class AdmmAggregatorLedger:
     def _transact(self, sender: str, function: str, *args: object) -> Receipt:
         return self.chain.transact(sender, self.contract, function, *args)
 
-    def _read(self, function: str, *args: object) -> object:
+    def _read(self, function: str, *args: object) -> Any:
         return self.chain.call(self.contract, function, *args)
 
     # --- configuration (the operator) ---------------------------------------------------------
@@ -276,7 +277,9 @@ class AdmmAggregatorLedger:
         call = f"{CONTRACT}.set_weights"
         ints = [_fixed(w, WEIGHT_SCALE, "weights", call) for w in weights]
         return [
-            self._transact(sender or self.operator, "set_weights", first, ints[first : first + MAX_WORDS])
+            self._transact(
+                sender or self.operator, "set_weights", first, ints[first : first + MAX_WORDS]
+            )
             for first in range(0, len(ints), MAX_WORDS)
         ]
 
@@ -366,25 +369,25 @@ class AdmmAggregatorLedger:
 
     def state(self) -> RunState:
         return RunState(
-            Status(int(self._read("status"))),  # type: ignore[call-overload]
-            int(self._read("iteration")),  # type: ignore[call-overload]
-            int(self._read("closed_iteration")),  # type: ignore[call-overload]
-            int(self._read("submitted")),  # type: ignore[call-overload]
-            int(self._read("deadline")),  # type: ignore[call-overload]
-            int(self._read("rho_exponent")),  # type: ignore[call-overload]
-            int(self._read("phi_exponent")),  # type: ignore[call-overload]
+            Status(int(self._read("status"))),
+            int(self._read("iteration")),
+            int(self._read("closed_iteration")),
+            int(self._read("submitted")),
+            int(self._read("deadline")),
+            int(self._read("rho_exponent")),
+            int(self._read("phi_exponent")),
         )
 
     def residual_sums(self) -> ResidualSums:
         return ResidualSums(
             *(
-                int(self._read(name))  # type: ignore[call-overload]
+                int(self._read(name))
                 for name in ("last_r_grid_sq", "last_dz_sum", "last_r_trade_sq", "last_s_trade_sq")
             )
         )
 
     def n_edges(self) -> int:
-        return int(self._read("n_edges"))  # type: ignore[call-overload]
+        return int(self._read("n_edges"))
 
     def z(self) -> np.ndarray:
         """``z̃`` of the last closed iteration (rows × periods, copy integers)."""
@@ -392,7 +395,7 @@ class AdmmAggregatorLedger:
         words: list[int] = []
         for first in range(0, self.n_rows, per):
             count = min(per, self.n_rows - first)
-            words += self._read("z_words", first, count)  # type: ignore[operator]
+            words += self._read("z_words", first, count)
         return unpack(words, self.periods, COPY_LANES, COPY_BITS).astype(np.int64)
 
     def bids(self) -> np.ndarray:
@@ -408,7 +411,7 @@ class AdmmAggregatorLedger:
         per = max(1, MAX_WORDS // self.bid_words)
         words: list[int] = []
         for first in range(0, n, per):
-            words += self._read(function, first, min(per, n - first))  # type: ignore[operator]
+            words += self._read(function, first, min(per, n - first))
         if not words:
             return np.zeros((0, self.periods), dtype=np.int64)
         return unpack(words, self.periods, BID_LANES, bits).astype(np.int64)
