@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -22,8 +22,30 @@ from peergrid.assets.fields import FloatArray
 from peergrid.grid.opf.network import IntArray
 from peergrid.mechanisms.admm.network import CopyMap
 
-if TYPE_CHECKING:
-    from peergrid.mechanisms.admm.consensus import AdmmSettings
+
+class AggregatorSettings(Protocol):
+    """What the aggregator reads of θ (``AdmmSettings`` has it)."""
+
+    @property
+    def rho(self) -> float: ...
+    @property
+    def phi(self) -> float: ...
+    @property
+    def eps_grid_primal(self) -> float: ...
+    @property
+    def eps_grid_dual(self) -> float: ...
+    @property
+    def eps_trade_primal(self) -> float: ...
+    @property
+    def eps_trade_dual(self) -> float: ...
+    @property
+    def alpha(self) -> float: ...
+    @property
+    def adaptive(self) -> bool: ...
+    @property
+    def balance_ratio(self) -> float: ...
+    @property
+    def balance_factor(self) -> float: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,7 +97,7 @@ class OffChainAggregator:
 
     def __init__(
         self,
-        settings: AdmmSettings,
+        settings: AggregatorSettings,
         copies: CopyMap | None,
         reverse: IntArray | None,
     ) -> None:
