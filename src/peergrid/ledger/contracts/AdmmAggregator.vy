@@ -524,7 +524,7 @@ def _add_copies(i: uint256, row_offset: uint256, copies: DynArray[uint256, MAX_W
                 continue
             assert wi * COPY_LANES + lane < periods, "value beyond the horizon"
             assert abs(x) < COPY_LIMIT, "copy value out of range"
-            sq += w_row * convert(x * x, uint256)
+            sq = unsafe_add(sq, unsafe_mul(w_row, convert(unsafe_mul(x, x), uint256)))
             total: int256 = unsafe_add(unsafe_sub(convert(((old >> at) & COPY_MASK) ^ COPY_HALF, int256), COPY_HALF_I), x)
             out = out | ((convert(unsafe_add(total, COPY_HALF_I), uint256) ^ COPY_HALF) << at)
         self._sums[key] = out
@@ -568,10 +568,10 @@ def _add_bids(first: uint256, edge_offset: uint256, bids: DynArray[uint256, MAX_
             at: uint256 = lane * BID_BITS
             d: int256 = unsafe_sub(convert(((word >> at) & BID_MASK) ^ BID_HALF, int256), BID_HALF_I)
             step: int256 = d - unsafe_sub(convert(((old >> at) & BID_MASK) ^ BID_HALF, int256), BID_HALF_I)
-            st += convert(step * step, uint256)
+            st = unsafe_add(st, convert(unsafe_mul(step, step), uint256))
             if paired:
                 m: int256 = d + unsafe_sub(convert(((other >> at) & BID_MASK) ^ BID_HALF, int256), BID_HALF_I)
-                rt += 2 * convert(m * m, uint256)
+                rt = unsafe_add(rt, 2 * convert(unsafe_mul(m, m), uint256))
                 pat: uint256 = lane * PRICE_BITS
                 xi: int256 = unsafe_sub(convert(((price >> pat) & PRICE_MASK) ^ PRICE_HALF, int256), PRICE_HALF_I) - (num * m) // den
                 assert abs(xi) < PRICE_LIMIT, "price out of range"
@@ -610,6 +610,9 @@ def update(max_rows: uint256):
         kg: uint256 = info & M16
         w: uint256 = self._weight(info)
         ki: int256 = convert(kg, int256)
+        two_k: int256 = unsafe_add(ki, ki)
+        wk: int256 = convert(w, int256)
+        # Bounded by the lanes (|S| < 2**55, w < 2**64): plain EVM arithmetic cannot overflow.
         for wi: uint256 in range(copy_words, bound=MAX_PERIODS):
             key: uint256 = (row * copy_words + wi) << 1
             cur: uint256 = self._sums[key | bank]
@@ -617,10 +620,21 @@ def update(max_rows: uint256):
             for lane: uint256 in range(COPY_LANES):
                 at: uint256 = lane * COPY_BITS
                 s: int256 = unsafe_sub(convert(((cur >> at) & COPY_MASK) ^ COPY_HALF, int256), COPY_HALF_I)
-                z: int256 = self._z(s, kg)
-                dzl: int256 = z - self._z(unsafe_sub(convert(((prev >> at) & COPY_MASK) ^ COPY_HALF, int256), COPY_HALF_I), kg)
-                cross += convert(w, int256) * (2 * z * s - ki * z * z)
-                dz += kg * w * convert(dzl * dzl, uint256)
+                sp: int256 = unsafe_sub(convert(((prev >> at) & COPY_MASK) ^ COPY_HALF, int256), COPY_HALF_I)
+                # z = S / k to the nearest, ties away from zero (as _z)
+                z: int256 = 0
+                zp: int256 = 0
+                if s >= 0:
+                    z = unsafe_div(unsafe_add(unsafe_add(s, s), ki), two_k)
+                else:
+                    z = unsafe_sub(0, unsafe_div(unsafe_add(unsafe_sub(0, unsafe_add(s, s)), ki), two_k))
+                if sp >= 0:
+                    zp = unsafe_div(unsafe_add(unsafe_add(sp, sp), ki), two_k)
+                else:
+                    zp = unsafe_sub(0, unsafe_div(unsafe_add(unsafe_sub(0, unsafe_add(sp, sp)), ki), two_k))
+                dzl: int256 = unsafe_sub(z, zp)
+                cross = unsafe_add(cross, unsafe_mul(wk, unsafe_sub(unsafe_mul(unsafe_add(z, z), s), unsafe_mul(ki, unsafe_mul(z, z)))))
+                dz = unsafe_add(dz, unsafe_mul(unsafe_mul(kg, w), convert(unsafe_mul(dzl, dzl), uint256)))
     self._acc_cross += cross
     self._acc_dz += dz
     self.cursor = end

@@ -52,6 +52,9 @@ PRICE_BITS, PRICE_LIMIT = 36, 2**35
 MAX_EXPONENT = 16
 MAX_WORDS = 1024
 """Most words one array of a transaction carries (the contract's bound)."""
+WORDS_PER_TX = 400
+"""Words the client puts in one transaction: a first write costs about 27 000 gas a word, so
+400 stay well under the 2**24 gas of a transaction."""
 
 CONTRACT = "AdmmAggregator"
 
@@ -285,7 +288,7 @@ class AdmmAggregatorLedger:
 
     def set_start(self, z0: np.ndarray, *, sender: str | None = None) -> list[Receipt]:
         """The start ``z̃⁰`` (rows × periods, copy integers)."""
-        per = max(1, MAX_WORDS // self.copy_words)
+        per = max(1, WORDS_PER_TX // self.copy_words)
         words = pack(z0, COPY_LANES, COPY_BITS)
         cw = self.copy_words
         return [
@@ -301,7 +304,7 @@ class AdmmAggregatorLedger:
         xi = np.asarray(xi0, dtype=np.int64)
         if xi.size and int(np.abs(xi).max()) >= PRICE_LIMIT:
             raise LedgerError(call, f"field 'prices' holds a value beyond ±{PRICE_LIMIT}")
-        per = max(1, MAX_WORDS // self.bid_words)
+        per = max(1, WORDS_PER_TX // self.bid_words)
         words = pack(xi, BID_LANES, PRICE_BITS)
         bw = self.bid_words
         return [
@@ -322,7 +325,7 @@ class AdmmAggregatorLedger:
         copies: np.ndarray | None,
         bids: np.ndarray | None,
         *,
-        words_per_tx: int = 600,
+        words_per_tx: int = WORDS_PER_TX,
     ) -> list[Receipt]:
         """``agent``'s copies (its rows × periods) and bids (its edges × periods), integers,
         in as many transactions as ``words_per_tx`` asks (whole rows and edges each)."""
