@@ -49,6 +49,7 @@ CONTRACT_NAMES = (
     "EvQuota",
     "Dvpp",
     "AdmmAggregator",
+    "ProtectionLog",
 )
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 
