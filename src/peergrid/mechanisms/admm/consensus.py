@@ -27,17 +27,15 @@ replay):
    multiplied by ``τ``, if ``s > m·r`` divided by it; the scaled duals are divided (multiplied)
    by ``τ`` so that ``y = ρu`` is unchanged. The prices ``ξ`` are unscaled and stay.
 
-The next local step reads ``ρ(z̃ − u_c)`` and ``φ(d_ij − d_ji)/2 + ξ_ij`` as its parameters.
+The next local step reads ``ρ(z̃ − u_c)`` and ``φ(d_ij − d_ji)/2 + ξ_ij`` as its linear terms.
 """
 
 from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
 
 from peergrid.assets.fields import FloatArray
@@ -105,19 +103,6 @@ class AdmmState:
     phi: float
 
 
-def solve_local(problem: cp.Problem) -> float:
-    """One local step (every agent's at once); returns the solver's time (s)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-        problem.solve(solver=cp.CLARABEL)
-    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-        raise BderInputError(
-            f"ADMM: a local problem has no solution (status {problem.status!r}); the "
-            "households' devices cannot meet their own constraints"
-        )
-    return float(problem.solver_stats.solve_time or 0.0)
-
-
 @dataclass(frozen=True)
 class AdmmStart:
     """Where the iterates start (the report leaves the initialisation open, digest §3).
@@ -158,17 +143,16 @@ def run_admm(
     if built.d is not None:
         xi = np.zeros(built.d.shape) if start.xi is None else np.array(start.xi, dtype=float)
     state = AdmmState(z, u, d_prev, xi, settings.rho, settings.phi)
-    _set_parameters(built, state)
     history: list[Iterate] = []
     solver_time = 0.0
     converged = False
     for k in range(1, settings.max_iterations + 1):
-        solver_time += solve_local(built.problem)
+        solver_time += built.solve_local(state.rho, state.phi, *_local_terms(built, state))
         r_g = s_g = r_t = s_t = 0.0
         ok = True
         if copies is not None:
             assert state.z is not None
-            xs = [np.asarray(c.value, dtype=float) for c in copies.copies]
+            xs = built.copy_values()
             z_old = [state.z[r] for r in copies.rows]
             relaxed = [
                 settings.alpha * x + (1 - settings.alpha) * zo
@@ -195,7 +179,7 @@ def run_admm(
             ok &= s_g <= settings.eps_grid_dual * math.sqrt(n)
         if built.d is not None:
             assert built.pairs is not None and state.xi is not None and state.d is not None
-            d = np.asarray(built.d.value, dtype=float)
+            d = built.bid_values()
             mismatch = d + d[built.pairs.reverse]
             state.xi = state.xi - state.phi / 2 * mismatch
             r_t = float(np.linalg.norm(mismatch))
@@ -212,7 +196,6 @@ def run_admm(
             break
         if settings.adaptive:
             _balance(state, settings, r_g, s_g, r_t, s_t)
-        _set_parameters(built, state)
     return state, history, converged, solver_time
 
 
@@ -236,17 +219,21 @@ def _balance(
             state.phi /= tau
 
 
-def _set_parameters(built: DesignProblem, state: AdmmState) -> None:
+def _local_terms(
+    built: DesignProblem, state: AdmmState
+) -> tuple[list[FloatArray], FloatArray | None]:
+    """The linear terms of the next local step: ``ρ w_c (z̃ − u_c)`` per copy and
+    ``φ (d_ij − d_ji)/2 + ξ_ij`` for the bids."""
+    grid: list[FloatArray] = []
     if built.network is not None:
         assert state.z is not None
-        if built.rho is not None:
-            built.rho.value = state.rho
         copies = built.network.copies
-        for c, (lin, rows, uc) in enumerate(zip(built.grid_lin, copies.rows, state.u, strict=True)):
-            lin.value = state.rho * copies.weight(c) * (state.z[rows] - uc)
+        grid = [
+            state.rho * copies.weight(c) * (state.z[rows] - uc)
+            for c, (rows, uc) in enumerate(zip(copies.rows, state.u, strict=True))
+        ]
+    trade = None
     if built.d is not None:
-        assert built.trade_lin is not None and built.pairs is not None
-        assert state.d is not None and state.xi is not None
-        if built.phi is not None:
-            built.phi.value = state.phi
-        built.trade_lin.value = state.phi * (state.d - state.d[built.pairs.reverse]) / 2 + state.xi
+        assert built.pairs is not None and state.d is not None and state.xi is not None
+        trade = state.phi * (state.d - state.d[built.pairs.reverse]) / 2 + state.xi
+    return grid, trade
