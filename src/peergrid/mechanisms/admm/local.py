@@ -55,11 +55,14 @@ class Penalised:
 class LocalSolver:
     """The local form in Clarabel's data, with the penalised variables' columns (module doc)."""
 
-    def __init__(self, problem: cp.Problem, penalised: Sequence[Penalised]) -> None:
+    def __init__(
+        self, problem: cp.Problem, penalised: Sequence[Penalised], *, equilibrate: bool = True
+    ) -> None:
         if problem.parameters():
             raise ValueError("the local form must have no parameters: its data is built once")
         self.problem = problem
         self.penalised = tuple(penalised)
+        self.equilibrate = equilibrate
         data, self._chain, self._inverse = problem.get_problem_data(cp.CLARABEL, solver_opts={})
         offsets = next(
             inv.var_offsets
@@ -94,6 +97,7 @@ class LocalSolver:
         self._solver: clarabel.DefaultSolver | None = None
         self.x: FloatArray | None = None
         self.solve_time_s = 0.0
+        self.ipm_iterations = 0  # interior-point iterations over all local steps
 
     def _diagonal_positions(self, cols: np.ndarray) -> np.ndarray:
         P = self.P
@@ -128,6 +132,7 @@ class LocalSolver:
             settings = clarabel.DefaultSettings()
             settings.verbose = False
             settings.presolve_enable = False  # keeps the data updatable in place
+            settings.equilibrate_enable = self.equilibrate
             self._solver = clarabel.DefaultSolver(self.P, q, self.A, self.b, self.cones, settings)
         elif self._kappa != (rho, phi):
             self._solver.update(P=self._p_values(rho, phi), q=q)
@@ -147,6 +152,7 @@ class LocalSolver:
             warnings.filterwarnings("ignore", message="Solution may be inaccurate")
             self.problem.unpack_results(solution, self._chain, self._inverse)
         self.solve_time_s += elapsed
+        self.ipm_iterations += int(solution.iterations)
         return elapsed
 
     def value(self, k: int) -> FloatArray:

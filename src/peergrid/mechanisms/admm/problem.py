@@ -247,5 +247,9 @@ def build_problem(
             ]
         if d is not None:
             penalised.append(Penalised(d, "phi"))
-        built.local = LocalSolver(built.problem, penalised)
+        # Clarabel's equilibration of the branch-flow cones costs interior-point iterations:
+        # measured over 30 ADMM iterations on cigre-lv with 10 households, 514 instead of
+        # 750 (grid-only) and 487 instead of 742 (combined), the same iterates to 10⁻⁶;
+        # trade-only, without cones, did 6 % better with it.
+        built.local = LocalSolver(built.problem, penalised, equilibrate=net_block is None)
     return built
