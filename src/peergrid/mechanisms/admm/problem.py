@@ -86,7 +86,7 @@ def check_design(design: str) -> str:
 
 @dataclass
 class DesignProblem:
-    """A design's problem, its blocks, its cost terms and (local form) its ADMM parameters."""
+    """A design's problem, its blocks, its cost terms and (local form) its local step."""
 
     design: str
     central: bool
