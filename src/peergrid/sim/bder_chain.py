@@ -356,7 +356,6 @@ def run_on_chain(
     settings = settings or AdmmSettings()
     check_chain_settings(settings)
     t0 = time.perf_counter()
-    fixed = None if settings.adaptive else (settings.rho, settings.phi)
     built = build_problem(
         case,
         design,
@@ -364,7 +363,6 @@ def run_on_chain(
         chi=chi,
         max_partners=max_partners,
         partition=settings.partition,
-        fixed_penalties=fixed,
     )
     aggregator = ChainAggregator.deploy(
         chain or EmbeddedChain(), case, built, settings, round_seconds=round_seconds
