@@ -48,6 +48,7 @@ CONTRACT_NAMES = (
     "OrderBook",
     "EvQuota",
     "Dvpp",
+    "DrSettlement",
 )
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 
