@@ -66,6 +66,7 @@ MAX_WH: public(constant(uint256)) = 2**48 - 1
 MAX_PRICE: public(constant(uint256)) = 2**48 - 1
 MAX_ALPHA: public(constant(uint256)) = 2**32 - 1
 ALPHA_ONE: public(constant(uint256)) = 10**6
+MAX_PAGE: public(constant(uint256)) = 256
 WH_PER_KWH: constant(uint256) = 1000
 
 
@@ -88,6 +89,13 @@ struct Bid:
     penalty: uint256
     change: int256
     released: bool
+
+
+# What the order check reads of each bid once, kept in memory for the walk.
+struct Entry:
+    net: uint256
+    supply: uint256
+    price: uint256
 
 
 struct Slot:
@@ -277,51 +285,54 @@ def settle_first(slot: uint256, buyers: DynArray[address, MAX_BIDS], sellers: Dy
     s: Slot = self._slots[slot]
     assert s.phase == PHASE_OPEN, "slot not open for bids"
     assert block.timestamp < s.settle_by, "settlement deadline passed"
-    self._check_order(slot, buyers, s.buyers, True)
-    self._check_order(slot, sellers, s.sellers, False)
+    bs: DynArray[Entry, MAX_BIDS] = self._check_order(slot, buyers, s.buyers, True)
+    ss: DynArray[Entry, MAX_BIDS] = self._check_order(slot, sellers, s.sellers, False)
 
     i: uint256 = 0
     j: uint256 = 0
     left_b: uint256 = 0
     left_s: uint256 = 0
-    if len(buyers) > 0:
-        left_b = self._net_buy(self._bids[slot][buyers[0]])
-    if len(sellers) > 0:
-        left_s = self._net_sell(self._bids[slot][sellers[0]])
+    if len(bs) > 0:
+        left_b = bs[0].net
+    if len(ss) > 0:
+        left_s = ss[0].net
     cleared: uint256 = 0
     last_b: uint256 = 0
     last_s: uint256 = 0
     for _: uint256 in range(2 * MAX_BIDS):
-        if i >= len(buyers) or j >= len(sellers):
+        if i >= len(bs) or j >= len(ss):
             break
-        bp: uint256 = self._bids[slot][buyers[i]].price
-        sp: uint256 = self._bids[slot][sellers[j]].price
-        if bp < sp:
+        if bs[i].price < ss[j].price:
             break
         q: uint256 = min(left_b, left_s)
-        self._bids[slot][buyers[i]].bought += q
-        self._bids[slot][sellers[j]].sold += q
         cleared += q
-        last_b = bp
-        last_s = sp
+        last_b = bs[i].price
+        last_s = ss[j].price
         left_b -= q
         left_s -= q
         if left_b == 0:
+            self._bids[slot][buyers[i]].bought = bs[i].net
             i += 1
-            if i < len(buyers):
-                left_b = self._net_buy(self._bids[slot][buyers[i]])
+            if i < len(bs):
+                left_b = bs[i].net
         if left_s == 0:
+            self._bids[slot][sellers[j]].sold = ss[j].net
             j += 1
-            if j < len(sellers):
-                left_s = self._net_sell(self._bids[slot][sellers[j]])
+            if j < len(ss):
+                left_s = ss[j].net
+    # The marginal orders, filled in part (written once, not per step).
+    if i < len(bs) and left_b < bs[i].net:
+        self._bids[slot][buyers[i]].bought = bs[i].net - left_b
+    if j < len(ss) and left_s < ss[j].net:
+        self._bids[slot][sellers[j]].sold = ss[j].net - left_s
 
     price: uint256 = 0
     if cleared > 0:
         price = (last_b + last_s) // 2
     elif s.total_buy > 0:
         price = s.upstream_price
-    elif len(sellers) > 0:
-        price = self._bids[slot][sellers[0]].price
+    elif len(ss) > 0:
+        price = ss[0].price
     dr_price: uint256 = 0
     if s.total_buy > s.total_sell:
         dr_price = min(s.alpha * price // ALPHA_ONE, s.upstream_price)
@@ -349,20 +360,26 @@ def settle_final(
     assert s.phase == PHASE_RESCHEDULE, "slot not awaiting its final settlement"
     assert block.timestamp < s.settle_by, "settlement deadline passed"
     assert len(delivered) == len(sellers), "one delivery per seller"
-    self._check_order(slot, buyers, s.buyers, True)
+    bs: DynArray[Entry, MAX_BIDS] = self._check_order(slot, buyers, s.buyers, True)
     self._check_order(slot, sellers, s.sellers, False)
 
     supply: uint256 = 0
+    cleared: DynArray[uint256, MAX_BIDS] = []
     for k: uint256 in range(len(sellers), bound=MAX_BIDS):
         assert delivered[k] <= MAX_WH, "quantity out of range"
-        supply += min(self._bids[slot][sellers[k]].sold, delivered[k])
+        sold_first: uint256 = self._bids[slot][sellers[k]].sold
+        cleared.append(sold_first)
+        supply += min(sold_first, delivered[k])
     demand: uint256 = 0
     dr_total: uint256 = 0
-    for who: address in buyers:
-        b: Bid = self._bids[slot][who]
-        new_buy: uint256 = self._net_of(b.new_demand, b.supply)
+    new_buys: DynArray[uint256, MAX_BIDS] = []
+    for k: uint256 in range(len(buyers), bound=MAX_BIDS):
+        new_buy: uint256 = bs[k].net
+        if self._bids[slot][buyers[k]].rescheduled:
+            new_buy = self._net_of(self._bids[slot][buyers[k]].new_demand, bs[k].supply)
+        new_buys.append(new_buy)
         demand += new_buy
-        dr_total += self._net_buy(b) - new_buy
+        dr_total += bs[k].net - new_buy
     local_total: uint256 = min(supply, demand)
     cap: uint256 = 0
     if s.total_buy > s.total_sell:
@@ -372,26 +389,27 @@ def settle_final(
     left: uint256 = local_total
     for k: uint256 in range(len(sellers), bound=MAX_BIDS):
         who: address = sellers[k]
-        b: Bid = self._bids[slot][who]
-        available: uint256 = min(b.sold, delivered[k])
+        available: uint256 = min(cleared[k], delivered[k])
         sold: uint256 = min(available, left)
         left -= sold
-        shortfall: uint256 = b.sold - available
+        shortfall: uint256 = cleared[k] - available
         penalty: uint256 = shortfall * s.penalty_rate // WH_PER_KWH
         change: int256 = convert(sold * s.price // WH_PER_KWH, int256) - convert(penalty, int256)
-        self._bids[slot][who].sold_final = sold
-        self._bids[slot][who].shortfall = shortfall
-        self._bids[slot][who].penalty = penalty
-        net += self._apply(slot, who, change, b.reserve)
+        if sold != 0:
+            self._bids[slot][who].sold_final = sold
+        if shortfall != 0:
+            self._bids[slot][who].shortfall = shortfall
+            self._bids[slot][who].penalty = penalty
+        net += self._apply(slot, who, change)
 
     left = local_total
-    for who: address in buyers:
-        b: Bid = self._bids[slot][who]
-        new_buy: uint256 = self._net_of(b.new_demand, b.supply)
+    for k: uint256 in range(len(buyers), bound=MAX_BIDS):
+        who: address = buyers[k]
+        new_buy: uint256 = new_buys[k]
         local: uint256 = min(new_buy, left)
         left -= local
         imported: uint256 = new_buy - local
-        dr: uint256 = self._net_buy(b) - new_buy
+        dr: uint256 = bs[k].net - new_buy
         paid: uint256 = 0
         if s.dr_price > 0:
             if dr_total <= cap:
@@ -403,11 +421,14 @@ def settle_final(
             - convert(local * s.price // WH_PER_KWH, int256)
             - convert(imported * s.upstream_price // WH_PER_KWH, int256)
         )
-        self._bids[slot][who].local = local
-        self._bids[slot][who].imported = imported
-        self._bids[slot][who].dr = dr
-        self._bids[slot][who].dr_paid = paid
-        net += self._apply(slot, who, change, b.reserve)
+        if local != 0:
+            self._bids[slot][who].local = local
+        if imported != 0:
+            self._bids[slot][who].imported = imported
+        if dr != 0:
+            self._bids[slot][who].dr = dr
+            self._bids[slot][who].dr_paid = paid
+        net += self._apply(slot, who, change)
 
     # Bids that neither buy nor sell only unlock nothing: their reserve is 0.
     operator_change: int256 = -net
@@ -455,26 +476,13 @@ def bid(slot: uint256, demand: uint256, price: uint256, supply: uint256):
     )
     self.locked[msg.sender] += reserve
     self._slots[slot].bidders = s.bidders + 1
-    self._bids[slot][msg.sender] = Bid(
-        placed=True,
-        demand=demand,
-        supply=supply,
-        price=price,
-        reserve=reserve,
-        bought=0,
-        sold=0,
-        rescheduled=False,
-        new_demand=demand,
-        local=0,
-        imported=0,
-        sold_final=0,
-        shortfall=0,
-        dr=0,
-        dr_paid=0,
-        penalty=0,
-        change=0,
-        released=False,
-    )
+    # Only the non-zero fields: every other field starts at zero, and a
+    # bid that is not rescheduled keeps its demand (read through `_new_demand`).
+    self._bids[slot][msg.sender].placed = True
+    self._bids[slot][msg.sender].demand = demand
+    self._bids[slot][msg.sender].supply = supply
+    self._bids[slot][msg.sender].price = price
+    self._bids[slot][msg.sender].reserve = reserve
     log BidPlaced(slot=slot, prosumer=msg.sender, demand=demand, price=price, supply=supply)
 
 
@@ -485,12 +493,12 @@ def reschedule(slot: uint256, new_demand: uint256):
             of the slot): at most its bid's demand (Eq. 4's DR part is a
             reduction), once.
     """
-    b: Bid = self._bids[slot][msg.sender]
     assert self._slots[slot].phase == PHASE_RESCHEDULE, "slot not open for rescheduling"
     assert block.timestamp < self._slots[slot].settle_by, "settlement deadline passed"
-    assert b.placed and b.demand > b.supply, "caller is not a buyer in this slot"
-    assert not b.rescheduled, "demand already rescheduled"
-    assert new_demand <= b.demand, "rescheduled demand above the bid"
+    demand: uint256 = self._bids[slot][msg.sender].demand
+    assert demand > self._bids[slot][msg.sender].supply, "caller is not a buyer in this slot"
+    assert not self._bids[slot][msg.sender].rescheduled, "demand already rescheduled"
+    assert new_demand <= demand, "rescheduled demand above the bid"
     self._bids[slot][msg.sender].new_demand = new_demand
     self._bids[slot][msg.sender].rescheduled = True
     log Rescheduled(slot=slot, prosumer=msg.sender, new_demand=new_demand)
@@ -560,7 +568,40 @@ def slot_of(slot: uint256) -> Slot:
 @view
 @external
 def bid_of(slot: uint256, prosumer: address) -> Bid:
-    return self._bids[slot][prosumer]
+    b: Bid = self._bids[slot][prosumer]
+    b.new_demand = self._new_demand(b)
+    return b
+
+
+@view
+@external
+def bids_of(slot: uint256, prosumers: DynArray[address, MAX_BIDS]) -> DynArray[Bid, MAX_BIDS]:
+    """
+    @notice Many prosumers' bids in `slot` at once (`new_demand` is the
+            bid's demand until it is rescheduled).
+    """
+    out: DynArray[Bid, MAX_BIDS] = []
+    for who: address in prosumers:
+        b: Bid = self._bids[slot][who]
+        b.new_demand = self._new_demand(b)
+        out.append(b)
+    return out
+
+
+@view
+@external
+def prosumer_range(start: uint256, count: uint256) -> DynArray[address, MAX_PAGE]:
+    """
+    @notice Registered prosumers from index `start` (from 1), at most
+            `count` (and MAX_PAGE).
+    """
+    out: DynArray[address, MAX_PAGE] = []
+    last: uint256 = self.prosumer_count
+    for k: uint256 in range(MAX_PAGE):
+        if k >= count or start + k > last or start + k == 0:
+            break
+        out.append(self.prosumer_at[start + k])
+    return out
 
 
 @view
@@ -574,25 +615,17 @@ def free_balance(account: address) -> uint256:
 
 @pure
 @internal
+def _new_demand(b: Bid) -> uint256:
+    if b.rescheduled:
+        return b.new_demand
+    return b.demand
+
+
+@pure
+@internal
 def _net_of(demand: uint256, supply: uint256) -> uint256:
     if demand > supply:
         return demand - supply
-    return 0
-
-
-@pure
-@internal
-def _net_buy(b: Bid) -> uint256:
-    if b.demand > b.supply:
-        return b.demand - b.supply
-    return 0
-
-
-@pure
-@internal
-def _net_sell(b: Bid) -> uint256:
-    if b.supply > b.demand:
-        return b.supply - b.demand
     return 0
 
 
@@ -600,47 +633,52 @@ def _net_sell(b: Bid) -> uint256:
 @internal
 def _check_order(
     slot: uint256, orders: DynArray[address, MAX_BIDS], count: uint256, buying: bool
-):
+) -> DynArray[Entry, MAX_BIDS]:
     # Strictly ordered keys and the right count make the list a permutation
     # of the side's bids.
     if buying:
         assert len(orders) == count, "buyer list incomplete"
     else:
         assert len(orders) == count, "seller list incomplete"
+    out: DynArray[Entry, MAX_BIDS] = []
     last_price: uint256 = 0
     last_index: uint256 = 0
     for k: uint256 in range(len(orders), bound=MAX_BIDS):
         who: address = orders[k]
-        b: Bid = self._bids[slot][who]
+        demand: uint256 = self._bids[slot][who].demand
+        supply: uint256 = self._bids[slot][who].supply
+        price: uint256 = self._bids[slot][who].price
+        # A bid with demand != supply was placed; an unplaced one has both 0.
         index: uint256 = self.index_of[who]
         if buying:
-            assert b.placed and b.demand > b.supply, "not a buyer in this slot"
+            assert demand > supply, "not a buyer in this slot"
+            out.append(Entry(net=demand - supply, supply=supply, price=price))
         else:
-            assert b.placed and b.supply > b.demand, "not a seller in this slot"
+            assert supply > demand, "not a seller in this slot"
+            out.append(Entry(net=supply - demand, supply=supply, price=price))
         if k > 0:
-            ahead: bool = b.price < last_price
-            if not buying:
-                ahead = b.price > last_price
             if buying:
-                assert ahead or (b.price == last_price and index > last_index), (
+                assert price < last_price or (price == last_price and index > last_index), (
                     "buyers out of order"
                 )
             else:
-                assert ahead or (b.price == last_price and index > last_index), (
+                assert price > last_price or (price == last_price and index > last_index), (
                     "sellers out of order"
                 )
-        last_price = b.price
+        last_price = price
         last_index = index
+    return out
 
 
 @internal
-def _apply(slot: uint256, who: address, change: int256, reserve: uint256) -> int256:
+def _apply(slot: uint256, who: address, change: int256) -> int256:
     # The reserve covered the most this bid could owe: a debit never
     # exceeds the balance.
-    self.locked[who] -= reserve
+    self.locked[who] -= self._bids[slot][who].reserve
     if change < 0:
         self.balance_of[who] -= convert(-change, uint256)
-    else:
+    elif change > 0:
         self.balance_of[who] += convert(change, uint256)
-    self._bids[slot][who].change = change
+    if change != 0:
+        self._bids[slot][who].change = change
     return change

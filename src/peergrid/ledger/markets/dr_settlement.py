@@ -25,7 +25,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
-from peergrid.core.errors import LedgerError
 from peergrid.ledger.chain.base import Chain, Contract, Receipt
 from peergrid.ledger.chain.compile import compile_contract
 
@@ -33,6 +32,8 @@ CONTRACT = "DrSettlement"
 MAX_BIDS = 200
 """Most bids one slot holds (the contract's ``MAX_BIDS``)."""
 ALPHA_ONE = 10**6
+MAX_PAGE = 256
+"""Most addresses one ``prosumer_range`` call returns."""
 
 
 class SlotPhase(IntEnum):
@@ -222,7 +223,11 @@ class DrSettlementLedger:
     def prosumers(self) -> list[str]:
         """Every registered prosumer, in order of registration."""
         count = int(self.chain.call(self.market, "prosumer_count"))
-        return [str(self.chain.call(self.market, "prosumer_at", i)) for i in range(1, count + 1)]
+        out: list[str] = []
+        while len(out) < count:
+            page = self.chain.call(self.market, "prosumer_range", len(out) + 1, MAX_PAGE)
+            out.extend(str(a) for a in page)
+        return out
 
     def slot(self, slot: int) -> SlotState:
         row = self.chain.call(self.market, "slot_of", slot)
@@ -231,16 +236,20 @@ class DrSettlementLedger:
     def bid_of(self, slot: int, prosumer: str) -> BidState:
         return _bid(self.chain.call(self.market, "bid_of", slot, prosumer))
 
-    def bids(self, slot: int, prosumers: Sequence[str] | None = None) -> dict[str, tuple[int, BidState]]:
+    def bids(self, slot: int) -> dict[str, tuple[int, BidState]]:
         """Every registered prosumer's bid in ``slot`` with its registration index."""
-        who = self.prosumers() if prosumers is None else list(prosumers)
-        out = {}
-        for address in who:
-            index = int(self.chain.call(self.market, "index_of", address))
-            if index == 0:
-                raise LedgerError(f"{CONTRACT}.index_of", f"{address} is not a registered prosumer")
-            out[address] = (index, self.bid_of(slot, address))
+        who = self.prosumers()
+        out: dict[str, tuple[int, BidState]] = {}
+        for start in range(0, len(who), MAX_BIDS):
+            chunk = who[start : start + MAX_BIDS]
+            rows = self.chain.call(self.market, "bids_of", slot, chunk)
+            for k, (address, row) in enumerate(zip(chunk, rows, strict=True)):
+                out[address] = (start + k + 1, _bid(row))
         return out
+
+    def bids_of(self, slot: int, prosumers: Sequence[str]) -> list[BidState]:
+        """The bids of ``prosumers`` (at most :data:`MAX_BIDS`) in ``slot``, in one call."""
+        return [_bid(row) for row in self.chain.call(self.market, "bids_of", slot, list(prosumers))]
 
     def balance_of(self, account: str) -> int:
         return int(self.chain.call(self.market, "balance_of", account))
