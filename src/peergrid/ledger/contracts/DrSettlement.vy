@@ -455,27 +455,29 @@ def bid(slot: uint256, demand: uint256, price: uint256, supply: uint256):
             the upstream price. Locks the bid's reserve.
     """
     assert self.index_of[msg.sender] != 0, "caller is not a registered prosumer"
-    s: Slot = self._slots[slot]
-    assert s.phase == PHASE_OPEN, "slot not open for bids"
-    assert block.timestamp < s.settle_by, "settlement deadline passed"
+    # Field by field: the whole Slot struct would be fourteen storage reads.
+    assert self._slots[slot].phase == PHASE_OPEN, "slot not open for bids"
+    assert block.timestamp < self._slots[slot].settle_by, "settlement deadline passed"
     assert not self._bids[slot][msg.sender].placed, "prosumer already bid in this slot"
-    assert s.bidders < MAX_BIDS, "slot is full"
+    bidders: uint256 = self._slots[slot].bidders
+    assert bidders < MAX_BIDS, "slot is full"
     assert demand <= MAX_WH and supply <= MAX_WH, "quantity out of range"
-    assert price <= s.upstream_price, "price above the upstream price"
+    upstream_price: uint256 = self._slots[slot].upstream_price
+    assert price <= upstream_price, "price above the upstream price"
     reserve: uint256 = 0
     if demand > supply:
-        reserve = (demand - supply) * s.upstream_price // WH_PER_KWH
-        self._slots[slot].buyers = s.buyers + 1
-        self._slots[slot].total_buy = s.total_buy + demand - supply
+        reserve = (demand - supply) * upstream_price // WH_PER_KWH
+        self._slots[slot].buyers += 1
+        self._slots[slot].total_buy += demand - supply
     elif supply > demand:
-        reserve = (supply - demand) * s.penalty_rate // WH_PER_KWH
-        self._slots[slot].sellers = s.sellers + 1
-        self._slots[slot].total_sell = s.total_sell + supply - demand
+        reserve = (supply - demand) * self._slots[slot].penalty_rate // WH_PER_KWH
+        self._slots[slot].sellers += 1
+        self._slots[slot].total_sell += supply - demand
     assert self.balance_of[msg.sender] - self.locked[msg.sender] >= reserve, (
         "deposit does not cover the bid"
     )
     self.locked[msg.sender] += reserve
-    self._slots[slot].bidders = s.bidders + 1
+    self._slots[slot].bidders = bidders + 1
     # Only the non-zero fields: every other field starts at zero, and a
     # bid that is not rescheduled keeps its demand (read through `_new_demand`).
     self._bids[slot][msg.sender].placed = True
