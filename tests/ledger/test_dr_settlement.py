@@ -67,7 +67,10 @@ def open_market(names: list[str], *, chain: Chain | None = None, deposit: int = 
         if deposit:
             ledger.deposit(account, deposit)
     ledger.open_slot(
-        SLOT, upstream_price=UP, alpha=ALPHA, penalty_rate=PENALTY,
+        SLOT,
+        upstream_price=UP,
+        alpha=ALPHA,
+        penalty_rate=PENALTY,
         settle_by=chain.timestamp() + 3600,
     )
     return Market(chain, ledger, operator, prosumers, chain.new_account("outsider"))
@@ -85,7 +88,10 @@ def test_worked_slot_on_chain() -> None:
     market.ledger.settle_first(SLOT)
     slot = market.ledger.slot(SLOT)
     assert (slot.phase, slot.price, slot.dr_price, slot.cleared) == (
-        SlotPhase.RESCHEDULE, 175_000, 210_000, 7000,
+        SlotPhase.RESCHEDULE,
+        175_000,
+        210_000,
+        7000,
     )
     p = market.prosumers
     assert [market.ledger.bid_of(SLOT, p[n]).bought for n in "ABC"] == [5000, 2000, 0]
@@ -102,7 +108,9 @@ def test_worked_slot_on_chain() -> None:
     # Money conserved; every reserve unlocked; the contract holds exactly the balances.
     assert market.tokens() == tokens
     assert all(market.ledger.locked(a) == 0 for a in p.values())
-    assert market.ledger.total_balance() == market.ledger.token_balance(market.ledger.market.address)
+    assert market.ledger.total_balance() == market.ledger.token_balance(
+        market.ledger.market.address
+    )
     # Pull withdrawal of the whole free balance.
     before = market.ledger.token_balance(p["E"])
     market.ledger.withdraw(p["E"], DEPOSIT + 525_000)
@@ -111,8 +119,10 @@ def test_worked_slot_on_chain() -> None:
 
 book = st.integers(2, 7).flatmap(
     lambda n: st.tuples(
-        *(st.lists(st.integers(lo, hi), min_size=n, max_size=n)
-          for lo, hi in ((0, 5000), (0, 5000), (1, UP), (0, 5000), (0, 5000)))
+        *(
+            st.lists(st.integers(lo, hi), min_size=n, max_size=n)
+            for lo, hi in ((0, 5000), (0, 5000), (1, UP), (0, 5000), (0, 5000))
+        )
     )
 )
 
@@ -131,7 +141,9 @@ def test_both_settlements_equal_off_chain(rows: tuple[list[int], ...], alpha: in
     first = first_settlement(bids, np.array([UP]), np.array([alpha]))
     slot = market.ledger.slot(SLOT)
     assert (slot.price, slot.dr_price, slot.cleared) == (
-        first.price[0], first.dr_price[0], first.cleared_wh[0],
+        first.price[0],
+        first.dr_price[0],
+        first.cleared_wh[0],
     )
     on_chain = [market.ledger.bid_of(SLOT, market.prosumers[n]) for n in names]
     assert [b.bought for b in on_chain] == first.bought_wh[0].tolist()
@@ -144,11 +156,19 @@ def test_both_settlements_equal_off_chain(rows: tuple[list[int], ...], alpha: in
             market.ledger.reschedule(market.prosumers[n], SLOT, int(new[i]))
     delivered = np.minimum(delivered_seed, first.sold_wh[0])
     market.ledger.settle_final(
-        SLOT, {market.prosumers[n]: int(delivered[i]) for i, n in enumerate(names)
-               if first.sold_wh[0, i] or r[i] > d[i]}
+        SLOT,
+        {
+            market.prosumers[n]: int(delivered[i])
+            for i, n in enumerate(names)
+            if first.sold_wh[0, i] or r[i] > d[i]
+        },
     )
     final = final_settlement(
-        bids, first, np.array([UP]), np.array([PENALTY]), new_demand_wh=new[None],
+        bids,
+        first,
+        np.array([UP]),
+        np.array([PENALTY]),
+        new_demand_wh=new[None],
         delivered_wh=delivered[None],
     )
     on_chain = [market.ledger.bid_of(SLOT, market.prosumers[n]) for n in names]
@@ -189,15 +209,31 @@ def test_named_reverts_change_nothing() -> None:
     ledger.deposit(p["A"], 10**6)
     ledger.deposit(p["D"], DEPOSIT)
     before = market.state()
-    cases = [
-        ("open_slot", market.operator, (SLOT, UP, ALPHA, 0, chain.timestamp() + 10),
-         "slot already open"),
-        ("open_slot", market.operator, (9, UP, 999_999, 0, chain.timestamp() + 10),
-         "alpha below 1"),
-        ("open_slot", market.operator, (9, UP, ALPHA, -1, chain.timestamp() + 10),
-         "penalty rate is negative"),
-        ("open_slot", market.operator, (9, 0, ALPHA, 0, chain.timestamp() + 10),
-         "zero upstream price"),
+    cases: list[tuple[str, str, tuple[object, ...], str]] = [
+        (
+            "open_slot",
+            market.operator,
+            (SLOT, UP, ALPHA, 0, chain.timestamp() + 10),
+            "slot already open",
+        ),
+        (
+            "open_slot",
+            market.operator,
+            (9, UP, 999_999, 0, chain.timestamp() + 10),
+            "alpha below 1",
+        ),
+        (
+            "open_slot",
+            market.operator,
+            (9, UP, ALPHA, -1, chain.timestamp() + 10),
+            "penalty rate is negative",
+        ),
+        (
+            "open_slot",
+            market.operator,
+            (9, 0, ALPHA, 0, chain.timestamp() + 10),
+            "zero upstream price",
+        ),
         ("set_alpha", market.operator, (SLOT, 999_999), "alpha below 1"),
         ("bid", p["A"], (SLOT, 1000, UP + 1, 0), "price above the upstream price"),
         ("bid", p["A"], (SLOT, 5000, 1, 0), "deposit does not cover the bid"),
@@ -206,8 +242,12 @@ def test_named_reverts_change_nothing() -> None:
         ("withdraw", p["A"], (10**6 + 1,), "amount above the free balance"),
         ("withdraw", p["A"], (0,), "zero amount"),
         ("reschedule", p["A"], (SLOT, 0), "slot not open for rescheduling"),
-        ("settle_final", market.operator, (SLOT, [], [], []),
-         "slot not awaiting its final settlement"),
+        (
+            "settle_final",
+            market.operator,
+            (SLOT, [], [], []),
+            "slot not awaiting its final settlement",
+        ),
         ("release", p["A"], (SLOT,), "caller has no bid in this slot"),
     ]
     for function, caller, args, reason in cases:
@@ -224,8 +264,7 @@ def test_named_reverts_change_nothing() -> None:
         ("withdraw", p["A"], (100_001,), "amount above the free balance"),
         ("settle_first", market.operator, (SLOT, [], [p["D"]]), "buyer list incomplete"),
         ("settle_first", market.operator, (SLOT, [p["D"]], [p["D"]]), "not a buyer in this slot"),
-        ("settle_first", market.operator, (SLOT, [p["A"]], [p["A"]]),
-         "not a seller in this slot"),
+        ("settle_first", market.operator, (SLOT, [p["A"]], [p["A"]]), "not a seller in this slot"),
         ("release", p["A"], (SLOT,), "settlement deadline not reached"),
     ]:
         with reverts(f"DrSettlement.{function}", reason):
@@ -236,8 +275,12 @@ def test_named_reverts_change_nothing() -> None:
     for function, caller, args, reason in [
         ("reschedule", p["A"], (SLOT, 3001), "rescheduled demand above the bid"),
         ("reschedule", p["D"], (SLOT, 0), "caller is not a buyer in this slot"),
-        ("settle_final", market.operator, (SLOT, [p["A"]], [p["D"]], []),
-         "one delivery per seller"),
+        (
+            "settle_final",
+            market.operator,
+            (SLOT, [p["A"]], [p["D"]], []),
+            "one delivery per seller",
+        ),
         ("bid", p["B"], (SLOT, 1000, 1, 0), "slot not open for bids"),
     ]:
         with reverts(f"DrSettlement.{function}", reason):
@@ -252,8 +295,9 @@ def test_sorting_is_checked() -> None:
     p = market.prosumers
     for order in ([p["A"], p["B"], p["C"]], [p["C"], p["B"], p["A"]], [p["B"], p["B"], p["A"]]):
         with reverts("DrSettlement.settle_first", "buyers out of order"):
-            market.chain.transact(market.operator, market.ledger.market, "settle_first", SLOT,
-                                  order, [])
+            market.chain.transact(
+                market.operator, market.ledger.market, "settle_first", SLOT, order, []
+            )
     assert merit_order(market.ledger.bids(SLOT), buying=True) == [p["B"], p["C"], p["A"]]
 
 
@@ -270,8 +314,9 @@ def test_the_operator_must_fund_dr_payments() -> None:
     # payments and has deposited nothing.
     before = market.state()
     with reverts("DrSettlement.settle_final", "operator cannot fund the settlement"):
-        market.chain.transact(market.operator, ledger.market, "settle_final", SLOT, [p["A"]],
-                              [p["D"]], [1000])
+        market.chain.transact(
+            market.operator, ledger.market, "settle_final", SLOT, [p["A"]], [p["D"]], [1000]
+        )
     assert market.state() == before
 
 

@@ -25,22 +25,28 @@ from peergrid.mechanisms.dr.two_stage import DemandResponseError
 @pytest.mark.parametrize(
     ("price", "expected"),
     [
-        (0.9, 1.0),  # (1 - 0.9) / 0.5 = 0.2 below d_min
-        (0.0, 2.0),  # 2.0 above d_max... clipped
-        (0.25, 1.5),  # inside
-        (0.5, 1.0),  # at d_min exactly
-        (0.0 + 1e-12, 2.0),
+        (0.9, 1.0),  # (1 - 0.9) / 0.5 = 0.2, below d_min: d_min
+        (0.25, 1.5),  # inside the bounds: (beta - pi) / gamma
+        (0.5, 1.0),  # exactly d_min: the boundary value
+        (0.0, 2.0),  # exactly d_max
+        (-0.5, 2.0),  # 3.0, above d_max: d_max
     ],
 )
 def test_eq1_cases(price: float, expected: float) -> None:
-    # beta 1, gamma 0.5: (1 - pi) / 0.5; bounds [1, 2]... at pi = 0 it is 2 = d_max.
-    got = demand_response(np.array(1.0), np.array(0.5), np.array(price), np.array(1.0), np.array(2.0))
+    # beta 1, gamma 0.5, bounds [1, 2] (AC-01).
+    got = demand_response(
+        np.array(1.0), np.array(0.5), np.array(price), np.array(1.0), np.array(2.0)
+    )
     assert got == pytest.approx(expected)
 
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.floats(0.1, 5), st.floats(0.01, 5), st.floats(0, 3), st.floats(0, 3), st.floats(0, 2),
+    st.floats(0.1, 5),
+    st.floats(0.01, 5),
+    st.floats(0, 3),
+    st.floats(0, 3),
+    st.floats(0, 2),
     st.floats(0, 2),
 )
 def test_eq1_non_increasing_and_within_bounds(

@@ -53,8 +53,12 @@ def test_worked_slot_final_settlement() -> None:
     new_demand = np.array([[5000, 2500, 2000, 0, 1000, 0]])
     delivered = np.array([[0, 0, 0, 3500, 3000, 0]])
     final = final_settlement(
-        bids, first, np.array([UP]), np.array([PENALTY]),
-        new_demand_wh=new_demand, delivered_wh=delivered,
+        bids,
+        first,
+        np.array([UP]),
+        np.array([PENALTY]),
+        new_demand_wh=new_demand,
+        delivered_wh=delivered,
     )
     assert final.local_wh.tolist() == [[5000, 1500, 0, 0, 0, 0]]
     assert final.import_wh.tolist() == [[0, 0, 2000, 0, 0, 0]]
@@ -151,8 +155,10 @@ def walk(d: np.ndarray, r: np.ndarray, p: np.ndarray) -> tuple[int, int | None]:
 
 slot = st.integers(1, 9).flatmap(
     lambda n: st.tuples(
-        *(st.lists(st.integers(lo, hi), min_size=n, max_size=n)
-          for lo, hi in ((0, 6000), (0, 6000), (1, UP), (0, 6000), (0, 6000)))
+        *(
+            st.lists(st.integers(lo, hi), min_size=n, max_size=n)
+            for lo, hi in ((0, 6000), (0, 6000), (1, UP), (0, 6000), (0, 6000))
+        )
     )
 )
 
@@ -179,7 +185,11 @@ def test_invariants(rows: tuple[list[int], ...], alpha: int, rate: int) -> None:
     new = np.maximum(d - new_cut, 0)
     delivered = np.minimum(delivered_seed, first.sold_wh[0] + 1000)
     final = final_settlement(
-        bids, first, np.array([UP]), np.array([rate]), new_demand_wh=new[None],
+        bids,
+        first,
+        np.array([UP]),
+        np.array([rate]),
+        new_demand_wh=new[None],
         delivered_wh=delivered[None],
     )
     # Money: conserved to the unit with the operator; balance of energy; DR paid within cap.

@@ -35,8 +35,13 @@ def test_fast_run_writes_the_headline_last_and_names_each_claim(tmp_path: Path) 
         assert (folder / name).stat().st_size > 0
     assert json.loads((folder / "headline.json").read_text()) == headline
     summary = (folder / "summary.md").read_text()
-    for claim in ("almost the same", "follow the load", "flatter, peak lower",
-                  "especially in peak time slots", "smart contract"):
+    for claim in (
+        "almost the same",
+        "follow the load",
+        "flatter, peak lower",
+        "especially in peak time slots",
+        "smart contract",
+    ):
         assert claim in summary
     assert "first settlement mismatches 0, final 0" in summary
     assert "**synthetic**" in summary
@@ -50,15 +55,13 @@ def test_fast_run_writes_the_headline_last_and_names_each_claim(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--prosumers", "201"], "--prosumers: out of range"),
+        (["--prosumers", "141"], "--prosumers: out of range"),
         (["--participation", "1.5"], "--participation: out of range"),
         (["--episodes", "0"], "--episodes: out of range"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
-    done = CliRunner().invoke(
-        app, ["reproduce", "dr-scheduling", "-o", str(tmp_path / "o"), *args]
-    )
+    done = CliRunner().invoke(app, ["reproduce", "dr-scheduling", "-o", str(tmp_path / "o"), *args])
     assert done.exit_code == 2
     assert message in done.output and len(done.output.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()

@@ -252,7 +252,6 @@ def reproduce_dvpp_command(
     stdout().print(table)
 
 
-
 @reproduce_app.command("dr-scheduling", cls=Command)
 def reproduce_dr_scheduling_command(
     output: Annotated[Path, Output] = Path("results/reproduce-dr-scheduling"),
@@ -268,7 +267,7 @@ def reproduce_dr_scheduling_command(
         ),
     ] = False,
     prosumers: Annotated[
-        int, typer.Option("--prosumers", metavar="<n>", help="prosumers in the market (2-200)")
+        int, typer.Option("--prosumers", metavar="<n>", help="prosumers in the market (2-140)")
     ] = 100,
     episodes: Annotated[
         int, typer.Option("--episodes", metavar="<n>", help="Q-learning episodes per day")
@@ -322,6 +321,7 @@ def reproduce_dr_scheduling_command(
     for key, value in result.headline.items():
         table.add_row(key.replace("_", " "), f"{value:.4f}")
     stdout().print(table)
+
 
 def _wrote(output: Path, paths: dict[str, Path]) -> None:
     err.print(

@@ -61,7 +61,7 @@ PHASE_RESCHEDULE: public(constant(uint8)) = 2
 PHASE_SETTLED: public(constant(uint8)) = 3
 
 # @notice Most bids one slot holds (both settlements walk every bid once).
-MAX_BIDS: public(constant(uint256)) = 200
+MAX_BIDS: public(constant(uint256)) = 140
 MAX_WH: public(constant(uint256)) = 2**48 - 1
 MAX_PRICE: public(constant(uint256)) = 2**48 - 1
 MAX_ALPHA: public(constant(uint256)) = 2**32 - 1

@@ -29,7 +29,7 @@ from peergrid.ledger.chain.base import Chain, Contract, Receipt
 from peergrid.ledger.chain.compile import compile_contract
 
 CONTRACT = "DrSettlement"
-MAX_BIDS = 200
+MAX_BIDS = 140
 """Most bids one slot holds (the contract's ``MAX_BIDS``)."""
 ALPHA_ONE = 10**6
 MAX_PAGE = 256

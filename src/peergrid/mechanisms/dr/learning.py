@@ -100,7 +100,8 @@ class ReplayMemory:
         slots = actions.shape[0]
         if slots > self.capacity:
             raise DemandResponseError(
-                f"learning: field 'replay_capacity' ({self.capacity}) is below a day's {slots} slots"
+                f"learning: field 'replay_capacity' ({self.capacity}) is below a day's "
+                f"{slots} slots"
             )
         where = (self._next + np.arange(slots)) % self.capacity
         self.hour[:, where] = np.arange(slots)[None, :]
@@ -109,7 +110,7 @@ class ReplayMemory:
         self._next = (self._next + slots) % self.capacity
         self.size = min(self.size + slots, self.capacity)
 
-    def sample(self, rng: np.random.Generator, batch: int) -> tuple[IntArray, ...]:
+    def sample(self, rng: np.random.Generator, batch: int) -> tuple[IntArray, IntArray, FloatArray]:
         """``batch`` stored transitions per prosumer, drawn independently (with replacement)."""
         if self.size == 0:
             raise DemandResponseError("replay memory is empty")

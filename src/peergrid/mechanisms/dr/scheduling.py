@@ -116,7 +116,7 @@ def prosumers_from_profiles(
     """
     load = np.asarray(load_kwh, dtype=float)
     ref = np.broadcast_to(np.asarray(reference_price, dtype=float)[:, None], load.shape)
-    if not (0 < elasticity and 0 <= flexibility < 1):
+    if not (elasticity > 0 and 0 <= flexibility < 1):
         raise DemandResponseError(
             f"prosumers: elasticity must be > 0 and flexibility in [0, 1), got {elasticity:g}, "
             f"{flexibility:g}"

@@ -281,8 +281,9 @@ def final_settlement(
 
 def _check_reschedule(bids: Bids, new_demand: IntArray) -> None:
     if new_demand.shape != bids.demand_wh.shape:
-        raise DemandResponseError(f"new_demand_wh: shape {new_demand.shape}, bids' is "
-                                  f"{bids.demand_wh.shape}")
+        raise DemandResponseError(
+            f"new_demand_wh: shape {new_demand.shape}, bids' is {bids.demand_wh.shape}"
+        )
     bad = np.argwhere((new_demand < 0) | (new_demand > bids.demand_wh))
     if len(bad):
         t, p = bad[0]

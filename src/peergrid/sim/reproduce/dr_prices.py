@@ -51,7 +51,7 @@ def price_shape(hours: FloatArray) -> FloatArray:
 def synthetic_history(weeks: int = HISTORY_WEEKS, seed: int = HISTORY_SEED) -> FloatArray:
     """A year of hourly prices, ``(weeks, 7, 24)``, Monday first (AUD/kWh)."""
     rng = np.random.default_rng(seed)
-    base = np.tile(price_shape(np.arange(24)), (7, 1))
+    base = np.tile(price_shape(np.arange(24, dtype=float)), (7, 1))
     base[5:] *= WEEKEND_FACTOR
     noise = rng.lognormal(0.0, NOISE_SIGMA, size=(weeks, 7, 24))
     spikes = np.where(rng.random((weeks, 7, 24)) < SPIKE_PROBABILITY, SPIKE_FACTOR, 1.0)

@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +90,7 @@ class DrSettings:
 
     def __post_init__(self) -> None:
         checks = (
-            ("prosumers", 2 <= self.prosumers <= 200),
+            ("prosumers", 2 <= self.prosumers <= 140),
             ("episodes", self.episodes >= 1),
             ("participation", 0 <= self.participation <= 1),
             ("alpha", self.alpha >= 1),
@@ -103,7 +105,11 @@ class DrSettings:
             if not ok:
                 raise DemandResponseError(
                     f"--{name.replace('_', '-')}: out of range, got {getattr(self, name)!r}"
-                    + (" (the contract holds at most 200 bids a slot)" if name == "prosumers" else "")
+                    + (
+                        " (the contract holds at most 140 bids a slot)"
+                        if name == "prosumers"
+                        else ""
+                    )
                 )
 
 
@@ -124,9 +130,7 @@ class DrReproduction:
     chain: ChainReplay | None
 
 
-def households(
-    settings: DrSettings, rng: np.random.Generator
-) -> tuple[FloatArray, FloatArray]:
+def households(settings: DrSettings, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
     """Hourly load and PV (kWh), ``(2 days × 24, prosumers)``, from SimBench's 2016 profiles:
     each prosumer a household profile scaled to an annual 2 500–5 500 kWh, with a ±15 %
     hour-to-hour spread of its own; ``pv_share`` of them with 3–8 kWp of one of the PV
@@ -144,7 +148,7 @@ def households(
     load *= rng.lognormal(0.0, 0.15, size=load.shape)
     pv = np.zeros_like(load)
     with_pv = rng.random(n) < settings.pv_share
-    for p in np.flatnonzero(with_pv):
+    for p in np.flatnonzero(with_pv).tolist():
         profile = library.pv[str(rng.choice(PV_PROFILES))][window]
         pv[:, p] = rng.uniform(3.0, 8.0) * profile.reshape(48, STEPS_PER_DAY // 24).mean(axis=1)
     return load, np.maximum(pv, 0.0)
@@ -188,14 +192,14 @@ def reproduce_dr_scheduling(
             prosumers,
             market,
             LearningSettings(episodes=settings.episodes, seed=settings.seed + day),
-            scenario=lambda r, w=weekday: wheel.spin(r, w),
+            scenario=partial(wheel.spin, weekday=weekday),
             progress=on_episode,
         )
         actual_pv = pv[hours] * np.maximum(1 + rng.normal(0, settings.pv_error, (24, n)), 0)
-        outcome = play_day(
-            prosumers, learned.bid_price(realised), market, actual_pv_kwh=actual_pv
+        outcome = play_day(prosumers, learned.bid_price(realised), market, actual_pv_kwh=actual_pv)
+        days.append(
+            DayRun(market, prosumers, learned, outcome, aggregator_schedule(prosumers, realised))
         )
-        days.append(DayRun(market, prosumers, learned, outcome, aggregator_schedule(prosumers, realised)))
 
     replay = None
     if settings.chain_every:
@@ -251,8 +255,9 @@ def headline_of(days: list[DayRun], settings: DrSettings) -> dict[str, float]:
 
 
 def participation_sweep(days: list[DayRun]) -> list[tuple[float, float, float]]:
-    """(share, peak kWh, peak-to-average) of the consumed demand with a growing share of the
-    same prosumers rescheduling (the first k of a fixed order), the learned bids unchanged."""
+    """(share, peak kWh, peak-to-average) of the market's demand after stage 2 with a growing
+    share of the same prosumers rescheduling (the first k of a fixed order), the learned bids
+    unchanged."""
     n = days[0].market.participants.size
     order = np.random.default_rng(0).permutation(n)
     rows = []
@@ -263,7 +268,7 @@ def participation_sweep(days: list[DayRun]) -> list[tuple[float, float, float]]:
         for d in days:
             market = DayMarket(d.market.upstream_price, d.market.alpha, d.market.penalty_rate, mask)
             out = play_day(d.prosumers, d.learned.bid_price(market.upstream_price), market)
-            consumed.append(out.consumed_kwh.sum(axis=1))
+            consumed.append(out.final.new_buy_wh.sum(axis=1) / 1000)
         total = np.concatenate(consumed)
         rows.append((share, float(total.max()), float(total.max() / total.mean())))
     return rows
@@ -292,9 +297,18 @@ def write_results(
         w = csv.writer(f)
         w.writerow(
             [
-                "day", "hour", "upstream_price", "stage1_price", "dr_price", "cleared_kwh",
-                "stage1_demand_kwh", "stage2_demand_kwh", "aggregator_demand_kwh",
-                "pv_forecast_kwh", "dr_paid_kwh", "import_kwh",
+                "day",
+                "hour",
+                "upstream_price",
+                "stage1_price",
+                "dr_price",
+                "cleared_kwh",
+                "stage1_demand_kwh",
+                "stage2_demand_kwh",
+                "aggregator_demand_kwh",
+                "pv_forecast_kwh",
+                "dr_paid_kwh",
+                "import_kwh",
             ]
         )
         for k, d in enumerate(days):
@@ -302,12 +316,18 @@ def write_results(
             for t in range(24):
                 w.writerow(
                     [
-                        k + 1, t, f"{d.market.upstream_micro[t] / 1e6:.6f}", f"{o.price[t]:.6f}",
-                        f"{o.dr_price[t]:.6f}", o.first.cleared_wh[t] / 1000,
-                        f"{offered[24 * k + t]:.3f}", f"{consumed[24 * k + t]:.3f}",
+                        k + 1,
+                        t,
+                        f"{d.market.upstream_micro[t] / 1e6:.6f}",
+                        f"{o.price[t]:.6f}",
+                        f"{o.dr_price[t]:.6f}",
+                        o.first.cleared_wh[t] / 1000,
+                        f"{offered[24 * k + t]:.3f}",
+                        f"{consumed[24 * k + t]:.3f}",
                         f"{d.aggregator.demand_kwh[t].sum():.3f}",
                         f"{d.prosumers.pv_kwh[t].sum():.3f}",
-                        o.final.dr_paid_wh[t].sum() / 1000, o.final.import_wh[t].sum() / 1000,
+                        o.final.dr_paid_wh[t].sum() / 1000,
+                        o.final.import_wh[t].sum() / 1000,
                     ]
                 )
     with paths["prosumers"].open("w", newline="") as f:
@@ -316,7 +336,8 @@ def write_results(
         for p in range(days[0].market.participants.size):
             w.writerow(
                 [
-                    p, bool(days[0].market.participants[p]),
+                    p,
+                    bool(days[0].market.participants[p]),
                     f"{sum(d.outcome.profit[:, p].sum() for d in days):.4f}",
                     f"{sum(d.aggregator.profit[p] for d in days):.4f}",
                 ]
@@ -324,7 +345,9 @@ def write_results(
     with paths["learning"].open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["episode", "day1_mean_profit", "day2_mean_profit"])
-        for e, (a, b) in enumerate(zip(days[0].learned.mean_profit, days[1].learned.mean_profit)):
+        for e, (a, b) in enumerate(
+            zip(days[0].learned.mean_profit, days[1].learned.mean_profit, strict=False)
+        ):
             w.writerow([e + 1, f"{a:.5f}", f"{b:.5f}"])
     sweep = participation_sweep(days)
     with paths["participation"].open("w", newline="") as f:
@@ -356,7 +379,7 @@ def summary_markdown(
     peak_slots = np.argsort(offered)[-4:]
     cut = offered - consumed
     top_cut = np.argsort(cut)[-4:]
-    peaks_monotone = all(b[1] <= a[1] + 1e-9 for a, b in zip(sweep, sweep[1:]))
+    peaks_monotone = all(b[1] <= a[1] + 1e-9 for a, b in itertools.pairwise(sweep))
     gross1, gross2 = gross_demand(days)
     price = np.concatenate([d.outcome.price for d in days])
     r_gross = float(np.corrcoef(price, gross1)[0, 1])
@@ -386,7 +409,7 @@ def summary_markdown(
         "",
         "| Claim (chapter 7) | Ours | Verdict |",
         "|---|---|---|",
-        f"| Decentralised prosumers' profits are \"almost the same\" as under the "
+        f'| Decentralised prosumers\' profits are "almost the same" as under the '
         f"aggregator (L2135, L2165) | Π_dec = {dec:.2f}, Π_agg = {agg:.2f} AUD over both days; "
         f"gap {gap:+.2%} (we call within ±{ALMOST_THE_SAME:.0%} almost the same) | "
         f"{_holds(abs(gap) <= ALMOST_THE_SAME)} |",
@@ -396,11 +419,11 @@ def summary_markdown(
         f"{peak1:.1f} → {peak2:.1f} kWh ({headline['peak_reduction']:.1%} lower); "
         f"peak-to-average {par1:.3f} → {par2:.3f}; std {offered.std():.1f} → "
         f"{consumed.std():.1f} kWh | {_holds(peak2 < peak1 and par2 < par1)} |",
-        f"| Demand modified \"especially in peak time slots\" (L2159) | the four largest "
+        f'| Demand modified "especially in peak time slots" (L2159) | the four largest '
         f"cuts at slots {sorted(top_cut.tolist())}, the four stage-1 peaks at "
         f"{sorted(peak_slots.tolist())} | "
         f"{_holds(len(set(top_cut.tolist()) & set(peak_slots.tolist())) >= 2)} (≥ 2 in common) |",
-        f"| More participation, lower peak (AC-28, an extension) | peak by share "
+        "| More participation, lower peak (AC-28, an extension) | peak by share "
         + ", ".join(f"{s:.0%}: {p:.1f}" for s, p, _ in sweep)
         + f" | {_holds(peaks_monotone)} |",
     ]
@@ -428,7 +451,7 @@ def summary_markdown(
         "supply ascending (§2.3); Eq. (2) DR price with α ≥ 1 and Eq. (3)'s cap; Eq. (4) DR part; "
         "Eqs. (5)–(8) bounds; registration, α and penalties set by the operator; deposits and "
         "withdrawals; penalty on sellers' deviations.",
-        "- Ours (docs/decisions.md, \"S6\"): net positions per bid; ties in prosumer order; the "
+        '- Ours (docs/decisions.md, "S6"): net positions per bid; ties in prosumer order; the '
         "mid-point price of the marginal pair and the no-crossing prices; Eq. (3) as a clamp; "
         "Eq. (1) at the bid price in stage 1 and at market + DR price in stage 2; DR as a "
         "reduction only; the power balance with imports at the upstream price and DR paid up to "
