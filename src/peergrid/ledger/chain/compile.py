@@ -48,6 +48,8 @@ CONTRACT_NAMES = (
     "OrderBook",
     "EvQuota",
     "Dvpp",
+    "AdmmAggregator",
+    "ProtectionLog",
     "DrSettlement",
 )
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
