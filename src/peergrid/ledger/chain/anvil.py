@@ -319,15 +319,20 @@ class AnvilProcess:
         )
 
     def _answers(self) -> bool:
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
+        return self._call("eth_chainId", []) is not None
+
+    def _call(self, method: str, params: list[object]) -> dict[str, object] | None:
+        """One JSON-RPC call to the node; its answer, or ``None`` if it did not answer."""
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
         request = urllib.request.Request(
             self.url, data=body.encode(), headers={"Content-Type": "application/json"}
         )
         try:
             with urllib.request.urlopen(request, timeout=2.0) as response:
-                return "result" in json.loads(response.read())
+                answer = json.loads(response.read())
         except (OSError, ValueError):
-            return False
+            return None
+        return answer if isinstance(answer, dict) and "result" in answer else None
 
     def _log_since(self, offset: int) -> str:
         try:
@@ -347,7 +352,24 @@ class AnvilProcess:
         Signals go to the node's whole process group. Returns its exit status (``None`` if it
         was not running). Safe to call twice.
         """
+        if self.state is not None:
+            self._drain()
         return self._end(signal.SIGTERM, timeout)
+
+    def _drain(self) -> None:
+        """Stop mining before the dump, so that the state file is one consistent block.
+
+        anvil writes its state file in parts (the blocks and receipts, then the accounts); a
+        block mined between the parts leaves the accounts ahead of the receipts: a sender's
+        nonce counted without the transaction that used it, which no client can tell from a
+        stranger's transaction. With automine off, a transaction that arrives now waits in the
+        pool, which the dump does not keep: the client sends it again after the restart.
+        """
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                return
+        if self._call("evm_setAutomine", [False]) is not None:
+            time.sleep(0.05)  # a block being mined when the switch came finishes meanwhile
 
     def kill(self) -> int | None:
         """End the node at once (SIGKILL): it writes no state; see the module docstring."""

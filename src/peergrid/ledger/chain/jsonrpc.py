@@ -63,6 +63,7 @@ class JsonRpcClient:
         for attempt in (1, 2):
             fresh = self._conn is None
             conn = self._connect() if self._conn is None else self._conn
+            response: http.client.HTTPResponse | None = None
             try:
                 # Headers and body in one write: http.client writes them apart, and a small
                 # second write waits for the node's delayed ACK (Nagle), or costs a syscall.
@@ -75,6 +76,9 @@ class JsonRpcClient:
                     self.close()
                 return json.loads(raw)
             except (OSError, http.client.HTTPException, ValueError) as exc:
+                # The response holds a file on the socket: the socket only closes with both.
+                if response is not None:
+                    response.close()
                 self.close()
                 # A kept-alive connection the node closed fails once; a fresh one tells.
                 if fresh or attempt == 2 or isinstance(exc, ValueError | TimeoutError):
