@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "mechanisms": {"core", "assets", "grid"},
     "ledger": {"core"},  # settlement knows nothing of how trades were formed, nor of the grid
     "platform": _BELOW_PLATFORM,
-    "sim": _BELOW_PLATFORM | {"platform"},
+    "sim": _BELOW_PLATFORM | {"platform", "protection"},  # reproduce/dc_protection runs S9
     "microgrid": _BELOW_PLATFORM | {"platform"},
     "protection": _BELOW_PLATFORM | {"platform"},
     "bench": _BELOW_PLATFORM | {"platform"} | _SIMULATIONS,  # a benchmark may run anything below

@@ -233,6 +233,7 @@ FACES: dict[str, list[str]] = {
         "split_settleable",
         "within_price_limits",
     ],
+    "peergrid.api": ["Service", "create_app", "open_service"],
     "peergrid.platform": [
         "BatchSettlement",
         "CommunitySettlement",
@@ -258,6 +259,16 @@ FACES: dict[str, list[str]] = {
         "SettlementFactory",
         "feeder_map_rows",
         "open_settlement",
+    ],
+    "peergrid.protection": [
+        "AttackKind",
+        "CaseResult",
+        "FaultKind",
+        "ProtectionConfig",
+        "load_protection_config",
+        "protection_config_from_dict",
+        "run_case",
+        "write_case",
     ],
     "peergrid.sim": [
         "RunResult",

@@ -34,6 +34,7 @@ from peergrid.mechanisms.ev_quota import (
     ChargingStation,
     QuotaClearing,
     QuotaParameters,
+    capacity_margin_units,
     clear_ev_quota,
 )
 
@@ -108,7 +109,7 @@ def open_period(
     ledger = EvQuotaLedger.deploy(chain, dso=dso, issuer=issuer, supply_micro=SUPPLY_MICRO)
     now = chain.timestamp()
     ledger.initialize(
-        capacity_margin=quota_units(margin_kw),
+        capacity_margin=capacity_margin_units(margin_kw),
         tariff=price_units(tariff),
         penalty_rate=price_units(penalty),
         delivery_end=now + DELIVERY_S,
@@ -573,7 +574,7 @@ def markets(draw: st.DrawFn) -> tuple[dict[str, float], dict[str, float], float,
     margin = round(total * draw(st.integers(0, 110)) / 100, 3)
     stations = [ChargingStation(name, demands[name], ratings[name]) for name in names]
     demand_units = [quota_units(d) for d in demands.values()]
-    margin_units = quota_units(margin)
+    margin_units = capacity_margin_units(margin)
     held = sum(demand_units) > margin_units
     initial = {
         name: (d * margin_units // sum(demand_units) if held else d)

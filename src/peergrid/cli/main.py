@@ -22,8 +22,10 @@ from peergrid.cli.console import print_error
 from peergrid.cli.dvpp import dvpp_app
 from peergrid.cli.grid import grid_app
 from peergrid.cli.ledger import bench_app, chain_app, deploy_command
+from peergrid.cli.protection import protection_app, reproduce_dc_protection_command
 from peergrid.cli.reproduce import reproduce_app
 from peergrid.cli.run import demo, run
+from peergrid.cli.serve import serve
 from peergrid.core.errors import PeergridError
 
 
@@ -88,12 +90,15 @@ app.command("demo", cls=Command)(demo)
 app.command("run", cls=Command)(run)
 app.command("clear", cls=Command)(clear_command)
 app.command("mechanisms", cls=Command)(mechanisms_command)
+reproduce_app.command("dc-protection", cls=Command)(reproduce_dc_protection_command)
 app.add_typer(reproduce_app, name="reproduce")
 app.add_typer(grid_app, name="grid")
 app.add_typer(dvpp_app, name="dvpp")
+app.add_typer(protection_app, name="protection")
 app.add_typer(chain_app, name="chain")
 app.command("deploy", cls=Command)(deploy_command)
 app.add_typer(bench_app, name="bench")
+app.command("serve", cls=Command)(serve)
 
 
 def _print_version(value: bool) -> None:

@@ -222,6 +222,15 @@ def _units(value: float, per: int = QUOTA_UNITS_PER_KW) -> int:
     return round(value * per)
 
 
+def capacity_margin_units(margin_kw: float) -> int:
+    """The capacity margin on the integer grid, rounded *down*, so that the quotas never
+    exceed the margin given (the contract takes this integer as its ``capacity_margin``)."""
+    units = _units(margin_kw)
+    if units > margin_kw * QUOTA_UNITS_PER_KW:
+        units -= 1
+    return units
+
+
 def satisfaction_rate(demands_kw: Sequence[float], margin_kw: float) -> float:
     """β of eq. (1): 1 when the demands fit in the margin, else margin / total demand."""
     total = sum(demands_kw)
@@ -391,9 +400,7 @@ def clear_ev_quota(
     """Pre-allocate the margin (eqs. 1–2) and, when the demands exceed it, run the quota double
     auction (Algorithm 1) on ``orders`` (one per station, ``agent`` = the station's id)."""
     demand_units = [_units(station.demand_kwh) for station in stations]
-    margin_units = _units(parameters.capacity_margin_kw)
-    if margin_units > parameters.capacity_margin_kw * QUOTA_UNITS_PER_KW:
-        margin_units -= 1  # rounded down, so that the quotas never exceed the margin given
+    margin_units = capacity_margin_units(parameters.capacity_margin_kw)
     initial = dict(
         zip(
             (station.id for station in stations),

@@ -48,6 +48,8 @@ CONTRACT_NAMES = (
     "OrderBook",
     "EvQuota",
     "Dvpp",
+    "AdmmAggregator",
+    "ProtectionLog",
 )
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 

@@ -1,0 +1,149 @@
+"""A service from a scenario file: its members and keys, its chain, database and clock.
+
+The run directory (``<output.directory>/service`` unless ``--run-dir`` is given) holds what a
+restart needs beside the database: ``keys/`` (each member's signing key, each meter's key and
+the DSO's, hex, made on first start, readable by the owner only), ``chain.jsonl`` (the embedded
+chain's journal, see :mod:`peergrid.ledger.chain.persisted`), ``market.json`` (the contracts'
+addresses and the operator's accounts) and ``clock.json`` (the market's start, so that a restart
+keeps the same cycle numbers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from eth_account import Account
+
+from peergrid.core.errors import PeergridError
+from peergrid.grid.distance import distance_matrix
+from peergrid.grid.feeders import load_feeder
+from peergrid.ledger.chain.base import Chain
+from peergrid.ledger.chain.open import open_chain
+from peergrid.ledger.chain.persisted import PersistedEmbeddedChain
+from peergrid.mechanisms.registry import distance_charge_per_m, mechanism_spec
+from peergrid.platform.cycle import CycleTimes
+from peergrid.platform.service.clock import Clock, WallClock
+from peergrid.platform.service.market import LiveMarket, MarketConfig, Member
+from peergrid.platform.service.readmodel import open_database
+from peergrid.sim.population import place_households
+from peergrid.sim.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Private keys (hex) by holder: ``members`` and ``meters`` by agent, and the DSO's."""
+
+    members: dict[str, str]
+    meters: dict[str, str]
+    dso: str
+
+
+def load_keys(folder: Path, agents: list[str]) -> Keys:
+    """The keys in ``folder``; a holder without one is given a new key, written there."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def key(name: str) -> str:
+        path = folder / f"{name}.key"
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        value = "0x" + bytes(Account.create().key).hex()
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as f:
+            f.write(value + "\n")
+        return value
+
+    return Keys(
+        members={a: key(a) for a in agents},
+        meters={a: key(f"{a}-meter") for a in agents},
+        dso=key("dso"),
+    )
+
+
+def market_config(
+    scenario: Scenario, keys: Keys, agents: list[str], buses: list[int]
+) -> MarketConfig:
+    """The live market of ``scenario``'s community (its mechanism, tariffs and deposits)."""
+    market = scenario.market
+    spec = mechanism_spec(market.mechanism)
+    charge = distance_charge_per_m(market.mechanism, market.params)
+    feeder = load_feeder(scenario.feeder.name)
+    return MarketConfig(
+        members=tuple(
+            Member(
+                agent=a,
+                bus=str(b),
+                signer=Account.from_key(keys.members[a]).address,
+                meter=Account.from_key(keys.meters[a]).address,
+            )
+            for a, b in zip(agents, buses, strict=True)
+        ),
+        dso=Account.from_key(keys.dso).address,
+        mechanism=market.mechanism,
+        params=dict(market.params),
+        distances=distance_matrix(feeder),
+        needs_distances=spec.needs_distances,
+        times=CycleTimes.scaled(float(scenario.time.slot_minutes)),
+        deposit_per_member=scenario.ledger.deposit_per_member,
+        penalty_per_kwh=market.penalty_per_kwh,
+        network_fee_per_kwh=scenario.tariffs.network_fee_per_kwh,
+        distance_charge_per_m=charge,
+    )
+
+
+@dataclass
+class Service:
+    market: LiveMarket
+    keys: Keys
+    run_dir: Path
+    db_url: str
+
+    def close(self) -> None:
+        self.market.chain.close()
+        self.market.engine.dispose()
+
+
+def open_service(
+    scenario: Scenario,
+    *,
+    run_dir: Path,
+    db_url: str | None = None,
+    rpc: str | None = None,
+    speed: float = 1.0,
+    clock: Clock | None = None,
+) -> Service:
+    """Open (or reopen) the service of ``scenario`` in ``run_dir``."""
+    if not scenario.market.enabled:
+        raise PeergridError("the scenario's [market] is disabled: the service runs a market")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    feeder = load_feeder(scenario.feeder.name)
+    households = place_households(scenario.households, feeder, np.random.default_rng(scenario.seed))
+    agents = [h.id for h in households]
+    keys = load_keys(run_dir / "keys", agents)
+    config = market_config(scenario, keys, agents, [h.bus for h in households])
+    db_url = db_url or f"sqlite:///{run_dir / 'service.db'}"
+    engine = open_database(db_url)
+    chain: Chain = (
+        open_chain("rpc", rpc) if rpc else PersistedEmbeddedChain(run_dir / "chain.jsonl")
+    )
+    try:
+        clock = clock or WallClock(_market_start(run_dir / "clock.json"), speed)
+        market = LiveMarket.open(config, chain, engine, run_dir / "market.json", clock)
+    except BaseException:
+        chain.close()
+        engine.dispose()
+        raise
+    return Service(market, keys, run_dir, db_url)
+
+
+def _market_start(path: Path) -> float:
+    """The market's start (Unix seconds), kept across restarts."""
+    if path.exists():
+        return float(json.loads(path.read_text(encoding="utf-8"))["start"])
+    start = time.time()
+    path.write_text(json.dumps({"start": start}), encoding="utf-8")
+    return start

@@ -1,0 +1,572 @@
+"""A market run as a service: the trading cycle on a clock, orders in, the chain as the record.
+
+:class:`LiveMarket` drives :class:`~peergrid.platform.cycle.TradingCycle` from a clock
+(:mod:`.clock`): in the quotation window of cycle k−1 it takes orders for delivery slot k; when
+the matching phase begins it clears them (the trades the ledger would refuse are voided, as in a
+simulation); in the metering window after slot k's delivery (from the start of cycle k+1 to its
+settlement phase) it takes the meters' readings; in the settlement phase of cycle k+1 it settles
+slot k on the sealed-bid batch market (commit, reveal, verified clearing, readings with
+penalties: :class:`~peergrid.platform.settlement.BatchSettlement`) and writes the read model from
+the chain's events (:mod:`.events`).
+
+Timing rules (times in market minutes; L the slot length, q, m, f the ends of quotation,
+matching and feedback from Table 4.2 scaled to L):
+
+==================  =============================================  ==========================
+what                accepted from .. to (exclusive)                 otherwise
+==================  =============================================  ==========================
+order for slot k    any time .. (k−1)·L + q, and k ≤ now's cycle    refused: "outside the
+                    + 1 + ``horizon_slots``                        quotation window"
+withdraw            as an order of its slot                         refused, same reason
+reading of slot k   (k+1)·L .. (k+1)·L + f                          refused: "outside the
+                                                                    metering window"
+==================  =============================================  ==========================
+
+The cycle's own rule rolls a late order to the next cycle; the service refuses it instead,
+because the slot is part of what the agent signed (a rolled order would trade on a signature
+for another slot). A meter that does not report is settled as contracted (the batch market's
+reading default), so a silent meter costs its household no penalty; the reading that arrives
+late is refused, not applied.
+
+Restart: the chain (a :class:`~peergrid.ledger.chain.persisted.PersistedEmbeddedChain` or a
+node) and the database are all a restarted service needs. The read model is rebuilt from the
+chain; the books of the slots not yet settled are refilled from the accepted orders in arrival
+order (a replaced or withdrawn order is skipped), and matched again: the mechanism is a pure
+function of its book, so the clearing is the one the service had. A slot the chain has settled
+is never sent again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, func, insert, select, update
+
+import peergrid.platform.service.readmodel as db
+from peergrid.core.errors import LedgerError, OrderError, PeergridError
+from peergrid.core.orders import Order, Side
+from peergrid.grid.distance import DistanceMatrix
+from peergrid.ledger import BatchMarketLedger, DistanceRow, Receipt, millimetres
+from peergrid.ledger.chain.base import Chain
+from peergrid.ledger.markets.batch_rules import Phase as ChainPhase
+from peergrid.platform.cycle import CycleTimes, Feedback, TradingCycle
+from peergrid.platform.service.clock import Clock
+from peergrid.platform.service.events import (
+    agents_by_address,
+    rebuild,
+    record_balances,
+    record_slot,
+    slots_by_event,
+)
+from peergrid.platform.settlement import BatchSettlement, MarketSetup
+
+logger = logging.getLogger(__name__)
+
+
+class WindowError(PeergridError):
+    """A request outside the window of the cycle that takes it."""
+
+
+class ConflictError(PeergridError):
+    """A request that repeats or contradicts what the service has already recorded."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """A household: its agent id, bus label, signing address and its meter's address."""
+
+    agent: str
+    bus: str
+    signer: str
+    meter: str
+
+
+@dataclass(frozen=True)
+class MarketConfig:
+    """Everything a live market needs, in plain values (the api layer reads the scenario)."""
+
+    members: tuple[Member, ...]
+    dso: str  # the DSO's signing address
+    mechanism: str = "dpda"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    distances: DistanceMatrix | None = None  # between the members' buses, metres
+    needs_distances: bool = False
+    times: CycleTimes = field(default_factory=CycleTimes)
+    deposit_per_member: float = 200.0
+    penalty_per_kwh: float = 0.0
+    network_fee_per_kwh: float = 0.0
+    distance_charge_per_m: float = 0.0
+    horizon_slots: int = 96  # how far ahead an order may be for
+
+
+@dataclass(frozen=True)
+class Accepted:
+    order_id: str
+    slot: int
+    replaced: str | None
+
+
+class LiveMarket:
+    """The trading cycle of one community on a clock, a chain and a database (module doc)."""
+
+    def __init__(
+        self,
+        config: MarketConfig,
+        chain: Chain,
+        engine: Engine,
+        settlement: BatchSettlement,
+        clock: Clock,
+    ) -> None:
+        self.config = config
+        self.chain = chain
+        self.engine = engine
+        self.settlement = settlement
+        self.clock = clock
+        self.times = config.times
+        self.cycle = self._new_cycle()
+        self.by_agent = {m.agent: m for m in config.members}
+        self.by_signer = {m.signer.lower(): m for m in config.members}
+        self.by_meter = {m.meter.lower(): m for m in config.members}
+        self.buses = {m.bus for m in config.members}
+        self.distances = config.distances  # the DSO may change them (set_distance)
+        self.lock = threading.RLock()
+        self._books: set[int] = set()  # slots with orders, not settled yet
+        self._matched: set[int] = set()
+        self.healthy = True
+        self.last_error: str | None = None
+
+    # --- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        config: MarketConfig,
+        chain: Chain,
+        engine: Engine,
+        state_path: Path,
+        clock: Clock,
+    ) -> LiveMarket:
+        """Deploy the market on ``chain`` (first start, the addresses written to
+        ``state_path``) or attach to it (a restart), then recover the books."""
+        if state_path.exists():
+            settlement = _attach(chain, json.loads(state_path.read_text(encoding="utf-8")))
+        else:
+            settlement = _deploy(chain, config)
+            _write_state(state_path, settlement)
+        market = cls(config, chain, engine, settlement, clock)
+        market.recover()
+        market.advance()  # what fell due while the service was down
+        return market
+
+    def _new_cycle(self) -> TradingCycle:
+        c = self.config
+        return TradingCycle(
+            c.mechanism,
+            params=c.params,
+            distances=c.distances if c.needs_distances else None,
+            times=c.times,
+            penalty_per_kwh=c.penalty_per_kwh,
+            network_fee_per_kwh=c.network_fee_per_kwh,
+        )
+
+    def recover(self) -> None:
+        """Rebuild the read model from the chain and refill the books not settled yet."""
+        with self.lock:
+            rebuild(self.engine, self.ledger, self.settlement.address_of)
+            cleared = self._cleared_on_chain()
+            last_cleared = max(cleared, default=-1)
+            now = self.clock.minute()
+            with self.engine.connect() as connection:
+                rows = connection.execute(
+                    select(db.orders).where(db.orders.c.withdrawn == 0).order_by(db.orders.c.seq)
+                ).all()
+            for row in rows:
+                slot = int(row.slot)
+                due = self._settles_at(slot) > now
+                if slot in cleared or (slot < last_cleared and not due):
+                    continue
+                self.cycle.submit(_order(row), float(row.minute))
+                self._books.add(slot)
+
+    def _cleared_on_chain(self) -> set[int]:
+        with self.engine.connect() as connection:
+            return {int(s) for s in connection.execute(select(db.slots.c.slot)).scalars()}
+
+    @property
+    def ledger(self) -> BatchMarketLedger:
+        return self.settlement.ledger
+
+    # --- the windows ------------------------------------------------------------------------
+
+    def quotation_closes(self, slot: int) -> float:
+        return (slot - 1) * self.times.slot_minutes + self.times.quotation_end
+
+    def _settles_at(self, slot: int) -> float:
+        return (slot + 1) * self.times.slot_minutes + self.times.feedback_end
+
+    def _check_quotation(self, slot: int, now: float, what: str) -> None:
+        latest = self.times.cycle_of(now) + 1 + self.config.horizon_slots
+        if now >= self.quotation_closes(slot):
+            raise WindowError(
+                f"{what}: outside the quotation window: slot {slot} took orders until market "
+                f"minute {self.quotation_closes(slot):g}, it is minute {now:.2f}"
+            )
+        if slot > latest:
+            raise WindowError(
+                f"{what}: outside the quotation window: slot {slot} is more than "
+                f"{self.config.horizon_slots} slots ahead (latest {latest})"
+            )
+
+    # --- intake -------------------------------------------------------------------------------
+
+    def check_nonce(self, signer: str, nonce: int) -> None:
+        """Refuse a nonce not above the signer's last one."""
+        with self.engine.connect() as connection:
+            last = connection.execute(
+                select(db.nonces.c.last_nonce).where(db.nonces.c.signer == signer.lower())
+            ).scalar()
+        if last is not None and nonce <= last:
+            raise ConflictError(f"nonce {nonce} is used: the next must be above {last}")
+
+    def submit(
+        self,
+        member: Member,
+        *,
+        slot: int,
+        side: str,
+        quantity_wh: int,
+        price_micro_per_kwh: int,
+        bus: str,
+        nonce: int,
+        signature: str,
+    ) -> Accepted:
+        """Take a signed order (its signature checked by the caller)."""
+        order_id = f"{slot}-{member.agent}-{nonce}"
+        if bus not in self.buses:
+            raise OrderError(f"unknown bus {bus!r}", order_id=order_id, field="bus")
+        if bus != member.bus:
+            raise OrderError(
+                f"is {bus!r}, but agent {member.agent!r} is on bus {member.bus!r}",
+                order_id=order_id,
+                field="bus",
+            )
+        if quantity_wh <= 0:
+            raise OrderError("must be at least 1 Wh", order_id=order_id, field="quantity_wh")
+        with self.lock:
+            now = self.clock.minute()
+            self._check_quotation(slot, now, f"order {order_id!r}")
+            self.check_nonce(member.signer, nonce)
+            order = Order(
+                id=order_id,
+                agent=member.agent,
+                side=Side(side),
+                quantity_kwh=quantity_wh / 1000,
+                price=price_micro_per_kwh / 1_000_000,
+                slot=slot,
+                bus=bus,
+            )
+            older = self.cycle.orders(slot)
+            replaced = next((o.id for o in older if o.agent == member.agent), None)
+            with self.engine.begin() as connection:
+                connection.execute(
+                    insert(db.orders),
+                    {
+                        "id": order_id,
+                        "slot": slot,
+                        "agent": member.agent,
+                        "side": side,
+                        "quantity_wh": quantity_wh,
+                        "price_micro_per_kwh": price_micro_per_kwh,
+                        "bus": bus,
+                        "nonce": nonce,
+                        "signature": signature,
+                        "minute": repr(now),
+                        "withdrawn": 0,
+                    },
+                )
+                if replaced is not None:
+                    connection.execute(
+                        update(db.orders).where(db.orders.c.id == replaced).values(withdrawn=2)
+                    )
+                _set_nonce(connection, member.signer, nonce)
+            self.cycle.submit(order, now)
+            self._books.add(slot)
+            return Accepted(order_id, slot, replaced)
+
+    def withdraw(self, member: Member, order_id: str, nonce: int) -> None:
+        """Withdraw the member's own order inside its slot's quotation window."""
+        with self.lock:
+            with self.engine.connect() as connection:
+                row = connection.execute(
+                    select(db.orders).where(db.orders.c.id == order_id)
+                ).first()
+            if row is None or row.agent != member.agent:
+                raise LookupError(f"order {order_id!r}: no such order of agent {member.agent!r}")
+            if row.withdrawn:
+                raise ConflictError(f"order {order_id!r} is withdrawn or replaced already")
+            now = self.clock.minute()
+            self._check_quotation(int(row.slot), now, f"withdrawal of {order_id!r}")
+            self.check_nonce(member.signer, nonce)
+            with self.engine.begin() as connection:
+                connection.execute(
+                    update(db.orders).where(db.orders.c.id == order_id).values(withdrawn=1)
+                )
+                _set_nonce(connection, member.signer, nonce)
+            self.cycle.withdraw(order_id)
+
+    def post_reading(self, member: Member, slot: int, net_wh: int, signature: str) -> None:
+        """A meter's reading of its household's net energy in delivered ``slot``."""
+        with self.lock:
+            now = self.clock.minute()
+            opens = (slot + 1) * self.times.slot_minutes
+            if not opens <= now < self._settles_at(slot):
+                raise WindowError(
+                    f"reading of slot {slot}: outside the metering window, market minutes "
+                    f"{opens:g} to {self._settles_at(slot):g} (it is minute {now:.2f})"
+                )
+            with self.engine.begin() as connection:
+                seen = connection.execute(
+                    select(func.count())
+                    .select_from(db.meter_posts)
+                    .where(db.meter_posts.c.slot == slot, db.meter_posts.c.agent == member.agent)
+                ).scalar()
+                if seen:
+                    raise ConflictError(f"slot {slot} already has a reading of {member.agent!r}")
+                connection.execute(
+                    insert(db.meter_posts),
+                    {"slot": slot, "agent": member.agent, "net_wh": net_wh, "signature": signature},
+                )
+
+    # --- the clock --------------------------------------------------------------------------
+
+    def advance(self) -> list[int]:
+        """Do what the clock says is due: match the books whose quotation closed, settle the
+        slots whose settlement phase began. Returns the slots settled."""
+        settled = []
+        with self.lock:
+            now = self.clock.minute()
+            for slot in sorted(self._books - self._matched):
+                if now >= self.quotation_closes(slot):
+                    self._match(slot)
+            for slot in sorted(self._matched):
+                if now >= self._settles_at(slot):
+                    self._settle(slot)
+                    settled.append(slot)
+        return settled
+
+    def run_forever(self, stop: threading.Event, period_s: float) -> None:
+        """Advance every ``period_s`` until ``stop`` is set; a chain that fails marks the
+        service unhealthy and is tried again at the next tick (nothing is lost: a slot is
+        settled once the chain takes it)."""
+        while not stop.is_set():
+            try:
+                self.advance()
+                self.chain.timestamp()  # a node that went away is seen here
+                self.healthy, self.last_error = True, None
+            except LedgerError as exc:
+                self.healthy, self.last_error = False, str(exc)
+                logger.warning("the chain failed, trying again: %s", exc)
+            stop.wait(period_s)
+
+    def _match(self, slot: int) -> None:
+        clearing = self.cycle.match(slot)
+        orders = list(self.cycle.orders(slot))
+        refused = self.settlement.refused(orders, clearing.trades)
+        if refused:
+            self.cycle.void(slot, refused)
+        self._matched.add(slot)
+
+    def _settle(self, slot: int) -> None:
+        clearing = self.cycle.match(slot)
+        orders = list(self.cycle.orders(slot))
+        trades = list(clearing.trades)
+        metered = self._metered(slot, orders, trades)
+        self.cycle.settle(
+            slot, {o.id: metered.get(o.agent, _contracted(o, trades)) for o in orders}
+        )
+        receipts: Sequence[Receipt] = ()
+        if trades and self.ledger.slot_info(slot).phase is not ChainPhase.SETTLED:
+            receipts = self.settlement.settle(slot, orders, trades, metered)
+        events = [e for r in receipts for e in r.events if e.address == self.ledger.market.address]
+        with self.engine.begin() as connection:
+            if events:
+                for events_of_slot in slots_by_event(events).values():
+                    record_slot(
+                        connection,
+                        self.ledger,
+                        slot,
+                        events_of_slot,
+                        agents_by_address(self.settlement.address_of),
+                    )
+            record_balances(connection, self.ledger, self.settlement.address_of)
+        self.cycle.forget(slot)
+        self._matched.discard(slot)
+        self._books.discard(slot)
+
+    def _metered(
+        self, slot: int, orders: Sequence[Order], trades: Sequence[Any]
+    ) -> dict[str, float]:
+        """Each reporting household's metered energy against its contract (kWh, by agent):
+        what it delivered (a seller) or took (a buyer), at most its contract, as the simulation
+        meters (:func:`peergrid.sim.accounting.delivered_kwh`)."""
+        with self.engine.connect() as connection:
+            posts = {
+                row.agent: row.net_wh / 1000
+                for row in connection.execute(
+                    select(db.meter_posts).where(db.meter_posts.c.slot == slot)
+                )
+            }
+        metered = {}
+        for order in orders:
+            if order.agent not in posts:
+                continue
+            net = posts[order.agent]
+            available = max(0.0, net) if order.side is Side.SELL else max(0.0, -net)
+            metered[order.agent] = min(_contracted(order, trades), available)
+        return metered
+
+    # --- reading --------------------------------------------------------------------------
+
+    def feedback(self, agent: str) -> list[Feedback]:
+        """The agent's quotes and messages of the matched slots not settled yet."""
+        with self.lock:
+            return [
+                f
+                for slot in sorted(self._matched)
+                for f in self.cycle.feedback(slot)
+                if f.agent == agent
+            ]
+
+    def matched_views(self) -> list[Any]:
+        """The DSO's view of each matched slot not settled yet (no bids)."""
+        with self.lock:
+            return [self.cycle.dso_view(slot) for slot in sorted(self._matched)]
+
+    def open_orders(self, agent: str) -> list[Order]:
+        with self.lock:
+            return [
+                o
+                for slot in sorted(self._books)
+                for o in self.cycle.orders(slot)
+                if o.agent == agent
+            ]
+
+    def set_distance(self, a: str, b: str, metres: float) -> None:
+        """The DSO changes the path length between buses ``a`` and ``b``: the matching of the
+        next books and the contract's feeder map both use the new length."""
+        distances = self.distances
+        if distances is None:
+            raise PeergridError("this market has no distance table to update")
+        for bus in (a, b):
+            if bus not in self.buses:
+                raise PeergridError(f"unknown bus {bus!r}")
+        if not (np.isfinite(metres) and 0 <= metres <= 1_000_000):
+            raise PeergridError(f"metres must be from 0 to 1 000 000, got {metres!r}")
+        with self.lock:
+            values = np.array(distances.values, dtype=float)
+            i, j = distances.index(int(a)), distances.index(int(b))
+            values[i, j] = values[j, i] = metres
+            values.setflags(write=False)
+            updated = DistanceMatrix(distances.buses, values, distances.metric, distances.unit)
+            if self.config.distance_charge_per_m:
+                self.ledger.set_distances(
+                    [DistanceRow(int(a) + 1, int(b) + 1, millimetres(metres))]
+                )
+            self.distances = updated
+            self.cycle.distances = updated if self.config.needs_distances else None
+
+
+def _contracted(order: Order, trades: Sequence[Any]) -> float:
+    return sum(t.quantity_kwh for t in trades if order.id in (t.buy_order, t.sell_order))
+
+
+def _order(row: Any) -> Order:
+    return Order(
+        id=row.id,
+        agent=row.agent,
+        side=Side(row.side),
+        quantity_kwh=row.quantity_wh / 1000,
+        price=row.price_micro_per_kwh / 1_000_000,
+        slot=int(row.slot),
+        bus=row.bus,
+    )
+
+
+def _set_nonce(connection: Any, signer: str, nonce: int) -> None:
+    key = signer.lower()
+    done = connection.execute(
+        update(db.nonces).where(db.nonces.c.signer == key).values(last_nonce=nonce)
+    )
+    if done.rowcount == 0:
+        connection.execute(insert(db.nonces), {"signer": key, "last_nonce": nonce})
+
+
+def _deploy(chain: Chain, config: MarketConfig) -> BatchSettlement:
+    distances = config.distances
+    setup = MarketSetup(
+        agents=[m.agent for m in config.members],
+        deposit_per_member=config.deposit_per_member,
+        fee_per_kwh=config.network_fee_per_kwh,
+        penalty_per_kwh=config.penalty_per_kwh,
+        distance_charge_per_m=config.distance_charge_per_m,
+        buses=[int(m.bus) for m in config.members] if distances is not None else None,
+        distances=distances,
+    )
+    return BatchSettlement.open(chain, setup)
+
+
+def _write_state(path: Path, settlement: BatchSettlement) -> None:
+    ledger = settlement.ledger
+    state = {
+        "format": 1,
+        "token": ledger.token.address,
+        "market": ledger.market.address,
+        "operator": ledger.operator,
+        "dso": ledger.dso,
+        "issuer": ledger.escrow.issuer,
+        "meter": settlement.meter,
+        "address_of": settlement.address_of,
+        "deposits_micro": settlement.deposits_micro,
+        "fee_micro_per_kwh": settlement.fee_micro_per_kwh,
+        "written_at": time.time(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _attach(chain: Chain, state: Mapping[str, Any]) -> BatchSettlement:
+    ledger = BatchMarketLedger.at(
+        chain,
+        token=state["token"],
+        market=state["market"],
+        operator=state["operator"],
+        dso=state["dso"],
+        issuer=state["issuer"],
+    )
+    return BatchSettlement(
+        ledger,
+        dict(state["address_of"]),
+        state["meter"],
+        int(state["deposits_micro"]),
+        fee_micro_per_kwh=int(state["fee_micro_per_kwh"]),
+    )
+
+
+__all__ = [
+    "Accepted",
+    "ConflictError",
+    "LiveMarket",
+    "MarketConfig",
+    "Member",
+    "WindowError",
+]
