@@ -284,8 +284,8 @@ def reproduce_bder_command(
     Substitute data: simbench household and PV profiles of 21-27 June and 21-27 December
     (2016) on the simbench semiurb4 LV feeder, a stylised retail price day, feed-in at half.
     Every day is one day-ahead run of 24 hours; every distributed run is checked against the
-    centralised optimum. The default (20 households, 7 days) needs about 14 minutes of CPU
-    (45 minutes on a busy shared machine); --households and --days make it smaller.
+    centralised optimum. The default (20 households, 7 days) needs about 8 minutes of CPU
+    (16 minutes on a busy shared machine); --households and --days make it smaller.
     """
     from peergrid.sim.reproduce.bder import BderSettings, reproduce_bder
 

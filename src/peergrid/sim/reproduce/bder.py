@@ -57,7 +57,7 @@ HEADLINE_KEYS = (
 
 @dataclass(frozen=True)
 class BderSettings:
-    """The run's size; the default takes about 14 minutes of CPU here (docs/systems/s3.md)."""
+    """The run's size; the default takes about 8 minutes of CPU here (docs/systems/s3.md)."""
 
     households: int = 20
     days: int = 7
