@@ -1505,6 +1505,35 @@ REPRODUCE_DVPP_ROWS = [
     ),
 ]
 
+# --- peergrid reproduce bder --------------------------------------------------------------------
+
+
+def reproduce_bder(*more: str, id: str, error: str) -> Bad:
+    return Bad(id, ("reproduce", "bder", "-o", "out", *more), error, {})
+
+
+REPRODUCE_BDER_ROWS = [
+    reproduce_bder("--days", "0", id="reproduce bder: no days", error="--days: expected 1..7"),
+    reproduce_bder(
+        "--days", "8", id="reproduce bder: past the week", error="--days: expected 1..7"
+    ),
+    reproduce_bder(
+        "--households",
+        "1",
+        id="reproduce bder: one household",
+        error="--households: expected 2..39",
+    ),
+    reproduce_bder(
+        "--households",
+        "40",
+        id="reproduce bder: more households than customer buses",
+        error="--households: expected 2..39",
+    ),
+    reproduce_bder(
+        "--max-iterations", "0", id="reproduce bder: no iterations", error="--max-iterations"
+    ),
+]
+
 ROWS: list[Bad] = [
     *SCENARIO_ROWS,
     *OUTPUT_ROWS,
@@ -1513,6 +1542,7 @@ ROWS: list[Bad] = [
     *EV_QUOTA_ROWS,
     *DVPP_ROWS,
     *REPRODUCE_DVPP_ROWS,
+    *REPRODUCE_BDER_ROWS,
     *CLEAR_ROWS,
     *GRID_ROWS,
     *CHAIN_ROWS,
