@@ -153,6 +153,22 @@ def test_refusals_of_every_bidder_expire_the_lot_and_it_may_be_reoffered_cheaper
     assert ledger.free_energy(seller) == 5_000
 
 
+def test_an_unbid_lot_is_reoffered_or_withdrawn_past_its_deadline_in_one_call(
+    island: Island,
+) -> None:
+    ledger, seller = island.ledger, island.seller
+    lot = ledger.offer(seller, 1_000, 100_000, 60)
+    with pytest.raises(LedgerError, match="lot not expired"):
+        ledger.reoffer(seller, lot, 90_000, 60)
+    island.chain.advance_time(60)
+    receipt = ledger.reoffer(seller, lot, 90_000, 60)
+    assert [e.name for e in receipt.events] == ["LotExpired", "LotOffered"]
+    ledger.bid(island.buyers[0], lot, 90_000)
+    island.chain.advance_time(60)
+    with pytest.raises(LedgerError, match="lot not expired"):
+        ledger.withdraw_lot(seller, lot)  # it has a bid: it must be closed
+
+
 def test_log_anomalies_raise_events(island: Island) -> None:
     """AC10-7: atypical production, a consumption peak, a battery below its maintenance
     threshold (once), an imbalance of the island."""

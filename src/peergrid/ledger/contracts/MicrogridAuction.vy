@@ -365,15 +365,18 @@ def log_step(step: uint256, logs: DynArray[uint256, MAX_ENTITIES]):
                 entity=self.entity_at[index], step=step, stored_wh=stored, locked_wh=locked
             )
         threshold: uint256 = (word >> THRESHOLD_SHIFT) & M48
+        flags: uint256 = 0
         if capacity < threshold and word & MAINTENANCE_BIT == 0:
-            word = word | MAINTENANCE_BIT
+            flags = MAINTENANCE_BIT
             log MaintenanceNeeded(
                 entity=self.entity_at[index],
                 step=step,
                 max_capacity_wh=capacity,
                 threshold_wh=threshold,
             )
-        new_word: uint256 = (word & ~(M48 | (M48 << CONSUMED_SHIFT))) | stored | (consumed << CONSUMED_SHIFT)
+        new_word: uint256 = (
+            (word & ~(M48 | (M48 << CONSUMED_SHIFT))) | stored | (consumed << CONSUMED_SHIFT) | flags
+        )
         if new_word != word:
             self._state[index] = new_word
         total_produced += produced
@@ -599,11 +602,12 @@ def refuse(lot_id: uint256):
 def reoffer(lot_id: uint256, price: uint256, duration_s: uint256):
     """
     @notice Offer an expired lot again, cheaper (its seller), with a new
-            deadline; its energy stays locked.
+            deadline; its energy stays locked. An open lot past its deadline
+            with no bid is closed on the way (one transaction, not two).
     """
     lot: Lot = self._lots[lot_id]
     assert msg.sender == lot.seller, "caller is not the seller"
-    assert lot.status == LOT_EXPIRED, "lot not expired"
+    self._expire_unbid(lot_id, lot)
     assert price > 0 and price < lot.price, "price not lower"
     assert duration_s > 0, "duration is zero"
     assert self._state[self.index_of[msg.sender]] & SUSPENDED_BIT == 0, "entity suspended"
@@ -626,10 +630,14 @@ def reoffer(lot_id: uint256, price: uint256, duration_s: uint256):
 
 @external
 def withdraw_lot(lot_id: uint256):
-    """@notice Take an expired lot off the market (its seller): its energy is free again."""
+    """
+    @notice Take an expired lot off the market (its seller): its energy is
+            free again. An open lot past its deadline with no bid is closed
+            on the way.
+    """
     lot: Lot = self._lots[lot_id]
     assert msg.sender == lot.seller, "caller is not the seller"
-    assert lot.status == LOT_EXPIRED, "lot not expired"
+    self._expire_unbid(lot_id, lot)
     self._unlock(lot.seller, lot.quantity_wh)
     self._lots[lot_id].status = LOT_WITHDRAWN
 
@@ -692,6 +700,14 @@ def entity(who: address) -> EntityView:
         suspended=word & SUSPENDED_BIT != 0,
         balance=self.balance_of[who],
     )
+
+
+@internal
+def _expire_unbid(lot_id: uint256, lot: Lot):
+    if lot.status == LOT_OPEN and lot.bid_count == 0 and block.timestamp >= lot.deadline:
+        log LotExpired(lot=lot_id, seller=lot.seller)
+        return
+    assert lot.status == LOT_EXPIRED, "lot not expired"
 
 
 @internal
