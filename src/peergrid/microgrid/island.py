@@ -84,6 +84,7 @@ class Island:
         self.production_kw = production_kw
         self.load_kw = load_kw
         self.buffer_kwh = parameters.operator_initial_kwh
+        self.minute = 0
         self.totals = MinuteTotals(parameters.minutes)
         self.produced_kwh = np.zeros(len(entities))
         self.consumed_kwh = np.zeros(len(entities))
@@ -102,6 +103,7 @@ class Island:
 
     def step(self, minute: int) -> None:
         """One minute of the island."""
+        self.minute = minute
         hour = 1.0 / 60.0
         produced = self.available_kw(minute) * hour
         consumed = self.load_kw[:, minute] * hour
@@ -150,7 +152,7 @@ class Island:
         t.consumption[minute] = consumed.sum()
         t.stored[minute] = sum(e.stored_kwh for e in self.entities)
         t.unserved[minute] = unserved
-        t.curtailed[minute] = curtailed
+        t.curtailed[minute] += curtailed
 
     def deliver(self, seller: EntityState, buyer: EntityState, quantity_kwh: float) -> float:
         """A sold lot leaves the seller's battery for the common buffer and becomes the buyer's
@@ -159,6 +161,7 @@ class Island:
         seller.stored_kwh -= flow
         taken = min(flow, self.buffer_room_kwh)
         self.buffer_kwh += taken
+        self.totals.curtailed[self.minute] += flow - taken  # a full buffer spills it
         buyer.credit_kwh += flow
         return flow
 
