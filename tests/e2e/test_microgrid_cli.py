@@ -57,9 +57,18 @@ def test_a_short_island_runs(tmp_path: Path) -> None:
         ),
         (ISLAND.replace("load_kw = 2", "load_kw = -2"), "entities.1.load_kw"),
         (ISLAND.replace("battery_kwh = 20", "battery_kwh = -20"), "entities.0.battery_kwh"),
-        (ISLAND.replace('kind = "consumer"', 'kind = "consumer"\ncolour = "red"'), "entities.1.colour"),
-        (ISLAND.replace("minutes = 60", "minutes = 60\nround_minutes = 5"), "microgrid.round_minutes"),
-        (ISLAND.replace("minutes = 60", "minutes = 60\nlot_duration_min = 20"), "microgrid.lot_duration_min"),
+        (
+            ISLAND.replace('kind = "consumer"', 'kind = "consumer"\ncolour = "red"'),
+            "entities.1.colour",
+        ),
+        (
+            ISLAND.replace("minutes = 60", "minutes = 60\nround_minutes = 5"),
+            "microgrid.round_minutes",
+        ),
+        (
+            ISLAND.replace("minutes = 60", "minutes = 60\nlot_duration_min = 20"),
+            "microgrid.lot_duration_min",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2(tmp_path: Path, text: str, field: str) -> None:

@@ -174,7 +174,9 @@ def test_log_anomalies_raise_events(island: Island) -> None:
     threshold (once), an imbalance of the island."""
     ledger, seller = island.ledger, island.seller
     ledger.set_thresholds(300, 50, 100)
-    receipt = ledger.log_step(2, [packed_log(1_001, 10, 5_000, 3_999), packed_log(0, 100, 0, 0), 0, 0])
+    receipt = ledger.log_step(
+        2, [packed_log(1_001, 10, 5_000, 3_999), packed_log(0, 100, 0, 0), 0, 0]
+    )
     (atypical,) = _events(receipt, "AtypicalProduction")
     assert (atypical["entity"], atypical["produced_wh"], atypical["rated_wh"]) == (
         seller,
@@ -243,7 +245,11 @@ def test_roles_of_every_function(island: Island) -> None:
             with pytest.raises(LedgerError, match="caller is not the meter"):
                 chain.transact(caller, market, name, *args)
     lot = ledger.offer(seller, 1_000, 100_000, 60)
-    for name, args in {"offer": (1, 1, 1), "bid": (lot, 200_000), "buy_from_operator": (1,)}.items():
+    for name, args in {
+        "offer": (1, 1, 1),
+        "bid": (lot, 200_000),
+        "buy_from_operator": (1,),
+    }.items():
         with pytest.raises(LedgerError, match="not an entity"):
             chain.transact(outsider, market, name, *args)
     with pytest.raises(LedgerError, match="seller cannot bid on its own lot"):

@@ -6,12 +6,19 @@ the use of tokenised energy; the listener turns anomalies into the operator's ac
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
 from peergrid.ledger import EmbeddedChain
-from peergrid.ledger.markets.microgrid_auction import LotStatus, MicrogridLedger, packed_log, price_units, wh
+from peergrid.ledger.markets.microgrid_auction import (
+    LotStatus,
+    MicrogridLedger,
+    packed_log,
+    price_units,
+    wh,
+)
 from peergrid.microgrid.agents import (
     BatteryAudit,
     BuyerAgent,
@@ -84,8 +91,16 @@ def _setup(seller_kwh: float = 10.0, buyers: int = 2) -> Setup:
     zeros = np.zeros((len(entities), 60))
     island = Island(PARAMETERS, entities, zeros, zeros)
     setup = Setup(
-        chain, ledger, market, listener, audit, SaleAgent(market, listener, audit),
-        entities[0], entities[1:], agents, island,
+        chain,
+        ledger,
+        market,
+        listener,
+        audit,
+        SaleAgent(market, listener, audit),
+        entities[0],
+        entities[1:],
+        agents,
+        island,
     )
     setup.log(1)
     return setup
@@ -156,7 +171,11 @@ def test_outbid_buyer_rebids_and_the_auction_goes_to_the_highest() -> None:
     assert b1.outbid
     bids = s.ledger.bids(1)
     step = price_units(PARAMETERS.bid_increment)
-    assert [b.price for b in bids] == [bids[0].price, bids[0].price + step, bids[0].price + 2 * step]
+    assert [b.price for b in bids] == [
+        bids[0].price,
+        bids[0].price + step,
+        bids[0].price + 2 * step,
+    ]
     s.chain.advance_time(PARAMETERS.lot_duration_min * 60)
     eaa = EnergyAudit(s.ledger, s.listener)
     s.sale.close_due(PARAMETERS.lot_duration_min, s.agents, s.island, eaa)
@@ -180,7 +199,7 @@ def test_an_unbid_lot_is_offered_again_cheaper_then_withdrawn_at_the_floor() -> 
         s.chain.advance_time(PARAMETERS.lot_duration_min * 60)
         s.sale.close_due(minute, s.agents, s.island, eaa)
         prices.append(s.ledger.lot(1).price)
-    assert all(later < earlier for earlier, later in zip(prices[:-2], prices[1:-1], strict=True))
+    assert all(later < earlier for earlier, later in itertools.pairwise(prices[:-1]))
     assert prices[-1] >= price_units(PARAMETERS.operator_price * PARAMETERS.floor_price_ratio)
     assert s.ledger.lot(1).status is LotStatus.WITHDRAWN and s.seller.locked_kwh == 0.0
 

@@ -56,7 +56,9 @@ def test_a_short_run_balances_energy_and_conserves_money() -> None:
     inflow = t.production.sum() + t.imported.sum() + t.unserved.sum()
     outflow = t.consumption.sum() + t.curtailed.sum()
     assert final == pytest.approx(initial + inflow - outflow, abs=1e-6)
-    assert result.lots and all(lot.price <= scenario.microgrid.operator_price for lot in result.lots)
+    assert result.lots and all(
+        lot.price <= scenario.microgrid.operator_price for lot in result.lots
+    )
     again = run_microgrid(scenario)
     assert again.summary() == result.summary()
 

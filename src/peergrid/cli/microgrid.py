@@ -45,5 +45,7 @@ def run_command(
     output_folder(output, overwrite=overwrite)
     result = run_microgrid(settings)
     paths = write_microgrid(result, output)
-    err.print(f"wrote {len(paths)} files to {output}; start with {paths['report']}", highlight=False)
+    err.print(
+        f"wrote {len(paths)} files to {output}; start with {paths['report']}", highlight=False
+    )
     typer.echo(json.dumps(result.summary(), indent=2, allow_nan=False))

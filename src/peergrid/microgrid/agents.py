@@ -297,7 +297,9 @@ class SaleAgent:
             )
             left -= quantity / 1000.0
 
-    def close_due(self, minute: int, buyers: dict[str, BuyerAgent], island: Island, eaa: EnergyAudit) -> None:
+    def close_due(
+        self, minute: int, buyers: dict[str, BuyerAgent], island: Island, eaa: EnergyAudit
+    ) -> None:
         """Close every lot past its deadline: the highest bid wins; a refusal passes the lot on;
         a lot nobody takes is re-offered cheaper, or withdrawn at the floor price."""
         p = self.market.parameters
@@ -348,7 +350,9 @@ class BuyerAgent:
     """BA of one entity: bids on the cheapest lots whose seller's audited battery holds them,
     rebids when outbid, and goes to the operator when what is left costs more than its offer."""
 
-    def __init__(self, entity: EntityState, market: Market, listener: EventListener, audit: BatteryAudit) -> None:
+    def __init__(
+        self, entity: EntityState, market: Market, listener: EventListener, audit: BatteryAudit
+    ) -> None:
         self.entity = entity
         self.market = market
         self.listener = listener
@@ -413,7 +417,9 @@ class BuyerAgent:
         if quantity <= 0:
             return
         try:
-            self.listener.observe(self.market.ledger.buy_from_operator(self.entity.address, quantity))
+            self.listener.observe(
+                self.market.ledger.buy_from_operator(self.entity.address, quantity)
+            )
         except LedgerError:
             return  # no money left: the operator balances and bills what it can
         self.entity.credit_kwh += quantity / 1000.0
@@ -427,7 +433,9 @@ class BuyerAgent:
         quantity = wh(kwh)
         if quantity > 0:
             try:
-                self.listener.observe(self.market.ledger.buy_from_operator(self.entity.address, quantity))
+                self.listener.observe(
+                    self.market.ledger.buy_from_operator(self.entity.address, quantity)
+                )
                 self.market.operator_sales_kwh += quantity / 1000.0
             except LedgerError:
                 pass

@@ -148,7 +148,10 @@ class EntitySpec(_Section):
             )
         if self.kind is Kind.CONSUMER and self.generation_kw > 0:
             raise ValueError("generation_kw: a consumer produces nothing")
-        if self.kind in (Kind.PV, Kind.WIND, Kind.DIESEL, Kind.PROSUMER) and self.generation_kw == 0:
+        if (
+            self.kind in (Kind.PV, Kind.WIND, Kind.DIESEL, Kind.PROSUMER)
+            and self.generation_kw == 0
+        ):
             raise ValueError(f"generation_kw: a {self.kind.value} entity needs a rating above 0")
         return self
 

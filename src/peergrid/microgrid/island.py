@@ -65,7 +65,15 @@ class MinuteTotals:
     curtailed: NDArray[np.float64] = field(init=False)
 
     def __post_init__(self) -> None:
-        for name in ("production", "consumption", "stored", "buffer", "imported", "unserved", "curtailed"):
+        for name in (
+            "production",
+            "consumption",
+            "stored",
+            "buffer",
+            "imported",
+            "unserved",
+            "curtailed",
+        ):
             setattr(self, name, np.zeros(self.minutes))
 
 

@@ -63,7 +63,15 @@ def write_microgrid(result: MicrogridResult, folder: Path) -> dict[str, Path]:
         writer.writerow(["lot", "minute", "seller", "buyer", "quantity_kwh", "price", "flow_kwh"])
         for lot in result.lots:
             writer.writerow(
-                [lot.id, lot.minute, lot.seller, lot.buyer, lot.quantity_kwh, lot.price, round(lot.metered_kwh, 4)]
+                [
+                    lot.id,
+                    lot.minute,
+                    lot.seller,
+                    lot.buyer,
+                    lot.quantity_kwh,
+                    lot.price,
+                    round(lot.metered_kwh, 4),
+                ]
             )
     with paths["events"].open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -94,7 +102,7 @@ def report_markdown(result: MicrogridResult) -> str:
         f"| lots sold | {len(result.lots)} |",
         f"| energy in lots sold (kWh) | {sum(lot.quantity_kwh for lot in result.lots):.2f} |",
         f"| sold by the operator's offer (kWh) | {result.operator_sales_kwh:.2f} |",
-        f"| auction prices (min / mean / max per kWh) | "
+        "| auction prices (min / mean / max per kWh) | "
         + (f"{min(prices):.4f} / {np.mean(prices):.4f} / {max(prices):.4f}" if prices else "—")
         + " |",
         f"| audits failed | {result.summary()['audits_failed']} |",
@@ -132,7 +140,7 @@ def _plot(result: MicrogridResult, path: Path) -> None:
     top.set_title("Balance of the island")
     bottom.plot(hours, t.stored, label="batteries (kWh)")
     bottom.plot(hours, t.buffer, label="operator's storage (kWh)")
-    for minute, price in result.prices:
+    for minute, _ in result.prices:
         bottom.axvline(minute / 60.0, color="0.85", linewidth=0.5)
     bottom.legend(loc="upper left", fontsize=8)
     bottom.set_xlabel("hour")

@@ -31,7 +31,9 @@ def generated_island(entities: int, **parameters: Any) -> MicrogridScenario:
             }
         )
     for i in range(entities - len(rows)):
-        rows.append({"name": f"consumer-{i + 1}", "kind": "consumer", "load_kw": 0.4 + 0.1 * (i % 8)})
+        rows.append(
+            {"name": f"consumer-{i + 1}", "kind": "consumer", "load_kw": 0.4 + 0.1 * (i % 8)}
+        )
     return microgrid_scenario_from_dict({"microgrid": parameters, "entities": rows})
 
 

@@ -40,7 +40,9 @@ def _tile(day_values: NDArray[np.float64], minutes: int) -> NDArray[np.float64]:
     return np.tile(day_values, reps)[:minutes]
 
 
-def production_kw(entity: EntitySpec, index: int, seed: int, day: int, minutes: int) -> NDArray[np.float64]:
+def production_kw(
+    entity: EntitySpec, index: int, seed: int, day: int, minutes: int
+) -> NDArray[np.float64]:
     """The entity's available production (kW) minute by minute; zeros for a consumer or a diesel."""
     if entity.kind is Kind.PV or entity.kind is Kind.PROSUMER:
         shape = np.clip(np.sin(np.pi * (HOURS - 6.0) / 12.0), 0.0, None)
@@ -55,7 +57,9 @@ def production_kw(entity: EntitySpec, index: int, seed: int, day: int, minutes: 
     return np.zeros(minutes)
 
 
-def load_kw(entity: EntitySpec, index: int, seed: int, day: int, minutes: int) -> NDArray[np.float64]:
+def load_kw(
+    entity: EntitySpec, index: int, seed: int, day: int, minutes: int
+) -> NDArray[np.float64]:
     """The entity's consumption (kW) minute by minute."""
     if entity.load_kw == 0:
         return np.zeros(minutes)

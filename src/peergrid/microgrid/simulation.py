@@ -83,7 +83,9 @@ class MicrogridResult:
         }
 
 
-def _profiles(scenario: MicrogridScenario, day: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _profiles(
+    scenario: MicrogridScenario, day: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     p = scenario.microgrid
     minutes = p.minutes if day == 0 else 1440
     production = np.array(
@@ -116,7 +118,9 @@ def run_microgrid(scenario: MicrogridScenario) -> MicrogridResult:
     for index, spec in enumerate(scenario.entities):
         address = chain.new_account(spec.name)
         # rated production of one log interval; a diesel's generator has its rating too
-        ledger.register(address, wh(spec.generation_kw * log_hours), wh(spec.maintenance_threshold_kwh))
+        ledger.register(
+            address, wh(spec.generation_kw * log_hours), wh(spec.maintenance_threshold_kwh)
+        )
         ledger.fund(address, price_units(p.funds))
         entities.append(
             EntityState(spec, index, address, spec.battery_initial_kwh, spec.battery_kwh)
@@ -203,7 +207,7 @@ def run_microgrid(scenario: MicrogridScenario) -> MicrogridResult:
         # LedgerError's fields: keep the original and raise it after the run
         try:
             yield from process
-        except Exception as exc:  # noqa: BLE001 - re-raised below, unchanged
+        except Exception as exc:
             failures.append(exc)
 
     for process in (devices(), auction(), energy_injector()):
@@ -231,4 +235,3 @@ def run_microgrid(scenario: MicrogridScenario) -> MicrogridResult:
         transactions=len(chain.gas_log),
         prices=market.prices,
     )
-

@@ -147,12 +147,21 @@ class MicrogridLedger:
 
     # --- operator ------------------------------------------------------------------------------
 
-    def register(self, entity: str, rated_production_wh: int, maintenance_threshold_wh: int) -> Receipt:
+    def register(
+        self, entity: str, rated_production_wh: int, maintenance_threshold_wh: int
+    ) -> Receipt:
         return self.chain.transact(
-            self.operator, self.market, "register", entity, rated_production_wh, maintenance_threshold_wh
+            self.operator,
+            self.market,
+            "register",
+            entity,
+            rated_production_wh,
+            maintenance_threshold_wh,
         )
 
-    def set_thresholds(self, peak_ratio_percent: int, peak_margin_wh: int, imbalance_wh: int) -> Receipt:
+    def set_thresholds(
+        self, peak_ratio_percent: int, peak_margin_wh: int, imbalance_wh: int
+    ) -> Receipt:
         return self.chain.transact(
             self.operator,
             self.market,
@@ -267,4 +276,15 @@ class MicrogridLedger:
 
     def entity(self, address: str) -> EntityState:
         row = self.chain.call(self.market, "entity", address)
-        return EntityState(address, *(int(v) for v in row[:6]), bool(row[6]), bool(row[7]), int(row[8]))
+        return EntityState(
+            address=address,
+            index=int(row[0]),
+            stored_wh=int(row[1]),
+            locked_wh=int(row[2]),
+            last_consumed_wh=int(row[3]),
+            rated_production_wh=int(row[4]),
+            maintenance_threshold_wh=int(row[5]),
+            maintenance_flagged=bool(row[6]),
+            suspended=bool(row[7]),
+            balance=int(row[8]),
+        )
