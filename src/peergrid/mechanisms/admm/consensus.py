@@ -27,16 +27,14 @@ replay):
    multiplied by ``τ``, if ``s > m·r`` divided by it; the scaled duals are divided (multiplied)
    by ``τ`` so that ``y = ρu`` is unchanged. The prices ``ξ`` are unscaled and stay.
 
-The next local step reads ``ρ(z̃ − u_c)`` and ``φ(d_ij − d_ji)/2 + ξ_ij`` as its parameters.
+The next local step reads ``ρ(z̃ − u_c)`` and ``φ(d_ij − d_ji)/2 + ξ_ij`` as its linear terms.
 """
 
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
 
 from peergrid.assets.fields import FloatArray
@@ -105,19 +103,6 @@ class AdmmState:
     phi: float
 
 
-def solve_local(problem: cp.Problem) -> float:
-    """One local step (every agent's at once); returns the solver's time (s)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-        problem.solve(solver=cp.CLARABEL)
-    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-        raise BderInputError(
-            f"ADMM: a local problem has no solution (status {problem.status!r}); the "
-            "households' devices cannot meet their own constraints"
-        )
-    return float(problem.solver_stats.solve_time or 0.0)
-
-
 @dataclass(frozen=True)
 class AdmmStart:
     """Where the iterates start (the report leaves the initialisation open, digest §3).
@@ -169,14 +154,13 @@ def run_admm(
         aggregator = OffChainAggregator(settings, copies, reverse)
     z, xi = aggregator.open(z, xi)
     state = AdmmState(z, u, d_prev, xi, settings.rho, settings.phi)
-    _set_parameters(built, state)
     history: list[Iterate] = []
     solver_time = 0.0
     converged = False
     for k in range(1, settings.max_iterations + 1):
-        solver_time += solve_local(built.problem)
-        xs = None if copies is None else [np.asarray(c.value, dtype=float) for c in copies.copies]
-        d = None if built.d is None else np.asarray(built.d.value, dtype=float)
+        solver_time += built.solve_local(state.rho, state.phi, *_local_terms(built, state))
+        xs = None if copies is None else built.copy_values()
+        d = None if built.d is None else built.bid_values()
         step = aggregator.iterate(xs, d)
         if copies is not None:
             assert step.z is not None and step.copies is not None
@@ -209,21 +193,24 @@ def run_admm(
         elif step.rho_change < 0:
             state.u = [x * tau for x in state.u]
         state.rho, state.phi = step.rho_next, step.phi_next
-        _set_parameters(built, state)
     return state, history, converged, solver_time
 
 
-def _set_parameters(built: DesignProblem, state: AdmmState) -> None:
+def _local_terms(
+    built: DesignProblem, state: AdmmState
+) -> tuple[list[FloatArray], FloatArray | None]:
+    """The linear terms of the next local step: ``ρ w_c (z̃ − u_c)`` per copy and
+    ``φ (d_ij − d_ji)/2 + ξ_ij`` for the bids."""
+    grid: list[FloatArray] = []
     if built.network is not None:
         assert state.z is not None
-        if built.rho is not None:
-            built.rho.value = state.rho
         copies = built.network.copies
-        for c, (lin, rows, uc) in enumerate(zip(built.grid_lin, copies.rows, state.u, strict=True)):
-            lin.value = state.rho * copies.weight(c) * (state.z[rows] - uc)
+        grid = [
+            state.rho * copies.weight(c) * (state.z[rows] - uc)
+            for c, (rows, uc) in enumerate(zip(copies.rows, state.u, strict=True))
+        ]
+    trade = None
     if built.d is not None:
-        assert built.trade_lin is not None and built.pairs is not None
-        assert state.d is not None and state.xi is not None
-        if built.phi is not None:
-            built.phi.value = state.phi
-        built.trade_lin.value = state.phi * (state.d - state.d[built.pairs.reverse]) / 2 + state.xi
+        assert built.pairs is not None and state.d is not None and state.xi is not None
+        trade = state.phi * (state.d - state.d[built.pairs.reverse]) / 2 + state.xi
+    return grid, trade

@@ -173,8 +173,10 @@ class BatchSettlement:
         sealable = [o for o in sealable if o.id not in unfunded]
         ledger = self.ledger
         sealed = {o.id: sealed_order(o, salt=self._salt(slot, o.id)) for o in sealable}
-        # One pipeline: the commits and reveals go as one block, the clearing and the readings
-        # as others (each read of the contract in between sends what was queued before it).
+        # One pipeline, one flush: this client opens the slot and sends every reveal, so it
+        # knows what the contract stores (the reveals in the order sent) and posts the clearing
+        # and the readings from that without reading the slot back. The contract verifies every
+        # fill and owner; the positions are checked against its hash once all is mined.
         with ledger.chain.pipeline():
             receipts = [ledger.open_slot(slot)]
             receipts += [
@@ -184,49 +186,55 @@ class BatchSettlement:
             receipts += [
                 ledger.reveal(self.address_of[o.agent], slot, sealed[o.id]) for o in sealable
             ]
-            revealed = ledger.revealed(slot)
+            revealed = tuple(sealed[o.id].revealed(self.address_of[o.agent]) for o in sealable)
             candidates = fills_from_trades(trades, revealed, self.address_of)
             fills = [f for f in candidates if fill_within_limits(f, revealed)]
             self.refused_fills += len(candidates) - len(fills)
             self.dropped_trades += len(trades) - len(candidates)
-            clearing = ledger.post_clearing(slot, fills)
-            receipts += clearing
-            self.unpaid_micro += sum(
-                int(e.args["owed_micro"]) - int(e.args["paid_micro"])
-                for r in clearing
-                for e in r.events_named("ChargeShortfall")
+            clearing = ledger.post_clearing_as_revealed(
+                slot, fills, revealed, self.fee_micro_per_kwh
             )
+            receipts += clearing
+            metering: tuple[Receipt, ...] = ()
             if fills:
-                agent_of = {address: agent for agent, address in self.address_of.items()}
-                contracted: dict[str, float] = {}
-                for t in trades:
-                    contracted[t.buyer] = contracted.get(t.buyer, 0.0) + t.quantity_kwh
-                    contracted[t.seller] = contracted.get(t.seller, 0.0) + t.quantity_kwh
-                # The reading is the share of its contract a household delivered (or took),
-                # applied to its position's Wh: a contract delivered in full reads exactly as
-                # filled, nothing delivered reads 0 (rounding the two kWh figures apart would make
-                # up deviations of up to 1 Wh per trade, and penalties on them).
-                readings = {
-                    p.member: (
-                        p.energy_wh
-                        if metered_kwh is None or agent_of[p.member] not in metered_kwh
-                        else round(
-                            p.energy_wh
-                            * metered_kwh[agent_of[p.member]]
-                            / contracted[agent_of[p.member]]
-                        )
-                    )
-                    for p in ledger.positions(slot)
-                }
-                metering = ledger.post_readings(self.meter, slot, readings)
-                receipts += metering
-                self.unpaid_micro += sum(
-                    int(e.args["shortfall_micro"])
-                    for r in metering
-                    for e in r.events_named("MeterSettled")
+                metering = ledger.post_readings_after_clearing(
+                    self.meter, slot, self._readings(slot, trades, metered_kwh)
                 )
+                receipts += metering
+        ledger.check_positions(slot)
+        self.unpaid_micro += sum(
+            int(e.args["owed_micro"]) - int(e.args["paid_micro"])
+            for r in clearing
+            for e in r.events_named("ChargeShortfall")
+        )
+        self.unpaid_micro += sum(
+            int(e.args["shortfall_micro"]) for r in metering for e in r.events_named("MeterSettled")
+        )
         self.settled_slots.append(slot)
         return tuple(receipts)
+
+    def _readings(
+        self, slot: int, trades: Sequence[Trade], metered_kwh: Mapping[str, float] | None
+    ) -> dict[str, int]:
+        """Each position's reading, by member: the share of its contract a household delivered
+        (or took), applied to its position's Wh. A contract delivered in full reads exactly as
+        filled, nothing delivered reads 0 (rounding the two kWh figures apart would make up
+        deviations of up to 1 Wh per trade, and penalties on them)."""
+        agent_of = {address: agent for agent, address in self.address_of.items()}
+        contracted: dict[str, float] = {}
+        for t in trades:
+            contracted[t.buyer] = contracted.get(t.buyer, 0.0) + t.quantity_kwh
+            contracted[t.seller] = contracted.get(t.seller, 0.0) + t.quantity_kwh
+        return {
+            p.member: (
+                p.energy_wh
+                if metered_kwh is None or agent_of[p.member] not in metered_kwh
+                else round(
+                    p.energy_wh * metered_kwh[agent_of[p.member]] / contracted[agent_of[p.member]]
+                )
+            )
+            for p in self.ledger.positions(slot)
+        }
 
     @property
     def gas_log(self) -> GasLog:
