@@ -260,6 +260,17 @@ FACES: dict[str, list[str]] = {
         "feeder_map_rows",
         "open_settlement",
     ],
+    "peergrid.microgrid": [
+        "EntitySpec",
+        "Kind",
+        "MicrogridParameters",
+        "MicrogridResult",
+        "MicrogridScenario",
+        "generated_island",
+        "load_microgrid_scenario",
+        "microgrid_scenario_from_dict",
+        "run_microgrid",
+    ],
     "peergrid.protection": [
         "AttackKind",
         "CaseResult",

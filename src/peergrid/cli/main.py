@@ -22,6 +22,7 @@ from peergrid.cli.console import print_error
 from peergrid.cli.dvpp import dvpp_app
 from peergrid.cli.grid import grid_app
 from peergrid.cli.ledger import bench_app, chain_app, deploy_command
+from peergrid.cli.microgrid import microgrid_app
 from peergrid.cli.protection import protection_app, reproduce_dc_protection_command
 from peergrid.cli.reproduce import reproduce_app
 from peergrid.cli.run import demo, run
@@ -95,6 +96,7 @@ app.add_typer(reproduce_app, name="reproduce")
 app.add_typer(grid_app, name="grid")
 app.add_typer(dvpp_app, name="dvpp")
 app.add_typer(protection_app, name="protection")
+app.add_typer(microgrid_app, name="microgrid")
 app.add_typer(chain_app, name="chain")
 app.command("deploy", cls=Command)(deploy_command)
 app.add_typer(bench_app, name="bench")
