@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -124,7 +124,7 @@ def test_the_event_stream_sends_the_state_then_the_clock(harness: Any) -> None:
     feed = DashboardFeed(harness.market, None)
 
     async def collect() -> list[str]:
-        return [chunk async for chunk in _stream(feed, _Request(6))]
+        return [chunk async for chunk in _stream(feed, cast(Any, _Request(6)))]
 
     chunks = asyncio.run(collect())
     assert chunks[0].startswith("retry:")
