@@ -23,7 +23,6 @@ the contract's exponent) and without over-relaxation (``α = 1``): other setting
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,9 +47,9 @@ from peergrid.ledger.markets.admm_aggregator import (
 )
 from peergrid.mechanisms.admm.aggregator import AggregatorStep
 from peergrid.mechanisms.admm.case import BderCase, BderInputError
-from peergrid.mechanisms.admm.consensus import AdmmSettings, run_admm
-from peergrid.mechanisms.admm.designs import _result, _warm_start
-from peergrid.mechanisms.admm.problem import DesignProblem, build_problem, check_design
+from peergrid.mechanisms.admm.consensus import AdmmSettings
+from peergrid.mechanisms.admm.designs import distributed
+from peergrid.mechanisms.admm.problem import DesignProblem, check_design
 from peergrid.mechanisms.admm.result import BderResult
 
 
@@ -355,32 +354,26 @@ def run_on_chain(
         raise BderInputError("on chain: the baseline has no coupling and no aggregator")
     settings = settings or AdmmSettings()
     check_chain_settings(settings)
-    t0 = time.perf_counter()
-    built = build_problem(
+    deployed: list[ChainAggregator] = []
+
+    def deploy(built: DesignProblem) -> ChainAggregator:
+        deployed.append(
+            ChainAggregator.deploy(
+                chain or EmbeddedChain(), case, built, settings, round_seconds=round_seconds
+            )
+        )
+        return deployed[0]
+
+    result = distributed(
         case,
         design,
-        central=False,
+        settings,
         chi=chi,
         max_partners=max_partners,
-        partition=settings.partition,
+        aggregator=deploy,
+        method="admm-on-chain",
     )
-    aggregator = ChainAggregator.deploy(
-        chain or EmbeddedChain(), case, built, settings, round_seconds=round_seconds
-    )
-    start = _warm_start(case, built) if settings.warm_start else None
-    state, history, converged, solver_time = run_admm(built, settings, start, aggregator)
-    result = _result(
-        case,
-        built,
-        "admm-on-chain",
-        time.perf_counter() - t0,
-        solver_time,
-        len(history),
-        converged,
-        tuple(history),
-        state,
-    )
-    return ChainRun(result, aggregator)
+    return ChainRun(result, deployed[0])
 
 
 __all__ = [

@@ -50,6 +50,7 @@ CONTRACT_NAMES = (
     "Dvpp",
     "AdmmAggregator",
     "ProtectionLog",
+    "DrSettlement",
 )
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 
 import cvxpy as cp
 import numpy as np
 
+from peergrid.mechanisms.admm.aggregator import Aggregator
 from peergrid.mechanisms.admm.case import BderCase, BderInputError
 from peergrid.mechanisms.admm.consensus import AdmmSettings, AdmmStart, AdmmState, run_admm
 from peergrid.mechanisms.admm.devices import value
@@ -65,8 +67,13 @@ def distributed(
     *,
     chi: float | None = None,
     max_partners: int | None = None,
+    aggregator: Callable[[DesignProblem], Aggregator] | None = None,
+    method: str = "admm",
 ) -> BderResult:
-    """The design by ADMM (the baseline needs none and is solved as it is)."""
+    """The design by ADMM (the baseline needs none and is solved as it is).
+
+    ``aggregator`` builds the aggregator of the built local problem (the off-chain one when
+    None; the ledger's on-chain one is built this way), ``method`` labels the result."""
     check_design(design)
     settings = settings or AdmmSettings()
     if design == "baseline":
@@ -80,12 +87,13 @@ def distributed(
         max_partners=max_partners,
         partition=settings.partition,
     )
+    agent = aggregator(built) if aggregator is not None else None
     start = _warm_start(case, built) if settings.warm_start else None
-    state, history, converged, solver_time = run_admm(built, settings, start)
+    state, history, converged, solver_time = run_admm(built, settings, start, agent)
     return _result(
         case,
         built,
-        "admm",
+        method,
         time.perf_counter() - t0,
         solver_time,
         len(history),
