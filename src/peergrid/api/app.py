@@ -23,16 +23,21 @@ from sqlalchemy import Select, func, select
 import peergrid.api.schemas as s
 import peergrid.platform.service.readmodel as db
 from peergrid.api.auth import Domain, SignatureError, check_signer, recover, token_signer
+from peergrid.api.dashboard import dashboard_router
 from peergrid.core.errors import LedgerError, OrderError, PeergridError
+from peergrid.grid.feeders import Feeder
 from peergrid.platform.service.market import ConflictError, LiveMarket, Member, WindowError
 
 MAX_PAGE = 500
 T = TypeVar("T")
 
 
-def create_app(market: LiveMarket, *, tick_s: float | None = None) -> FastAPI:
+def create_app(
+    market: LiveMarket, *, tick_s: float | None = None, feeder: Feeder | None = None
+) -> FastAPI:
     """The service of ``market``; with ``tick_s`` the clock is followed in a background
-    thread for as long as the app runs (without it, the caller calls ``market.advance()``)."""
+    thread for as long as the app runs (without it, the caller calls ``market.advance()``).
+    The dashboard at ``/`` draws ``feeder`` (the market's) when given."""
     domain = Domain(market.chain.chain_id, market.ledger.market.address)
     dso_signer = market.config.dso.lower()
 
@@ -57,6 +62,7 @@ def create_app(market: LiveMarket, *, tick_s: float | None = None) -> FastAPI:
         summary="A P2P energy market's trading cycle on a clock, settled on an EVM ledger.",
         lifespan=lifespan,
     )
+    app.include_router(dashboard_router(market, feeder))
 
     @app.exception_handler(PeergridError)
     async def _domain_error(_: Request, exc: PeergridError) -> JSONResponse:

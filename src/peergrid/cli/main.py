@@ -16,6 +16,7 @@ import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from peergrid import __version__
+from peergrid.cli.agent import agent
 from peergrid.cli.clear import clear_command, mechanisms_command
 from peergrid.cli.common import Command, Group
 from peergrid.cli.console import print_error
@@ -101,6 +102,7 @@ app.add_typer(chain_app, name="chain")
 app.command("deploy", cls=Command)(deploy_command)
 app.add_typer(bench_app, name="bench")
 app.command("serve", cls=Command)(serve)
+app.command("agent", cls=Command)(agent)
 
 
 def _print_version(value: bool) -> None:

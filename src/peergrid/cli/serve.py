@@ -1,14 +1,25 @@
-"""``peergrid serve``: the market as an HTTP service (FastAPI on uvicorn), on a clock."""
+"""``peergrid serve``: the market as an HTTP service (FastAPI on uvicorn), on a clock; with
+``--demo``, the scenario's households' agents and meters trade on it from the same process."""
 
 from __future__ import annotations
 
 import logging
+import signal
+import tempfile
+import threading
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from peergrid.core.errors import PeergridError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from peergrid.api.service import Service
+    from peergrid.sim.scenario import Scenario
 
 logger = logging.getLogger(__name__)
 
@@ -19,9 +30,13 @@ speed, at least 5 ms): a phase boundary is acted on within a second of market ti
 
 def serve(
     scenario_file: Annotated[
-        Path,
-        typer.Option("--scenario", metavar="<path>", help="scenario TOML, as for 'peergrid run'"),
-    ],
+        Path | None,
+        typer.Option(
+            "--scenario",
+            metavar="<path>",
+            help="scenario TOML, as for 'peergrid run' (with --demo: default the demo's)",
+        ),
+    ] = None,
     rpc: Annotated[
         str | None,
         typer.Option("--rpc", metavar="<url>", help="EVM JSON-RPC node (default: embedded chain)"),
@@ -33,9 +48,13 @@ def serve(
         ),
     ] = None,
     clock: Annotated[
-        str,
-        typer.Option("--clock", metavar="<real|fast:N>", help="market time: real, or N× faster"),
-    ] = "real",
+        str | None,
+        typer.Option(
+            "--clock",
+            metavar="<real|fast:N>",
+            help="market time: real, or N× faster (default real; fast:60 with --demo)",
+        ),
+    ] = None,
     port: Annotated[int, typer.Option("--port", "-p", metavar="<port>", help="TCP port")] = 8000,
     host: Annotated[str, typer.Option("--host", metavar="<host>", help="address to listen on")] = (
         "127.0.0.1"
@@ -45,29 +64,79 @@ def serve(
         typer.Option(
             "--run-dir",
             metavar="<folder>",
-            help="keys, chain journal and state (default: <output.directory>/service)",
+            help="keys, chain journal and state (default: <output.directory>/service; with "
+            "--demo: a temporary folder, removed at exit)",
         ),
     ] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            metavar="",
+            help="also run every household's agent and meter in this process: a live market",
+        ),
+    ] = False,
 ) -> None:
-    """Run the market as a service: signed orders, meters and the DSO over HTTP (docs at /docs)."""
+    """Run the market as a service: signed orders, meters and the DSO over HTTP (docs at /docs,
+    the live dashboard at /)."""
     from peergrid.platform.service.clock import clock_speed
-    from peergrid.sim.scenario import load_scenario
+    from peergrid.sim.scenario import Scenario, load_scenario
 
-    speed = clock_speed(clock)
+    speed = clock_speed(clock if clock is not None else ("fast:60" if demo else "real"))
     if not 0 < port < 65536:
         raise PeergridError(f"--port must be from 1 to 65535, got {port}")
-    scenario = load_scenario(scenario_file)
+    if scenario_file is None and not demo:
+        raise PeergridError("give the market's scenario with --scenario <path> (or run --demo)")
+    scenario = load_scenario(scenario_file) if scenario_file is not None else Scenario()
     import uvicorn
 
     from peergrid.api.app import create_app
     from peergrid.api.service import open_service
+    from peergrid.grid.feeders import load_feeder
 
-    folder = run_dir or scenario.output_directory / "service"
-    service = open_service(scenario, run_dir=folder, db_url=db, rpc=rpc, speed=speed)
-    try:
-        app = create_app(service.market, tick_s=max(0.005, TICK_REAL_S / speed))
+    with ExitStack() as stack:
+        if run_dir is not None:
+            folder = run_dir
+        elif demo:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="peergrid-demo-")))
+        else:
+            folder = scenario.output_directory / "service"
+        service = open_service(scenario, run_dir=folder, db_url=db, rpc=rpc, speed=speed)
+        stack.callback(service.close)
+        app = create_app(
+            service.market,
+            tick_s=max(0.005, TICK_REAL_S / speed),
+            feeder=load_feeder(scenario.feeder.name),
+        )
         logger.info("serving %s on http://%s:%d (run dir %s)", scenario.name, host, port, folder)
-        typer.echo(f"peergrid serve: http://{host}:{port}/docs  run dir {folder}", err=True)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
-    finally:
-        service.close()
+        typer.echo(
+            f"peergrid serve: dashboard http://{host}:{port}/  API http://{host}:{port}/docs  "
+            f"run dir {folder}",
+            err=True,
+        )
+        if demo:
+            _run_demo(service, scenario, app, host, port)
+        else:
+            uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _run_demo(service: Service, scenario: Scenario, app: FastAPI, host: str, port: int) -> None:
+    """The service in a thread; the households' agents and meters in this one, over HTTP."""
+    from peergrid.api.client import ServiceClient
+    from peergrid.api.demo import demo_community
+    from peergrid.api.server import serving
+
+    with serving(app, host, port) as url, ServiceClient(url) as client:
+        community = demo_community(service, scenario, client, say=typer.echo)
+        typer.echo(f"{len(community.agents)} households trading; Ctrl-C stops the demo", err=True)
+        stop = threading.Event()
+        # A stop asked by the system (SIGTERM) ends the demo as Ctrl-C does: the server stops
+        # and the temporary run directory is removed.
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            community.run(stop)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        typer.echo("stopped", err=True)
