@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
-from tests.service.conftest import open_harness
+from tests.service.conftest import NewDatabase, open_harness
 from tests.service.test_api import BOOK, METERED, run_slot
 
 import peergrid.platform.service.readmodel as db
@@ -26,7 +26,7 @@ def cleared_events(market: Any, slot: int) -> int:
     return sum(1 for e in events if e.name == "Cleared" and int(e.args["slot"]) == slot)
 
 
-def test_rebuild_from_events_gives_the_same_rows(harness: Any, tmp_path: Path) -> None:
+def test_rebuild_from_events_gives_the_same_rows(harness: Any, database: NewDatabase) -> None:
     run_slot(harness, 1)
     run_slot(harness, 4)
     market = harness.market
@@ -35,7 +35,7 @@ def test_rebuild_from_events_gives_the_same_rows(harness: Any, tmp_path: Path) -
     assert rebuild(market.engine, market.ledger, market.settlement.address_of) == 2
     assert read_model(market.engine) == before
     # a new, empty database (the old one dropped) rebuilt from the chain alone
-    fresh = open_database(f"sqlite:///{tmp_path / 'fresh.db'}")
+    fresh = open_database(database())
     try:
         rebuild(fresh, market.ledger, market.settlement.address_of)
         assert read_model(fresh) == before
@@ -43,8 +43,10 @@ def test_rebuild_from_events_gives_the_same_rows(harness: Any, tmp_path: Path) -
         fresh.dispose()
 
 
-def test_restart_mid_cycle_loses_nothing_and_doubles_nothing(tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
+def test_restart_mid_cycle_loses_nothing_and_doubles_nothing(
+    tmp_path: Path, database: NewDatabase
+) -> None:
+    run_dir, db_url = tmp_path / "run", database()
     reference = open_harness(tmp_path / "reference", ManualClock(0.0))
     try:
         run_slot(reference, 1)
@@ -52,7 +54,7 @@ def test_restart_mid_cycle_loses_nothing_and_doubles_nothing(tmp_path: Path) -> 
     finally:
         reference.service.close()
 
-    first = open_harness(run_dir, ManualClock(0.0))
+    first = open_harness(run_dir, ManualClock(0.0), db_url)
     for k, side, q, p in BOOK:
         assert first.client.post("/orders", json=first.order(k, 1, side, q, p)).status_code == 201
     first.clock.set(4.0)
@@ -60,7 +62,7 @@ def test_restart_mid_cycle_loses_nothing_and_doubles_nothing(tmp_path: Path) -> 
     nonce = first.nonce
     first.service.close()  # releases the files only: every change was on disk already
 
-    second = open_harness(run_dir, ManualClock(4.0))
+    second = open_harness(run_dir, ManualClock(4.0), db_url)
     try:
         second.nonce = nonce
         assert second.market.feedback(second.member(3).agent)  # the book is back, matched
@@ -79,9 +81,11 @@ def test_restart_mid_cycle_loses_nothing_and_doubles_nothing(tmp_path: Path) -> 
         second.service.close()
 
 
-def test_a_slot_settled_on_chain_but_not_written_is_not_sent_again(tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
-    first = open_harness(run_dir, ManualClock(0.0))
+def test_a_slot_settled_on_chain_but_not_written_is_not_sent_again(
+    tmp_path: Path, database: NewDatabase
+) -> None:
+    run_dir, db_url = tmp_path / "run", database()
+    first = open_harness(run_dir, ManualClock(0.0), db_url)
     run_slot(first, 1)
     rows = read_model(first.market.engine)
     with first.market.engine.begin() as c:  # the database lost the slot's write
@@ -89,7 +93,7 @@ def test_a_slot_settled_on_chain_but_not_written_is_not_sent_again(tmp_path: Pat
             c.execute(delete(table))
     first.service.close()
 
-    second = open_harness(run_dir, ManualClock(first.clock.now))
+    second = open_harness(run_dir, ManualClock(first.clock.now), db_url)
     try:
         assert read_model(second.market.engine) == rows
         second.clock.set(60.0)
