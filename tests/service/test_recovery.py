@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, select
 from tests.service.conftest import NewDatabase, open_harness
 from tests.service.test_api import BOOK, METERED, run_slot
@@ -152,3 +153,56 @@ def test_a_fast_clock_run_clears_a_slot(tmp_path: Path) -> None:
             assert sum(t["energy_wh"] for t in trades) == slots[0]["energy_wh"] > 0
     finally:
         h.service.close()
+
+
+class Killed(BaseException):
+    """The process dying: nothing after the cut runs (not an error anything catches)."""
+
+
+@pytest.mark.parametrize("cut_after", [1, 4, 9, 14, 15])
+def test_a_settlement_cut_between_its_transactions_is_resumed(
+    tmp_path: Path, cut_after: int
+) -> None:
+    """Slot 1 takes 16 transactions (opening, 6 commits, the reveals' start, 6 reveals, the
+    clearing, the readings): cut after the opening, in the commits, in the reveals, before the
+    clearing and before the readings, then restart: the slot is settled once, as without the
+    cut."""
+    reference = open_harness(tmp_path / "reference", ManualClock(0.0))
+    try:
+        run_slot(reference, 1)
+        expected = read_model(reference.market.engine)
+    finally:
+        reference.service.close()
+
+    run_dir = tmp_path / "run"
+    first = open_harness(run_dir, ManualClock(0.0))
+    for k, side, q, p in BOOK:
+        assert first.client.post("/orders", json=first.order(k, 1, side, q, p)).status_code == 201
+    first.clock.set(31.0)
+    for k, net in METERED:
+        assert first.client.post("/readings", json=first.reading(k, 1, net)).status_code == 201
+    first.clock.set(43.5)
+    chain = first.market.chain
+    execute, sent = chain._execute, []
+
+    def dying(*args: Any) -> Any:
+        if len(sent) == cut_after:
+            raise Killed
+        sent.append(args)
+        return execute(*args)
+
+    chain._execute = dying
+    with pytest.raises(Killed):
+        first.market.advance()
+    assert len(sent) == cut_after
+    first.service.close()
+
+    second = open_harness(run_dir, ManualClock(43.5))  # settles what fell due on opening
+    try:
+        assert cleared_events(second.market, 1) == 1
+        assert read_model(second.market.engine) == expected
+        second.clock.set(60.0)
+        assert second.market.advance() == []  # nothing sent again
+        assert read_model(second.market.engine) == expected
+    finally:
+        second.service.close()
