@@ -146,7 +146,10 @@ class LiveMarket:
         self.by_meter = {m.meter.lower(): m for m in config.members}
         self.buses = {m.bus for m in config.members}
         self.distances = config.distances  # the DSO may change them (set_distance)
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # the books and the intake
+        # The chain and the settlement, taken before ``lock`` where both are: a slot's
+        # transactions go without ``lock``, so that orders for later slots are taken meanwhile.
+        self.chain_lock = threading.RLock()
         self._books: set[int] = set()  # slots with orders, not settled yet
         self._matched: set[int] = set()
         self.healthy = True
@@ -248,15 +251,6 @@ class LiveMarket:
 
     # --- intake -------------------------------------------------------------------------------
 
-    def check_nonce(self, signer: str, nonce: int) -> None:
-        """Refuse a nonce not above the signer's last one."""
-        with self.engine.connect() as connection:
-            last = connection.execute(
-                select(db.nonces.c.last_nonce).where(db.nonces.c.signer == signer.lower())
-            ).scalar()
-        if last is not None and nonce <= last:
-            raise ConflictError(f"nonce {nonce} is used: the next must be above {last}")
-
     def submit(
         self,
         member: Member,
@@ -284,7 +278,6 @@ class LiveMarket:
         with self.lock:
             now = self.clock.minute()
             self._check_quotation(slot, now, f"order {order_id!r}")
-            self.check_nonce(member.signer, nonce)
             order = Order(
                 id=order_id,
                 agent=member.agent,
@@ -296,7 +289,8 @@ class LiveMarket:
             )
             older = self.cycle.orders(slot)
             replaced = next((o.id for o in older if o.agent == member.agent), None)
-            with self.engine.begin() as connection:
+            with self.engine.begin() as connection:  # one transaction: one commit per order
+                _check_nonce(connection, member.signer, nonce)
                 connection.execute(
                     insert(db.orders),
                     {
@@ -335,8 +329,8 @@ class LiveMarket:
                 raise ConflictError(f"order {order_id!r} is withdrawn or replaced already")
             now = self.clock.minute()
             self._check_quotation(int(row.slot), now, f"withdrawal of {order_id!r}")
-            self.check_nonce(member.signer, nonce)
             with self.engine.begin() as connection:
+                _check_nonce(connection, member.signer, nonce)
                 connection.execute(
                     update(db.orders).where(db.orders.c.id == order_id).values(withdrawn=1)
                 )
@@ -372,15 +366,16 @@ class LiveMarket:
         """Do what the clock says is due: match the books whose quotation closed, settle the
         slots whose settlement phase began. Returns the slots settled."""
         settled = []
-        with self.lock:
-            now = self.clock.minute()
-            for slot in sorted(self._books - self._matched):
-                if now >= self.quotation_closes(slot):
-                    self._match(slot)
-            for slot in sorted(self._matched):
-                if now >= self._settles_at(slot):
-                    self._settle(slot)
-                    settled.append(slot)
+        with self.chain_lock:
+            with self.lock:
+                now = self.clock.minute()
+                for slot in sorted(self._books - self._matched):
+                    if now >= self.quotation_closes(slot):
+                        self._match(slot)
+                due = [s for s in sorted(self._matched) if now >= self._settles_at(s)]
+            for slot in due:  # no order or reading is taken for these any more
+                self._settle(slot)
+                settled.append(slot)
         return settled
 
     def run_forever(self, stop: threading.Event, period_s: float) -> None:
@@ -428,10 +423,12 @@ class LiveMarket:
 
     def _settle(self, slot: int) -> None:
         """Settle ``slot`` on chain (resuming what a stop cut off), then write the read model;
-        the books forget it only once the chain has it, so a failure is tried again."""
-        clearing = self.cycle.match(slot)
-        orders = list(self.cycle.orders(slot))
-        trades = list(clearing.trades)
+        the books forget it only once the chain has it, so a failure is tried again. Called
+        with ``chain_lock`` held, not ``lock``: the book of a slot due to settle is closed."""
+        with self.lock:
+            clearing = self.cycle.match(slot)
+            orders = list(self.cycle.orders(slot))
+            trades = list(clearing.trades)
         metered = self._metered(slot, orders, trades)
         receipts: Sequence[Receipt] = ()
         before = self.ledger.slot_info(slot).phase if trades else ChainPhase.NONE
@@ -445,9 +442,10 @@ class LiveMarket:
             # the transactions sent before the stop logged part of the slot's events, and a
             # rebuild may have written the slot's rows from them already
             events = slots_by_event(contract_events(self.chain, self.ledger.market)).get(slot, [])
-        self.cycle.settle(
-            slot, {o.id: metered.get(o.agent, _contracted(o, trades)) for o in orders}
-        )
+        with self.lock:
+            self.cycle.settle(
+                slot, {o.id: metered.get(o.agent, _contracted(o, trades)) for o in orders}
+            )
         with self.engine.begin() as connection:
             if resumed:
                 for table in (db.slots, db.trades, db.readings):
@@ -462,9 +460,10 @@ class LiveMarket:
                         agents_by_address(self.settlement.address_of),
                     )
             record_balances(connection, self.ledger, self.settlement.address_of)
-        self.cycle.forget(slot)
-        self._matched.discard(slot)
-        self._books.discard(slot)
+        with self.lock:
+            self.cycle.forget(slot)
+            self._matched.discard(slot)
+            self._books.discard(slot)
 
     def _metered(
         self, slot: int, orders: Sequence[Order], trades: Sequence[Any]
@@ -525,7 +524,7 @@ class LiveMarket:
                 raise PeergridError(f"unknown bus {bus!r}")
         if not (np.isfinite(metres) and 0 <= metres <= 1_000_000):
             raise PeergridError(f"metres must be from 0 to 1 000 000, got {metres!r}")
-        with self.lock:
+        with self.chain_lock, self.lock:
             values = np.array(distances.values, dtype=float)
             i, j = distances.index(int(a)), distances.index(int(b))
             values[i, j] = values[j, i] = metres
@@ -553,6 +552,15 @@ def _order(row: Any) -> Order:
         slot=int(row.slot),
         bus=row.bus,
     )
+
+
+def _check_nonce(connection: Any, signer: str, nonce: int) -> None:
+    """Refuse a nonce not above the signer's last one."""
+    last = connection.execute(
+        select(db.nonces.c.last_nonce).where(db.nonces.c.signer == signer.lower())
+    ).scalar()
+    if last is not None and nonce <= last:
+        raise ConflictError(f"nonce {nonce} is used: the next must be above {last}")
 
 
 def _set_nonce(connection: Any, signer: str, nonce: int) -> None:
