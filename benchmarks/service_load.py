@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -250,7 +251,13 @@ def main() -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
-    checked = check(run_dir, accepted, args.db)
+        log = (folder / "serve.log").read_text(encoding="utf-8", errors="replace").strip()
+        if log:
+            print(f"service log (last lines):\n{log[-2000:]}", file=sys.stderr)
+    try:
+        checked = check(run_dir, accepted, args.db)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)  # keys, chain journal and database
     cuts = statistics.quantiles(latencies, n=100)
     figures = {
         "households": args.households,

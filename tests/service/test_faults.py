@@ -74,6 +74,7 @@ def test_sigkill_in_a_settlement_loses_nothing_and_doubles_nothing(tmp_path: Pat
             time.sleep(0.0005)
         first.kill(signal.SIGKILL)
         cut = journal_lines(journal) - before
+        assert cut < 16, "killed after the slot's 16 transactions, not in the middle"
     finally:
         first.kill()
 

@@ -30,7 +30,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import is_address, to_checksum_address
 
-from peergrid.api import eip712
+from peergrid.api.eip712 import digest, domain_separator, recover_address, struct_hash
 from peergrid.core.errors import PeergridError
 
 DOMAIN_NAME = "peergrid"
@@ -109,15 +109,13 @@ def recover(domain: Domain, primary: str, message: Mapping[str, Any], signature:
     """The checksum address that signed ``message``; :class:`SignatureError` if none does.
 
     The same answer as eth-account's ``recover_message`` of the typed data (a property test
-    holds them equal), through :mod:`peergrid.api.eip712`, several times faster."""
+    holds them equal), through :mod:`peergrid.api.eip712`, about twice as fast."""
     try:
         raw = bytes.fromhex(signature.removeprefix("0x"))
         d = domain.as_dict()
-        separator = eip712.domain_separator(
-            d["name"], d["version"], d["chainId"], d["verifyingContract"]
-        )
-        signed = eip712.digest(separator, eip712.struct_hash(primary, TYPES[primary], message))
-        return eip712.recover_address(signed, raw)
+        separator = domain_separator(d["name"], d["version"], d["chainId"], d["verifyingContract"])
+        signed = digest(separator, struct_hash(primary, TYPES[primary], message))
+        return recover_address(signed, raw)
     except Exception as exc:  # a malformed hex, field, or signature (coincurve's errors too)
         raise SignatureError(f"the signature does not recover a signer: {exc}") from exc
 
