@@ -159,7 +159,8 @@ def batch_market(args: argparse.Namespace, chain: Chain, where: str) -> None:
         sealed = [sealed_order(o, salt=rng.randbytes(32)) for o in orders]
         trades = clear_dpda(orders).trades  # off chain, before the clock starts
         start = time.perf_counter()
-        # One pipeline: the commits and reveals go as one flush, receipts read together.
+        # One pipeline, one flush, as the settlement adapter sends a slot: the clearing and the
+        # readings are posted from what this client revealed, checked by the contract.
         with chain.pipeline():
             ledger.open_slot(slot)
             commits = [
@@ -171,16 +172,19 @@ def batch_market(args: argparse.Namespace, chain: Chain, where: str) -> None:
                 ledger.reveal(households[order.agent], slot, s)
                 for order, s in zip(orders, sealed, strict=True)
             ]
-            revealed = ledger.revealed(slot)
+            revealed = [
+                s.revealed(households[order.agent]) for order, s in zip(orders, sealed, strict=True)
+            ]
             candidate = fills_from_trades(trades, revealed, households)
             fills = verified_fills(revealed, candidate, FEE_MICRO_PER_KWH)
             dropped += len(candidate) - len(fills)
-            clearing = ledger.post_clearing(slot, fills)
+            clearing = ledger.post_clearing_as_revealed(slot, fills, revealed, FEE_MICRO_PER_KWH)
             metered = {
                 p.member: max(0, round(p.energy_wh * rng.uniform(0.95, 1.05)))
                 for p in ledger.positions(slot)
             }
-            readings = ledger.post_readings(meter, slot, metered)
+            readings = ledger.post_readings_after_clearing(meter, slot, metered)
+        ledger.check_positions(slot)
         order_gas += [c.gas_used + r.gas_used for c, r in zip(commits, reveals, strict=True)]
         clearing_gas.append(sum(r.gas_used for r in clearing))
         readings_gas.append(sum(r.gas_used for r in readings))

@@ -8,13 +8,20 @@ the same calls end in the same state with the same gas, which the settlement ada
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
 from peergrid.core.errors import LedgerError
 from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Trade
-from peergrid.ledger import CommunityLedger, EmbeddedChain
+from peergrid.ledger import (
+    BatchMarketLedger,
+    CommunityLedger,
+    EmbeddedChain,
+    fills_from_trades,
+    sealed_order,
+)
 from peergrid.ledger.chain.anvil import AnvilError, find_anvil
 from peergrid.ledger.chain.base import Chain, PendingReceipt
 from peergrid.ledger.chain.rpc import RpcChain
@@ -173,3 +180,44 @@ def test_an_rpc_chain_deferring_receipts_sends_at_once_and_reads_them_at_the_flu
     assert rpc_chain.gas_log.records[logged].gas == first.gas_used
     assert ledger.token_balance(a) == 5 and ledger.token_balance(b) == 6
     assert all(e.confirmed for e in rpc_chain.journal)
+
+
+def test_a_batch_market_slot_is_one_flush_on_the_managed_anvil(anvil: ManagedAnvilChain) -> None:
+    setup = MarketSetup(AGENTS, 50.0, fee_per_kwh=0.01, penalty_per_kwh=0.05, salt_seed=7)
+    market = BatchSettlement.open(anvil, setup)
+    orders, trades = slot_market(1)
+    before = anvil.block_number()
+    receipts = market.settle(1, orders, trades)
+    # 6 orders: the opening, 6 commits, the start of the reveals, 6 reveals, the clearing and
+    # the readings; sent as one flush, mined as one block.
+    assert len(receipts) == 16 and anvil.block_number() == before + 1
+
+
+def test_a_clearing_posted_from_a_wrong_view_of_the_slot_is_refused() -> None:
+    chain = EmbeddedChain()
+    market = BatchSettlement.open(chain, MarketSetup(AGENTS, 50.0, salt_seed=7))
+    ledger = market.ledger
+    orders, trades = slot_market(1)
+    sealed = {o.id: sealed_order(o, salt=bytes(32)) for o in orders}
+    ledger.open_slot(1)
+    for o in orders:
+        ledger.commit(market.address_of[o.agent], 1, sealed[o.id])
+    ledger.start_reveal(1)
+    for o in orders:
+        ledger.reveal(market.address_of[o.agent], 1, sealed[o.id])
+    view = [sealed[o.id].revealed(market.address_of[o.agent]) for o in orders]
+    fills = fills_from_trades(trades, view, market.address_of)
+    wrong = [replace(view[0], owner=view[1].owner), *view[1:]]  # the first two owners mixed up
+    with pytest.raises(LedgerError, match="owner does not match"):
+        ledger.post_clearing_as_revealed(1, fills, wrong, 0)
+    ledger.post_clearing_as_revealed(1, fills, view, 0)
+    ledger.check_positions(1)
+    fresh = BatchMarketLedger(
+        chain,
+        ledger.token,
+        ledger.market,
+        operator=ledger.operator,
+        dso=ledger.dso,
+        issuer=ledger.escrow.issuer,
+    )  # reads the positions back from the contract
+    assert fresh.positions(1) == ledger.positions(1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from eth_abi import decode, encode
@@ -17,6 +18,7 @@ from eth_abi.exceptions import DecodingError, EncodingError
 from eth_utils import keccak, to_checksum_address
 
 from peergrid.core.errors import LedgerError
+from peergrid.ledger.chain.encoding import encoder_for
 
 ERROR_SELECTOR = keccak(text="Error(string)")[:4]
 PANIC_SELECTOR = keccak(text="Panic(uint256)")[:4]
@@ -29,6 +31,13 @@ _PANIC_CODES = {
     0x32: "array index out of bounds",
     0x41: "out of memory",
 }
+
+
+@lru_cache(maxsize=65_536)
+def checksum_address(address: str) -> str:
+    """``to_checksum_address``, remembered: a ledger sees a few hundred addresses, millions of
+    times (each costs a keccak)."""
+    return str(to_checksum_address(address))
 
 
 def type_string(param: Mapping[str, Any]) -> str:
@@ -48,7 +57,7 @@ def _normalise(kind: str, value: Any) -> Any:
     if kind.startswith("("):
         return tuple(_normalise(t, v) for t, v in zip(_split_tuple(kind), value, strict=True))
     if kind == "address":
-        return to_checksum_address(value)
+        return checksum_address(value)
     return value
 
 
@@ -118,6 +127,7 @@ class ContractAbi:
         self._functions: dict[str, list[FunctionAbi]] = {}
         self._constructor: tuple[str, ...] = ()
         self._events: dict[bytes, EventAbi] = {}
+        self._topics: dict[str, bytes] = {}
         for item in abi:
             kind = item.get("type")
             if kind == "function":
@@ -141,6 +151,7 @@ class ContractAbi:
                     types=types,
                     indexed=tuple(bool(p.get("indexed")) for p in params),
                 )
+                self._topics[str(item["name"])] = topic
 
     def function(self, fn_name: str, n_args: int) -> FunctionAbi:
         """The function called ``fn_name`` taking ``n_args`` arguments."""
@@ -156,7 +167,7 @@ class ContractAbi:
 
     def encode_call(self, fn: FunctionAbi, args: Sequence[Any]) -> bytes:
         try:
-            return fn.selector + encode(list(fn.inputs), list(args))
+            return fn.selector + encoder_for(fn.inputs)(args)
         except (EncodingError, TypeError, ValueError) as exc:
             raise LedgerError(f"{self.name}.{fn.name}", f"bad argument: {exc}") from exc
 
@@ -181,6 +192,10 @@ class ContractAbi:
             raise LedgerError(f"{self.name}.{fn.name}", f"undecodable output: {exc}") from exc
         normalised = tuple(_normalise(t, v) for t, v in zip(fn.outputs, values, strict=True))
         return normalised[0] if len(normalised) == 1 else normalised
+
+    def topic_of(self, event_name: str) -> bytes | None:
+        """The first topic of the event called ``event_name``, or ``None`` if not declared."""
+        return self._topics.get(event_name)
 
     def decode_log(self, log: Log) -> Event | None:
         """The event of ``log``, or ``None`` if this ABI does not declare it."""

@@ -54,10 +54,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Self
 
-from eth_utils import to_checksum_address
-
 from peergrid.core.errors import LedgerError
-from peergrid.ledger.chain.abi import ContractAbi, Event, Log
+from peergrid.ledger.chain.abi import ContractAbi, Event, Log, checksum_address
 from peergrid.ledger.chain.compile import Artifact
 from peergrid.ledger.chain.gas import GasLog, GasRecord
 
@@ -107,7 +105,18 @@ class Receipt:
         return tuple(decoded)
 
     def events_named(self, name: str) -> list[Event]:
-        return [e for e in self.events if e.name == name]
+        """The events called ``name``; only their logs are decoded (a clearing logs many)."""
+        if "events" in self.__dict__:
+            return [e for e in self.events if e.name == name]
+        decoded = []
+        for log in self.logs:
+            decoder = self.decoders.get(log.address)
+            if decoder is None or not log.topics or log.topics[0] != decoder.topic_of(name):
+                continue
+            event = decoder.decode_log(log)
+            if event is not None:
+                decoded.append(event)
+        return decoded
 
 
 _MINED_FIELDS = frozenset({"tx_hash", "gas_used", "logs"})
@@ -326,7 +335,7 @@ class Chain(ABC):
         mined = self._execute(sender, None, data, call)
         if not mined.created:
             raise LedgerError(call, "the receipt has no contract address")
-        contract = Contract(artifact.name, to_checksum_address(mined.created), abi)
+        contract = Contract(artifact.name, checksum_address(mined.created), abi)
         self._register(contract)
         self.gas_log.add(GasRecord(artifact.name, "constructor", mined.gas_used))
         return contract
@@ -353,7 +362,7 @@ class Chain(ABC):
         if self._pipelines and self.queues_transactions:
             call = f"{contract.name}.{fn_name}"
             try:
-                checksum = to_checksum_address(sender)
+                checksum = checksum_address(sender)
             except (ValueError, TypeError) as exc:
                 raise LedgerError(call, f"bad sender address {sender!r}") from exc
             handle = self._enqueue(checksum, contract.address, data, call)
@@ -372,7 +381,7 @@ class Chain(ABC):
         self.gas_log.add(GasRecord(contract.name, fn_name, mined.gas_used, slot))
         return Receipt(
             tx_hash=mined.tx_hash,
-            sender=to_checksum_address(sender),
+            sender=checksum_address(sender),
             contract=contract.name,
             function=fn_name,
             to=contract.address,
@@ -394,7 +403,7 @@ class Chain(ABC):
             output = self._static_call(contract.address, data, call)
         else:
             try:
-                checksum = to_checksum_address(sender)
+                checksum = checksum_address(sender)
             except (ValueError, TypeError) as exc:
                 raise LedgerError(call, f"bad sender address {sender!r}") from exc
             output = self._static_call(contract.address, data, call, checksum)
@@ -406,7 +415,7 @@ class Chain(ABC):
         Its events are decoded in receipts from then on, as for a contract deployed here.
         """
         try:
-            checksum = to_checksum_address(address)
+            checksum = checksum_address(address)
         except ValueError as exc:
             raise LedgerError(f"{artifact.name}.at", f"bad address {address!r}") from exc
         contract = Contract(artifact.name, checksum, ContractAbi(artifact.name, artifact.abi))

@@ -48,7 +48,9 @@ CONTRACT_NAMES = (
     "OrderBook",
     "EvQuota",
     "Dvpp",
+    "AdmmAggregator",
     "ProtectionLog",
+    "DrSettlement",
 )
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 

@@ -44,10 +44,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eth_utils import to_checksum_address
-
 from peergrid.core.errors import LedgerError
-from peergrid.ledger.chain.abi import Log, revert_reason
+from peergrid.ledger.chain.abi import Log, checksum_address, revert_reason
 from peergrid.ledger.chain.anvil import AnvilProcess, find_anvil, free_port, start_anvil
 from peergrid.ledger.chain.base import TX_GAS_LIMIT, ZERO_ADDRESS, Chain, Mined
 from peergrid.ledger.chain.embedded import derived_address
@@ -122,7 +120,6 @@ class ManagedAnvilChain(Chain):
             raise
         self._accounts: dict[str, str] = {}
         self._nonces: dict[str, int] = {}
-        self._checksums: dict[str, str] = {}
 
     @property
     def url(self) -> str:
@@ -199,7 +196,7 @@ class ManagedAnvilChain(Chain):
         senders: list[str] = []
         for sender, _, _, call in batch:
             try:
-                senders.append(to_checksum_address(sender))
+                senders.append(checksum_address(sender))
             except (ValueError, TypeError) as exc:
                 raise LedgerError(call, f"bad sender address {sender!r}") from exc
         unknown = sorted({s for s in senders if s not in self._nonces})
@@ -278,21 +275,14 @@ class ManagedAnvilChain(Chain):
             gas_used=int(receipt["gasUsed"], 16),
             logs=tuple(
                 Log(
-                    address=self._checksum(log["address"]),
+                    address=checksum_address(log["address"]),
                     topics=tuple(bytes.fromhex(t[2:]) for t in log["topics"]),
                     data=bytes.fromhex(log["data"][2:]),
                 )
                 for log in receipt["logs"]
             ),
-            created=to_checksum_address(created) if created else None,
+            created=checksum_address(created) if created else None,
         )
-
-    def _checksum(self, address: str) -> str:
-        # Logs come from a handful of contracts: hashing each address once is enough.
-        checksum = self._checksums.get(address)
-        if checksum is None:
-            checksum = self._checksums[address] = to_checksum_address(address)
-        return checksum
 
     def _trace_failure(self, tx_hash: str) -> str:
         """Why a mined transaction failed, in the embedded chain's words."""

@@ -67,10 +67,9 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger.chain.abi import Log
+from peergrid.ledger.chain.abi import Log, checksum_address
 from peergrid.ledger.chain.base import TX_GAS_LIMIT, ZERO_ADDRESS, Chain, Contract, Mined
 from peergrid.ledger.chain.compile import Artifact
 from peergrid.ledger.chain.journal import (
@@ -185,7 +184,7 @@ class RpcChain(Chain):
         """The hex private key this chain signs ``address``'s transactions with (for a key
         store: an operator that restarts needs the keys of the accounts it made)."""
         with self._lock:
-            account = self._signers.get(to_checksum_address(address))
+            account = self._signers.get(checksum_address(address))
             if account is None:
                 raise LedgerError("rpc", f"no key for {address}")
             return "0x" + bytes(account.key).hex()
@@ -218,7 +217,7 @@ class RpcChain(Chain):
         with self._lock:
             account = self._signer(sender, call)
             try:
-                target = to_checksum_address(to)
+                target = checksum_address(to)
             except (ValueError, TypeError) as exc:
                 raise LedgerError(call, f"bad address {to!r}") from exc
             return self._send_value(account, target, value_wei, call)
@@ -296,7 +295,7 @@ class RpcChain(Chain):
 
     def _signer(self, sender: str, call: str) -> LocalAccount:
         try:
-            address = to_checksum_address(sender)
+            address = checksum_address(sender)
         except (ValueError, TypeError) as exc:
             raise LedgerError(call, f"bad sender address {sender!r}") from exc
         account = self._signers.get(address)
@@ -359,7 +358,7 @@ class RpcChain(Chain):
             gas_used=int(receipt["gasUsed"], 16),
             logs=tuple(
                 Log(
-                    address=to_checksum_address(log["address"]),
+                    address=checksum_address(log["address"]),
                     topics=tuple(_hex_to_bytes(t) for t in log["topics"]),
                     data=_hex_to_bytes(log["data"]),
                 )

@@ -338,24 +338,71 @@ class BatchMarketLedger(MarketLedger):
         posted = info.trade_count if info.phase is Phase.CLEARING else 0
         if posted:
             self._check_posted(slot, orders, fills, posted, fee)
-        rest = fills[posted:]
-        receipts: list[Receipt] = []
-        owners = [o.owner for o in orders]
-        if not posted and clearing_calls(len(orders), len(fills)) == 1:
-            receipts.append(self._post_part(slot, fills, owners))
-            outcome = clear(orders, fills, fee)
-        else:
-            outcome = clear(orders, fills, fee)
-            for start in range(0, len(rest), MAX_FILLS_PER_CALL):
-                part = rest[start : start + MAX_FILLS_PER_CALL]
-                receipts.append(self._post_part(slot, part, None))
-            receipts.append(self._post_part(slot, [], owners))
-        if positions_hash(outcome.positions) != self.slot_info(slot).positions_hash:
+        receipts, outcome = self._post_parts(slot, fills, orders, posted, fee)
+        self._check_positions(call, outcome.positions, self.slot_info(slot))
+        self._positions[slot] = outcome.positions
+        return receipts
+
+    def post_clearing_as_revealed(
+        self,
+        slot: int,
+        fills: Sequence[Fill],
+        revealed: Sequence[RevealedOrder],
+        fee_micro_per_kwh: int,
+    ) -> tuple[Receipt, ...]:
+        """Post ``slot``'s clearing from what this client sent, without reading the slot back.
+
+        For the client that opened ``slot`` at ``fee_micro_per_kwh`` and sent every one of its
+        reveals, ``revealed`` in the order sent: under a pipeline, the slot's opening, commits,
+        reveals, clearing and readings (:meth:`post_readings_after_clearing`) then go in one
+        flush. Nothing is trusted: the contract verifies every fill against the orders it
+        stored and every owner; the positions are compared with the contract's hash by
+        :meth:`check_positions` once the clearing is mined.
+        """
+        receipts, outcome = self._post_parts(slot, list(fills), revealed, 0, fee_micro_per_kwh)
+        self._positions[slot] = outcome.positions
+        return receipts
+
+    def check_positions(self, slot: int) -> None:
+        """The positions this client computed for ``slot`` hash to the contract's (else
+        :class:`LedgerError`)."""
+        call = f"{self.market.name}.post_clearing"
+        positions = self._positions.get(slot)
+        if positions is None:
+            raise LedgerError(call, f"this client did not clear slot {slot}")
+        self._check_positions(call, positions, self.slot_info(slot))
+
+    @staticmethod
+    def _check_positions(call: str, positions: Sequence[Position], info: SlotInfo) -> None:
+        if positions_hash(positions) != info.positions_hash:
             raise LedgerError(
                 call, "the contract's positions hash differs from the client's positions"
             )
-        self._positions[slot] = outcome.positions
-        return tuple(receipts)
+
+    def _post_parts(
+        self,
+        slot: int,
+        fills: list[Fill],
+        orders: Sequence[RevealedOrder],
+        posted: int,
+        fee: int,
+    ) -> tuple[tuple[Receipt, ...], ClearingOutcome]:
+        """Send the fills after the first ``posted``: in one transaction, or in parts of
+        :data:`MAX_FILLS_PER_CALL` and a last one that closes (:func:`clearing_calls`), checked
+        whole with :func:`clear` before the first part. The receipts and the outcome."""
+        owners = [o.owner for o in orders]
+        if not posted and clearing_calls(len(orders), len(fills)) == 1:
+            # One transaction: a fill the contract refuses reverts it with the contract's reason.
+            receipt = self._post_part(slot, fills, owners)
+            return (receipt,), clear(orders, fills, fee)
+        outcome = clear(orders, fills, fee)
+        rest = fills[posted:]
+        receipts = [
+            self._post_part(slot, rest[start : start + MAX_FILLS_PER_CALL], None)
+            for start in range(0, len(rest), MAX_FILLS_PER_CALL)
+        ]
+        receipts.append(self._post_part(slot, [], owners))
+        return tuple(receipts), outcome
 
     def _post_part(self, slot: int, fills: Sequence[Fill], owners: Sequence[str] | None) -> Receipt:
         """One part; ``owners`` (every revealed order's owner, in reveal order) makes it the
@@ -434,6 +481,19 @@ class BatchMarketLedger(MarketLedger):
             done = sum(1 for s in self.order_states(slot)[:passed] if s.filled_wh)
         readings = self.meters.readings_for(slot, positions, metered_wh)
         return self.meters.post_readings(meter, slot, positions[done:], readings[done:])
+
+    def post_readings_after_clearing(
+        self, meter: str, slot: int, metered_wh: Mapping[str, int] | Sequence[int]
+    ) -> tuple[Receipt, ...]:
+        """The meter posts ``slot``'s readings right after this client posted its clearing
+        (:meth:`post_clearing_as_revealed`): from the positions it computed, every one of them
+        (none can be metered yet), without reading the slot back."""
+        positions = self._positions.get(slot)
+        if positions is None:
+            raise LedgerError(
+                f"{self.market.name}.post_readings", f"this client did not clear slot {slot}"
+            )
+        return self.meters.post_readings(meter, slot, positions, metered_wh)
 
     # --- views ---------------------------------------------------------------------------------
 

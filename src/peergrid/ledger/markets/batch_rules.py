@@ -19,13 +19,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
-from eth_abi import encode
 from eth_utils import keccak
 
 from peergrid.core.errors import LedgerError
 from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Trade
 from peergrid.core.units import kwh_to_wh, to_micro
+from peergrid.ledger.chain.encoding import encoder_for
 from peergrid.ledger.markets.base import UNKNOWN_DISTANCE
 from peergrid.ledger.markets.escrow import distance_charge_shares, fill_payment, lock_micro
 from peergrid.ledger.markets.meters import (
@@ -276,8 +276,7 @@ def commitment(slot: int, order: SealedOrder, owner: str) -> bytes:
     """``keccak256(abi.encode(slot, order_id, is_buy, quantity_wh, price, salt, owner))``."""
     return bytes(
         keccak(
-            encode(
-                ["uint256", "bytes32", "bool", "uint256", "uint256", "bytes32", "address"],
+            encoder_for(("uint256", "bytes32", "bool", "uint256", "uint256", "bytes32", "address"))(
                 [
                     slot,
                     order.order_id,

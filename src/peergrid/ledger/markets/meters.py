@@ -38,11 +38,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from eth_abi import encode
 from eth_utils import keccak, to_canonical_address
 
 from peergrid.core.errors import LedgerError
 from peergrid.ledger.chain.base import Chain, Contract, Receipt
+from peergrid.ledger.chain.encoding import encoder_for
 
 WH_PER_KWH = 1000
 MAX_METERED_WH = 2**32 - 1
@@ -77,13 +77,9 @@ class Position:
 def positions_hash(positions: Sequence[Position]) -> bytes:
     """The hash chain the contract stores at the clearing: ``p = keccak(abi(p, position))``."""
     digest = b"\x00" * 32
+    encode = encoder_for(("bytes32", "address", "bool", "uint256", "uint256"))
     for p in positions:
-        digest = keccak(
-            encode(
-                ["bytes32", "address", "bool", "uint256", "uint256"],
-                [digest, p.member, p.is_buy, p.energy_wh, p.value_micro],
-            )
-        )
+        digest = keccak(encode([digest, p.member, p.is_buy, p.energy_wh, p.value_micro]))
     return bytes(digest)
 
 

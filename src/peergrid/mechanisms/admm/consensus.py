@@ -27,20 +27,18 @@ replay):
    multiplied by ``τ``, if ``s > m·r`` divided by it; the scaled duals are divided (multiplied)
    by ``τ`` so that ``y = ρu`` is unchanged. The prices ``ξ`` are unscaled and stay.
 
-The next local step reads ``ρ(z̃ − u_c)`` and ``φ(d_ij − d_ji)/2 + ξ_ij`` as its parameters.
+The next local step reads ``ρ(z̃ − u_c)`` and ``φ(d_ij − d_ji)/2 + ξ_ij`` as its linear terms.
 """
 
 from __future__ import annotations
 
-import math
 import time
-import warnings
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
 
 from peergrid.assets.fields import FloatArray
+from peergrid.mechanisms.admm.aggregator import Aggregator, OffChainAggregator
 from peergrid.mechanisms.admm.case import BderInputError, check_penalty
 from peergrid.mechanisms.admm.problem import DesignProblem, check_partition
 from peergrid.mechanisms.admm.result import Iterate
@@ -105,19 +103,6 @@ class AdmmState:
     phi: float
 
 
-def solve_local(problem: cp.Problem) -> float:
-    """One local step (every agent's at once); returns the solver's time (s)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-        problem.solve(solver=cp.CLARABEL)
-    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-        raise BderInputError(
-            f"ADMM: a local problem has no solution (status {problem.status!r}); the "
-            "households' devices cannot meet their own constraints"
-        )
-    return float(problem.solver_stats.solve_time or 0.0)
-
-
 @dataclass(frozen=True)
 class AdmmStart:
     """Where the iterates start (the report leaves the initialisation open, digest §3).
@@ -133,10 +118,17 @@ class AdmmStart:
 
 
 def run_admm(
-    built: DesignProblem, settings: AdmmSettings, start: AdmmStart | None = None
+    built: DesignProblem,
+    settings: AdmmSettings,
+    start: AdmmStart | None = None,
+    aggregator: Aggregator | None = None,
 ) -> tuple[AdmmState, list[Iterate], bool, float]:
     """Iterate until the residuals meet the tolerances or ``μ`` iterations; returns the final
-    state, the history, whether it converged, and the time spent in the solver."""
+    state, the history, whether it converged, and the time spent in the solver.
+
+    The agents' part (local step, scaled duals) runs here; the aggregator's part (z-update,
+    prices, residuals, convergence, penalties) is ``aggregator``'s, by default the off-chain
+    :class:`~peergrid.mechanisms.admm.aggregator.OffChainAggregator`."""
     t0 = time.perf_counter()
     start = start or AdmmStart()
     net = built.network
@@ -157,96 +149,68 @@ def run_admm(
     xi = None
     if built.d is not None:
         xi = np.zeros(built.d.shape) if start.xi is None else np.array(start.xi, dtype=float)
+    if aggregator is None:
+        reverse = built.pairs.reverse if built.pairs is not None and built.d is not None else None
+        aggregator = OffChainAggregator(settings, copies, reverse)
+    z, xi = aggregator.open(z, xi)
     state = AdmmState(z, u, d_prev, xi, settings.rho, settings.phi)
-    _set_parameters(built, state)
     history: list[Iterate] = []
     solver_time = 0.0
     converged = False
     for k in range(1, settings.max_iterations + 1):
-        solver_time += solve_local(built.problem)
-        r_g = s_g = r_t = s_t = 0.0
-        ok = True
+        solver_time += built.solve_local(state.rho, state.phi, *_local_terms(built, state))
+        xs = None if copies is None else built.copy_values()
+        d = None if built.d is None else built.bid_values()
+        step = aggregator.iterate(xs, d)
         if copies is not None:
-            assert state.z is not None
-            xs = [np.asarray(c.value, dtype=float) for c in copies.copies]
-            z_old = [state.z[r] for r in copies.rows]
-            relaxed = [
-                settings.alpha * x + (1 - settings.alpha) * zo
-                for x, zo in zip(xs, z_old, strict=True)
-            ]
-            z_new = copies.average(relaxed)  # the aggregator's z-update
-            z_at = [z_new[r] for r in copies.rows]
-            state.u = [uc + xh - zc for uc, xh, zc in zip(state.u, relaxed, z_at, strict=True)]
-            n = sum(x.size for x in xs)
-            w = [copies.weight(c) for c in range(len(xs))]
-            r_g = math.sqrt(
-                sum(
-                    wc * float(((x - zc) ** 2).sum()) for wc, x, zc in zip(w, xs, z_at, strict=True)
-                )
-            )
-            s_g = state.rho * math.sqrt(
-                sum(
-                    wc * float(((zc - zo) ** 2).sum())
-                    for wc, zc, zo in zip(w, z_at, z_old, strict=True)
-                )
-            )
-            state.z = z_new
-            ok &= r_g <= settings.eps_grid_primal * math.sqrt(n)
-            ok &= s_g <= settings.eps_grid_dual * math.sqrt(n)
-        if built.d is not None:
-            assert built.pairs is not None and state.xi is not None and state.d is not None
-            d = np.asarray(built.d.value, dtype=float)
-            mismatch = d + d[built.pairs.reverse]
-            state.xi = state.xi - state.phi / 2 * mismatch
-            r_t = float(np.linalg.norm(mismatch))
-            s_t = float(np.linalg.norm(d - state.d))
-            state.d = d
-            ok &= r_t <= settings.eps_trade_primal * math.sqrt(d.size)
-            ok &= s_t <= settings.eps_trade_dual * math.sqrt(d.size)
+            assert step.z is not None and step.copies is not None
+            z_at = [step.z[r] for r in copies.rows]
+            state.u = [uc + xh - zc for uc, xh, zc in zip(state.u, step.copies, z_at, strict=True)]
+            state.z = step.z
+        if d is not None:
+            state.xi, state.d = step.xi, step.bids
         cost = built.cost_value()
         history.append(
-            Iterate(k, state.rho, state.phi, r_g, s_g, r_t, s_t, cost, time.perf_counter() - t0)
+            Iterate(
+                k,
+                step.rho,
+                step.phi,
+                step.r_grid,
+                step.s_grid,
+                step.r_trade,
+                step.s_trade,
+                cost,
+                time.perf_counter() - t0,
+            )
         )
-        if ok:
+        if step.converged:
             converged = True
             break
-        if settings.adaptive:
-            _balance(state, settings, r_g, s_g, r_t, s_t)
-        _set_parameters(built, state)
+        # The agents keep y = ρu when the aggregator moved ρ.
+        tau = settings.balance_factor
+        if step.rho_change > 0:
+            state.u = [x / tau for x in state.u]
+        elif step.rho_change < 0:
+            state.u = [x * tau for x in state.u]
+        state.rho, state.phi = step.rho_next, step.phi_next
     return state, history, converged, solver_time
 
 
-def _balance(
-    state: AdmmState, s: AdmmSettings, r_g: float, s_g: float, r_t: float, s_t: float
-) -> None:
-    m, tau = s.balance_ratio, s.balance_factor
-    if state.z is not None:
-        if r_g > m * s_g:
-            state.rho *= tau
-            state.u = [x / tau for x in state.u]
-        elif s_g > m * r_g:
-            state.rho /= tau
-            state.u = [x * tau for x in state.u]
-    if state.d is not None:
-        # s_trade carries no φ (Eq. 25d): compare it as the dual residual φ‖Δd‖.
-        dual = state.phi * s_t
-        if r_t > m * dual:
-            state.phi *= tau
-        elif dual > m * r_t:
-            state.phi /= tau
-
-
-def _set_parameters(built: DesignProblem, state: AdmmState) -> None:
+def _local_terms(
+    built: DesignProblem, state: AdmmState
+) -> tuple[list[FloatArray], FloatArray | None]:
+    """The linear terms of the next local step: ``ρ w_c (z̃ − u_c)`` per copy and
+    ``φ (d_ij − d_ji)/2 + ξ_ij`` for the bids."""
+    grid: list[FloatArray] = []
     if built.network is not None:
         assert state.z is not None
-        if built.rho is not None:
-            built.rho.value = state.rho
         copies = built.network.copies
-        for c, (lin, rows, uc) in enumerate(zip(built.grid_lin, copies.rows, state.u, strict=True)):
-            lin.value = state.rho * copies.weight(c) * (state.z[rows] - uc)
+        grid = [
+            state.rho * copies.weight(c) * (state.z[rows] - uc)
+            for c, (rows, uc) in enumerate(zip(copies.rows, state.u, strict=True))
+        ]
+    trade = None
     if built.d is not None:
-        assert built.trade_lin is not None and built.pairs is not None
-        assert state.d is not None and state.xi is not None
-        if built.phi is not None:
-            built.phi.value = state.phi
-        built.trade_lin.value = state.phi * (state.d - state.d[built.pairs.reverse]) / 2 + state.xi
+        assert built.pairs is not None and state.d is not None and state.xi is not None
+        trade = state.phi * (state.d - state.d[built.pairs.reverse]) / 2 + state.xi
+    return grid, trade

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import replace
+from collections.abc import Callable
 
 import cvxpy as cp
 import numpy as np
 
+from peergrid.mechanisms.admm.aggregator import Aggregator
 from peergrid.mechanisms.admm.case import BderCase, BderInputError
 from peergrid.mechanisms.admm.consensus import AdmmSettings, AdmmStart, AdmmState, run_admm
 from peergrid.mechanisms.admm.devices import value
@@ -66,20 +67,18 @@ def distributed(
     *,
     chi: float | None = None,
     max_partners: int | None = None,
+    aggregator: Callable[[DesignProblem], Aggregator] | None = None,
+    method: str = "admm",
 ) -> BderResult:
-    """The design by ADMM (the baseline needs none and is solved as it is)."""
+    """The design by ADMM (the baseline needs none and is solved as it is).
+
+    ``aggregator`` builds the aggregator of the built local problem (the off-chain one when
+    None; the ledger's on-chain one is built this way), ``method`` labels the result."""
     check_design(design)
     settings = settings or AdmmSettings()
     if design == "baseline":
         return baseline(case)
     t0 = time.perf_counter()
-    # cvxpy holds the coefficients of a parameter-weighted quadratic as a dense (variables ×
-    # parameters) array: beyond PARAMETRIC_LIMIT entries the penalties are built in as
-    # constants and residual balancing is off (it would need a rebuild per change).
-    fixed = None
-    if not settings.adaptive or _local_size(case, design, max_partners) > PARAMETRIC_LIMIT:
-        fixed = (settings.rho, settings.phi)
-        settings = replace(settings, adaptive=False)
     built = build_problem(
         case,
         design,
@@ -87,14 +86,14 @@ def distributed(
         chi=chi,
         max_partners=max_partners,
         partition=settings.partition,
-        fixed_penalties=fixed,
     )
+    agent = aggregator(built) if aggregator is not None else None
     start = _warm_start(case, built) if settings.warm_start else None
-    state, history, converged, solver_time = run_admm(built, settings, start)
+    state, history, converged, solver_time = run_admm(built, settings, start, agent)
     return _result(
         case,
         built,
-        "admm",
+        method,
         time.perf_counter() - t0,
         solver_time,
         len(history),
@@ -102,20 +101,6 @@ def distributed(
         tuple(history),
         state,
     )
-
-
-PARAMETRIC_LIMIT = 5e8  # entries (4 GB of float64)
-
-
-def _local_size(case: BderCase, design: str, max_partners: int | None) -> float:
-    """Roughly, the variables of the local form times its largest parameter's entries."""
-    H, T = case.n_households, case.periods
-    partners = H - 1 if max_partners is None else min(max_partners, H - 1)
-    trades = H * partners * T if design in ("trade-only", "combined") else 0
-    grid = H * T if design in ("grid-only", "combined") else 0
-    buses = case.network.n_buses if case.network is not None and grid else 0
-    n_var = 12 * H * T + 3 * trades + 10 * buses * T
-    return float(n_var) * float(grid)  # the trades' square is a cone (problem.py)
 
 
 def _warm_start(case: BderCase, built: DesignProblem) -> AdmmStart:

@@ -50,7 +50,7 @@ from peergrid.ledger import (
     millimetres,
     sealed_order,
 )
-from peergrid.ledger.markets.batch_rules import Phase
+from peergrid.ledger.markets.batch_rules import Phase, SealedOrder
 from peergrid.platform.settlement.base import MarketSetup
 
 if TYPE_CHECKING:
@@ -191,69 +191,42 @@ class BatchSettlement:
             if phase in (Phase.SETTLED, Phase.VOID):
                 return ()
         sealed = {o.id: sealed_order(o, salt=self._salt(slot, o.id)) for o in sealable}
-        receipts: list[Receipt] = []
-        # One pipeline: the commits and reveals go as one block, the clearing and the readings
-        # as others (each read of the contract in between sends what was queued before it).
-        # Each step is skipped when the chain has it already (a resumed slot).
+        if phase is not Phase.NONE:  # a slot a stopped client left midway
+            resumed = self._resume(
+                slot, sealable, sealed, trades, metered_kwh, phase, committed, revealed_ids
+            )
+            self.settled_slots.append(slot)
+            return resumed
+        # One pipeline, one flush: this client opens the slot and sends every reveal, so it
+        # knows what the contract stores (the reveals in the order sent) and posts the clearing
+        # and the readings from that without reading the slot back. The contract verifies every
+        # fill and owner; the positions are checked against its hash once all is mined.
         with ledger.chain.pipeline():
-            if phase is Phase.NONE:
-                receipts.append(ledger.open_slot(slot))
-            if phase <= Phase.OPEN:
-                receipts += [
-                    ledger.commit(self.address_of[o.agent], slot, sealed[o.id])
-                    for o in sealable
-                    if o.id not in committed
-                ]
-                receipts.append(ledger.start_reveal(slot))
-            if phase <= Phase.REVEAL:
-                receipts += [
-                    ledger.reveal(self.address_of[o.agent], slot, sealed[o.id])
-                    for o in sealable
-                    if o.id not in revealed_ids
-                ]
-            fills: list[Fill] = []
-            if phase <= Phase.CLEARING:
-                revealed = ledger.revealed(slot)
-                candidates = fills_from_trades(trades, revealed, self.address_of)
-                fills = [f for f in candidates if fill_within_limits(f, revealed)]
-                self.refused_fills += len(candidates) - len(fills)
-                self.dropped_trades += len(trades) - len(candidates)
-                clearing = ledger.post_clearing(slot, fills)
-                receipts += clearing
-                self.unpaid_micro += sum(
-                    int(e.args["owed_micro"]) - int(e.args["paid_micro"])
-                    for r in clearing
-                    for e in r.events_named("ChargeShortfall")
+            receipts = [ledger.open_slot(slot)]
+            receipts += [
+                ledger.commit(self.address_of[o.agent], slot, sealed[o.id]) for o in sealable
+            ]
+            receipts.append(ledger.start_reveal(slot))
+            receipts += [
+                ledger.reveal(self.address_of[o.agent], slot, sealed[o.id]) for o in sealable
+            ]
+            revealed = tuple(sealed[o.id].revealed(self.address_of[o.agent]) for o in sealable)
+            candidates = fills_from_trades(trades, revealed, self.address_of)
+            fills = [f for f in candidates if fill_within_limits(f, revealed)]
+            self.refused_fills += len(candidates) - len(fills)
+            self.dropped_trades += len(trades) - len(candidates)
+            clearing = ledger.post_clearing_as_revealed(
+                slot, fills, revealed, self.fee_micro_per_kwh
+            )
+            receipts += clearing
+            metering: tuple[Receipt, ...] = ()
+            if fills:
+                metering = ledger.post_readings_after_clearing(
+                    self.meter, slot, self._readings(slot, trades, metered_kwh)
                 )
-            if fills or (phase is Phase.CLEARED and ledger.positions(slot)):
-                agent_of = {address: agent for agent, address in self.address_of.items()}
-                contracted: dict[str, float] = {}
-                for t in trades:
-                    contracted[t.buyer] = contracted.get(t.buyer, 0.0) + t.quantity_kwh
-                    contracted[t.seller] = contracted.get(t.seller, 0.0) + t.quantity_kwh
-                # The reading is the share of its contract a household delivered (or took),
-                # applied to its position's Wh: a contract delivered in full reads exactly as
-                # filled, nothing delivered reads 0 (rounding the two kWh figures apart would make
-                # up deviations of up to 1 Wh per trade, and penalties on them).
-                readings = {
-                    p.member: (
-                        p.energy_wh
-                        if metered_kwh is None or agent_of[p.member] not in metered_kwh
-                        else round(
-                            p.energy_wh
-                            * metered_kwh[agent_of[p.member]]
-                            / contracted[agent_of[p.member]]
-                        )
-                    )
-                    for p in ledger.positions(slot)
-                }
-                metering = ledger.post_readings(self.meter, slot, readings)
                 receipts += metering
-                self.unpaid_micro += sum(
-                    int(e.args["shortfall_micro"])
-                    for r in metering
-                    for e in r.events_named("MeterSettled")
-                )
+        ledger.check_positions(slot)
+        self._count_unpaid(clearing, metering)
         self.settled_slots.append(slot)
         return tuple(receipts)
 
@@ -286,6 +259,89 @@ class BatchSettlement:
             elif self.ledger.commitment_of(slot, owner, sealed.order_id) != bytes(32):
                 committed.add(o.id)
         return info.phase, committed, revealed
+
+    def _resume(
+        self,
+        slot: int,
+        sealable: Sequence[Order],
+        sealed: Mapping[str, SealedOrder],
+        trades: Sequence[Trade],
+        metered_kwh: Mapping[str, float] | None,
+        phase: Phase,
+        committed: set[str],
+        revealed_ids: set[str],
+    ) -> tuple[Receipt, ...]:
+        """The rest of a slot the chain has up to ``phase``: each step is skipped when the
+        chain has it, and the clearing and the readings read the slot back (they skip the
+        parts and positions already posted)."""
+        ledger = self.ledger
+        receipts: list[Receipt] = []
+        clearing: tuple[Receipt, ...] = ()
+        metering: tuple[Receipt, ...] = ()
+        with ledger.chain.pipeline():
+            if phase <= Phase.OPEN:
+                receipts += [
+                    ledger.commit(self.address_of[o.agent], slot, sealed[o.id])
+                    for o in sealable
+                    if o.id not in committed
+                ]
+                receipts.append(ledger.start_reveal(slot))
+            if phase <= Phase.REVEAL:
+                receipts += [
+                    ledger.reveal(self.address_of[o.agent], slot, sealed[o.id])
+                    for o in sealable
+                    if o.id not in revealed_ids
+                ]
+            fills: list[Fill] = []
+            if phase <= Phase.CLEARING:
+                revealed = ledger.revealed(slot)
+                candidates = fills_from_trades(trades, revealed, self.address_of)
+                fills = [f for f in candidates if fill_within_limits(f, revealed)]
+                self.refused_fills += len(candidates) - len(fills)
+                self.dropped_trades += len(trades) - len(candidates)
+                clearing = ledger.post_clearing(slot, fills)
+                receipts += clearing
+            if fills or (phase is Phase.CLEARED and ledger.positions(slot)):
+                metering = ledger.post_readings(
+                    self.meter, slot, self._readings(slot, trades, metered_kwh)
+                )
+                receipts += metering
+        self._count_unpaid(clearing, metering)
+        return tuple(receipts)
+
+    def _count_unpaid(self, clearing: Sequence[Receipt], metering: Sequence[Receipt]) -> None:
+        """Distance charges and penalties members could not pay (their shortfalls)."""
+        self.unpaid_micro += sum(
+            int(e.args["owed_micro"]) - int(e.args["paid_micro"])
+            for r in clearing
+            for e in r.events_named("ChargeShortfall")
+        )
+        self.unpaid_micro += sum(
+            int(e.args["shortfall_micro"]) for r in metering for e in r.events_named("MeterSettled")
+        )
+
+    def _readings(
+        self, slot: int, trades: Sequence[Trade], metered_kwh: Mapping[str, float] | None
+    ) -> dict[str, int]:
+        """Each position's reading, by member: the share of its contract a household delivered
+        (or took), applied to its position's Wh. A contract delivered in full reads exactly as
+        filled, nothing delivered reads 0 (rounding the two kWh figures apart would make up
+        deviations of up to 1 Wh per trade, and penalties on them)."""
+        agent_of = {address: agent for agent, address in self.address_of.items()}
+        contracted: dict[str, float] = {}
+        for t in trades:
+            contracted[t.buyer] = contracted.get(t.buyer, 0.0) + t.quantity_kwh
+            contracted[t.seller] = contracted.get(t.seller, 0.0) + t.quantity_kwh
+        return {
+            p.member: (
+                p.energy_wh
+                if metered_kwh is None or agent_of[p.member] not in metered_kwh
+                else round(
+                    p.energy_wh * metered_kwh[agent_of[p.member]] / contracted[agent_of[p.member]]
+                )
+            )
+            for p in self.ledger.positions(slot)
+        }
 
     @property
     def gas_log(self) -> GasLog:

@@ -1,0 +1,72 @@
+"""ADMM with the aggregator on chain (000_bder.md §6 item 7): the same iterates as off chain to
+the fixed-point resolution; a household that stops answering times the run out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from peergrid.grid.opf.network import RadialNetwork
+from peergrid.mechanisms.admm import AdmmSettings, BderCase, BderInputError, distributed
+from peergrid.sim.bder_chain import AggregatorTimeout, ChainAggregator, run_on_chain
+
+from ..mechanisms.admm.conftest import toy_case, toy_net
+
+ITERATIONS = 5
+
+
+@pytest.fixture(scope="module")
+def case() -> BderCase:
+    return toy_case(RadialNetwork.from_net(toy_net(), s_base_mva=0.01))
+
+
+@pytest.mark.parametrize("design", ["trade-only", "grid-only"])
+def test_on_and_off_chain_reach_the_same_iterates(case: BderCase, design: str) -> None:
+    settings = AdmmSettings(max_iterations=ITERATIONS)
+    off = distributed(case, design, settings)
+    on = run_on_chain(case, design, settings)
+    assert on.result.iterations == off.iterations == ITERATIONS
+    for a, b in zip(off.history, on.result.history, strict=True):
+        assert (a.rho, a.phi) == (b.rho, b.phi)  # the same balancing decisions
+        for name in ("r_grid", "s_grid", "r_trade", "s_trade"):
+            assert getattr(b, name) == pytest.approx(getattr(a, name), rel=1e-4, abs=1e-5)
+        assert b.cost == pytest.approx(a.cost, abs=1e-5)
+    # copies and bids are sent in 10⁻⁶ kW: the schedules after five local steps agree to
+    # a few of those steps, the prices (10⁻⁹ per kW and period) closer still
+    assert np.abs(on.result.schedules.net_kw - off.schedules.net_kw).max() < 2e-5
+    if design == "trade-only":
+        assert off.trades is not None and on.result.trades is not None
+        assert np.abs(on.result.trades.quantity_kw - off.trades.quantity_kw).max() < 1e-5
+        assert np.abs(on.result.trades.price - off.trades.price).max() < 1e-6
+    gas = on.gas
+    assert len(gas) == ITERATIONS
+    assert all(len(g.submissions) == len(on.aggregator.agents) for g in gas)
+    assert all(g.update > 0 and min(g.submissions) > 21_000 for g in gas)
+
+
+class SilentAfter(ChainAggregator):
+    """Household 1 stops answering in iteration 2."""
+
+    def _submit(self, agent, copies, bids):  # type: ignore[no-untyped-def]
+        if agent == 1 and self.ledger.state().iteration == 2:
+            return []
+        return super()._submit(agent, copies, bids)
+
+
+def test_a_silent_household_times_out_never_a_wrong_result(
+    case: BderCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import peergrid.sim.bder_chain as module
+
+    monkeypatch.setattr(module, "ChainAggregator", SilentAfter)
+    with pytest.raises(AggregatorTimeout, match=r"iteration 2 timed out; no submission from h001"):
+        run_on_chain(case, "trade-only", AdmmSettings(max_iterations=4))
+
+
+def test_what_the_contract_cannot_do_is_refused_by_name(case: BderCase) -> None:
+    with pytest.raises(BderInputError, match="field 'alpha'"):
+        run_on_chain(case, "grid-only", AdmmSettings(alpha=1.5))
+    with pytest.raises(BderInputError, match="field 'balance_factor'"):
+        run_on_chain(case, "grid-only", AdmmSettings(balance_factor=3.0))
+    with pytest.raises(BderInputError, match="baseline"):
+        run_on_chain(case, "baseline")
