@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: install demo test lint typecheck docs browser bench bench-rpc anvil clean
+.PHONY: install demo test lint typecheck docs browser postgres bench bench-rpc anvil clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,12 +43,21 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
+# Debian's PostgreSQL server for the service's database tests: each test run starts a throwaway
+# cluster of its own (initdb in a temporary folder, 127.0.0.1 only) and removes it.
+PG_INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+postgres:
+ifeq ($(PG_INITDB),)
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql
+endif
+
 # The documentation site, warnings as errors; the reference pages are generated from the code.
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict --quiet
 
 # Two workers: the machine's two cores (pytest-xdist); every test stays independent.
-test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) lint typecheck docs
+test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) postgres lint typecheck docs
 	$(VENV)/bin/pytest -n 2
 
 bench: $(STAMP)

@@ -1,15 +1,22 @@
-"""A small live market on the embedded chain (journaled in a temporary folder), SQLite, and a
-hand-set clock; helpers to sign as its members, meters and DSO."""
+"""A small live market on the embedded chain (journaled in a temporary folder), a database and
+a hand-set clock; helpers to sign as its members, meters and DSO.
+
+The database is SQLite and PostgreSQL (the ``database`` fixture is parametrised over both): a
+throwaway PostgreSQL server is started once per test process (:mod:`tests.service.postgres`).
+Without its binaries the PostgreSQL cases skip, saying why, except under ``CI=true``, where they
+fail: CI installs the server (``make postgres``) and must run them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.service.postgres import PostgresServer, missing_reason
 
 from peergrid.api.app import create_app
 from peergrid.api.auth import Domain, access_token, sign
@@ -109,18 +116,55 @@ class Harness:
         }
 
 
-def open_harness(run_dir: Path, clock: ManualClock) -> Harness:
+def open_harness(
+    run_dir: Path, clock: ManualClock, db_url: str | None = None, rpc: str | None = None
+) -> Harness:
+    """The service in ``run_dir`` on ``db_url`` (default: SQLite in the run directory), on the
+    node at ``rpc`` (default: the embedded chain journaled in the run directory)."""
     scenario = scenario_from_dict(SCENARIO)
-    service = open_service(scenario, run_dir=run_dir, clock=clock)
+    service = open_service(scenario, run_dir=run_dir, db_url=db_url, rpc=rpc, clock=clock)
     market = service.market
     client = TestClient(create_app(market))
     domain = Domain(market.chain.chain_id, market.ledger.market.address)
     return Harness(service, client, clock, domain)
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway server per test process, stopped and removed at the end."""
+    reason = missing_reason()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but the PostgreSQL tests cannot run: {reason}")
+        pytest.skip(reason)
+    server = PostgresServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+NewDatabase = Callable[[], str]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> NewDatabase:
+    """Makes a new, empty database of the case's kind; its URL."""
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        return server.new_database
+    made: list[int] = []
+
+    def new_sqlite() -> str:
+        made.append(len(made))
+        return f"sqlite:///{tmp_path / f'db{len(made)}.db'}"
+
+    return new_sqlite
+
+
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    h = open_harness(tmp_path / "run", ManualClock(0.0))
+def harness(tmp_path: Path, database: NewDatabase) -> Iterator[Harness]:
+    h = open_harness(tmp_path / "run", ManualClock(0.0), database())
     try:
         yield h
     finally:

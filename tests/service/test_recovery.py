@@ -6,8 +6,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, select
-from tests.service.conftest import open_harness
+from tests.service.conftest import NewDatabase, open_harness
 from tests.service.test_api import BOOK, METERED, run_slot
 
 import peergrid.platform.service.readmodel as db
@@ -26,7 +27,7 @@ def cleared_events(market: Any, slot: int) -> int:
     return sum(1 for e in events if e.name == "Cleared" and int(e.args["slot"]) == slot)
 
 
-def test_rebuild_from_events_gives_the_same_rows(harness: Any, tmp_path: Path) -> None:
+def test_rebuild_from_events_gives_the_same_rows(harness: Any, database: NewDatabase) -> None:
     run_slot(harness, 1)
     run_slot(harness, 4)
     market = harness.market
@@ -35,7 +36,7 @@ def test_rebuild_from_events_gives_the_same_rows(harness: Any, tmp_path: Path) -
     assert rebuild(market.engine, market.ledger, market.settlement.address_of) == 2
     assert read_model(market.engine) == before
     # a new, empty database (the old one dropped) rebuilt from the chain alone
-    fresh = open_database(f"sqlite:///{tmp_path / 'fresh.db'}")
+    fresh = open_database(database())
     try:
         rebuild(fresh, market.ledger, market.settlement.address_of)
         assert read_model(fresh) == before
@@ -43,8 +44,10 @@ def test_rebuild_from_events_gives_the_same_rows(harness: Any, tmp_path: Path) -
         fresh.dispose()
 
 
-def test_restart_mid_cycle_loses_nothing_and_doubles_nothing(tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
+def test_restart_mid_cycle_loses_nothing_and_doubles_nothing(
+    tmp_path: Path, database: NewDatabase
+) -> None:
+    run_dir, db_url = tmp_path / "run", database()
     reference = open_harness(tmp_path / "reference", ManualClock(0.0))
     try:
         run_slot(reference, 1)
@@ -52,7 +55,7 @@ def test_restart_mid_cycle_loses_nothing_and_doubles_nothing(tmp_path: Path) -> 
     finally:
         reference.service.close()
 
-    first = open_harness(run_dir, ManualClock(0.0))
+    first = open_harness(run_dir, ManualClock(0.0), db_url)
     for k, side, q, p in BOOK:
         assert first.client.post("/orders", json=first.order(k, 1, side, q, p)).status_code == 201
     first.clock.set(4.0)
@@ -60,7 +63,7 @@ def test_restart_mid_cycle_loses_nothing_and_doubles_nothing(tmp_path: Path) -> 
     nonce = first.nonce
     first.service.close()  # releases the files only: every change was on disk already
 
-    second = open_harness(run_dir, ManualClock(4.0))
+    second = open_harness(run_dir, ManualClock(4.0), db_url)
     try:
         second.nonce = nonce
         assert second.market.feedback(second.member(3).agent)  # the book is back, matched
@@ -79,9 +82,11 @@ def test_restart_mid_cycle_loses_nothing_and_doubles_nothing(tmp_path: Path) -> 
         second.service.close()
 
 
-def test_a_slot_settled_on_chain_but_not_written_is_not_sent_again(tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
-    first = open_harness(run_dir, ManualClock(0.0))
+def test_a_slot_settled_on_chain_but_not_written_is_not_sent_again(
+    tmp_path: Path, database: NewDatabase
+) -> None:
+    run_dir, db_url = tmp_path / "run", database()
+    first = open_harness(run_dir, ManualClock(0.0), db_url)
     run_slot(first, 1)
     rows = read_model(first.market.engine)
     with first.market.engine.begin() as c:  # the database lost the slot's write
@@ -89,7 +94,7 @@ def test_a_slot_settled_on_chain_but_not_written_is_not_sent_again(tmp_path: Pat
             c.execute(delete(table))
     first.service.close()
 
-    second = open_harness(run_dir, ManualClock(first.clock.now))
+    second = open_harness(run_dir, ManualClock(first.clock.now), db_url)
     try:
         assert read_model(second.market.engine) == rows
         second.clock.set(60.0)
@@ -148,3 +153,56 @@ def test_a_fast_clock_run_clears_a_slot(tmp_path: Path) -> None:
             assert sum(t["energy_wh"] for t in trades) == slots[0]["energy_wh"] > 0
     finally:
         h.service.close()
+
+
+class Killed(BaseException):
+    """The process dying: nothing after the cut runs (not an error anything catches)."""
+
+
+@pytest.mark.parametrize("cut_after", [1, 4, 9, 14, 15])
+def test_a_settlement_cut_between_its_transactions_is_resumed(
+    tmp_path: Path, cut_after: int
+) -> None:
+    """Slot 1 takes 16 transactions (opening, 6 commits, the reveals' start, 6 reveals, the
+    clearing, the readings): cut after the opening, in the commits, in the reveals, before the
+    clearing and before the readings, then restart: the slot is settled once, as without the
+    cut."""
+    reference = open_harness(tmp_path / "reference", ManualClock(0.0))
+    try:
+        run_slot(reference, 1)
+        expected = read_model(reference.market.engine)
+    finally:
+        reference.service.close()
+
+    run_dir = tmp_path / "run"
+    first = open_harness(run_dir, ManualClock(0.0))
+    for k, side, q, p in BOOK:
+        assert first.client.post("/orders", json=first.order(k, 1, side, q, p)).status_code == 201
+    first.clock.set(31.0)
+    for k, net in METERED:
+        assert first.client.post("/readings", json=first.reading(k, 1, net)).status_code == 201
+    first.clock.set(43.5)
+    chain = first.market.chain
+    execute, sent = chain._execute, []
+
+    def dying(*args: Any) -> Any:
+        if len(sent) == cut_after:
+            raise Killed
+        sent.append(args)
+        return execute(*args)
+
+    chain._execute = dying
+    with pytest.raises(Killed):
+        first.market.advance()
+    assert len(sent) == cut_after
+    first.service.close()
+
+    second = open_harness(run_dir, ManualClock(43.5))  # settles what fell due on opening
+    try:
+        assert cleared_events(second.market, 1) == 1
+        assert read_model(second.market.engine) == expected
+        second.clock.set(60.0)
+        assert second.market.advance() == []  # nothing sent again
+        assert read_model(second.market.engine) == expected
+    finally:
+        second.service.close()

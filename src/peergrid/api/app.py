@@ -105,11 +105,8 @@ def create_app(
     @app.get("/health", response_model=s.Health, tags=["service"])
     def health() -> JSONResponse:
         """200 when the chain answers, 503 when it does not (the service keeps trying)."""
-        try:
-            market.chain.timestamp()
-            ok, error = market.healthy, market.last_error
-        except LedgerError as exc:
-            ok, error = False, str(exc)
+        down = market.chain_down()
+        ok, error = (False, down) if down is not None else (market.healthy, market.last_error)
         body = s.Health(healthy=ok, chain=type(market.chain).__name__, error=error)
         return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 

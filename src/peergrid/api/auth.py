@@ -30,6 +30,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import is_address, to_checksum_address
 
+from peergrid.api.eip712 import digest, domain_separator, recover_address, struct_hash
 from peergrid.core.errors import PeergridError
 
 DOMAIN_NAME = "peergrid"
@@ -105,12 +106,17 @@ def sign(domain: Domain, primary: str, message: Mapping[str, Any], private_key: 
 
 
 def recover(domain: Domain, primary: str, message: Mapping[str, Any], signature: str) -> str:
-    """The checksum address that signed ``message``; :class:`SignatureError` if none does."""
+    """The checksum address that signed ``message``; :class:`SignatureError` if none does.
+
+    The same answer as eth-account's ``recover_message`` of the typed data (a property test
+    holds them equal), through :mod:`peergrid.api.eip712`, about twice as fast."""
     try:
         raw = bytes.fromhex(signature.removeprefix("0x"))
-        signable = encode_typed_data(full_message=typed_data(domain, primary, message))
-        return str(Account.recover_message(signable, signature=raw))
-    except Exception as exc:  # eth-account raises several types for a malformed signature
+        d = domain.as_dict()
+        separator = domain_separator(d["name"], d["version"], d["chainId"], d["verifyingContract"])
+        signed = digest(separator, struct_hash(primary, TYPES[primary], message))
+        return recover_address(signed, raw)
+    except Exception as exc:  # a malformed hex, field, or signature (coincurve's errors too)
         raise SignatureError(f"the signature does not recover a signer: {exc}") from exc
 
 

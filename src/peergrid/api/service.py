@@ -4,8 +4,11 @@ The run directory (``<output.directory>/service`` unless ``--run-dir`` is given)
 restart needs beside the database: ``keys/`` (each member's signing key, each meter's key and
 the DSO's, hex, made on first start, readable by the owner only), ``chain.jsonl`` (the embedded
 chain's journal, see :mod:`peergrid.ledger.chain.persisted`), ``market.json`` (the contracts'
-addresses and the operator's accounts) and ``clock.json`` (the market's start, so that a restart
-keeps the same cycle numbers).
+addresses and the operator's accounts, and the seed of the commitments' salts; readable by the
+owner only) and ``clock.json`` (the market's start, so that a restart keeps the same cycle
+numbers). On a node (``--rpc``) the accounts the operator made there (its roles and the
+members' chain accounts) have keys only this process holds: they are written to
+``keys/chain-accounts.json`` (mode 600) before the market's state, and loaded on restart.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from peergrid.grid.feeders import load_feeder
 from peergrid.ledger.chain.base import Chain
 from peergrid.ledger.chain.open import open_chain
 from peergrid.ledger.chain.persisted import PersistedEmbeddedChain
+from peergrid.ledger.chain.rpc import RpcChain
 from peergrid.mechanisms.registry import distance_charge_per_m, mechanism_spec
 from peergrid.platform.cycle import CycleTimes
 from peergrid.platform.service.clock import Clock, WallClock
@@ -127,17 +131,56 @@ def open_service(
     config = market_config(scenario, keys, agents, [h.bus for h in households])
     db_url = db_url or f"sqlite:///{run_dir / 'service.db'}"
     engine = open_database(db_url)
+    chain_keys = run_dir / "keys" / "chain-accounts.json"
     chain: Chain = (
-        open_chain("rpc", rpc) if rpc else PersistedEmbeddedChain(run_dir / "chain.jsonl")
+        open_chain("rpc", rpc, reconnect_timeout=RPC_RECONNECT_S)
+        if rpc
+        else PersistedEmbeddedChain(run_dir / "chain.jsonl")
     )
     try:
+        if isinstance(chain, RpcChain) and chain_keys.exists():
+            for address, entry in json.loads(chain_keys.read_text(encoding="utf-8")).items():
+                if chain.add_account(entry["key"], entry["label"]) != address:
+                    raise PeergridError(f"{chain_keys}: the key of {address} is another's")
         clock = clock or WallClock(_market_start(run_dir / "clock.json"), speed)
-        market = LiveMarket.open(config, chain, engine, run_dir / "market.json", clock)
+        market = LiveMarket.open(
+            config,
+            chain,
+            engine,
+            run_dir / "market.json",
+            clock,
+            on_deployed=lambda _: _keep_chain_keys(chain, chain_keys),
+        )
     except BaseException:
         chain.close()
         engine.dispose()
         raise
     return Service(market, keys, run_dir, db_url)
+
+
+RPC_RECONNECT_S = 5.0
+"""How long a request to the node waits out an outage before the slot is tried again at the
+next tick (the clock thread holds the market's lock meanwhile)."""
+
+
+def _keep_chain_keys(chain: Chain, path: Path) -> None:
+    """The keys of the accounts ``chain`` made, if it is a node (the embedded chain's are
+    derived from its journal): address -> label and key, readable by the owner only."""
+    if not isinstance(chain, RpcChain):
+        return
+    keys = {
+        address: {"label": label, "key": chain.private_key(address)}
+        for address, label in chain.accounts.items()
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as f:
+        f.write(json.dumps(keys, indent=2))
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
 
 
 def _market_start(path: Path) -> float:

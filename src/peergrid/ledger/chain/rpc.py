@@ -180,6 +180,15 @@ class RpcChain(Chain):
             self._labels[account.address] = label
             return str(account.address)
 
+    def private_key(self, address: str) -> str:
+        """The hex private key this chain signs ``address``'s transactions with (for a key
+        store: an operator that restarts needs the keys of the accounts it made)."""
+        with self._lock:
+            account = self._signers.get(checksum_address(address))
+            if account is None:
+                raise LedgerError("rpc", f"no key for {address}")
+            return "0x" + bytes(account.key).hex()
+
     def new_account(self, label: str) -> str:
         """The next key of ``accounts=``, else a fresh key funded by the funder."""
         with self._lock:

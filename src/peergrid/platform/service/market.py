@@ -33,34 +33,43 @@ node) and the database are all a restarted service needs. The read model is rebu
 chain; the books of the slots not yet settled are refilled from the accepted orders in arrival
 order (a replaced or withdrawn order is skipped), and matched again: the mechanism is a pure
 function of its book, so the clearing is the one the service had. A slot the chain has settled
-is never sent again.
+is never sent again. A slot whose settlement was cut off between its transactions (a kill, a
+node that went away) is resumed where the chain stopped: each step (opening, commits, reveals,
+the clearing's parts, the readings) is skipped when the chain has it, and the commitments'
+salts come from a seed kept in the market's state file, so a commitment made before the stop is
+revealed after it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 
 import peergrid.platform.service.readmodel as db
-from peergrid.core.errors import LedgerError, OrderError, PeergridError
+from peergrid.core.errors import OrderError, PeergridError
 from peergrid.core.orders import Order, Side
 from peergrid.grid.distance import DistanceMatrix
 from peergrid.ledger import BatchMarketLedger, DistanceRow, Receipt, millimetres
 from peergrid.ledger.chain.base import Chain
+from peergrid.ledger.chain.journal import NodeError, NodeUnreachable
+from peergrid.ledger.chain.jsonrpc import JsonRpcClient
 from peergrid.ledger.markets.batch_rules import Phase as ChainPhase
 from peergrid.platform.cycle import CycleTimes, Feedback, TradingCycle
 from peergrid.platform.service.clock import Clock
 from peergrid.platform.service.events import (
     agents_by_address,
+    contract_events,
     rebuild,
     record_balances,
     record_slot,
@@ -137,11 +146,15 @@ class LiveMarket:
         self.by_meter = {m.meter.lower(): m for m in config.members}
         self.buses = {m.bus for m in config.members}
         self.distances = config.distances  # the DSO may change them (set_distance)
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # the books and the intake
+        # The chain and the settlement, taken before ``lock`` where both are: a slot's
+        # transactions go without ``lock``, so that orders for later slots are taken meanwhile.
+        self.chain_lock = threading.RLock()
         self._books: set[int] = set()  # slots with orders, not settled yet
         self._matched: set[int] = set()
         self.healthy = True
         self.last_error: str | None = None
+        self.probe_timeout_s = 1.0
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -153,13 +166,17 @@ class LiveMarket:
         engine: Engine,
         state_path: Path,
         clock: Clock,
+        on_deployed: Callable[[BatchSettlement], None] | None = None,
     ) -> LiveMarket:
         """Deploy the market on ``chain`` (first start, the addresses written to
-        ``state_path``) or attach to it (a restart), then recover the books."""
+        ``state_path``; ``on_deployed`` runs before they are, e.g. to keep the new accounts'
+        keys) or attach to it (a restart), then recover the books."""
         if state_path.exists():
             settlement = _attach(chain, json.loads(state_path.read_text(encoding="utf-8")))
         else:
             settlement = _deploy(chain, config)
+            if on_deployed is not None:
+                on_deployed(settlement)
             _write_state(state_path, settlement)
         market = cls(config, chain, engine, settlement, clock)
         market.recover()
@@ -183,6 +200,13 @@ class LiveMarket:
             rebuild(self.engine, self.ledger, self.settlement.address_of)
             cleared = self._cleared_on_chain()
             last_cleared = max(cleared, default=-1)
+            # Slots settle in order, so only the last cleared one can be cut off before its
+            # readings: its book comes back to be resumed.
+            if last_cleared >= 0 and self.ledger.slot_info(last_cleared).phase not in (
+                ChainPhase.SETTLED,
+                ChainPhase.VOID,
+            ):
+                cleared.discard(last_cleared)
             now = self.clock.minute()
             with self.engine.connect() as connection:
                 rows = connection.execute(
@@ -227,15 +251,6 @@ class LiveMarket:
 
     # --- intake -------------------------------------------------------------------------------
 
-    def check_nonce(self, signer: str, nonce: int) -> None:
-        """Refuse a nonce not above the signer's last one."""
-        with self.engine.connect() as connection:
-            last = connection.execute(
-                select(db.nonces.c.last_nonce).where(db.nonces.c.signer == signer.lower())
-            ).scalar()
-        if last is not None and nonce <= last:
-            raise ConflictError(f"nonce {nonce} is used: the next must be above {last}")
-
     def submit(
         self,
         member: Member,
@@ -263,7 +278,6 @@ class LiveMarket:
         with self.lock:
             now = self.clock.minute()
             self._check_quotation(slot, now, f"order {order_id!r}")
-            self.check_nonce(member.signer, nonce)
             order = Order(
                 id=order_id,
                 agent=member.agent,
@@ -275,7 +289,8 @@ class LiveMarket:
             )
             older = self.cycle.orders(slot)
             replaced = next((o.id for o in older if o.agent == member.agent), None)
-            with self.engine.begin() as connection:
+            with self.engine.begin() as connection:  # one transaction: one commit per order
+                _check_nonce(connection, member.signer, nonce)
                 connection.execute(
                     insert(db.orders),
                     {
@@ -314,8 +329,8 @@ class LiveMarket:
                 raise ConflictError(f"order {order_id!r} is withdrawn or replaced already")
             now = self.clock.minute()
             self._check_quotation(int(row.slot), now, f"withdrawal of {order_id!r}")
-            self.check_nonce(member.signer, nonce)
             with self.engine.begin() as connection:
+                _check_nonce(connection, member.signer, nonce)
                 connection.execute(
                     update(db.orders).where(db.orders.c.id == order_id).values(withdrawn=1)
                 )
@@ -351,15 +366,16 @@ class LiveMarket:
         """Do what the clock says is due: match the books whose quotation closed, settle the
         slots whose settlement phase began. Returns the slots settled."""
         settled = []
-        with self.lock:
-            now = self.clock.minute()
-            for slot in sorted(self._books - self._matched):
-                if now >= self.quotation_closes(slot):
-                    self._match(slot)
-            for slot in sorted(self._matched):
-                if now >= self._settles_at(slot):
-                    self._settle(slot)
-                    settled.append(slot)
+        with self.chain_lock:
+            with self.lock:
+                now = self.clock.minute()
+                for slot in sorted(self._books - self._matched):
+                    if now >= self.quotation_closes(slot):
+                        self._match(slot)
+                due = [s for s in sorted(self._matched) if now >= self._settles_at(s)]
+            for slot in due:  # no order or reading is taken for these any more
+                self._settle(slot)
+                settled.append(slot)
         return settled
 
     def run_forever(self, stop: threading.Event, period_s: float) -> None:
@@ -367,14 +383,35 @@ class LiveMarket:
         service unhealthy and is tried again at the next tick (nothing is lost: a slot is
         settled once the chain takes it)."""
         while not stop.is_set():
-            try:
-                self.advance()
-                self.chain.timestamp()  # a node that went away is seen here
-                self.healthy, self.last_error = True, None
-            except LedgerError as exc:
-                self.healthy, self.last_error = False, str(exc)
-                logger.warning("the chain failed, trying again: %s", exc)
+            down = self.chain_down()  # a node that went away is seen here, at once
+            if down is not None:
+                if self.healthy:
+                    logger.warning("%s; trying again", down)
+                self.healthy, self.last_error = False, down
+            else:
+                try:
+                    self.advance()
+                    self.healthy, self.last_error = True, None
+                except PeergridError as exc:
+                    self.healthy, self.last_error = False, str(exc)
+                    logger.warning("the chain failed, trying again: %s", exc)
             stop.wait(period_s)
+
+    def chain_down(self) -> str | None:
+        """Why the chain does not answer now, or ``None`` when it does. A node is asked once,
+        on a connection of its own with a short timeout (the chain client's own requests wait
+        out an outage, holding its lock); the in-process chain always answers."""
+        url = getattr(self.chain, "url", None)
+        if not isinstance(url, str):
+            return None
+        client = JsonRpcClient(url, timeout=self.probe_timeout_s)
+        try:
+            client.call("eth_chainId", [])
+        except (NodeUnreachable, NodeError) as exc:
+            return f"the chain node at {url} does not answer: {exc}"
+        finally:
+            client.close()
+        return None
 
     def _match(self, slot: int) -> None:
         clearing = self.cycle.match(slot)
@@ -385,18 +422,34 @@ class LiveMarket:
         self._matched.add(slot)
 
     def _settle(self, slot: int) -> None:
-        clearing = self.cycle.match(slot)
-        orders = list(self.cycle.orders(slot))
-        trades = list(clearing.trades)
+        """Settle ``slot`` on chain (resuming what a stop cut off), then write the read model;
+        the books forget it only once the chain has it, so a failure is tried again. Called
+        with ``chain_lock`` held, not ``lock``: the book of a slot due to settle is closed."""
+        with self.lock:
+            clearing = self.cycle.match(slot)
+            orders = list(self.cycle.orders(slot))
+            trades = list(clearing.trades)
         metered = self._metered(slot, orders, trades)
-        self.cycle.settle(
-            slot, {o.id: metered.get(o.agent, _contracted(o, trades)) for o in orders}
-        )
         receipts: Sequence[Receipt] = ()
-        if trades and self.ledger.slot_info(slot).phase is not ChainPhase.SETTLED:
+        before = self.ledger.slot_info(slot).phase if trades else ChainPhase.NONE
+        if before is ChainPhase.VOID:
+            logger.warning("slot %d was voided on chain (its clearing deadline passed)", slot)
+        elif trades and before is not ChainPhase.SETTLED:
             receipts = self.settlement.settle(slot, orders, trades, metered)
         events = [e for r in receipts for e in r.events if e.address == self.ledger.market.address]
+        resumed = before not in (ChainPhase.NONE, ChainPhase.SETTLED, ChainPhase.VOID)
+        if resumed:
+            # the transactions sent before the stop logged part of the slot's events, and a
+            # rebuild may have written the slot's rows from them already
+            events = slots_by_event(contract_events(self.chain, self.ledger.market)).get(slot, [])
+        with self.lock:
+            self.cycle.settle(
+                slot, {o.id: metered.get(o.agent, _contracted(o, trades)) for o in orders}
+            )
         with self.engine.begin() as connection:
+            if resumed:
+                for table in (db.slots, db.trades, db.readings):
+                    connection.execute(delete(table).where(table.c.slot == slot))
             if events:
                 for events_of_slot in slots_by_event(events).values():
                     record_slot(
@@ -407,9 +460,10 @@ class LiveMarket:
                         agents_by_address(self.settlement.address_of),
                     )
             record_balances(connection, self.ledger, self.settlement.address_of)
-        self.cycle.forget(slot)
-        self._matched.discard(slot)
-        self._books.discard(slot)
+        with self.lock:
+            self.cycle.forget(slot)
+            self._matched.discard(slot)
+            self._books.discard(slot)
 
     def _metered(
         self, slot: int, orders: Sequence[Order], trades: Sequence[Any]
@@ -470,7 +524,7 @@ class LiveMarket:
                 raise PeergridError(f"unknown bus {bus!r}")
         if not (np.isfinite(metres) and 0 <= metres <= 1_000_000):
             raise PeergridError(f"metres must be from 0 to 1 000 000, got {metres!r}")
-        with self.lock:
+        with self.chain_lock, self.lock:
             values = np.array(distances.values, dtype=float)
             i, j = distances.index(int(a)), distances.index(int(b))
             values[i, j] = values[j, i] = metres
@@ -500,6 +554,15 @@ def _order(row: Any) -> Order:
     )
 
 
+def _check_nonce(connection: Any, signer: str, nonce: int) -> None:
+    """Refuse a nonce not above the signer's last one."""
+    last = connection.execute(
+        select(db.nonces.c.last_nonce).where(db.nonces.c.signer == signer.lower())
+    ).scalar()
+    if last is not None and nonce <= last:
+        raise ConflictError(f"nonce {nonce} is used: the next must be above {last}")
+
+
 def _set_nonce(connection: Any, signer: str, nonce: int) -> None:
     key = signer.lower()
     done = connection.execute(
@@ -519,8 +582,13 @@ def _deploy(chain: Chain, config: MarketConfig) -> BatchSettlement:
         distance_charge_per_m=config.distance_charge_per_m,
         buses=[int(m.bus) for m in config.members] if distances is not None else None,
         distances=distances,
+        # secret (the state file is the operator's, mode 600): commitments stay sealed to
+        # anyone else, and a slot cut off between commit and reveal can be revealed later
+        salt_seed=secrets.randbits(128),
     )
-    return BatchSettlement.open(chain, setup)
+    settlement = BatchSettlement.open(chain, setup)
+    settlement.resumable = True
+    return settlement
 
 
 def _write_state(path: Path, settlement: BatchSettlement) -> None:
@@ -536,11 +604,17 @@ def _write_state(path: Path, settlement: BatchSettlement) -> None:
         "address_of": settlement.address_of,
         "deposits_micro": settlement.deposits_micro,
         "fee_micro_per_kwh": settlement.fee_micro_per_kwh,
+        "salt_seed": settlement.salt_seed,
         "written_at": time.time(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    tmp.unlink(missing_ok=True)
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as f:
+        f.write(json.dumps(state, indent=2))
+        f.flush()
+        os.fsync(f.fileno())
     tmp.replace(path)
 
 
@@ -559,6 +633,8 @@ def _attach(chain: Chain, state: Mapping[str, Any]) -> BatchSettlement:
         state["meter"],
         int(state["deposits_micro"]),
         fee_micro_per_kwh=int(state["fee_micro_per_kwh"]),
+        salt_seed=state.get("salt_seed"),
+        resumable=True,
     )
 
 
