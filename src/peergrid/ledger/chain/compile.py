@@ -51,6 +51,7 @@ CONTRACT_NAMES = (
     "AdmmAggregator",
     "ProtectionLog",
     "DrSettlement",
+    "MicrogridAuction",
 )
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 

@@ -1,0 +1,1 @@
+"""The market as a service: API, agents, dashboard, database, faults."""
