@@ -36,9 +36,8 @@ faulty (f = floor((N - 1) / 3)); four validators are the smallest network that s
 
 2. Check that blocks come and the validators are the ones in the genesis:
 
-       curl -s -X POST -H 'content-type: application/json' \\
-         --data '{{"jsonrpc":"2.0","id":1,"method":"qbft_getValidatorsByBlockNumber","params":["latest"]}}' \\
-         {rpc_url}
+       curl -s -H 'content-type: application/json' {rpc_url} -d \\
+       '{{"jsonrpc":"2.0","id":1,"method":"qbft_getValidatorsByBlockNumber","params":["latest"]}}'
 
 3. Put the contracts on it (the settlement token and the batch market; `--market community`
    for the Community contract):
