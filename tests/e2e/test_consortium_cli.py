@@ -256,7 +256,8 @@ def test_deploy_with_the_role_keys_on_a_node_started_from_the_genesis(network: P
     node = start_anvil(
         chain_id=accounts["chain_id"],
         hardfork="cancun",
-        extra_args=["--init", str(network / "genesis.json")],
+        # zero base fee and gas price, as the genesis's zeroBaseFee and --min-gas-price=0
+        extra_args=["--init", str(network / "genesis.json"), "--base-fee", "0", "--gas-price", "0"],
     )
     out = network.parent / "deployment.json"
     keys = str(network / "keys" / "roles.json")
@@ -264,6 +265,7 @@ def test_deploy_with_the_role_keys_on_a_node_started_from_the_genesis(network: P
         client = JsonRpcClient(node.url)
         try:
             assert int(client.call("eth_chainId"), 16) == 4321
+            assert client.call("eth_getBlockByNumber", ["latest", False])["baseFeePerGas"] == "0x0"
             for address in [*accounts["roles"].values(), *accounts["members"].values()]:
                 balance = int(client.call("eth_getBalance", [address, "latest"]), 16)
                 assert balance == DEFAULT_BALANCE_WEI
@@ -275,6 +277,14 @@ def test_deploy_with_the_role_keys_on_a_node_started_from_the_genesis(network: P
             assert deployment["keys"] == {}  # a consortium's keys are never written there
             for address in deployment["contracts"].values():
                 assert len(client.call("eth_getCode", [address, "latest"])) > 2
+            assert client.call("eth_getBlockByNumber", ["latest", False])["baseFeePerGas"] == "0x0"
+            # With a zero base fee the deployer pays only the tip the node suggests (anvil's
+            # eth_maxPriorityFeePerGas: 1 gwei), far below what the genesis gave it.
+            operator = accounts["roles"]["operator"]
+            spent = DEFAULT_BALANCE_WEI - int(
+                client.call("eth_getBalance", [operator, "latest"]), 16
+            )
+            assert 0 < spent < 10**16
         finally:
             client.close()
     # Deploying again without --overwrite is refused (one line), the file is kept.
