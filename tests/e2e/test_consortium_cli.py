@@ -137,7 +137,8 @@ def test_static_nodes_and_compose_file(network: Path) -> None:
         command = service["command"]
         assert f"--p2p-host={ips[i - 1]}" in command
         assert "--node-private-key-file=/data/key" in command
-        assert "--min-gas-price=0" in command
+        assert "--min-gas-price=0" in command and "--profile=ENTERPRISE" in command
+        assert not any(arg.startswith("--host-allowlist") for arg in command)
         # JSON-RPC on node 1 only, published on the loopback address only
         assert ("ports" in service) == (i == 1), name
         assert ("--rpc-http-enabled=true" in command) == (i == 1), name

@@ -2,10 +2,13 @@
 
 Every node runs the pinned image :data:`BESU_IMAGE` on a bridge network with fixed addresses
 (:func:`node_ip`), so the enode URLs in ``static-nodes.json`` are known before anything starts;
-discovery is off and each node dials the others from that file. Each node's folder
+discovery is off and each node dials the others from that file. The nodes run Besu's
+``ENTERPRISE`` profile (private networks: full sync, the FOREST archive storage, no minimum gas
+price, a sequenced transaction pool). Each node's folder
 (``node-<i>/``, holding its ``key``) is its data path. Only node 1 serves JSON-RPC, published on
-the host's 127.0.0.1 only: the ledger is reached from this machine (or through a tunnel or a
-reverse proxy the operator sets up), never from the open network.
+the host's 127.0.0.1 only, with Besu's default host allow-list (``localhost``, ``127.0.0.1``):
+the ledger is reached from this machine (or through a tunnel or a reverse proxy the operator
+sets up, which then needs ``--host-allowlist``), never from the open network.
 
 The file is written as text (no YAML library needed); ``tests/ledger/network`` parses it back.
 """
@@ -65,6 +68,9 @@ def compose_file(validators: int, *, rpc_port: int = RPC_PORT) -> str:
 
 def _service(index: int, rpc_port: int | None) -> list[str]:
     command = [
+        # Besu's profile for private networks (sequenced transaction pool, no gas price floor,
+        # ...); the options below that it also sets are repeated so the file says what runs.
+        "--profile=ENTERPRISE",
         "--data-path=/data",
         "--genesis-file=/config/genesis.json",
         "--node-private-key-file=/data/key",
@@ -73,6 +79,7 @@ def _service(index: int, rpc_port: int | None) -> list[str]:
         f"--p2p-host={node_ip(index)}",
         f"--p2p-port={P2P_PORT}",
         "--sync-mode=FULL",
+        "--data-storage-format=FOREST",
         "--min-gas-price=0",
         "--logging=INFO",
     ]
@@ -82,7 +89,6 @@ def _service(index: int, rpc_port: int | None) -> list[str]:
             "--rpc-http-host=0.0.0.0",
             f"--rpc-http-port={RPC_PORT}",
             f"--rpc-http-api={RPC_APIS}",
-            "--host-allowlist=*",
         ]
     lines = [
         f"  {node_name(index)}:",
