@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from eth_keys import keys as eth_keys
+from hypothesis import given
+from hypothesis import strategies as st
 
 from peergrid.core.errors import LedgerError
 from peergrid.ledger.chain.anvil import ANVIL_DEV_ADDRESSES, ANVIL_DEV_KEYS
@@ -56,6 +58,19 @@ def test_fresh_keys_agree_with_eth_keys() -> None:
         assert public_key_address(pair.public_key_hex) == pair.address
         seen.add(pair.private_key)
     assert len(seen) == 20
+
+
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+@given(st.integers(1, SECP256K1_ORDER - 1))
+def test_any_private_key_agrees_with_eth_keys(secret: int) -> None:
+    private = secret.to_bytes(32, "big")
+    pair = KeyPair.from_private_key(private)
+    reference = eth_keys.PrivateKey(private)
+    assert pair.public_key == reference.public_key.to_bytes()
+    assert pair.address == reference.public_key.to_checksum_address()
+    assert KeyPair.from_hex(pair.private_key_hex) == pair
 
 
 def test_enode_url_carries_the_uncompressed_public_key() -> None:
