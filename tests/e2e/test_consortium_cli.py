@@ -153,7 +153,7 @@ def test_readme_gives_the_deploy_command(network: Path) -> None:
         "--out-file deployment.json" in readme
     )
     assert "docker compose up -d" in readme and "Chain id 4321" in readme
-    assert "at most 1 of the 4 validators" in readme
+    assert "QBFT tolerates 1 faulty validator(s) of 4" in readme
 
 
 def test_an_existing_folder_needs_overwrite(tmp_path: Path) -> None:

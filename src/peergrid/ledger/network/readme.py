@@ -8,11 +8,11 @@ from typing import Any
 README = """\
 # A peergrid consortium ledger: {validators} Besu QBFT validators
 
-Chain id {chain_id}; a block every {block_period_s} s (a round changes after {request_timeout_s} s
-without one); {members} member account(s) and four role accounts (operator, dso, issuer, meter)
-funded in the genesis; gas is free (`zeroBaseFee`, nodes run with `--min-gas-price=0`).
-QBFT keeps sealing while at most {fault_tolerance} of the {validators} validators are down or
-faulty (f = floor((N - 1) / 3)); four validators are the smallest network that survives one.
+Chain id {chain_id}; a block every {block_period_s} s (a round changes after
+{request_timeout_s} s without one). Funded in the genesis: {members} member account(s) and four
+role accounts (operator, dso, issuer, meter). Gas is free (`zeroBaseFee`; the nodes run with
+`--min-gas-price=0`). QBFT tolerates {fault_tolerance} faulty validator(s) of {validators}
+(f = floor((N - 1) / 3)): four is the smallest network that survives one.
 
 ## Files
 
