@@ -52,6 +52,7 @@ CONTRACT_NAMES = (
     "ProtectionLog",
     "DrSettlement",
     "MicrogridAuction",
+    "Certificates",
 )
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 
