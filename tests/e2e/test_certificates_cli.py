@@ -103,7 +103,7 @@ def test_transfer_cancel_show(registry: Path) -> None:
         ("deploy --slot-seconds 0 --overwrite", "--slot-seconds: must be in"),
     ],
 )
-def test_bad_input_is_one_line_exit_2(registry: Path, args: tuple[str, ...], message: str) -> None:
+def test_bad_input_is_one_line_exit_2(registry: Path, command: str, message: str) -> None:
     folder = registry.parent
     files = {
         "READINGS": folder / "slot8.json",
@@ -114,9 +114,8 @@ def test_bad_input_is_one_line_exit_2(registry: Path, args: tuple[str, ...], mes
     files["BAD"].write_text(json.dumps({"pv": 1.5}), encoding="utf-8")
     files["NOBODY"].write_text(json.dumps({"nobody": 1}), encoding="utf-8")
     files["SCHOOL"].write_text(json.dumps({"school": 1}), encoding="utf-8")
-    argv = [
-        str(files[a]) if a in files else str(folder / a) if a.endswith(".json") else a for a in args
-    ]
+    files["BADNAME"] = Path("bad name")
+    argv = [str(files.get(a, folder / a if a.endswith(".json") else a)) for a in command.split()]
     before = (folder / "gos.chain.jsonl").read_bytes()
     code, _, stderr = run(*argv, "-r", str(registry))
     assert code == 2
