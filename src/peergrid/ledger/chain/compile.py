@@ -53,6 +53,7 @@ CONTRACT_NAMES = (
     "DrSettlement",
     "MicrogridAuction",
     "Certificates",
+    "OtcContracts",
 )
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 
