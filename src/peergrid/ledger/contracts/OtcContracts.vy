@@ -60,9 +60,11 @@ STATE_WITHDRAWN: public(constant(uint8)) = 4
 MAX_BATCH: public(constant(uint256)) = 128
 MAX_WH: public(constant(uint256)) = 2**32 - 1
 MAX_PRICE: public(constant(uint256)) = 2**32 - 1
-MAX_SLOT: public(constant(uint256)) = 2**48 - 1
+MAX_SLOT: public(constant(uint256)) = 2**48 - 2
 MAX_SLOTS: public(constant(uint256)) = 2**20
 WH_PER_KWH: constant(uint256) = 1000
+MASK_32: constant(uint256) = 2**32 - 1
+MASK_48: constant(uint256) = 2**48 - 1
 
 
 struct Otc:
@@ -92,7 +94,15 @@ balance_of: public(HashMap[address, uint256])
 locked: public(HashMap[address, uint256])
 total_balance: public(uint256)
 contract_count: public(uint256)
-_contracts: HashMap[uint256, Otc]
+# A contract in four words: its parties, its terms (written once) and its progress.
+#   terms:    price | wh_per_slot << 32 | first_slot << 64 | last_slot << 112
+#             | fee_rate << 160 | proposer is the seller << 208
+#   progress: state | next_slot << 8 | escrow << 56
+# (escrow < 2**20 slots * 2**57 micro-currency a slot, well within 200 bits)
+_seller: HashMap[uint256, address]
+_buyer: HashMap[uint256, address]
+_terms: HashMap[uint256, uint256]
+_progress: HashMap[uint256, uint256]
 
 
 event MemberSet:
@@ -231,19 +241,21 @@ def propose(
         buyer = msg.sender
     id: uint256 = self.contract_count + 1
     self.contract_count = id
-    self._contracts[id] = Otc(
-        seller=seller,
-        buyer=buyer,
-        proposer=msg.sender,
-        price=price,
-        wh_per_slot=wh_per_slot,
-        first_slot=first_slot,
-        last_slot=last_slot,
-        fee_rate=self.fee_rate,
-        state=STATE_PROPOSED,
-        next_slot=first_slot,
-        escrow=0,
+    fee: uint256 = self.fee_rate
+    proposer_is_seller: uint256 = 0
+    if as_seller:
+        proposer_is_seller = 1
+    self._seller[id] = seller
+    self._buyer[id] = buyer
+    self._terms[id] = (
+        price
+        | (wh_per_slot << 32)
+        | (first_slot << 64)
+        | (last_slot << 112)
+        | (fee << 160)
+        | (proposer_is_seller << 208)
     )
+    self._progress[id] = self._packed_progress(STATE_PROPOSED, first_slot, 0)
     log Proposed(
         id=id,
         seller=seller,
@@ -252,7 +264,7 @@ def propose(
         wh_per_slot=wh_per_slot,
         first_slot=first_slot,
         last_slot=last_slot,
-        fee_rate=self.fee_rate,
+        fee_rate=fee,
     )
     return id
 
@@ -260,7 +272,7 @@ def propose(
 @external
 def accept(id: uint256):
     """@notice Sign the contract proposed to the caller; locks the buyer's escrow."""
-    c: Otc = self._contracts[id]
+    c: Otc = self._load(id)
     assert c.state == STATE_PROPOSED, "contract is not proposed"
     assert msg.sender != c.proposer and (msg.sender == c.seller or msg.sender == c.buyer), (
         "caller is not the counterparty"
@@ -271,32 +283,30 @@ def accept(id: uint256):
     escrow: uint256 = slots * self._per_slot(c)
     assert self.balance_of[c.buyer] - self.locked[c.buyer] >= escrow, "buyer's free balance too low"
     self.locked[c.buyer] += escrow
-    self._contracts[id].escrow = escrow
-    self._contracts[id].state = STATE_ACTIVE
+    self._progress[id] = self._packed_progress(STATE_ACTIVE, c.next_slot, escrow)
     log Accepted(id=id, escrow=escrow)
 
 
 @external
 def withdraw_proposal(id: uint256):
     """@notice Withdraw (proposer) or decline (counterparty) a proposed contract."""
-    c: Otc = self._contracts[id]
+    c: Otc = self._load(id)
     assert c.state == STATE_PROPOSED, "contract is not proposed"
     assert msg.sender == c.seller or msg.sender == c.buyer, "caller is not a party"
-    self._contracts[id].state = STATE_WITHDRAWN
+    self._progress[id] = self._packed_progress(STATE_WITHDRAWN, c.next_slot, 0)
     log ProposalWithdrawn(id=id)
 
 
 @external
 def release(id: uint256):
     """@notice Unlock the escrow of slots never settled, after the deadline (buyer)."""
-    c: Otc = self._contracts[id]
+    c: Otc = self._load(id)
     assert c.state == STATE_ACTIVE, "contract is not active"
     assert msg.sender == c.buyer, "caller is not the buyer"
     deadline: uint256 = self._slot_start(c.last_slot + 1) + settle_deadline_s
     assert block.timestamp >= deadline, "settlement deadline not passed"
     self.locked[c.buyer] -= c.escrow
-    self._contracts[id].escrow = 0
-    self._contracts[id].state = STATE_ENDED
+    self._progress[id] = self._packed_progress(STATE_ENDED, c.next_slot, 0)
     log Released(id=id, unlocked=c.escrow)
 
 
@@ -325,7 +335,7 @@ def settle(
     dso_out: uint256 = 0
     for i: uint256 in range(len(ids), bound=MAX_BATCH):
         id: uint256 = ids[i]
-        c: Otc = self._contracts[id]
+        c: Otc = self._load(id)
         assert c.state == STATE_ACTIVE, "contract is not active"
         assert c.next_slot == slot, "slot is not the contract's next"
         assert seller_wh[i] <= MAX_WH and buyer_wh[i] <= MAX_WH, "reading out of range"
@@ -353,11 +363,10 @@ def settle(
             refund = (q - buyer_wh[i]) * pool_price // WH_PER_KWH
             self.balance_of[c.buyer] += refund
             dso_out += refund
-        self._contracts[id].escrow = c.escrow - value - fee
+        state: uint8 = STATE_ACTIVE
         if slot == c.last_slot:
-            self._contracts[id].state = STATE_ENDED
-        else:
-            self._contracts[id].next_slot = slot + 1
+            state = STATE_ENDED
+        self._progress[id] = self._packed_progress(state, slot + 1, c.escrow - value - fee)
         log Settled(
             id=id,
             slot=slot,
@@ -410,7 +419,38 @@ def withdraw(amount: uint256):
 @view
 @external
 def contract_of(id: uint256) -> Otc:
-    return self._contracts[id]
+    return self._load(id)
+
+
+@internal
+@view
+def _load(id: uint256) -> Otc:
+    terms: uint256 = self._terms[id]
+    progress: uint256 = self._progress[id]
+    seller: address = self._seller[id]
+    buyer: address = self._buyer[id]
+    proposer: address = buyer
+    if (terms >> 208) & 1 == 1:
+        proposer = seller
+    return Otc(
+        seller=seller,
+        buyer=buyer,
+        proposer=proposer,
+        price=terms & MASK_32,
+        wh_per_slot=(terms >> 32) & MASK_32,
+        first_slot=(terms >> 64) & MASK_48,
+        last_slot=(terms >> 112) & MASK_48,
+        fee_rate=(terms >> 160) & MASK_32,
+        state=convert(progress & 255, uint8),
+        next_slot=(progress >> 8) & MASK_48,
+        escrow=progress >> 56,
+    )
+
+
+@internal
+@pure
+def _packed_progress(state: uint8, next_slot: uint256, escrow: uint256) -> uint256:
+    return convert(state, uint256) | (next_slot << 8) | (escrow << 56)
 
 
 @internal
