@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger import EmbeddedChain
+from peergrid.ledger import Chain, EmbeddedChain
 from peergrid.ledger.markets.certificates import (
     MAX_BATCH,
     CertificateRegistry,
@@ -30,7 +30,7 @@ CALL = "Certificates"
 
 @dataclass
 class Registry:
-    chain: EmbeddedChain
+    chain: Chain
     registry: CertificateRegistry
     issuer: str
     meter: str
@@ -39,8 +39,8 @@ class Registry:
     stranger: str
 
 
-def make_registry() -> Registry:
-    chain = EmbeddedChain()
+def make_registry(chain: Chain | None = None) -> Registry:
+    chain = chain if chain is not None else EmbeddedChain()
     issuer = chain.new_account("issuer")
     meter = chain.new_account("meter")
     producers = [chain.new_account(f"producer {i}") for i in range(3)]
@@ -205,6 +205,23 @@ def test_bad_inputs(r: Registry) -> None:
     with reverts(f"{CALL}.set_approval_for_all", "operator is the zero address"):
         r.registry.set_approval_for_all(p0, "0x" + "00" * 20)
     assert r.registry.balance_of(p0, a) == 10 and r.registry.totals() == (10, 0, 0)
+
+
+@pytest.mark.slow
+def test_the_same_on_a_node(rpc_chain: Chain) -> None:
+    """Issue, transfer, cancel, a refused move and expiry on anvil, as on the embedded chain."""
+    r = make_registry(rpc_chain)
+    p0 = r.producers[0]
+    issued(r, 0, {p0: 300})
+    a = r.registry.token_id(0, p0)
+    r.registry.transfer(p0, r.consumer, a, 200)
+    r.registry.cancel(r.consumer, a, 200, r.consumer, (0, 3))
+    with reverts(f"{CALL}.transfer", "not enough certificates: some are cancelled"):
+        r.registry.transfer(r.consumer, p0, a, 1)
+    r.chain.advance_time(LIFETIME_S)
+    r.registry.expire(r.stranger, p0, a)
+    state = r.registry.state_of(a)
+    assert (state.issued, state.cancelled, state.expired, state.held) == (300, 200, 100, 0)
 
 
 def test_constructor_bounds() -> None:

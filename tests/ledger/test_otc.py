@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger import EmbeddedChain
+from peergrid.ledger import Chain, EmbeddedChain
 from peergrid.ledger.markets.otc import OtcLedger, OtcState, otc_settlement
 
 from .helpers import reverts
@@ -24,7 +24,7 @@ FUNDS = 10**9
 
 @dataclass
 class Setup:
-    chain: EmbeddedChain
+    chain: Chain
     ledger: OtcLedger
     operator: str
     dso: str
@@ -36,8 +36,8 @@ class Setup:
         return [*self.members, self.dso, self.stranger]
 
 
-def make_setup(deposit: int = FUNDS) -> Setup:
-    chain = EmbeddedChain()
+def make_setup(deposit: int = FUNDS, chain: Chain | None = None) -> Setup:
+    chain = chain if chain is not None else EmbeddedChain()
     operator, dso, issuer = (chain.new_account(n) for n in ("operator", "dso", "issuer"))
     ledger = OtcLedger.deploy(
         chain,
@@ -128,6 +128,21 @@ def test_sign_settle_and_end(s: Setup) -> None:
     assert (
         sum(balances(s).values()) == s.ledger.total_balance() == s.ledger.token_balance_of_market()
     )
+
+
+@pytest.mark.slow
+def test_the_same_on_a_node(rpc_chain: Chain) -> None:
+    """Sign, settle, a refused non-member and conservation on anvil."""
+    s = make_setup(chain=rpc_chain)
+    total = s.ledger.total_balance()
+    cid = signed(s, first=3, last=3)
+    with reverts(f"{CALL}.propose", "counterparty is not a member"):
+        s.ledger.propose(s.members[0], s.stranger, as_seller=True, price_micro_per_kwh=1,
+                         wh_per_slot=1, first_slot=9, last_slot=9)  # fmt: skip
+    end_of(s, 3)
+    s.ledger.settle(3, 100_000, [(cid, 300, 400)])
+    assert s.ledger.contract(cid).state == OtcState.ENDED
+    assert sum(balances(s).values()) == total == s.ledger.token_balance_of_market()
 
 
 def test_a_contract_with_a_non_member_reverts(s: Setup) -> None:
@@ -308,10 +323,25 @@ def test_money_is_conserved(
             batch.append((cid, *readings[k % len(readings)]))
             k += 1
         if batch:
+            terms = {cid: s.ledger.contract(cid) for cid, _, _ in batch}
             try:
-                s.ledger.settle(slot, pool, batch)
+                (receipt,) = s.ledger.settle(slot, pool, batch)
             except LedgerError as exc:
                 assert exc.reason == "dso balance too low for the deviations"
+            else:
+                # the Python mirror gives the contract's figures
+                for event, (cid, seller_wh, buyer_wh) in zip(
+                    receipt.events_named("Settled"), batch, strict=True
+                ):
+                    want = otc_settlement(terms[cid], seller_wh, buyer_wh, pool)
+                    got = event.args
+                    assert (got["paid_to_seller"], got["fee"], got["dso_to_buyer"]) == (
+                        want.paid_to_seller,
+                        want.fee,
+                        want.dso_to_buyer,
+                    )
+                    owed = got["seller_to_dso"] + got["seller_shortfall"]
+                    assert owed == want.seller_to_dso + want.seller_shortfall
         assert sum(balances(s).values()) == s.ledger.total_balance() == total
         assert s.ledger.token_balance_of_market() == total
         for account in s.accounts:
