@@ -17,6 +17,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 
 from peergrid import __version__
 from peergrid.cli.agent import agent
+from peergrid.cli.certificates import certificates_app
 from peergrid.cli.clear import clear_command, mechanisms_command
 from peergrid.cli.common import Command, Group
 from peergrid.cli.console import print_error
@@ -99,6 +100,7 @@ app.add_typer(grid_app, name="grid")
 app.add_typer(dvpp_app, name="dvpp")
 app.add_typer(protection_app, name="protection")
 app.add_typer(microgrid_app, name="microgrid")
+app.add_typer(certificates_app, name="certificates")
 app.add_typer(chain_app, name="chain")
 chain_app.add_typer(consortium_app, name="consortium")
 app.command("deploy", cls=Command)(deploy_command)
