@@ -52,6 +52,7 @@ CONTRACT_NAMES = (
     "ProtectionLog",
     "DrSettlement",
     "MicrogridAuction",
+    "DrEvents",
 )
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 
