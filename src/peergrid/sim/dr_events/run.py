@@ -198,7 +198,7 @@ def run_dr_day(
 
     history = natural[:, : settings.baseline_days * SLOTS_PER_DAY]
     feeder_load = history.sum(axis=0)
-    threshold = int(round(settings.threshold_share * int(feeder_load.max())))
+    threshold = round(settings.threshold_share * int(feeder_load.max()))
     rates = DrRates(settings.reward_rate, settings.penalty_rate, settings.tolerance_wh)
 
     model = DrGridModel(n, SLOTS_PER_DAY, settings.genesis_stake)
@@ -229,7 +229,7 @@ def run_dr_day(
             if event is not None and slot in event.slots:
                 k = slot - event.start
                 requested = event.baseline[i][k] - event.commanded[i][k]
-                actual[i, slot] = natural[i, slot] - int(round(compliance[i] * requested))
+                actual[i, slot] = natural[i, slot] - round(compliance[i] * requested)
             wh = int(actual[i, slot])
             started = model.post(i, slot, wh) or started
             chain.count("post_reading", ledger.post_reading(chain.meters[i], slot, wh).gas_used)
@@ -287,12 +287,11 @@ def _start(
         # The event runs past the simulated day: the DSO commands nobody and cancels it.
         chain.count("cancel_event", ledger.cancel_event(event.id).gas_used)
         return
-    for i in np.flatnonzero(interested):
-        i = int(i)
+    for i in (int(k) for k in np.flatnonzero(interested)):
         base = [model.baseline(i, s) for s in event.slots]
         if min(base) <= 0:
             continue  # nothing to reduce (a PV exporter at these hours)
-        commanded = [b - int(round(settings.request_share * b)) for b in base]
+        commanded = [b - round(settings.request_share * b) for b in base]
         model.command(event, i, commanded)
         chain.count("command", ledger.command(event.id, chain.prosumers[i], commanded).gas_used)
     if not event.commanded:
