@@ -403,14 +403,16 @@ def close_event(event_id: uint256):
     total_reward: uint256 = 0
     total_penalty: uint256 = 0
     for who: address in self._participants[event_id]:
-        p: Participation = self._parts[event_id][who]
+        # Only the event's slots of the three profiles are read (not the whole struct).
+        actual: int256[MAX_EVENT_SLOTS] = empty(int256[MAX_EVENT_SLOTS])
         delivered: int256 = 0
-        requested: uint256 = 0
         credited: uint256 = 0
         short: uint256 = 0
         for k: uint256 in range(e.duration, bound=MAX_EVENT_SLOTS):
-            r: int256 = p.baseline[k] - p.commanded[k]
-            d: int256 = p.baseline[k] - p.actual[k]
+            b: int256 = self._parts[event_id][who].baseline[k]
+            actual[k] = self._parts[event_id][who].actual[k]
+            r: int256 = b - self._parts[event_id][who].commanded[k]
+            d: int256 = b - actual[k]
             f: int256 = 0
             if r > 0:
                 f = min(max(d, 0), r)
@@ -424,14 +426,18 @@ def close_event(event_id: uint256):
                 short += ar - fu - e.tolerance
         reward: uint256 = credited * e.reward_rate // WH_PER_KWH
         penalty: uint256 = short * e.penalty_rate // WH_PER_KWH
-        self._parts[event_id][who].delivered = delivered
-        self._parts[event_id][who].flexibility = credited
-        self._parts[event_id][who].shortfall = short
-        self._parts[event_id][who].reward = reward
-        self._parts[event_id][who].penalty = penalty
+        # Only non-zero results are written: every field starts at zero.
+        if delivered != 0:
+            self._parts[event_id][who].delivered = delivered
+        if credited != 0:
+            self._parts[event_id][who].flexibility = credited
+            self._parts[event_id][who].reward = reward
+        if short != 0:
+            self._parts[event_id][who].shortfall = short
+            self._parts[event_id][who].penalty = penalty
         total_reward += reward
         total_penalty += penalty
-        digest = keccak256(abi_encode(digest, who, p.actual))
+        digest = keccak256(abi_encode(digest, who, actual))
     assert self.balance_of[operator] - self.locked[operator] >= total_reward, (
         "operator cannot fund the rewards"
     )
