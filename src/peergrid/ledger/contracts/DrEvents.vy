@@ -85,6 +85,25 @@ struct DrEvent:
     total_penalty: uint256
 
 
+# What the contract stores per event and participant; the settlement is
+# computed from it (when closing, confirming, and in `participation`), not
+# stored, which keeps closing an event of 128 participants within a block.
+struct Profiles:
+    baseline: int256[MAX_EVENT_SLOTS]
+    commanded: int256[MAX_EVENT_SLOTS]
+    actual: int256[MAX_EVENT_SLOTS]
+    penalty_paid: uint256
+
+
+struct Outcome:
+    delivered: int256
+    flexibility: uint256
+    shortfall: uint256
+    reward: uint256
+    penalty: uint256
+    actual: int256[MAX_EVENT_SLOTS]
+
+
 struct Participation:
     baseline: int256[MAX_EVENT_SLOTS]
     commanded: int256[MAX_EVENT_SLOTS]
@@ -122,7 +141,7 @@ active_event: public(uint256)
 event_count: public(uint256)
 _events: HashMap[uint256, DrEvent]
 _participants: HashMap[uint256, DynArray[address, MAX_PARTICIPANTS]]
-_parts: HashMap[uint256, HashMap[address, Participation]]
+_parts: HashMap[uint256, HashMap[address, Profiles]]
 event_of: public(HashMap[address, uint256])
 
 validators: public(DynArray[address, MAX_VALIDATORS])
@@ -403,41 +422,10 @@ def close_event(event_id: uint256):
     total_reward: uint256 = 0
     total_penalty: uint256 = 0
     for who: address in self._participants[event_id]:
-        # Only the event's slots of the three profiles are read (not the whole struct).
-        actual: int256[MAX_EVENT_SLOTS] = empty(int256[MAX_EVENT_SLOTS])
-        delivered: int256 = 0
-        credited: uint256 = 0
-        short: uint256 = 0
-        for k: uint256 in range(e.duration, bound=MAX_EVENT_SLOTS):
-            b: int256 = self._parts[event_id][who].baseline[k]
-            actual[k] = self._parts[event_id][who].actual[k]
-            r: int256 = b - self._parts[event_id][who].commanded[k]
-            d: int256 = b - actual[k]
-            f: int256 = 0
-            if r > 0:
-                f = min(max(d, 0), r)
-            elif r < 0:
-                f = min(max(-d, 0), -r)
-            delivered += d
-            ar: uint256 = convert(abs(r), uint256)
-            fu: uint256 = convert(f, uint256)
-            credited += fu
-            if ar > fu + e.tolerance:
-                short += ar - fu - e.tolerance
-        reward: uint256 = credited * e.reward_rate // WH_PER_KWH
-        penalty: uint256 = short * e.penalty_rate // WH_PER_KWH
-        # Only non-zero results are written: every field starts at zero.
-        if delivered != 0:
-            self._parts[event_id][who].delivered = delivered
-        if credited != 0:
-            self._parts[event_id][who].flexibility = credited
-            self._parts[event_id][who].reward = reward
-        if short != 0:
-            self._parts[event_id][who].shortfall = short
-            self._parts[event_id][who].penalty = penalty
-        total_reward += reward
-        total_penalty += penalty
-        digest = keccak256(abi_encode(digest, who, actual))
+        o: Outcome = self._outcome(event_id, who, e)
+        total_reward += o.reward
+        total_penalty += o.penalty
+        digest = keccak256(abi_encode(digest, who, o.actual))
     assert self.balance_of[operator] - self.locked[operator] >= total_reward, (
         "operator cannot fund the rewards"
     )
@@ -539,7 +527,32 @@ def event_state(event_id: uint256) -> DrEvent:
 @view
 @external
 def participation(event_id: uint256, prosumer: address) -> Participation:
-    return self._parts[event_id][prosumer]
+    """
+    @notice A participant's profiles and, once the event is closed, its
+            delivered and credited flexibility, shortfall, reward and penalty.
+    """
+    p: Profiles = self._parts[event_id][prosumer]
+    out: Participation = Participation(
+        baseline=p.baseline,
+        commanded=p.commanded,
+        actual=p.actual,
+        delivered=0,
+        flexibility=0,
+        shortfall=0,
+        reward=0,
+        penalty=0,
+        penalty_paid=p.penalty_paid,
+    )
+    e: DrEvent = self._events[event_id]
+    # A prosumer not commanded in the event has zero profiles: a zero outcome.
+    if e.phase >= PHASE_VERIFYING and e.phase <= PHASE_DISPUTED:
+        o: Outcome = self._outcome(event_id, prosumer, e)
+        out.delivered = o.delivered
+        out.flexibility = o.flexibility
+        out.shortfall = o.shortfall
+        out.reward = o.reward
+        out.penalty = o.penalty
+    return out
 
 
 @view
@@ -611,6 +624,33 @@ def _start_event(slot: uint256, state: int256):
 
 @view
 @internal
+def _outcome(event_id: uint256, who: address, e: DrEvent) -> Outcome:
+    # Only the event's slots of the three profiles are read (not the whole struct).
+    o: Outcome = empty(Outcome)
+    for k: uint256 in range(e.duration, bound=MAX_EVENT_SLOTS):
+        b: int256 = self._parts[event_id][who].baseline[k]
+        a: int256 = self._parts[event_id][who].actual[k]
+        o.actual[k] = a
+        r: int256 = b - self._parts[event_id][who].commanded[k]
+        d: int256 = b - a
+        f: int256 = 0
+        if r > 0:
+            f = min(max(d, 0), r)
+        elif r < 0:
+            f = min(max(-d, 0), -r)
+        o.delivered += d
+        ar: uint256 = convert(abs(r), uint256)
+        fu: uint256 = convert(f, uint256)
+        o.flexibility += fu
+        if ar > fu + e.tolerance:
+            o.shortfall += ar - fu - e.tolerance
+    o.reward = o.flexibility * e.reward_rate // WH_PER_KWH
+    o.penalty = o.shortfall * e.penalty_rate // WH_PER_KWH
+    return o
+
+
+@view
+@internal
 def _stake(v: address) -> uint256:
     inc: uint256 = self.incentives_of[v]
     age: uint256 = self.epoch - self.mean_epoch_of[v]
@@ -631,9 +671,11 @@ def _confirm(event_id: uint256):
     ep: uint256 = self.epoch
     paid_rewards: uint256 = 0
     paid_penalties: uint256 = 0
+    e: DrEvent = self._events[event_id]
     for who: address in self._participants[event_id]:
-        reward: uint256 = self._parts[event_id][who].reward
-        penalty: uint256 = self._parts[event_id][who].penalty
+        o: Outcome = self._outcome(event_id, who, e)
+        reward: uint256 = o.reward
+        penalty: uint256 = o.penalty
         available: uint256 = self.balance_of[who] - self.locked[who] + reward
         paid: uint256 = min(penalty, available)
         self.balance_of[who] = self.balance_of[who] + reward - paid
