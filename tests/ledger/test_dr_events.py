@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from peergrid.ledger import EmbeddedChain
+from peergrid.ledger import Chain, EmbeddedChain
 from peergrid.ledger.markets.dr_events import DrEventsLedger, EventPhase, readings_digest
 from peergrid.mechanisms.dr.baselines import DrRates, baseline_wh, settle_event
 from peergrid.mechanisms.dr.stake import ValidatorStake
@@ -33,7 +34,7 @@ GENESIS = {"tso": 400, "retailer": 300, "dso-node": 300}
 
 @dataclass
 class Grid:
-    chain: EmbeddedChain
+    chain: Chain
     ledger: DrEventsLedger
     operator: str
     prosumers: dict[str, str]
@@ -66,8 +67,10 @@ class Grid:
             self.ledger.post_reading(self.meters[name], slot, wh)
 
 
-def make_grid(deposits: dict[str, int] | None = None, history: bool = True) -> Grid:
-    chain = EmbeddedChain()
+def make_grid(
+    deposits: dict[str, int] | None = None, history: bool = True, chain: Chain | None = None
+) -> Grid:
+    chain = chain or EmbeddedChain()
     operator, issuer = chain.new_account("operator"), chain.new_account("issuer")
     ledger = DrEventsLedger.deploy(
         chain, operator=operator, issuer=issuer, supply_micro=10**18, slots_per_day=SLOTS_PER_DAY
@@ -397,3 +400,24 @@ def test_money_is_conserved_and_equals_off_chain(
     assert ledger.total_balance() == ledger.token_balance(ledger.market.address)
     assert grid.tokens() == tokens
     assert readings_digest(ledger.market.address, 1, 10, DURATION, []) != digest
+
+
+@pytest.mark.slow
+def test_worked_event_on_anvil() -> None:
+    from peergrid.ledger.chain.anvil import AnvilError
+    from peergrid.ledger.chain.managed import ManagedAnvilChain
+
+    try:
+        chain = ManagedAnvilChain()
+    except AnvilError as exc:
+        pytest.skip(str(exc))
+    with chain:
+        grid = make_grid(chain=chain)
+        run_event(grid)
+        grid.ledger.close_event(grid.operator, 1)
+        digest = grid.ledger.event(1).digest
+        for name in ("tso", "retailer"):
+            grid.ledger.attest(grid.validators[name], 1, digest)
+        assert grid.ledger.event(1).phase == EventPhase.CONFIRMED
+        assert grid.ledger.balance_of(grid.prosumers["A"]) == DEPOSIT + 115_000
+        assert grid.ledger.balance_of(grid.operator) == DEPOSIT - 70_000
