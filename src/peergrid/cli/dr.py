@@ -22,7 +22,7 @@ def dr_run_command(
     scenario: Annotated[
         Path | None,
         typer.Argument(
-            metavar="[SCENARIO]",
+            metavar="SCENARIO",
             help="TOML settings (examples/dr-events.toml; every field has a default); '-' reads "
             "standard input",
             show_default=False,
@@ -54,9 +54,12 @@ def dr_run_command(
         typer.Option("--json", metavar="", help="print the summary as one JSON object"),
     ] = False,
 ) -> None:
-    """Run baseline days and a DR day of simbench households on an LV feeder through
-    DrEvents.vy on the embedded chain, with the same day off chain, and check the feeder's AC
-    power flow without and with DR.
+    """Run a DR day on an LV feeder through the DR contracts (DrEvents.vy).
+
+    Simbench households' meters post baseline days and the DR day to the contract on the
+    embedded chain; events, commanded profiles, flexibility, rewards, penalties and the
+    stake-weighted confirmation follow; the same day runs off chain and must agree; the
+    feeder's AC power flow is checked without and with DR.
 
     The book's (chapter 8): the contracts' state variables, events started on the grid's
     imbalance, settlement from ledger readings, validators staking their DR incentives with a
