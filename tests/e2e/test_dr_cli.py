@@ -62,3 +62,23 @@ def test_bad_settings_are_one_line_and_status_2(
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dr-events.toml"
+
+
+def test_the_example_settings_load() -> None:
+    from peergrid.sim.dr_events import load_dr_settings
+
+    settings = load_dr_settings(EXAMPLE)
+    assert (settings.prosumers, settings.baseline_days, settings.duration) == (24, 2, 3)
+    assert load_dr_settings(EXAMPLE, prosumers=5).prosumers == 5
+
+
+@pytest.mark.slow
+def test_the_example_runs() -> None:
+    code, out, err = invoke("dr", "run", str(EXAMPLE), "--json")
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["events_confirmed"] >= 1 and summary["onchain_equals_offchain"] is True
+    assert summary["ac_before"]["passed"] and summary["ac_after"]["passed"]
