@@ -51,6 +51,7 @@ def test_a_small_dr_day(tmp_path: Path) -> None:
         (("-",), "compliance = [0.9, 0.1]\n", "compliance: must be [low, high]"),
         (("-",), "genesis_stake = [0]\n", "genesis_stake: must be at least one positive stake"),
         (("-",), "day = 2016-01-02\nbaseline_days = 5\n", "baseline_days: 5 days before"),
+        (("-",), "colluding_validators = 4\n", "colluding_validators: 4 is more than the 3"),
         (("--day", "tomorrow"), None, "--day: 'tomorrow' is not a date"),
         (("--feeder", "nowhere"), None, "'nowhere' is not a valid feeder"),
     ],
@@ -62,6 +63,18 @@ def test_bad_settings_are_one_line_and_status_2(
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_tampered_meters_and_a_colluding_minority_confirm_nothing() -> None:
+    # Two meters post their commanded profile instead of what was used; the TSO (40 % of the
+    # stake) attests to the posted readings, the other stakeholders to the true ones.
+    tamper = SMALL + "tampered_meters = 2\ncolluding_validators = 1\n"
+    code, out, err = invoke("dr", "run", "-", "--json", stdin=tamper)
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["events_disputed"] >= 1 and summary["events_confirmed"] == 0
+    assert summary["rewards"] == 0 and summary["penalties"] == 0
+    assert summary["onchain_equals_offchain"] is True
 
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dr-events.toml"

@@ -50,6 +50,16 @@ class DrDaySettings(BaseModel):
         description="event threshold: share of the baseline days' peak hourly feeder load",
     )
     duration: int = Field(3, ge=1, le=12, description="slots (hours) an event lasts")
+    tampered_meters: int = Field(
+        0,
+        ge=0,
+        le=MAX_PROSUMERS,
+        description="meters of interested prosumers (a seeded draw) that post the commanded "
+        "profile during events instead of the true consumption",
+    )
+    colluding_validators: int = Field(
+        0, ge=0, description="stakeholder validators (the first ones) attesting to posted readings"
+    )
     genesis_stake: tuple[int, ...] = Field(
         (400_000, 300_000, 300_000),
         description="genesis stakes of the stakeholder validators (TSO, retailer, DSO node)",
@@ -97,6 +107,11 @@ def dr_settings(data: dict[str, Any], source: str = "DR scenario") -> DrDaySetti
         elif error["type"] != "value_error":
             message = f"{message} (got {error.get('input')!r})"
         raise ScenarioError(f"{source}: {field}: {message}") from None
+    if settings.colluding_validators > len(settings.genesis_stake):
+        raise ScenarioError(
+            f"{source}: colluding_validators: {settings.colluding_validators} is more than the "
+            f"{len(settings.genesis_stake)} stakeholder validators"
+        )
     first = settings.day - dt.timedelta(days=settings.baseline_days)
     if first < dt.date(2016, 1, 1):
         raise ScenarioError(

@@ -111,6 +111,7 @@ class DrDayResult:
             "threshold_wh": self.threshold_wh,
             "events": len(self.events),
             "events_confirmed": sum(e.phase == "CONFIRMED" for e in self.events),
+            "events_disputed": sum(e.phase == "DISPUTED" for e in self.events),
             "participations": sum(p.events for p in self.prosumers),
             "delivered_flexibility_kwh": sum(p.delivered_wh for p in self.prosumers) / 1000,
             "credited_flexibility_kwh": sum(p.flexibility_wh for p in self.prosumers) / 1000,
@@ -195,6 +196,9 @@ def run_dr_day(
     interested = rng.random(n) < settings.interested_share
     low, high = settings.compliance
     compliance = rng.uniform(low, high, size=n)
+    candidates = np.flatnonzero(interested)
+    size = min(settings.tampered_meters, len(candidates))
+    tampered = {int(i) for i in rng.choice(candidates, size=size, replace=False)} if size else set()
 
     history = natural[:, : settings.baseline_days * SLOTS_PER_DAY]
     feeder_load = history.sum(axis=0)
@@ -209,6 +213,8 @@ def run_dr_day(
     end = days * SLOTS_PER_DAY
     mismatches: list[str] = []
     open_event: DrEvent | None = None
+    # What each participant really used in its event's slots (a tampered meter posts otherwise).
+    truth: dict[tuple[int, int], list[int]] = {}
 
     for slot in range(end):
         if slot == day_start:
@@ -230,7 +236,10 @@ def run_dr_day(
                 k = slot - event.start
                 requested = event.baseline[i][k] - event.commanded[i][k]
                 actual[i, slot] = natural[i, slot] - round(compliance[i] * requested)
+                truth.setdefault((event.id, i), []).append(int(actual[i, slot]))
             wh = int(actual[i, slot])
+            if i in tampered and event is not None and slot in event.slots:
+                wh = event.commanded[i][slot - event.start]  # claims full compliance
             started = model.post(i, slot, wh) or started
             chain.count("post_reading", ledger.post_reading(chain.meters[i], slot, wh).gas_used)
         if started is not None:
@@ -240,7 +249,7 @@ def run_dr_day(
                 model.active = None
                 open_event = None
         if open_event is not None and slot == open_event.start + open_event.duration - 1:
-            _settle(model, chain, open_event, mismatches)
+            _settle(settings, model, chain, open_event, truth, tampered, mismatches)
             open_event = None
         if progress is not None:
             progress(slot + 1, end)
@@ -298,7 +307,15 @@ def _start(
         chain.count("cancel_event", ledger.cancel_event(event.id).gas_used)
 
 
-def _settle(model: DrGridModel, chain: _Chain, event: DrEvent, mismatches: list[str]) -> None:
+def _settle(
+    settings: DrDaySettings,
+    model: DrGridModel,
+    chain: _Chain,
+    event: DrEvent,
+    truth: dict[tuple[int, int], list[int]],
+    tampered: set[int],
+    mismatches: list[str],
+) -> None:
     ledger = chain.ledger
     off = model.close(event)
     chain.count("close_event", ledger.close_event(chain.operator, event.id).gas_used)
@@ -308,10 +325,13 @@ def _settle(model: DrGridModel, chain: _Chain, event: DrEvent, mismatches: list[
         want = (s.delivered_wh, s.flexibility_wh, s.shortfall_wh, s.reward, s.penalty)
         if got != want:
             mismatches.append(f"event {event.id}, prosumer {i}: on chain {got}, off chain {want}")
-    # Every validator holds the meters' readings and attests to them; stakeholders first, then
-    # prosumers holding incentives, until the contract confirms.
-    truth = [(chain.prosumers[i], [int(v) for v in event.actual[i] if v is not None]) for i in off]
-    digest = ledger.digest_of(event.id, truth)
+    # Every validator receives the meters' true readings and attests to their digest;
+    # colluding stakeholders and tampering prosumers attest to the posted ones. Stakeholders
+    # first, then prosumers holding incentives, until the contract decides.
+    true_digest = ledger.digest_of(
+        event.id, [(chain.prosumers[i], truth[event.id, i]) for i in off]
+    )
+    posted = ledger.event(event.id).digest
     validators = [(model.n + k, a) for k, a in enumerate(chain.stakeholders)]
     validators += [(i, a) for i, a in enumerate(chain.prosumers)]
     attesting: list[int] = []
@@ -320,8 +340,11 @@ def _settle(model: DrGridModel, chain: _Chain, event: DrEvent, mismatches: list[
             break
         if model.stakes[index].stake(model.epoch) == 0:
             continue
+        colluding = index in tampered or model.n <= index < model.n + settings.colluding_validators
+        digest = posted if colluding else true_digest
         chain.count("attest", ledger.attest(account, event.id, digest).gas_used)
-        attesting.append(index)
+        if digest == posted:
+            attesting.append(index)
     model.confirm(event, attesting)
     on_phase = ledger.event(event.id).phase
     if (on_phase == EventPhase.CONFIRMED) != event.confirmed:
@@ -374,7 +397,8 @@ def _event_rows(model: DrGridModel, chain: _Chain) -> list[EventRow]:
                 trigger_state_wh=event.trigger_state,
                 participants=len(event.commanded),
                 phase=on.phase.name,
-                total_reward=on.total_reward,
+                # Paid only when confirmed (a disputed event's reserve goes back to the DSO).
+                total_reward=on.total_reward if on.phase == EventPhase.CONFIRMED else 0,
                 total_penalty=on.total_penalty,
                 stake_for=on.stake_for,
                 total_stake=on.total_stake,
