@@ -54,6 +54,7 @@ CONTRACT_NAMES = (
     "MicrogridAuction",
     "Certificates",
     "OtcContracts",
+    "DrEvents",
 )
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 
