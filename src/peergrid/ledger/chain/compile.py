@@ -52,6 +52,8 @@ CONTRACT_NAMES = (
     "ProtectionLog",
     "DrSettlement",
     "MicrogridAuction",
+    "FlexMarket",
+    "AssetFunding",
 )
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 
