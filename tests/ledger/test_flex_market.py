@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from peergrid.core.errors import LedgerError
 from peergrid.ledger import Chain, EmbeddedChain
 from peergrid.ledger.markets.flex_market import DOWN, UP, FlexMarketLedger, NeedPhase
 from peergrid.mechanisms.flexibility import FlexNeed, FlexOffer, clear_need
@@ -254,10 +255,8 @@ operations = st.lists(
 @given(operations)
 def test_money_conserved(ops: list[tuple[str, str, int, int]]) -> None:
     market = open_market({"A": 1, "B": 2, "far": 9})
-    ledger, meter = market.ledger, market.meter
+    ledger = market.ledger
     deposited = ledger.total_balance()
-    from peergrid.core.errors import LedgerError
-
     for op, name, x, y in ops:
         member = market.members[name]
         need = ledger.chain.call(ledger.market, "need_count")
