@@ -21,6 +21,7 @@ from peergrid.cli.clear import clear_command, mechanisms_command
 from peergrid.cli.common import Command, Group
 from peergrid.cli.console import print_error
 from peergrid.cli.dvpp import dvpp_app
+from peergrid.cli.flex import flex_app
 from peergrid.cli.grid import grid_app
 from peergrid.cli.ledger import bench_app, chain_app, deploy_command
 from peergrid.cli.microgrid import microgrid_app
@@ -98,6 +99,7 @@ app.add_typer(grid_app, name="grid")
 app.add_typer(dvpp_app, name="dvpp")
 app.add_typer(protection_app, name="protection")
 app.add_typer(microgrid_app, name="microgrid")
+app.add_typer(flex_app, name="flex")
 app.add_typer(chain_app, name="chain")
 app.command("deploy", cls=Command)(deploy_command)
 app.add_typer(bench_app, name="bench")

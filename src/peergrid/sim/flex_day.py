@@ -1,0 +1,398 @@
+"""A day of the DSO's flexibility market on a SimBench LV feeder with PV, EVs and batteries.
+
+The scenario (every figure a setting of :class:`FlexDaySettings`):
+
+- **Households**: the feeder's loads at their buses with SimBench's 15-minute profiles of 2016
+  (a load whose profile is not a household ``H0-*`` profile uses ``H0-A``), and its PV plants
+  (``PV1``..``PV8`` profiles) as separate generators.
+- **EVs**: the first ``ev_share`` of the households (in the feeder's order) own an EV that
+  arrives between 17:00 and 18:00 (staggered by a quarter hour per household) and charges
+  ``ev_kwh`` at ``ev_kw`` straight away (unmanaged charging: what overloads the transformer).
+- **Batteries**: every ``battery_every``-th household has a home battery (``battery_kw``,
+  ``battery_kwh``, at ``battery_soc`` in the evening), idle unless the DSO buys it.
+
+The forecast is that schedule; the grid layer screens it (:mod:`peergrid.grid.congestion`), the
+platform runs the market (:mod:`peergrid.platform.flexibility`) and the day is checked again
+with what the assets delivered. Offers, each at its asset's price per kWh:
+
+- a battery: discharge (down) or charge (up) up to its power within its stored energy or room;
+- an EV: postpone its charging in the slot (down); the energy postponed is charged after
+  midnight (``ev_energy_shifted_kwh``);
+- a flexible load: shed ``shed_share`` of the household's load (down); it delivers only
+  ``load_response`` of what it is awarded (comfort overrides): the shortfall is penalised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from peergrid.assets.profiles import (
+    PROFILE_YEAR_START,
+    STEP_MINUTES,
+    load_profile_library,
+)
+from peergrid.core.errors import ScenarioError
+from peergrid.grid.congestion import Congestion, CongestionScreen, element_values
+from peergrid.grid.feeders import check_feeder_name, load_feeder
+from peergrid.ledger import EmbeddedChain
+from peergrid.ledger.markets.flex_market import FlexMarketLedger
+from peergrid.mechanisms.flexibility import FlexAward, FlexOffer
+from peergrid.platform.flexibility import FlexDayResult, FlexLedgerRun, run_flex_day
+
+FloatArray = npt.NDArray[np.float64]
+SLOT_HOURS = STEP_MINUTES / 60
+SLOTS = 96
+DEFAULT_FEEDER = "simbench:1-LV-rural1--0-sw"
+
+
+@dataclass(frozen=True)
+class FlexDaySettings:
+    """What a flexibility day is run with (see the module's docstring)."""
+
+    feeder: str = DEFAULT_FEEDER
+    day: int = 20  # day of SimBench's profile year 2016 (0: 1 January)
+    ev_share: float = 1.0
+    max_price: float = 0.30  # currency per kWh
+    penalty_rate: float = 0.10  # currency per kWh not delivered
+    ledger: bool = True
+    ev_kw: float = 11.0
+    ev_kwh: float = 30.0
+    battery_every: int = 3
+    battery_kw: float = 5.0
+    battery_kwh: float = 10.0
+    battery_soc: float = 0.9
+    shed_share: float = 0.3
+    load_response: float = 0.8
+    price_battery: float = 0.12
+    price_ev: float = 0.15
+    price_load: float = 0.10
+
+    def check(self) -> None:
+        """Raise :class:`ScenarioError` naming the first bad setting."""
+        check_feeder_name(self.feeder)
+        last_day = (dt.date(2016, 12, 31) - PROFILE_YEAR_START.date()).days
+        if not 0 <= self.day <= last_day:
+            raise ScenarioError(f"day: expected 0..{last_day} (2016), got {self.day}")
+        ratios = {
+            "ev_share": self.ev_share,
+            "battery_soc": self.battery_soc,
+            "shed_share": self.shed_share,
+            "load_response": self.load_response,
+        }
+        for name, value in ratios.items():
+            if not (math.isfinite(value) and 0 <= value <= 1):
+                raise ScenarioError(f"{name}: expected a value in 0..1, got {value}")
+        amounts = {
+            "max_price": self.max_price,
+            "penalty_rate": self.penalty_rate,
+            "ev_kw": self.ev_kw,
+            "ev_kwh": self.ev_kwh,
+            "battery_kw": self.battery_kw,
+            "battery_kwh": self.battery_kwh,
+            "price_battery": self.price_battery,
+            "price_ev": self.price_ev,
+            "price_load": self.price_load,
+        }
+        for name, value in amounts.items():
+            if not (math.isfinite(value) and value >= 0):
+                raise ScenarioError(f"{name}: expected a number >= 0, got {value}")
+        if self.max_price > 1e6 or self.penalty_rate > 1e6:
+            raise ScenarioError("max_price and penalty_rate: at most 1e6 per kWh")
+        if self.battery_every < 1:
+            raise ScenarioError(f"battery_every: expected >= 1, got {self.battery_every}")
+
+
+@dataclass
+class Household:
+    member: str
+    bus: int
+    load_kw: FloatArray  # (slots,)
+    ev_kw: FloatArray  # (slots,) planned charging
+    battery_kwh: float | None  # stored energy now; None: no battery
+    battery_cap_kwh: float = 0.0
+
+
+@dataclass
+class DayAssets:
+    """The households' assets through the day: offers, deliveries and what they did."""
+
+    settings: FlexDaySettings
+    households: dict[str, Household]
+    done_kw: dict[tuple[int, str], float] = field(default_factory=dict)  # + draws more
+    shifted_kwh: float = 0.0
+
+    def baseline_kw(self, slot: int, member: str) -> float:
+        h = self.households[member]
+        return float(h.load_kw[slot] + h.ev_kw[slot])
+
+    def offers(self, slot: int) -> list[FlexOffer]:
+        s, out = self.settings, []
+        for h in self.households.values():
+            if h.battery_kwh is not None and s.battery_kw > 0:
+                down = min(s.battery_kw, h.battery_kwh / SLOT_HOURS)
+                up = min(s.battery_kw, (h.battery_cap_kwh - h.battery_kwh) / SLOT_HOURS)
+                for direction, kw in (("down", down), ("up", up)):
+                    if kw > 1e-6:
+                        out.append(
+                            FlexOffer(
+                                f"{h.member}/battery/{direction}",
+                                h.member,
+                                h.bus,
+                                kw,
+                                s.price_battery,
+                                "battery",
+                                direction,  # type: ignore[arg-type]
+                            )
+                        )
+            if h.ev_kw[slot] > 1e-6:
+                out.append(
+                    FlexOffer(
+                        f"{h.member}/ev", h.member, h.bus, float(h.ev_kw[slot]), s.price_ev, "ev"
+                    )
+                )
+            shed = s.shed_share * float(h.load_kw[slot])
+            if shed > 1e-6:
+                out.append(
+                    FlexOffer(
+                        f"{h.member}/load", h.member, h.bus, shed, s.price_load, "flexible_load"
+                    )
+                )
+        return out
+
+    def deliver(self, slot: int, award: FlexAward) -> float:
+        h = self.households[award.offer.member]
+        kw = award.kw
+        if award.offer.kind == "battery":
+            assert h.battery_kwh is not None
+            if award.offer.direction == "down":
+                kw = min(kw, h.battery_kwh / SLOT_HOURS)
+                h.battery_kwh -= kw * SLOT_HOURS
+            else:
+                kw = min(kw, (h.battery_cap_kwh - h.battery_kwh) / SLOT_HOURS)
+                h.battery_kwh += kw * SLOT_HOURS
+        elif award.offer.kind == "ev":
+            kw = min(kw, float(h.ev_kw[slot]))
+            self.shifted_kwh += kw * SLOT_HOURS
+        else:
+            kw *= self.settings.load_response
+        sign = -1.0 if award.offer.direction == "down" else 1.0
+        key = (slot, h.member)
+        self.done_kw[key] = self.done_kw.get(key, 0.0) + sign * kw
+        return kw
+
+
+@dataclass
+class FlexDay:
+    """A run's inputs, the market's result and the AC check before and after."""
+
+    settings: FlexDaySettings
+    congestions: list[Congestion]
+    market: FlexDayResult
+    elements: dict[str, tuple[FloatArray, FloatArray]]  # element -> (before, after) per slot
+    congested_slots_before: int
+    congested_slots_after: int
+    shifted_kwh: float
+    wall_s: float
+    ledger_s: float
+    gas: list[dict[str, Any]]
+
+    def summary(self) -> dict[str, Any]:
+        m = self.market
+        worst = {
+            element: {
+                "before": round(float(np.nanmax(before)), 3),
+                "after": round(float(np.nanmax(after)), 3),
+            }
+            for element, (before, after) in self.elements.items()
+        }
+        return {
+            "feeder": self.settings.feeder,
+            "day": (PROFILE_YEAR_START + dt.timedelta(days=self.settings.day)).date().isoformat(),
+            "ledger": self.settings.ledger,
+            "needs": len(m.needs),
+            "congested_slots_before": self.congested_slots_before,
+            "congested_slots_after": self.congested_slots_after,
+            "flexibility_needed_kwh": round(m.needed_kwh, 3),
+            "flexibility_bought_kwh": round(m.bought_kwh, 3),
+            "flexibility_kwh": round(m.delivered_kwh, 3),
+            "cost": round(m.cost, 6),
+            "penalties": round(m.penalties, 6),
+            "ev_energy_shifted_kwh": round(self.shifted_kwh, 3),
+            "by_kind_kwh": _by_kind(m),
+            "worst": worst,
+            "wall_s": round(self.wall_s, 3),
+            "ledger_s": round(self.ledger_s, 3),
+        }
+
+    def slot_rows(self) -> list[dict[str, Any]]:
+        """One row per congested slot and element: before, after and what was bought."""
+        bought: dict[int, float] = {}
+        delivered: dict[int, float] = {}
+        for s in self.market.settled:
+            bought[s.need.slot] = bought.get(s.need.slot, 0.0) + s.award.kw
+            delivered[s.need.slot] = delivered.get(s.need.slot, 0.0) + s.delivered_kw
+        rows = []
+        for c in self.congestions:
+            before, after = self.elements[c.element]
+            clock = dt.timedelta(minutes=STEP_MINUTES * c.slot)
+            rows.append(
+                {
+                    "slot": c.slot,
+                    "time": f"{clock.seconds // 3600:02d}:{clock.seconds % 3600 // 60:02d}",
+                    "element": c.element,
+                    "kind": c.kind,
+                    "limit": c.limit,
+                    "before": round(float(before[c.slot]), 4),
+                    "after": round(float(after[c.slot]), 4),
+                    "need_kw": round(c.kw, 3),
+                    "bought_kw": round(bought.get(c.slot, 0.0), 3),
+                    "delivered_kw": round(delivered.get(c.slot, 0.0), 3),
+                }
+            )
+        return rows
+
+
+def _by_kind(result: FlexDayResult) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for s in result.settled:
+        out[s.award.offer.kind] = out.get(s.award.offer.kind, 0.0) + s.delivered_kw * SLOT_HOURS
+    return {k: round(v, 3) for k, v in sorted(out.items())}
+
+
+def build_day(settings: FlexDaySettings) -> tuple[Any, list[int], FloatArray, DayAssets]:
+    """The feeder, each column's bus, the forecast (slots × columns, kW drawn) and the assets.
+    Columns: the households, then the PV plants."""
+    feeder = load_feeder(settings.feeder)
+    net = feeder.net
+    library = load_profile_library()
+    window = library.window(PROFILE_YEAR_START.date() + dt.timedelta(days=settings.day), 1)
+    loads = net.load[net.load.in_service.astype(bool)]
+    n_ev = round(settings.ev_share * len(loads))
+    households: dict[str, Household] = {}
+    for i, (index, row) in enumerate(loads.iterrows()):
+        name = str(row["profile"]) if "profile" in loads.columns else "H0-A"
+        profile = library.load_p.get(name, library.load_p["H0-A"])[window]
+        load_kw = float(row.p_mw) * 1e3 * profile
+        ev = np.zeros(SLOTS)
+        if i < n_ev:
+            start, left = 17 * 4 + i % 5, settings.ev_kwh
+            for slot in range(start, SLOTS):
+                if left <= 1e-9:
+                    break
+                kw = min(settings.ev_kw, left / SLOT_HOURS)
+                ev[slot] = kw
+                left -= kw * SLOT_HOURS
+        has_battery = i % settings.battery_every == 0
+        households[f"h{index}"] = Household(
+            member=f"h{index}",
+            bus=int(row.bus),
+            load_kw=load_kw,
+            ev_kw=ev,
+            battery_kwh=settings.battery_soc * settings.battery_kwh if has_battery else None,
+            battery_cap_kwh=settings.battery_kwh if has_battery else 0.0,
+        )
+    sgens = net.sgen[net.sgen.in_service.astype(bool)]
+    pv = [
+        -float(r.p_mw)
+        * 1e3
+        * library.pv.get(
+            str(r["profile"]) if "profile" in sgens.columns else "", library.pv["PV1"]
+        )[window]
+        for _, r in sgens.iterrows()
+    ]
+    buses = [h.bus for h in households.values()] + [int(b) for b in sgens.bus]
+    columns = [h.load_kw + h.ev_kw for h in households.values()] + pv
+    forecast = np.array(columns, dtype=float).T if columns else np.zeros((SLOTS, 0))
+    return feeder, buses, forecast, DayAssets(settings, households)
+
+
+def run_flex_day_scenario(settings: FlexDaySettings) -> FlexDay:
+    """Screen, post, offer, clear, settle, and check the day again."""
+    settings.check()
+    started = time.perf_counter()
+    feeder, buses, forecast, assets = build_day(settings)
+    screen = CongestionScreen(feeder, buses)
+    before_result = screen.run(forecast)
+    congestions = screen.screen(forecast, before_result)
+    ledger_run: FlexLedgerRun | None = None
+    chain: EmbeddedChain | None = None
+    ledger_s = 0.0
+    if settings.ledger:
+        t = time.perf_counter()
+        chain = EmbeddedChain()
+        ledger_run = _open_ledger(chain, assets)
+        ledger_s += time.perf_counter() - t
+    t = time.perf_counter()
+    market = run_flex_day(
+        congestions,
+        assets,
+        max_price=settings.max_price,
+        penalty_rate=settings.penalty_rate,
+        slot_hours=SLOT_HOURS,
+        ledger=ledger_run,
+    )
+    market_s = time.perf_counter() - t
+    if settings.ledger:
+        ledger_s += market_s  # the market's time is spent on chain but for the clearing sums
+    after = forecast.copy()
+    column = {m: k for k, m in enumerate(assets.households)}
+    for (slot, member), kw in assets.done_kw.items():
+        after[slot, column[member]] += kw
+    after_result = screen.run(after)
+    elements = {
+        c.element: (
+            element_values(before_result, c.element),
+            element_values(after_result, c.element),
+        )
+        for c in congestions
+    }
+    checks_before = screen.check.check_many(forecast)
+    checks_after = screen.check.check_many(after)
+    gas = (
+        [
+            {"function": f"{g.contract}.{g.function}", "count": g.count, "mean": g.total // g.count}
+            for g in chain.gas_log.summary()
+        ]
+        if chain is not None
+        else []
+    )
+    return FlexDay(
+        settings=settings,
+        congestions=congestions,
+        market=market,
+        elements=elements,
+        congested_slots_before=sum(1 for c in checks_before if not c.passed),
+        congested_slots_after=sum(1 for c in checks_after if not c.passed),
+        shifted_kwh=assets.shifted_kwh,
+        wall_s=time.perf_counter() - started,
+        ledger_s=ledger_s,
+        gas=gas,
+    )
+
+
+COLLATERAL_MICRO = 100_000_000  # 100 currency units per member
+ESCROW_MICRO = 10_000_000_000  # 10 000 currency units for the DSO
+
+
+def _open_ledger(chain: EmbeddedChain, assets: DayAssets) -> FlexLedgerRun:
+    dso, meter, issuer = (chain.new_account(n) for n in ("dso", "meter operator", "issuer"))
+    ledger = FlexMarketLedger.deploy(
+        chain, dso=dso, meter_operator=meter, issuer=issuer, supply_micro=10**18
+    )
+    accounts: dict[str, str] = {}
+    for member, h in assets.households.items():
+        address = chain.new_account(member)
+        accounts[member] = address
+        ledger.register(address, h.bus)
+        ledger.fund(address, COLLATERAL_MICRO)
+        ledger.deposit(address, COLLATERAL_MICRO)
+    ledger.fund(dso, ESCROW_MICRO)
+    ledger.deposit(dso, ESCROW_MICRO)
+    return FlexLedgerRun(ledger, accounts)
