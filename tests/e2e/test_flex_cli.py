@@ -78,3 +78,19 @@ def test_refuses_a_full_output_folder(tmp_path: Path) -> None:
     (tmp_path / "old.txt").write_text("x")
     code, _, err = run("--no-ledger", "-o", str(tmp_path))
     assert code == 2 and "not empty" in err
+
+
+@pytest.mark.parametrize("ledger", [[], ["--no-ledger"]])
+def test_community_battery_pays_dividends(ledger: list[str]) -> None:
+    code, out, _ = run("--json", "--community-battery", "20", "--max-price", "0.115", *ledger)
+    assert code == 0, out
+    summary = json.loads(out)
+    battery = summary["community_battery"]
+    # 20 kW for 2 h at 300 per kWh: 12 000, 240 shares of 50 over 13 households
+    assert (battery["kwh"], battery["shares"], battery["holders"]) == (40.0, 240, 13)
+    assert battery["raised"] == 12_000.0
+    # the cheapest batteries after the loads at 0.10: the community's at 0.11 earns
+    assert summary["by_kind_kwh"]["battery"] > 0 and battery["revenue"] > 0
+    # every holder claims: what is paid is the revenue less at most a micro-unit per holder
+    assert battery["revenue"] - 13e-6 <= battery["dividends_paid"] <= battery["revenue"]
+    assert summary["dividends_paid"] == battery["dividends_paid"]

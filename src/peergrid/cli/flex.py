@@ -42,6 +42,15 @@ def run_command(
             "--penalty-rate", metavar="<price>", help="penalty per kWh awarded but not delivered"
         ),
     ] = 0.10,
+    community_battery: Annotated[
+        float,
+        typer.Option(
+            "--community-battery",
+            metavar="<kw>",
+            help="add a community battery of this power (2 h of energy), financed by the "
+            "households' shares; its revenue is paid to them as dividends (0: none)",
+        ),
+    ] = 0.0,
     no_ledger: Annotated[
         bool, typer.Option("--no-ledger", metavar="", help="clear and settle off chain")
     ] = False,
@@ -58,13 +67,16 @@ def run_command(
 
     Prints, per congested slot, the element's loading or voltage before and after and the
     flexibility bought, then the day's totals: flexibility bought and delivered (kWh), cost,
-    penalties, congested slots before and after.
+    penalties, congested slots before and after. With --community-battery, the households
+    first buy the battery's shares in a crowdsale on chain, and its flexibility revenue is
+    distributed to them (pull payments).
     """
     from peergrid.sim.flex_day import FlexDaySettings, run_flex_day_scenario
 
     number(ev_share, "--ev-share", "households' share", low=0, high=1)
     number(max_price, "--max-price", "currency per kWh", low=0, high=1e6)
     number(penalty_rate, "--penalty-rate", "currency per kWh", low=0, high=1e6)
+    number(community_battery, "--community-battery", "kW", low=0, high=10_000)
     settings = FlexDaySettings(
         feeder=feeder_name,
         day=day,
@@ -72,6 +84,7 @@ def run_command(
         max_price=max_price,
         penalty_rate=penalty_rate,
         ledger=not no_ledger,
+        community_battery_kw=community_battery,
     )
     settings.check()
     if output is not None:
@@ -103,6 +116,13 @@ def run_command(
         typer.echo(
             f"{r['time']:>5}  {r['element']:<8} {r['limit']:>7.3f} {r['before']:>9.3f} "
             f"{r['after']:>9.3f} {r['bought_kw']:>9.3f}"
+        )
+    if "community_battery" in summary:
+        c = summary["community_battery"]
+        typer.echo(
+            f"community battery {c['kw']:g} kW / {c['kwh']:g} kWh: {c['shares']} shares of "
+            f"{c['holders']} households raised {c['raised']:.2f}; revenue {c['revenue']:.4f}, "
+            f"dividends paid {c['dividends_paid']:.4f}"
         )
     typer.echo(
         f"flexibility bought {summary['flexibility_bought_kwh']:.3f} kWh, delivered "

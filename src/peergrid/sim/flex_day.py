@@ -42,13 +42,15 @@ from peergrid.core.errors import ScenarioError
 from peergrid.grid.congestion import Congestion, CongestionScreen, element_values
 from peergrid.grid.feeders import check_feeder_name, load_feeder
 from peergrid.ledger import EmbeddedChain
+from peergrid.ledger.markets.asset_funding import AssetFundingLedger
 from peergrid.ledger.markets.flex_market import FlexMarketLedger
 from peergrid.mechanisms.flexibility import FlexAward, FlexOffer
-from peergrid.platform.flexibility import FlexDayResult, FlexLedgerRun, run_flex_day
+from peergrid.platform.flexibility import MICRO, FlexDayResult, FlexLedgerRun, run_flex_day
 
 FloatArray = npt.NDArray[np.float64]
 SLOT_HOURS = STEP_MINUTES / 60
 SLOTS = 96
+COMMUNITY = "community"
 DEFAULT_FEEDER = "simbench:1-LV-rural1--0-sw"
 
 
@@ -73,6 +75,11 @@ class FlexDaySettings:
     price_battery: float = 0.12
     price_ev: float = 0.15
     price_load: float = 0.10
+    community_battery_kw: float = 0.0  # 0: none; else financed by a crowdsale of the households
+    community_battery_hours: float = 2.0  # energy / power
+    price_community: float = 0.11
+    community_cost_per_kwh: float = 300.0  # what the battery costs, financed by the shares
+    share_price: float = 50.0
 
     def check(self) -> None:
         """Raise :class:`ScenarioError` naming the first bad setting."""
@@ -99,12 +106,20 @@ class FlexDaySettings:
             "price_battery": self.price_battery,
             "price_ev": self.price_ev,
             "price_load": self.price_load,
+            "community_battery_kw": self.community_battery_kw,
+            "community_battery_hours": self.community_battery_hours,
+            "price_community": self.price_community,
+            "community_cost_per_kwh": self.community_cost_per_kwh,
         }
         for name, value in amounts.items():
             if not (math.isfinite(value) and value >= 0):
                 raise ScenarioError(f"{name}: expected a number >= 0, got {value}")
         if self.max_price > 1e6 or self.penalty_rate > 1e6:
             raise ScenarioError("max_price and penalty_rate: at most 1e6 per kWh")
+        if not (math.isfinite(self.share_price) and self.share_price > 0):
+            raise ScenarioError(f"share_price: expected a number > 0, got {self.share_price}")
+        if self.community_battery_kw > 10_000:
+            raise ScenarioError("community_battery_kw: at most 10 000 kW")
         if self.battery_every < 1:
             raise ScenarioError(f"battery_every: expected >= 1, got {self.battery_every}")
 
@@ -117,6 +132,8 @@ class Household:
     ev_kw: FloatArray  # (slots,) planned charging
     battery_kwh: float | None  # stored energy now; None: no battery
     battery_cap_kwh: float = 0.0
+    battery_kw: float = 0.0
+    battery_price: float = 0.0
 
 
 @dataclass
@@ -135,9 +152,9 @@ class DayAssets:
     def offers(self, slot: int) -> list[FlexOffer]:
         s, out = self.settings, []
         for h in self.households.values():
-            if h.battery_kwh is not None and s.battery_kw > 0:
-                down = min(s.battery_kw, h.battery_kwh / SLOT_HOURS)
-                up = min(s.battery_kw, (h.battery_cap_kwh - h.battery_kwh) / SLOT_HOURS)
+            if h.battery_kwh is not None and h.battery_kw > 0:
+                down = min(h.battery_kw, h.battery_kwh / SLOT_HOURS)
+                up = min(h.battery_kw, (h.battery_cap_kwh - h.battery_kwh) / SLOT_HOURS)
                 for direction, kw in (("down", down), ("up", up)):
                     if kw > 1e-6:
                         out.append(
@@ -146,7 +163,7 @@ class DayAssets:
                                 h.member,
                                 h.bus,
                                 kw,
-                                s.price_battery,
+                                h.battery_price,
                                 "battery",
                                 direction,  # type: ignore[arg-type]
                             )
@@ -188,6 +205,40 @@ class DayAssets:
         return kw
 
 
+@dataclass(frozen=True)
+class CommunityBattery:
+    """The crowdfunded community battery: its sale, its flexibility revenue and dividends."""
+
+    kw: float
+    kwh: float
+    shares: int
+    holders: int
+    raised: float
+    revenue: float  # payments less penalties in the flexibility market
+    dividends_paid: float  # claimed by the holders (on chain), or distributed (off chain)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kw": self.kw,
+            "kwh": self.kwh,
+            "shares": self.shares,
+            "holders": self.holders,
+            "raised": round(self.raised, 6),
+            "revenue": round(self.revenue, 6),
+            "dividends_paid": round(self.dividends_paid, 6),
+        }
+
+
+def share_allocation(settings: FlexDaySettings, members: list[str]) -> dict[str, int]:
+    """The shares each household buys: the battery's cost in shares, split evenly (the first
+    households take one more when it does not divide)."""
+    kwh = settings.community_battery_kw * settings.community_battery_hours
+    shares = max(1, math.ceil(kwh * settings.community_cost_per_kwh / settings.share_price))
+    base, extra = divmod(shares, len(members))
+    out = {m: base + (1 if k < extra else 0) for k, m in enumerate(members)}
+    return {m: n for m, n in out.items() if n > 0}
+
+
 @dataclass
 class FlexDay:
     """A run's inputs, the market's result and the AC check before and after."""
@@ -202,6 +253,7 @@ class FlexDay:
     wall_s: float
     ledger_s: float
     gas: list[dict[str, Any]]
+    community: CommunityBattery | None = None
 
     def summary(self) -> dict[str, Any]:
         m = self.market
@@ -227,6 +279,8 @@ class FlexDay:
             "ev_energy_shifted_kwh": round(self.shifted_kwh, 3),
             "by_kind_kwh": _by_kind(m),
             "worst": worst,
+            **({"community_battery": self.community.to_dict()} if self.community else {}),
+            "dividends_paid": round(self.community.dividends_paid, 6) if self.community else 0.0,
             "wall_s": round(self.wall_s, 3),
             "ledger_s": round(self.ledger_s, 3),
         }
@@ -297,6 +351,21 @@ def build_day(settings: FlexDaySettings) -> tuple[Any, list[int], FloatArray, Da
             ev_kw=ev,
             battery_kwh=settings.battery_soc * settings.battery_kwh if has_battery else None,
             battery_cap_kwh=settings.battery_kwh if has_battery else 0.0,
+            battery_kw=settings.battery_kw,
+            battery_price=settings.price_battery,
+        )
+    if settings.community_battery_kw > 0 and households:
+        # the community battery sits at the first household's bus
+        cap = settings.community_battery_kw * settings.community_battery_hours
+        households[COMMUNITY] = Household(
+            member=COMMUNITY,
+            bus=next(iter(households.values())).bus,
+            load_kw=np.zeros(SLOTS),
+            ev_kw=np.zeros(SLOTS),
+            battery_kwh=settings.battery_soc * cap,
+            battery_cap_kwh=cap,
+            battery_kw=settings.community_battery_kw,
+            battery_price=settings.price_community,
         )
     sgens = net.sgen[net.sgen.in_service.astype(bool)]
     pv = [
@@ -323,11 +392,17 @@ def run_flex_day_scenario(settings: FlexDaySettings) -> FlexDay:
     congestions = screen.screen(forecast, before_result)
     ledger_run: FlexLedgerRun | None = None
     chain: EmbeddedChain | None = None
+    sale: AssetFundingLedger | None = None
     ledger_s = 0.0
     if settings.ledger:
         t = time.perf_counter()
         chain = EmbeddedChain()
         ledger_run = _open_ledger(chain, assets)
+        sale = (
+            _finance(chain, ledger_run, settings, assets)
+            if COMMUNITY in assets.households
+            else None
+        )
         ledger_s += time.perf_counter() - t
     t = time.perf_counter()
     market = run_flex_day(
@@ -338,6 +413,9 @@ def run_flex_day_scenario(settings: FlexDaySettings) -> FlexDay:
         slot_hours=SLOT_HOURS,
         ledger=ledger_run,
     )
+    community = None
+    if COMMUNITY in assets.households:
+        community = _dividends(settings, assets, market, ledger_run, sale)
     market_s = time.perf_counter() - t
     if settings.ledger:
         ledger_s += market_s  # the market's time is spent on chain but for the clearing sums
@@ -374,6 +452,7 @@ def run_flex_day_scenario(settings: FlexDaySettings) -> FlexDay:
         wall_s=time.perf_counter() - started,
         ledger_s=ledger_s,
         gas=gas,
+        community=community,
     )
 
 
@@ -396,3 +475,74 @@ def _open_ledger(chain: EmbeddedChain, assets: DayAssets) -> FlexLedgerRun:
     ledger.fund(dso, ESCROW_MICRO)
     ledger.deposit(dso, ESCROW_MICRO)
     return FlexLedgerRun(ledger, accounts)
+
+
+SALE_SECONDS = 86_400
+
+
+def _finance(
+    chain: EmbeddedChain, run: FlexLedgerRun, settings: FlexDaySettings, assets: DayAssets
+) -> AssetFundingLedger:
+    """The households buy the community battery's shares; the sale closes and succeeds, and its
+    operator (the battery's account) takes the money raised."""
+    operator = run.accounts[COMMUNITY]
+    members = [m for m in assets.households if m != COMMUNITY]
+    allocation = share_allocation(settings, members)
+    total = sum(allocation.values())
+    price = round(settings.share_price * MICRO)
+    sale = AssetFundingLedger.deploy(
+        chain,
+        run.ledger.token,
+        operator=operator,
+        share_price=price,
+        target=total,
+        cap=total,
+        deadline=chain.timestamp() + SALE_SECONDS,
+    )
+    for member, shares in allocation.items():
+        run.ledger.fund(run.accounts[member], shares * price)
+        sale.buy(run.accounts[member], shares)
+    chain.advance_time(SALE_SECONDS)
+    sale.withdraw_raised()
+    return sale
+
+
+def _dividends(
+    settings: FlexDaySettings,
+    assets: DayAssets,
+    market: FlexDayResult,
+    run: FlexLedgerRun | None,
+    sale: AssetFundingLedger | None,
+) -> CommunityBattery:
+    """The battery's revenue in the flexibility market, distributed to its share holders."""
+    members = [m for m in assets.households if m != COMMUNITY]
+    allocation = share_allocation(settings, members)
+    shares = sum(allocation.values())
+    battery = assets.households[COMMUNITY]
+    revenue = sum(
+        s.payment - s.penalty for s in market.settled if s.award.offer.member == COMMUNITY
+    )
+    paid = revenue
+    if run is not None and sale is not None:
+        ledger, operator = run.ledger, run.accounts[COMMUNITY]
+        earned = ledger.balance_of(operator) - COLLATERAL_MICRO
+        paid = 0.0
+        if earned > 0:
+            ledger.withdraw(operator, earned)
+            sale.distribute(earned)
+            for member in allocation:
+                account = run.accounts[member]
+                if sale.claimable(account) > 0:
+                    before = sale.token_balance(account)
+                    sale.claim(account)
+                    paid += (sale.token_balance(account) - before) / MICRO
+        revenue = earned / MICRO
+    return CommunityBattery(
+        kw=settings.community_battery_kw,
+        kwh=battery.battery_cap_kwh,
+        shares=shares,
+        holders=len(allocation),
+        raised=shares * settings.share_price,
+        revenue=revenue,
+        dividends_paid=paid,
+    )
