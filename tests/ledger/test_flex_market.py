@@ -23,6 +23,7 @@ from .helpers import reverts
 DEPOSIT = 10**9
 PENALTY = 100_000  # micro-currency per kWh
 WEIGHTS = {1: 1_000_000, 2: 500_000}
+FAR = 2**40  # a settlement deadline far ahead
 
 
 @dataclass
@@ -137,7 +138,7 @@ def test_roles(market: Market) -> None:
         with reverts("FlexMarket.register", "caller is not the DSO"):
             chain.transact(caller, contract, "register", out, 3)
         with reverts("FlexMarket.post_need", "caller is not the DSO"):
-            chain.transact(caller, contract, "post_need", 1, 0, 10, 10, 10, [1], [10**6])
+            chain.transact(caller, contract, "post_need", 1, 0, 10, 10, 10, FAR, [1], [10**6])
         with reverts("FlexMarket.award", "caller is not the DSO"):
             chain.transact(caller, contract, "award", need, [k])
     for caller in (out, m["A"], market.dso):
@@ -171,11 +172,11 @@ def test_refusals(market: Market) -> None:
     with reverts("FlexMarket.register", "member already registered"):
         ledger.register(m["A"], 4)
     with reverts("FlexMarket.post_need", "weight not in 0.5..1"):
-        chain.transact(dso, contract, "post_need", 1, 0, 10, 10, 10, [1], [499_999])
+        chain.transact(dso, contract, "post_need", 1, 0, 10, 10, 10, FAR, [1], [499_999])
     with reverts("FlexMarket.post_need", "bus listed twice"):
-        chain.transact(dso, contract, "post_need", 1, 0, 10, 10, 10, [1, 1], [10**6, 10**6])
+        chain.transact(dso, contract, "post_need", 1, 0, 10, 10, 10, FAR, [1, 1], [10**6, 10**6])
     with reverts("FlexMarket.post_need", "direction not down or up"):
-        chain.transact(dso, contract, "post_need", 1, 2, 10, 10, 10, [1], [10**6])
+        chain.transact(dso, contract, "post_need", 1, 2, 10, 10, 10, FAR, [1], [10**6])
     with reverts("FlexMarket.settle", "need not awarded"):
         chain.transact(market.meter, contract, "settle", need, [], [], [])
     assert market.state() == before
@@ -210,6 +211,41 @@ def test_refusals(market: Market) -> None:
     assert market.state() == before
 
 
+def test_deadline_and_release(market: Market) -> None:
+    ledger, m, chain = market.ledger, market.members, market.chain
+    with reverts("FlexMarket.post_need", "settlement deadline passed"):
+        ledger.post_need(
+            slot=1, direction=DOWN, need_wh=10, max_price=10, penalty_rate=PENALTY,
+            weights=WEIGHTS, settle_by=chain.timestamp(),
+        )  # fmt: skip
+    need = post(market)
+    ledger.offer(m["A"], need, wh=2000, price=200_000, kind="battery")
+    ledger.offer(m["B"], need, wh=2000, price=80_000, kind="ev")
+    ledger.award(need)
+    with reverts("FlexMarket.release", "settlement deadline not passed"):
+        ledger.release(market.outsider, need)
+    chain.advance_time(86_400)
+    before = market.state()
+    with reverts("FlexMarket.settle", "settlement deadline passed"):
+        ledger.settle(need, {1: (0, 0), 2: (0, 0)})
+    assert market.state() == before
+    ledger.release(market.outsider, need)  # anyone
+    assert ledger.need(need).phase == NeedPhase.RELEASED
+    assert all(ledger.locked(x) == 0 for x in market.accounts())
+    assert all(ledger.balance_of(x) == DEPOSIT for x in market.accounts())
+    with reverts("FlexMarket.release", "need not open or awarded"):
+        ledger.release(market.outsider, need)
+    # an open need past its deadline: no award, its offers' collateral released
+    need = post(market)
+    ledger.offer(m["A"], need, wh=1000, price=1, kind="ev")
+    chain.advance_time(86_400)
+    with reverts("FlexMarket.award", "settlement deadline passed"):
+        ledger.award(need)
+    ledger.release(m["A"], need)
+    assert ledger.locked(m["A"]) == 0
+    market.check_money()
+
+
 books = st.lists(
     st.tuples(st.sampled_from(["A", "B"]), st.integers(1, 5000), st.integers(0, 300_000)),
     max_size=8,
@@ -242,7 +278,9 @@ def test_clearing_equals_the_mechanism(book: list[tuple[str, int, int]], need_wh
 
 operations = st.lists(
     st.tuples(
-        st.sampled_from(["post", "offer", "award", "settle", "withdraw", "deposit"]),
+        st.sampled_from(
+            ["post", "offer", "award", "settle", "withdraw", "deposit", "time", "release"]
+        ),
         st.sampled_from(["A", "B", "far"]),
         st.integers(0, 6000),
         st.integers(0, 400_000),
@@ -274,6 +312,10 @@ def test_money_conserved(ops: list[tuple[str, str, int, int]]) -> None:
                     if o.awarded_wh
                 }
                 ledger.settle(need, readings)
+            elif op == "time":
+                market.chain.advance_time(x * 30)
+            elif op == "release":
+                ledger.release(member, need)
             elif op == "withdraw":
                 ledger.withdraw(member if y % 2 else market.dso, max(x, 1))
                 deposited -= max(x, 1)

@@ -45,6 +45,9 @@
      award. The member is paid delivered * price // 1000 from the DSO's
      lock and penalised (awarded - delivered) * penalty_rate // 1000 from
      its collateral, paid to the DSO; the rest of both locks is released.
+     Neither the award nor the settlement is accepted from the need's
+     `settle_by` on; then anyone may `release` the need: every lock it
+     holds is freed, nobody paid or penalised.
      Money only moves between balances: the sum of balances is what was
      deposited less what was withdrawn.
 """
@@ -55,6 +58,7 @@ PHASE_NONE: public(constant(uint8)) = 0
 PHASE_OPEN: public(constant(uint8)) = 1
 PHASE_AWARDED: public(constant(uint8)) = 2
 PHASE_SETTLED: public(constant(uint8)) = 3
+PHASE_RELEASED: public(constant(uint8)) = 4
 
 DOWN: public(constant(uint8)) = 0
 UP: public(constant(uint8)) = 1
@@ -77,6 +81,7 @@ struct Need:
     need_wh: uint256
     max_price: uint256
     penalty_rate: uint256
+    settle_by: uint256
     area_size: uint256
     offer_count: uint256
     covered_wh: uint256
@@ -139,6 +144,7 @@ event NeedPosted:
     need_wh: uint256
     max_price: uint256
     penalty_rate: uint256
+    settle_by: uint256
 
 
 event Offered:
@@ -160,6 +166,11 @@ event Settled:
     need: indexed(uint256)
     paid: uint256
     penalties: uint256
+
+
+event Released:
+    need: indexed(uint256)
+    escrow: uint256
 
 
 @deploy
@@ -194,13 +205,15 @@ def post_need(
     need_wh: uint256,
     max_price: uint256,
     penalty_rate: uint256,
+    settle_by: uint256,
     buses: DynArray[uint256, MAX_AREA],
     weights: DynArray[uint256, MAX_AREA],
 ) -> uint256:
     """
     @notice Post a need (DSO): its slot, direction, effective Wh, maximum
-            price, penalty rate and area (buses with relative sensitivities
-            in ppm). Returns the need's number (from 1).
+            price, penalty rate, settlement deadline (block time) and area
+            (buses with relative sensitivities in ppm). Returns the need's
+            number (from 1).
     """
     assert msg.sender == dso, "caller is not the DSO"
     assert direction == DOWN or direction == UP, "direction not down or up"
@@ -208,6 +221,7 @@ def post_need(
     assert need_wh <= MAX_WH, "need out of range"
     assert max_price <= MAX_PRICE, "price out of range"
     assert penalty_rate <= MAX_PRICE, "penalty rate out of range"
+    assert settle_by > block.timestamp, "settlement deadline passed"
     assert len(buses) != 0, "empty area"
     assert len(buses) == len(weights), "buses and weights differ in length"
     need: uint256 = self.need_count + 1
@@ -225,6 +239,7 @@ def post_need(
         need_wh=need_wh,
         max_price=max_price,
         penalty_rate=penalty_rate,
+        settle_by=settle_by,
         area_size=len(buses),
         offer_count=0,
         covered_wh=0,
@@ -239,6 +254,7 @@ def post_need(
         need_wh=need_wh,
         max_price=max_price,
         penalty_rate=penalty_rate,
+        settle_by=settle_by,
     )
     return need
 
@@ -252,6 +268,7 @@ def award(need: uint256, order: DynArray[uint256, MAX_OFFERS]):
     assert msg.sender == dso, "caller is not the DSO"
     n: Need = self._needs[need]
     assert n.phase == PHASE_OPEN, "need not open for offers"
+    assert block.timestamp < n.settle_by, "settlement deadline passed"
     assert len(order) == n.offer_count, "order does not list every offer"
     remaining: uint256 = n.need_wh
     escrow: uint256 = 0
@@ -312,6 +329,7 @@ def settle(
     assert msg.sender == meter_operator, "caller is not the meter operator"
     n: Need = self._needs[need]
     assert n.phase == PHASE_AWARDED, "need not awarded"
+    assert block.timestamp < n.settle_by, "settlement deadline passed"
     assert len(offers) == len(baseline_wh) and len(offers) == len(metered_wh), (
         "readings differ in length"
     )
@@ -354,6 +372,27 @@ def settle(
     self._needs[need].paid = paid
     self._needs[need].penalties = penalties
     log Settled(need=need, paid=paid, penalties=penalties)
+
+
+@external
+def release(need: uint256):
+    """
+    @notice After the settlement deadline of a need neither settled nor
+            released (anyone): every lock it holds is released; nobody is
+            paid or penalised.
+    """
+    n: Need = self._needs[need]
+    assert n.phase == PHASE_OPEN or n.phase == PHASE_AWARDED, "need not open or awarded"
+    assert block.timestamp >= n.settle_by, "settlement deadline not passed"
+    for k: uint256 in range(1, MAX_OFFERS + 1):
+        if k > n.offer_count:
+            break
+        o: Offer = self._offers[need][k]
+        self.locked[o.member] -= o.collateral
+        self._offers[need][k].collateral = 0
+    self.locked[dso] -= n.escrow
+    self._needs[need].phase = PHASE_RELEASED
+    log Released(need=need, escrow=n.escrow)
 
 
 @internal

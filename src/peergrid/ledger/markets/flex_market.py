@@ -42,6 +42,7 @@ class NeedPhase(IntEnum):
     OPEN = 1
     AWARDED = 2
     SETTLED = 3
+    RELEASED = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class NeedState:
     need_wh: int
     max_price: int
     penalty_rate: int
+    settle_by: int
     area_size: int
     offer_count: int
     covered_wh: int
@@ -145,10 +147,13 @@ class FlexMarketLedger:
         max_price: int,
         penalty_rate: int,
         weights: Mapping[int, int],
+        settle_by: int | None = None,
     ) -> tuple[int, Receipt]:
-        """Post a need; ``weights`` maps each area bus to its relative sensitivity (ppm).
-        Returns the need's number and the receipt."""
+        """Post a need; ``weights`` maps each area bus to its relative sensitivity (ppm);
+        ``settle_by`` (block time) defaults to a day from now. Returns the need's number and the
+        receipt."""
         buses = sorted(weights)
+        deadline = settle_by if settle_by is not None else self.chain.timestamp() + 86_400
         receipt = self.chain.transact(
             self.dso,
             self.market,
@@ -158,6 +163,7 @@ class FlexMarketLedger:
             need_wh,
             max_price,
             penalty_rate,
+            deadline,
             buses,
             [weights[b] for b in buses],
         )
@@ -189,6 +195,10 @@ class FlexMarketLedger:
             [readings[k][0] for k in offers],
             [readings[k][1] for k in offers],
         )
+
+    def release(self, caller: str, need: int) -> Receipt:
+        """Free a need's locks after its settlement deadline (anyone)."""
+        return self.chain.transact(caller, self.market, "release", need)
 
     # --- participants ------------------------------------------------------------------------
 
