@@ -92,3 +92,10 @@ def test_unknown_element() -> None:
     screen = CongestionScreen(feeder, feeder.household_buses)
     with pytest.raises(GridError, match="no line 999"):
         element_values(screen.run(np.zeros((1, len(screen.buses)))), "line 999")
+
+
+def test_reverse_flow_asks_for_more_drawn(screen: CongestionScreen) -> None:
+    # every household exporting 14 kW (midday PV): the transformer overloads the other way
+    found = screen.screen(np.full((1, len(screen.buses)), -14.0))
+    assert [(c.element, c.direction) for c in found] == [("trafo 0", "up")]
+    assert found[0].kw > 0 and all(r > 0 for r in found[0].relief_per_kw.values())
