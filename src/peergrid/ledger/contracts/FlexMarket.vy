@@ -119,7 +119,21 @@ need_count: public(uint256)
 _needs: HashMap[uint256, Need]
 # need -> bus -> relative sensitivity (ppm); 0: outside the area
 weight_of: public(HashMap[uint256, HashMap[uint256, uint256]])
-_offers: HashMap[uint256, HashMap[uint256, Offer]]
+# Offers packed in four words (a struct's members take a word each):
+# terms = bus | wh << 64 | price << 112 | kind << 160 | awarded_wh << 168,
+# result = delivered_wh | payment << 48 | penalty << 152.
+struct StoredOffer:
+    member: address
+    terms: uint256
+    collateral: uint256
+    result: uint256
+
+
+_stored: HashMap[uint256, HashMap[uint256, StoredOffer]]
+MASK48: constant(uint256) = 2**48 - 1
+MASK64: constant(uint256) = 2**64 - 1
+MASK104: constant(uint256) = 2**104 - 1
+MAX_BUS: public(constant(uint256)) = 2**64 - 1
 
 
 event MemberRegistered:
@@ -192,7 +206,7 @@ def register(member: address, bus: uint256):
     assert member != empty(address), "member is the zero address"
     assert member != dso, "the DSO is not a member"
     assert self._bus_plus_one[member] == 0, "member already registered"
-    assert bus < max_value(uint256), "bus out of range"
+    assert bus < MAX_BUS, "bus out of range"
     self._bus_plus_one[member] = bus + 1
     self.member_count += 1
     log MemberRegistered(member=member, bus=bus)
@@ -279,7 +293,7 @@ def award(need: uint256, order: DynArray[uint256, MAX_OFFERS]):
             break
         k: uint256 = order[i]
         assert k != 0 and k <= n.offer_count, "no such offer"
-        o: Offer = self._offers[need][k]
+        o: Offer = self._load(need, k)
         weight: uint256 = self.weight_of[need][o.bus]
         key: uint256 = o.price * WEIGHT_ONE // weight
         if i > 0:
@@ -299,8 +313,8 @@ def award(need: uint256, order: DynArray[uint256, MAX_OFFERS]):
                 remaining = 0
         keep: uint256 = awarded * n.penalty_rate // WH_PER_KWH
         self.locked[o.member] -= o.collateral - keep
-        self._offers[need][k].collateral = keep
-        self._offers[need][k].awarded_wh = awarded
+        self._stored[need][k].collateral = keep
+        self._stored[need][k].terms |= awarded << 168
         escrow += awarded * o.price // WH_PER_KWH
     assert self.balance_of[dso] - self.locked[dso] >= escrow, "escrow above the DSO's free balance"
     self.locked[dso] += escrow
@@ -343,7 +357,7 @@ def settle(
         k: uint256 = offers[i]
         assert k > last and k <= n.offer_count, "offers not in increasing order"
         last = k
-        o: Offer = self._offers[need][k]
+        o: Offer = self._load(need, k)
         assert o.awarded_wh != 0, "offer not awarded"
         seen += 1
         assert baseline_wh[i] <= MAX_WH and metered_wh[i] <= MAX_WH, "reading out of range"
@@ -360,10 +374,8 @@ def settle(
         self.balance_of[dso] = self.balance_of[dso] - payment + penalty
         self.balance_of[o.member] = self.balance_of[o.member] + payment - penalty
         self.locked[o.member] -= o.collateral
-        self._offers[need][k].collateral = 0
-        self._offers[need][k].delivered_wh = delivered
-        self._offers[need][k].payment = payment
-        self._offers[need][k].penalty = penalty
+        self._stored[need][k].collateral = 0
+        self._stored[need][k].result = delivered | (payment << 48) | (penalty << 152)
         paid += payment
         penalties += penalty
     assert seen == self._awarded_count(need, n.offer_count), "settlement does not list every award"
@@ -387,12 +399,32 @@ def release(need: uint256):
     for k: uint256 in range(1, MAX_OFFERS + 1):
         if k > n.offer_count:
             break
-        o: Offer = self._offers[need][k]
-        self.locked[o.member] -= o.collateral
-        self._offers[need][k].collateral = 0
+        member: address = self._stored[need][k].member
+        self.locked[member] -= self._stored[need][k].collateral
+        self._stored[need][k].collateral = 0
     self.locked[dso] -= n.escrow
     self._needs[need].phase = PHASE_RELEASED
     log Released(need=need, escrow=n.escrow)
+
+
+@internal
+@view
+def _load(need: uint256, k: uint256) -> Offer:
+    stored: StoredOffer = self._stored[need][k]
+    t: uint256 = stored.terms
+    r: uint256 = stored.result
+    return Offer(
+        member=stored.member,
+        bus=t & MASK64,
+        wh=(t >> 64) & MASK48,
+        price=(t >> 112) & MASK48,
+        kind=convert((t >> 160) & 255, uint8),
+        collateral=stored.collateral,
+        awarded_wh=t >> 168,
+        delivered_wh=r & MASK48,
+        payment=(r >> 48) & MASK104,
+        penalty=r >> 152,
+    )
 
 
 @internal
@@ -402,7 +434,7 @@ def _awarded_count(need: uint256, count: uint256) -> uint256:
     for k: uint256 in range(1, MAX_OFFERS + 1):
         if k > count:
             break
-        if self._offers[need][k].awarded_wh != 0:
+        if self._stored[need][k].terms >> 168 != 0:
             awarded += 1
     return awarded
 
@@ -435,17 +467,11 @@ def offer(need: uint256, wh: uint256, price: uint256, kind: uint8) -> uint256:
     self.locked[msg.sender] += collateral
     k: uint256 = n.offer_count + 1
     self._needs[need].offer_count = k
-    self._offers[need][k] = Offer(
+    self._stored[need][k] = StoredOffer(
         member=msg.sender,
-        bus=bus,
-        wh=wh,
-        price=price,
-        kind=kind,
+        terms=bus | (wh << 64) | (price << 112) | (convert(kind, uint256) << 160),
         collateral=collateral,
-        awarded_wh=0,
-        delivered_wh=0,
-        payment=0,
-        penalty=0,
+        result=0,
     )
     log Offered(need=need, offer=k, member=msg.sender, wh=wh, price=price, kind=kind)
     return k
@@ -506,7 +532,7 @@ def need_of(need: uint256) -> Need:
 @view
 @external
 def offer_of(need: uint256, offer: uint256) -> Offer:
-    return self._offers[need][offer]
+    return self._load(need, offer)
 
 
 @view
@@ -517,5 +543,5 @@ def offers_of(need: uint256) -> DynArray[Offer, MAX_OFFERS]:
     for k: uint256 in range(1, MAX_OFFERS + 1):
         if k > count:
             break
-        out.append(self._offers[need][k])
+        out.append(self._load(need, k))
     return out
