@@ -38,6 +38,13 @@ def test_the_default_day_is_relieved(ledger: list[str], tmp_path: Path) -> None:
     assert bool(written["gas"]) is (not ledger)
     with (tmp_path / "out" / "slots.csv").open() as handle:
         assert len(list(csv.DictReader(handle))) == len(summary["slots"])
+    with (tmp_path / "out" / "elements.csv").open() as handle:
+        day = list(csv.DictReader(handle))
+    assert [r["element"] for r in day] == ["trafo 0"] * 96
+    assert (day[0]["time"], day[-1]["time"]) == ("00:00", "23:45")
+    worst = summary["worst"]["trafo 0"]
+    assert max(float(r["before"]) for r in day) == pytest.approx(worst["before"], abs=1e-3)
+    assert max(float(r["after"]) for r in day) == pytest.approx(worst["after"], abs=1e-3)
 
 
 def test_table_and_options() -> None:

@@ -57,7 +57,9 @@ def run_command(
     as_json: Annotated[bool, Json] = False,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", metavar="<folder>", help="write summary.json, slots.csv"),
+        typer.Option(
+            "--output", "-o", metavar="<folder>", help="write summary.json, slots.csv, elements.csv"
+        ),
     ] = None,
     overwrite: Annotated[bool, Overwrite] = False,
 ) -> None:
@@ -65,6 +67,7 @@ def run_command(
     EVs and flexible loads, clear them (cheapest per effective kW first), settle the metered
     delivery on the embedded ledger, and check the day again.
 
+    With -o, elements.csv holds every slot of the day for each congested element.
     Prints, per congested slot, the element's loading or voltage before and after and the
     flexibility bought, then the day's totals: flexibility bought and delivered (kWh), cost,
     penalties, congested slots before and after. With --community-battery, the households
@@ -104,7 +107,13 @@ def run_command(
             writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
-        err.print(f"wrote summary.json and slots.csv to {output}", highlight=False)
+        with (output / "elements.csv").open("w", newline="") as handle:
+            writer = csv.DictWriter(
+                handle, fieldnames=["slot", "time", "element", "before", "after"]
+            )
+            writer.writeheader()
+            writer.writerows(result.element_rows())
+        err.print(f"wrote summary.json, slots.csv and elements.csv to {output}", highlight=False)
     if as_json:
         typer.echo(json.dumps({**summary, "slots": rows}, indent=2, allow_nan=False))
         return

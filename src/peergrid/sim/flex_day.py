@@ -285,6 +285,23 @@ class FlexDay:
             "ledger_s": round(self.ledger_s, 3),
         }
 
+    def element_rows(self) -> list[dict[str, Any]]:
+        """Every slot of the day, per congested element: its loading (%) or voltage (p.u.)
+        before and after."""
+        rows = []
+        for element, (before, after) in self.elements.items():
+            for slot in range(len(before)):
+                rows.append(
+                    {
+                        "slot": slot,
+                        "time": _clock(slot),
+                        "element": element,
+                        "before": round(float(before[slot]), 4),
+                        "after": round(float(after[slot]), 4),
+                    }
+                )
+        return rows
+
     def slot_rows(self) -> list[dict[str, Any]]:
         """One row per congested slot and element: before, after and what was bought."""
         bought: dict[int, float] = {}
@@ -295,11 +312,10 @@ class FlexDay:
         rows = []
         for c in self.congestions:
             before, after = self.elements[c.element]
-            clock = dt.timedelta(minutes=STEP_MINUTES * c.slot)
             rows.append(
                 {
                     "slot": c.slot,
-                    "time": f"{clock.seconds // 3600:02d}:{clock.seconds % 3600 // 60:02d}",
+                    "time": _clock(c.slot),
                     "element": c.element,
                     "kind": c.kind,
                     "limit": c.limit,
@@ -311,6 +327,11 @@ class FlexDay:
                 }
             )
         return rows
+
+
+def _clock(slot: int) -> str:
+    minutes = STEP_MINUTES * slot
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _by_kind(result: FlexDayResult) -> dict[str, float]:
