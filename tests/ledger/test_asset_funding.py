@@ -48,8 +48,8 @@ class Sale:
         assert lg.token_balance(lg.sale.address) * SCALE == held * SCALE + revenue + lg.carry()
 
 
-def open_sale(n: int = 3, *, target: int = 10, cap: int = 20) -> Sale:
-    chain = EmbeddedChain()
+def open_sale(n: int = 3, *, target: int = 10, cap: int = 20, chain: Chain | None = None) -> Sale:
+    chain = chain or EmbeddedChain()
     operator, issuer = chain.new_account("operator"), chain.new_account("issuer")
     token = chain.deploy(
         issuer,
@@ -76,7 +76,15 @@ def open_sale(n: int = 3, *, target: int = 10, cap: int = 20) -> Sale:
 
 
 def test_successful_sale_and_revenue() -> None:
-    sale = open_sale()
+    successful_sale(open_sale())
+
+
+@pytest.mark.slow
+def test_successful_sale_on_anvil(rpc_chain: Chain) -> None:
+    successful_sale(open_sale(chain=rpc_chain))
+
+
+def successful_sale(sale: Sale) -> None:
     lg, (a, b, c) = sale.ledger, sale.members
     lg.buy(a, 6)
     lg.buy(b, 3)

@@ -89,6 +89,15 @@ def market() -> Market:
 
 
 def test_worked_need(market: Market) -> None:
+    worked_need(market)
+
+
+@pytest.mark.slow
+def test_worked_need_on_anvil(rpc_chain: Chain) -> None:
+    worked_need(open_market({"A": 1, "B": 2, "far": 9}, chain=rpc_chain))
+
+
+def worked_need(market: Market) -> None:
     ledger, m = market.ledger, market.members
     need = post(market)
     # 8 kW over a quarter hour each: A at bus 1 (weight 1), B at bus 2 (weight 0.5)
