@@ -24,6 +24,7 @@ from peergrid.cli.console import print_error
 from peergrid.cli.consortium import consortium_app
 from peergrid.cli.dr import dr_app
 from peergrid.cli.dvpp import dvpp_app
+from peergrid.cli.flex import flex_app
 from peergrid.cli.grid import grid_app
 from peergrid.cli.ledger import bench_app, chain_app, deploy_command
 from peergrid.cli.microgrid import microgrid_app
@@ -103,6 +104,7 @@ app.add_typer(protection_app, name="protection")
 app.add_typer(microgrid_app, name="microgrid")
 app.add_typer(certificates_app, name="certificates")
 app.add_typer(dr_app, name="dr")
+app.add_typer(flex_app, name="flex")
 app.add_typer(chain_app, name="chain")
 chain_app.add_typer(consortium_app, name="consortium")
 app.command("deploy", cls=Command)(deploy_command)

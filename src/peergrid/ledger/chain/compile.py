@@ -55,6 +55,8 @@ CONTRACT_NAMES = (
     "Certificates",
     "OtcContracts",
     "DrEvents",
+    "FlexMarket",
+    "AssetFunding",
 )
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 
