@@ -95,3 +95,17 @@ def test_the_example_runs() -> None:
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["events_confirmed"] >= 1 and summary["onchain_equals_offchain"] is True
     assert summary["ac_before"]["passed"] and summary["ac_after"]["passed"]
+
+
+def test_peergrid_run_runs_a_file_that_names_the_dr_system(tmp_path: Path) -> None:
+    scenario = tmp_path / "dr.toml"
+    scenario.write_text('system = "dr-events"\n' + SMALL)
+    code, _, err = invoke("run", str(scenario), "-o", str(tmp_path / "out"))
+    assert code == 0, err
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["prosumers"] == 8 and summary["onchain_equals_offchain"] is True
+    code, _, err = invoke("run", str(scenario), "--no-ledger")
+    assert code == 2 and err.strip().startswith("error: --no-ledger: a DR day settles")
+    scenario.write_text('system = "microgrid"\n' + SMALL)
+    code, _, err = invoke("dr", "run", str(scenario))
+    assert code == 2 and "system: Input should be 'dr-events'" in err

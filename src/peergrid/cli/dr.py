@@ -69,6 +69,29 @@ def dr_run_command(
     when the hourly feeder load exceeds a share of the baseline days' peak, stake = genesis +
     incentives x (1 to 2 with age), confirmed above two thirds of the stake.
     """
+    run_dr_scenario(
+        scenario,
+        output,
+        feeder_name=None if feeder_name is None else str(feeder_name),
+        day=day,
+        prosumers=prosumers,
+        overwrite=overwrite,
+        as_json=as_json,
+    )
+
+
+def run_dr_scenario(
+    scenario: Path | None,
+    output: Path | None,
+    *,
+    feeder_name: str | None = None,
+    day: str | None = None,
+    prosumers: int | None = None,
+    overwrite: bool = False,
+    as_json: bool = False,
+) -> None:
+    """Load, run and report a DR day: ``peergrid dr run``'s body, also what ``peergrid run``
+    does with a file that says ``system = "dr-events"``."""
     from peergrid.core.errors import ScenarioError
     from peergrid.sim.dr_events import load_dr_settings, run_dr_day
     from peergrid.sim.dr_events.output import write_dr_day
@@ -78,12 +101,7 @@ def dr_run_command(
             dt.date.fromisoformat(day)
         except ValueError:
             raise ScenarioError(f"--day: {day!r} is not a date (YYYY-MM-DD)") from None
-    settings = load_dr_settings(
-        scenario,
-        feeder=None if feeder_name is None else str(feeder_name),
-        day=day,
-        prosumers=prosumers,
-    )
+    settings = load_dr_settings(scenario, feeder=feeder_name, day=day, prosumers=prosumers)
     if output is not None:
         output_folder(output, overwrite=overwrite)
     result = run_dr_day(settings)

@@ -29,6 +29,8 @@ from peergrid.cli.common import Overwrite, Quiet, output_folder
 from peergrid.cli.console import err, stdout
 
 UPDATE_SECONDS = 0.25
+DR_OUTPUT = Path("results/dr")
+"""Where ``peergrid run`` writes a DR day without ``--output``."""
 
 
 def demo(
@@ -72,12 +74,41 @@ def run(
     overwrite: Annotated[bool, Overwrite] = False,
     quiet: Annotated[bool, Quiet] = False,
 ) -> None:
-    """Run a scenario file; see examples/demo.toml for every field."""
+    """Run a scenario file; see examples/demo.toml for every field.
+
+    A file that says ``system = "dr-events"`` is a DR day (examples/dr-events.toml) and runs as
+    ``peergrid dr run`` would run it.
+    """
     from peergrid.sim.scenario import load_scenario
 
+    if _names_system(scenario_file, "dr-events"):
+        from peergrid.cli.dr import run_dr_scenario
+        from peergrid.core.errors import ScenarioError
+
+        if no_ledger:
+            raise ScenarioError(
+                "--no-ledger: a DR day settles on the DR contracts; it has no run without them"
+            )
+        run_dr_scenario(scenario_file, output or DR_OUTPUT, overwrite=overwrite)
+        return
     changes = {"ledger": {"enabled": False}} if no_ledger else None
     scenario = load_scenario(scenario_file, changes=changes)
     _run(scenario, output, quiet=quiet, overwrite=overwrite, no_ledger=no_ledger)
+
+
+def _names_system(path: Path, system: str) -> bool:
+    """Whether a readable TOML file's top-level ``system`` is ``system``; anything else (no
+    file, standard input, a file that does not parse) is left to the scenario loader's errors."""
+    import tomllib
+
+    if str(path) == "-" or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    return data.get("system") == system
 
 
 def _run(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -25,6 +25,10 @@ class DrDaySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
+    system: Literal["dr-events"] = Field(
+        "dr-events",
+        description='what the file is: "dr-events" makes `peergrid run` run it as a DR day',
+    )
     feeder: str = Field("ieee-eu-lv", description="feeder of the catalogue (an LV feeder)")
     day: dt.date = Field(dt.date(2016, 1, 20), description="the DR day, in simbench's 2016")
     baseline_days: int = Field(5, ge=1, le=30, description="metered days before the DR day")
