@@ -28,6 +28,7 @@ from peergrid.cli.protection import protection_app, reproduce_dc_protection_comm
 from peergrid.cli.reproduce import reproduce_app
 from peergrid.cli.run import demo, run
 from peergrid.cli.serve import serve
+from peergrid.cli.sweep import sweep
 from peergrid.core.errors import PeergridError
 
 
@@ -103,6 +104,7 @@ app.command("deploy", cls=Command)(deploy_command)
 app.add_typer(bench_app, name="bench")
 app.command("serve", cls=Command)(serve)
 app.command("agent", cls=Command)(agent)
+app.command("sweep", cls=Command)(sweep)
 
 
 def _print_version(value: bool) -> None:
