@@ -4,9 +4,6 @@ workers) with a failing run, a resume and runs identical to ``peergrid run``."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -228,27 +225,8 @@ def test_resume_skips_the_runs_with_results_and_retries_the_failed(
 def test_the_command_writes_the_table_and_the_report(tmp_path: Path) -> None:
     path = _files(tmp_path, FAILING.replace('"ledger.enabled" = [false, true]', ""))
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "peergrid",
-            "sweep",
-            str(path),
-            "-o",
-            str(out),
-            "--workers",
-            "2",
-            "-q",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    done = CliRunner().invoke(app, ["sweep", str(path), "-o", str(out), "--workers", "2", "-q"])
+    assert done.exit_code == 0, done.output
     assert "2 of 2 runs ok, 0 failed" in done.stdout
     frame = pd.read_parquet(out / "runs.parquet")
     assert len(frame) == 2
@@ -267,12 +245,5 @@ def test_the_command_writes_the_table_and_the_report(tmp_path: Path) -> None:
     assert "2 runs, 2 ok, 0 failed" in report
     assert (out / "plots" / "self_sufficiency.png").read_bytes().startswith(b"\x89PNG")
     # A second sweep into the same folder is refused unless resumed or overwritten.
-    again = subprocess.run(
-        [sys.executable, "-m", "peergrid", "sweep", str(path), "-o", str(out), "-q"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    assert again.returncode == 2 and "not empty" in again.stderr
+    again = CliRunner().invoke(app, ["sweep", str(path), "-o", str(out), "-q"])
+    assert again.exit_code == 2 and "not empty" in again.stderr
