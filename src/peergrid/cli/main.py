@@ -25,6 +25,7 @@ from peergrid.cli.grid import grid_app
 from peergrid.cli.ledger import bench_app, chain_app, deploy_command
 from peergrid.cli.microgrid import microgrid_app
 from peergrid.cli.protection import protection_app, reproduce_dc_protection_command
+from peergrid.cli.region import region
 from peergrid.cli.reproduce import reproduce_app
 from peergrid.cli.run import demo, run
 from peergrid.cli.serve import serve
@@ -105,6 +106,7 @@ app.add_typer(bench_app, name="bench")
 app.command("serve", cls=Command)(serve)
 app.command("agent", cls=Command)(agent)
 app.command("sweep", cls=Command)(sweep)
+app.command("region", cls=Command)(region)
 
 
 def _print_version(value: bool) -> None:

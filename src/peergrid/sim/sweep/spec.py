@@ -94,7 +94,7 @@ class SweepFile(BaseModel):
             data = dict(data)
             for key in ("axes", "fixed"):
                 if isinstance(data.get(key), dict):
-                    data[key] = _flatten(data[key])
+                    data[key] = flatten_sections(data[key])
         return data
 
     @field_validator("name")
@@ -192,7 +192,7 @@ def run_id(values: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:RUN_ID_CHARS]
 
 
-def _flatten(table: dict[str, Any]) -> dict[str, Any]:
+def flatten_sections(table: dict[str, Any]) -> dict[str, Any]:
     """``{section: {field: value}}`` as ``{"section.field": value}`` (one level: a field's own
     value may be a table, such as ``market.params``)."""
     flat: dict[str, Any] = {}
