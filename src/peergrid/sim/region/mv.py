@@ -20,6 +20,7 @@ against the ``[mv]`` limits; the HV/MV transformers' power is the region's impor
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass
 from functools import cache
@@ -56,7 +57,13 @@ def simbench_mv_codes() -> tuple[str, ...]:
 
 
 def load_mv_net(code: str) -> Any:
-    """The SimBench MV grid ``code`` (pandapower net); :class:`GridError` for another code."""
+    """The SimBench MV grid ``code`` (a pandapower net of its own: the caller may change it);
+    :class:`GridError` for another code."""
+    return copy.deepcopy(_mv_net(code))
+
+
+@cache
+def _mv_net(code: str) -> Any:
     import simbench as sb
 
     from peergrid.grid.catalogue.common import quietly
