@@ -44,6 +44,10 @@ class RegionOutcome:
     mv_violations: list[dict[str, Any]] = field(default_factory=list)
     mv_connections: dict[str, int] = field(default_factory=dict)
     mv_skipped: str | None = None
+    feeders_s: float | None = None
+    """Wall time of the feeders' phase (Ray's start and stop included), s."""
+    mv_s: float | None = None
+    """Wall time of the MV check, s."""
 
 
 def feeder_import_kw(slots: pd.DataFrame, slot_minutes: int) -> list[float]:
@@ -103,6 +107,7 @@ def run_region(
     directory = directory.resolve()
     progress = RegionProgress(total=len(region.feeders))
     by_id: dict[str, dict[str, Any]] = {}
+    started = time.perf_counter()
     if on_progress is not None:
         on_progress(progress)
     with ray_pool(address, workers) as pool:
@@ -137,9 +142,11 @@ def run_region(
     records = [
         {"feeder_id": f.feeder_id, "grid": f.grid, **by_id[f.feeder_id]} for f in region.feeders
     ]
-    outcome = RegionOutcome(records)
+    outcome = RegionOutcome(records, feeders_s=time.perf_counter() - started)
     if region.spec.mv.grid is not None:
+        started = time.perf_counter()
         _mv(region, outcome)
+        outcome.mv_s = time.perf_counter() - started
     return outcome
 
 
