@@ -8,8 +8,8 @@ stop included), each feeder's run in its worker, the MV check, and Ray's overhea
 
 The projection for 1 000 feeders on a cluster of W worker CPUs states its assumptions:
 
-- each feeder takes what it took here (the median, on one core of this machine) and the feeders
-  are spread evenly: ceil(1000 / W) rounds of feeders per CPU;
+- each feeder takes what it took here (the mean over the 20, on one core of this machine) and
+  the feeders are spread evenly: ceil(1000 / W) rounds of feeders per CPU;
 - Ray's overhead per feeder is what it was here (worker start and imports included);
 - one SimBench MV grid holds at most ~90 LV substations, so 1 000 feeders are ~12 MV grids,
   each checked on the driver as here, one after another;
@@ -77,7 +77,7 @@ def main() -> None:
     overhead = (outcome.feeders_s * args.workers - sum(elapsed)) / n
     mv_grids = math.ceil(1000 / 90)
     projection = {
-        w: math.ceil(1000 / w) * (feeder_s + overhead) + mv_grids * outcome.mv_s
+        w: math.ceil(1000 / w) * (statistics.mean(elapsed) + overhead) + mv_grids * outcome.mv_s
         for w in (2, 32, 128, 512)
     }
     figures = {
