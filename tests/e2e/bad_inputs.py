@@ -1323,6 +1323,52 @@ CHAIN_ROWS = [
         ("deploy", "--rpc", "http://x", "--supply-micro", "x"),
         "--supply-micro",
     ),
+    Bad(
+        "deploy: keys file not JSON",
+        ("deploy", "--rpc", "http://127.0.0.1:9", "--keys", "roles.json"),
+        "deploy: --keys: roles.json:",
+        {"roles.json": b"{"},
+    ),
+    Bad(
+        "deploy: keys file without the meter",
+        ("deploy", "--rpc", "http://127.0.0.1:9", "--keys", "roles.json"),
+        "no key for 'meter'",
+        {
+            "roles.json": json.dumps(
+                {
+                    r: "0x" + c * 64
+                    for r, c in zip(("operator", "dso", "issuer"), "123", strict=True)
+                }
+            ).encode()
+        },
+    ),
+    Bad(
+        "consortium init: no output",
+        ("chain", "consortium", "init"),
+        "Missing option '--output'",
+    ),
+    Bad(
+        "consortium init: no validator",
+        ("chain", "consortium", "init", "-o", "net", "--validators", "0"),
+        "--validators must be 1 to 200, got 0",
+    ),
+    Bad(
+        "consortium init: chain id negative",
+        ("chain", "consortium", "init", "-o", "net", "--chain-id", "-5"),
+        "--chain-id: the chain id must be 1 to",
+    ),
+    Bad(
+        "consortium init: folder not empty",
+        ("chain", "consortium", "init", "-o", "net"),
+        "net: the folder is not empty; pass --overwrite",
+        {"net/genesis.json": b"{}"},
+    ),
+    Bad(
+        "consortium init: output is a file",
+        ("chain", "consortium", "init", "-o", "f.txt"),
+        "f.txt: is a file, not a folder",
+        {"f.txt": b"x"},
+    ),
 ]
 
 COMMAND_ROWS = [

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.service.postgres import PostgresServer, missing_reason
 
 from peergrid.api.app import create_app
 from peergrid.api.auth import Domain, access_token, sign
 from peergrid.api.service import Service, open_service
 from peergrid.platform.service import ManualClock
 from peergrid.sim.scenario import scenario_from_dict
+from tests.service.postgres import PostgresServer, missing_reason
 
 SCENARIO = {
     "name": "service-test",

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import tomli_w
-from tests.service.conftest import SCENARIO
-from tests.service.postgres import free_port
 
 from peergrid.api.auth import Domain, access_token, sign
+from tests.service.conftest import SCENARIO
+from tests.service.postgres import free_port
 
 SOURCES = Path(__file__).resolve().parents[2] / "src"
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.service.test_api import BOOK, METERED
 from typer.testing import CliRunner
 
 from peergrid.api.agent import Community, HouseholdAgent, Meter, NetProfile
@@ -20,6 +19,7 @@ from peergrid.core.orders import Order, Side
 from peergrid.core.units import kwh_to_wh, to_micro
 from peergrid.mechanisms.registry import clear
 from peergrid.sim.behaviour import PriceModel, order_terms
+from tests.service.test_api import BOOK, METERED
 
 PRICES = PriceModel(reference_price=0.19, feed_in=0.08, retail=0.30)
 KEY = "0x" + "11" * 32

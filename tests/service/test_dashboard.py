@@ -11,13 +11,13 @@ from typing import Any, cast
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from tests.service.test_api import BOOK, METERED, leaves, run_slot
 
 from peergrid.api.app import create_app
 from peergrid.api.dashboard.feed import DashboardFeed
 from peergrid.api.dashboard.routes import _stream
 from peergrid.grid.feeders import load_feeder
 from peergrid.grid.powerflow import PowerFlowCheck
+from tests.service.test_api import BOOK, METERED, leaves, run_slot
 
 
 @pytest.fixture

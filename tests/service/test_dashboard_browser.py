@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.service.conftest import SCENARIO
 
 from peergrid.api.app import create_app
 from peergrid.api.client import ServiceClient, Signer
@@ -25,6 +24,7 @@ from peergrid.grid.feeders import load_feeder
 from peergrid.platform.service import ManualClock, WallClock
 from peergrid.sim.browser import headless_chromium
 from peergrid.sim.scenario import scenario_from_dict
+from tests.service.conftest import SCENARIO
 
 SPEED = 300.0  # a 15-minute slot in 3 s: slot 1 settles 5.6 s after the start
 HOUR = 11.0  # the profiles' hour at market minute 0: sun, sellers and trades

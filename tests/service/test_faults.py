@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import create_engine, select
-from tests.service.live import Households, Serve, write_scenario
-from tests.service.test_api import BOOK
 
 import peergrid.platform.service.readmodel as db
 from peergrid.ledger import BatchMarketLedger
 from peergrid.ledger.chain.persisted import PersistedEmbeddedChain
 from peergrid.platform.service.events import contract_events
+from tests.service.live import Households, Serve, write_scenario
+from tests.service.test_api import BOOK
 
 SLOT_MINUTES = 15.0
 

@@ -14,15 +14,15 @@ from typing import Any
 
 import httpx
 import pytest
+
+from peergrid.ledger.chain.anvil import AnvilError, AnvilProcess, find_anvil, start_anvil
+from peergrid.platform.service import ManualClock, open_database, rebuild
 from tests.service.conftest import open_harness
 from tests.service.live import Households, Serve, write_scenario
 from tests.service.postgres import free_port
 from tests.service.test_api import run_slot
 from tests.service.test_faults import SLOT_MINUTES, minute, settles_at, submit_book, wait_until
 from tests.service.test_recovery import cleared_events, read_model
-
-from peergrid.ledger.chain.anvil import AnvilError, AnvilProcess, find_anvil, start_anvil
-from peergrid.platform.service import ManualClock, open_database, rebuild
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, select
-from tests.service.conftest import NewDatabase, open_harness
-from tests.service.test_api import BOOK, METERED, run_slot
 
 import peergrid.platform.service.readmodel as db
 from peergrid.ledger.chain.persisted import PersistedEmbeddedChain
 from peergrid.platform.service import ManualClock, open_database, rebuild
 from peergrid.platform.service.events import contract_events
+from tests.service.conftest import NewDatabase, open_harness
+from tests.service.test_api import BOOK, METERED, run_slot
 
 
 def read_model(engine: Any) -> dict[str, list[tuple[Any, ...]]]:

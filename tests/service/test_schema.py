@@ -16,11 +16,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-from tests.service.conftest import open_harness
-from tests.service.test_api import BOOK, run_slot
 
 from peergrid.api.app import create_app
 from peergrid.platform.service import ManualClock
+from tests.service.conftest import open_harness
+from tests.service.test_api import BOOK, run_slot
 
 FAST_EXAMPLES = 25
 SLOW_EXAMPLES = 400

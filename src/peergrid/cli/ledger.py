@@ -14,7 +14,9 @@ from peergrid.cli.common import Command, Json, group, number, output_file
 from peergrid.cli.console import err
 from peergrid.core.errors import PeergridError
 
-chain_app = group("A local EVM node (anvil from npm) for development.")
+chain_app = group(
+    "EVM nodes: a local anvil (npm) for development, a consortium of validators (Besu)."
+)
 bench_app = group("Benchmarks that print figures.")
 
 
@@ -99,6 +101,16 @@ def deploy_command(
         int,
         typer.Option("--supply-micro", metavar="<micro>", help="token supply, micro-units (> 0)"),
     ] = 10**15,
+    keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--keys",
+            metavar="<path>",
+            help="JSON file of role -> private key (operator, dso, issuer, meter) to deploy "
+            "with, e.g. keys/roles.json of `peergrid chain consortium init` (default: anvil's "
+            "dev keys, on anvil only)",
+        ),
+    ] = None,
     clearing_deadline: Annotated[
         int,
         typer.Option(
@@ -112,19 +124,28 @@ def deploy_command(
     """Deploy the settlement token and a market contract; write every address the operator
     needs (contracts, operator, DSO, issuer, meter) to the addresses file."""
     from peergrid.ledger.chain import open_chain
+    from peergrid.ledger.chain.rpc import RpcChain
     from peergrid.ledger.markets.deployment import (
         check_addresses_path,
         check_deploy_options,
         deploy_market,
+        read_role_keys,
         write_addresses,
     )
 
     # Everything that can be refused is refused before a contract is deployed.
     check_deploy_options(market, supply, clearing_deadline)
+    role_keys = read_role_keys(keys, market) if keys is not None else None
     check_addresses_path(out_file, overwrite=overwrite)
-    with open_chain("rpc", rpc) as chain:
+    # With --keys the node's own accounts are never used (no anvil dev keys either).
+    with open_chain("rpc", rpc, accounts=() if role_keys else None) as chain:
+        roles = None
+        if role_keys:
+            if not isinstance(chain, RpcChain):  # what open_chain("rpc") returns
+                raise PeergridError("deploy: --keys needs a JSON-RPC node")
+            roles = {role: chain.add_account(key, role) for role, key in role_keys.items()}
         deployment = deploy_market(
-            chain, market, supply_micro=supply, clearing_deadline_s=clearing_deadline
+            chain, market, supply_micro=supply, clearing_deadline_s=clearing_deadline, roles=roles
         )
     # Shown first, so that a file that cannot be written after all does not lose them.
     for name, address in {**deployment.contracts, **deployment.accounts}.items():

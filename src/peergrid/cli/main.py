@@ -17,9 +17,12 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 
 from peergrid import __version__
 from peergrid.cli.agent import agent
+from peergrid.cli.certificates import certificates_app
 from peergrid.cli.clear import clear_command, mechanisms_command
 from peergrid.cli.common import Command, Group
 from peergrid.cli.console import print_error
+from peergrid.cli.consortium import consortium_app
+from peergrid.cli.dr import dr_app
 from peergrid.cli.dvpp import dvpp_app
 from peergrid.cli.grid import grid_app
 from peergrid.cli.ledger import bench_app, chain_app, deploy_command
@@ -100,7 +103,10 @@ app.add_typer(grid_app, name="grid")
 app.add_typer(dvpp_app, name="dvpp")
 app.add_typer(protection_app, name="protection")
 app.add_typer(microgrid_app, name="microgrid")
+app.add_typer(certificates_app, name="certificates")
+app.add_typer(dr_app, name="dr")
 app.add_typer(chain_app, name="chain")
+chain_app.add_typer(consortium_app, name="consortium")
 app.command("deploy", cls=Command)(deploy_command)
 app.add_typer(bench_app, name="bench")
 app.command("serve", cls=Command)(serve)

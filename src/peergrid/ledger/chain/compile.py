@@ -52,6 +52,9 @@ CONTRACT_NAMES = (
     "ProtectionLog",
     "DrSettlement",
     "MicrogridAuction",
+    "Certificates",
+    "OtcContracts",
+    "DrEvents",
 )
 """The deployable contracts; other ``.vy`` files in the folder are modules they import."""
 

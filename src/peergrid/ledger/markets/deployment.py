@@ -47,6 +47,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -209,6 +210,9 @@ class Deployment:
             chain.at(compile_contract(token_name), self.contracts[token_name]),
             chain.at(market_artifact, self.contracts[market_name]),
         )
+
+
+_PRIVATE_KEY = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
 def _dev_key(address: str) -> str | None:
@@ -417,6 +421,46 @@ def read_addresses(path: Path | str) -> Deployment:
     if not isinstance(document, Mapping):
         raise LedgerError("read_addresses", f"{source}: not a JSON object")
     return Deployment.from_json(document, source=str(source))
+
+
+def read_role_keys(path: Path | str, market: str = DEFAULT_MARKET) -> dict[str, str]:
+    """The role keys of a JSON file ``{"operator": "0x…", "dso": "0x…", …}`` (what
+    ``peergrid chain consortium init`` writes as ``keys/roles.json``): every role ``market``
+    names, each a 32-byte hex private key; roles the market does not name are ignored, an
+    unknown name is refused. Checked before anything is deployed."""
+    source = Path(path)
+    call = "deploy"
+    try:
+        document = json.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LedgerError(call, f"--keys: no file {source}") from None
+    except (OSError, ValueError) as exc:
+        raise LedgerError(call, f"--keys: {source}: {exc}") from None
+    if not isinstance(document, Mapping):
+        raise LedgerError(call, f"--keys: {source}: not a JSON object of role -> private key")
+    known = {role for roles in ROLES.values() for role in roles}
+    unknown = sorted(set(map(str, document)) - known)
+    if unknown:
+        raise LedgerError(
+            call,
+            f"--keys: {source}: unknown role {unknown[0]!r} (roles: {', '.join(sorted(known))})",
+        )
+    missing = [role for role in ROLES[market] if role not in document]
+    if missing:
+        raise LedgerError(
+            call,
+            f"--keys: {source}: no key for {missing[0]!r} (the {market} market needs "
+            f"{', '.join(ROLES[market])})",
+        )
+    keys = {}
+    for role in ROLES[market]:
+        key = document[role]
+        if not isinstance(key, str) or not _PRIVATE_KEY.fullmatch(key):
+            raise LedgerError(call, f"--keys: {source}: {role}: not a 0x-prefixed 32-byte hex key")
+        keys[role] = key
+    if len(set(keys.values())) != len(keys):
+        raise LedgerError(call, f"--keys: {source}: two roles have the same key")
+    return keys
 
 
 def open_deployment(

@@ -8,5 +8,7 @@ Two parts live here, each in its own modules:
   :mod:`~peergrid.mechanisms.dr.two_stage` (uniform clearing, DR price, final settlement) and
   :mod:`~peergrid.mechanisms.dr.aggregator` (the centralised incentive-based baseline).
 - S7, DR contracts with baselines, rewards, penalties and stake-weighted verification
-  (chapter 8 of the second book).
+  (chapter 8 of the second book): :mod:`~peergrid.mechanisms.dr.baselines` (baseline, delivered
+  flexibility, reward and penalty) and :mod:`~peergrid.mechanisms.dr.stake` (coin-age stake and
+  the two-thirds quorum), the rules ``DrEvents.vy`` applies on chain.
 """
