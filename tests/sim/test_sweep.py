@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from peergrid.cli import app
-from peergrid.sim.sweep import SweepError, load_sweep, run_sweep, runs_frame
+from peergrid.sim.sweep import SweepError, load_sweep, run_sweep, runs_frame, write_runs_table
 from peergrid.sim.sweep.execute import Progress, read_record
 from peergrid.sim.sweep.spec import run_id
 
@@ -247,3 +247,46 @@ def test_the_command_writes_the_table_and_the_report(tmp_path: Path) -> None:
     # A second sweep into the same folder is refused unless resumed or overwritten.
     again = CliRunner().invoke(app, ["sweep", str(path), "-o", str(out), "-q"])
     assert again.exit_code == 2 and "not empty" in again.stderr
+
+
+def test_the_report_plots_against_a_numeric_axis_per_mechanism(tmp_path: Path) -> None:
+    from peergrid.sim.sweep import write_report
+
+    sweep = load_sweep(
+        _files(
+            tmp_path,
+            'base = "base.toml"\nseeds = [1, 2]\n[axes]\nmechanism = ["dpda", "mcafee"]\n'
+            'pv_share = [0.2, 0.6]\n"market.params" = [{}]\n',
+        )
+    )
+    records = [
+        {
+            "status": "ok" if k != 3 else "failed",
+            "error": None if k != 3 else "GridError: no",
+            "elapsed_s": 1.0,
+            "summary": None
+            if k == 3
+            else {
+                "self_sufficiency": 0.1 * k,
+                "self_sufficiency_baseline": 0.05 * k,
+                "community_bill": 10.0 + k,
+                "community_bill_baseline": 20.0,
+                "p2p_traded_kwh": float(k),
+                "dso_income": 0.01 * k,
+                "grid_violations": 0,
+                "grid_violations_by_kind": {},
+            },
+        }
+        for k in range(len(sweep.runs))
+    ]
+    frame = runs_frame(sweep, records)
+    (tmp_path / "report").mkdir()
+    table = pd.read_parquet(write_runs_table(frame, tmp_path / "report"))
+    assert list(table["market.params"]) == ["{}"] * 8
+    assert list(table["status"]).count("failed") == 1
+    paths = write_report(sweep, frame, tmp_path / "report")
+    assert {"self_sufficiency", "community_bill", "p2p_traded_kwh", "dso_income"} <= set(paths)
+    text = paths["summary"].read_text(encoding="utf-8")
+    assert "8 runs, 7 ok, 1 failed" in text
+    assert "Against `pv_share`, one line per mechanism (mean over market.params, seed)" in text
+    assert f"`{sweep.runs[3].run_id}`: GridError: no" in text

@@ -2,7 +2,8 @@
 
 Columns: ``run_id``, ``status`` (``ok`` or ``failed``), ``error``, ``elapsed_s`` (the run's wall
 time in its worker), the axis values by their scenario paths (``market.mechanism``,
-``households.pv_share``, ``seed``: names with a dot never clash with a figure's), then every
+``households.pv_share``, ``seed``: names with a dot never clash with a figure's; a date as ISO
+text, a table or list, such as ``market.params``, as JSON text), then every
 figure of the run's ``summary.json`` (empty for a failed run). ``grid_violations_by_kind`` is
 kept as JSON text (a mapping of kind to count), so the table stays flat.
 """
@@ -33,7 +34,11 @@ def runs_frame(sweep: Sweep, records: list[dict[str, Any]]) -> pd.DataFrame:
         }
         for axis in sweep.axes:
             value = run.values[axis]
-            row[axis] = value.isoformat() if hasattr(value, "isoformat") else value
+            if hasattr(value, "isoformat"):
+                value = value.isoformat()
+            elif isinstance(value, dict | list | tuple):
+                value = json.dumps(value, sort_keys=True)
+            row[axis] = value
         for key, value in (record.get("summary") or {}).items():
             if key in MAPPING_FIGURES:
                 value = json.dumps(value, sort_keys=True)

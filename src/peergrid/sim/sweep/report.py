@@ -56,11 +56,19 @@ def write_report(
 
 
 def _plot_axes(sweep: Sweep, ok: pd.DataFrame) -> tuple[str | None, str | None]:
-    varied = [a for a in sweep.axes if a != "seed" and a in ok and ok[a].nunique() > 1]
+    varied = [a for a in sweep.axes if a != "seed" and a in ok and _distinct(ok[a]) > 1]
     numeric = [a for a in varied if _numeric(ok[a])]
     x = numeric[0] if numeric else (varied[0] if varied else None)
     others = [a for a in varied if a != x]
     return x, (others[0] if others else None)
+
+
+def _distinct(column: pd.Series) -> int:
+    # An axis of tables or lists (market.params) is not plotted against: it has no order.
+    try:
+        return int(column.nunique())
+    except TypeError:
+        return 0
 
 
 def _numeric(column: pd.Series) -> bool:

@@ -125,7 +125,7 @@ class SweepFile(BaseModel):
         for axis, values in value.items():
             if not values:
                 raise ValueError(f"{axis!r}: an empty list (give at least one value)")
-            keys = [_canonical(v) for v in values]
+            keys = [json.dumps(_canonical(v), sort_keys=True) for v in values]
             if len(set(keys)) != len(keys):
                 raise ValueError(f"{axis!r}: a value is listed twice: {values}")
         return value
