@@ -34,6 +34,8 @@ HELP = [
     ("grid", "validate", "--help"),
     ("chain", "up", "--help"),
     ("bench", "gas", "--help"),
+    ("sweep", "--help"),
+    ("region", "--help"),
 ]
 
 

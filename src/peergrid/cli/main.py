@@ -29,9 +29,11 @@ from peergrid.cli.grid import grid_app
 from peergrid.cli.ledger import bench_app, chain_app, deploy_command
 from peergrid.cli.microgrid import microgrid_app
 from peergrid.cli.protection import protection_app, reproduce_dc_protection_command
+from peergrid.cli.region import region
 from peergrid.cli.reproduce import reproduce_app
 from peergrid.cli.run import demo, run
 from peergrid.cli.serve import serve
+from peergrid.cli.sweep import sweep
 from peergrid.core.errors import PeergridError
 
 
@@ -111,6 +113,8 @@ app.command("deploy", cls=Command)(deploy_command)
 app.add_typer(bench_app, name="bench")
 app.command("serve", cls=Command)(serve)
 app.command("agent", cls=Command)(agent)
+app.command("sweep", cls=Command)(sweep)
+app.command("region", cls=Command)(region)
 
 
 def _print_version(value: bool) -> None:
