@@ -14,6 +14,7 @@ A page asks for a generated block with a marker on a line of its own:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -104,23 +105,49 @@ def _scenario() -> str:
     lines = ["## Top level\n", "| field | type | default | meaning |", "|---|---|---|---|"]
     sections: list[tuple[str, type[BaseModel]]] = []
     for name, field in Scenario.model_fields.items():
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            sections.append((name, annotation))
+        model = _section_model(field.annotation)
+        if model is not None:
+            sections.append((f"[{name}]", model))
             continue
         lines.append(_field_row(name, field))
     lines.append("")
-    for name, model in sections:
-        lines += [f"## `[{name}]`\n", "| field | type | default | meaning |", "|---|---|---|---|"]
-        lines += [_field_row(n, f) for n, f in model.model_fields.items()]
+    while sections:
+        title, model = sections.pop(0)
+        lines += [f"## `{title}`\n", "| field | type | default | meaning |", "|---|---|---|---|"]
+        nested: list[tuple[str, type[BaseModel]]] = []
+        for n, f in model.model_fields.items():
+            lines.append(_field_row(n, f))
+            inner = _section_model(f.annotation, lists=True)
+            if inner is not None:
+                # an optional sub-section ([a.b]) or a list of tables ([[a.b]])
+                many = "tuple" in str(f.annotation)
+                path = title.strip("[]")
+                nested.append((f"[[{path}.{n}]]" if many else f"[{path}.{n}]", inner))
         lines.append("")
+        sections[:0] = nested
     return "\n".join(lines)
+
+
+def _section_model(annotation: Any, *, lists: bool = False) -> Any:
+    """The section model an annotation holds: ``Model``, ``Model | None`` (an optional section)
+    or, with ``lists``, ``tuple[Model, ...]`` (a list of tables)."""
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    args = [a for a in getattr(annotation, "__args__", ()) if a is not type(None)]
+    if "tuple" in str(annotation) and not lists:
+        return None
+    models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+    return models[0] if len(models) == 1 else None
 
 
 def _field_row(name: str, field: Any) -> str:
     kind = _type_name(field.annotation)
     default = field.default_factory() if field.default_factory is not None else field.default
     shown = "none" if default is None else json.dumps(_jsonable(default), ensure_ascii=False)
+    if field.is_required():
+        shown = "required"
     return f"| `{name}` | {kind} | `{shown}` | {_cell(field.description or '')} |"
 
 
@@ -129,6 +156,7 @@ def _type_name(annotation: Any) -> str:
     text = str(annotation) if "[" in str(annotation) else text
     for prefix in ("typing.", "datetime."):
         text = text.replace(prefix, "")
+    text = re.sub(r"peergrid\.[\w.]+\.(\w+)", r"\1", text)  # a sub-section: its model's name
     return f"`{text.replace('NoneType', 'None')}`"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from peergrid.sim.headline import headline
-from peergrid.sim.summary import RunSummary
+from peergrid.sim.summary import SERVICES_FIGURES, RunSummary
 
 FIGURES = {
     "scenario": "t",
@@ -113,7 +113,10 @@ def test_headline_on_chain_and_without_violations() -> None:
 
 def test_every_summary_figure_is_a_field(tmp_path: Path) -> None:
     assert set(FIGURES) == set(RunSummary.model_fields) - {
-        k for k in RunSummary.model_fields if k.startswith(("ledger_", "ancillary_", "ev_quota_"))
+        k
+        for k in RunSummary.model_fields
+        if k.startswith(("ledger_", "ancillary_", "ev_quota_", "services_"))
+        or k in SERVICES_FIGURES
     }
     with pytest.raises(ValueError, match="extra"):
         RunSummary.from_mapping(FIGURES | {"new_figure": 1})

@@ -34,6 +34,7 @@ from peergrid.sim.report_interactive import (
     interactive_chart,
     plotly_script,
 )
+from peergrid.sim.services.report import block_html as services_block_html
 
 if TYPE_CHECKING:
     from peergrid.sim.runner import RunResult
@@ -300,6 +301,7 @@ def write_report(result: RunResult, path: Path) -> Path:
             f"{result.summary['ancillary_sessions']} sessions"
         )
     sections += _ancillary_block(result)
+    sections += services_block_html(result.summary)
     violations = result.tables.violations.frame(["kind"])
     if len(violations):
         counts = violations.groupby("kind").size().to_dict()

@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -29,6 +29,7 @@ import pandas as pd
 
 from peergrid.assets.household import EnergySeries, Household, household_energy
 from peergrid.assets.profiles import load_profile_library
+from peergrid.core.trades import Trade
 from peergrid.grid.distance import DistanceMatrix, distance_matrix
 from peergrid.grid.feeders import Feeder, GridLimits, load_feeder
 from peergrid.grid.powerflow import FeederEnvelope, PowerFlowCheck, SlotCheck
@@ -52,6 +53,7 @@ from peergrid.sim.metrics import summarise
 from peergrid.sim.population import place_households
 from peergrid.sim.rows import grid_row, slot_row, trade_row
 from peergrid.sim.scenario import Scenario
+from peergrid.sim.services.run import ServicesRun
 from peergrid.sim.tables import RunTables
 from peergrid.sim.totals import HouseholdTotals
 
@@ -164,6 +166,15 @@ def run_scenario(
             chain = opened.enter_context(_open_chain(scenario))
         community = _community(scenario, rng, watch)
         grid_checks, envelope = _check_grid(scenario, community, watch)
+        services = _services(scenario, community, watch)
+        if services is not None:
+            # The pool sees the households' meters net of their OTC contracts (the forecasts
+            # too: the contracts are known before the orders); the grid saw the physical flows.
+            community = replace(
+                community,
+                forecast_kwh=services.pool_net(community.forecast_kwh),
+                actual_kwh=services.pool_net(community.actual_kwh),
+            )
         run = _SlotRun(scenario, spec, community, rng)
         ledger: Settlement | None = None
         if chain is not None and scenario.ledger.enabled:
@@ -175,6 +186,9 @@ def run_scenario(
         n_slots = community.energy.n_slots
         for slot in range(n_slots):
             run.step(slot, ledger, grid_checks[slot] if grid_checks else None, watch)
+            if services is not None:
+                with watch.stage("services"):
+                    services.after_slot(slot, run.last_price, run.last_trades)
             if sessions is not None and (slot + 1) % slots_per_hour == 0:
                 with watch.stage("sessions"):
                     first = slot + 1 - slots_per_hour
@@ -201,14 +215,17 @@ def run_scenario(
                 tables.trades.frame(["distance_m", "quantity_kwh"]),
                 tables.sessions.frame() if sessions is not None else None,
             )
+            if services is not None:
+                summary |= services.summary()
     watch.seconds["total"] = time.perf_counter() - started
+    stages = (*STAGES, "services") if services is not None else STAGES
     return RunResult(
         scenario=scenario,
         households=community.households,
         bills=bills,
         summary=summary,
         tables=tables,
-        timings={stage: watch.seconds.get(stage, 0.0) for stage in (*STAGES, "total")},
+        timings={stage: watch.seconds.get(stage, 0.0) for stage in (*stages, "total")},
         grid_envelope=envelope,
         ledger=ledger,
     )
@@ -300,6 +317,19 @@ def _sessions(
         return None
     on_chain = chain if scenario.ancillary_on_chain else None
     return HourlySessions(scenario, feeder, tables.sessions, tables.session_trades, on_chain)
+
+
+def _services(scenario: Scenario, community: _Community, watch: _Stopwatch) -> ServicesRun | None:
+    if scenario.services is None:
+        return None
+    with watch.stage("services"):
+        return ServicesRun(
+            scenario,
+            community.feeder,
+            community.households,
+            community.energy.pv_kwh,
+            community.actual_kwh,
+        )
 
 
 def _households_draw_kw(community: _Community, first: int, stop: int) -> dict[int, float]:
@@ -411,6 +441,9 @@ class _SlotRun:
         self.bus_of = dict(zip(community.agents, community.buses, strict=True))
         self.totals = HouseholdTotals.zeros(len(community.households))
         self.tables = RunTables()
+        # The last slot's pool price and trades, for the services settled after the pool.
+        self.last_price: float | None = None
+        self.last_trades: list[Trade] = []
 
     def step(
         self, slot: int, ledger: Settlement | None, check: SlotCheck | None, watch: _Stopwatch
@@ -432,6 +465,7 @@ class _SlotRun:
                 clearing = cycle.void(slot, refused)
             feedback = cycle.feedback(slot)
             trades = list(clearing.trades)
+            self.last_price, self.last_trades = clearing.price, trades
             # Delivery in the slot, then the meters (settled in cycle slot + 1).
             metered = delivered_kwh(orders, trades, actual, self.index)
             accounts = metered_accounts(

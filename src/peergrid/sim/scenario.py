@@ -49,6 +49,7 @@ from peergrid.ledger.markets.orderbook import MAX_FILLS
 from peergrid.mechanisms.registry import MECHANISMS, check_params
 from peergrid.platform.settlement import SETTLEMENTS
 from peergrid.sim.ancillary.shouts import DEVICE_FEEDERS, feeder_devices
+from peergrid.sim.services.section import ServicesSection
 
 # Bounds, each with its unit (the fields below say which they bound).
 MAX_HOUSEHOLDS = 1000
@@ -715,6 +716,11 @@ class Scenario(_Section):
     market: MarketSection = MarketSection()
     ancillary: AncillarySection = AncillarySection()
     ev_quota: EvQuotaSection = EvQuotaSection()
+    services: ServicesSection | None = Field(
+        None,
+        description="the platform's services beside the energy market (certificates, OTC "
+        "contracts, flexibility, a community battery); none: the market alone",
+    )
     tariffs: TariffsSection = TariffsSection()
     grid: GridSection = GridSection()
     ledger: LedgerSection = LedgerSection()
@@ -849,6 +855,50 @@ class Scenario(_Section):
             if ev.household > count:
                 raise ValueError(
                     f"ev_quota.evs.{k}.household: there are {count} households, got {ev.household}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _services(self) -> Scenario:
+        services = self.services
+        if services is None:
+            return self
+        if not self.market.enabled or self.ancillary.enabled or self.ev_quota.enabled:
+            raise ValueError(
+                "services: run beside the energy market alone; set market.enabled = true, "
+                "ancillary.enabled = false and ev_quota.enabled = false"
+            )
+        if self.time.slot_minutes != 15:
+            raise ValueError(
+                f"services: the flexibility market and the registries count 15-minute slots; "
+                f"set time.slot_minutes = 15, got {self.time.slot_minutes}"
+            )
+        count = self.households.count
+        slots = self.time.days * 24 * 60 // self.time.slot_minutes
+        producers = services.certificates.producers if services.certificates else None
+        for k, household in enumerate(producers or ()):
+            if not 1 <= household <= count:
+                raise ValueError(
+                    f"services.certificates.producers.{k}: there are {count} households, "
+                    f"got {household}"
+                )
+        battery = services.community_battery
+        if battery is not None and battery.household > count:
+            raise ValueError(
+                f"services.community_battery.household: there are {count} households, "
+                f"got {battery.household}"
+            )
+        for k, c in enumerate(services.otc):
+            for role, household in (("seller", c.seller), ("buyer", c.buyer)):
+                if household > count:
+                    raise ValueError(
+                        f"services.otc.{k}.{role}: there are {count} households, got {household}"
+                    )
+            last = c.last_slot if c.last_slot is not None else slots - 1
+            if c.first_slot >= slots or last >= slots:
+                raise ValueError(
+                    f"services.otc.{k}: the run has slots 0..{slots - 1}, got "
+                    f"{c.first_slot}..{last}"
                 )
         return self
 

@@ -12,6 +12,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+SERVICES_FIGURES = (
+    "certificates_issued",
+    "certificates_cancelled",
+    "otc_kwh",
+    "flexibility_kwh",
+    "dividends_paid",
+)
+"""The services' headline figures, in ``summary.json`` only when the run had services."""
+
 
 class RunSummary(BaseModel):
     """The summary figures of a run. Money is in the scenario's ``currency``, energy in kWh.
@@ -171,6 +180,41 @@ class RunSummary(BaseModel):
         None, description="grid limits broken without quotas"
     )
 
+    # The platform's services (docs/systems/s10.md, "In a run"), when the run has them.
+    certificates_issued: int | None = Field(
+        None, description="guarantees of origin issued, certificates (one per Wh of PV)"
+    )
+    certificates_cancelled: int | None = Field(
+        None, description="of them cancelled for the producers' buyers, certificates (Wh)"
+    )
+    otc_kwh: float | None = Field(None, description="OTC contracted energy settled, kWh")
+    flexibility_kwh: float | None = Field(None, description="flexibility delivered, kWh")
+    dividends_paid: float | None = Field(
+        None, description="community battery dividends claimed by its holders, currency"
+    )
+    services_certificate_producers: int | None = Field(None, description="PV producers")
+    services_metered_pv_wh: int | None = Field(None, description="their metered PV, Wh")
+    services_otc_contracts: int | None = Field(None, description="OTC contracts signed")
+    services_otc_refused: int | None = Field(None, description="refused by the grid check")
+    services_otc_paid: float | None = Field(None, description="OTC buyers paid sellers")
+    services_flexibility_needs: int | None = Field(None, description="needs posted by the DSO")
+    services_flexibility_bought_kwh: float | None = Field(None, description="awarded, kWh")
+    services_flexibility_cost: float | None = Field(None, description="paid by the DSO")
+    services_flexibility_penalties: float | None = Field(None, description="paid to the DSO")
+    services_congested_slots_before: int | None = Field(
+        None, description="slots congested on the metered draw"
+    )
+    services_congested_slots_after: int | None = Field(
+        None, description="of them still congested with the flexibility delivered"
+    )
+    services_battery_raised: float | None = Field(None, description="crowdsale raised")
+    services_battery_revenue: float | None = Field(None, description="battery's net revenue")
+    services_money_conserved: bool | None = Field(None, description="services' tokens conserved")
+    services_transactions: int | None = Field(None, description="services' transactions")
+    services_gas_used: int | None = Field(None, description="their gas")
+    services_ledger_s: float | None = Field(None, description="wall time on their chain, s")
+    services_screening_s: float | None = Field(None, description="congestion screening, s")
+
     @classmethod
     def from_mapping(cls, figures: Mapping[str, Any]) -> RunSummary:
         """The typed view of ``summary.json``'s figures (its ``timings_s`` aside)."""
@@ -185,6 +229,12 @@ class RunSummary(BaseModel):
             figures = {k: v for k, v in figures.items() if not k.startswith("ledger_")}
         if self.ancillary_sessions is None:
             figures = {k: v for k, v in figures.items() if not k.startswith("ancillary_")}
+        if self.certificates_issued is None:
+            figures = {
+                k: v
+                for k, v in figures.items()
+                if k not in SERVICES_FIGURES and not k.startswith("services_")
+            }
         if self.ev_quota_evs is None:
             figures = {k: v for k, v in figures.items() if not k.startswith("ev_quota_")}
         elif self.ev_quota_baseline_satisfaction is None:
