@@ -85,7 +85,14 @@ def test_sigkill_in_a_settlement_loses_nothing_and_doubles_nothing(tmp_path: Pat
         submit_book(client, later, accepted)
         wait_until(second.url, settles_at(later) + 1.0)
         headers = client.dso_token()
-        slots = httpx.get(f"{second.url}/slots", headers=headers, timeout=30).json()["items"]
+        # On a loaded machine the later slot's settlement can outlast the minute waited above:
+        # wait for it to be recorded (a slot that never settles still fails, at the deadline).
+        deadline = time.monotonic() + 60
+        while True:
+            slots = httpx.get(f"{second.url}/slots", headers=headers, timeout=30).json()["items"]
+            if later in {s["slot"] for s in slots} or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         trades = httpx.get(f"{second.url}/trades?limit=500", headers=headers, timeout=30).json()
     finally:
         second.kill(signal.SIGTERM)

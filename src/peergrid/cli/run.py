@@ -106,7 +106,9 @@ def _names_system(path: Path, system: str) -> bool:
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError, RecursionError):
+        # Undecodable text, malformed TOML (a ValueError), digits past Python's limit, nesting
+        # past the recursion limit: the scenario loader says which, in one line.
         return False
     return data.get("system") == system
 
