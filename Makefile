@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: install demo test lint typecheck docs browser postgres bench bench-rpc anvil clean
+.PHONY: install demo test test-long lint typecheck docs browser postgres bench bench-rpc anvil clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,8 +57,13 @@ docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict --quiet
 
 # Two workers: the machine's two cores (pytest-xdist); every test stays independent.
+# The whole default reproductions (minutes each, every one with a fast test of its own in
+# make test) run in make test-long; CI runs both.
 test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) postgres lint typecheck docs
-	$(VENV)/bin/pytest -n 2
+	$(VENV)/bin/pytest -n 2 -m "not long"
+
+test-long: $(STAMP) $(NODE_STAMP)
+	$(VENV)/bin/pytest -n 2 -m long
 
 bench: $(STAMP)
 	$(PY) benchmarks/demo_day.py

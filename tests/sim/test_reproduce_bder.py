@@ -89,6 +89,7 @@ def test_one_day_of_three_households_keeps_the_json_contract(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_the_default_weeks(tmp_path: Path) -> None:
     folder = tmp_path / "weeks"
     headline = _run(folder)

@@ -128,6 +128,7 @@ def test_a_short_study_repeats_the_first_runs_of_a_longer_one(
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_the_full_default_reproduction(tmp_path: Path) -> None:
     """100 runs per s and 300 gas rounds per network: the paper's setup (a few minutes)."""
     headline, _ = _reproduce(tmp_path / "full")
