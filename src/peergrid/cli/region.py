@@ -7,17 +7,14 @@ A thin layer on :mod:`peergrid.sim.region`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from peergrid.cli.common import Overwrite, Quiet, output_folder
-from peergrid.cli.console import err, stdout
+from peergrid.cli.console import err, parallel_progress, stdout
 from peergrid.cli.sweep import Address, Workers
 from peergrid.core.errors import PeergridError
 
@@ -62,7 +59,11 @@ def region(
         highlight=False,
     )
     start = time.perf_counter()
-    with _progress(quiet) as on_progress:
+    with parallel_progress("feeders", quiet) as update:
+
+        def on_progress(state: RegionProgress) -> None:
+            update(state.total, state.done, state.failed, state.running, "")
+
         outcome = run_region(
             loaded, directory, address=address, workers=workers, on_progress=on_progress
         )
@@ -77,31 +78,3 @@ def region(
         ),
         highlight=False,
     )
-
-
-@contextmanager
-def _progress(quiet: bool) -> Iterator[Callable[[RegionProgress], None]]:
-    progress = Progress(
-        TextColumn("feeders"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[state]}"),
-        TimeElapsedColumn(),
-        console=err,
-        disable=quiet,
-        transient=False,
-        refresh_per_second=2,
-    )
-    task = progress.add_task("feeders", total=None, state="")
-
-    def on_progress(state: RegionProgress) -> None:
-        progress.update(
-            task,
-            total=state.total,
-            completed=state.done,
-            state=f"done {state.done - state.failed}, running {state.running}, "
-            f"failed {state.failed}",
-        )
-
-    with progress:
-        yield on_progress

@@ -8,17 +8,14 @@ running, failed), then writes ``runs.parquet`` and the comparison report.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from peergrid.cli.common import Overwrite, Quiet, output_folder
-from peergrid.cli.console import err, stdout
+from peergrid.cli.console import err, parallel_progress, stdout
 from peergrid.core.errors import PeergridError
 
 if TYPE_CHECKING:
@@ -85,7 +82,12 @@ def sweep(
         highlight=False,
     )
     start = time.perf_counter()
-    with _progress(quiet) as on_progress:
+    with parallel_progress("runs", quiet) as update:
+
+        def on_progress(state: SweepProgress) -> None:
+            kept = f", kept {state.skipped}" if state.skipped else ""
+            update(state.total, state.skipped + state.done, state.failed, state.running, kept)
+
         records = run_sweep(
             loaded,
             directory,
@@ -111,31 +113,3 @@ def sweep(
         ),
         highlight=False,
     )
-
-
-@contextmanager
-def _progress(quiet: bool) -> Iterator[Callable[[SweepProgress], None]]:
-    progress = Progress(
-        TextColumn("runs"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[state]}"),
-        TimeElapsedColumn(),
-        console=err,
-        disable=quiet,
-        transient=False,
-        refresh_per_second=2,
-    )
-    task = progress.add_task("runs", total=None, state="")
-
-    def on_progress(state: SweepProgress) -> None:
-        progress.update(
-            task,
-            total=state.total,
-            completed=state.skipped + state.done,
-            state=f"done {state.done - state.failed}, running {state.running}, "
-            f"failed {state.failed}" + (f", kept {state.skipped}" if state.skipped else ""),
-        )
-
-    with progress:
-        yield on_progress

@@ -307,3 +307,20 @@ def _check_nesting(text: str, tokens: re.Pattern[str], source: str, error: Error
                 )
         elif char == "]" or char == "}":
             level -= 1
+
+
+def first_validation_error(exc: Any, *, unknown: str = "unknown field") -> tuple[str, str]:
+    """``(field, message)`` of the first error of a pydantic ``ValidationError``: the field as
+    a dotted path (empty for a check across fields) and what is wrong with it. A key the model
+    does not know reads ``unknown``, a key it needs "missing"; pydantic's own type errors say
+    what was given, while the models' validators quote the value themselves."""
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = unknown
+    elif error["type"] == "missing":
+        message = "missing"
+    elif error["type"] != "value_error":
+        message = f"{message} (got {error.get('input')!r})"
+    return field, message

@@ -18,7 +18,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from peergrid.core.errors import ScenarioError
-from peergrid.core.inputs import read_toml, source_name
+from peergrid.core.inputs import first_validation_error, read_toml, source_name
 
 
 class _Section(BaseModel):
@@ -191,16 +191,11 @@ def load_microgrid_scenario(path: str | Path) -> MicrogridScenario:
 
 
 def _one_line(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    field = ".".join(str(part) for part in error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown field"
-    elif error["type"] != "value_error":
-        message = f"{message} (got {error.get('input')!r})"
+    field, message = first_validation_error(exc)
     if not field:
         return message
-    if error["type"] == "value_error" and ":" in message and message.split(":")[0].isidentifier():
+    own_check = exc.errors()[0]["type"] == "value_error"
+    if own_check and ":" in message and message.split(":")[0].isidentifier():
         # an entity's own check names its field: entities.2 + battery_initial_kwh
         name, rest = message.split(":", 1)
         return f"{field}.{name}:{rest}"

@@ -24,7 +24,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from peergrid.core.errors import ScenarioError
-from peergrid.core.inputs import read_toml, source_name
+from peergrid.core.inputs import first_validation_error, read_toml, source_name
 
 
 class _Section(BaseModel):
@@ -196,13 +196,7 @@ def load_protection_config(path: str | Path) -> ProtectionConfig:
 
 
 def _one_line(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    field = ".".join(str(part) for part in error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown field"
-    elif error["type"] != "value_error":
-        message = f"{message} (got {error.get('input')!r})"
+    field, message = first_validation_error(exc)
     if not field:  # a check across sections names its own field
         return message
     return f"{field}: {message}"

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from peergrid.core.errors import ScenarioError
-from peergrid.core.inputs import read_toml, source_name
+from peergrid.core.inputs import first_validation_error, read_toml, source_name
 from peergrid.grid.feeders import check_feeder_name
 
 MAX_PROSUMERS = 128
@@ -103,13 +103,7 @@ def dr_settings(data: dict[str, Any], source: str = "DR scenario") -> DrDaySetti
     try:
         settings = DrDaySettings.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"])
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown field"
-        elif error["type"] != "value_error":
-            message = f"{message} (got {error.get('input')!r})"
+        field, message = first_validation_error(exc)
         raise ScenarioError(f"{source}: {field}: {message}") from None
     if settings.colluding_validators > len(settings.genesis_stake):
         raise ScenarioError(

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from peergrid.core.errors import PeergridError, ScenarioError
-from peergrid.core.inputs import read_toml
+from peergrid.core.inputs import first_validation_error, read_toml
 from peergrid.sim.scenario import MAX_SEED, NAME_PATTERN, Scenario, load_scenario
 from peergrid.sim.sweep.spec import flatten_sections
 
@@ -248,13 +248,5 @@ def _households(value: int | str | None, grid: str) -> int | None:
 
 
 def _one_line(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    field = ".".join(str(part) for part in error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif error["type"] == "missing":
-        message = "missing"
-    elif error["type"] != "value_error":
-        message += f" (got {error.get('input')!r})"
+    field, message = first_validation_error(exc, unknown="unknown key")
     return f"{field}: {message}" if field else message

@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 from peergrid.core.errors import PeergridError, ScenarioError
-from peergrid.core.inputs import read_toml
+from peergrid.core.inputs import first_validation_error, read_toml
 from peergrid.sim.scenario import NAME_PATTERN, Scenario, load_scenario
 
 AXIS_ALIASES: dict[str, str] = {
@@ -301,13 +301,6 @@ def _shown(values: dict[str, Any]) -> str:
 
 
 def _one_line(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    field = ".".join(str(part) for part in error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown key (known: name, base, mode, seeds, fixed, axes, output)"
-    elif error["type"] == "missing":
-        message = "missing"
-    elif error["type"] != "value_error":
-        message += f" (got {error.get('input')!r})"
+    known = "unknown key (known: name, base, mode, seeds, fixed, axes, output)"
+    field, message = first_validation_error(exc, unknown=known)
     return f"{field}: {message}" if field else message
