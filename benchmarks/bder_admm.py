@@ -10,6 +10,7 @@ the process that ran the pair (each (households, design) runs in a process of it
 figure is that design's).
 
     PYTHONPATH=src python benchmarks/bder_admm.py [--households 10 55 200] [--partition nodes]
+        [--anderson 10] [--phi 0.4]
 """
 
 from __future__ import annotations
@@ -19,19 +20,29 @@ import json
 import resource
 import subprocess
 import sys
+from dataclasses import replace
 
 FEEDERS = {10: "cigre-lv", 55: "ieee-eu-lv-reduced", 200: "simbench:1-LV-rural3--0-sw"}
 DESIGNS = ["grid-only", "trade-only", "combined"]
 
 
-def run_one(n: int, design: str, partition: str, max_iterations: int) -> dict[str, object]:
+def run_one(
+    n: int,
+    design: str,
+    partition: str,
+    max_iterations: int,
+    anderson: int,
+    phi: float | None = None,
+) -> dict[str, object]:
     from peergrid.grid.feeders import load_feeder
     from peergrid.mechanisms.admm import AdmmSettings, centralised, distributed, example_case
     from peergrid.mechanisms.admm.check import rel_gap
 
     case = example_case(load_feeder(FEEDERS.get(n, "simbench:1-LV-rural3--0-sw")), n)
     central = centralised(case, design, max_partners=10)
-    settings = AdmmSettings(max_iterations=max_iterations, partition=partition)
+    settings = AdmmSettings(max_iterations=max_iterations, partition=partition, anderson=anderson)
+    if phi is not None:
+        settings = replace(settings, phi=phi)
     run = distributed(case, design, settings, max_partners=10)
     gaps = [abs(rel_gap(h.cost, central.cost)) for h in run.history]
     within = next((k for k in range(len(gaps)) if all(g <= 1e-3 for g in gaps[k:])), None)
@@ -40,6 +51,8 @@ def run_one(n: int, design: str, partition: str, max_iterations: int) -> dict[st
     return {
         "households": n,
         "design": design,
+        "anderson": anderson,
+        "phi": settings.phi,
         "central_wall_s": round(central.wall_time_s, 3),
         "iterations_to_0.1pct": None if within is None else within + 1,
         "admm_wall_to_0.1pct_s": None if t_within is None else round(t_within, 3),
@@ -61,17 +74,28 @@ def main() -> None:
     ap.add_argument("--designs", nargs="+", default=DESIGNS)
     ap.add_argument("--partition", default="households")
     ap.add_argument("--max-iterations", type=int, default=100)
+    ap.add_argument("--anderson", type=int, default=0, help="Anderson memory, 0 = plain ADMM")
+    ap.add_argument("--phi", type=float, default=None, help="initial trade penalty φ")
     ap.add_argument("--one", action="store_true", help="run one pair in this process")
     args = ap.parse_args()
     if args.one:
-        row = run_one(args.households[0], args.designs[0], args.partition, args.max_iterations)
+        row = run_one(
+            args.households[0],
+            args.designs[0],
+            args.partition,
+            args.max_iterations,
+            args.anderson,
+            args.phi,
+        )
         print(json.dumps(row), flush=True)
         return
     for n in args.households:
         for design in args.designs:
             cmd = [sys.executable, __file__, "--one", "--households", str(n)]
             cmd += ["--designs", design, "--partition", args.partition]
-            cmd += ["--max-iterations", str(args.max_iterations)]
+            cmd += ["--max-iterations", str(args.max_iterations), "--anderson", str(args.anderson)]
+            if args.phi is not None:
+                cmd += ["--phi", str(args.phi)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 print(json.dumps({"households": n, "design": design, "error": out.stderr[-500:]}))

@@ -68,5 +68,7 @@ def test_what_the_contract_cannot_do_is_refused_by_name(case: BderCase) -> None:
         run_on_chain(case, "grid-only", AdmmSettings(alpha=1.5))
     with pytest.raises(BderInputError, match="field 'balance_factor'"):
         run_on_chain(case, "grid-only", AdmmSettings(balance_factor=3.0))
+    with pytest.raises(BderInputError, match="field 'anderson'"):
+        run_on_chain(case, "trade-only", AdmmSettings(anderson=10))
     with pytest.raises(BderInputError, match="baseline"):
         run_on_chain(case, "baseline")

@@ -17,7 +17,8 @@ households that trade (bids only) and then every bus of the feeder (the flows an
 shares with its parent and children). ``trade-only``: the households.
 
 On chain the penalty balancing runs with ``τ = 2`` (exact in both binary floating point and
-the contract's exponent) and without over-relaxation (``α = 1``): other settings are refused.
+the contract's exponent), without over-relaxation (``α = 1``) and without Anderson
+acceleration (``anderson = 0``, the plain ADMM): other settings are refused.
 """
 
 from __future__ import annotations
@@ -117,7 +118,8 @@ def plan_agents(case: BderCase, built: DesignProblem, partition: str) -> list[Ag
 
 
 def check_chain_settings(settings: AdmmSettings) -> None:
-    """What the contract cannot do: over-relaxation, a balancing factor other than 2."""
+    """What the contract cannot do: over-relaxation, a balancing factor other than 2,
+    Anderson acceleration."""
     if settings.alpha != 1.0:
         raise BderInputError(
             f"on chain: field 'alpha' must be 1 (no over-relaxation), got {settings.alpha}"
@@ -125,6 +127,11 @@ def check_chain_settings(settings: AdmmSettings) -> None:
     if settings.adaptive and settings.balance_factor != 2.0:
         raise BderInputError(
             f"on chain: field 'balance_factor' must be 2, got {settings.balance_factor}"
+        )
+    if settings.anderson != 0:
+        raise BderInputError(
+            f"on chain: field 'anderson' must be 0 (no Anderson acceleration), got "
+            f"{settings.anderson}"
         )
 
 

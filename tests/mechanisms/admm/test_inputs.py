@@ -81,3 +81,9 @@ def test_extreme_buyer_and_seller_pay_no_coefficient(case: BderCase) -> None:
     assert gamma[0, 1] == pytest.approx(0.0)
     # Period 0: the seller has no surplus, the buyer a third of its peak: χ − χ/6 (Eq. 28a–29).
     assert gamma[0, 0] == pytest.approx(0.01 - 0.01 / 6)
+
+
+@pytest.mark.parametrize("memory", [-1, 21, 2.5])
+def test_anderson_memory_is_a_small_integer(memory: object) -> None:
+    with pytest.raises(BderInputError, match="field 'anderson'"):
+        AdmmSettings(anderson=memory)  # type: ignore[arg-type]

@@ -118,6 +118,12 @@ class OffChainAggregator:
             self.d = np.zeros(xi.shape)
         return z, xi
 
+    def restart(self, z: FloatArray | None, xi: FloatArray | None, bids: FloatArray | None) -> None:
+        """Continue from other iterates (an accelerated step moved them)."""
+        self.z, self.xi = z, xi
+        if bids is not None:
+            self.d = bids
+
     def iterate(self, copies: list[FloatArray] | None, bids: FloatArray | None) -> AggregatorStep:
         s = self.settings
         rho, phi = self.rho, self.phi

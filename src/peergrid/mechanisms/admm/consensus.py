@@ -28,6 +28,15 @@ replay):
    by ``τ`` so that ``y = ρu`` is unchanged. The prices ``ξ`` are unscaled and stay.
 
 The next local step reads ``ρ(z̃ − u_c)`` and ``φ(d_ij − d_ji)/2 + ξ_ij`` as its linear terms.
+
+7. **Anderson acceleration** (optional, ``anderson = m > 0``, off chain only): one iteration
+   is a map ``w → F(w)`` of the iterates ``w = (u, z̃, d, ξ/φ)`` the next local step reads.
+   From the last ``m`` pairs ``(w, F(w))`` the next ``w`` is the combination of the recent
+   images whose residuals ``F(w) − w`` cancel best (type-II Anderson, a least-squares
+   problem of ``m`` unknowns), with a safeguard that falls back to the plain step; when ρ or
+   φ moves the map changes and the history is dropped. It moves ``z̃`` and ``ξ`` away from
+   the plain averages, which the contract does not compute: the on-chain aggregator runs
+   the plain ADMM (``anderson = 0``, the default) and reaches its iterates.
 """
 
 from __future__ import annotations
@@ -69,6 +78,8 @@ class AdmmSettings:
     partition: str = "households"
     # Start from every household's own schedule and the retail price (see designs.py).
     warm_start: bool = True
+    # Anderson acceleration of the iterates (z̃, u, d, ξ): memory, 0 = none. Off chain only.
+    anderson: int = 0
 
     def __post_init__(self) -> None:
         check_partition(self.partition)
@@ -84,6 +95,11 @@ class AdmmSettings:
         if not (0 < self.alpha < 2):
             raise BderInputError(
                 f"ADMM settings: field 'alpha' must lie in (0, 2), got {self.alpha}"
+            )
+        if not (isinstance(self.anderson, int) and 0 <= self.anderson <= 20):
+            raise BderInputError(
+                f"ADMM settings: field 'anderson' must be an integer in [0, 20], got "
+                f"{self.anderson}"
             )
         if not (self.balance_ratio > 1 and self.balance_factor > 1):
             raise BderInputError(
@@ -149,6 +165,11 @@ def run_admm(
     xi = None
     if built.d is not None:
         xi = np.zeros(built.d.shape) if start.xi is None else np.array(start.xi, dtype=float)
+    accelerate = settings.anderson > 0
+    if accelerate and aggregator is not None:
+        raise BderInputError(
+            "ADMM settings: field 'anderson' needs the off-chain aggregator (it moves z̃ and ξ)"
+        )
     if aggregator is None:
         reverse = built.pairs.reverse if built.pairs is not None and built.d is not None else None
         aggregator = OffChainAggregator(settings, copies, reverse)
@@ -157,7 +178,9 @@ def run_admm(
     history: list[Iterate] = []
     solver_time = 0.0
     converged = False
+    aa = _Anderson(settings.anderson) if accelerate else None
     for k in range(1, settings.max_iterations + 1):
+        w_in = _pack(state) if aa is not None else None
         solver_time += built.solve_local(state.rho, state.phi, *_local_terms(built, state))
         xs = None if copies is None else built.copy_values()
         d = None if built.d is None else built.bid_values()
@@ -186,6 +209,13 @@ def run_admm(
         if step.converged:
             converged = True
             break
+        if aa is not None and isinstance(aggregator, OffChainAggregator):
+            assert w_in is not None
+            if step.rho_change or state.phi != step.phi_next:
+                aa.reset()  # a new penalty is a new map: its history does not apply
+            else:
+                _unpack(state, aa.step(w_in, _pack(state)))
+                aggregator.restart(state.z, state.xi, state.d)
         # The agents keep y = ρu when the aggregator moved ρ.
         tau = settings.balance_factor
         if step.rho_change > 0:
@@ -214,3 +244,75 @@ def _local_terms(
         assert built.pairs is not None and state.d is not None and state.xi is not None
         trade = state.phi * (state.d - state.d[built.pairs.reverse]) / 2 + state.xi
     return grid, trade
+
+
+def _pack(state: AdmmState) -> FloatArray:
+    """The iterates the next local step depends on, as one vector of kW (ξ scaled by 1/φ)."""
+    parts = [x.ravel() for x in state.u]
+    if state.z is not None:
+        parts.append(state.z.ravel())
+    if state.d is not None and state.xi is not None:
+        parts += [state.d.ravel(), state.xi.ravel() / state.phi]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _unpack(state: AdmmState, w: FloatArray) -> None:
+    at = 0
+
+    def take(shape: tuple[int, ...]) -> FloatArray:
+        nonlocal at
+        size = int(np.prod(shape))
+        out = w[at : at + size].reshape(shape)
+        at += size
+        return out
+
+    state.u = [take(x.shape) for x in state.u]
+    if state.z is not None:
+        state.z = take(state.z.shape)
+    if state.d is not None and state.xi is not None:
+        state.d = take(state.d.shape)
+        state.xi = take(state.xi.shape) * state.phi
+
+
+class _Anderson:
+    """Type-II Anderson acceleration of the ADMM map ``w → F(w)`` with a safeguard.
+
+    From the last ``memory`` pairs of ``(w, F(w))`` it takes the combination of the recent
+    images whose residuals ``F(w) − w`` cancel best (least squares). Safeguard: when the
+    residual of the current step is more than twice the smallest one in memory (or the
+    least-squares problem has no finite solution), the history is dropped and the plain ADMM
+    step is taken.
+    """
+
+    def __init__(self, memory: int) -> None:
+        self.memory = memory
+        self.reset()
+
+    def reset(self) -> None:
+        self.g_prev: FloatArray | None = None
+        self.f_prev: FloatArray | None = None
+        self.d_g: list[FloatArray] = []
+        self.d_f: list[FloatArray] = []
+        self.norms: list[float] = []
+
+    def step(self, w: FloatArray, f: FloatArray) -> FloatArray:
+        g = f - w
+        norm = float(np.linalg.norm(g))
+        if self.norms and norm > 2.0 * min(self.norms):
+            self.reset()
+        if self.g_prev is not None and self.f_prev is not None:
+            self.d_g.append(g - self.g_prev)
+            self.d_f.append(f - self.f_prev)
+            if len(self.d_g) > self.memory:
+                self.d_g.pop(0)
+                self.d_f.pop(0)
+        self.g_prev, self.f_prev = g, f
+        self.norms = [*self.norms, norm][-(self.memory + 1) :]
+        if not self.d_g:
+            return f
+        G = np.column_stack(self.d_g)
+        gamma = np.linalg.lstsq(G, g, rcond=None)[0]
+        if not np.all(np.isfinite(gamma)):
+            self.reset()
+            return f
+        return np.asarray(f - np.column_stack(self.d_f) @ gamma)
