@@ -190,6 +190,15 @@ def reproduce_dvpp_command(
             "commercial battery inverter's Sandia curve",
         ),
     ] = "system",
+    pv_sizes: Annotated[
+        str,
+        typer.Option(
+            "--pv-sizes",
+            metavar="simbench|equal",
+            help="each house's PV size drawn from SimBench's LV plants (default) or one size "
+            "for all; both scaled to the paper's 80.4 kWh a week on average",
+        ),
+    ] = "simbench",
     feeder: Annotated[
         str, typer.Option("--feeder", metavar="<name>", help="LV feeder of the AC check")
     ] = "ieee-eu-lv",
@@ -208,7 +217,7 @@ def reproduce_dvpp_command(
 
     20 households with 8 kWh batteries over the sunniest week of May (TRY 2010 region 5) on
     stochastic loads (richardsonpy, GPL-3.0: pip install 'peergrid[studies]') and PV
-    (pvlib), switching within the minute; the
+    (pvlib, each house's size drawn from SimBench's LV plants), switching within the minute; the
     orderings of the digest's checks D.20-D.22, an AC check on an LV feeder and Eq. 8's
     block-size model in summary.md. The default run takes a few minutes.
     """
@@ -226,6 +235,7 @@ def reproduce_dvpp_command(
         curve=curve,
         feeder=feeder,
         warmup_hours=warmup_hours,
+        pv_sizes=pv_sizes,
     )
     grid = feeder_for(feeder, households)  # refused before anything is written
     output_folder(output, overwrite=overwrite)

@@ -19,10 +19,15 @@ The paper's 1-s HTW Berlin profiles (Tjaden et al. 2015) are not bundled. Instea
   the minute's boundary: where the minute value changes, the previous level holds for a
   uniformly drawn 0–59 s into the new minute. This is the sub-minute variation that
   coordination intervals shorter than a minute meet.
+- **PV sizes** (``pv_sizes``). ``"simbench"`` (the default): each house's plant size is drawn,
+  independently of its load, from the sizes of the 44 PV plants of SimBench's six LV grids
+  (``1-LV-rural1`` … ``1-LV-urban6``, scenario 0, :data:`SIMBENCH_LV_PV_KWP`), as the paper's
+  feed-in differs between houses (L242) and a roof's plant is sized by its roof and its
+  owner, not by the household's demand. ``"equal"``: one size for every house.
 - **Calibration.** Every household's load is scaled by one common factor so that the mean is
-  the paper's 65.3 kWh per week, and the PV by one common size (kWp) so that the mean is
-  80.4 kWh per week (L205; pro rata for fewer days). The households differ by their
-  occupants, appliances and roofs.
+  the paper's 65.3 kWh per week, and the PV sizes by one common factor so that the mean is
+  80.4 kWh per week (L205; pro rata for fewer days): only the relative sizes are drawn. The
+  households differ by their occupants, appliances, roofs and plant sizes.
 
 Everything is drawn from one seed; richardsonpy's draws come from Python's :mod:`random`,
 whose state is restored afterwards.
@@ -52,6 +57,18 @@ TRY_ALTITUDE_M = 152.0
 TRY_YEAR = 2010  # the TRY's calendar is a 365-day year; 2010 also started on a Friday
 OCCUPANTS = (1, 2, 3, 4, 5)
 OCCUPANT_SHARES = (0.10, 0.35, 0.25, 0.20, 0.10)
+# fmt: off
+SIMBENCH_LV_PV_KWP: tuple[float, ...] = (
+    1.8, 3.45, 3.6, 4.2, 4.7, 5.2, 5.5, 6.48, 6.56, 6.65, 6.72, 6.86, 7.6, 7.6, 7.6, 7.8, 7.83,
+    7.84, 8.25, 8.32, 9.1, 9.2, 9.8, 11.0, 11.27, 12.5, 14.0, 14.7, 16.96, 16.96, 18.0, 19.0,
+    22.6, 23.0, 25.0, 25.2, 27.0, 27.6, 28.6, 28.6, 32.6, 40.0, 51.2, 78.4,
+)
+# fmt: on
+"""The rated power (kWp) of every PV plant (``sgen`` of type PV) of SimBench 1.6's six LV grids
+``1-LV-{rural1,rural2,rural3,semiurb4,semiurb5,urban6}--0-sw``, sorted: the spread of rooftop
+plant sizes on real German LV feeders (coefficient of variation 0.90). Only the relative sizes
+are used."""
+PV_SIZES = ("simbench", "equal")
 
 
 @dataclass(frozen=True)
@@ -63,8 +80,13 @@ class ProfileSettings:
     seed: int = 2019
     load_kwh_per_week: float = PAPER_LOAD_KWH_PER_WEEK
     pv_kwh_per_week: float = PAPER_PV_KWH_PER_WEEK
+    pv_sizes: str = "simbench"
 
     def __post_init__(self) -> None:
+        if self.pv_sizes not in PV_SIZES:
+            raise ScenarioError(
+                f"pv_sizes: expected one of {', '.join(PV_SIZES)}, got {self.pv_sizes!r}"
+            )
         if not 1 <= self.households <= 500:
             raise ScenarioError(f"households: expected 1..500, got {self.households}")
         if not 1 <= self.days <= 28:
@@ -102,11 +124,15 @@ def community_profiles(settings: ProfileSettings) -> CommunityProfiles:
     load_min, occupants = _load_minutes(weather, first_day, settings, rng)
     pv_w = _seconds_linear(pv_min)
     load_w = _seconds_switched(load_min, rng)
+    # Drawn last, so the loads and roofs are those of the equal sizes.
+    relative = pv_relative_sizes(settings.pv_sizes, settings.households, rng)
+    pv_w *= relative[None, :]
     week_share = settings.days / 7.0
     load_scale = settings.load_kwh_per_week * week_share / _mean_kwh(load_w)
-    kwp = settings.pv_kwh_per_week * week_share / _mean_kwh(pv_w)
+    pv_scale = settings.pv_kwh_per_week * week_share / _mean_kwh(pv_w)
     load_w *= load_scale
-    pv_w *= kwp
+    pv_w *= pv_scale
+    kwp_per_house = pv_scale * relative
     start = dt.date(TRY_YEAR, 1, 1) + dt.timedelta(days=first_day)
     info = {
         "weather": "TRY 2010 region 5 (Essen), via richardsonpy",
@@ -114,13 +140,27 @@ def community_profiles(settings: ProfileSettings) -> CommunityProfiles:
         "days": settings.days,
         "households": settings.households,
         "seed": settings.seed,
-        "pv_kwp": kwp,
+        "pv_sizes": settings.pv_sizes,
+        "pv_kwp": float(kwp_per_house.mean()),
+        "pv_kwp_per_house": [round(float(k), 3) for k in kwp_per_house],
         "load_scale": load_scale,
         "occupants": occupants,
         "load_kwh_mean": _mean_kwh(load_w),
         "pv_kwh_mean": _mean_kwh(pv_w),
     }
     return CommunityProfiles(load_w=load_w, pv_w=pv_w, start=start, info=info)
+
+
+def pv_relative_sizes(kind: str, households: int, rng: np.random.Generator) -> FloatArray:
+    """Each house's PV size relative to the mean of the draw (mean 1): ``"equal"`` all 1,
+    ``"simbench"`` drawn with replacement from :data:`SIMBENCH_LV_PV_KWP`."""
+    if kind == "equal":
+        return np.ones(households)
+    if kind != "simbench":
+        raise ScenarioError(f"pv_sizes: expected one of {', '.join(PV_SIZES)}, got {kind!r}")
+    sizes = rng.choice(np.asarray(SIMBENCH_LV_PV_KWP), size=households)
+    relative: FloatArray = sizes / sizes.mean()
+    return relative
 
 
 def sunniest_days(ghi_hourly: FloatArray, days: int) -> int:

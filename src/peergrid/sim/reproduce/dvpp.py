@@ -32,7 +32,7 @@ from peergrid.sim.dvpp.community import (
     simulate,
 )
 from peergrid.sim.dvpp.grid_check import CaseGridCheck, check_on_feeder, feeder_for
-from peergrid.sim.dvpp.profiles import ProfileSettings, community_profiles
+from peergrid.sim.dvpp.profiles import PV_SIZES, ProfileSettings, community_profiles
 
 Progress = Callable[[str, int, int], None]
 
@@ -80,8 +80,13 @@ class DvppSettings:
     warmup_hours: int = 24
     capacity_kwh: float = 8.0
     power_kw: float = 4.0
+    pv_sizes: str = "simbench"
 
     def __post_init__(self) -> None:
+        if self.pv_sizes not in PV_SIZES:
+            raise ScenarioError(
+                f"--pv-sizes: expected one of {', '.join(PV_SIZES)}, got {self.pv_sizes!r}"
+            )
         ProfileSettings(households=self.households, days=self.days, seed=self.seed)
         if self.rule not in RULES:
             raise ScenarioError(f"--rule: expected paper or code, got {self.rule!r}")
@@ -126,7 +131,12 @@ def reproduce_dvpp(
     if progress:
         progress("profiles made", 0, 1)
     profiles = community_profiles(
-        ProfileSettings(households=settings.households, days=settings.days, seed=settings.seed)
+        ProfileSettings(
+            households=settings.households,
+            days=settings.days,
+            seed=settings.seed,
+            pv_sizes=settings.pv_sizes,
+        )
     )
     if progress:
         progress("profiles made", 1, 1)
@@ -308,7 +318,9 @@ def summary_markdown(
         f"{settings.power_kw:g} kW batteries, converter curve `{settings.curve}`, rule "
         f"`{settings.rule}`, seed {settings.seed}, warm-up {settings.warmup_hours} h. "
         f"Mean per household: load {info['load_kwh_mean']:.1f} kWh, PV {info['pv_kwh_mean']:.1f}"
-        f" kWh ({info['pv_kwp']:.2f} kWp); the paper's week: 65.3 and 80.4 kWh.",
+        f" kWh ({info['pv_kwp']:.2f} kWp on average, sizes `{info['pv_sizes']}`: "
+        f"{min(info['pv_kwp_per_house']):.2f}–{max(info['pv_kwp_per_house']):.2f} kWp); "
+        "the paper's week: 65.3 and 80.4 kWh.",
         "",
         "| case | SSR % | SCR % | η % | SSR/perfect % | paper SSR | paper SCR | paper η |",
         "|---|---|---|---|---|---|---|---|",
