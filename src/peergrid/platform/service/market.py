@@ -123,6 +123,20 @@ class Accepted:
     replaced: str | None
 
 
+@dataclass
+class _IntakeWrite:
+    """An order checked and waiting for its group's commit; answered once ``done``."""
+
+    order: Order
+    minute: float
+    row: dict[str, Any]
+    replaced: str | None
+    signer: str
+    nonce: int
+    done: bool = False
+    error: BaseException | None = None
+
+
 class LiveMarket:
     """The trading cycle of one community on a clock, a chain and a database (module doc)."""
 
@@ -150,6 +164,13 @@ class LiveMarket:
         # The chain and the settlement, taken before ``lock`` where both are: a slot's
         # transactions go without ``lock``, so that orders for later slots are taken meanwhile.
         self.chain_lock = threading.RLock()
+        # Group commit of the intake: orders checked under ``lock`` wait in ``_intake``; one
+        # request at a time (``_commit_lock``, taken before ``lock``) writes every waiting order
+        # in one database transaction, then puts them in their books. An order is answered
+        # only once its transaction committed.
+        self._commit_lock = threading.Lock()
+        self._intake: list[_IntakeWrite] = []
+        self._nonces: dict[str, int] = {}  # signer -> last nonce used (read from the database)
         self._books: set[int] = set()  # slots with orders, not settled yet
         self._matched: set[int] = set()
         self.healthy = True
@@ -278,6 +299,7 @@ class LiveMarket:
         with self.lock:
             now = self.clock.minute()
             self._check_quotation(slot, now, f"order {order_id!r}")
+            self._check_nonce(member.signer, nonce)
             order = Order(
                 id=order_id,
                 agent=member.agent,
@@ -287,38 +309,100 @@ class LiveMarket:
                 slot=slot,
                 bus=bus,
             )
-            older = self.cycle.orders(slot)
-            replaced = next((o.id for o in older if o.agent == member.agent), None)
-            with self.engine.begin() as connection:  # one transaction: one commit per order
-                _check_nonce(connection, member.signer, nonce)
-                connection.execute(
-                    insert(db.orders),
-                    {
-                        "id": order_id,
-                        "slot": slot,
-                        "agent": member.agent,
-                        "side": side,
-                        "quantity_wh": quantity_wh,
-                        "price_micro_per_kwh": price_micro_per_kwh,
-                        "bus": bus,
-                        "nonce": nonce,
-                        "signature": signature,
-                        "minute": repr(now),
-                        "withdrawn": 0,
-                    },
-                )
-                if replaced is not None:
+            write = _IntakeWrite(
+                order=order,
+                minute=now,
+                row={
+                    "id": order_id,
+                    "slot": slot,
+                    "agent": member.agent,
+                    "side": side,
+                    "quantity_wh": quantity_wh,
+                    "price_micro_per_kwh": price_micro_per_kwh,
+                    "bus": bus,
+                    "nonce": nonce,
+                    "signature": signature,
+                    "minute": repr(now),
+                    "withdrawn": 0,
+                },
+                replaced=self._replaced_by(member.agent, slot),
+                signer=member.signer.lower(),
+                nonce=nonce,
+            )
+            self._nonces[write.signer] = nonce
+            self._intake.append(write)
+        with self._commit_lock:
+            if not write.done:
+                self._flush_intake()
+        if write.error is not None:
+            raise write.error
+        return Accepted(order_id, slot, write.replaced)
+
+    def _check_nonce(self, signer: str, nonce: int) -> None:
+        """Refuse a nonce not above the signer's last one (orders waiting for their commit
+        included). Called with ``lock`` held."""
+        key = signer.lower()
+        last = self._nonces.get(key)
+        if last is None:
+            with self.engine.connect() as connection:
+                last = connection.execute(
+                    select(db.nonces.c.last_nonce).where(db.nonces.c.signer == key)
+                ).scalar()
+            if last is not None:
+                self._nonces[key] = last
+        if last is not None and nonce <= last:
+            raise ConflictError(f"nonce {nonce} is used: the next must be above {last}")
+
+    def _replaced_by(self, agent: str, slot: int) -> str | None:
+        """The member's order for ``slot`` that a new one replaces: the last one waiting for
+        its commit, else the one in the book. Called with ``lock`` held."""
+        for waiting in reversed(self._intake):
+            if waiting.order.agent == agent and waiting.order.slot == slot:
+                return waiting.order.id
+        return next((o.id for o in self.cycle.orders(slot) if o.agent == agent), None)
+
+    def _flush_intake(self) -> None:
+        """Write every waiting order in one transaction, then put them in their books in the
+        order they were taken. Called with ``_commit_lock`` held. If the database refuses,
+        none is taken: each waiting request gets the error and the nonces are read again."""
+        with self.lock:
+            batch, self._intake = self._intake, []
+        if not batch:
+            return
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(db.orders), [w.row for w in batch])
+                replaced = [w.replaced for w in batch if w.replaced is not None]
+                if replaced:
                     connection.execute(
-                        update(db.orders).where(db.orders.c.id == replaced).values(withdrawn=2)
+                        update(db.orders).where(db.orders.c.id.in_(replaced)).values(withdrawn=2)
                     )
-                _set_nonce(connection, member.signer, nonce)
-            self.cycle.submit(order, now)
-            self._books.add(slot)
-            return Accepted(order_id, slot, replaced)
+                last = {w.signer: w.nonce for w in batch}  # nonces rise in the order taken
+                for signer, nonce in last.items():
+                    _set_nonce(connection, signer, nonce)
+        # Whatever the database raised is the answer to every order of the group (a 500, as
+        # an order's own failed commit was): none of them is in a book or answered as taken.
+        except Exception as exc:
+            with self.lock:
+                self._nonces.clear()
+            for w in batch:
+                w.error, w.done = exc, True
+            return
+        with self.lock:
+            for w in batch:
+                try:
+                    self.cycle.submit(w.order, w.minute)
+                except PeergridError as exc:  # the book's own refusal, as before the groups
+                    w.error = exc
+                    continue
+                self._books.add(w.order.slot)
+        for w in batch:
+            w.done = True
 
     def withdraw(self, member: Member, order_id: str, nonce: int) -> None:
         """Withdraw the member's own order inside its slot's quotation window."""
-        with self.lock:
+        with self._commit_lock, self.lock:
+            self._flush_intake()  # the member's orders taken before are in the database
             with self.engine.connect() as connection:
                 row = connection.execute(
                     select(db.orders).where(db.orders.c.id == order_id)
@@ -329,12 +413,13 @@ class LiveMarket:
                 raise ConflictError(f"order {order_id!r} is withdrawn or replaced already")
             now = self.clock.minute()
             self._check_quotation(int(row.slot), now, f"withdrawal of {order_id!r}")
+            self._check_nonce(member.signer, nonce)
             with self.engine.begin() as connection:
-                _check_nonce(connection, member.signer, nonce)
                 connection.execute(
                     update(db.orders).where(db.orders.c.id == order_id).values(withdrawn=1)
                 )
                 _set_nonce(connection, member.signer, nonce)
+            self._nonces[member.signer.lower()] = nonce
             self.cycle.withdraw(order_id)
 
     def post_reading(self, member: Member, slot: int, net_wh: int, signature: str) -> None:
@@ -367,11 +452,21 @@ class LiveMarket:
         slots whose settlement phase began. Returns the slots settled."""
         settled = []
         with self.chain_lock:
+            with self._commit_lock:
+                with self.lock:
+                    now = self.clock.minute()
+                # every order taken before ``now`` is in its book before the book closes;
+                # one taken after is refused for a slot closed by then
+                self._flush_intake()
+                with self.lock:
+                    closed = [
+                        s
+                        for s in sorted(self._books - self._matched)
+                        if now >= self.quotation_closes(s)
+                    ]
+            for slot in closed:
+                self._match(slot)
             with self.lock:
-                now = self.clock.minute()
-                for slot in sorted(self._books - self._matched):
-                    if now >= self.quotation_closes(slot):
-                        self._match(slot)
                 due = [s for s in sorted(self._matched) if now >= self._settles_at(s)]
             for slot in due:  # no order or reading is taken for these any more
                 self._settle(slot)
@@ -414,12 +509,17 @@ class LiveMarket:
         return None
 
     def _match(self, slot: int) -> None:
-        clearing = self.cycle.match(slot)
-        orders = list(self.cycle.orders(slot))
+        """Clear a closed book and void what the contract would refuse. The funds are read
+        from the chain without ``lock`` (orders for later slots are taken meanwhile): the book
+        is closed, and no reader sees the slot before it is in ``_matched``."""
+        with self.lock:
+            clearing = self.cycle.match(slot)
+            orders = list(self.cycle.orders(slot))
         refused = self.settlement.refused(orders, clearing.trades)
-        if refused:
-            self.cycle.void(slot, refused)
-        self._matched.add(slot)
+        with self.lock:
+            if refused:
+                self.cycle.void(slot, refused)
+            self._matched.add(slot)
 
     def _settle(self, slot: int) -> None:
         """Settle ``slot`` on chain (resuming what a stop cut off), then write the read model;
@@ -552,15 +652,6 @@ def _order(row: Any) -> Order:
         slot=int(row.slot),
         bus=row.bus,
     )
-
-
-def _check_nonce(connection: Any, signer: str, nonce: int) -> None:
-    """Refuse a nonce not above the signer's last one."""
-    last = connection.execute(
-        select(db.nonces.c.last_nonce).where(db.nonces.c.signer == signer.lower())
-    ).scalar()
-    if last is not None and nonce <= last:
-        raise ConflictError(f"nonce {nonce} is used: the next must be above {last}")
 
 
 def _set_nonce(connection: Any, signer: str, nonce: int) -> None:
