@@ -240,46 +240,46 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="peergrid-load-"))
-    t0 = time.perf_counter()
-    process, url = start_service(folder, args.households, args.speed, args.db)
-    startup_s = time.perf_counter() - t0
-    run_dir = folder / "run"
-    households = Households(url, run_dir)
-    accepted: dict[str, int] = {}
-    statuses: Counter[int] = Counter()
-    latencies: list[float] = []
-    burst_s: list[float] = []
-    slots: list[int] = []
-    local = threading.local()
-    try:
-        with ThreadPoolExecutor(args.threads) as pool:
-            end = time.monotonic() + args.minutes * 60
-            cycle = int(market_minute(url) // SLOT_MINUTES) + 1
-            while time.monotonic() < end:
-                slot = cycle + 2  # quoted until minute (slot-1)*15+3: a cycle and more
-                orders = households.orders(slot)
-                wait_for_minute(url, cycle * SLOT_MINUTES + 0.5)
-                took, results = burst(pool, local, url, orders)
-                burst_s.append(took)
-                slots.append(slot)
-                for status, elapsed, order_id in results:
-                    statuses[status] += 1
-                    latencies.append(elapsed)
-                    if order_id is not None:
-                        accepted[order_id] = slot
-                cycle += 1
-        wait_for_minute(url, (slots[-1] + 1) * SLOT_MINUTES + 13.0)  # the last slot settles
-        households.wait_for_slot(url, slots[-1])
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
-        log = (folder / "serve.log").read_text(encoding="utf-8", errors="replace").strip()
-        if log:
-            print(f"service log (last lines):\n{log[-2000:]}", file=sys.stderr)
-    try:
+    try:  # the folder goes whatever happens: keys, chain journal and database
+        t0 = time.perf_counter()
+        process, url = start_service(folder, args.households, args.speed, args.db)
+        startup_s = time.perf_counter() - t0
+        run_dir = folder / "run"
+        households = Households(url, run_dir)
+        accepted: dict[str, int] = {}
+        statuses: Counter[int] = Counter()
+        latencies: list[float] = []
+        burst_s: list[float] = []
+        slots: list[int] = []
+        local = threading.local()
+        try:
+            with ThreadPoolExecutor(args.threads) as pool:
+                end = time.monotonic() + args.minutes * 60
+                cycle = int(market_minute(url) // SLOT_MINUTES) + 1
+                while time.monotonic() < end:
+                    slot = cycle + 2  # quoted until minute (slot-1)*15+3: a cycle and more
+                    orders = households.orders(slot)
+                    wait_for_minute(url, cycle * SLOT_MINUTES + 0.5)
+                    took, results = burst(pool, local, url, orders)
+                    burst_s.append(took)
+                    slots.append(slot)
+                    for status, elapsed, order_id in results:
+                        statuses[status] += 1
+                        latencies.append(elapsed)
+                        if order_id is not None:
+                            accepted[order_id] = slot
+                    cycle += 1
+            wait_for_minute(url, (slots[-1] + 1) * SLOT_MINUTES + 13.0)  # the last slot settles
+            households.wait_for_slot(url, slots[-1])
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+            log = (folder / "serve.log").read_text(encoding="utf-8", errors="replace").strip()
+            if log:
+                print(f"service log (last lines):\n{log[-2000:]}", file=sys.stderr)
         checked = check(run_dir, accepted, args.db)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)  # keys, chain journal and database
+        shutil.rmtree(folder, ignore_errors=True)
     cuts = statistics.quantiles(latencies, n=100)
     figures = {
         "households": args.households,
