@@ -10,7 +10,6 @@ check then runs only when every feeder finished (a missing feeder's import is un
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import pandas as pd
 
 from peergrid.grid.feeder_types import GridLimits
 from peergrid.sim.region.spec import Region, RegionFeeder
+from peergrid.sim.sweep.execute import task_record
 from peergrid.sim.sweep.ray_pool import Finished, ray_pool
 
 FEEDERS_FOLDER = "feeders"
@@ -77,22 +77,8 @@ def execute_feeder(scenario_data: dict[str, Any], folder: str) -> dict[str, Any]
         profile = feeder_import_kw(result.slots, scenario.time.slot_minutes)
     # Any error of one feeder is that feeder's failure, recorded; the region goes on.
     except Exception as exc:
-        return {
-            "status": "failed",
-            "error": f"{type(exc).__name__}: {exc}",
-            "elapsed_s": time.perf_counter() - start,
-            "summary": None,
-            "import_kw": None,
-            "worker_pid": os.getpid(),
-        }
-    return {
-        "status": "ok",
-        "error": None,
-        "elapsed_s": time.perf_counter() - start,
-        "summary": dict(result.summary),
-        "import_kw": profile,
-        "worker_pid": os.getpid(),
-    }
+        return task_record(start, error=exc, import_kw=None)
+    return task_record(start, summary=dict(result.summary), import_kw=profile)
 
 
 def run_region(

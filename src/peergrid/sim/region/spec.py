@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from peergrid.core.errors import PeergridError, ScenarioError
 from peergrid.core.inputs import first_validation_error, read_toml
-from peergrid.sim.scenario import MAX_SEED, NAME_PATTERN, Scenario, load_scenario
-from peergrid.sim.sweep.spec import flatten_sections
+from peergrid.sim.scenario import MAX_SEED, Scenario, load_scenario
+from peergrid.sim.sweep.spec import checked_name, flatten_sections
 
 MAX_FEEDERS = 5_000
 SIMBENCH_TYPES = ("rural", "semiurb", "urban")
@@ -90,12 +90,7 @@ class RegionFile(_Section):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not NAME_PATTERN.fullmatch(value):
-            raise ValueError(
-                f"must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or "
-                f"digit, got {value!r}"
-            )
-        return value
+        return checked_name(value)
 
 
 @dataclass(frozen=True)

@@ -79,18 +79,25 @@ def execute_run(scenario_data: dict[str, Any], folder: str) -> dict[str, Any]:
     # Any error of one run, a domain error or a bug it hits, is that run's failure: recorded
     # with its type and message, and the sweep goes on with the other runs.
     except Exception as exc:
-        return {
-            "status": "failed",
-            "error": f"{type(exc).__name__}: {exc}",
-            "elapsed_s": time.perf_counter() - start,
-            "summary": None,
-            "worker_pid": os.getpid(),
-        }
+        return task_record(start, error=exc)
+    return task_record(start, summary=dict(result.summary))
+
+
+def task_record(
+    start: float,
+    *,
+    summary: dict[str, Any] | None = None,
+    error: BaseException | None = None,
+    **figures: Any,
+) -> dict[str, Any]:
+    """What a task returns to the driver: its status, its error (type and message), its wall
+    time since ``start`` (``time.perf_counter``), its summary and any further ``figures``."""
     return {
-        "status": "ok",
-        "error": None,
+        "status": "ok" if error is None else "failed",
+        "error": None if error is None else f"{type(error).__name__}: {error}",
         "elapsed_s": time.perf_counter() - start,
-        "summary": dict(result.summary),
+        "summary": summary,
+        **figures,
         "worker_pid": os.getpid(),
     }
 

@@ -100,12 +100,7 @@ class SweepFile(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not NAME_PATTERN.fullmatch(value):
-            raise ValueError(
-                f"must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or "
-                f"digit, got {value!r}"
-            )
-        return value
+        return checked_name(value)
 
     @field_validator("seeds")
     @classmethod
@@ -190,6 +185,16 @@ def run_id(values: dict[str, Any]) -> str:
     """A run's stable id: a hash of its axis values by resolved path (order does not matter)."""
     text = json.dumps({k: _canonical(v) for k, v in sorted(values.items())}, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:RUN_ID_CHARS]
+
+
+def checked_name(value: str) -> str:
+    """A sweep's or a region's name, which names its output folder."""
+    if not NAME_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or "
+            f"digit, got {value!r}"
+        )
+    return value
 
 
 def flatten_sections(table: dict[str, Any]) -> dict[str, Any]:
