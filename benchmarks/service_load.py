@@ -167,9 +167,9 @@ def burst(
     host, port = urlsplit(url).hostname or "127.0.0.1", urlsplit(url).port
 
     def send(order: dict[str, Any]) -> tuple[int, float, str | None]:
-        # The standard library's HTTP client, one kept-alive connection per thread: it costs
-        # the shared cores a third of what httpx does per request, so the service is measured
-        # rather than the client.
+        # The standard library's HTTP client, one kept-alive connection per thread: lighter
+        # than httpx, so that less of the cores the client shares with the service goes to it
+        # (the same run measured 454 accepted/s with httpx, 576/s with this client).
         body = json.dumps(order).encode()
         started = time.perf_counter()
         for attempt in (1, 2):

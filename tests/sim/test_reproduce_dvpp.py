@@ -13,7 +13,12 @@ from typer.testing import CliRunner
 from peergrid.cli.main import app
 from peergrid.core.errors import ScenarioError
 from peergrid.sim.dvpp.community import CaseMetrics
-from peergrid.sim.dvpp.profiles import ProfileSettings, community_profiles, sunniest_days
+from peergrid.sim.dvpp.profiles import (
+    SIMBENCH_LV_PV_KWP,
+    ProfileSettings,
+    community_profiles,
+    sunniest_days,
+)
 from peergrid.sim.reproduce.dvpp import CASE_KEYS, block_model, check_orderings
 
 KEYS = ("perfect", "15s", "30s", "1min", "5min", "15min", "1h", "none")
@@ -133,6 +138,18 @@ def test_pv_sizes_differ_between_houses_unless_asked_equal() -> None:
     assert ratio / ratio.mean() == pytest.approx(np.array(kwp) / np.mean(kwp), rel=1e-3)
     with pytest.raises(ScenarioError, match="pv_sizes"):
         ProfileSettings(pv_sizes="random")
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_the_pv_plant_sizes_are_simbenchs() -> None:
+    import simbench
+
+    sizes = []
+    for grid in ("rural1", "rural2", "rural3", "semiurb4", "semiurb5", "urban6"):
+        net = simbench.get_simbench_net(f"1-LV-{grid}--0-sw")
+        pv = net.sgen[net.sgen["type"].str.contains("PV", case=False)]
+        sizes += [float(p) * 1000 for p in pv["p_mw"]]
+    assert sorted(SIMBENCH_LV_PV_KWP) == pytest.approx(sorted(sizes), abs=0.05)
 
 
 def test_the_sunniest_days_are_in_may() -> None:

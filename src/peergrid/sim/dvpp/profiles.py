@@ -66,8 +66,9 @@ SIMBENCH_LV_PV_KWP: tuple[float, ...] = (
 # fmt: on
 """The rated power (kWp) of every PV plant (``sgen`` of type PV) of SimBench 1.6's six LV grids
 ``1-LV-{rural1,rural2,rural3,semiurb4,semiurb5,urban6}--0-sw``, sorted: the spread of rooftop
-plant sizes on real German LV feeders (coefficient of variation 0.90). Only the relative sizes
-are used."""
+plant sizes on real German LV feeders (coefficient of variation 0.90), to 0.1 kW where SimBench
+gives more digits (51.24 and 78.381 kWp are written 51.2 and 78.4; a test compares them with
+SimBench's). Only the relative sizes are used."""
 PV_SIZES = ("simbench", "equal")
 
 
