@@ -13,10 +13,12 @@ from peergrid.core.orders import Order, Side
 from peergrid.mechanisms.ev_quota import (
     ChargingStation,
     QuotaParameters,
+    capacity_margin_units,
     clear_ev_quota,
     initial_quotas_units,
     quota_double_auction,
     satisfaction_rate,
+    station_quotas_units,
 )
 from peergrid.sim.reproduce.ev_quota import TABLE_2, TABLE_3
 
@@ -245,3 +247,31 @@ def test_initial_quotas_round_down_so_the_margin_is_never_exceeded() -> None:
     assert initial_quotas_units([1, 1, 1], 2) == [0, 0, 0]
     assert initial_quotas_units([3, 3], 10) == [3, 3]
     assert sum(initial_quotas_units([7, 11, 13], 20)) <= 20
+
+
+def test_a_margin_on_the_micro_kw_grid_is_not_floored_one_unit_below_it() -> None:
+    # 0.001009 kW is 1 008.999… units in binary floating point: the floor must not take the
+    # representation's error for a real fraction (the simulation's EVs then offered a quota one
+    # micro-kW above the one the clearing held, and the clearing refused the offer).
+    assert 0.001009 * 1_000_000 < 1_009
+    assert capacity_margin_units(0.001009) == 1_009
+    assert capacity_margin_units(0.0010099) == 1_009
+    assert capacity_margin_units(0.1 + 0.2) == 300_000
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    demands=st.lists(st.integers(1, 20_000_000), min_size=1, max_size=8),
+    margin_units=st.integers(1, 60_000_000),
+)
+def test_the_quotas_a_station_is_told_are_the_quotas_the_clearing_holds(
+    demands: list[int], margin_units: int
+) -> None:
+    # A margin on the grid, written as a float the way a simulation computes it.
+    margin_kw = margin_units / 1_000_000
+    fleet = [ChargingStation(f"S{i}", d / 1_000_000, 80.0) for i, d in enumerate(demands)]
+    _, margin, quotas = station_quotas_units(fleet, margin_kw)
+    assert margin == margin_units
+    clearing = clear_ev_quota([], fleet, QuotaParameters(margin_kw))
+    for name, quota in quotas.items():
+        assert round(clearing.stations[name].initial_kw * 1_000_000) == quota

@@ -224,11 +224,12 @@ def _units(value: float, per: int = QUOTA_UNITS_PER_KW) -> int:
 
 def capacity_margin_units(margin_kw: float) -> int:
     """The capacity margin on the integer grid, rounded *down*, so that the quotas never
-    exceed the margin given (the contract takes this integer as its ``capacity_margin``)."""
-    units = _units(margin_kw)
-    if units > margin_kw * QUOTA_UNITS_PER_KW:
-        units -= 1
-    return units
+    exceed the margin given (the contract takes this integer as its ``capacity_margin``).
+
+    The product is rounded to a thousandth of a unit before the floor: a margin written on the
+    grid (5.97452 kW) is 5 974 519.999… units in binary floating point, and is 5 974 520 units,
+    not one fewer."""
+    return math.floor(round(margin_kw * QUOTA_UNITS_PER_KW, 3))
 
 
 def satisfaction_rate(demands_kw: Sequence[float], margin_kw: float) -> float:
@@ -243,6 +244,18 @@ def initial_quotas_units(demand_units: Sequence[int], margin_units: int) -> list
     if total <= margin_units:
         return list(demand_units)
     return [demand * margin_units // total for demand in demand_units]
+
+
+def station_quotas_units(
+    stations: Sequence[ChargingStation], margin_kw: float
+) -> tuple[list[int], int, dict[str, int]]:
+    """The stations' demands, the margin and each station's initial quota on the integer grid,
+    exactly as the clearing takes them: a caller that forms orders against its quota (the
+    simulation's EVs) uses this, so that it never offers more than the clearing holds."""
+    demand_units = [_units(station.demand_kwh) for station in stations]
+    margin_units = capacity_margin_units(margin_kw)
+    quotas = initial_quotas_units(demand_units, margin_units)
+    return demand_units, margin_units, dict(zip((s.id for s in stations), quotas, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,14 +412,8 @@ def clear_ev_quota(
 ) -> QuotaClearing:
     """Pre-allocate the margin (eqs. 1–2) and, when the demands exceed it, run the quota double
     auction (Algorithm 1) on ``orders`` (one per station, ``agent`` = the station's id)."""
-    demand_units = [_units(station.demand_kwh) for station in stations]
-    margin_units = capacity_margin_units(parameters.capacity_margin_kw)
-    initial = dict(
-        zip(
-            (station.id for station in stations),
-            initial_quotas_units(demand_units, margin_units),
-            strict=True,
-        )
+    demand_units, margin_units, initial = station_quotas_units(
+        stations, parameters.capacity_margin_kw
     )
     total = sum(demand_units)
     auction_held = total > margin_units

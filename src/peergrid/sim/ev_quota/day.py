@@ -47,7 +47,7 @@ from peergrid.mechanisms.ev_quota import (
     ChargingStation,
     QuotaParameters,
     clear_ev_quota,
-    initial_quotas_units,
+    station_quotas_units,
 )
 from peergrid.sim.ev_quota.bidding import EvPosition, QuotaBidding, demand_kw, floor_units
 from peergrid.sim.ev_quota.fleet import (
@@ -274,16 +274,15 @@ class _QuotaRun:
     ) -> None:
         evs = self.evs
         stations = [ChargingStation(evs[j].id, demands[j], evs[j].vehicle.p_max_kw) for j in asking]
-        units = [round(demands[j] * QUOTA_UNITS_PER_KW) for j in asking]
-        initial = initial_quotas_units(units, round(margin * QUOTA_UNITS_PER_KW))
+        units, margin_units, initial = station_quotas_units(stations, margin)
         orders = []
-        if sum(units) > round(margin * QUOTA_UNITS_PER_KW):
+        if sum(units) > margin_units:
             for k, j in enumerate(asking):
                 position = EvPosition(
                     id=evs[j].id,
                     remaining_kwh=self.remaining[j],
                     demand_kw=demands[j],
-                    initial_kw=initial[k] / QUOTA_UNITS_PER_KW,
+                    initial_kw=initial[evs[j].id] / QUOTA_UNITS_PER_KW,
                     charger_kw=evs[j].vehicle.p_max_kw,
                     later_periods=int(self.available[j, period + 1 :].sum()),
                     later_min_tariff=_later_min(self.tariffs, self.available[j], period, tariff),
