@@ -112,9 +112,62 @@ def test_ocda_outcomes_keep_the_rules_and_the_limits(orders: list[Order], pool: 
     clearing = clear("ocda", orders, {"pool": pool}, feeder=VDMA)
     check_trades(clearing, orders)
     loading, v_min, v_max = ac_check(clearing, orders, pool)
-    # The base case's own worst loading is 83.5 %; the OPF keeps every line within 100 %
-    # (the DistFlow model against pandapower's AC model: half a percent of tolerance).
-    assert loading <= 100.5
+    # The base case's own worst loading is 83.5 %; the OPF keeps every line within 100 % at
+    # both terminals, as pandapower's AC power flow measures it (what is left is the solver's
+    # tolerance and the dispatch's rounding to 10⁻⁴ of the ask).
+    assert loading <= 100.05
+    assert v_min >= 0.9 and v_max <= 1.1
+
+
+# Sessions Hypothesis found where the OPF limited only the series current (a cable's charging
+# then put a terminal 0.9 % past its rating) and where the relaxation served a transfer by a
+# fictitious current (3 % past): both are within the limits now.
+FOUND = [
+    (
+        "down",
+        [
+            ("buy", "1", 2047.9460907801079, 0.3),
+            ("buy", "13", 1092.8803227535645, 0.3),
+            ("buy", "8", 2978.7608600389954, 0.3),
+            ("buy", "7", 909.743460229237, 0.3),
+            ("buy", "9", 1736.6461576672793, 0.35),
+            ("buy", "6", 1521.6104434957538, 0.4),
+            ("sell", "10", 3000.0, 0.3),
+            ("buy", "1", 2605.6275518391076, 0.37),
+            ("buy", "1", 10.0, 0.3),
+            ("buy", "1", 10.0, 0.3),
+        ],
+    ),
+    (
+        "down",
+        [
+            ("sell", "5", 11.709968861091495, 0.33),
+            ("buy", "4", 1067.8632605153844, 0.4),
+            ("buy", "5", 1067.8632605153844, 0.4),
+            ("buy", "12", 2341.133790530998, 0.33),
+            ("sell", "9", 2700.316959901926, 0.35),
+            ("sell", "7", 1462.9627621847899, 0.3),
+            ("sell", "10", 1779.6861828497554, 0.3),
+            ("sell", "2", 12.0, 0.4),
+            ("buy", "13", 2999.0, 0.4),
+            ("sell", "4", 1261.1609738215618, 0.37),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("pool", "shouts"), FOUND)
+def test_ocda_keeps_the_limits_where_the_relaxation_or_a_cable_s_charging_misled_it(
+    pool: str, shouts: list[tuple[str, str, float, float]]
+) -> None:
+    orders = [
+        order(f"o{k}", side, bus, quantity, price, k)
+        for k, (side, bus, quantity, price) in enumerate(shouts)
+    ]
+    clearing = clear("ocda", orders, {"pool": pool}, feeder=VDMA)
+    check_trades(clearing, orders)
+    loading, v_min, v_max = ac_check(clearing, orders, pool)
+    assert loading <= 100.05
     assert v_min >= 0.9 and v_max <= 1.1
 
 

@@ -86,6 +86,11 @@ class RadialNetwork:
     g_shunt_pu: FloatArray  # (N,) nodal shunt conductance: consumes g·v (p.u. at v = 1)
     b_shunt_pu: FloatArray  # (N,) nodal shunt susceptance: produces b·v (capacitive > 0)
     merged: Mapping[int, int] = field(default_factory=dict)  # bus → tree bus it is switched to
+    # (N-1,) each line's shunt admittance at each of its two ends (half the line's charging,
+    # already counted in the nodal shunts above): what separates the current at a line's
+    # terminals, which pandapower's loading measures, from the series current. 0 for trafos.
+    end_g_pu: FloatArray = field(default_factory=lambda: np.zeros(0))
+    end_b_pu: FloatArray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def n_buses(self) -> int:
@@ -185,6 +190,8 @@ class RadialNetwork:
         elements = np.zeros(n - 1, dtype=np.int64)
         g_sh = np.zeros(n)
         b_sh = np.zeros(n)
+        end_g = np.zeros(n - 1)
+        end_b = np.zeros(n - 1)
         f_hz = float(getattr(net, "f_hz", 50.0) or 50.0)
 
         for i in range(1, n):
@@ -207,6 +214,7 @@ class RadialNetwork:
                 g_us = float(row.get("g_us_per_km", 0.0) or 0.0)
                 b_pu = 2 * math.pi * f_hz * c_nf * 1e-9 * length * par * z_base[i]
                 g_pu = g_us * 1e-6 * length * par * z_base[i]
+                end_b[b], end_g[b] = b_pu / 2, g_pu / 2
                 for p in (i, int(parent[i])):
                     b_sh[p] += b_pu / 2
                     g_sh[p] += g_pu / 2
@@ -277,6 +285,8 @@ class RadialNetwork:
             g_shunt_pu=g_sh,
             b_shunt_pu=b_sh,
             merged={b: r for b, r in alias.items() if r in pos},
+            end_g_pu=end_g,
+            end_b_pu=end_b,
         )
 
 
