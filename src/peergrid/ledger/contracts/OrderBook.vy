@@ -57,8 +57,9 @@
 
      Positions. Each member has ORDER_POSITIONS (64) storage words for its
      orders; an order lives at position index << 6 | nonce % 64 (its id
-     without the nonce's upper bits). An order that leaves the book (filled, cancelled,
-     expired) leaves a tombstone there, a nonzero word with no quantity, so
+     without the nonce's upper bits). An order that leaves the book
+     (filled, cancelled, expired, self-trade) leaves a tombstone there, a
+     nonzero word with no quantity, so
      the member's next order rewrites a nonzero word (2 900 gas) instead of
      filling a zero one (20 000). A placement takes the position its nonce
      points to, or, if an order still rests there, the nonce's next ones
@@ -461,7 +462,9 @@ def place(ticket: uint256) -> uint256:
             if current == 0:
                 current = head
             word: uint256 = self._orders[current]
-            assert word & M48 != 0 and word & KEY_MASK == ticket & KEY_MASK, "hint is not in this book"
+            assert word & M48 != 0 and word & KEY_MASK == ticket & KEY_MASK, (
+                "hint is not in this book"
+            )
             assert ((word >> PRICE_SHIFT) & M48) ^ flip <= rank, "hint is past the insertion point"
             for i: uint256 in range(MAX_WALK + 1):
                 following: uint256 = (word >> NEXT_SHIFT) & POSITION_MASK
@@ -657,8 +660,10 @@ def _order_id(position: uint256, word: uint256) -> uint256:
     """
     if position == 0:
         return 0
-    return ((position >> SLOT_BITS) << 32) | (((word >> GENERATION_SHIFT) & GENERATION_MASK) << SLOT_BITS) | (
-        position & SLOT_MASK
+    return (
+        ((position >> SLOT_BITS) << 32)
+        | (((word >> GENERATION_SHIFT) & GENERATION_MASK) << SLOT_BITS)
+        | (position & SLOT_MASK)
     )
 
 
