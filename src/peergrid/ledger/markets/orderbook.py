@@ -12,9 +12,9 @@ order takes the crossing offers nearest to it first, on the feeder map the DSO k
 :meth:`~peergrid.ledger.markets.base.MarketLedger.set_distances`).
 
 Gas. ``place`` takes the order packed in one word (:func:`pack_ticket`, the hint included),
-which keeps its calldata short. A placement that does not cross writes one new storage word and,
-unless it becomes the best of its side, rewrites the word of the order it rests behind: the
-``hint``. The client computes the exact hint from the book
+which keeps its calldata short. A placement that does not cross writes its order's storage word
+(see Storage below) and, unless it becomes the best of its side, rewrites the word of the order
+it rests behind: the ``hint``. The client computes the exact hint from the book
 (:meth:`OrderBookLedger.insertion_hint`); the contract checks it and walks forward at most 64
 orders from it if the book moved in between. A crossing order touches at most ``max_fills``
 resting orders (at most 32), then rests, or is cancelled if it still crosses (never leaving a
