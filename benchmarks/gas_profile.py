@@ -8,8 +8,10 @@ execution gas is split by opcode (storage accesses by their price: a cold ``SLOA
 storage word 22 100, a rewritten one 2 900, ...), with the intrinsic gas of each transaction (21 000
 and its calldata) and the refund of the storage it clears.
 
-* ``per_order_placed``: the mean of the bench's ten resting placements, and apart the two that
-  become the best of their side and the eight that rest behind another order.
+* ``per_order_placed``: the mean of the bench's ten resting placements in steady state (each
+  order's storage word reused from an order that left the book), and apart the two that become
+  the best of their side and the eight that rest behind another order; the same for
+  ``per_order_placed_first_use`` (each word written for the first time).
 * ``per_trade_settled``: the marginal fill, as the bench measures it: the clearing of N + k fills
   less that of N, divided by k.
 * ``commit`` and ``reveal``: the means the bench reports (``commit_reveal_per_order`` is their
@@ -32,6 +34,7 @@ from eth.vm.forks import PragueVM
 from peergrid.bench.gas import gas_table
 from peergrid.ledger.chain.base import Mined
 from peergrid.ledger.chain.embedded import EmbeddedChain
+from peergrid.ledger.markets.orderbook import ORDER_POSITIONS
 
 _NAMES = {v: k for k, v in vars(opcode_values).items() if k.isupper() and isinstance(v, int)}
 _CALLS = {"CALL", "CALLCODE", "DELEGATECALL", "STATICCALL", "CREATE", "CREATE2"}
@@ -148,12 +151,20 @@ def print_account(title: str, groups: Counter[str], receipt: float) -> None:
 
 def main() -> None:
     placements = [t for t in profiled_transactions(["place_order"]) if t[0] == "OrderBook.place"]
-    resting = placements[:10]  # the bench's ten resting placements come first
-    best = [resting[0], resting[1]]
-    behind = resting[2:]
-    print_account("per_order_placed (OrderBook.place, mean of 10)", *account(resting, 1 / 10))
-    print_account("  of which the 2 that become best", *account(best, 1 / 2))
-    print_account("  of which the 8 that rest behind another order", *account(behind, 1 / 8))
+    # The bench's ten resting placements at first use come first, then each of the ten members
+    # places (and cancels) ORDER_POSITIONS orders, then the same ten placements in steady state.
+    first_use = placements[:10]
+    steady_from = 10 + 10 * ORDER_POSITIONS
+    steady = placements[steady_from : steady_from + 10]
+    for title, resting in (
+        ("per_order_placed (OrderBook.place, steady state, mean of 10)", steady),
+        ("per_order_placed_first_use (OrderBook.place, mean of 10)", first_use),
+    ):
+        print_account(title, *account(resting, 1 / 10))
+        print_account("  of which the 2 that become best", *account(resting[:2], 1 / 2))
+        print_account(
+            "  of which the 8 that rest behind another order", *account(resting[2:], 1 / 8)
+        )
 
     clearings = [
         t for t in profiled_transactions(["clearing_per_trade"]) if t[0].endswith("post_clearing")

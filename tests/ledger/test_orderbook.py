@@ -8,7 +8,7 @@ from peergrid.core.orders import Order, Side
 from peergrid.ledger import CancelReason, Chain, DistanceRow, Pool
 from peergrid.ledger.markets.base import UNKNOWN_DISTANCE
 from peergrid.ledger.markets.escrow import lock_micro
-from peergrid.ledger.markets.orderbook import order_owner_index, pack_ticket
+from peergrid.ledger.markets.orderbook import ORDER_POSITIONS, order_owner_index, pack_ticket
 
 from .helpers import reverts
 from .market_helpers import FUNDS_MICRO, Book, make_book
@@ -256,15 +256,121 @@ def test_hints_are_checked_and_walked(book: Book) -> None:
 
 
 def test_a_hint_too_far_from_the_insertion_point_is_refused() -> None:
-    b = make_book(n_members=1)
-    ledger, m = b.ledger, b.members[0]
-    first = ledger.place(m, S, Pool.UP, False, 1, 100_000).order_id
-    for _ in range(65):
-        ledger.place(m, S, Pool.UP, False, 1, 100_000)
+    # 67 resting orders: five members, as one member rests at most ORDER_POSITIONS.
+    b = make_book(n_members=5)
+    ledger, members = b.ledger, b.members
+    first = ledger.place(members[0], S, Pool.UP, False, 1, 100_000).order_id
+    for i in range(65):
+        ledger.place(members[(i + 1) % 5], S, Pool.UP, False, 1, 100_000)
     with reverts(PLACE, "hint too far from the insertion point"):
-        ledger.place(m, S, Pool.UP, False, 1, 100_000, hint=first)
-    ledger.place(m, S, Pool.UP, False, 1, 100_000)  # with the exact hint
+        ledger.place(members[1], S, Pool.UP, False, 1, 100_000, hint=first)
+    ledger.place(members[1], S, Pool.UP, False, 1, 100_000)  # with the exact hint
     assert len(ledger.orders(S, Pool.UP, False)) == 67
+
+
+# --- storage positions: reuse, tombstones, the limit ----------------------------------------------
+
+
+def _position(order_id: int) -> int:
+    """Where the contract stores an order: member index << 6 | nonce % 64."""
+    return (order_id >> 32) << 6 | (order_id & (ORDER_POSITIONS - 1))
+
+
+def test_a_position_left_by_an_order_is_reused_17_100_gas_cheaper(book: Book) -> None:
+    ledger, (m0, m1, _, _) = book.ledger, book.members
+    gas, ids = [], []
+    for _ in range(ORDER_POSITIONS + 1):  # alone in its side each time: the same path
+        placed = ledger.place(m0, S, Pool.UP, False, 1000, 100_000)
+        gas.append(placed.receipt.gas_used)
+        ids.append(placed.order_id)
+        ledger.cancel(m0, placed.order_id)
+    # Ids never repeat; the 65th order sits where the first did.
+    assert [i & 0xFFFFFFFF for i in ids] == list(range(1, ORDER_POSITIONS + 2))
+    assert _position(ids[-1]) == _position(ids[0])
+    assert len(set(gas[:-1])) == 1  # every first use costs the same
+    # A tombstone rewritten (2 900) instead of a zero word filled (20 000).
+    assert gas[-2] - gas[-1] == 17_100
+    # The order at the reused position trades and cancels as any other.
+    again = ledger.place(m0, S, Pool.UP, False, 1000, 100_000).order_id
+    assert _position(again) == _position(ids[1])
+    taker = ledger.place(m1, S, Pool.UP, True, 400, 120_000)
+    assert [(t.sell_order, t.energy_wh) for t in taker.trades] == [(again, 400)]
+    left = ledger.order(again)
+    assert left is not None and left.remaining_wh == 600
+    ledger.cancel(m0, again)
+    assert sells(book) == [] and book.escrow.locked_of(m0) == 0
+
+
+def test_an_order_that_left_cannot_be_filled_cancelled_or_seen_again(book: Book) -> None:
+    ledger, (m0, m1, m2, _) = book.ledger, book.members
+    filled = ledger.place(m0, S, Pool.UP, False, 1000, 100_000).order_id
+    cancelled = ledger.place(m0, S, Pool.UP, False, 1000, 101_000).order_id
+    ledger.cancel(m0, cancelled)
+    assert len(ledger.place(m1, S, Pool.UP, True, 1000, 120_000).trades) == 1
+    for gone in (filled, cancelled):
+        assert ledger.order(gone) is None
+        with reverts("OrderBook.cancel", "no such resting order"):
+            ledger.chain.transact(m0, ledger.market, "cancel", gone, 0)
+    # Nothing left to take: a crossing buy rests instead of meeting a tombstone.
+    before = book.balances()
+    rest = ledger.place(m2, S, Pool.UP, True, 1000, 150_000)
+    assert rest.trades == () and buys(book) == [(150_000, 1000)] and book.balances() == before
+    # A tombstone is no hint, and an id beyond 64 bits names no order.
+    with reverts(PLACE, "hint is not in this book"):
+        ledger.place(m2, S, Pool.UP, True, 10, 140_000, hint=filled)
+    assert ledger.order(filled | 1 << 64) is None
+
+
+def test_a_stale_id_does_not_reach_the_order_that_reuses_its_position(book: Book) -> None:
+    ledger, (m0, _, _, _) = book.ledger, book.members
+    old = ledger.place(m0, S, Pool.UP, False, 1000, 100_000).order_id
+    ledger.cancel(m0, old)
+    for _ in range(ORDER_POSITIONS - 1):
+        ledger.cancel(m0, ledger.place(m0, S, Pool.UP, False, 1, 100_000).order_id)
+    new = ledger.place(m0, S, Pool.UP, False, 700, 90_000).order_id
+    assert new != old and _position(new) == _position(old)
+    assert ledger.order(old) is None
+    with reverts("OrderBook.cancel", "no such resting order"):
+        ledger.chain.transact(m0, ledger.market, "cancel", old, 0)
+    resting = ledger.order(new)
+    assert resting is not None and (resting.remaining_wh, resting.price_micro_per_kwh) == (
+        700,
+        90_000,
+    )
+    assert [o.order_id for o in ledger.orders(S, Pool.UP, False)] == [new]
+    assert ledger.book(S, Pool.UP).sell_head == new
+
+
+def test_a_member_with_every_position_resting_is_refused_until_one_leaves(book: Book) -> None:
+    ledger, (m0, m1, _, _) = book.ledger, book.members
+    ids: list[int] = []
+    for _ in range(ORDER_POSITIONS):  # equal prices: each rests behind the one before
+        ids.append(
+            ledger.place(m0, S, Pool.UP, True, 10, 50_000, hint=ids[-1] if ids else 0).order_id
+        )
+    locked = book.escrow.locked_of(m0)
+    with reverts(PLACE, "all order positions in use"):
+        ledger.place(m0, S, Pool.UP, False, 10, 200_000, hint=0)
+    assert book.escrow.locked_of(m0) == locked
+    ledger.place(m1, S, Pool.UP, False, 10, 200_000)  # another member is not limited
+    ledger.cancel(m0, ids[9], hint=ids[8])  # nonce 10 leaves
+    # The next nonce (65) points at a resting order: it skips to the free position, nonce 74.
+    skipped = ledger.place(m0, S, Pool.UP, False, 10, 200_000).order_id
+    assert skipped & 0xFFFFFFFF == ORDER_POSITIONS + 10
+    assert _position(skipped) == _position(ids[9])
+    assert [o.order_id for o in ledger.orders(S, Pool.UP, False)][-1] == skipped
+    with reverts(PLACE, "all order positions in use"):
+        ledger.place(m0, S, Pool.UP, False, 10, 200_000)
+    # A fill frees one, and so does self-trade prevention: a crossing sell of m0's own (one
+    # resting order touched at most) cancels its best buy, then its own rest (fill limit).
+    ledger.place(m1, S, Pool.UP, False, 10, 40_000)  # fills m0's best buy, ids[0]
+    follow = ledger.place(m0, S, Pool.UP, False, 10, 40_000, max_fills=1)
+    assert [(c.order_id, c.reason) for c in follow.cancellations] == [
+        (ids[1], CancelReason.SELF_TRADE),
+        (follow.order_id, CancelReason.FILL_LIMIT),
+    ]
+    assert len(ledger.orders(S, Pool.UP, True)) == ORDER_POSITIONS - 3
+    ledger.place(m0, S, Pool.UP, False, 10, 200_000)  # a free position again
 
 
 # --- cancellation and gate closure ---------------------------------------------------------------

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from peergrid.core.errors import OrderError, PeergridError
 from peergrid.core.orders import Order, Side
-from peergrid.ledger import EmbeddedChain
+from peergrid.ledger import EmbeddedChain, Pool
+from peergrid.ledger.markets.orderbook import ORDER_POSITIONS
 from peergrid.mechanisms.cda import BusDistances, ContinuousBook, clear_session
 from peergrid.platform.service_market import (
     ServiceMarket,
@@ -251,6 +252,33 @@ def test_a_stream_that_meets_every_rule_on_the_embedded_chain(ncda: bool) -> Non
     assert_parity(record, market.resting(9, "down"), orders, HOPS, ncda=ncda, max_fills=2)
     assert len(record.trades) > 60
     assert {c.reason for c in record.cancellations} == {"self-trade", "fill-limit"}
+
+
+def test_reused_and_skipped_storage_positions_clear_a_stream_as_the_engine() -> None:
+    """Each member has placed ORDER_POSITIONS orders before (every position a tombstone), and
+    some of them still rest in another session: the stream's orders reuse the positions, skip
+    the held ones, and clear exactly as the engine (as fresh positions do above)."""
+    members = {f"brp{k}": BUSES[k % 5] for k in range(4)}
+    orders = random_stream(120, seed=11, members=members)
+    market = ServiceMarket.open(EmbeddedChain(), HOPS, members)
+    ledger = market.ledger
+    ledger.open_session(1)
+    previous, held = 0, 0
+    for agent in sorted(members):
+        for k in range(ORDER_POSITIONS):
+            member = market.address_of[agent]
+            placed = ledger.place(member, 1, Pool.UP, False, 1, 900_000, hint=previous)
+            if k % 7 == 3:  # still resting through the stream: its position is skipped
+                previous, held = placed.order_id, held + 1
+            else:
+                ledger.cancel(member, placed.order_id, hint=previous)
+    market.open_session(9, ncda=True)
+    record = market.place_stream(9, "down", orders, max_fills=2)
+    assert_parity(record, market.resting(9, "down"), orders, HOPS, ncda=True, max_fills=2)
+    assert len(ledger.orders(1, Pool.UP, False)) == held == 4 * 9
+    # Resting placements cost what a reused position costs (a first use: 56 000 gas and more).
+    resting = sorted(p.gas for p in record.placements if p.fills == 0 and p.rested)
+    assert len(resting) > 20 and resting[len(resting) // 2] < 50_000
 
 
 def test_lengths_equal_to_within_rounding_tie_on_chain_and_in_both_engine_scans() -> None:

@@ -23,7 +23,8 @@ The table as JSON::
 
     {"functions": {"register": {"gas": 140850, "eur": 0.123452, "calls": [...], "note": "..."},
                    ...},
-     "per_order_placed": null | gas, "per_trade_settled": null | gas,
+     "per_order_placed": null | gas, "per_order_placed_first_use": null | gas,
+     "per_trade_settled": null | gas,
      "per_trade_settled_charged": null | gas, "per_trade_metered": null | gas,
      "per_trade_settled_community": null | gas,
      "commit_reveal_per_order": null | gas,
@@ -35,19 +36,23 @@ The table as JSON::
 
 Entries: the community's functions (register, approve, deposit, withdraw, settlement per trade
 and its fixed part, an empty slot), the sealed-bid batch market's (commit, reveal, clearing per
-trade, meter reading per position) and the order book's (place order, match per trade).
+trade, meter reading per position) and the order book's (place order in steady state and at
+first use, match per trade).
 
-Top-level summaries, each from one contract (``summaries`` names the contract and the entry of
-each, and the text rendering says it on every line): ``per_order_placed`` is the order book's
-``place_order``; ``per_trade_settled`` the batch market's ``clearing_per_trade``, the marginal
-fill of a clearing closed in one transaction between two members not touched before in it (the
-fill verified against both stored orders, both tallied, both members paid, the buyer's escrow
-released; the meter's readings of the two positions come after, ``meter_reading`` each);
-``per_trade_settled_charged`` the same with a distance charge; ``per_trade_metered`` the fill
-with the meter's readings of its two positions (the whole on-chain cost of a trade once its
-orders are revealed); ``per_trade_settled_community``
-the community contract's ``settlement_per_trade``; ``commit_reveal_per_order`` the batch
-market's ``commit`` plus ``reveal``. A summary whose entries were not measured is ``null``.
+Top-level summaries, each from one contract (``summaries`` names the contract and the entry of each,
+and the text rendering says it on every line): ``per_order_placed`` is the order book's
+``place_order``, a placement in steady state (the order's storage word reused from an earlier order
+of the same member that left the book), and ``per_order_placed_first_use`` its
+``place_order_first_use``, the same placement writing a word never used before (a member's first
+``ORDER_POSITIONS`` = 64 orders); ``per_trade_settled`` the batch market's ``clearing_per_trade``,
+the marginal fill of a clearing closed in one transaction between two members not touched before in
+it (the fill verified against both stored orders, both tallied, both members paid, the buyer's
+escrow released; the meter's readings of the two positions come after, ``meter_reading`` each);
+``per_trade_settled_charged`` the same with a distance charge; ``per_trade_metered`` the fill with
+the meter's readings of its two positions (the whole on-chain cost of a trade once its orders are
+revealed); ``per_trade_settled_community`` the community contract's ``settlement_per_trade``;
+``commit_reveal_per_order`` the batch market's ``commit`` plus ``reveal``. A summary whose entries
+were not measured is ``null``.
 
 An entry whose client module is missing is reported under ``not_measured`` instead of failing; a
 new function becomes an entry with :func:`gas_entry` (and, if it needs a client module of its
@@ -399,12 +404,20 @@ def _meter_reading(bench: Bench) -> GasFigure:
 
 
 def _book_figures(bench: Bench) -> dict[str, int]:
-    """Placing resting orders, and the marginal fill of a crossing order, in an order book."""
+    """Placing resting orders, and the marginal fill of a crossing order, in an order book.
+
+    A member's order is stored in one of its ``ORDER_POSITIONS`` storage words, reused once the
+    order there has left the book. The same ten placements are measured twice: by members that
+    never placed an order (each order's word written for the first time, zero to nonzero), and
+    by the same members once each has placed and cancelled ``ORDER_POSITIONS`` orders (every
+    position holds a left order's tombstone: the steady state of a member past its first
+    ``ORDER_POSITIONS`` orders).
+    """
     if "book" in bench.memo:
         cached: dict[str, int] = bench.memo["book"]
         return cached
     from peergrid.ledger.markets.consortium import Role, RoleGrant
-    from peergrid.ledger.markets.orderbook import OrderBookLedger, Pool
+    from peergrid.ledger.markets.orderbook import ORDER_POSITIONS, OrderBookLedger, Pool
 
     fills = 20
     chain, (operator, dso, issuer, _), members = _market_accounts(bench, fills + 2)
@@ -421,12 +434,27 @@ def _book_figures(bench: Bench) -> dict[str, int]:
     for member in members:
         book.escrow.fund(member, 10**9)
         book.escrow.deposit(member, 10**9)
-    book.open_session(1)
-    placed = []
-    for i in range(10):  # buys below, sells above: nothing crosses, each rests behind the last
-        is_buy = i % 2 == 0
-        price = _SELL_PRICE - 100 * i if is_buy else _BUY_PRICE + 100 * i
-        placed.append(book.place(members[i], 1, Pool.UP, is_buy, 1000, price).receipt.gas_used)
+
+    def resting_placements(session: int) -> list[int]:
+        book.open_session(session)
+        placed = []
+        for i in range(10):  # buys below, sells above: nothing crosses, each rests behind the last
+            is_buy = i % 2 == 0
+            price = _SELL_PRICE - 100 * i if is_buy else _BUY_PRICE + 100 * i
+            placed.append(
+                book.place(members[i], session, Pool.UP, is_buy, 1000, price).receipt.gas_used
+            )
+        return placed
+
+    first_use = resting_placements(1)
+    # Each of the ten members leaves a tombstone in every one of its positions: one order
+    # resting alone in its pool (the best, hint 0), cancelled at once.
+    book.open_session(3)
+    for i in range(10):
+        for _ in range(ORDER_POSITIONS):
+            left = book.place(members[i], 3, Pool.DOWN, False, 1000, _SELL_PRICE, hint=0)
+            book.cancel(members[i], left.order_id, hint=0)
+    steady = resting_placements(4)
 
     def crossing(pool: Pool, n: int) -> int:
         for i in range(n):
@@ -439,7 +467,8 @@ def _book_figures(bench: Bench) -> dict[str, int]:
     book.open_session(2)
     one, many = crossing(Pool.UP, 1), crossing(Pool.DOWN, 1 + fills)
     figures = {
-        "place_order": round(sum(placed) / len(placed)),
+        "place_order": round(sum(steady) / len(steady)),
+        "place_order_first_use": round(sum(first_use) / len(first_use)),
         "match_per_trade": round((many - one) / fills),
     }
     bench.memo["book"] = figures
@@ -451,9 +480,21 @@ def _place_order(bench: Bench) -> GasFigure:
     return GasFigure(
         _book_figures(bench)["place_order"],
         ("OrderBook.place",),
-        "a member places an order that does not cross and rests in the book (a buy locks "
-        "escrow); mean of 10 placements, alternating sides: the first of each side becomes its "
-        "best, the other 8 rest behind another order (the costlier case)",
+        "steady state: a member places an order that does not cross and rests in the book (a "
+        "buy locks escrow), its storage word reused from an order of its own that left the book "
+        "(every placement after a member's first 64); mean of 10 placements, alternating "
+        "sides: the first of each side becomes its best, the other 8 rest behind another order "
+        "(the costlier case)",
+    )
+
+
+@gas_entry("place_order_first_use")
+def _place_order_first_use(bench: Bench) -> GasFigure:
+    return GasFigure(
+        _book_figures(bench)["place_order_first_use"],
+        ("OrderBook.place",),
+        "first use: as place_order, each order written to a storage word never used before "
+        "(zero to nonzero, 17 100 gas more: a member's first 64 orders)",
     )
 
 
@@ -473,7 +514,12 @@ SUMMARIES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "per_order_placed": (
         "per order placed",
         ("place_order",),
-        "place, an order resting in the book",
+        "place, an order resting in the book, steady state: its storage position reused",
+    ),
+    "per_order_placed_first_use": (
+        "per order placed, first use",
+        ("place_order_first_use",),
+        "place, an order resting in the book in a position never used (a member's first 64)",
     ),
     "per_trade_settled": (
         "per trade settled",
@@ -541,6 +587,7 @@ _ENTRY_MODULES = {
     "clearing_per_charged_trade": "peergrid.ledger.markets.batch_market",
     "meter_reading": "peergrid.ledger.markets.batch_market",
     "place_order": "peergrid.ledger.markets.orderbook",
+    "place_order_first_use": "peergrid.ledger.markets.orderbook",
     "match_per_trade": "peergrid.ledger.markets.orderbook",
 }
 """Entries that need a client module besides the community's."""

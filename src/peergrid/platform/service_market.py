@@ -290,7 +290,9 @@ class ServiceMarket:
 
     def close_session(self, session: int, *, expire: bool = True) -> GateClosure:
         """Gate closure (operator); with ``expire`` every resting order of both pools is then
-        removed (reason ``"expired"``), releasing the buyers' escrow."""
+        removed (reason ``"expired"``), releasing the buyers' escrow. Without it those orders
+        keep their escrow and their owners' storage positions (a member rests at most
+        ``ORDER_POSITIONS`` = 64 orders at once) until they are cancelled."""
         receipt = self.ledger.close_session(session)
         expired: list[ServiceCancellation] = []
         gas = 0

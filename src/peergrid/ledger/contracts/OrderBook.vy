@@ -54,11 +54,27 @@
      cost. Nothing else moves: money is conserved.
 
      Order id (64 bits): member index << 32 | the member's order nonce.
-     Order word: remaining 0..47 | price 48..95 | next id 96..159 |
-     next price 160..207 | session 208..239 | pool 240 | sell 241.
+
+     Positions. Each member has ORDER_POSITIONS (64) storage words for its
+     orders; an order lives at position index << 6 | nonce % 64 (its id
+     without the nonce's upper bits). An order that leaves the book
+     (filled, cancelled, expired, self-trade) leaves a tombstone there, a
+     nonzero word with no quantity, so
+     the member's next order rewrites a nonzero word (2 900 gas) instead of
+     filling a zero one (20 000). A placement takes the position its nonce
+     points to, or, if an order still rests there, the nonce's next ones
+     whose position is free (the nonce skips ahead); with all 64 resting it
+     is refused. Links and heads hold positions; ids, in events and views,
+     are rebuilt from a position and the nonce's upper bits in its word.
+
+     Order word: remaining 0..47 | price 48..95 | next position 96..133 |
+     next price 134..181 | nonce >> 6 182..207 | session 208..239 |
+     pool 240 | sell 241. Tombstone: bit 255 alone. An order rests iff its
+     remaining quantity is nonzero.
      Book key: session | pool << 32, bits 208..240 of an order word.
      Book word: buy head 0..63 | sell head 64..127 | best buy 128..175 |
-     best sell 176..223 | fee rate 224..252 | open 253 | closed 254 | ncda 255.
+     best sell 176..223 | fee rate 224..252 | open 253 | closed 254 | ncda 255
+     (heads are positions).
 """
 
 import accounts
@@ -148,22 +164,36 @@ MAX_QUANTITY_WH: public(constant(uint256)) = 2**48 - 1
 MAX_PRICE_MICRO_PER_KWH: public(constant(uint256)) = 2**48 - 1
 MAX_FEE_MICRO_PER_KWH: public(constant(uint256)) = 2**29 - 1
 MAX_SESSION: public(constant(uint256)) = 2**32 - 1
+# @notice Orders one member can have resting at once (storage words it reuses).
+ORDER_POSITIONS: public(constant(uint256)) = 64
 
 WH_PER_KWH: constant(uint256) = 1000
 M48: constant(uint256) = 2**48 - 1
 M64: constant(uint256) = 2**64 - 1
 M32: constant(uint256) = 2**32 - 1
 M29: constant(uint256) = 2**29 - 1
+SLOT_BITS: constant(uint256) = 6
+SLOT_MASK: constant(uint256) = ORDER_POSITIONS - 1
+# a position: member index << 6 | slot
+POSITION_MASK: constant(uint256) = 2**38 - 1
+# the nonce's bits above the slot
+GENERATION_MASK: constant(uint256) = 2**26 - 1
 
 # order word
 PRICE_SHIFT: constant(uint256) = 48
 NEXT_SHIFT: constant(uint256) = 96
-NEXT_PRICE_SHIFT: constant(uint256) = 160
+NEXT_PRICE_SHIFT: constant(uint256) = 134
+GENERATION_SHIFT: constant(uint256) = 182
 SESSION_SHIFT: constant(uint256) = 208
 POOL_BIT: constant(uint256) = 1 << 240
 SELL_BIT: constant(uint256) = 1 << 241
-LINK_MASK: constant(uint256) = ((1 << 112) - 1) << 96
+LINK_MASK: constant(uint256) = ((1 << 86) - 1) << 96
 KEY_MASK: constant(uint256) = ((1 << 34) - 1) << 208
+# an order's fields as placed: quantity, price, session, pool, side
+FIELDS_MASK: constant(uint256) = ((1 << 96) - 1) | KEY_MASK
+TOMBSTONE: constant(uint256) = 1 << 255
+# OrderPlaced: the order id's place in the event's word
+EVENT_ID_SHIFT: constant(uint256) = 96
 # a book's key: session | pool << 32 (the order word's bits 208..240)
 KEY_BITS: constant(uint256) = (1 << 33) - 1
 POOL_KEY: constant(uint256) = 1 << 32
@@ -320,6 +350,7 @@ def place(ticket: uint256) -> uint256:
             bits zero. A crossing order fills first (at most `max_fills`
             resting orders); the rest rests after the order `hint` (0:
             search from the best), or is cancelled if it still crosses.
+            Refused while the member has ORDER_POSITIONS orders resting.
     @dev The path of an order that does not cross is written out inline:
          it is the one whose gas the VDMA's cost model counts per shout.
     """
@@ -335,9 +366,20 @@ def place(ticket: uint256) -> uint256:
     stored_book: uint256 = book
     assert book & OPEN_BIT != 0, "session is not open"
     assert book & CLOSED_BIT == 0, "gate is closed"
+    index: uint256 = (record >> accounts.INDEX_SHIFT) & M32
     nonce: uint256 = ((record >> accounts.COUNTER_SHIFT) & M32) + 1
+    position: uint256 = (index << SLOT_BITS) | (nonce & SLOT_MASK)
+    if self._orders[position] & M48 != 0:
+        # An order still rests where the nonce points: the nonce skips to
+        # the next free position (one more cold read per position passed).
+        for i: uint256 in range(ORDER_POSITIONS - 1):
+            nonce += 1
+            position = (index << SLOT_BITS) | (nonce & SLOT_MASK)
+            if self._orders[position] & M48 == 0:
+                break
+            assert i < ORDER_POSITIONS - 2, "all order positions in use"
     assert nonce <= M32, "order nonce exhausted"
-    order_id: uint256 = (((record >> accounts.INDEX_SHIFT) & M32) << 32) | nonce
+    order_id: uint256 = (index << 32) | nonce
     record = (record & ~(M32 << accounts.COUNTER_SHIFT)) | (nonce << accounts.COUNTER_SHIFT)
     price: uint256 = (ticket >> PRICE_SHIFT) & M48
     is_buy: bool = ticket & SELL_BIT == 0
@@ -352,8 +394,8 @@ def place(ticket: uint256) -> uint256:
         record = unsafe_add(record, lock << accounts.LOCKED_SHIFT)
     # The order as it enters: the ticket with the order id in place of
     # max_fills and hint.
-    fields: uint256 = ticket & ~LINK_MASK
-    log OrderPlaced(order=fields | (order_id << NEXT_SHIFT))
+    fields: uint256 = ticket & FIELDS_MASK
+    log OrderPlaced(order=fields | (order_id << EVENT_ID_SHIFT))
 
     # Fill against the other side while it crosses.
     remaining: uint256 = quantity_wh
@@ -389,7 +431,9 @@ def place(ticket: uint256) -> uint256:
             record = unsafe_sub(record, self._lock(remaining, price, fee_rate) << accounts.LOCKED_SHIFT)
         log OrderCancelled(order_id=order_id, remaining_wh=remaining, reason=REASON_FILL_LIMIT)
     elif remaining != 0:
-        fields = unsafe_add(unsafe_sub(fields, quantity_wh), remaining)
+        fields = unsafe_add(unsafe_sub(fields, quantity_wh), remaining) | (
+            (nonce >> SLOT_BITS) << GENERATION_SHIFT
+        )
         # Rank prices as an ascending key, best first: buy prices are negated.
         flip: uint256 = 0
         head: uint256 = 0
@@ -404,29 +448,33 @@ def place(ticket: uint256) -> uint256:
         rank: uint256 = price ^ flip
         if head == 0 or rank < best ^ flip:
             # The new best of its side.
-            self._orders[order_id] = fields | (head << NEXT_SHIFT) | (best << NEXT_PRICE_SHIFT)
+            self._orders[position] = fields | (head << NEXT_SHIFT) | (best << NEXT_PRICE_SHIFT)
             if is_buy:
-                book = (book & ~BUY_SIDE_MASK) | order_id | (price << BEST_BUY_SHIFT)
+                book = (book & ~BUY_SIDE_MASK) | position | (price << BEST_BUY_SHIFT)
             else:
-                book = (book & ~SELL_SIDE_MASK) | (order_id << SELL_HEAD_SHIFT) | (
+                book = (book & ~SELL_SIDE_MASK) | (position << SELL_HEAD_SHIFT) | (
                     price << BEST_SELL_SHIFT
                 )
         else:
-            current: uint256 = (ticket >> HINT_SHIFT) & M64
+            # A hint is where the walk starts: any resting order of this book
+            # before the insertion point will do.
+            current: uint256 = self._position((ticket >> HINT_SHIFT) & M64)
             if current == 0:
                 current = head
             word: uint256 = self._orders[current]
-            assert word != 0 and word & KEY_MASK == ticket & KEY_MASK, "hint is not in this book"
+            assert word & M48 != 0 and word & KEY_MASK == ticket & KEY_MASK, (
+                "hint is not in this book"
+            )
             assert ((word >> PRICE_SHIFT) & M48) ^ flip <= rank, "hint is past the insertion point"
             for i: uint256 in range(MAX_WALK + 1):
-                following: uint256 = (word >> NEXT_SHIFT) & M64
+                following: uint256 = (word >> NEXT_SHIFT) & POSITION_MASK
                 if following == 0 or ((word >> NEXT_PRICE_SHIFT) & M48) ^ flip > rank:
                     break
                 assert i < MAX_WALK, "hint too far from the insertion point"
                 current = following
                 word = self._orders[current]
-            self._orders[order_id] = fields | (word & LINK_MASK)
-            self._orders[current] = (word & ~LINK_MASK) | (order_id << NEXT_SHIFT) | (
+            self._orders[position] = fields | (word & LINK_MASK)
+            self._orders[current] = (word & ~LINK_MASK) | (position << NEXT_SHIFT) | (
                 price << NEXT_PRICE_SHIFT
             )
     accounts.records[msg.sender] = record
@@ -448,10 +496,12 @@ def cancel(order_id: uint256, hint: uint256):
             (expiry). `hint` is an order before it in its list (0: search
             from the best). A buy order's escrow is released.
     """
+    position: uint256 = 0
+    word: uint256 = 0
+    position, word = self._resting(order_id)
+    assert word != 0, "no such resting order"
     owner: address = accounts.address_of[order_id >> 32]
     reason: uint8 = REASON_OWNER
-    word: uint256 = self._orders[order_id]
-    assert word != 0, "no such resting order"
     key: uint256 = (word >> SESSION_SHIFT) & KEY_BITS
     is_buy: bool = word & SELL_BIT == 0
     book: uint256 = self._books[key]
@@ -465,8 +515,8 @@ def cancel(order_id: uint256, hint: uint256):
     else:
         head = (book >> SELL_HEAD_SHIFT) & M64
     next_links: uint256 = word & LINK_MASK
-    if head == order_id:
-        next_id: uint256 = (word >> NEXT_SHIFT) & M64
+    if head == position:
+        next_id: uint256 = (word >> NEXT_SHIFT) & POSITION_MASK
         next_price: uint256 = (word >> NEXT_PRICE_SHIFT) & M48
         if is_buy:
             book = (book & ~BUY_SIDE_MASK) | next_id | (next_price << BEST_BUY_SHIFT)
@@ -476,7 +526,7 @@ def cancel(order_id: uint256, hint: uint256):
             )
         self._books[key] = book
     else:
-        current: uint256 = hint
+        current: uint256 = self._position(hint)
         if current == 0:
             current = head
         found: bool = False
@@ -484,15 +534,17 @@ def cancel(order_id: uint256, hint: uint256):
             if current == 0:
                 break
             current_word: uint256 = self._orders[current]
-            assert current_word & KEY_MASK == word & KEY_MASK, "hint is not in the order's book"
-            following: uint256 = (current_word >> NEXT_SHIFT) & M64
-            if following == order_id:
+            assert current_word & M48 != 0 and current_word & KEY_MASK == word & KEY_MASK, (
+                "hint is not in the order's book"
+            )
+            following: uint256 = (current_word >> NEXT_SHIFT) & POSITION_MASK
+            if following == position:
                 self._orders[current] = (current_word & ~LINK_MASK) | next_links
                 found = True
                 break
             current = following
         assert found, "order not found after the hint"
-    self._orders[order_id] = 0
+    self._orders[position] = TOMBSTONE
     remaining: uint256 = word & M48
     if is_buy:
         self._unlock(owner, self._lock(remaining, (word >> PRICE_SHIFT) & M48, (book >> FEE_SHIFT) & M29))
@@ -508,7 +560,9 @@ def order(order_id: uint256) -> OrderView:
     """
     @notice A resting order (all zero once filled, cancelled or expired).
     """
-    word: uint256 = self._orders[order_id]
+    position: uint256 = 0
+    word: uint256 = 0
+    position, word = self._resting(order_id)
     if word == 0:
         return empty(OrderView)
     return OrderView(
@@ -519,7 +573,7 @@ def order(order_id: uint256) -> OrderView:
         is_buy=word & SELL_BIT == 0,
         remaining_wh=word & M48,
         price_micro_per_kwh=(word >> PRICE_SHIFT) & M48,
-        next_id=(word >> NEXT_SHIFT) & M64,
+        next_id=self._id_at((word >> NEXT_SHIFT) & POSITION_MASK),
     )
 
 
@@ -531,8 +585,8 @@ def book(session: uint256, pool: uint256) -> BookView:
     """
     book: uint256 = self._books[self._book_key(session, pool)]
     return BookView(
-        buy_head=book & M64,
-        sell_head=(book >> SELL_HEAD_SHIFT) & M64,
+        buy_head=self._id_at(book & M64),
+        sell_head=self._id_at((book >> SELL_HEAD_SHIFT) & M64),
         best_buy_micro_per_kwh=(book >> BEST_BUY_SHIFT) & M48,
         best_sell_micro_per_kwh=(book >> BEST_SELL_SHIFT) & M48,
         fee_micro_per_kwh=(book >> FEE_SHIFT) & M29,
@@ -557,27 +611,87 @@ def book_orders(
     else:
         current = (book >> SELL_HEAD_SHIFT) & M64
     out: DynArray[OrderView, 1024] = []
+    word: uint256 = 0
+    if current != 0:
+        word = self._orders[current]
     for i: uint256 in range(max_orders, bound=1024):
         if current == 0:
             break
-        word: uint256 = self._orders[current]
+        following: uint256 = (word >> NEXT_SHIFT) & POSITION_MASK
+        following_word: uint256 = 0
+        if following != 0:
+            following_word = self._orders[following]
         out.append(
             OrderView(
-                order_id=current,
-                owner=accounts.address_of[current >> 32],
+                order_id=self._order_id(current, word),
+                owner=accounts.address_of[current >> SLOT_BITS],
                 session=session,
                 pool=pool,
                 is_buy=is_buy,
                 remaining_wh=word & M48,
                 price_micro_per_kwh=(word >> PRICE_SHIFT) & M48,
-                next_id=(word >> NEXT_SHIFT) & M64,
+                next_id=self._order_id(following, following_word),
             )
         )
-        current = (word >> NEXT_SHIFT) & M64
+        current = following
+        word = following_word
     return out
 
 
 # --- internals -----------------------------------------------------------------------
+
+
+@internal
+@pure
+def _position(order_id: uint256) -> uint256:
+    """
+    @notice Where an order id's order is stored: index << 6 | nonce % 64
+            (0 for 0, the id of no order).
+    """
+    return (((order_id >> 32) & M32) << SLOT_BITS) | (order_id & SLOT_MASK)
+
+
+@internal
+@pure
+def _order_id(position: uint256, word: uint256) -> uint256:
+    """
+    @notice The id of the order stored at `position` with word `word`: its
+            nonce is the position's slot and the word's upper nonce bits.
+    """
+    if position == 0:
+        return 0
+    return (
+        ((position >> SLOT_BITS) << 32)
+        | (((word >> GENERATION_SHIFT) & GENERATION_MASK) << SLOT_BITS)
+        | (position & SLOT_MASK)
+    )
+
+
+@internal
+@view
+def _id_at(position: uint256) -> uint256:
+    if position == 0:
+        return 0
+    return self._order_id(position, self._orders[position])
+
+
+@internal
+@view
+def _resting(order_id: uint256) -> (uint256, uint256):
+    """
+    @notice (position, word) of the resting order `order_id`; the word is 0
+            if no order of that id rests (never placed, or gone and its
+            position free or reused by a later order).
+    """
+    position: uint256 = self._position(order_id)
+    word: uint256 = self._orders[position]
+    if (
+        order_id >> 64 != 0
+        or word & M48 == 0
+        or (word >> GENERATION_SHIFT) & GENERATION_MASK != (order_id & M32) >> SLOT_BITS
+    ):
+        return position, 0
+    return position, word
 
 
 @internal
@@ -694,11 +808,12 @@ def _take(
         elif not self._crosses(best, price):
             break
         word: uint256 = self._orders[head]
+        maker_id: uint256 = self._order_id(head, word)
         maker_qty: uint256 = word & M48
         maker_price: uint256 = (word >> PRICE_SHIFT) & M48
-        next_id: uint256 = (word >> NEXT_SHIFT) & M64
+        next_position: uint256 = (word >> NEXT_SHIFT) & POSITION_MASK
         next_price: uint256 = (word >> NEXT_PRICE_SHIFT) & M48
-        maker_index: uint256 = head >> 32
+        maker_index: uint256 = head >> SLOT_BITS
         if maker_index == taker_index:
             # Self-trade prevention: the resting order goes, unfilled.
             if not is_buy:
@@ -706,9 +821,9 @@ def _take(
                 record = accounts._with_money(
                     record, accounts._balance(record), accounts._locked(record) - lock
                 )
-            self._orders[head] = 0
-            log OrderCancelled(order_id=head, remaining_wh=maker_qty, reason=REASON_SELF_TRADE)
-            head = next_id
+            self._orders[head] = TOMBSTONE
+            log OrderCancelled(order_id=maker_id, remaining_wh=maker_qty, reason=REASON_SELF_TRADE)
+            head = next_position
             best = next_price
             continue
         energy: uint256 = min(remaining, maker_qty)
@@ -719,7 +834,7 @@ def _take(
         fee: uint256 = 0
         if is_buy:
             cost, proceeds, fee = self._settle_fill(
-                taker_id, head, key, energy, price, maker_price, fee_rate
+                taker_id, maker_id, key, energy, price, maker_price, fee_rate
             )
             release: uint256 = self._lock(remaining, price, fee_rate) - self._lock(
                 remaining - energy, price, fee_rate
@@ -730,7 +845,7 @@ def _take(
             accounts.records[maker] = maker_record + (proceeds << accounts.BALANCE_SHIFT)
         else:
             cost, proceeds, fee = self._settle_fill(
-                head, taker_id, key, energy, maker_price, price, fee_rate
+                maker_id, taker_id, key, energy, maker_price, price, fee_rate
             )
             release: uint256 = self._lock(maker_qty, maker_price, fee_rate) - self._lock(
                 maker_qty - energy, maker_price, fee_rate
@@ -744,8 +859,8 @@ def _take(
         fees = unsafe_add(fees, fee)
         remaining = unsafe_sub(remaining, energy)
         if energy == maker_qty:
-            self._orders[head] = 0
-            head = next_id
+            self._orders[head] = TOMBSTONE
+            head = next_position
             best = next_price
         else:
             self._orders[head] = word - energy
@@ -789,10 +904,14 @@ def _take_nearest(
         if current == 0 or not self._crosses(price, current_price):
             break
         word: uint256 = self._orders[current]
-        maker_index: uint256 = current >> 32
+        maker_index: uint256 = current >> SLOT_BITS
         if maker_index == taker_index:
             scanned.append(GONE_BIT | current)
-            log OrderCancelled(order_id=current, remaining_wh=word & M48, reason=REASON_SELF_TRADE)
+            log OrderCancelled(
+                order_id=self._order_id(current, word),
+                remaining_wh=word & M48,
+                reason=REASON_SELF_TRADE,
+            )
         else:
             millimetres: uint256 = min(
                 feeder_map._distance(
@@ -801,13 +920,13 @@ def _take_nearest(
                 MAX_SCAN_DISTANCE,
             )
             scanned.append((millimetres << 65) | current)
-        current = (word >> NEXT_SHIFT) & M64
+        current = (word >> NEXT_SHIFT) & POSITION_MASK
         current_price = (word >> NEXT_PRICE_SHIFT) & M48
 
     n: uint256 = len(scanned)
     fees: uint256 = 0
     # At most one offer is left partly filled: the last one taken.
-    partial_id: uint256 = 0
+    partial_position: uint256 = 0
     partial_word: uint256 = 0
     for k: uint256 in range(n, bound=MAX_FILLS):
         if remaining == 0:
@@ -823,15 +942,21 @@ def _take_nearest(
                 nearest = entry >> 65
         if chosen == n:
             break
-        maker_id: uint256 = scanned[chosen] & M64
-        word: uint256 = self._orders[maker_id]
+        maker_position: uint256 = scanned[chosen] & M64
+        word: uint256 = self._orders[maker_position]
         maker_qty: uint256 = word & M48
         energy: uint256 = min(remaining, maker_qty)
         cost: uint256 = 0
         proceeds: uint256 = 0
         fee: uint256 = 0
         cost, proceeds, fee = self._settle_fill(
-            taker_id, maker_id, key, energy, price, (word >> PRICE_SHIFT) & M48, fee_rate
+            taker_id,
+            self._order_id(maker_position, word),
+            key,
+            energy,
+            price,
+            (word >> PRICE_SHIFT) & M48,
+            fee_rate,
         )
         release: uint256 = self._lock(remaining, price, fee_rate) - self._lock(
             remaining - energy, price, fee_rate
@@ -839,14 +964,14 @@ def _take_nearest(
         record = accounts._with_money(
             record, accounts._balance(record) - cost, accounts._locked(record) - release
         )
-        maker: address = accounts.address_of[maker_id >> 32]
+        maker: address = accounts.address_of[maker_position >> SLOT_BITS]
         accounts.records[maker] = accounts.records[maker] + (proceeds << accounts.BALANCE_SHIFT)
         fees = unsafe_add(fees, fee)
         remaining = unsafe_sub(remaining, energy)
         if energy == maker_qty:
             scanned[chosen] = scanned[chosen] | GONE_BIT
         else:
-            partial_id = maker_id
+            partial_position = maker_position
             partial_word = word - energy
 
     # Relink the scanned prefix of the sell list: remaining offers keep
@@ -855,18 +980,18 @@ def _take_nearest(
     following_price: uint256 = current_price
     for k: uint256 in range(n, bound=MAX_FILLS):
         entry: uint256 = scanned[n - 1 - k]
-        maker_id: uint256 = entry & M64
+        maker_position: uint256 = entry & M64
         if entry & GONE_BIT != 0:
-            self._orders[maker_id] = 0
+            self._orders[maker_position] = TOMBSTONE
             continue
-        stored: uint256 = self._orders[maker_id]
+        stored: uint256 = self._orders[maker_position]
         word: uint256 = stored
-        if maker_id == partial_id:
+        if maker_position == partial_position:
             word = partial_word
         word = (word & ~LINK_MASK) | (following << NEXT_SHIFT) | (following_price << NEXT_PRICE_SHIFT)
         if word != stored:
-            self._orders[maker_id] = word
-        following = maker_id
+            self._orders[maker_position] = word
+        following = maker_position
         following_price = (word >> PRICE_SHIFT) & M48
     book = (book & ~SELL_SIDE_MASK) | (following << SELL_HEAD_SHIFT) | (
         following_price << BEST_SELL_SHIFT

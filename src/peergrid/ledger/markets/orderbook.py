@@ -12,13 +12,23 @@ order takes the crossing offers nearest to it first, on the feeder map the DSO k
 :meth:`~peergrid.ledger.markets.base.MarketLedger.set_distances`).
 
 Gas. ``place`` takes the order packed in one word (:func:`pack_ticket`, the hint included),
-which keeps its calldata short. A placement that does not cross writes one new storage word and,
-unless it becomes the best of its side, rewrites the word of the order it rests behind: the
-``hint``. The client computes the exact hint from the book
+which keeps its calldata short. A placement that does not cross writes its order's storage word
+(see Storage below) and, unless it becomes the best of its side, rewrites the word of the order
+it rests behind: the ``hint``. The client computes the exact hint from the book
 (:meth:`OrderBookLedger.insertion_hint`); the contract checks it and walks forward at most 64
 orders from it if the book moved in between. A crossing order touches at most ``max_fills``
 resting orders (at most 32), then rests, or is cancelled if it still crosses (never leaving a
 crossed book).
+
+Storage. Order ids are ``member index << 32 | the member's order nonce`` and never repeat; the
+order itself is stored at one of its member's :data:`ORDER_POSITIONS` positions (``index << 6 |
+nonce % 64``). An order that leaves the book (filled, cancelled, expired) leaves a nonzero
+tombstone there, so a later order of the member rewrites a nonzero word (2 900 gas) instead of
+filling a zero one (20 000); the removal forgoes the 4 800-gas refund of clearing the word. If an
+order still rests at the position the nonce points to, the nonce skips ahead to the next free
+position (its id says so); a member with 64 resting orders cannot place another until one
+leaves. Orders left in a closed session hold their positions until they are cancelled or expired
+(:meth:`OrderBookLedger.expire`).
 
 Money (:mod:`peergrid.ledger.markets.escrow`): a buy order locks
 ``q * price // 1000 + q * fee // 1000``; a fill costs the buyer
@@ -48,6 +58,12 @@ MAX_FILLS = 32
 
 MAX_WALK = 64
 """Most orders the contract walks forward from a hint."""
+
+ORDER_POSITIONS = 64
+"""Most orders one member can have resting at once (the contract's ``ORDER_POSITIONS``): each
+member's orders are stored in 64 storage words of its own, each reused once its order has left
+the book; a placement while all 64 hold resting orders is refused ("all order positions in
+use")."""
 
 MAX_FEE_MICRO_PER_KWH = 2**29 - 1
 

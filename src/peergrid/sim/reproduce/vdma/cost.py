@@ -11,7 +11,10 @@ DSO's feeder map holding every pair's path length):
    probability ½ each, ``E ~ U(10, 1000)`` kWh (the paper says the cost of a shout does not
    depend on its quantity or price, L215; a wide range lets that be seen),
    ``p ~ N(0.35, 0.025²)`` €/kWh; all in the upward pool;
-3. the operator closes the session's gate.
+3. the operator closes the session's gate, then expires the orders left resting, best first
+   (their escrow released and their storage positions freed: a BRP has at most 64 orders
+   resting, ``ORDER_POSITIONS``). The expiries' gas is kept apart (``expire_gas``), not in
+   ``G_m``: the paper's rounds have no such step.
 
 What a shout and a clearing are on a continuous book. Our contract has no separate solving
 call: an order that crosses the book is matched when it is placed. So:
@@ -77,7 +80,7 @@ class CostRun:
     nodes: int
     rounds: int
     placements: pd.DataFrame  # round, brp, side, quantity_kwh, price, gas, trades, rests
-    sessions: pd.DataFrame  # round, open_gas, close_gas
+    sessions: pd.DataFrame  # round, open_gas, close_gas, expire_gas
 
     @property
     def shout_gas(self) -> float:
@@ -212,7 +215,21 @@ def measure_rounds(
                 }
             )
         closed = book.close_session(r)
-        sessions.append({"round": r, "open_gas": opened.gas_used, "close_gas": closed.gas_used})
+        expired = 0
+        for is_buy in (True, False):
+            for order in book.orders(r, Pool.UP, is_buy):
+                # The best order first: its hint is 0, no list walk.
+                expired += book.chain.transact(
+                    operator, book.market, "cancel", order.order_id, 0
+                ).gas_used
+        sessions.append(
+            {
+                "round": r,
+                "open_gas": opened.gas_used,
+                "close_gas": closed.gas_used,
+                "expire_gas": expired,
+            }
+        )
         if progress is not None:
             progress(f"gas: {network}", r, rounds)
     return CostRun(network, nodes, rounds, pd.DataFrame(placements), pd.DataFrame(sessions))
