@@ -351,8 +351,8 @@ class DvppLedger:
     def advance_interval(self, intervals: int = 1) -> int:
         """Move the chain's clock to the start of the interval ``intervals`` ahead; its number.
 
-        The interval is the contract's ``(timestamp − start) // dt`` from the chain's clock and
-        the two constants read once: two round trips on a node, not five."""
+        The interval is the contract's ``(timestamp − start) // dt``, from the chain's clock and
+        the two constants read once: one read before the clock moves instead of four."""
         start, dt = self._clock_constants()
         now = self.chain.timestamp()
         target = (now - start) // dt + intervals
