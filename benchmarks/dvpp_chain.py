@@ -3,7 +3,8 @@
 For each community size ``n`` (5, 10, 20 by default) a fresh DVPP is deployed on the embedded
 chain, ``n`` households (P_opt 3 kW each way, a 50 kW connection) are admitted, funded and
 registered; then ``--intervals`` intervals run: at the start of each, every household reads its
-instruction (``read_instruction``, a view) and reports its state and the battery power it
+instruction (``read_instruction``, a view, asked as the household; the ``n`` reads are sent
+together, :meth:`DvppLedger.read_instructions_mw`) and reports its state and the battery power it
 measured, equal to the instruction (``set_state``: the settlement of the previous interval by
 Eq. 6 and the neighbour check). Residual loads are drawn per household and interval
 (N(0, 1.5 kW), seeded), states of charge drift with the set-points.
@@ -123,8 +124,9 @@ def _run(
         # Every instruction is of the previous interval's snapshot: the reports of this one do
         # not change it, so all are read first and the reports sent as one batch.
         reports = {}
+        instructions_mw = ledger.read_instructions_mw(households)  # one round trip on a node
         for h in households:
-            instruction_w = ledger.read_instruction_w(h)
+            instruction_w = instructions_mw[h] / 1000
             soc[h] = min(1.0, max(0.0, soc[h] - instruction_w * 15 / 3600 / 8000))
             reports[h] = Report(
                 soc[h], float(np.clip(rng.normal(0, 1500), -40_000, 40_000)), instruction_w

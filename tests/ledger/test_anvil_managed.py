@@ -84,3 +84,21 @@ def test_the_calldata_floor_and_a_transfer_cost_the_same() -> None:
             gas.append(chain._execute(sender, target, data, "floor").gas_used)
     tokens = sum(4 if b else 1 for b in data)
     assert gas[0] == gas[1] == 21_000 + 10 * tokens
+
+
+def test_no_block_hash_history_is_stored_and_blockhash_still_answers() -> None:
+    from peergrid.ledger.chain.managed import HISTORY_STORAGE_ADDRESS
+
+    with ManagedAnvilChain() as chain:
+        client = chain._client
+        for _ in range(5):
+            client.call("evm_mine")
+        assert client.call("eth_getCode", [HISTORY_STORAGE_ADDRESS, "latest"]) == "0x"
+        for slot in range(6):
+            word = client.call("eth_getStorageAt", [HISTORY_STORAGE_ADDRESS, hex(slot), "latest"])
+            assert int(word, 16) == 0
+        # Init code that returns BLOCKHASH(NUMBER - 1): the parent's hash, from the node itself.
+        parent = client.call(
+            "eth_call", [{"data": "0x436001900340600052602060" + "00f3"}, "latest"]
+        )
+        assert parent == client.call("eth_getBlockByNumber", ["0x4", False])["hash"]

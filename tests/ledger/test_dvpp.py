@@ -509,6 +509,7 @@ def test_read_instruction_equals_the_off_chain_setpoints(
     ]
     expected = setpoints_mw(states, target, rule)  # type: ignore[arg-type]
     assert [d.ledger.read_instruction_mw(h) for h in d.households] == expected
+    assert list(d.ledger.read_instructions_mw(d.households).values()) == expected
 
 
 @pytest.mark.parametrize(

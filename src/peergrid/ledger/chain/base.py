@@ -240,6 +240,11 @@ class Chain(ABC):
         """The output of a read-only call of ``to`` as ``sender`` (its ``msg.sender``); a revert
         raises :class:`LedgerError`."""
 
+    def _static_calls(self, to: str, data: bytes, call: str, senders: Sequence[str]) -> list[bytes]:
+        """The outputs of one read-only call made by each of ``senders`` (a backend that can
+        send them in one round trip overrides it); the first revert raises."""
+        return [self._static_call(to, data, call, sender) for sender in senders]
+
     @abstractmethod
     def timestamp(self) -> int:
         """The block timestamp (seconds) the next transaction will see at the earliest."""
@@ -408,6 +413,24 @@ class Chain(ABC):
                 raise LedgerError(call, f"bad sender address {sender!r}") from exc
             output = self._static_call(contract.address, data, call, checksum)
         return contract.abi.decode_output(fn, output)
+
+    def call_as_each(
+        self, contract: Contract, fn_name: str, senders: Sequence[str], *args: Any
+    ) -> list[Any]:
+        """The same read-only call ``fn_name(*args)`` made by each of ``senders`` (its
+        ``msg.sender``), in their order: on a node, one round trip for all of them."""
+        fn = contract.abi.function(fn_name, len(args))
+        data = contract.abi.encode_call(fn, args)
+        self.flush()
+        call = f"{contract.name}.{fn_name}"
+        checksums = []
+        for sender in senders:
+            try:
+                checksums.append(checksum_address(sender))
+            except (ValueError, TypeError) as exc:
+                raise LedgerError(call, f"bad sender address {sender!r}") from exc
+        outputs = self._static_calls(contract.address, data, call, checksums)
+        return [contract.abi.decode_output(fn, output) for output in outputs]
 
     def at(self, artifact: Artifact, address: str) -> Contract:
         """The contract ``artifact`` already deployed at ``address`` (e.g. read from a file).

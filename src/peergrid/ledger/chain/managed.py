@@ -19,7 +19,16 @@ opened by ``open_chain("anvil")`` (and by ``open_chain("auto")`` where the binar
   ``--transaction-block-keeper``), so a year of blocks does not grow it; the receipts of a flush
   are read once and not kept;
 * has no block gas limit (``--disable-block-gas-limit``: a block may hold a whole slot) and a
-  base fee of zero that stays zero (the gas target of an unlimited block is never reached).
+  base fee of zero that stays zero (the gas target of an unlimited block is never reached);
+* has no code at EIP-2935's block-hash history contract (:data:`HISTORY_STORAGE_ADDRESS`).
+  Under the Prague rules every block writes its parent's hash into that contract's ring of
+  8 191 storage words, and anvil computes each block's state root over all the storage it
+  holds: a new block cost 0.7 ms with 20 words written, 9.0 ms with 2 020 and 35 ms with
+  6 020 (``benchmarks/anvil_block_cost.py --history``), so a long simulation paid up to the
+  ring's whole size per block. Without the code the block's system call does nothing (EIP-2935:
+  no code, no write) and a block costs about 1 ms however long the chain. No contract of this
+  package reads that contract; ``BLOCKHASH`` still answers from the node's own 256 blocks, and
+  no transaction's gas changes (a system call is not charged to a block).
 
 Sending: every transaction has the same gas limit
 (:data:`~peergrid.ledger.chain.base.TX_GAS_LIMIT`, as on the embedded chain; gas *used* does not
@@ -54,6 +63,9 @@ from peergrid.ledger.chain.jsonrpc import JsonRpcClient, failure_reason, hex_byt
 
 MANAGED_HARDFORK = "prague"
 """The rules the node runs: the embedded chain's."""
+
+HISTORY_STORAGE_ADDRESS = "0x0000F90827F1C53a10cb7A02335B175320002935"
+"""EIP-2935's block-hash history contract, whose code a managed node removes (module doc)."""
 
 ACCOUNT_BALANCE_WEI = 10**24
 """What each account is given for gas (the embedded chain's amount)."""
@@ -115,6 +127,8 @@ class ManagedAnvilChain(Chain):
         try:
             self._client = JsonRpcClient(self.node.url)
             self.chain_id = int(self._client.call("eth_chainId"), 16)
+            # Before the first block: no history word is ever written (module docstring).
+            self._client.call("anvil_setCode", [HISTORY_STORAGE_ADDRESS, "0x"])
         except BaseException:
             self.node.close()
             raise
@@ -183,6 +197,31 @@ class ManagedAnvilChain(Chain):
             return hex_bytes(self._client.call("eth_call", [params, "latest"]))
         except NodeError as exc:
             raise LedgerError(call, failure_reason(exc)) from exc
+
+    def _static_calls(self, to: str, data: bytes, call: str, senders: Sequence[str]) -> list[bytes]:
+        if not senders:
+            return []
+        requests = [
+            (
+                "eth_call",
+                [
+                    {
+                        "from": sender,
+                        "to": to,
+                        "data": "0x" + data.hex(),
+                        "gas": hex(self.tx_gas_limit),
+                    },
+                    "latest",
+                ],
+            )
+            for sender in senders
+        ]
+        outputs = []
+        for answer in self._client.batch(requests):
+            if isinstance(answer, NodeError):
+                raise LedgerError(call, failure_reason(answer))
+            outputs.append(hex_bytes(answer))
+        return outputs
 
     # --- sending -------------------------------------------------------------------------------
 
