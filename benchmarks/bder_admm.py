@@ -10,7 +10,7 @@ the process that ran the pair (each (households, design) runs in a process of it
 figure is that design's).
 
     PYTHONPATH=src python benchmarks/bder_admm.py [--households 10 55 200] [--partition nodes]
-        [--anderson 10] [--phi 0.4]
+        [--anderson 10] [--phi 0.4] [--start copper-plate]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def run_one(
     max_iterations: int,
     anderson: int,
     phi: float | None = None,
+    start: str = "baseline",
 ) -> dict[str, object]:
     from peergrid.grid.feeders import load_feeder
     from peergrid.mechanisms.admm import AdmmSettings, centralised, distributed, example_case
@@ -40,7 +41,9 @@ def run_one(
 
     case = example_case(load_feeder(FEEDERS.get(n, "simbench:1-LV-rural3--0-sw")), n)
     central = centralised(case, design, max_partners=10)
-    settings = AdmmSettings(max_iterations=max_iterations, partition=partition, anderson=anderson)
+    settings = AdmmSettings(
+        max_iterations=max_iterations, partition=partition, anderson=anderson, start=start
+    )
     if phi is not None:
         settings = replace(settings, phi=phi)
     run = distributed(case, design, settings, max_partners=10)
@@ -53,6 +56,7 @@ def run_one(
         "design": design,
         "anderson": anderson,
         "phi": settings.phi,
+        "start": start,
         "central_wall_s": round(central.wall_time_s, 3),
         "iterations_to_0.1pct": None if within is None else within + 1,
         "admm_wall_to_0.1pct_s": None if t_within is None else round(t_within, 3),
@@ -76,6 +80,9 @@ def main() -> None:
     ap.add_argument("--max-iterations", type=int, default=100)
     ap.add_argument("--anderson", type=int, default=0, help="Anderson memory, 0 = plain ADMM")
     ap.add_argument("--phi", type=float, default=None, help="initial trade penalty φ")
+    ap.add_argument(
+        "--start", default="baseline", help="ADMM start: baseline (default) or copper-plate"
+    )
     ap.add_argument("--one", action="store_true", help="run one pair in this process")
     args = ap.parse_args()
     if args.one:
@@ -86,6 +93,7 @@ def main() -> None:
             args.max_iterations,
             args.anderson,
             args.phi,
+            args.start,
         )
         print(json.dumps(row), flush=True)
         return
@@ -96,6 +104,7 @@ def main() -> None:
             cmd += ["--max-iterations", str(args.max_iterations), "--anderson", str(args.anderson)]
             if args.phi is not None:
                 cmd += ["--phi", str(args.phi)]
+            cmd += ["--start", args.start]
             out = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 print(json.dumps({"households": n, "design": design, "error": out.stderr[-500:]}))
