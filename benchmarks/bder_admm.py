@@ -10,7 +10,7 @@ the process that ran the pair (each (households, design) runs in a process of it
 figure is that design's).
 
     PYTHONPATH=src python benchmarks/bder_admm.py [--households 10 55 200] [--partition nodes]
-        [--anderson 10] [--phi 0.4] [--start copper-plate]
+        [--anderson 10] [--phi 0.4] [--start copper-plate] [--rho 0.24]
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def run_one(
     anderson: int,
     phi: float | None = None,
     start: str = "baseline",
+    rho: float | None = None,
 ) -> dict[str, object]:
     from peergrid.grid.feeders import load_feeder
     from peergrid.mechanisms.admm import AdmmSettings, centralised, distributed, example_case
@@ -46,6 +47,8 @@ def run_one(
     )
     if phi is not None:
         settings = replace(settings, phi=phi)
+    if rho is not None:
+        settings = replace(settings, rho=rho)
     run = distributed(case, design, settings, max_partners=10)
     gaps = [abs(rel_gap(h.cost, central.cost)) for h in run.history]
     within = next((k for k in range(len(gaps)) if all(g <= 1e-3 for g in gaps[k:])), None)
@@ -57,6 +60,7 @@ def run_one(
         "anderson": anderson,
         "phi": settings.phi,
         "start": start,
+        "rho": settings.rho,
         "central_wall_s": round(central.wall_time_s, 3),
         "iterations_to_0.1pct": None if within is None else within + 1,
         "admm_wall_to_0.1pct_s": None if t_within is None else round(t_within, 3),
@@ -80,6 +84,7 @@ def main() -> None:
     ap.add_argument("--max-iterations", type=int, default=100)
     ap.add_argument("--anderson", type=int, default=0, help="Anderson memory, 0 = plain ADMM")
     ap.add_argument("--phi", type=float, default=None, help="initial trade penalty φ")
+    ap.add_argument("--rho", type=float, default=None, help="initial grid penalty ρ")
     ap.add_argument(
         "--start", default="baseline", help="ADMM start: baseline (default) or copper-plate"
     )
@@ -94,6 +99,7 @@ def main() -> None:
             args.anderson,
             args.phi,
             args.start,
+            args.rho,
         )
         print(json.dumps(row), flush=True)
         return
@@ -105,6 +111,8 @@ def main() -> None:
             if args.phi is not None:
                 cmd += ["--phi", str(args.phi)]
             cmd += ["--start", args.start]
+            if args.rho is not None:
+                cmd += ["--rho", str(args.rho)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 print(json.dumps({"households": n, "design": design, "error": out.stderr[-500:]}))
