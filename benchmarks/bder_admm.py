@@ -10,7 +10,7 @@ the process that ran the pair (each (households, design) runs in a process of it
 figure is that design's).
 
     PYTHONPATH=src python benchmarks/bder_admm.py [--households 10 55 200] [--partition nodes]
-        [--anderson 10] [--phi 0.4]
+        [--anderson 10] [--phi 0.4] [--start copper-plate] [--rho 0.24]
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ def run_one(
     max_iterations: int,
     anderson: int,
     phi: float | None = None,
+    start: str = "baseline",
+    rho: float | None = None,
 ) -> dict[str, object]:
     from peergrid.grid.feeders import load_feeder
     from peergrid.mechanisms.admm import AdmmSettings, centralised, distributed, example_case
@@ -40,9 +42,13 @@ def run_one(
 
     case = example_case(load_feeder(FEEDERS.get(n, "simbench:1-LV-rural3--0-sw")), n)
     central = centralised(case, design, max_partners=10)
-    settings = AdmmSettings(max_iterations=max_iterations, partition=partition, anderson=anderson)
+    settings = AdmmSettings(
+        max_iterations=max_iterations, partition=partition, anderson=anderson, start=start
+    )
     if phi is not None:
         settings = replace(settings, phi=phi)
+    if rho is not None:
+        settings = replace(settings, rho=rho)
     run = distributed(case, design, settings, max_partners=10)
     gaps = [abs(rel_gap(h.cost, central.cost)) for h in run.history]
     within = next((k for k in range(len(gaps)) if all(g <= 1e-3 for g in gaps[k:])), None)
@@ -53,6 +59,8 @@ def run_one(
         "design": design,
         "anderson": anderson,
         "phi": settings.phi,
+        "start": start,
+        "rho": settings.rho,
         "central_wall_s": round(central.wall_time_s, 3),
         "iterations_to_0.1pct": None if within is None else within + 1,
         "admm_wall_to_0.1pct_s": None if t_within is None else round(t_within, 3),
@@ -76,6 +84,10 @@ def main() -> None:
     ap.add_argument("--max-iterations", type=int, default=100)
     ap.add_argument("--anderson", type=int, default=0, help="Anderson memory, 0 = plain ADMM")
     ap.add_argument("--phi", type=float, default=None, help="initial trade penalty φ")
+    ap.add_argument("--rho", type=float, default=None, help="initial grid penalty ρ")
+    ap.add_argument(
+        "--start", default="baseline", help="ADMM start: baseline (default) or copper-plate"
+    )
     ap.add_argument("--one", action="store_true", help="run one pair in this process")
     args = ap.parse_args()
     if args.one:
@@ -86,6 +98,8 @@ def main() -> None:
             args.max_iterations,
             args.anderson,
             args.phi,
+            args.start,
+            args.rho,
         )
         print(json.dumps(row), flush=True)
         return
@@ -96,6 +110,9 @@ def main() -> None:
             cmd += ["--max-iterations", str(args.max_iterations), "--anderson", str(args.anderson)]
             if args.phi is not None:
                 cmd += ["--phi", str(args.phi)]
+            cmd += ["--start", args.start]
+            if args.rho is not None:
+                cmd += ["--rho", str(args.rho)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 print(json.dumps({"households": n, "design": design, "error": out.stderr[-500:]}))

@@ -52,6 +52,8 @@ from peergrid.mechanisms.admm.case import BderInputError, check_penalty
 from peergrid.mechanisms.admm.problem import DesignProblem, check_partition
 from peergrid.mechanisms.admm.result import Iterate
 
+STARTS = ("baseline", "copper-plate")
+
 
 @dataclass(frozen=True)
 class AdmmSettings:
@@ -78,6 +80,9 @@ class AdmmSettings:
     partition: str = "households"
     # Start from every household's own schedule and the retail price (see designs.py).
     warm_start: bool = True
+    # Which start: "baseline" (each household alone, the published algorithm's) or
+    # "copper-plate" (the community's schedule and prices without the feeder; designs.py).
+    start: str = "baseline"
     # Anderson acceleration of the iterates (z̃, u, d, ξ): memory, 0 = none. Off chain only.
     anderson: int = 0
 
@@ -100,6 +105,11 @@ class AdmmSettings:
             raise BderInputError(
                 f"ADMM settings: field 'anderson' must be an integer in [0, 20], got "
                 f"{self.anderson}"
+            )
+        if self.start not in STARTS:
+            raise BderInputError(
+                f"ADMM settings: field 'start' must be one of {', '.join(STARTS)}, got "
+                f"{self.start!r}"
             )
         if not (self.balance_ratio > 1 and self.balance_factor > 1):
             raise BderInputError(
