@@ -436,10 +436,8 @@ def __init__(
             and the clearing deadline (seconds after a slot's reveals start)
             are set.
     """
-    if not (clearing_deadline_ != 0):
-        self._fail("clearing deadline out of range")
-    if not (clearing_deadline_ <= MAX_CLEARING_DEADLINE):
-        self._fail("clearing deadline out of range")
+    assert clearing_deadline_ != 0, "clearing deadline out of range"
+    assert clearing_deadline_ <= MAX_CLEARING_DEADLINE, "clearing deadline out of range"
     voting.__init__(operator_, dso_, quorum_bps_, voting_period_)
     vault.__init__(token_, dso_)
     clearing_deadline = clearing_deadline_
@@ -1054,7 +1052,8 @@ def _fail(reason: String[64]):
     @notice Revert with `reason`, as `assert` does.
     @dev The contract is at the EIP-170 size limit, and an `assert` with a
          reason writes out the whole revert sequence at each check (about
-         130 bytes); the checks of the rarer calls share this one instead.
+         130 bytes); every check of the runtime code shares this one instead
+         (a passing check costs the same: the call is only made to fail).
     """
     raise reason
 
