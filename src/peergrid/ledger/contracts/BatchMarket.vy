@@ -47,9 +47,23 @@
                               price_micro_per_kwh, salt, member))
      under an order id of its own choosing. Commitments are kept per slot,
      member and order id, so no member can take or block another's id; a
-     member's second commitment under the same id reverts; a commitment is
-     deleted when it is revealed. Each member reveals at most one order per
-     slot (its position is what the meter reading is compared with), once.
+     member's second commitment under the same id reverts (ids are told
+     apart by their bits 32..255); a revealed commitment is gone. Each
+     member reveals at most one order per slot (its position is what the
+     meter reading is compared with), once.
+
+     Storage ring. What a slot stores (its record, positions hash, orders,
+     owed charges and each member's first commitment) sits at ring
+     position slot % SLOT_RING, so the storage of a long run stays bounded
+     (a node that rehashes its whole state per block, as anvil does, slows
+     with every word kept) and a slot's words are rewritten, not written
+     new (5 000 gas, not 22 100). `open_slot` reuses a position only once
+     the slot it holds is finished: settled, cleared without a fill, void
+     with every order reclaimed, or without orders and distance charge;
+     else it reverts, so nothing a member is owed is overwritten. A record
+     holds its slot: calls and views for a slot whose position holds
+     another see no slot there. A member's further commitments in one slot
+     (rare: it reveals one) are kept by slot, outside the ring.
      Revealing a buy order locks
          quantity * price // 1000 + quantity * fee_rate // 1000
      of the buyer's free balance: the most the order can cost.

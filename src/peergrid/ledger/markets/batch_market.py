@@ -8,7 +8,8 @@ deadline):
    penalty per kWh, distance charge per km per matched pair) are frozen for the slot;
    prosumers :meth:`~BatchMarketLedger.commit` the hash of their order and a secret salt
    (:func:`commitment`) under an order id of their own. Bids are hidden (003 §1.4).
-   Commitments are kept per slot, member and id: nobody can take or block another's id.
+   Commitments are kept per slot, member and id: nobody can take or block another's id (ids
+   are told apart by their bits 32..255).
 2. :meth:`~BatchMarketLedger.start_reveal` (matching, minutes 3–10): commitments close, bids are
    frozen; prosumers :meth:`~BatchMarketLedger.reveal` (a buy order locks its most cost in
    escrow). One order per member per slot; the contract stores every revealed order in reveal
