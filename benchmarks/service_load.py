@@ -207,13 +207,11 @@ def check(run_dir: Path, accepted: dict[str, int], db_url: str | None) -> dict[s
         ledger = BatchMarketLedger.at(
             chain, **{k: state[k] for k in ("token", "market", "operator", "dso", "issuer")}
         )
-        cleared = Counter(
-            int(e.args["slot"])
-            for e in contract_events(chain, ledger.market)
-            if e.name == "Cleared"
-        )
+        events = contract_events(chain, ledger.market)
+        cleared = Counter(int(e.args["slot"]) for e in events if e.name == "Cleared")
         per_slot = Counter(accepted.values())
-        on_chain = {slot: ledger.slot_info(slot).order_count for slot in per_slot}
+        # Orders revealed per slot, from the events: the contract holds only its last slots.
+        on_chain = Counter(int(e.args["slot"]) for e in events if e.name == "Revealed")
         with engine.connect() as c:
             recorded = set(c.execute(select(db.orders.c.id)).scalars())
         return {

@@ -47,9 +47,23 @@
                               price_micro_per_kwh, salt, member))
      under an order id of its own choosing. Commitments are kept per slot,
      member and order id, so no member can take or block another's id; a
-     member's second commitment under the same id reverts; a commitment is
-     deleted when it is revealed. Each member reveals at most one order per
-     slot (its position is what the meter reading is compared with), once.
+     member's second commitment under the same id reverts (ids are told
+     apart by their bits 32..255); a revealed commitment is gone. Each
+     member reveals at most one order per slot (its position is what the
+     meter reading is compared with), once.
+
+     Storage ring. What a slot stores (its record, positions hash, orders,
+     owed charges and each member's first commitment) sits at ring
+     position slot % SLOT_RING, so the storage of a long run stays bounded
+     (a node that rehashes its whole state per block, as anvil does, slows
+     with every word kept) and a slot's words are rewritten, not written
+     new (5 000 gas, not 22 100). `open_slot` reuses a position only once
+     the slot it holds is finished: settled, cleared without a fill, void
+     with every order reclaimed, or without orders and distance charge;
+     else it reverts, so nothing a member is owed is overwritten. A record
+     holds its slot: calls and views for a slot whose position holds
+     another see no slot there. A member's further commitments in one slot
+     (rare: it reveals one) are kept by slot, outside the ring.
      Revealing a buy order locks
          quantity * price // 1000 + quantity * fee_rate // 1000
      of the buyer's free balance: the most the order can cost.
@@ -234,20 +248,29 @@ MAX_SLOT: constant(uint256) = 2**32 - 2
 WH_PER_KWH: constant(uint256) = 1000
 MM_PER_KM: constant(uint256) = 1000000
 
-# Packed slot record: phase 0..7, order count 8..23, fee rate 24..71,
-# penalty rate 72..119, distance charge rate 120..167, block time of the
-# reveals' start 168..207, fills posted 208..239, orders the meter has
-# passed 240..255.
+# @notice Ring positions of the per-slot storage: slot `s` is stored at
+#         position `s % SLOT_RING`, so what the market stores stays bounded
+#         however many slots it runs. A position is reused only once the
+#         slot it holds is finished (`open_slot`): 32 slots are 8 hours of
+#         15-minute slots, beyond the 30-minute default clearing deadline
+#         and a meter reporting the slot after delivery.
+SLOT_RING: public(constant(uint256)) = 32
+
+# Packed slot record: phase 0..7, order count 8..23, fee rate 24..55,
+# penalty rate 56..87, distance charge rate 88..119, block time of the
+# reveals' start 120..159, fills posted 160..191, orders the meter has
+# passed (in a void slot: orders reclaimed) 192..207, the slot 224..255.
 COUNT_SHIFT: constant(uint256) = 8
 FEE_SHIFT: constant(uint256) = 24
-PENALTY_SHIFT: constant(uint256) = 72
-DISTANCE_SHIFT: constant(uint256) = 120
-STARTED_SHIFT: constant(uint256) = 168
-TRADES_SHIFT: constant(uint256) = 208
-METERED_SHIFT: constant(uint256) = 240
+PENALTY_SHIFT: constant(uint256) = 56
+DISTANCE_SHIFT: constant(uint256) = 88
+STARTED_SHIFT: constant(uint256) = 120
+TRADES_SHIFT: constant(uint256) = 160
+METERED_SHIFT: constant(uint256) = 192
+SLOT_SHIFT: constant(uint256) = 224
 PHASE_MASK: constant(uint256) = 255
 COUNT_MASK: constant(uint256) = 2**16 - 1
-RATE_MASK: constant(uint256) = 2**48 - 1
+RATE_MASK: constant(uint256) = 2**32 - 1
 TIME_MASK: constant(uint256) = 2**40 - 1
 TRADES_MASK: constant(uint256) = 2**32 - 1
 
@@ -274,8 +297,16 @@ RECORD_KEEP_MASK: constant(uint256) = (1 << accounts.BALANCE_SHIFT) - 1
 # appended after the arguments come on top.
 POST_CLEARING_ARGS: constant(uint256) = 4 + 4 * 32
 POST_READINGS_ARGS: constant(uint256) = 4 + 3 * 32
-# An order's storage key: slot << ORDER_KEY_SHIFT | its index.
+# An order's storage key: ring position << ORDER_KEY_SHIFT | its index.
 ORDER_KEY_SHIFT: constant(uint256) = 16
+# A commitment's key word: the order id's bits 32..255 and slot + 1 in
+# 0..31 (the slot tells a commitment of this slot from one of an earlier
+# slot at the same ring position).
+TAG_MASK: constant(uint256) = 2**32 - 1
+# What a revealed commitment is overwritten with: rewriting a non-zero
+# word costs 2 900 gas and the next slot's commitment 5 000, where
+# clearing it would make that commitment a new word (22 100).
+REVEALED_COMMITMENT: constant(bytes32) = 0x0000000000000000000000000000000000000000000000000000000000000001
 OWED_MASK: constant(uint256) = 2**128 - 1
 
 # @notice Seconds after the start of a slot's reveals by which its clearing
@@ -292,16 +323,29 @@ penalty_rate: public(uint256)
 #         for slots opened from now on, micro-currency.
 distance_charge_rate: public(uint256)
 
+struct Commitment:
+    key: uint256  # order id bits 32..255 | slot + 1
+    digest: bytes32  # REVEALED_COMMITMENT once revealed
+
+
+# Per-slot storage, keyed by ring position (slot % SLOT_RING): the slot
+# record (which holds its slot), the positions hash, each member's first
+# commitment of the slot, the orders and the owed distance charges.
 _slots: HashMap[uint256, uint256]
 _positions: HashMap[uint256, bytes32]
-# slot -> member -> order id -> commitment (deleted once revealed)
-_commitments: HashMap[uint256, HashMap[address, HashMap[bytes32, bytes32]]]
-# slot << 16 | index -> packed order (one key, one hash per access: the
-# index is below MAX_ORDERS < 2**16)
+# ring position -> member -> the member's first commitment of the slot
+_commitments: HashMap[uint256, HashMap[address, Commitment]]
+# slot -> member -> order id -> a member's further commitments of the slot
+# (emptied once revealed). Keyed by slot: only a member that commits
+# several orders in one slot writes here, which the platform never does.
+_more_commitments: HashMap[uint256, HashMap[address, HashMap[bytes32, bytes32]]]
+# ring position << 16 | index -> packed order (one key, one hash per
+# access: the index is below MAX_ORDERS < 2**16)
 _orders: HashMap[uint256, uint256]
-# slot -> index // 2 -> distance charges owed for orders index & ~1 (bits
-# 0..127) and index | 1 (bits 128..255) by the parts of a clearing before
-# its closing one: at most 2**32 fills of < 2**77
+# ring position -> index // 2 -> distance charges owed for orders index &
+# ~1 (bits 0..127) and index | 1 (bits 128..255) by the parts of a clearing
+# before its closing one: at most 2**32 fills of < 2**77. Zeroed by the
+# reveal of an even index in a slot with a distance charge rate.
 _owed: HashMap[uint256, HashMap[uint256, uint256]]
 # slot -> index -> distance charges owed for the order by the closing part:
 # they are paid in the same transaction, so they are summed where a word
@@ -457,17 +501,35 @@ def _set_rates(fee: uint256, penalty: uint256, distance_charge: uint256):
 def open_slot(slot: uint256):
     """
     @notice Open `slot` for commitments and freeze its rates (operator).
+            Its ring position must hold no slot, or an earlier one that is
+            finished: settled, cleared without a fill, void with every order
+            reclaimed, or without orders and distance charge.
     """
     self._only_operator()
     if not (slot <= MAX_SLOT):
         self._fail("slot out of range")
-    if not (self._slots[slot] == 0):
-        self._fail("slot already opened")
-    self._slots[slot] = (
+    held: uint256 = self._slots[slot % SLOT_RING]
+    # An opened slot's record has a phase: never 0.
+    if held != 0:
+        if not (held >> SLOT_SHIFT != slot):
+            self._fail("slot already opened")
+        if not (held >> SLOT_SHIFT < slot):
+            self._fail("slot older than the ring")
+        phase: uint256 = held & PHASE_MASK
+        count: uint256 = (held >> COUNT_SHIFT) & COUNT_MASK
+        if not (
+            phase == convert(PHASE_SETTLED, uint256)
+            or (phase == convert(PHASE_CLEARED, uint256) and (held >> TRADES_SHIFT) & TRADES_MASK == 0)
+            or (phase == convert(PHASE_VOID, uint256) and (held >> METERED_SHIFT) & COUNT_MASK == count)
+            or (count == 0 and (held >> DISTANCE_SHIFT) & RATE_MASK == 0)
+        ):
+            self._fail("ring position holds an unfinished slot")
+    self._slots[slot % SLOT_RING] = (
         convert(PHASE_OPEN, uint256)
         | (self.fee_rate << FEE_SHIFT)
         | (self.penalty_rate << PENALTY_SHIFT)
         | (self.distance_charge_rate << DISTANCE_SHIFT)
+        | (slot << SLOT_SHIFT)
     )
     if self.distance_charge_rate != 0:
         # The map prices this slot's pairs: frozen until its clearing.
@@ -482,11 +544,11 @@ def start_reveal(slot: uint256):
             clearing deadline runs from now.
     """
     self._only_operator()
-    record: uint256 = self._slots[slot]
+    record: uint256 = self._record(slot)
     if not (record & PHASE_MASK == convert(PHASE_OPEN, uint256)):
         self._fail("slot is not open for commitments")
     # Block times are below 2**40 until the year 36812.
-    self._slots[slot] = record + 1 + ((block.timestamp & TIME_MASK) << STARTED_SHIFT)
+    self._slots[slot % SLOT_RING] = record + 1 + ((block.timestamp & TIME_MASK) << STARTED_SHIFT)
     log PhaseChanged(slot=slot, phase=PHASE_REVEAL)
 
 
@@ -498,11 +560,23 @@ def commit(slot: uint256, order_id: bytes32, commitment: bytes32):
     """
     @notice Commit to a sealed order of `slot` under `order_id` (prosumer).
     """
-    assert accounts._has_role(msg.sender, accounts.ROLE_PROSUMER), "caller is not a prosumer"
-    assert self._slots[slot] & PHASE_MASK == convert(PHASE_OPEN, uint256), "slot is not open for commitments"
-    assert commitment != empty(bytes32), "bad commitment"
-    assert self._commitments[slot][msg.sender][order_id] == empty(bytes32), "order id already committed"
-    self._commitments[slot][msg.sender][order_id] = commitment
+    if not (accounts._has_role(msg.sender, accounts.ROLE_PROSUMER)):
+        self._fail("caller is not a prosumer")
+    if not (self._record(slot) & PHASE_MASK == convert(PHASE_OPEN, uint256)):
+        self._fail("slot is not open for commitments")
+    if not (commitment != empty(bytes32)):
+        self._fail("bad commitment")
+    position: uint256 = slot % SLOT_RING
+    key: uint256 = (convert(order_id, uint256) & ~TAG_MASK) | (slot + 1)
+    held: uint256 = self._commitments[position][msg.sender].key
+    if held & TAG_MASK == slot + 1:
+        # The member's first commitment of this slot is held: this is another.
+        if not (held != key and self._more_commitments[slot][msg.sender][order_id] == empty(bytes32)):
+            self._fail("order id already committed")
+        self._more_commitments[slot][msg.sender][order_id] = commitment
+    else:
+        # Over the commitment of an earlier slot at this ring position.
+        self._commitments[position][msg.sender] = Commitment(key=key, digest=commitment)
     log Committed(slot=slot, order_id=order_id, owner=msg.sender, commitment=commitment)
 
 
@@ -520,22 +594,34 @@ def reveal(
             a buy order locks its maximum cost in escrow.
     """
     record: uint256 = accounts.records[msg.sender]
-    assert record & accounts.ROLE_PROSUMER != 0, "caller is not a prosumer"
-    slot_record: uint256 = self._slots[slot]
-    assert slot_record & PHASE_MASK == convert(PHASE_REVEAL, uint256), "slot is not in its reveal phase"
+    if not (record & accounts.ROLE_PROSUMER != 0):
+        self._fail("caller is not a prosumer")
+    slot_record: uint256 = self._record(slot)
+    if not (slot_record & PHASE_MASK == convert(PHASE_REVEAL, uint256)):
+        self._fail("slot is not in its reveal phase")
     self._before_deadline(slot_record)
-    stored: bytes32 = self._commitments[slot][msg.sender][order_id]
-    assert stored != empty(bytes32), "no commitment under this order id"
-    assert quantity_wh != 0, "zero quantity"
-    assert quantity_wh <= MAX_QUANTITY_WH, "quantity out of range"
-    assert price_micro_per_kwh <= MAX_PRICE_MICRO_PER_KWH, "price out of range"
+    position: uint256 = slot % SLOT_RING
+    first: bool = False
+    stored: bytes32 = empty(bytes32)
+    first, stored = self._commitment(position, slot, msg.sender, order_id)
+    if not (stored != empty(bytes32)):
+        self._fail("no commitment under this order id")
+    if not (quantity_wh != 0):
+        self._fail("zero quantity")
+    if not (quantity_wh <= MAX_QUANTITY_WH):
+        self._fail("quantity out of range")
+    if not (price_micro_per_kwh <= MAX_PRICE_MICRO_PER_KWH):
+        self._fail("price out of range")
     digest: bytes32 = keccak256(
         abi_encode(slot, order_id, is_buy, quantity_wh, price_micro_per_kwh, salt, msg.sender)
     )
-    assert digest == stored, "reveal does not match the commitment"
-    assert accounts._counter(record) <= slot, "one order per member per slot"
+    if not (digest == stored):
+        self._fail("reveal does not match the commitment")
+    if not (accounts._counter(record) <= slot):
+        self._fail("one order per member per slot")
     count: uint256 = (slot_record >> COUNT_SHIFT) & COUNT_MASK
-    assert count < MAX_ORDERS, "slot has the most orders it can clear"
+    if not (count < MAX_ORDERS):
+        self._fail("slot has the most orders it can clear")
 
     record = accounts._with_counter(record, slot + 1)
     lock: uint256 = 0
@@ -549,13 +635,20 @@ def reveal(
         lock = self._lock(quantity_wh, price_micro_per_kwh, (slot_record >> FEE_SHIFT) & RATE_MASK)
         balance: uint256 = accounts._balance(record)
         locked: uint256 = accounts._locked(record)
-        assert balance - locked >= lock, "free balance too low for the order's escrow"
+        if not (balance - locked >= lock):
+            self._fail("free balance too low for the order's escrow")
         record = accounts._with_money(record, balance, locked + lock)
     accounts.records[msg.sender] = record
-    self._orders[(slot << ORDER_KEY_SHIFT) | count] = packed
-    # Revealed: the commitment's place is freed (a second reveal finds none).
-    self._commitments[slot][msg.sender][order_id] = empty(bytes32)
-    self._slots[slot] = slot_record + (1 << COUNT_SHIFT)
+    self._orders[(position << ORDER_KEY_SHIFT) | count] = packed
+    if count & 1 == 0 and (slot_record >> DISTANCE_SHIFT) & RATE_MASK != 0:
+        # The word of this order's charges may hold an earlier slot's.
+        self._owed[position][count >> 1] = 0
+    # Revealed: a second reveal finds no commitment.
+    if first:
+        self._commitments[position][msg.sender].digest = REVEALED_COMMITMENT
+    else:
+        self._more_commitments[slot][msg.sender][order_id] = empty(bytes32)
+    self._slots[position] = slot_record + (1 << COUNT_SHIFT)
     log Revealed(
         slot=slot,
         order_id=order_id,
@@ -586,7 +679,7 @@ def post_clearing(slot: uint256, fills: DynArray[uint256, MAX_FILLS_PER_CALL], l
          is priced quadratically (about 6 000 gas a call, fills or not).
     """
     self._only_operator()
-    slot_record: uint256 = self._slots[slot]
+    slot_record: uint256 = self._record(slot)
     phase: uint256 = slot_record & PHASE_MASK
     assert (
         phase == convert(PHASE_REVEAL, uint256) or phase == convert(PHASE_CLEARING, uint256)
@@ -605,30 +698,41 @@ def post_clearing(slot: uint256, fills: DynArray[uint256, MAX_FILLS_PER_CALL], l
         owners = len(msg.data) - 20 * n
     fee_rate: uint256 = (slot_record >> FEE_SHIFT) & RATE_MASK
     distance_rate: uint256 = (slot_record >> DISTANCE_SHIFT) & RATE_MASK
-    base: uint256 = slot << ORDER_KEY_SHIFT
+    position: uint256 = slot % SLOT_RING
+    base: uint256 = position << ORDER_KEY_SHIFT
     slot_bits: uint256 = slot << TRADE_SLOT_SHIFT
     logged: DynArray[uint256, MAX_FILLS_PER_CALL] = []
     for f: uint256 in fills:
-        assert f & ~FILL_MASK == 0, "malformed fill"
+        if not (f & ~FILL_MASK == 0):
+            self._fail("malformed fill")
         buy: uint256 = f & FILL_INDEX_MASK
         sell: uint256 = (f >> FILL_SELL_SHIFT) & FILL_INDEX_MASK
         # Both fields below 2**32 by the mask: every product below fits.
         energy_wh: uint256 = (f >> FILL_ENERGY_SHIFT) & FIELD_MASK
         price: uint256 = f >> FILL_PRICE_SHIFT
-        assert buy < n and sell < n, "fill names an unknown order"
+        if not (buy < n and sell < n):
+            self._fail("fill names an unknown order")
         b: uint256 = self._orders[base | buy]
         s: uint256 = self._orders[base | sell]
-        assert b & SIDE_BIT != 0, "fill's buy order is a sell order"
-        assert s & SIDE_BIT == 0, "fill's sell order is a buy order"
-        assert b & INDEX_MASK != s & INDEX_MASK, "buyer and seller are the same"
-        assert energy_wh != 0, "zero energy"
-        assert price >= (s >> PRICE_SHIFT) & FIELD_MASK, "price below the seller's limit"
-        assert price <= (b >> PRICE_SHIFT) & FIELD_MASK, "price above the buyer's limit"
+        if not (b & SIDE_BIT != 0):
+            self._fail("fill's buy order is a sell order")
+        if not (s & SIDE_BIT == 0):
+            self._fail("fill's sell order is a buy order")
+        if not (b & INDEX_MASK != s & INDEX_MASK):
+            self._fail("buyer and seller are the same")
+        if not (energy_wh != 0):
+            self._fail("zero energy")
+        if not (price >= (s >> PRICE_SHIFT) & FIELD_MASK):
+            self._fail("price below the seller's limit")
+        if not (price <= (b >> PRICE_SHIFT) & FIELD_MASK):
+            self._fail("price above the buyer's limit")
         # Energy filled is at most the order's quantity (< 2**32): no overflow.
         filled_b: uint256 = unsafe_add((b >> FILLED_SHIFT) & FIELD_MASK, energy_wh)
         filled_s: uint256 = unsafe_add((s >> FILLED_SHIFT) & FIELD_MASK, energy_wh)
-        assert filled_b <= (b >> QUANTITY_SHIFT) & FIELD_MASK, "buy order filled beyond its quantity"
-        assert filled_s <= (s >> QUANTITY_SHIFT) & FIELD_MASK, "sell order filled beyond its quantity"
+        if not (filled_b <= (b >> QUANTITY_SHIFT) & FIELD_MASK):
+            self._fail("buy order filled beyond its quantity")
+        if not (filled_s <= (s >> QUANTITY_SHIFT) & FIELD_MASK):
+            self._fail("sell order filled beyond its quantity")
 
         trade_value: uint256 = unsafe_div(unsafe_mul(energy_wh, price), WH_PER_KWH)
         fee: uint256 = unsafe_div(unsafe_mul(energy_wh, fee_rate), WH_PER_KWH)
@@ -661,7 +765,8 @@ def post_clearing(slot: uint256, fills: DynArray[uint256, MAX_FILLS_PER_CALL], l
                 millimetres = feeder_map._member_distance(
                     accounts.address_of[b & INDEX_MASK], accounts.address_of[s & INDEX_MASK]
                 )
-            assert millimetres != feeder_map.UNKNOWN_DISTANCE, "no distance between the pair's nodes"
+            if not (millimetres != feeder_map.UNKNOWN_DISTANCE):
+                self._fail("no distance between the pair's nodes")
             # rate < 2**32, distance < 2**64: charge < 2**77.
             charge = unsafe_div(unsafe_mul(distance_rate, millimetres), MM_PER_KM)
             seller_share: uint256 = unsafe_div(charge, 2)
@@ -672,8 +777,8 @@ def post_clearing(slot: uint256, fills: DynArray[uint256, MAX_FILLS_PER_CALL], l
                 )
                 self._owed_now[slot][sell] = unsafe_add(self._owed_now[slot][sell], seller_share)
             else:
-                self._owe(slot, buy, unsafe_sub(charge, seller_share))
-                self._owe(slot, sell, seller_share)
+                self._owe(position, buy, unsafe_sub(charge, seller_share))
+                self._owe(position, sell, seller_share)
         logged.append(f | (charge << TRADE_CHARGE_SHIFT) | slot_bits)
     if len(logged) != 0:
         log Traded(trades=logged)
@@ -685,7 +790,7 @@ def post_clearing(slot: uint256, fills: DynArray[uint256, MAX_FILLS_PER_CALL], l
         if phase == convert(PHASE_REVEAL, uint256):
             slot_record += 1
             log PhaseChanged(slot=slot, phase=PHASE_CLEARING)
-        self._slots[slot] = slot_record
+        self._slots[position] = slot_record
         return
 
     # The closing: move the money of every order's tallies, release every
@@ -708,7 +813,8 @@ def post_clearing(slot: uint256, fills: DynArray[uint256, MAX_FILLS_PER_CALL], l
             continue  # a sell without a fill: no money, no charge, no position
         owner: address = self._address_at(owners, i)
         record: uint256 = accounts.records[owner]
-        assert (record >> accounts.INDEX_SHIFT) & INDEX_MASK == o & INDEX_MASK, "owner does not match the order"
+        if not ((record >> accounts.INDEX_SHIFT) & INDEX_MASK == o & INDEX_MASK):
+            self._fail("owner does not match the order")
         money: uint256 = o >> MONEY_SHIFT
         value: uint256 = (o >> VALUE_SHIFT) & AMOUNT_MASK
         balance: uint256 = (record >> accounts.BALANCE_SHIFT) & accounts.AMOUNT_MASK
@@ -732,7 +838,7 @@ def post_clearing(slot: uint256, fills: DynArray[uint256, MAX_FILLS_PER_CALL], l
         if charging and filled != 0:
             owed: uint256 = self._owed_now[slot][i]
             if had_parts:
-                owed = unsafe_add(owed, self._owed_of(slot, i))
+                owed = unsafe_add(owed, self._owed_of(position, i))
             paid: uint256 = min(owed, balance - locked)
             balance = unsafe_sub(balance, paid)
             charged = unsafe_add(charged, paid)
@@ -752,8 +858,8 @@ def post_clearing(slot: uint256, fills: DynArray[uint256, MAX_FILLS_PER_CALL], l
         vault._credit(vault.dso, unsafe_add(fee_total, charged))
     if charging:
         feeder_map._release()
-    self._positions[slot] = p
-    self._slots[slot] = (slot_record & ~PHASE_MASK) | convert(PHASE_CLEARED, uint256)
+    self._positions[position] = p
+    self._slots[position] = (slot_record & ~PHASE_MASK) | convert(PHASE_CLEARED, uint256)
     log Cleared(
         slot=slot,
         positions_hash=p,
@@ -777,17 +883,23 @@ def reclaim(slot: uint256, index: uint256):
             clearing deadline passed). Needs no role: the money is the
             caller's own.
     """
-    slot_record: uint256 = self._slots[slot]
+    slot_record: uint256 = self._record(slot)
     if slot_record & PHASE_MASK != convert(PHASE_VOID, uint256):
-        slot_record = self._void(slot)
+        slot_record = self._void(slot, slot_record)
     record: uint256 = accounts.records[msg.sender]
-    o: uint256 = self._orders[(slot << ORDER_KEY_SHIFT) | index]
-    # A revealed order has its owner's member index, which is never 0.
-    if not (o != 0 and o & INDEX_MASK == accounts._index(record)):
+    position: uint256 = slot % SLOT_RING
+    key: uint256 = (position << ORDER_KEY_SHIFT) | index
+    o: uint256 = self._orders[key]
+    # A revealed order has its owner's member index, which is never 0; the
+    # word at an index past the slot's count is an earlier slot's.
+    if not (o != 0 and o & INDEX_MASK == accounts._index(record) and index < (slot_record >> COUNT_SHIFT) & COUNT_MASK):
         self._fail("not an order of the caller")
     if not (o & RECLAIMED_BIT == 0):
         self._fail("order already reclaimed")
-    self._orders[(slot << ORDER_KEY_SHIFT) | index] = o | RECLAIMED_BIT
+    self._orders[key] = o | RECLAIMED_BIT
+    # Counted where a void slot keeps no metering: its ring position is
+    # free again once every order is reclaimed.
+    self._slots[position] = slot_record + (1 << METERED_SHIFT)
     lock: uint256 = 0
     if o & SIDE_BIT != 0:
         lock = self._lock(
@@ -803,8 +915,8 @@ def reclaim(slot: uint256, index: uint256):
 
 
 @internal
-def _void(slot: uint256) -> uint256:
-    slot_record: uint256 = self._slots[slot]
+def _void(slot: uint256, record: uint256) -> uint256:
+    slot_record: uint256 = record
     phase: uint256 = slot_record & PHASE_MASK
     if not (
         phase == convert(PHASE_REVEAL, uint256) or phase == convert(PHASE_CLEARING, uint256)
@@ -813,7 +925,6 @@ def _void(slot: uint256) -> uint256:
     if not (self._deadline_passed(slot_record)):
         self._fail("clearing deadline not reached")
     slot_record = (slot_record & ~PHASE_MASK) | convert(PHASE_VOID, uint256)
-    self._slots[slot] = slot_record
     if (slot_record >> DISTANCE_SHIFT) & RATE_MASK != 0:
         feeder_map._release()
     log PhaseChanged(slot=slot, phase=PHASE_VOID)
@@ -839,13 +950,13 @@ def post_readings(slot: uint256, metered_wh: DynArray[uint256, MAX_READINGS_PER_
     """
     if not (accounts._has_role(msg.sender, accounts.ROLE_METER)):
         self._fail("caller is not a meter")
-    slot_record: uint256 = self._slots[slot]
+    slot_record: uint256 = self._record(slot)
     if not (slot_record & PHASE_MASK == convert(PHASE_CLEARED, uint256)):
         self._fail("slot is not cleared")
     n: uint256 = (slot_record >> COUNT_SHIFT) & COUNT_MASK
-    start: uint256 = slot_record >> METERED_SHIFT
+    start: uint256 = (slot_record >> METERED_SHIFT) & COUNT_MASK
     penalty_rate: uint256 = (slot_record >> PENALTY_SHIFT) & RATE_MASK
-    base: uint256 = slot << ORDER_KEY_SHIFT
+    base: uint256 = (slot % SLOT_RING) << ORDER_KEY_SHIFT
     readings: uint256 = len(metered_wh)
     if not (len(msg.data) >= POST_READINGS_ARGS + 20 * readings):
         self._fail("members do not match the readings")
@@ -863,7 +974,8 @@ def post_readings(slot: uint256, metered_wh: DynArray[uint256, MAX_READINGS_PER_
             passed = i
             break
         metered: uint256 = metered_wh[k]
-        assert metered <= MAX_QUANTITY_WH, "metered energy out of range"
+        if not (metered <= MAX_QUANTITY_WH):
+            self._fail("metered energy out of range")
         member: address = self._address_at(members, k)
         value: uint256 = (o >> VALUE_SHIFT) & AMOUNT_MASK
         deviation: uint256 = 0
@@ -887,7 +999,8 @@ def post_readings(slot: uint256, metered_wh: DynArray[uint256, MAX_READINGS_PER_
         shortfall: uint256 = 0
         k = unsafe_add(k, 1)
         record: uint256 = accounts.records[member]
-        assert (record >> accounts.INDEX_SHIFT) & INDEX_MASK == o & INDEX_MASK, "member does not match the position"
+        if not ((record >> accounts.INDEX_SHIFT) & INDEX_MASK == o & INDEX_MASK):
+            self._fail("member does not match the position")
         balance: uint256 = accounts._balance(record)
         locked: uint256 = accounts._locked(record)
         if charge > refund:
@@ -923,10 +1036,10 @@ def post_readings(slot: uint256, metered_wh: DynArray[uint256, MAX_READINGS_PER_
     accounts.records[vault.dso] = accounts._with_money(
         dso_record, unsafe_sub(dso_balance, dso_out), dso_locked
     )
-    slot_record = (slot_record & ((1 << METERED_SHIFT) - 1)) | (passed << METERED_SHIFT)
+    slot_record = (slot_record & ~(COUNT_MASK << METERED_SHIFT)) | (passed << METERED_SHIFT)
     if passed == n:
         slot_record = (slot_record & ~PHASE_MASK) | convert(PHASE_SETTLED, uint256)
-    self._slots[slot] = slot_record
+    self._slots[slot % SLOT_RING] = slot_record
     log Metered(slot=slot, positions=readings, dso_received_micro=dso_in, dso_paid_micro=dso_out)
     if passed == n:
         log PhaseChanged(slot=slot, phase=PHASE_SETTLED)
@@ -953,7 +1066,8 @@ def _fail(reason: String[64]):
     @notice Revert with `reason`, as `assert` does.
     @dev The contract is at the EIP-170 size limit, and an `assert` with a
          reason writes out the whole revert sequence at each check (about
-         130 bytes); the checks of the rarer calls share this one instead.
+         130 bytes); every check of the runtime code shares this one instead
+         (a passing check costs the same: the call is only made to fail).
     """
     raise reason
 
@@ -961,7 +1075,8 @@ def _fail(reason: String[64]):
 @internal
 @view
 def _only_operator():
-    assert accounts._has_role(msg.sender, accounts.ROLE_OPERATOR), "caller is not the operator"
+    if not (accounts._has_role(msg.sender, accounts.ROLE_OPERATOR)):
+        self._fail("caller is not the operator")
 
 
 @internal
@@ -976,26 +1091,59 @@ def _lock(quantity_wh: uint256, price_micro_per_kwh: uint256, fee_rate: uint256)
 
 
 @internal
-def _owe(slot: uint256, index: uint256, amount: uint256):
+def _owe(position: uint256, index: uint256, amount: uint256):
     """
-    @notice Add `amount` to the distance charges owed for order `index`.
+    @notice Add `amount` to the distance charges owed for order `index` of
+            the slot at ring `position`.
     """
     # Two orders share a word, 128 bits each: charges stay below 2**109.
-    self._owed[slot][index >> 1] = unsafe_add(
-        self._owed[slot][index >> 1], amount << ((index & 1) << 7)
+    self._owed[position][index >> 1] = unsafe_add(
+        self._owed[position][index >> 1], amount << ((index & 1) << 7)
     )
 
 
 @internal
 @view
-def _owed_of(slot: uint256, index: uint256) -> uint256:
-    return (self._owed[slot][index >> 1] >> ((index & 1) << 7)) & OWED_MASK
+def _owed_of(position: uint256, index: uint256) -> uint256:
+    return (self._owed[position][index >> 1] >> ((index & 1) << 7)) & OWED_MASK
+
+
+@internal
+@view
+def _record(slot: uint256) -> uint256:
+    """
+    @notice The record of `slot`, or 0 (no phase) when its ring position
+            holds another slot (an earlier one, or a later one: `slot` is
+            then older than the ring).
+    """
+    record: uint256 = self._slots[slot % SLOT_RING]
+    if record >> SLOT_SHIFT != slot:
+        return 0
+    return record
+
+
+@internal
+@view
+def _commitment(position: uint256, slot: uint256, member: address, order_id: bytes32) -> (bool, bytes32):
+    """
+    @notice Whether `member`'s commitment under `order_id` in `slot` is its
+            first of the slot (held at the ring position), and the
+            commitment (empty if none, or once revealed).
+    """
+    key: uint256 = (convert(order_id, uint256) & ~TAG_MASK) | (slot + 1)
+    if self._commitments[position][member].key == key:
+        digest: bytes32 = self._commitments[position][member].digest
+        if digest == REVEALED_COMMITMENT:
+            return True, empty(bytes32)
+        return True, digest
+    return False, self._more_commitments[slot][member][order_id]
 
 
 @internal
 @view
 def _before_deadline(slot_record: uint256):
-    assert not self._deadline_passed(slot_record), "clearing deadline passed"
+    if not (not self._deadline_passed(slot_record)):
+        self._fail("clearing deadline passed")
 
 
 @internal
@@ -1012,13 +1160,22 @@ def _deadline_passed(slot_record: uint256) -> bool:
 @view
 def slot_info(slot: uint256) -> (uint256, bytes32):
     """
-    @notice The packed record of `slot` and its positions hash. The record:
-            phase 0..7, order count 8..23, fee rate 24..71, penalty rate
-            72..119, distance charge rate 120..167, block time of the start
-            of its reveals 168..207, fills posted 208..239, orders the meter
-            has passed 240..255.
+    @notice The packed record at `slot`'s ring position and, if that is
+            `slot`'s and cleared, its positions hash. The record: phase
+            0..7, order count 8..23, fee rate 24..55, penalty rate 56..87,
+            distance charge rate 88..119, block time of the start of its
+            reveals 120..159, fills posted 160..191, orders the meter has
+            passed (void: orders reclaimed) 192..207, its slot 224..255:
+            another slot than `slot` there means `slot` is not opened yet
+            (an earlier slot) or older than the ring (a later slot).
     """
-    return self._slots[slot], self._positions[slot]
+    record: uint256 = self._slots[slot % SLOT_RING]
+    phase: uint256 = record & PHASE_MASK
+    if record >> SLOT_SHIFT == slot and (
+        phase == convert(PHASE_CLEARED, uint256) or phase == convert(PHASE_SETTLED, uint256)
+    ):
+        return record, self._positions[slot % SLOT_RING]
+    return record, empty(bytes32)
 
 
 @external
@@ -1034,13 +1191,19 @@ def orders_of(slot: uint256, start: uint256, count: uint256) -> DynArray[uint256
             posted before its closing one (the closing part's are paid in
             its own transaction and never stored).
     """
-    n: uint256 = (self._slots[slot] >> COUNT_SHIFT) & COUNT_MASK
+    record: uint256 = self._record(slot)
+    n: uint256 = (record >> COUNT_SHIFT) & COUNT_MASK
+    charging: bool = (record >> DISTANCE_SHIFT) & RATE_MASK != 0
     out: DynArray[uint256[2], MAX_ORDERS_PER_VIEW] = []
-    base: uint256 = slot << ORDER_KEY_SHIFT
+    position: uint256 = slot % SLOT_RING
+    base: uint256 = position << ORDER_KEY_SHIFT
     for i: uint256 in range(start, n, bound=MAX_ORDERS):
         if len(out) == count or len(out) == MAX_ORDERS_PER_VIEW:
             break
-        out.append([self._orders[base | i], self._owed_of(slot, i)])
+        owed: uint256 = 0
+        if charging:
+            owed = self._owed_of(position, i)
+        out.append([self._orders[base | i], owed])
     return out
 
 
@@ -1050,4 +1213,7 @@ def commitment_of(slot: uint256, member: address, order_id: bytes32) -> bytes32:
     """
     @notice `member`'s commitment under `order_id` in `slot` (0 once revealed).
     """
-    return self._commitments[slot][member][order_id]
+    first: bool = False
+    digest: bytes32 = empty(bytes32)
+    first, digest = self._commitment(slot % SLOT_RING, slot, member, order_id)
+    return digest

@@ -8,12 +8,15 @@ deadline):
    penalty per kWh, distance charge per km per matched pair) are frozen for the slot;
    prosumers :meth:`~BatchMarketLedger.commit` the hash of their order and a secret salt
    (:func:`commitment`) under an order id of their own. Bids are hidden (003 §1.4).
-   Commitments are kept per slot, member and id: nobody can take or block another's id.
+   Commitments are kept per slot, member and id: nobody can take or block another's id (ids
+   are told apart by their bits 32..255).
 2. :meth:`~BatchMarketLedger.start_reveal` (matching, minutes 3–10): commitments close, bids are
    frozen; prosumers :meth:`~BatchMarketLedger.reveal` (a buy order locks its most cost in
    escrow). One order per member per slot; the contract stores every revealed order in reveal
    order (:meth:`~BatchMarketLedger.revealed` reads them back, so a restarted client knows
-   them).
+   them). It holds the last :data:`SLOT_RING` slots: a slot's storage is reused by the slot
+   ``SLOT_RING`` later once it is finished, so what the contract stores stays bounded; reading
+   back an older slot is a :class:`LedgerError` (its events remain).
 3. :meth:`~BatchMarketLedger.post_clearing` (by minute 10): the operator clears off chain with
    any mechanism and posts the fills, naming orders by their index in reveal order; the
    contract verifies every fill against the stored orders (prices within both limits,
@@ -70,6 +73,7 @@ from peergrid.ledger.markets.batch_rules import (
     MAX_RATE_MICRO_PER_KWH,
     MAX_SLOT,
     ORDERS_CLOSED_WITH_FILLS,
+    SLOT_RING,
     ClearingOutcome,
     Fill,
     OrderState,
@@ -119,6 +123,7 @@ __all__ = [
     "MAX_RATE_MICRO_PER_KWH",
     "MAX_SLOT",
     "ORDERS_CLOSED_WITH_FILLS",
+    "SLOT_RING",
     "BatchMarketLedger",
     "ClearingOutcome",
     "Fill",
@@ -306,11 +311,12 @@ class BatchMarketLedger(MarketLedger):
             if not page:
                 break
             for offset, (packed, owed) in enumerate(page):
-                owner = self._member_address(int(packed) & _U32)
+                owner = self.member_address(int(packed) & _U32)
                 states.append(decode_order(start + offset, owner, int(packed), int(owed)))
         return tuple(states)
 
-    def _member_address(self, index: int) -> str:
+    def member_address(self, index: int) -> str:
+        """The address of the member with index ``index`` (an order's owner on chain)."""
         address = self._members.get(index)
         if address is None:
             address = str(self.chain.call(self.market, "address_of", index))

@@ -72,6 +72,12 @@ MAX_RATE_MICRO_PER_KWH = 2**32 - 1
 
 MAX_SLOT = 2**32 - 2
 
+SLOT_RING = 32
+"""Slots the contract holds at once (``SLOT_RING``): slot ``s`` is stored at ring position
+``s % SLOT_RING``, reused by a later slot only once ``s`` is finished (settled, cleared without a
+fill, void with every order reclaimed, or without orders); a slot older than the ring cannot be
+read back."""
+
 # The packed words the contract returns (see BatchMarket.vy).
 _U16, _U32, _U40, _U48, _U56 = 2**16 - 1, 2**32 - 1, 2**40 - 1, 2**48 - 1, 2**56 - 1
 _U96 = 2**96 - 1
@@ -227,7 +233,7 @@ class SlotInfo:
 
     ``reveal_started_at`` is the block time the reveals began (0 before); ``trade_count`` the
     fills posted so far; ``metered_orders`` how many orders, in order, the meter's readings have
-    passed.
+    passed (in a void slot: how many orders were reclaimed).
     """
 
     slot: int
@@ -535,17 +541,28 @@ def slot_transactions(n_orders: int, n_fills: int, n_positions: int) -> int:
 
 
 def decode_slot_record(slot: int, record: int, positions: bytes) -> SlotInfo:
-    """A :class:`SlotInfo` from the contract's packed slot record and positions hash."""
+    """A :class:`SlotInfo` from the packed record at ``slot``'s ring position and the positions
+    hash. The record names its slot: an earlier slot there means ``slot`` is not opened yet (no
+    phase); a later one, that ``slot`` is older than the ring (:class:`LedgerError`)."""
+    held = record >> 224
+    if record and held != slot:
+        if held > slot:
+            raise LedgerError(
+                "BatchMarket.slot_info",
+                f"slot {slot} is older than the ring of {SLOT_RING} slots the contract holds "
+                f"(its place holds slot {held})",
+            )
+        record, positions = 0, bytes(32)
     return SlotInfo(
         slot=slot,
         phase=Phase(record & 255),
         order_count=(record >> 8) & _U16,
-        fee_micro_per_kwh=(record >> 24) & _U48,
-        penalty_micro_per_kwh=(record >> 72) & _U48,
-        distance_charge_micro_per_km=(record >> 120) & _U48,
-        reveal_started_at=(record >> 168) & _U40,
-        trade_count=(record >> 208) & _U32,
-        metered_orders=record >> 240,
+        fee_micro_per_kwh=(record >> 24) & _U32,
+        penalty_micro_per_kwh=(record >> 56) & _U32,
+        distance_charge_micro_per_km=(record >> 88) & _U32,
+        reveal_started_at=(record >> 120) & _U40,
+        trade_count=(record >> 160) & _U32,
+        metered_orders=(record >> 192) & _U16,
         positions_hash=bytes(positions),
     )
 

@@ -28,6 +28,11 @@ from peergrid.ledger.markets.batch_rules import TradeLog
 TRADE_IDS_PER_SLOT = 100_000
 """A trade's id is ``slot * TRADE_IDS_PER_SLOT + its position in the slot's clearing``."""
 
+# The ``Revealed`` word (BatchMarket.vy): the owner's member index in bits 0..31, the order's
+# index in its slot in 98..113.
+_REVEAL_INDEX_SHIFT = 98
+_U16, _U32 = 2**16 - 1, 2**32 - 1
+
 
 def contract_events(chain: Chain, contract: Contract) -> list[Event]:
     """Every event ``contract`` emitted, in chain order."""
@@ -59,15 +64,15 @@ def contract_events(chain: Chain, contract: Contract) -> list[Event]:
 
 
 def slots_by_event(events: Sequence[Event]) -> dict[int, list[Event]]:
-    """The market's events of each slot: ``Traded`` (by the slot in each word), ``Cleared``
-    and ``MeterSettled``."""
+    """The market's events of each slot: ``Traded`` (by the slot in each word), ``Revealed``,
+    ``Cleared`` and ``MeterSettled``."""
     by_slot: dict[int, list[Event]] = defaultdict(list)
     for e in events:
         if e.name == "Traded":
             words = [int(w) for w in e.args["trades"]]
             if words:
                 by_slot[TradeLog.from_word(words[0]).slot].append(e)
-        elif e.name in ("Cleared", "MeterSettled"):
+        elif e.name in ("Revealed", "Cleared", "MeterSettled"):
             by_slot[int(e.args["slot"])].append(e)
     return by_slot
 
@@ -83,7 +88,15 @@ def record_slot(
     cleared = [e for e in events if e.name == "Cleared"]
     if not cleared:
         return
-    owners = [s.order.owner for s in ledger.order_states(slot)]
+    # The owners of the orders by index, from their reveals: the contract holds only its last
+    # slots, and a rebuild reads every slot.
+    owners = {
+        (int(e.args["order"]) >> _REVEAL_INDEX_SHIFT) & _U16: ledger.member_address(
+            int(e.args["order"]) & _U32
+        )
+        for e in events
+        if e.name == "Revealed"
+    }
     fills = [
         TradeLog.from_word(int(word))
         for e in events
