@@ -139,7 +139,7 @@ def test_an_earlier_slots_words_are_not_the_new_slots() -> None:
     states = ledger.order_states(LATER)
     assert len(states) == 1 and states[0].filled_wh == 0 and not states[0].reclaimed
     market.chain.advance_time(ledger.clearing_deadline())
-    with reverts("BatchMarket.reclaim", "not an order of the caller"):
+    with reverts("BatchMarket.reclaim", "no such order in the slot"):
         market.chain.transact(b, ledger.market, "reclaim", LATER, 1)
     ledger.reclaim(a, LATER)
     assert market.escrow.locked_of(a) == 0
@@ -158,3 +158,29 @@ def test_a_commitment_left_in_an_earlier_slot_blocks_nothing() -> None:
     ledger.start_reveal(LATER)
     ledger.reveal(a, LATER, order)
     assert ledger.commitment_of(LATER, a, order.order_id) == bytes(32)
+
+
+def test_anyone_may_release_a_void_slots_orders_to_their_owners() -> None:
+    # Members who never reclaim would otherwise hold a void slot's ring position for ever.
+    market = make_batch()
+    ledger = market.ledger
+    total = ledger.escrow.total_internal_balance()
+    revealed_slot(market, SLOT)
+    locked = {m: market.escrow.locked_of(m) for m in market.members}
+    balances = {m: market.escrow.balance_of(m) for m in market.members}
+    assert any(locked.values())
+    with reverts("BatchMarket.reclaim", "clearing deadline not reached"):
+        ledger.release_slot(market.outsider, SLOT)
+    market.chain.advance_time(ledger.clearing_deadline())
+    receipts = ledger.release_slot(market.outsider, SLOT)
+    assert len(receipts) == len(ledger.order_states(SLOT))
+    owners = [e.args["member"].lower() for r in receipts for e in r.events_named("Reclaimed")]
+    assert sorted(owners) == sorted(s.order.owner.lower() for s in ledger.order_states(SLOT))
+    for m in market.members:  # each lock went back to its owner, nothing to the caller
+        assert market.escrow.locked_of(m) == 0
+        assert market.escrow.balance_of(m) == balances[m]
+    assert ledger.release_slot(market.operator, SLOT) == []  # nothing left to release
+    with reverts("BatchMarket.reclaim", "order already reclaimed"):
+        market.chain.transact(market.operator, ledger.market, "reclaim", SLOT, 0)
+    _settle(market, LATER)
+    market.assert_conserved(total)

@@ -98,8 +98,6 @@ BATCH_GUARDS = [
     ),
     Guarded("post_clearing", lambda m: (SLOT, [], True), "operator", "caller is not the operator"),
     Guarded("post_readings", lambda m: (SLOT, []), "meter", "caller is not a meter"),
-    # Reclaiming needs no role, only an order of one's own (a removed member keeps its money).
-    Guarded("reclaim", lambda m: (SLOT, 0), "owner", "not an order of the caller"),
 ]
 
 

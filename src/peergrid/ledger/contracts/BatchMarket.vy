@@ -878,22 +878,23 @@ def post_clearing(slot: uint256, fills: DynArray[uint256, MAX_FILLS_PER_CALL], l
 @external
 def reclaim(slot: uint256, index: uint256):
     """
-    @notice Release the lock of the caller's own order at `index` in `slot`,
+    @notice Release the lock of the order at `index` in `slot` to its owner,
             voiding the slot first if it is not void yet (which needs its
-            clearing deadline passed). Needs no role: the money is the
-            caller's own.
+            clearing deadline passed). Needs no role: the money goes back to
+            the order's owner whoever calls, so the operator can free a void
+            slot's ring position without waiting for every member.
     """
     slot_record: uint256 = self._record(slot)
     if slot_record & PHASE_MASK != convert(PHASE_VOID, uint256):
         slot_record = self._void(slot, slot_record)
-    record: uint256 = accounts.records[msg.sender]
     position: uint256 = slot % SLOT_RING
     key: uint256 = (position << ORDER_KEY_SHIFT) | index
     o: uint256 = self._orders[key]
-    # A revealed order has its owner's member index, which is never 0; the
-    # word at an index past the slot's count is an earlier slot's.
-    if not (o != 0 and o & INDEX_MASK == accounts._index(record) and index < (slot_record >> COUNT_SHIFT) & COUNT_MASK):
-        self._fail("not an order of the caller")
+    # The word at an index past the slot's count is an earlier slot's.
+    if not (o != 0 and index < (slot_record >> COUNT_SHIFT) & COUNT_MASK):
+        self._fail("no such order in the slot")
+    owner: address = accounts.address_of[o & INDEX_MASK]
+    record: uint256 = accounts.records[owner]
     if not (o & RECLAIMED_BIT == 0):
         self._fail("order already reclaimed")
     self._orders[key] = o | RECLAIMED_BIT
@@ -908,10 +909,10 @@ def reclaim(slot: uint256, index: uint256):
             (slot_record >> FEE_SHIFT) & RATE_MASK,
         )
         # The reveal locked exactly this, and nothing else released it.
-        accounts.records[msg.sender] = accounts._with_money(
+        accounts.records[owner] = accounts._with_money(
             record, accounts._balance(record), accounts._locked(record) - lock
         )
-    log Reclaimed(slot=slot, member=msg.sender, index=index, released_micro=lock)
+    log Reclaimed(slot=slot, member=owner, index=index, released_micro=lock)
 
 
 @internal

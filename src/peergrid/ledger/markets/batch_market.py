@@ -295,6 +295,17 @@ class BatchMarketLedger(MarketLedger):
             f"{self.market.name}.reclaim", f"{member} revealed no order in slot {slot}"
         )
 
+    def release_slot(self, sender: str, slot: int) -> list[Receipt]:
+        """``sender`` (any account, typically the operator) releases every order of ``slot``
+        not yet reclaimed, each lock to its owner, once the slot's clearing deadline has
+        passed without the clearing: what frees a void slot's position on the storage ring
+        when members do not reclaim themselves."""
+        return [
+            self.chain.transact(sender, self.market, "reclaim", slot, state.index, slot=slot)
+            for state in self.order_states(slot)
+            if not state.reclaimed
+        ]
+
     # --- what the contract holds of a slot ------------------------------------------------------
 
     def revealed(self, slot: int) -> tuple[RevealedOrder, ...]:
