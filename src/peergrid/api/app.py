@@ -66,7 +66,7 @@ def create_app(
 
     @app.exception_handler(PeergridError)
     async def _domain_error(_: Request, exc: PeergridError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=_status(exc))
+        return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
 
     @app.exception_handler(LookupError)
     async def _missing(_: Request, exc: LookupError) -> JSONResponse:
@@ -362,7 +362,8 @@ def create_app(
     return app
 
 
-def _status(exc: PeergridError) -> int:
+def status_of(exc: Exception) -> int:
+    """The HTTP status of a refusal (the reason goes in the body's ``detail``)."""
     if isinstance(exc, SignatureError):
         return 401
     if isinstance(exc, (ConflictError, WindowError)):

@@ -117,6 +117,61 @@ class MarketConfig:
 
 
 @dataclass(frozen=True)
+class OrderRequest:
+    """A signed order as the intake took it (its signature checked by the caller)."""
+
+    member: Member
+    slot: int
+    side: str
+    quantity_wh: int
+    price_micro_per_kwh: int
+    bus: str
+    nonce: int
+    signature: str
+
+
+def check_order_fields(
+    member: Member, buses: set[str], slot: int, quantity_wh: int, bus: str, nonce: int
+) -> str:
+    """The order's id, once its bus and quantity are the member's and sound (what needs no
+    state: the intake processes check it too, before the market does)."""
+    order_id = f"{slot}-{member.agent}-{nonce}"
+    if bus not in buses:
+        raise OrderError(f"unknown bus {bus!r}", order_id=order_id, field="bus")
+    if bus != member.bus:
+        raise OrderError(
+            f"is {bus!r}, but agent {member.agent!r} is on bus {member.bus!r}",
+            order_id=order_id,
+            field="bus",
+        )
+    if quantity_wh <= 0:
+        raise OrderError("must be at least 1 Wh", order_id=order_id, field="quantity_wh")
+    return order_id
+
+
+def quotation_closes(times: CycleTimes, slot: int) -> float:
+    return (slot - 1) * times.slot_minutes + times.quotation_end
+
+
+def check_quotation(
+    times: CycleTimes, horizon_slots: int, slot: int, now: float, what: str
+) -> None:
+    """Refuse a request for ``slot`` at market minute ``now`` outside its quotation window."""
+    latest = times.cycle_of(now) + 1 + horizon_slots
+    closes = quotation_closes(times, slot)
+    if now >= closes:
+        raise WindowError(
+            f"{what}: outside the quotation window: slot {slot} took orders until market "
+            f"minute {closes:g}, it is minute {now:.2f}"
+        )
+    if slot > latest:
+        raise WindowError(
+            f"{what}: outside the quotation window: slot {slot} is more than "
+            f"{horizon_slots} slots ahead (latest {latest})"
+        )
+
+
+@dataclass(frozen=True)
 class Accepted:
     order_id: str
     slot: int
@@ -252,23 +307,13 @@ class LiveMarket:
     # --- the windows ------------------------------------------------------------------------
 
     def quotation_closes(self, slot: int) -> float:
-        return (slot - 1) * self.times.slot_minutes + self.times.quotation_end
+        return quotation_closes(self.times, slot)
 
     def _settles_at(self, slot: int) -> float:
         return (slot + 1) * self.times.slot_minutes + self.times.feedback_end
 
     def _check_quotation(self, slot: int, now: float, what: str) -> None:
-        latest = self.times.cycle_of(now) + 1 + self.config.horizon_slots
-        if now >= self.quotation_closes(slot):
-            raise WindowError(
-                f"{what}: outside the quotation window: slot {slot} took orders until market "
-                f"minute {self.quotation_closes(slot):g}, it is minute {now:.2f}"
-            )
-        if slot > latest:
-            raise WindowError(
-                f"{what}: outside the quotation window: slot {slot} is more than "
-                f"{self.config.horizon_slots} slots ahead (latest {latest})"
-            )
+        check_quotation(self.times, self.config.horizon_slots, slot, now, what)
 
     # --- intake -------------------------------------------------------------------------------
 
@@ -285,17 +330,54 @@ class LiveMarket:
         signature: str,
     ) -> Accepted:
         """Take a signed order (its signature checked by the caller)."""
-        order_id = f"{slot}-{member.agent}-{nonce}"
-        if bus not in self.buses:
-            raise OrderError(f"unknown bus {bus!r}", order_id=order_id, field="bus")
-        if bus != member.bus:
-            raise OrderError(
-                f"is {bus!r}, but agent {member.agent!r} is on bus {member.bus!r}",
-                order_id=order_id,
-                field="bus",
+        write = self._take(
+            OrderRequest(
+                member, slot, side, quantity_wh, price_micro_per_kwh, bus, nonce, signature
             )
-        if quantity_wh <= 0:
-            raise OrderError("must be at least 1 Wh", order_id=order_id, field="quantity_wh")
+        )
+        with self._commit_lock:
+            if not write.done:
+                self._flush_intake()
+        if write.error is not None:
+            raise write.error
+        return Accepted(write.order.id, slot, write.replaced)
+
+    def submit_many(self, requests: Sequence[OrderRequest]) -> list[Accepted | BaseException]:
+        """Take several signed orders (checked by the intake processes) in one group commit:
+        each is checked in turn as :meth:`submit` checks one, so a refused one leaves nothing
+        and the others are taken; the answer of each, in order, is its acceptance or its
+        error, given only once the group committed."""
+        answers: list[Accepted | BaseException] = []
+        writes: list[_IntakeWrite | None] = []
+        for request in requests:
+            try:
+                writes.append(self._take(request))
+            # a refusal, or the database failing to read a nonce: this order's answer alone
+            except Exception as exc:
+                writes.append(None)
+                answers.append(exc)
+            else:
+                answers.append(Accepted("", request.slot, None))  # replaced below
+        if any(w is not None and not w.done for w in writes):
+            with self._commit_lock:
+                if any(w is not None and not w.done for w in writes):
+                    self._flush_intake()
+        for i, write in enumerate(writes):
+            if write is not None:
+                answers[i] = (
+                    write.error
+                    if write.error is not None
+                    else Accepted(write.order.id, write.order.slot, write.replaced)
+                )
+        return answers
+
+    def _take(self, request: OrderRequest) -> _IntakeWrite:
+        """Check an order (bus, quantity, window, nonce) and queue it for the next group
+        commit; its nonce is taken at once."""
+        member, slot, nonce = request.member, request.slot, request.nonce
+        order_id = check_order_fields(
+            member, self.buses, slot, request.quantity_wh, request.bus, nonce
+        )
         with self.lock:
             now = self.clock.minute()
             self._check_quotation(slot, now, f"order {order_id!r}")
@@ -303,11 +385,11 @@ class LiveMarket:
             order = Order(
                 id=order_id,
                 agent=member.agent,
-                side=Side(side),
-                quantity_kwh=quantity_wh / 1000,
-                price=price_micro_per_kwh / 1_000_000,
+                side=Side(request.side),
+                quantity_kwh=request.quantity_wh / 1000,
+                price=request.price_micro_per_kwh / 1_000_000,
                 slot=slot,
-                bus=bus,
+                bus=request.bus,
             )
             write = _IntakeWrite(
                 order=order,
@@ -316,12 +398,12 @@ class LiveMarket:
                     "id": order_id,
                     "slot": slot,
                     "agent": member.agent,
-                    "side": side,
-                    "quantity_wh": quantity_wh,
-                    "price_micro_per_kwh": price_micro_per_kwh,
-                    "bus": bus,
+                    "side": request.side,
+                    "quantity_wh": request.quantity_wh,
+                    "price_micro_per_kwh": request.price_micro_per_kwh,
+                    "bus": request.bus,
                     "nonce": nonce,
-                    "signature": signature,
+                    "signature": request.signature,
                     "minute": repr(now),
                     "withdrawn": 0,
                 },
@@ -331,12 +413,7 @@ class LiveMarket:
             )
             self._nonces[write.signer] = nonce
             self._intake.append(write)
-        with self._commit_lock:
-            if not write.done:
-                self._flush_intake()
-        if write.error is not None:
-            raise write.error
-        return Accepted(order_id, slot, write.replaced)
+        return write
 
     def _check_nonce(self, signer: str, nonce: int) -> None:
         """Refuse a nonce not above the signer's last one (orders waiting for their commit
@@ -735,5 +812,6 @@ __all__ = [
     "LiveMarket",
     "MarketConfig",
     "Member",
+    "OrderRequest",
     "WindowError",
 ]
