@@ -25,6 +25,10 @@ from tests.service.test_api import BOOK
 from tests.service.test_faults import SLOT_MINUTES, minute, settles_at, wait_until
 
 
+# a slot in 3 s, orders for the slot six ahead: 15 s at least to send them on a loaded machine
+CLOCK, AHEAD = "fast:300", 6
+
+
 def workers_of(pid: int) -> list[int]:
     """The child processes of ``pid`` (the intake workers), from /proc."""
     children: list[int] = []
@@ -100,12 +104,12 @@ def test_orders_through_intake_workers_land_once_and_refusals_leave_nothing(
     tmp_path: Path,
 ) -> None:
     scenario, run_dir = write_scenario(tmp_path), tmp_path / "run"
-    serve = Serve(scenario, run_dir, intake_workers=2).start()
+    serve = Serve(scenario, run_dir, intake_workers=2, clock=CLOCK).start()
     try:
         assert serve.process is not None
         wait_for(lambda: len(workers_of(serve.process.pid)) == 2, 30, "two workers")
         client = Households(serve.url, run_dir)
-        slot = int(minute(serve.url) // SLOT_MINUTES) + 2
+        slot = int(minute(serve.url) // SLOT_MINUTES) + AHEAD
         accepted: set[str] = set()  # every order answered 201, replaced ones too
         for k, side, q, p in BOOK:
             r = post(serve.url, client.order(k, slot, side, q, p))
@@ -193,12 +197,12 @@ def test_the_intake_workers_stop_with_the_service_and_with_a_killed_market(
 @pytest.mark.slow
 def test_a_worker_killed_loses_no_accepted_order_and_is_replaced(tmp_path: Path) -> None:
     scenario, run_dir = write_scenario(tmp_path), tmp_path / "run"
-    serve = Serve(scenario, run_dir, intake_workers=2, clock="fast:120").start()
+    serve = Serve(scenario, run_dir, intake_workers=2, clock=CLOCK).start()
     try:
         assert serve.process is not None
         wait_for(lambda: len(workers_of(serve.process.pid)) == 2, 30, "two workers")
         client = Households(serve.url, run_dir)
-        slot = int(minute(serve.url) // SLOT_MINUTES) + 2
+        slot = int(minute(serve.url) // SLOT_MINUTES) + AHEAD
         accepted: set[str] = set()
         victim = workers_of(serve.process.pid)[0]
         sent = 0

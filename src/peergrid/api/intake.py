@@ -67,7 +67,7 @@ MAX_INTAKE_WORKERS = 32
 FRAME = struct.Struct("!I")  # the length of the JSON that follows, bytes
 SHUTDOWN_GRACE_S = 2
 """Open streams (the dashboard's events) are closed this long after a stop is asked."""
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 120.0
 RESTART_PAUSE_S = 1.0
 """A worker that died is started again after at least this long (no busy loop of restarts)."""
 
