@@ -289,6 +289,7 @@ def main() -> None:
         latencies: list[float] = []
         burst_s: list[float] = []
         slots: list[int] = []
+        burst_cpu = [0.0, 0.0]  # client, service: CPU seconds within the bursts
         local = threading.local()
         try:
             with ThreadPoolExecutor(args.threads) as pool:
@@ -300,7 +301,10 @@ def main() -> None:
                     slot = cycle + 2  # quoted until minute (slot-1)*15+3: a cycle and more
                     orders = households.orders(slot)
                     wait_for_minute(url, cycle * SLOT_MINUTES + 0.5)
+                    cpu_before = client_cpu_seconds(), cpu_seconds(process.pid)
                     took, results = burst(pool, local, url, orders)
+                    burst_cpu[0] += client_cpu_seconds() - cpu_before[0]
+                    burst_cpu[1] += cpu_seconds(process.pid) - cpu_before[1]
                     burst_s.append(took)
                     slots.append(slot)
                     for status, elapsed, order_id in results:
@@ -341,7 +345,11 @@ def main() -> None:
         "latency_ms_p50": round(cuts[49] * 1000, 1),
         "latency_ms_p95": round(cuts[94] * 1000, 1),
         "latency_ms_p99": round(cuts[98] * 1000, 1),
-        # CPU over the load (both share the machine's cores): 1.0 is one core all the time
+        # CPU (both share the machine's cores), in cores busy on average (1.0: one core all the
+        # time): within the bursts, and over the whole load (the client signs the next slot's
+        # orders between bursts; the service settles the slots)
+        "client_cpu_cores_in_bursts": round(burst_cpu[0] / sum(burst_s), 2),
+        "service_cpu_cores_in_bursts": round(burst_cpu[1] / sum(burst_s), 2),
         "client_cpu_cores": round(client_cpu / load_s, 2),
         "service_cpu_cores": round(service_cpu / load_s, 2),
         "intake_workers": args.intake_workers,

@@ -170,6 +170,7 @@ def test_orders_through_intake_workers_land_once_and_refusals_leave_nothing(
         serve.kill(signal.SIGTERM)
 
 
+@pytest.mark.slow
 def test_the_intake_workers_stop_with_the_service_and_with_a_killed_market(
     tmp_path: Path,
 ) -> None:

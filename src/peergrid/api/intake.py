@@ -42,24 +42,26 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 import peergrid.api.schemas as s
-from peergrid.api.app import status_of
 from peergrid.api.auth import Domain, check_signer, recover
+from peergrid.api.statuses import status_of
 from peergrid.core.errors import PeergridError
 from peergrid.platform.cycle import CycleTimes
 from peergrid.platform.service.clock import WallClock
-from peergrid.platform.service.market import (
-    LiveMarket,
+from peergrid.platform.service.rules import (
     Member,
     OrderRequest,
     check_order_fields,
     check_quotation,
 )
+
+if TYPE_CHECKING:  # the workers do not load the market, its chain or its database
+    from peergrid.platform.service.market import LiveMarket
 
 logger = logging.getLogger(__name__)
 
