@@ -349,17 +349,21 @@ def _wait_for_workers(pool: WorkerPool, channel: ChannelServer, workers: int) ->
 
 class ChannelClient:
     """A worker's end of the channel: orders queue while a batch is at the market; the next
-    batch takes all of them (one commit for many requests, no timer)."""
+    batch takes all of them (one commit for many requests, no timer). The answers are read
+    by a task of their own, always waiting, so that the channel's end (the market gone) is
+    seen at once even by an idle worker."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.queue: list[tuple[list[Any], asyncio.Future[list[Any]]]] = []
+        self.in_flight: list[tuple[list[Any], asyncio.Future[list[Any]]]] = []
         self.wake = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
+        self.answered = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self.reader, self.writer = await asyncio.open_unix_connection(self.path)
-        self.task = asyncio.create_task(self._run())
+        self.tasks = [asyncio.create_task(self._send()), asyncio.create_task(self._receive())]
 
     async def submit(self, item: list[Any]) -> list[Any]:
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
@@ -367,26 +371,29 @@ class ChannelClient:
         self.wake.set()
         return await future
 
-    async def _run(self) -> None:
-        batch: list[tuple[list[Any], asyncio.Future[list[Any]]]] = []
+    async def _send(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            if not self.queue:
+                continue
+            self.in_flight, self.queue = self.queue, []
+            self.answered.clear()
+            payload = json.dumps([item for item, _ in self.in_flight]).encode()
+            self.writer.write(FRAME.pack(len(payload)) + payload)
+            await self.writer.drain()
+            await self.answered.wait()  # one batch at the market at a time
+
+    async def _receive(self) -> None:
         try:
             while True:
-                await self.wake.wait()
-                self.wake.clear()
-                batch, self.queue = self.queue, []
-                if not batch:
-                    continue
-                payload = json.dumps([item for item, _ in batch]).encode()
-                self.writer.write(FRAME.pack(len(payload)) + payload)
-                await self.writer.drain()
                 (size,) = FRAME.unpack(await self.reader.readexactly(FRAME.size))
                 answers = json.loads(await self.reader.readexactly(size))
+                batch, self.in_flight = self.in_flight, []
                 for (_, future), answer in zip(batch, answers, strict=True):
                     if not future.done():  # a client that went away cancelled its own
                         future.set_result(answer)
-                batch = []
-        except asyncio.CancelledError:
-            raise
+                self.answered.set()
         except (OSError, EOFError, asyncio.IncompleteReadError) as exc:
             # The market's process is gone (killed, or stopped): nothing can be taken here any
             # more, and the port must be free for the service's restart.
@@ -394,10 +401,10 @@ class ChannelClient:
             os._exit(3)
 
     async def close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        for task in self.tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+                await task
         self.writer.close()
 
 
