@@ -24,7 +24,6 @@ from tests.service.live import Households, Serve, write_scenario
 from tests.service.test_api import BOOK
 from tests.service.test_faults import SLOT_MINUTES, minute, settles_at, wait_until
 
-
 # a slot in 3 s, orders for the slot six ahead: 15 s at least to send them on a loaded machine
 CLOCK, AHEAD = "fast:300", 6
 
