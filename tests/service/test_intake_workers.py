@@ -5,6 +5,7 @@ with the service, and a market killed takes its workers with it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -34,6 +35,12 @@ def workers_of(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
         children += [int(c) for c in task.read_text().split()]
     return children
+
+
+def json_config_of(worker: int) -> dict[str, Any]:
+    """The configuration a worker was started with (its command line names the file)."""
+    args = Path(f"/proc/{worker}/cmdline").read_bytes().split(b"\0")
+    return dict(json.loads(Path(args[-3].decode()).read_text(encoding="utf-8")))
 
 
 def running(pid: int) -> bool:
@@ -188,8 +195,12 @@ def test_the_intake_workers_stop_with_the_service_and_with_a_killed_market(
     assert again.process is not None
     wait_for(lambda: len(workers_of(again.process.pid)) == 2, 30, "two workers")
     workers = workers_of(again.process.pid)
+    sockets = Path(
+        json_config_of(workers[0])["channel"]
+    ).parent  # the market's private folder of sockets
     again.kill(signal.SIGKILL)
     wait_for(lambda: not any(running(w) for w in workers), 10, "the workers exited")
+    assert not sockets.exists()  # removed by the workers, as the market could not
     third = Serve(scenario, run_dir, intake_workers=2, port=serve.port).start()
     third.kill(signal.SIGTERM)
 

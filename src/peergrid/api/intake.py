@@ -398,6 +398,8 @@ class ChannelClient:
             # The market's process is gone (killed, or stopped): nothing can be taken here any
             # more, and the port must be free for the service's restart.
             print(f"peergrid intake worker {os.getpid()}: the market is gone ({exc!r})", flush=True)
+            # a killed market cannot remove its sockets' folder: its workers do
+            shutil.rmtree(Path(self.path).parent, ignore_errors=True)
             os._exit(3)
 
     async def close(self) -> None:
