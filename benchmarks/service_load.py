@@ -16,18 +16,22 @@ p50/p95/p99 (request sent to answer read, client side), the slots settled and th
 height (transactions in the journal).
 
     .venv/bin/python benchmarks/service_load.py [--households 500] [--minutes 10]
-        [--speed 60] [--threads 32] [--db URL] [--json]
+        [--speed 60] [--threads 32] [--db URL] [--intake-workers N] [--json]
 
-Load on the client and the service together: both share the machine's cores.
+Load on the client and the service together: both share the machine's cores, so the CPU each
+used over the load is printed too (cores busy on average: the client's own process; the
+service's process and its intake workers).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -78,7 +82,7 @@ def free_port() -> int:
 
 
 def start_service(
-    folder: Path, households: int, speed: float, db_url: str | None
+    folder: Path, households: int, speed: float, db_url: str | None, intake_workers: int | None
 ) -> tuple[subprocess.Popen[bytes], str]:
     path = folder / "scenario.toml"
     path.write_text(tomli_w.dumps(scenario(households, folder)), encoding="utf-8")
@@ -89,6 +93,8 @@ def start_service(
     ]  # fmt: skip
     if db_url:
         args += ["--db", db_url]
+    if intake_workers is not None:
+        args += ["--intake-workers", str(intake_workers)]
     env = dict(os.environ, PYTHONPATH=str(SOURCES))
     with (folder / "serve.log").open("wb") as log:
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -150,6 +156,30 @@ class Households:
             body["signature"] = sign(self.domain, "Order", message, key)
             signed.append(body)
         return signed
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` and of its live children (the intake
+    workers), from /proc (Linux); 0 where it cannot be read."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def own(p: int) -> float:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            children += [int(c) for c in task.read_text().split()]
+    return own(pid) + sum(own(c) for c in children)
+
+
+def client_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def market_minute(url: str) -> float:
@@ -234,13 +264,21 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=60.0, help="market minutes per minute")
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--db", default=None, help="SQLAlchemy URL (default SQLite)")
+    parser.add_argument(
+        "--intake-workers",
+        type=int,
+        default=None,
+        help="peergrid serve's --intake-workers (default: its default)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="peergrid-load-"))
     try:  # the folder goes whatever happens: keys, chain journal and database
         t0 = time.perf_counter()
-        process, url = start_service(folder, args.households, args.speed, args.db)
+        process, url = start_service(
+            folder, args.households, args.speed, args.db, args.intake_workers
+        )
         startup_s = time.perf_counter() - t0
         run_dir = folder / "run"
         households = Households(url, run_dir)
@@ -249,16 +287,22 @@ def main() -> None:
         latencies: list[float] = []
         burst_s: list[float] = []
         slots: list[int] = []
+        burst_cpu = [0.0, 0.0]  # client, service: CPU seconds within the bursts
         local = threading.local()
         try:
             with ThreadPoolExecutor(args.threads) as pool:
-                end = time.monotonic() + args.minutes * 60
+                cpu_at_start = client_cpu_seconds(), cpu_seconds(process.pid)
+                load_started = time.monotonic()
+                end = load_started + args.minutes * 60
                 cycle = int(market_minute(url) // SLOT_MINUTES) + 1
                 while time.monotonic() < end:
                     slot = cycle + 2  # quoted until minute (slot-1)*15+3: a cycle and more
                     orders = households.orders(slot)
                     wait_for_minute(url, cycle * SLOT_MINUTES + 0.5)
+                    cpu_before = client_cpu_seconds(), cpu_seconds(process.pid)
                     took, results = burst(pool, local, url, orders)
+                    burst_cpu[0] += client_cpu_seconds() - cpu_before[0]
+                    burst_cpu[1] += cpu_seconds(process.pid) - cpu_before[1]
                     burst_s.append(took)
                     slots.append(slot)
                     for status, elapsed, order_id in results:
@@ -267,6 +311,9 @@ def main() -> None:
                         if order_id is not None:
                             accepted[order_id] = slot
                     cycle += 1
+                load_s = time.monotonic() - load_started
+                client_cpu = client_cpu_seconds() - cpu_at_start[0]
+                service_cpu = cpu_seconds(process.pid) - cpu_at_start[1]
             wait_for_minute(url, (slots[-1] + 1) * SLOT_MINUTES + 13.0)  # the last slot settles
             households.wait_for_slot(url, slots[-1])
         finally:
@@ -296,6 +343,14 @@ def main() -> None:
         "latency_ms_p50": round(cuts[49] * 1000, 1),
         "latency_ms_p95": round(cuts[94] * 1000, 1),
         "latency_ms_p99": round(cuts[98] * 1000, 1),
+        # CPU (both share the machine's cores), in cores busy on average (1.0: one core all the
+        # time): within the bursts, and over the whole load (the client signs the next slot's
+        # orders between bursts; the service settles the slots)
+        "client_cpu_cores_in_bursts": round(burst_cpu[0] / sum(burst_s), 2),
+        "service_cpu_cores_in_bursts": round(burst_cpu[1] / sum(burst_s), 2),
+        "client_cpu_cores": round(client_cpu / load_s, 2),
+        "service_cpu_cores": round(service_cpu / load_s, 2),
+        "intake_workers": args.intake_workers,
         **checked,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),

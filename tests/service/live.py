@@ -37,6 +37,7 @@ class Serve:
     run_dir: Path
     clock: str = "fast:600"
     rpc: str | None = None
+    intake_workers: int | None = None  # None: the command's default
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -51,6 +52,8 @@ class Serve:
         ]  # fmt: skip
         if self.rpc is not None:
             args += ["--rpc", self.rpc]
+        if self.intake_workers is not None:
+            args += ["--intake-workers", str(self.intake_workers)]
         env = dict(os.environ, PYTHONPATH=str(SOURCES))
         log = (self.run_dir.parent / f"serve-{self.port}.log").open("ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -94,8 +97,12 @@ class Households:
     def member(self, k: int) -> dict[str, Any]:
         return dict(self.market["members"][k])
 
-    def order(self, k: int, slot: int, side: str, quantity_wh: int, price: int) -> dict[str, Any]:
+    def order(
+        self, k: int, slot: int, side: str, quantity_wh: int, price: int, bus: str | None = None
+    ) -> dict[str, Any]:
         m = self.member(k)
+        if bus is not None:  # signed as given: the service refuses it for the bus alone
+            m["bus"] = bus
         nonce = self.nonces.get(m["agent"], int(time.time() * 1000)) + 1
         self.nonces[m["agent"]] = nonce
         message = {

@@ -1,8 +1,47 @@
 """The HTTP service (FastAPI): :func:`~peergrid.api.app.create_app`, the signatures
 (:mod:`.auth`), the bodies (:mod:`.schemas`) and the service built from a scenario
-(:func:`~peergrid.api.service.open_service`)."""
+(:func:`~peergrid.api.service.open_service`).
 
-from peergrid.api.app import create_app
-from peergrid.api.service import Service, open_service
+The names below are imported on first use, so that a process that needs one light module
+of this package (the service's intake workers) does not load the others.
+"""
 
-__all__ = ["Service", "create_app", "open_service"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from peergrid.api.app import (
+        create_app,
+    )
+    from peergrid.api.service import (
+        Service,
+        open_service,
+    )
+
+# name -> the module that defines it, imported on first use (PEP 562)
+_LAZY: dict[str, str] = {
+    "Service": "peergrid.api.service",
+    "create_app": "peergrid.api.app",
+    "open_service": "peergrid.api.service",
+}
+
+__all__ = [
+    "Service",
+    "create_app",
+    "open_service",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -22,11 +22,12 @@ from sqlalchemy import Select, func, select
 
 import peergrid.api.schemas as s
 import peergrid.platform.service.readmodel as db
-from peergrid.api.auth import Domain, SignatureError, check_signer, recover, token_signer
+from peergrid.api.auth import Domain, check_signer, recover, token_signer
 from peergrid.api.dashboard import dashboard_router
-from peergrid.core.errors import LedgerError, OrderError, PeergridError
+from peergrid.api.statuses import status_of
+from peergrid.core.errors import PeergridError
 from peergrid.grid.feeders import Feeder
-from peergrid.platform.service.market import ConflictError, LiveMarket, Member, WindowError
+from peergrid.platform.service.market import LiveMarket, Member
 
 MAX_PAGE = 500
 T = TypeVar("T")
@@ -66,7 +67,7 @@ def create_app(
 
     @app.exception_handler(PeergridError)
     async def _domain_error(_: Request, exc: PeergridError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=_status(exc))
+        return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
 
     @app.exception_handler(LookupError)
     async def _missing(_: Request, exc: LookupError) -> JSONResponse:
@@ -360,18 +361,6 @@ def create_app(
         return {"slot": body.slot, "agent": member.agent}
 
     return app
-
-
-def _status(exc: PeergridError) -> int:
-    if isinstance(exc, SignatureError):
-        return 401
-    if isinstance(exc, (ConflictError, WindowError)):
-        return 409
-    if isinstance(exc, OrderError):
-        return 422
-    if isinstance(exc, LedgerError):
-        return 503
-    return 400
 
 
 def _page(

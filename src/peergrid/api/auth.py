@@ -26,8 +26,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_utils import is_address, to_checksum_address
 
 from peergrid.api.eip712 import digest, domain_separator, recover_address, struct_hash
@@ -101,6 +99,10 @@ def typed_data(domain: Domain, primary: str, message: Mapping[str, Any]) -> dict
 
 def sign(domain: Domain, primary: str, message: Mapping[str, Any], private_key: str) -> str:
     """The 0x-hex signature of ``message`` (what an agent does; the tests and the agents)."""
+    # eth-account (and its BLS curves) loads only where a key signs: the service recovers
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
     signable = encode_typed_data(full_message=typed_data(domain, primary, message))
     return "0x" + bytes(Account.sign_message(signable, private_key).signature).hex()
 
@@ -130,6 +132,8 @@ def check_signer(claimed: str, recovered: str, what: str) -> None:
 
 def access_token(domain: Domain, private_key: str, expires: int) -> str:
     """A read token for the ``Authorization: Peergrid <token>`` header."""
+    from eth_account import Account
+
     account = Account.from_key(private_key).address
     signature = sign(domain, "Access", {"account": account, "expires": expires}, private_key)
     return f"{account}:{expires}:{signature}"

@@ -7,7 +7,8 @@ import logging
 import signal
 import tempfile
 import threading
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_INTAKE_WORKERS = 0
+"""Intake processes in front of the market's by default (docs/decisions.md, "Intake
+processes")."""
 TICK_REAL_S = 0.02
 """How often the service looks at the clock, in real seconds at speed 1 (divided by the
 speed, at least 5 ms): a phase boundary is acted on within a second of market time."""
@@ -76,6 +80,15 @@ def serve(
             help="also run every household's agent and meter in this process: a live market",
         ),
     ] = False,
+    intake_workers: Annotated[
+        int,
+        typer.Option(
+            "--intake-workers",
+            metavar="<N>",
+            help="processes that check signed orders in front of the market's "
+            f"(0: the market's process serves all; default {DEFAULT_INTAKE_WORKERS})",
+        ),
+    ] = DEFAULT_INTAKE_WORKERS,
 ) -> None:
     """Run the market as a service: signed orders, meters and the DSO over HTTP (docs at /docs,
     the live dashboard at /)."""
@@ -85,6 +98,12 @@ def serve(
     speed = clock_speed(clock if clock is not None else ("fast:60" if demo else "real"))
     if not 0 < port < 65536:
         raise PeergridError(f"--port must be from 1 to 65535, got {port}")
+    from peergrid.api.intake import MAX_INTAKE_WORKERS
+
+    if not 0 <= intake_workers <= MAX_INTAKE_WORKERS:
+        raise PeergridError(
+            f"--intake-workers must be from 0 to {MAX_INTAKE_WORKERS}, got {intake_workers}"
+        )
     if scenario_file is None and not demo:
         raise PeergridError("give the market's scenario with --scenario <path> (or run --demo)")
     scenario = load_scenario(scenario_file) if scenario_file is not None else Scenario()
@@ -115,18 +134,58 @@ def serve(
             err=True,
         )
         if demo:
-            _run_demo(service, scenario, app, host, port)
+            _run_demo(service, scenario, app, host, port, intake_workers)
+        elif intake_workers:
+            _run_with_intake(service, app, host, port, intake_workers)
         else:
             uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-def _run_demo(service: Service, scenario: Scenario, app: FastAPI, host: str, port: int) -> None:
-    """The service in a thread; the households' agents and meters in this one, over HTTP."""
+@contextmanager
+def _served(
+    service: Service, app: FastAPI, host: str, port: int, intake_workers: int
+) -> Iterator[str]:
+    """The service listening on ``host:port`` (the market's process alone, or behind intake
+    processes) for as long as the block runs; yields its URL."""
+    from peergrid.api.server import local_url, serving
+
+    if not intake_workers:
+        with serving(app, host, port) as url:
+            yield url
+        return
+    from peergrid.api.intake import intake_front
+
+    with intake_front(app, service.market, host, port, intake_workers):
+        yield local_url(host, port)
+
+
+def _run_with_intake(service: Service, app: FastAPI, host: str, port: int, workers: int) -> None:
+    """Serve until Ctrl-C or SIGTERM, then stop the workers, the server and the clock."""
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        with _served(service, app, host, port, workers):
+            while not stop.wait(0.5):
+                pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_demo(
+    service: Service, scenario: Scenario, app: FastAPI, host: str, port: int, intake_workers: int
+) -> None:
+    """The service in a thread (its intake processes beside it); the households' agents and
+    meters in this one, over HTTP."""
     from peergrid.api.client import ServiceClient
     from peergrid.api.demo import demo_community
-    from peergrid.api.server import serving
 
-    with serving(app, host, port) as url, ServiceClient(url) as client:
+    with (
+        _served(service, app, host, port, intake_workers) as url,
+        ServiceClient(url) as client,
+    ):
         community = demo_community(service, scenario, client, say=typer.echo)
         typer.echo(f"{len(community.agents)} households trading; Ctrl-C stops the demo", err=True)
         stop = threading.Event()

@@ -57,7 +57,7 @@ import numpy as np
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 import peergrid.platform.service.readmodel as db
-from peergrid.core.errors import OrderError, PeergridError
+from peergrid.core.errors import PeergridError
 from peergrid.core.orders import Order, Side
 from peergrid.grid.distance import DistanceMatrix
 from peergrid.ledger import BatchMarketLedger, DistanceRow, Receipt, millimetres
@@ -75,27 +75,18 @@ from peergrid.platform.service.events import (
     record_slot,
     slots_by_event,
 )
+from peergrid.platform.service.rules import (
+    ConflictError,
+    Member,
+    OrderRequest,
+    WindowError,
+    check_order_fields,
+    check_quotation,
+    quotation_closes,
+)
 from peergrid.platform.settlement import BatchSettlement, MarketSetup
 
 logger = logging.getLogger(__name__)
-
-
-class WindowError(PeergridError):
-    """A request outside the window of the cycle that takes it."""
-
-
-class ConflictError(PeergridError):
-    """A request that repeats or contradicts what the service has already recorded."""
-
-
-@dataclass(frozen=True)
-class Member:
-    """A household: its agent id, bus label, signing address and its meter's address."""
-
-    agent: str
-    bus: str
-    signer: str
-    meter: str
 
 
 @dataclass(frozen=True)
@@ -252,23 +243,13 @@ class LiveMarket:
     # --- the windows ------------------------------------------------------------------------
 
     def quotation_closes(self, slot: int) -> float:
-        return (slot - 1) * self.times.slot_minutes + self.times.quotation_end
+        return quotation_closes(self.times, slot)
 
     def _settles_at(self, slot: int) -> float:
         return (slot + 1) * self.times.slot_minutes + self.times.feedback_end
 
     def _check_quotation(self, slot: int, now: float, what: str) -> None:
-        latest = self.times.cycle_of(now) + 1 + self.config.horizon_slots
-        if now >= self.quotation_closes(slot):
-            raise WindowError(
-                f"{what}: outside the quotation window: slot {slot} took orders until market "
-                f"minute {self.quotation_closes(slot):g}, it is minute {now:.2f}"
-            )
-        if slot > latest:
-            raise WindowError(
-                f"{what}: outside the quotation window: slot {slot} is more than "
-                f"{self.config.horizon_slots} slots ahead (latest {latest})"
-            )
+        check_quotation(self.times, self.config.horizon_slots, slot, now, what)
 
     # --- intake -------------------------------------------------------------------------------
 
@@ -285,17 +266,54 @@ class LiveMarket:
         signature: str,
     ) -> Accepted:
         """Take a signed order (its signature checked by the caller)."""
-        order_id = f"{slot}-{member.agent}-{nonce}"
-        if bus not in self.buses:
-            raise OrderError(f"unknown bus {bus!r}", order_id=order_id, field="bus")
-        if bus != member.bus:
-            raise OrderError(
-                f"is {bus!r}, but agent {member.agent!r} is on bus {member.bus!r}",
-                order_id=order_id,
-                field="bus",
+        write = self._take(
+            OrderRequest(
+                member, slot, side, quantity_wh, price_micro_per_kwh, bus, nonce, signature
             )
-        if quantity_wh <= 0:
-            raise OrderError("must be at least 1 Wh", order_id=order_id, field="quantity_wh")
+        )
+        with self._commit_lock:
+            if not write.done:
+                self._flush_intake()
+        if write.error is not None:
+            raise write.error
+        return Accepted(write.order.id, slot, write.replaced)
+
+    def submit_many(self, requests: Sequence[OrderRequest]) -> list[Accepted | BaseException]:
+        """Take several signed orders (checked by the intake processes) in one group commit:
+        each is checked in turn as :meth:`submit` checks one, so a refused one leaves nothing
+        and the others are taken; the answer of each, in order, is its acceptance or its
+        error, given only once the group committed."""
+        answers: list[Accepted | BaseException] = []
+        writes: list[_IntakeWrite | None] = []
+        for request in requests:
+            try:
+                writes.append(self._take(request))
+            # a refusal, or the database failing to read a nonce: this order's answer alone
+            except Exception as exc:
+                writes.append(None)
+                answers.append(exc)
+            else:
+                answers.append(Accepted("", request.slot, None))  # replaced below
+        if any(w is not None and not w.done for w in writes):
+            with self._commit_lock:
+                if any(w is not None and not w.done for w in writes):
+                    self._flush_intake()
+        for i, write in enumerate(writes):
+            if write is not None:
+                answers[i] = (
+                    write.error
+                    if write.error is not None
+                    else Accepted(write.order.id, write.order.slot, write.replaced)
+                )
+        return answers
+
+    def _take(self, request: OrderRequest) -> _IntakeWrite:
+        """Check an order (bus, quantity, window, nonce) and queue it for the next group
+        commit; its nonce is taken at once."""
+        member, slot, nonce = request.member, request.slot, request.nonce
+        order_id = check_order_fields(
+            member, self.buses, slot, request.quantity_wh, request.bus, nonce
+        )
         with self.lock:
             now = self.clock.minute()
             self._check_quotation(slot, now, f"order {order_id!r}")
@@ -303,11 +321,11 @@ class LiveMarket:
             order = Order(
                 id=order_id,
                 agent=member.agent,
-                side=Side(side),
-                quantity_kwh=quantity_wh / 1000,
-                price=price_micro_per_kwh / 1_000_000,
+                side=Side(request.side),
+                quantity_kwh=request.quantity_wh / 1000,
+                price=request.price_micro_per_kwh / 1_000_000,
                 slot=slot,
-                bus=bus,
+                bus=request.bus,
             )
             write = _IntakeWrite(
                 order=order,
@@ -316,12 +334,12 @@ class LiveMarket:
                     "id": order_id,
                     "slot": slot,
                     "agent": member.agent,
-                    "side": side,
-                    "quantity_wh": quantity_wh,
-                    "price_micro_per_kwh": price_micro_per_kwh,
-                    "bus": bus,
+                    "side": request.side,
+                    "quantity_wh": request.quantity_wh,
+                    "price_micro_per_kwh": request.price_micro_per_kwh,
+                    "bus": request.bus,
                     "nonce": nonce,
-                    "signature": signature,
+                    "signature": request.signature,
                     "minute": repr(now),
                     "withdrawn": 0,
                 },
@@ -331,12 +349,7 @@ class LiveMarket:
             )
             self._nonces[write.signer] = nonce
             self._intake.append(write)
-        with self._commit_lock:
-            if not write.done:
-                self._flush_intake()
-        if write.error is not None:
-            raise write.error
-        return Accepted(order_id, slot, write.replaced)
+        return write
 
     def _check_nonce(self, signer: str, nonce: int) -> None:
         """Refuse a nonce not above the signer's last one (orders waiting for their commit
@@ -735,5 +748,6 @@ __all__ = [
     "LiveMarket",
     "MarketConfig",
     "Member",
+    "OrderRequest",
     "WindowError",
 ]
