@@ -20,6 +20,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from peergrid.core.errors import GridError, LedgerError, OrderError, PeergridError, ScenarioError
+from peergrid.core.lazy import lazy_exports
 from peergrid.core.orders import Order, Side
 from peergrid.core.trades import Clearing, Trade
 
@@ -59,17 +60,11 @@ __all__ = [
 ]
 
 
+_exported, __dir__ = lazy_exports(__name__, _LAZY, __all__)
+
+
 def __getattr__(name: str) -> Any:
     if name == "mechanisms":
         # The mechanisms package is itself callable: peergrid.mechanisms() lists them.
         return importlib.import_module("peergrid.mechanisms")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'peergrid' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return _exported(name)

@@ -139,16 +139,7 @@ def create_app(
     def post_order(body: s.OrderIn) -> s.OrderAccepted:
         """A signed order for delivery ``slot``, inside its quotation window; a member's newer
         order for a slot replaces its older one."""
-        message = {
-            "agent": body.agent,
-            "slot": body.slot,
-            "side": body.side,
-            "quantityWh": body.quantity_wh,
-            "priceMicroPerKwh": body.price_micro_per_kwh,
-            "bus": body.bus,
-            "nonce": body.nonce,
-        }
-        recovered = recover(domain, "Order", message, body.signature)
+        recovered = recover(domain, "Order", body.signed_message(), body.signature)
         member = signed_member(body.agent, recovered, "order")
         accepted = market.submit(
             member,

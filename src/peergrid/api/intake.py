@@ -513,16 +513,7 @@ def worker_app(config: dict[str, Any]) -> Callable[[Scope, Receive, Send], Await
     @orders.post("/orders", status_code=201)
     async def post_order(body: s.OrderIn) -> JSONResponse:
         # the same checks, in the same order, as the market's own route (peergrid.api.app)
-        message = {
-            "agent": body.agent,
-            "slot": body.slot,
-            "side": body.side,
-            "quantityWh": body.quantity_wh,
-            "priceMicroPerKwh": body.price_micro_per_kwh,
-            "bus": body.bus,
-            "nonce": body.nonce,
-        }
-        recovered = recover(domain, "Order", message, body.signature)
+        recovered = recover(domain, "Order", body.signed_message(), body.signature)
         check_signer(body.agent, recovered, "order")
         member = by_signer.get(recovered.lower())
         if member is None:

@@ -27,6 +27,18 @@ class OrderIn(_Body):
     nonce: int = Field(ge=0, le=U64, description="above the member's last nonce")
     signature: str = Field(max_length=140, description="EIP-712 signature of the Order")
 
+    def signed_message(self) -> dict[str, object]:
+        """The EIP-712 ``Order`` message the signature covers (the typed data's field names)."""
+        return {
+            "agent": self.agent,
+            "slot": self.slot,
+            "side": self.side,
+            "quantityWh": self.quantity_wh,
+            "priceMicroPerKwh": self.price_micro_per_kwh,
+            "bus": self.bus,
+            "nonce": self.nonce,
+        }
+
 
 class OrderAccepted(BaseModel):
     order_id: str
