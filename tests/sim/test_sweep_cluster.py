@@ -85,3 +85,26 @@ def test_a_sweep_joins_a_running_instance_and_leaves_it_running(tmp_path: Path) 
         assert holder.wait(timeout=120) == 0
     with holder.stdout:
         assert holder.stdout.read().strip() == "down"
+
+
+@pytest.mark.slow
+def test_a_local_pool_leaves_no_session_folder_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    made: list[Path] = []
+    mkdtemp = tempfile.mkdtemp
+
+    def recorded(*args: object, **kwargs: object) -> str:
+        folder = mkdtemp(*args, **kwargs)  # type: ignore[call-overload]
+        made.append(Path(folder))
+        return str(folder)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recorded)
+    with ray_pool(None, 1) as pool:
+        import ray
+
+        assert len(made) == 1 and made[0].name.startswith("peergrid-ray-")
+        assert any(made[0].iterdir())  # the instance's session is there
+        assert ray.get(ray.remote(lambda: 41 + 1).remote()) == 42
+        assert pool.slots == 1
+    assert not made[0].exists()

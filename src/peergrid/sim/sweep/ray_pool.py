@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -60,22 +62,34 @@ def ray_pool(address: str | None, workers: int | None) -> Iterator[RayPool]:
         "log_to_driver": False,
         "logging_level": logging.WARNING,
     }
+    session_dir: str | None = None
     if address is None:
         cpus = workers or os.cpu_count() or 1
-        options |= {"num_cpus": cpus, "object_store_memory": OBJECT_STORE_BYTES}
+        # A local instance keeps its session (logs, sockets, spilled objects) in a folder of its
+        # own, removed on leaving: Ray's default, /tmp/ray, keeps every session for good.
+        session_dir = tempfile.mkdtemp(prefix="peergrid-ray-")
+        options |= {
+            "num_cpus": cpus,
+            "object_store_memory": OBJECT_STORE_BYTES,
+            "_temp_dir": session_dir,
+        }
     else:
         options["address"] = address
         options.pop("include_dashboard")
     try:
-        ray.init(**options)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        where = "a local Ray instance" if address is None else f"the Ray cluster at {address!r}"
-        raise EngineError(f"cannot start or join {where}: {exc}") from None
-    try:
-        slots = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        yield RayPool(slots)
+        try:
+            ray.init(**options)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            where = "a local Ray instance" if address is None else f"the Ray cluster at {address!r}"
+            raise EngineError(f"cannot start or join {where}: {exc}") from None
+        try:
+            slots = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+            yield RayPool(slots)
+        finally:
+            ray.shutdown()
     finally:
-        ray.shutdown()
+        if session_dir is not None:
+            shutil.rmtree(session_dir, ignore_errors=True)
 
 
 class RayPool:
