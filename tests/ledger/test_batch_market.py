@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -19,7 +21,12 @@ from peergrid.ledger import (
 from peergrid.ledger.chain.compile import compile_contract
 from peergrid.ledger.markets.batch_market import clear, order_id_for
 from peergrid.ledger.markets.escrow import lock_micro
-from peergrid.ledger.markets.meters import Position, packed_addresses, positions_hash
+from peergrid.ledger.markets.meters import (
+    Position,
+    packed_addresses,
+    packed_positions,
+    positions_hash,
+)
 
 from .helpers import reverts
 from .market_helpers import (
@@ -39,6 +46,7 @@ from .market_helpers import (
 )
 
 CLEAR = "BatchMarket.post_clearing"
+POST_READINGS = "BatchMarket.post_readings"
 
 
 @pytest.fixture
@@ -360,29 +368,73 @@ def test_the_closing_refuses_owners_that_are_not_the_orders(market: Batch) -> No
     assert market.ledger.slot_info(SLOT).phase is Phase.CLEARED
 
 
-def test_the_meter_posts_each_positions_member(market: Batch) -> None:
-    """A reading names its position's member; one that is not the position's reverts, and so
-    do readings without members (the readings' own last bytes are then read as members)."""
+def test_the_meter_posts_the_positions_the_clearing_hashed(market: Batch) -> None:
+    """The readings come with the positions not settled yet, checked against the positions
+    hash: a position in the wrong order, with another member, a lower value or a zero energy,
+    one missing or one byte too many revert, and nothing moves."""
     revealed_slot(market)
     market.ledger.post_clearing(SLOT, FILLS)
+    positions = list(market.ledger.positions(SLOT))
     s1, _, b1, b2 = market.members
+    assert [p.member for p in positions] == [s1, b1, b2]
+    before = (market.balances(), market.ledger.slot_info(SLOT))
 
-    def post(readings: list[int], members: list[str]) -> None:
+    def post(readings: list[int], tail: bytes) -> None:
         market.chain.transact(
-            market.meter,
-            market.ledger.market,
-            "post_readings",
-            SLOT,
-            readings,
-            tail=packed_addresses(members),
+            market.meter, market.ledger.market, "post_readings", SLOT, readings, tail=tail
         )
 
-    with reverts("BatchMarket.post_readings", "member does not match the position"):
-        post([3000, 2500, 500], [s1, b2, b1])
-    with reverts("BatchMarket.post_readings", "member does not match the position"):
-        post([3000, 2500, 500], [])
-    post([3000, 2500, 500], [s1, b1, b2])
+    def changed(i: int, **fields: Any) -> list[Position]:
+        return [replace(p, **fields) if k == i else p for k, p in enumerate(positions)]
+
+    readings = [3000, 2500, 500]
+    wrong = [
+        positions[::-1],
+        changed(1, member=market.outsider),
+        changed(1, value_micro=positions[1].value_micro - 1),
+        changed(2, energy_wh=0),
+        changed(0, is_buy=True),
+        positions[:2],
+    ]
+    for tail in wrong:
+        with reverts(POST_READINGS, "positions do not match the slot's"):
+            post(readings[: len(tail)], packed_positions(tail))
+    with reverts(POST_READINGS, "positions do not match the slot's"):
+        post(readings, packed_positions(positions) + b"\x00")
+    with reverts(POST_READINGS, "more readings than positions"):
+        post(readings, b"")
+    assert (market.balances(), market.ledger.slot_info(SLOT)) == before
+    # In two calls: the second carries the positions after the first's.
+    post(readings[:1], packed_positions(positions))
+    with reverts(POST_READINGS, "positions do not match the slot's"):
+        post(readings[1:], packed_positions(positions))
+    post(readings[1:], packed_positions(positions[1:]))
     assert market.ledger.slot_info(SLOT).phase is Phase.SETTLED
+
+
+def test_a_clearing_in_one_transaction_stores_no_tallies(market: Batch) -> None:
+    """Closed in the transaction of its only part, a clearing leaves the order words as revealed
+    (its tallies lived in transient storage) and the positions hash; in parts, it tallies in
+    the order words as before. The money moved is the same."""
+    revealed_slot(market)
+    market.ledger.post_clearing(SLOT, FILLS)
+    states = market.ledger.order_states(SLOT)
+    assert [(s.filled_wh, s.value_micro, s.money_micro) for s in states] == [(0, 0, 0)] * 4
+    in_parts = make_batch(fee_micro_per_kwh=FEE)
+    revealed_slot(in_parts)
+    in_parts.chain.transact(
+        in_parts.operator, in_parts.ledger.market, "post_clearing", SLOT, [FILLS[0].packed()], False
+    )
+    in_parts.ledger.post_clearing(SLOT, FILLS)
+    outcome = clear(in_parts.ledger.revealed(SLOT), FILLS, FEE)
+    tallies = [
+        (s.filled_wh, s.value_micro, s.money_micro) for s in in_parts.ledger.order_states(SLOT)
+    ]
+    assert tallies == list(
+        zip(outcome.filled_wh, outcome.value_micro, outcome.paid_micro, strict=True)
+    )
+    assert market.ledger.slot_info(SLOT).positions_hash == positions_hash(outcome.positions)
+    assert list(market.balances().values()) == list(in_parts.balances().values())
 
 
 # --- conversion from core types ------------------------------------------------------------------

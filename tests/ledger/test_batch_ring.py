@@ -16,6 +16,7 @@ import pytest
 from peergrid.core.errors import LedgerError
 from peergrid.ledger import Fill, Phase
 from peergrid.ledger.markets.batch_market import SLOT_RING
+from peergrid.ledger.markets.meters import packed_positions
 
 from .helpers import reverts
 from .market_helpers import (
@@ -82,7 +83,14 @@ def test_an_unfinished_slots_position_is_not_reused() -> None:
         ledger.open_slot(LATER)
     positions = ledger.positions(SLOT)
     metered = [p.energy_wh for p in positions]
-    ledger.meters.post_readings(market.meter, SLOT, positions[:1], metered[:1])  # the first
+    market.chain.transact(  # the first reading, with every position not settled yet
+        market.meter,
+        ledger.market,
+        "post_readings",
+        SLOT,
+        metered[:1],
+        tail=packed_positions(positions),
+    )
     with reverts("BatchMarket.open_slot", "ring position holds an unfinished slot"):
         ledger.open_slot(LATER)
     ledger.post_readings(market.meter, SLOT, metered)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from peergrid.core.errors import LedgerError
 from peergrid.ledger import Chain, Fill, Phase, metered_settlement
-from peergrid.ledger.markets.meters import Position, packed_addresses
+from peergrid.ledger.markets.meters import Position, packed_positions
 
 from .helpers import reverts
 from .market_helpers import (
@@ -143,30 +143,29 @@ def test_the_dso_must_hold_what_it_owes() -> None:
 def test_only_the_meter_posts_one_reading_per_position_in_any_number_of_calls() -> None:
     market = cleared()
     ledger, (s1, _, b1, b2) = market.ledger, market.members
-    readings, members = [3000, 2500, 500], [s1, b1, b2]
+    readings, positions = [3000, 2500, 500], list(ledger.positions(SLOT))
 
-    def post(sender: str, readings: list[int], members: list[str]) -> None:
-        # Each reading's member follows the arguments, 20 bytes each.
+    def post(sender: str, readings: list[int], positions: list[Position]) -> None:
+        # The positions not settled yet follow the arguments, 32 bytes each.
         market.chain.transact(
-            sender, ledger.market, "post_readings", SLOT, readings, tail=packed_addresses(members)
+            sender, ledger.market, "post_readings", SLOT, readings, tail=packed_positions(positions)
         )
 
     for sender in (s1, market.operator, market.dso, market.outsider):
         with reverts(POST, "caller is not a meter"):
-            post(sender, readings, members)
+            post(sender, readings, positions)
     with reverts(POST, "more readings than positions"):
-        post(market.meter, [*readings, 1], [*members, s1])
+        post(market.meter, [*readings, 1], positions)
     with reverts(POST, "metered energy out of range"):
-        post(market.meter, [3000, 2**32], members[:2])
+        post(market.meter, [3000, 2**32], positions)
     with pytest.raises(LedgerError, match="no reading for"):
         ledger.post_readings(market.meter, SLOT, {s1: 3000, b1: 2500})
     with pytest.raises(LedgerError, match="2 readings for 3 positions"):
         ledger.post_readings(market.meter, SLOT, [1, 2])
-    # The positions come from the contract's storage, in order; readings may come in parts.
-    post(market.meter, readings[:2], members[:2])
+    # Readings may come in parts, each with the positions after the last one settled.
+    post(market.meter, readings[:2], positions)
     info = ledger.slot_info(SLOT)
-    # S1 is order 0, the unfilled S2 order 1 and B1 order 2: the meter has passed three orders.
-    assert (info.phase, info.metered_orders) == (Phase.CLEARED, 3)
+    assert (info.phase, info.metered_positions) == (Phase.CLEARED, 2)
     # A client resumes where the meter stopped: B2's reading only.
     (rest,) = ledger.post_readings(market.meter, SLOT, {s1: 1, b1: 1, b2: 500})
     assert [e.args["member"] for e in rest.events_named("MeterSettled")] == [b2]
@@ -174,6 +173,16 @@ def test_only_the_meter_posts_one_reading_per_position_in_any_number_of_calls() 
     assert market.balances()[s1] == FUNDS_MICRO + 407_500  # metered as traded: no true-up
     with reverts(POST, "slot is not cleared"):
         ledger.post_readings(market.meter, SLOT, {s1: 3000, b1: 2500, b2: 500})
+
+
+def test_positions_are_packed_32_bytes_each() -> None:
+    member = "0x" + "ab" * 20
+    packed = packed_positions([Position(member, True, 2500, 2**56 - 1)])
+    assert packed == bytes.fromhex("ab" * 20 + "01" + "000009c4" + "ff" * 7)
+    with pytest.raises(LedgerError, match="position out of range"):
+        packed_positions([Position(member, False, 2**32, 0)])
+    with pytest.raises(LedgerError, match="bad address"):
+        packed_positions([Position("0x12", False, 1, 0)])
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

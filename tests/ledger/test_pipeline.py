@@ -219,5 +219,5 @@ def test_a_clearing_posted_from_a_wrong_view_of_the_slot_is_refused() -> None:
         operator=ledger.operator,
         dso=ledger.dso,
         issuer=ledger.escrow.issuer,
-    )  # reads the positions back from the contract
-    assert fresh.positions(1) == ledger.positions(1)
+    )  # clears the fills again against the orders it reads back, checked against the hash
+    assert fresh.positions(1, fills) == ledger.positions(1)

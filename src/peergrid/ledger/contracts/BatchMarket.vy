@@ -70,8 +70,8 @@
 
      Revealed orders are stored, in reveal order, one storage word each:
      the order at index i of a slot is its owner (member index), side,
-     quantity and price, and later the clearing's tallies for it
-     (`orders_of`). Inputs are bounded so that they fit: quantities and
+     quantity and price, and, in a clearing posted in several parts, its
+     tallies (`orders_of`). Inputs are bounded so that they fit: quantities and
      readings below 2**32 Wh (4.29 GWh), prices and rates below 2**32
      micro-currency (4 294 currency units) per kWh or km. Fills name orders
      by these indices, and the operator posts only fills: the contract reads
@@ -94,7 +94,10 @@
      the buyer the rest; the buyer pays value + its share, the seller
      receives value - its share, the DSO the fee: conserved exactly. The
      fills are tallied per order (energy, value, money) and money moves
-     when the clearing closes; every buy order's lock is then released
+     when the clearing closes. A clearing whose only part closes it keeps
+     the tallies in transient storage for its transaction (`_tallies`: a
+     rewritten order word costs 2 900 gas, a transient one 100); one in
+     several parts tallies in the order words, which its later parts read; every buy order's lock is then released
      whole (what it paid came out of it). At most MAX_FILLS_PER_CALL fills
      per part and MAX_FILLS_PER_SLOT per slot.
 
@@ -117,12 +120,15 @@
      energy_wh, value_micro); the contract stores the hash chain
          p0 = 0x00..00, p = keccak256(abi_encode(p, member, is_buy,
                                                  energy_wh, value_micro))
-     in the order of the orders, and each order's tallies (`orders_of`).
+     in the order of the orders (and, for a clearing in several parts,
+     each order's tallies, `orders_of`).
 
      Metered settlement (eqs. 4.8/4.9). The meter posts the readings of
      the positions in their order, any number per call (at most
-     MAX_READINGS_PER_CALL); the contract reads the positions from its
-     storage. For a position with reference E_ref (its filled energy),
+     MAX_READINGS_PER_CALL), each call with every position not settled
+     yet after its arguments; the contract checks them against the hash
+     chain (from where the previous call stopped, `_metering`), so no
+     position is read from storage and a wrong one reverts. For a position with reference E_ref (its filled energy),
      value V and metered energy E_m (consumed by a buyer, produced by a
      seller):
          credit   = |E_ref - E_m| * penalty_rate // 1000
@@ -351,6 +357,16 @@ _owed: HashMap[uint256, HashMap[uint256, uint256]]
 # they are paid in the same transaction, so they are summed where a word
 # costs 100 gas, not 22 100 (a fresh storage word).
 _owed_now: transient(HashMap[uint256, HashMap[uint256, uint256]])
+# slot << 16 | index -> the order's word with its tallies, in a clearing
+# closed in the transaction that posts its only part: the closing reads
+# them here (100 gas a write, where rewriting the order's storage word
+# costs 2 900), and the meter reads the positions from its calldata, checked
+# against the positions hash. A clearing in several parts tallies in the
+# order words, which it reads back in its later transactions.
+_tallies: transient(HashMap[uint256, uint256])
+# ring position -> the positions hash chain up to the last position the
+# meter settled, when a slot's readings come in several calls.
+_metering: HashMap[uint256, bytes32]
 
 
 event RatesChanged:
@@ -681,9 +697,10 @@ def post_clearing(slot: uint256, fills: DynArray[uint256, MAX_FILLS_PER_CALL], l
     self._only_operator()
     slot_record: uint256 = self._record(slot)
     phase: uint256 = slot_record & PHASE_MASK
-    assert (
+    if not (
         phase == convert(PHASE_REVEAL, uint256) or phase == convert(PHASE_CLEARING, uint256)
-    ), "slot is not in its reveal phase"
+    ):
+        self._fail("slot is not in its reveal phase")
     self._before_deadline(slot_record)
     trades: uint256 = (slot_record >> TRADES_SHIFT) & TRADES_MASK
     if not (len(fills) <= TRADES_MASK - trades):
@@ -701,6 +718,9 @@ def post_clearing(slot: uint256, fills: DynArray[uint256, MAX_FILLS_PER_CALL], l
     position: uint256 = slot % SLOT_RING
     base: uint256 = position << ORDER_KEY_SHIFT
     slot_bits: uint256 = slot << TRADE_SLOT_SHIFT
+    # The only part, closing: tallies in transient storage (`_tallies`).
+    one_shot: bool = last and phase == convert(PHASE_REVEAL, uint256)
+    tally_base: uint256 = slot << ORDER_KEY_SHIFT
     logged: DynArray[uint256, MAX_FILLS_PER_CALL] = []
     for f: uint256 in fills:
         if not (f & ~FILL_MASK == 0):
@@ -712,8 +732,16 @@ def post_clearing(slot: uint256, fills: DynArray[uint256, MAX_FILLS_PER_CALL], l
         price: uint256 = f >> FILL_PRICE_SHIFT
         if not (buy < n and sell < n):
             self._fail("fill names an unknown order")
-        b: uint256 = self._orders[base | buy]
-        s: uint256 = self._orders[base | sell]
+        b: uint256 = 0
+        s: uint256 = 0
+        if one_shot:
+            b = self._tallies[tally_base | buy]
+            s = self._tallies[tally_base | sell]
+        # An order word is never 0 (its quantity is not): 0 is "not tallied here yet".
+        if b == 0:
+            b = self._orders[base | buy]
+        if s == 0:
+            s = self._orders[base | sell]
         if not (b & SIDE_BIT != 0):
             self._fail("fill's buy order is a sell order")
         if not (s & SIDE_BIT == 0):
@@ -738,7 +766,7 @@ def post_clearing(slot: uint256, fills: DynArray[uint256, MAX_FILLS_PER_CALL], l
         fee: uint256 = unsafe_div(unsafe_mul(energy_wh, fee_rate), WH_PER_KWH)
         seller_fee: uint256 = min(unsafe_div(fee, 2), trade_value)
         # Tallied in the order's word: value and money stay below 2**56.
-        self._orders[base | buy] = (
+        b = (
             (b & ORDER_MASK)
             | (filled_b << FILLED_SHIFT)
             | (unsafe_add((b >> VALUE_SHIFT) & AMOUNT_MASK, trade_value) << VALUE_SHIFT)
@@ -747,12 +775,18 @@ def post_clearing(slot: uint256, fills: DynArray[uint256, MAX_FILLS_PER_CALL], l
                 << MONEY_SHIFT
             )
         )
-        self._orders[base | sell] = (
+        s = (
             (s & ORDER_MASK)
             | (filled_s << FILLED_SHIFT)
             | (unsafe_add((s >> VALUE_SHIFT) & AMOUNT_MASK, trade_value) << VALUE_SHIFT)
             | (unsafe_add(s >> MONEY_SHIFT, unsafe_sub(trade_value, seller_fee)) << MONEY_SHIFT)
         )
+        if one_shot:
+            self._tallies[tally_base | buy] = b
+            self._tallies[tally_base | sell] = s
+        else:
+            self._orders[base | buy] = b
+            self._orders[base | sell] = s
         charge: uint256 = 0
         if distance_rate != 0:
             millimetres: uint256 = 0
@@ -806,7 +840,11 @@ def post_clearing(slot: uint256, fills: DynArray[uint256, MAX_FILLS_PER_CALL], l
     charged: uint256 = 0
     charging: bool = distance_rate != 0
     for i: uint256 in range(n, bound=MAX_ORDERS):
-        o: uint256 = self._orders[base | i]
+        o: uint256 = 0
+        if one_shot:
+            o = self._tallies[tally_base | i]
+        if o == 0:
+            o = self._orders[base | i]
         is_buy: bool = o & SIDE_BIT != 0
         filled: uint256 = (o >> FILLED_SHIFT) & FIELD_MASK
         if not is_buy and filled == 0:
@@ -943,53 +981,67 @@ def post_readings(slot: uint256, metered_wh: DynArray[uint256, MAX_READINGS_PER_
             Positions are the cleared orders with a fill, in order; the first
             reading is for the first position not metered yet. `metered_wh`
             is the energy the position's member consumed (buyer) or produced
-            (seller) in the slot, Wh. The calldata ends with each reading's
-            member, 20 bytes each after the arguments, each checked against
-            the member index its order holds (cheaper than reading it: see
-            `post_clearing`). The slot is settled once every position is
-            metered.
+            (seller) in the slot, Wh. The calldata ends with every position
+            not metered yet, 32 bytes each after the arguments: its member
+            (20 bytes), is_buy (1), energy Wh (4) and value (7). They are
+            checked against the positions hash the clearing stored (from the
+            hash chain up to the first of them), so a wrong one reverts; the
+            contract keeps no position of its own (a clearing in one
+            transaction does not write its tallies). The slot is settled once
+            every position is metered.
     """
     if not (accounts._has_role(msg.sender, accounts.ROLE_METER)):
         self._fail("caller is not a meter")
     slot_record: uint256 = self._record(slot)
     if not (slot_record & PHASE_MASK == convert(PHASE_CLEARED, uint256)):
         self._fail("slot is not cleared")
-    n: uint256 = (slot_record >> COUNT_SHIFT) & COUNT_MASK
+    # Positions metered so far.
     start: uint256 = (slot_record >> METERED_SHIFT) & COUNT_MASK
     penalty_rate: uint256 = (slot_record >> PENALTY_SHIFT) & RATE_MASK
-    base: uint256 = (slot % SLOT_RING) << ORDER_KEY_SHIFT
+    position: uint256 = slot % SLOT_RING
     readings: uint256 = len(metered_wh)
-    if not (len(msg.data) >= POST_READINGS_ARGS + 20 * readings):
-        self._fail("members do not match the readings")
-    members: uint256 = len(msg.data) - 20 * readings
-    k: uint256 = 0
-    passed: uint256 = n
+    tail: uint256 = POST_READINGS_ARGS + 32 * readings
+    # Whole positions, at most MAX_ORDERS (a slot holds no more).
+    if not (
+        len(msg.data) >= tail
+        and (len(msg.data) - tail) % 32 == 0
+        and len(msg.data) - tail <= 32 * MAX_ORDERS
+    ):
+        self._fail("positions do not match the slot's")
+    remaining: uint256 = unsafe_div(unsafe_sub(len(msg.data), tail), 32)
+    if not (readings <= remaining):
+        self._fail("more readings than positions")
+    p: bytes32 = empty(bytes32)
+    if start != 0:
+        p = self._metering[position]
+    cursor: bytes32 = p
     dso_in: uint256 = 0
     dso_out: uint256 = 0
-    for i: uint256 in range(start, n, bound=MAX_ORDERS):
-        o: uint256 = self._orders[base | i]
-        reference: uint256 = (o >> FILLED_SHIFT) & FIELD_MASK
-        if reference == 0:
+    for k: uint256 in range(remaining, bound=MAX_ORDERS):
+        word: uint256 = convert(convert(slice(msg.data, tail + 32 * k, 32), bytes32), uint256)
+        member: address = convert(word >> 96, address)
+        is_buy: bool = (word >> 88) & 255 != 0
+        reference: uint256 = (word >> 56) & FIELD_MASK
+        value: uint256 = word & AMOUNT_MASK
+        p = keccak256(abi_encode(p, member, is_buy, reference, value))
+        if k >= readings:
             continue
-        if k == readings:
-            passed = i
-            break
+        cursor = p
         metered: uint256 = metered_wh[k]
         if not (metered <= MAX_QUANTITY_WH):
             self._fail("metered energy out of range")
-        member: address = self._address_at(members, k)
-        value: uint256 = (o >> VALUE_SHIFT) & AMOUNT_MASK
         deviation: uint256 = 0
         if metered > reference:
             deviation = unsafe_sub(metered, reference)
         else:
             deviation = unsafe_sub(reference, metered)
         credit: uint256 = unsafe_div(unsafe_mul(deviation, penalty_rate), WH_PER_KWH)
-        # reference > 0 for a position; value < 2**56, metered < 2**32.
+        # reference > 0 for a position (a forged 0 fails the hash below);
+        # value < 2**56, metered < 2**32.
         at_meter: uint256 = unsafe_div(unsafe_mul(value, metered), reference)
         charge: uint256 = credit
         refund: uint256 = 0
-        if o & SIDE_BIT != 0:
+        if is_buy:
             charge = unsafe_add(charge, at_meter)
             refund = value
         else:
@@ -998,10 +1050,7 @@ def post_readings(slot: uint256, metered_wh: DynArray[uint256, MAX_READINGS_PER_
         to_dso: uint256 = 0
         from_dso: uint256 = 0
         shortfall: uint256 = 0
-        k = unsafe_add(k, 1)
         record: uint256 = accounts.records[member]
-        if not ((record >> accounts.INDEX_SHIFT) & INDEX_MASK == o & INDEX_MASK):
-            self._fail("member does not match the position")
         balance: uint256 = accounts._balance(record)
         locked: uint256 = accounts._locked(record)
         if charge > refund:
@@ -1026,8 +1075,8 @@ def post_readings(slot: uint256, metered_wh: DynArray[uint256, MAX_READINGS_PER_
             paid_by_dso_micro=from_dso,
             shortfall_micro=shortfall,
         )
-    if not (k == readings):
-        self._fail("more readings than positions")
+    if not (p == self._positions[position]):
+        self._fail("positions do not match the slot's")
 
     dso_record: uint256 = accounts.records[vault.dso]
     dso_balance: uint256 = accounts._balance(dso_record) + dso_in
@@ -1037,12 +1086,16 @@ def post_readings(slot: uint256, metered_wh: DynArray[uint256, MAX_READINGS_PER_
     accounts.records[vault.dso] = accounts._with_money(
         dso_record, unsafe_sub(dso_balance, dso_out), dso_locked
     )
-    slot_record = (slot_record & ~(COUNT_MASK << METERED_SHIFT)) | (passed << METERED_SHIFT)
-    if passed == n:
+    # start + readings <= remaining + start <= MAX_ORDERS: fits its field.
+    slot_record = unsafe_add(slot_record, readings << METERED_SHIFT)
+    settled: bool = readings == remaining
+    if settled:
         slot_record = (slot_record & ~PHASE_MASK) | convert(PHASE_SETTLED, uint256)
-    self._slots[slot % SLOT_RING] = slot_record
+    elif readings != 0:
+        self._metering[position] = cursor
+    self._slots[position] = slot_record
     log Metered(slot=slot, positions=readings, dso_received_micro=dso_in, dso_paid_micro=dso_out)
-    if passed == n:
+    if settled:
         log PhaseChanged(slot=slot, phase=PHASE_SETTLED)
 
 
@@ -1187,7 +1240,9 @@ def orders_of(slot: uint256, start: uint256, count: uint256) -> DynArray[uint256
             and MAX_ORDERS_PER_VIEW), in reveal order, each as its packed
             word (owner's member index 0..31, is_buy 32, quantity 33..64,
             price 65..96, reclaimed 97, energy filled 98..129, value
-            130..185, money paid or received 186..241) and the distance
+            130..185, money paid or received 186..241: the tallies of a
+            clearing in several parts; 0 for one closed in the transaction
+            of its only part, whose tallies are not stored) and the distance
             charges its owner owes for it by the parts of the clearing
             posted before its closing one (the closing part's are paid in
             its own transaction and never stored).

@@ -20,7 +20,9 @@ deadline):
 3. :meth:`~BatchMarketLedger.post_clearing` (by minute 10): the operator clears off chain with
    any mechanism and posts the fills, naming orders by their index in reveal order; the
    contract verifies every fill against the stored orders (prices within both limits,
-   quantities within both orders, no order used beyond its quantity) and tallies it; with the
+   quantities within both orders, no order used beyond its quantity) and tallies it (in the
+   order words for a clearing in several parts; in transient storage, not kept, for one closed
+   in the transaction of its only part: the contract then keeps the positions' hash); with the
    last part the clearing closes: sellers and the DSO's fee are paid and every buy order's
    escrow released (the last part carries every order's owner after its arguments, which the
    contract checks: cheaper than reading them). A large clearing goes in several transactions
@@ -154,9 +156,10 @@ class BatchMarketLedger(MarketLedger):
     """The settlement token and a ``BatchMarket`` contract on one chain, with its roles.
 
     Everything a slot needs is read back from the contract when asked: the revealed orders
-    (:meth:`revealed`), what the clearing tallied (:meth:`order_states`) and the positions
-    (:meth:`positions`). So a client started after a crash, attached to the deployed contracts
-    with :meth:`at`, finishes any slot the one before it left.
+    (:meth:`revealed`), what a clearing in several parts tallied (:meth:`order_states`) and
+    the positions (:meth:`positions`; of a clearing closed in one transaction, from its fills,
+    checked against the positions hash). So a client started after a crash, attached to the
+    deployed contracts with :meth:`at`, finishes any slot the one before it left.
     """
 
     def __init__(
@@ -467,9 +470,17 @@ class BatchMarketLedger(MarketLedger):
             for word in e.args["trades"]
         )
 
-    def positions(self, slot: int) -> tuple[Position, ...]:
-        """The positions of a cleared slot (in the contract's order), read from the contract
-        unless this client cleared it; they must hash to the contract's positions hash."""
+    def positions(self, slot: int, fills: Sequence[Fill] | None = None) -> tuple[Position, ...]:
+        """The positions of a cleared slot (in the contract's order); they must hash to the
+        contract's positions hash.
+
+        Those this client computed if it cleared the slot; else the orders' tallies the
+        contract stored, for a clearing posted in several parts. A clearing closed in one
+        transaction keeps its tallies only in that transaction (the contract stores only their
+        hash): a client that did not post it passes the slot's ``fills`` (the operator's, e.g.
+        recomputed from the same trades, or read from the ``Traded`` events), which are cleared
+        again against the stored orders and checked against the hash.
+        """
         cached = self._positions.get(slot)
         if cached is not None:
             return cached
@@ -477,25 +488,34 @@ class BatchMarketLedger(MarketLedger):
         info = self.slot_info(slot)
         if info.phase not in (Phase.CLEARED, Phase.SETTLED):
             raise LedgerError(call, f"slot {slot} is not cleared")
-        positions = tuple(p for s in self.order_states(slot) if (p := s.position) is not None)
+        states = self.order_states(slot)
+        positions = tuple(p for s in states if (p := s.position) is not None)
+        if positions_hash(positions) != info.positions_hash and fills is not None:
+            orders = tuple(s.order for s in states)
+            positions = clear(orders, list(fills), info.fee_micro_per_kwh).positions
         if positions_hash(positions) != info.positions_hash:
-            raise LedgerError(call, "the orders' tallies differ from the contract's positions hash")
+            raise LedgerError(
+                call,
+                f"slot {slot}'s positions hash matches neither the stored tallies nor the fills "
+                "given (a clearing closed in one transaction stores no tallies: pass its fills)",
+            )
         self._positions[slot] = positions
         return positions
 
     # --- meter ---------------------------------------------------------------------------------
 
     def post_readings(
-        self, meter: str, slot: int, metered_wh: Mapping[str, int] | Sequence[int]
+        self,
+        meter: str,
+        slot: int,
+        metered_wh: Mapping[str, int] | Sequence[int],
+        fills: Sequence[Fill] | None = None,
     ) -> tuple[Receipt, ...]:
         """The meter posts ``slot``'s readings (by member, or in position order), as many
-        transactions as :func:`readings_calls` says; positions the meter already passed (a
-        client that stopped midway) are not posted again."""
-        positions = self.positions(slot)
-        passed = self.slot_info(slot).metered_orders
-        done = 0
-        if passed:
-            done = sum(1 for s in self.order_states(slot)[:passed] if s.filled_wh)
+        transactions as :func:`readings_calls` says; positions the meter already settled (a
+        client that stopped midway) are not posted again. ``fills``: see :meth:`positions`."""
+        positions = self.positions(slot, fills)
+        done = self.slot_info(slot).metered_positions
         readings = self.meters.readings_for(slot, positions, metered_wh)
         return self.meters.post_readings(meter, slot, positions[done:], readings[done:])
 

@@ -232,8 +232,8 @@ class SlotInfo:
     """What the contract holds for one slot.
 
     ``reveal_started_at`` is the block time the reveals began (0 before); ``trade_count`` the
-    fills posted so far; ``metered_orders`` how many orders, in order, the meter's readings have
-    passed (in a void slot: how many orders were reclaimed).
+    fills posted so far; ``metered_positions`` how many positions, in order, the meter's readings
+    have settled (in a void slot: how many orders were reclaimed).
     """
 
     slot: int
@@ -244,7 +244,7 @@ class SlotInfo:
     distance_charge_micro_per_km: int
     reveal_started_at: int
     trade_count: int
-    metered_orders: int
+    metered_positions: int
     positions_hash: bytes
 
 
@@ -562,7 +562,7 @@ def decode_slot_record(slot: int, record: int, positions: bytes) -> SlotInfo:
         distance_charge_micro_per_km=(record >> 88) & _U32,
         reveal_started_at=(record >> 120) & _U40,
         trade_count=(record >> 160) & _U32,
-        metered_orders=(record >> 192) & _U16,
+        metered_positions=(record >> 192) & _U16,
         positions_hash=bytes(positions),
     )
 

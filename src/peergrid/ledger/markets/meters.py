@@ -3,9 +3,10 @@
 After a slot is cleared on ``BatchMarket.vy``, every order with a fill is a :class:`Position`:
 its member, its side, its reference energy ``E_ref`` (the energy it traded, Wh) and its value
 ``V`` (what that energy was worth at the traded prices, micro-currency, fees excluded); the
-contract keeps them. The meter role posts, in position order and 256 to a transaction, the
-energy each position's member actually consumed (a buyer) or produced (a seller), ``E_meter``;
-the contract then settles, per position:
+contract keeps their hash. The meter role posts, in position order and 256 to a transaction, the
+energy each position's member actually consumed (a buyer) or produced (a seller), ``E_meter``,
+with the positions not settled yet (:func:`packed_positions`, checked against that hash); the
+contract then settles, per position:
 
 * ``credit = |E_ref - E_meter| * penalty_rate // 1000`` (the deviation penalty, both directions,
   item 17 of 003 §6), with the DSO's penalty rate frozen when the slot opened;
@@ -83,6 +84,20 @@ def positions_hash(positions: Sequence[Position]) -> bytes:
     return bytes(digest)
 
 
+def packed_positions(positions: Sequence[Position]) -> bytes:
+    """``positions`` as the batch market reads them after ``post_readings``'s arguments: 32 bytes
+    each, in order: the member (20 bytes), is_buy (1), energy Wh (4) and value (7). A malformed
+    member or an amount out of its field raises :class:`LedgerError`."""
+    out = bytearray()
+    for p in positions:
+        if not (0 <= p.energy_wh < 2**32 and 0 <= p.value_micro < 2**56):
+            raise LedgerError("BatchMarket calldata", f"position out of range: {p}")
+        out += packed_addresses([p.member])
+        out += bytes([int(p.is_buy)])
+        out += p.energy_wh.to_bytes(4, "big") + p.value_micro.to_bytes(7, "big")
+    return bytes(out)
+
+
 @dataclass(frozen=True, slots=True)
 class MeteredSettlement:
     """The metered settlement of one position (all micro-currency but the energies)."""
@@ -148,10 +163,12 @@ def metered_settlement(
 class MeterClient:
     """Posts a slot's meter readings to a ``BatchMarket`` contract (the meter role).
 
-    The contract reads the positions from its own storage; the meter sends the readings, in
-    position order, :data:`MAX_READINGS_PER_CALL` to a transaction, each with its position's
-    member (packed after the arguments, :func:`packed_addresses`; the contract checks it
-    against the order: cheaper than reading it).
+    The meter sends the readings, in position order, :data:`MAX_READINGS_PER_CALL` to a
+    transaction, each transaction with every position not settled before it (packed after the
+    arguments, :func:`packed_positions`): the contract checks them against the positions hash
+    its clearing stored, from the chain's hash up to the first of them, so a wrong position
+    reverts. Cheaper than reading each position's order word (a cold storage read, 2 100 gas),
+    and a clearing closed in one transaction does not write its tallies to storage.
     """
 
     def __init__(self, chain: Chain, contract: Contract) -> None:
@@ -190,7 +207,6 @@ class MeterClient:
         order) and settle the slot against them: ``ceil(len(positions) / 256)`` transactions,
         one at least. ``positions`` are the slot's positions the meter has not passed yet."""
         readings = self.readings_for(slot, positions, metered_wh)
-        members = [p.member for p in positions]
         return tuple(
             self.chain.transact(
                 meter,
@@ -199,7 +215,7 @@ class MeterClient:
                 slot,
                 readings[start : start + MAX_READINGS_PER_CALL],
                 slot=slot,
-                tail=packed_addresses(members[start : start + MAX_READINGS_PER_CALL]),
+                tail=packed_positions(positions[start:]),
             )
             for start in range(0, max(len(readings), 1), MAX_READINGS_PER_CALL)
         )

@@ -293,15 +293,19 @@ class BatchSettlement:
                     if o.id not in revealed_ids
                 ]
             fills: list[Fill] = []
-            if phase <= Phase.CLEARING:
+            if phase <= Phase.CLEARED:
+                # The same fills as the clearing posted before the stop: a clearing closed in
+                # one transaction stores only its positions' hash, which they are checked
+                # against (`BatchMarketLedger.positions`).
                 revealed = ledger.revealed(slot)
                 candidates = fills_from_trades(trades, revealed, self.address_of)
                 fills = [f for f in candidates if fill_within_limits(f, revealed)]
+            if phase <= Phase.CLEARING:
                 self.refused_fills += len(candidates) - len(fills)
                 self.dropped_trades += len(trades) - len(candidates)
                 clearing = ledger.post_clearing(slot, fills)
                 receipts += clearing
-            if fills or (phase is Phase.CLEARED and ledger.positions(slot)):
+            if fills or (phase is Phase.CLEARED and ledger.positions(slot, fills)):
                 metering = ledger.post_readings(
                     self.meter, slot, self._readings(slot, trades, metered_kwh)
                 )
