@@ -305,7 +305,9 @@ class BatchSettlement:
                 self.dropped_trades += len(trades) - len(candidates)
                 clearing = ledger.post_clearing(slot, fills)
                 receipts += clearing
-            if fills or (phase is Phase.CLEARED and ledger.positions(slot, fills)):
+            # Read back (and cached for the readings) from the recomputed fills.
+            positions = ledger.positions(slot, fills) if phase is Phase.CLEARED else ()
+            if fills or positions:
                 metering = ledger.post_readings(
                     self.meter, slot, self._readings(slot, trades, metered_kwh)
                 )
