@@ -420,7 +420,7 @@ def test_a_clearing_in_one_transaction_stores_no_tallies(market: Batch) -> None:
     market.ledger.post_clearing(SLOT, FILLS)
     states = market.ledger.order_states(SLOT)
     assert [(s.filled_wh, s.value_micro, s.money_micro) for s in states] == [(0, 0, 0)] * 4
-    in_parts = make_batch(fee_micro_per_kwh=FEE)
+    in_parts = make_batch(fee_micro_per_kwh=FEE, penalty_micro_per_kwh=PENALTY)
     revealed_slot(in_parts)
     in_parts.chain.transact(
         in_parts.operator, in_parts.ledger.market, "post_clearing", SLOT, [FILLS[0].packed()], False
@@ -434,6 +434,13 @@ def test_a_clearing_in_one_transaction_stores_no_tallies(market: Batch) -> None:
         zip(outcome.filled_wh, outcome.value_micro, outcome.paid_micro, strict=True)
     )
     assert market.ledger.slot_info(SLOT).positions_hash == positions_hash(outcome.positions)
+    assert list(market.balances().values()) == list(in_parts.balances().values())
+    # Both are metered from the positions posted with the readings, to the same money.
+    for m in (market, in_parts):
+        readings = [p.energy_wh + 100 for p in m.ledger.positions(SLOT)]
+        m.ledger.post_readings(m.meter, SLOT, readings)
+        assert m.ledger.slot_info(SLOT).phase is Phase.SETTLED
+        m.assert_conserved(4 * FUNDS_MICRO)
     assert list(market.balances().values()) == list(in_parts.balances().values())
 
 
