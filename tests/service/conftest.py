@@ -117,12 +117,18 @@ class Harness:
 
 
 def open_harness(
-    run_dir: Path, clock: ManualClock, db_url: str | None = None, rpc: str | None = None
+    run_dir: Path,
+    clock: ManualClock,
+    db_url: str | None = None,
+    rpc: str | None = None,
+    chain: str = "embedded",
 ) -> Harness:
     """The service in ``run_dir`` on ``db_url`` (default: SQLite in the run directory), on the
-    node at ``rpc`` (default: the embedded chain journaled in the run directory)."""
+    node at ``rpc`` (default: the ``chain`` journaled in the run directory)."""
     scenario = scenario_from_dict(SCENARIO)
-    service = open_service(scenario, run_dir=run_dir, db_url=db_url, rpc=rpc, clock=clock)
+    service = open_service(
+        scenario, run_dir=run_dir, db_url=db_url, rpc=rpc, clock=clock, chain=chain
+    )
     market = service.market
     client = TestClient(create_app(market))
     domain = Domain(market.chain.chain_id, market.ledger.market.address)

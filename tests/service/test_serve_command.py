@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
+import peergrid.ledger.chain.anvil as anvil
 from peergrid.cli.main import app
 from peergrid.core.errors import PeergridError
 from peergrid.platform.service import clock_speed
@@ -17,6 +20,8 @@ from peergrid.platform.service import clock_speed
         (["--clock", "slow"], "--clock must be"),
         (["--port", "70000"], "--port must be"),
         (["--bogus"], "No such option"),
+        (["--chain", "ganache"], "--chain must be one of embedded, anvil"),
+        (["--rpc", "http://127.0.0.1:1", "--chain", "anvil"], "--rpc and --chain anvil"),
     ],
 )
 def test_bad_flags_exit_2(args: list[str], reason: str) -> None:
@@ -38,3 +43,18 @@ def test_clock_speeds() -> None:
     for bad in ("fast:", "fast:-1", "fast:nan", "fast:4000", "real:2"):
         with pytest.raises(PeergridError):
             clock_speed(bad)
+
+
+def test_chain_anvil_without_anvil_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario = Path("examples/demo.toml").resolve()
+    monkeypatch.delenv(anvil.ANVIL_ENV_VAR, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no anvil on PATH
+    monkeypatch.setattr(anvil, "repository_root", lambda: tmp_path)  # nor in node_modules
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["serve", "--scenario", str(scenario), "--chain", "anvil"])
+    assert result.exit_code == 2
+    assert "npm ci" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "results").exists()  # refused before anything was written

@@ -2,8 +2,10 @@
 
 The run directory (``<output.directory>/service`` unless ``--run-dir`` is given) holds what a
 restart needs beside the database: ``keys/`` (each member's signing key, each meter's key and
-the DSO's, hex, made on first start, readable by the owner only), ``chain.jsonl`` (the embedded
-chain's journal, see :mod:`peergrid.ledger.chain.persisted`), ``market.json`` (the contracts'
+the DSO's, hex, made on first start, readable by the owner only), ``chain.jsonl`` (the chain's
+journal, see :mod:`peergrid.ledger.chain.persisted`: the embedded chain's by default, the
+managed anvil node's with ``chain="anvil"``, in one format), ``anvil.log`` (that node's log),
+``market.json`` (the contracts'
 addresses and the operator's accounts, and the seed of the commitments' salts; readable by the
 owner only) and ``clock.json`` (the market's start, so that a restart keeps the same cycle
 numbers). On a node (``--rpc``) the accounts the operator made there (its roles and the
@@ -119,10 +121,18 @@ def open_service(
     rpc: str | None = None,
     speed: float = 1.0,
     clock: Clock | None = None,
+    chain: str = "embedded",
 ) -> Service:
-    """Open (or reopen) the service of ``scenario`` in ``run_dir``."""
+    """Open (or reopen) the service of ``scenario`` in ``run_dir``; ``chain`` is where the
+    market runs when no node is given (``rpc``): ``"embedded"`` (py-evm in this process) or
+    ``"anvil"`` (a private anvil node started here, stopped by :meth:`Service.close`), both
+    journaled in ``run_dir``."""
     if not scenario.market.enabled:
         raise PeergridError("the scenario's [market] is disabled: the service runs a market")
+    if chain not in SERVICE_CHAINS:
+        raise PeergridError(f"chain must be one of {', '.join(SERVICE_CHAINS)}, got {chain!r}")
+    if rpc and chain != "embedded":
+        raise PeergridError(f"--rpc and --chain {chain} exclude each other: the node is the chain")
     run_dir.mkdir(parents=True, exist_ok=True)
     feeder = load_feeder(scenario.feeder.name)
     households = place_households(scenario.households, feeder, np.random.default_rng(scenario.seed))
@@ -132,30 +142,45 @@ def open_service(
     db_url = db_url or f"sqlite:///{run_dir / 'service.db'}"
     engine = open_database(db_url)
     chain_keys = run_dir / "keys" / "chain-accounts.json"
-    chain: Chain = (
-        open_chain("rpc", rpc, reconnect_timeout=RPC_RECONNECT_S)
-        if rpc
-        else PersistedEmbeddedChain(run_dir / "chain.jsonl")
-    )
     try:
-        if isinstance(chain, RpcChain) and chain_keys.exists():
+        ledger = _open_chain(chain, rpc, run_dir / "chain.jsonl")
+    except BaseException:
+        engine.dispose()
+        raise
+    try:
+        if isinstance(ledger, RpcChain) and chain_keys.exists():
             for address, entry in json.loads(chain_keys.read_text(encoding="utf-8")).items():
-                if chain.add_account(entry["key"], entry["label"]) != address:
+                if ledger.add_account(entry["key"], entry["label"]) != address:
                     raise PeergridError(f"{chain_keys}: the key of {address} is another's")
         clock = clock or WallClock(_market_start(run_dir / "clock.json"), speed)
         market = LiveMarket.open(
             config,
-            chain,
+            ledger,
             engine,
             run_dir / "market.json",
             clock,
-            on_deployed=lambda _: _keep_chain_keys(chain, chain_keys),
+            on_deployed=lambda _: _keep_chain_keys(ledger, chain_keys),
         )
     except BaseException:
-        chain.close()
+        ledger.close()
         engine.dispose()
         raise
     return Service(market, keys, run_dir, db_url)
+
+
+SERVICE_CHAINS = ("embedded", "anvil")
+"""Where the service runs its market without ``--rpc``: both journaled in the run dir."""
+
+
+def _open_chain(chain: str, rpc: str | None, journal: Path) -> Chain:
+    if rpc:
+        return open_chain("rpc", rpc, reconnect_timeout=RPC_RECONNECT_S)
+    if chain == "anvil":
+        from peergrid.ledger.chain.anvil import find_anvil
+        from peergrid.ledger.chain.persisted_anvil import PersistedAnvilChain
+
+        return PersistedAnvilChain(journal, binary=find_anvil())
+    return PersistedEmbeddedChain(journal)
 
 
 RPC_RECONNECT_S = 5.0

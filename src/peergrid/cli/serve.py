@@ -45,6 +45,16 @@ def serve(
         str | None,
         typer.Option("--rpc", metavar="<url>", help="EVM JSON-RPC node (default: embedded chain)"),
     ] = None,
+    chain: Annotated[
+        str,
+        typer.Option(
+            "--chain",
+            metavar="<embedded|anvil>",
+            help="without --rpc, where the market runs: py-evm in this process, or a private "
+            "anvil node started and stopped here (npm ci installs it); both journaled in the "
+            "run dir (default embedded)",
+        ),
+    ] = "embedded",
     db: Annotated[
         str | None,
         typer.Option(
@@ -104,6 +114,16 @@ def serve(
         raise PeergridError(
             f"--intake-workers must be from 0 to {MAX_INTAKE_WORKERS}, got {intake_workers}"
         )
+    from peergrid.api.service import SERVICE_CHAINS
+
+    if chain not in SERVICE_CHAINS:
+        raise PeergridError(f"--chain must be one of {', '.join(SERVICE_CHAINS)}, got {chain!r}")
+    if rpc is not None and chain != "embedded":
+        raise PeergridError(f"--rpc and --chain {chain} exclude each other: the node is the chain")
+    if chain == "anvil":
+        from peergrid.ledger.chain.anvil import find_anvil
+
+        find_anvil()  # not installed: say how, before anything is written
     if scenario_file is None and not demo:
         raise PeergridError("give the market's scenario with --scenario <path> (or run --demo)")
     scenario = load_scenario(scenario_file) if scenario_file is not None else Scenario()
@@ -120,7 +140,9 @@ def serve(
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="peergrid-demo-")))
         else:
             folder = scenario.output_directory / "service"
-        service = open_service(scenario, run_dir=folder, db_url=db, rpc=rpc, speed=speed)
+        service = open_service(
+            scenario, run_dir=folder, db_url=db, rpc=rpc, speed=speed, chain=chain
+        )
         stack.callback(service.close)
         app = create_app(
             service.market,

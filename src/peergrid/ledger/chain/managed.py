@@ -20,6 +20,12 @@ opened by ``open_chain("anvil")`` (and by ``open_chain("auto")`` where the binar
   are read once and not kept;
 * has no block gas limit (``--disable-block-gas-limit``: a block may hold a whole slot) and a
   base fee of zero that stays zero (the gas target of an unlimited block is never reached);
+* has a clock that stands still, as the embedded chain's does: the genesis block is at the
+  chain's start time (``--timestamp``) and every block is mined at the chain's time
+  (``evm_mine`` with a timestamp; anvil takes a block at its parent's time), which only
+  :meth:`~peergrid.ledger.chain.base.Chain.advance_time` moves. Left to itself, anvil would
+  stamp each block with the wall clock: the same transactions replayed later
+  (:mod:`peergrid.ledger.chain.persisted_anvil`) would see other times than the first run;
 * has no code at EIP-2935's block-hash history contract (:data:`HISTORY_STORAGE_ADDRESS`).
   Under the Prague rules every block writes its parent's hash into that contract's ring of
   8 191 storage words, and anvil computes each block's state root over all the storage it
@@ -49,6 +55,7 @@ the state until reverted: gigabytes over a year.)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -109,20 +116,29 @@ class ManagedAnvilChain(Chain):
         tx_gas_limit: int = TX_GAS_LIMIT,
         keep_states: int = KEEP_STATES,
         startup_timeout: float = 30.0,
+        timestamp: int | None = None,
+        chain_id: int | None = None,
+        log_path: Path | None = None,
     ) -> None:
+        """``timestamp``: the genesis block's time (default: now); ``chain_id``: anvil's
+        unless given; ``log_path``: the node's (quiet) log, in a temporary folder unless
+        given."""
         super().__init__()
         if keep_states < 2:
             raise ValueError(f"keep_states must be at least 2, got {keep_states}")
         self.tx_gas_limit = tx_gas_limit
         self.keep_states = keep_states
+        self._time = int(time.time()) if timestamp is None else timestamp
         self.node: AnvilProcess = start_anvil(
             free_port(),
             quiet=True,  # it would log each transaction: hundreds of MB in a year
             binary=binary or find_anvil(),
             accounts=1,
+            chain_id=chain_id,
             hardfork=MANAGED_HARDFORK,
-            extra_args=managed_anvil_args(keep_states),
+            extra_args=[*managed_anvil_args(keep_states), "--timestamp", str(self._time)],
             startup_timeout=startup_timeout,
+            log_path=log_path,
         )
         try:
             self._client = JsonRpcClient(self.node.url)
@@ -168,8 +184,7 @@ class ManagedAnvilChain(Chain):
 
     def timestamp(self) -> int:
         self.flush()
-        block = self._client.call("eth_getBlockByNumber", ["latest", False])
-        return int(block["timestamp"], 16)
+        return self._time
 
     def balance_wei(self, address: str) -> int:
         self.flush()
@@ -183,8 +198,13 @@ class ManagedAnvilChain(Chain):
         return self._client.call(method, [address, "latest"])
 
     def _advance_clock(self, seconds: int) -> None:
-        self._client.call("evm_increaseTime", [seconds])
-        self._client.call("evm_mine")
+        # A block at the new time: read-only calls (on the latest block) see it at once.
+        self._time += seconds
+        self._mine()
+
+    def _mine(self) -> None:
+        """Mine what the node holds as one block, at the chain's time (module doc)."""
+        self._client.call("evm_mine", [{"timestamp": self._time}])
 
     def _static_call(self, to: str, data: bytes, call: str, sender: str = ZERO_ADDRESS) -> bytes:
         params = {
@@ -274,7 +294,7 @@ class ManagedAnvilChain(Chain):
                     self._roll_back(blocks)
                     raise LedgerError(batch[first + refused][3], failure_reason(sent[refused]))
                 hashes += sent
-                self._client.call("evm_mine")
+                self._mine()
                 blocks += 1
             head = int(self._client.call("eth_blockNumber"), 16)
             numbers = range(head - blocks + 1, head + 1)

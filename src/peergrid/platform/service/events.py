@@ -5,7 +5,9 @@ The live service calls :func:`record_slot` when a slot settles, and :func:`rebui
 same function for every slot the chain cleared: the two cannot disagree.
 
 Events come from :func:`contract_events`: the journal of a
-:class:`~peergrid.ledger.chain.persisted.PersistedEmbeddedChain`, or ``eth_getLogs`` on a node.
+:class:`~peergrid.ledger.chain.persisted.JournaledChain` (the embedded chain or the managed anvil
+kept in the run directory: a managed node keeps only its last blocks), or ``eth_getLogs`` on a
+node.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from peergrid.ledger import BatchMarketLedger
 from peergrid.ledger.chain.abi import Event, Log
 from peergrid.ledger.chain.base import Chain, Contract
 from peergrid.ledger.chain.jsonrpc import JsonRpcClient
-from peergrid.ledger.chain.persisted import PersistedEmbeddedChain
+from peergrid.ledger.chain.persisted import JournaledChain
 from peergrid.ledger.markets.batch_rules import TradeLog
 
 TRADE_IDS_PER_SLOT = 100_000
@@ -37,7 +39,7 @@ _U16, _U32 = 2**16 - 1, 2**32 - 1
 def contract_events(chain: Chain, contract: Contract) -> list[Event]:
     """Every event ``contract`` emitted, in chain order."""
     logs: Sequence[Log]
-    if isinstance(chain, PersistedEmbeddedChain):
+    if isinstance(chain, JournaledChain):
         logs = chain.logs(contract.address)
     elif isinstance(url := getattr(chain, "url", None), str):
         client = JsonRpcClient(url)

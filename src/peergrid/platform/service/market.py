@@ -28,16 +28,16 @@ for another slot). A meter that does not report is settled as contracted (the ba
 reading default), so a silent meter costs its household no penalty; the reading that arrives
 late is refused, not applied.
 
-Restart: the chain (a :class:`~peergrid.ledger.chain.persisted.PersistedEmbeddedChain` or a
-node) and the database are all a restarted service needs. The read model is rebuilt from the
-chain; the books of the slots not yet settled are refilled from the accepted orders in arrival
-order (a replaced or withdrawn order is skipped), and matched again: the mechanism is a pure
-function of its book, so the clearing is the one the service had. A slot the chain has settled
-is never sent again. A slot whose settlement was cut off between its transactions (a kill, a
-node that went away) is resumed where the chain stopped: each step (opening, commits, reveals,
-the clearing's parts, the readings) is skipped when the chain has it, and the commitments'
-salts come from a seed kept in the market's state file, so a commitment made before the stop is
-revealed after it.
+Restart: the chain (a :class:`~peergrid.ledger.chain.persisted.JournaledChain`, embedded or a
+managed anvil, or a node) and the database are all a restarted service needs. The read model is
+rebuilt from the chain; the books of the slots not yet settled are refilled from the accepted
+orders in arrival order (a replaced or withdrawn order is skipped), and matched again: the
+mechanism is a pure function of its book, so the clearing is the one the service had. A slot
+the chain has settled is never sent again. A slot whose settlement was cut off between its
+transactions (a kill, a node that went away) is resumed where the chain stopped: each step
+(opening, commits, reveals, the clearing's parts, the readings) is skipped when the chain has
+it, and the commitments' salts come from a seed kept in the market's state file, so a
+commitment made before the stop is revealed after it.
 """
 
 from __future__ import annotations
@@ -500,7 +500,8 @@ class LiveMarket:
                 try:
                     self.advance()
                     self.healthy, self.last_error = True, None
-                except PeergridError as exc:
+                except (PeergridError, NodeUnreachable, NodeError) as exc:
+                    # a managed node that went away mid-slot fails here: tried again too
                     self.healthy, self.last_error = False, str(exc)
                     logger.warning("the chain failed, trying again: %s", exc)
             stop.wait(period_s)
