@@ -1,6 +1,7 @@
 """Benchmark: ``peergrid serve`` under load on 127.0.0.1, signed orders from many households.
 
-Starts the service (a real process, embedded chain, SQLite unless ``--db``) for a community of
+Starts the service (a real process, on ``--chain``: the embedded chain by default, or a private
+anvil node the service starts itself; SQLite unless ``--db``) for a community of
 ``--households`` on a fast clock (``--speed``, market minutes per real minute; 60: a 15-minute
 slot in 15 s). Every slot, each household sends one signed order (EIP-712) for the slot after
 next: half sell 1 kWh, half buy 1 kWh at crossing prices, all at once from ``--threads`` client
@@ -16,7 +17,8 @@ p50/p95/p99 (request sent to answer read, client side), the slots settled and th
 height (transactions in the journal).
 
     .venv/bin/python benchmarks/service_load.py [--households 500] [--minutes 10]
-        [--speed 60] [--threads 32] [--db URL] [--intake-workers N] [--json]
+        [--speed 60] [--threads 32] [--db URL] [--intake-workers N]
+        [--chain embedded|anvil] [--json]
 
 Load on the client and the service together: both share the machine's cores, so the CPU each
 used over the load is printed too (cores busy on average: the client's own process; the
@@ -54,7 +56,8 @@ from sqlalchemy import create_engine, select
 import peergrid.platform.service.readmodel as db
 from peergrid.api.auth import Domain, access_token, sign
 from peergrid.ledger import BatchMarketLedger
-from peergrid.ledger.chain.persisted import PersistedEmbeddedChain
+from peergrid.ledger.chain.persisted import JournaledChain, PersistedEmbeddedChain
+from peergrid.ledger.chain.persisted_anvil import PersistedAnvilChain
 from peergrid.platform.service.events import contract_events
 
 SLOT_MINUTES = 15.0
@@ -82,7 +85,12 @@ def free_port() -> int:
 
 
 def start_service(
-    folder: Path, households: int, speed: float, db_url: str | None, intake_workers: int | None
+    folder: Path,
+    households: int,
+    speed: float,
+    db_url: str | None,
+    intake_workers: int | None,
+    chain: str,
 ) -> tuple[subprocess.Popen[bytes], str]:
     path = folder / "scenario.toml"
     path.write_text(tomli_w.dumps(scenario(households, folder)), encoding="utf-8")
@@ -90,6 +98,7 @@ def start_service(
     args = [
         sys.executable, "-m", "peergrid", "serve", "--scenario", str(path), "--run-dir",
         str(folder / "run"), "--clock", f"fast:{speed:g}", "--port", str(port),
+        "--chain", chain,
     ]  # fmt: skip
     if db_url:
         args += ["--db", db_url]
@@ -228,9 +237,15 @@ def burst(
     return time.perf_counter() - started, results
 
 
-def check(run_dir: Path, accepted: dict[str, int], db_url: str | None) -> dict[str, Any]:
-    """What the chain and the intake table hold of the accepted orders."""
-    chain = PersistedEmbeddedChain(run_dir / "chain.jsonl")
+def check(
+    run_dir: Path, accepted: dict[str, int], db_url: str | None, backend: str
+) -> dict[str, Any]:
+    """What the chain (its journal replayed on the run's backend) and the intake table hold
+    of the accepted orders."""
+    journal = run_dir / "chain.jsonl"
+    chain: JournaledChain = (
+        PersistedAnvilChain(journal) if backend == "anvil" else PersistedEmbeddedChain(journal)
+    )
     engine = create_engine(db_url or f"sqlite:///{run_dir / 'service.db'}")
     try:
         state = json.loads((run_dir / "market.json").read_text(encoding="utf-8"))
@@ -270,6 +285,12 @@ def main() -> None:
         default=None,
         help="peergrid serve's --intake-workers (default: its default)",
     )
+    parser.add_argument(
+        "--chain",
+        choices=("embedded", "anvil"),
+        default="embedded",
+        help="peergrid serve's --chain (default embedded)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -277,7 +298,7 @@ def main() -> None:
     try:  # the folder goes whatever happens: keys, chain journal and database
         t0 = time.perf_counter()
         process, url = start_service(
-            folder, args.households, args.speed, args.db, args.intake_workers
+            folder, args.households, args.speed, args.db, args.intake_workers, args.chain
         )
         startup_s = time.perf_counter() - t0
         run_dir = folder / "run"
@@ -322,7 +343,7 @@ def main() -> None:
             log = (folder / "serve.log").read_text(encoding="utf-8", errors="replace").strip()
             if log:
                 print(f"service log (last lines):\n{log[-2000:]}", file=sys.stderr)
-        checked = check(run_dir, accepted, args.db)
+        checked = check(run_dir, accepted, args.db, args.chain)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     cuts = statistics.quantiles(latencies, n=100)
@@ -351,6 +372,7 @@ def main() -> None:
         "client_cpu_cores": round(client_cpu / load_s, 2),
         "service_cpu_cores": round(service_cpu / load_s, 2),
         "intake_workers": args.intake_workers,
+        "chain": args.chain,
         **checked,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),

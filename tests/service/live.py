@@ -3,6 +3,7 @@ signs as the households whose keys the service wrote in its run directory."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -38,6 +39,7 @@ class Serve:
     clock: str = "fast:600"
     rpc: str | None = None
     intake_workers: int | None = None  # None: the command's default
+    chain: str | None = None  # None: the command's default (the embedded chain)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -54,6 +56,8 @@ class Serve:
             args += ["--rpc", self.rpc]
         if self.intake_workers is not None:
             args += ["--intake-workers", str(self.intake_workers)]
+        if self.chain is not None:
+            args += ["--chain", self.chain]
         env = dict(os.environ, PYTHONPATH=str(SOURCES))
         log = (self.run_dir.parent / f"serve-{self.port}.log").open("ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -70,6 +74,28 @@ class Serve:
             time.sleep(0.1)
         self.kill()
         raise AssertionError(f"peergrid serve did not answer within {timeout} s")
+
+    def children(self) -> list[int]:
+        """The process ids of the service's child processes (its anvil node, its intake
+        workers), from /proc."""
+        if self.process is None:
+            return []
+        found: list[int] = []
+        for task in Path(f"/proc/{self.process.pid}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                found += [int(c) for c in task.read_text().split()]
+        return found
+
+    def anvil_node(self) -> tuple[int, str] | None:
+        """The managed anvil node the service started: its process id and JSON-RPC url."""
+        for pid in self.children():
+            try:
+                args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+            except OSError:
+                continue
+            if Path(args[0]).name == "anvil" and "--port" in args:
+                return pid, f"http://127.0.0.1:{args[args.index('--port') + 1]}"
+        return None
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -118,3 +144,17 @@ class Households:
     def dso_token(self) -> dict[str, str]:
         token = access_token(self.domain, self.key("dso"), int(time.time()) + 3600)
         return {"Authorization": f"Peergrid {token}"}
+
+
+def gone(pid: int, timeout: float = 30.0) -> bool:
+    """Whether process ``pid`` has ended within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":  # ended, not yet reaped by its (new) parent
+            return True
+        time.sleep(0.05)
+    return False
