@@ -213,6 +213,10 @@ p_max_mw: public(uint256)
 # @notice Number of registered households.
 household_count: public(uint256)
 
+# @notice The meters contract (`DvppMeters`), set once by the operator:
+#         it relays reports its households' meters signed.
+meters: public(address)
+
 _entries: DynArray[uint256, MAX_HOUSEHOLDS]
 _position: HashMap[address, uint256]
 _reports: HashMap[address, uint256]
@@ -517,6 +521,18 @@ def deregister():
     self._deregister(msg.sender, position, msg.sender, REASON_OWN, self._interval())
 
 
+@external
+def set_meters(meters_: address):
+    """
+    @notice Name the meters contract that may report for the households
+            (the operator, once).
+    """
+    assert accounts._has_role(msg.sender, accounts.ROLE_OPERATOR), "caller is not the operator"
+    assert self.meters == empty(address), "meters already set"
+    assert meters_ != empty(address), "meters is the zero address"
+    self.meters = meters_
+
+
 @internal
 def _deregister(who: address, position: uint256, by: address, reason: uint8, k: uint256):
     self._entries[position - 1] |= (k + 1) << LEFT_SHIFT
@@ -541,14 +557,17 @@ def set_state(household: address, soc_mpct: uint256, p_res_mw: int256, p_measure
     @notice Report this interval's state of charge and residual load
             (consumer arrows) and the battery power measured while following
             the previous interval's instruction (producer arrows). Settles
-            the previous interval for the sender and checks its neighbours.
+            the previous interval for the household and checks its
+            neighbours. Sent by the household, or relayed by the meters
+            contract (`meters`) after it checked the meter's signature.
     """
-    assert household == msg.sender, "report for another household"
-    position: uint256 = self._position[msg.sender]
+    # The household itself, or the meters contract relaying its meter's signed report.
+    assert household == msg.sender or msg.sender == self.meters, "report for another household"
+    position: uint256 = self._position[household]
     assert position != 0, "caller is not a registered household"
-    assert accounts.records[msg.sender] & accounts.ROLE_PROSUMER != 0, "admission revoked"
+    assert accounts.records[household] & accounts.ROLE_PROSUMER != 0, "admission revoked"
     k: uint256 = self._interval()
-    word: uint256 = self._reports[msg.sender]
+    word: uint256 = self._reports[household]
     assert word & MASK32 != k, "second report in one interval"
     p_max: uint256 = (word >> PMAX_SHIFT) & MASK31
     assert soc_mpct <= SOC_FULL, "soc_mpct above 100 000"
@@ -556,27 +575,27 @@ def set_state(household: address, soc_mpct: uint256, p_res_mw: int256, p_measure
     assert convert(abs(p_measured_mw), uint256) <= p_max, "p_measured_mw beyond the household's p_max"
 
     if k > 0:
-        self._settle(k - 1, p_measured_mw)
-    self._reports[msg.sender] = (
+        self._settle(household, k - 1, p_measured_mw)
+    self._reports[household] = (
         self._report(k, soc_mpct, p_res_mw)
         | ((word & REPORT_MASK) << REPORT_BITS)
         | (p_max << PMAX_SHIFT)
         | HAS_PREV
     )
-    self._check_neighbours(position, k)
+    self._check_neighbours(household, position, k)
 
 
 @internal
-def _settle(m: uint256, measured: int256):
-    s: Snapshot = self._snapshot(m, msg.sender)
+def _settle(who: address, m: uint256, measured: int256):
+    s: Snapshot = self._snapshot(m, who)
     if s.me == MAX_HOUSEHOLDS:
         return
     instruction: int256 = self._instruction(s, s.me)
     if not self._complies(measured, instruction):
-        log Settled(household=msg.sender, interval=m, kind=KIND_NOT_COMPLIANT, amount_micro=0)
+        log Settled(household=who, interval=m, kind=KIND_NOT_COMPLIANT, amount_micro=0)
         return
     if s.contracted:
-        self._pay_flexibility(s, instruction, m)
+        self._pay_flexibility(who, s, instruction, m)
         return
     if s.count < 2:
         return
@@ -598,12 +617,12 @@ def _settle(m: uint256, measured: int256):
         if take != 0:
             accounts.records[payer] = accounts._with_money(record, balance - take, locked)
             taken += take
-    vault._credit(msg.sender, taken)
-    log Settled(household=msg.sender, interval=m, kind=KIND_COMMUNITY, amount_micro=taken)
+    vault._credit(who, taken)
+    log Settled(household=who, interval=m, kind=KIND_COMMUNITY, amount_micro=taken)
 
 
 @internal
-def _pay_flexibility(s: Snapshot, instruction: int256, m: uint256):
+def _pay_flexibility(who: address, s: Snapshot, instruction: int256, m: uint256):
     flex: Flexibility = self._flex
     reward: uint256 = 0
     if s.target == 0:
@@ -621,12 +640,12 @@ def _pay_flexibility(s: Snapshot, instruction: int256, m: uint256):
             record, accounts._balance(record) - reward, accounts._locked(record) - reward
         )
         self._flex.locked_micro = flex.locked_micro - reward
-        vault._credit(msg.sender, reward)
-    log Settled(household=msg.sender, interval=m, kind=KIND_FLEXIBILITY, amount_micro=reward)
+        vault._credit(who, reward)
+    log Settled(household=who, interval=m, kind=KIND_FLEXIBILITY, amount_micro=reward)
 
 
 @internal
-def _check_neighbours(position: uint256, k: uint256):
+def _check_neighbours(reporter: address, position: uint256, k: uint256):
     """
     @notice Deregister the previous or next registered household (by
             registration order, wrapping) if it is offline or short of funds.
@@ -651,13 +670,13 @@ def _check_neighbours(position: uint256, k: uint256):
             following = i
             break
     if previous != me:
-        self._check_one(previous, need, k)
+        self._check_one(reporter, previous, need, k)
     if following != me and following != previous:
-        self._check_one(following, need, k)
+        self._check_one(reporter, following, need, k)
 
 
 @internal
-def _check_one(i: uint256, need: uint256, k: uint256):
+def _check_one(reporter: address, i: uint256, need: uint256, k: uint256):
     account: address = convert(convert(self._entries[i] & ADDRESS_MASK, uint160), address)
     record: uint256 = accounts.records[account]
     reason: uint8 = 255
@@ -668,7 +687,7 @@ def _check_one(i: uint256, need: uint256, k: uint256):
     elif record & accounts.ROLE_PROSUMER == 0:
         reason = REASON_REVOKED
     if reason != 255:
-        self._deregister(account, i + 1, msg.sender, reason, k)
+        self._deregister(account, i + 1, reporter, reason, k)
 
 
 # --- flexibility ---------------------------------------------------------------------------
