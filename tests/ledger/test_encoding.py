@@ -36,7 +36,13 @@ def value_for(kind: str) -> st.SearchStrategy[Any]:
 
 @st.composite
 def shapes_and_values(draw: st.DrawFn) -> tuple[tuple[str, ...], list[Any]]:
-    kinds = tuple(draw(st.lists(st.sampled_from(STATIC + TUPLES + [k + "[]" for k in STATIC + TUPLES]), max_size=5)))
+    kinds = tuple(
+        draw(
+            st.lists(
+                st.sampled_from(STATIC + TUPLES + [k + "[]" for k in STATIC + TUPLES]), max_size=5
+            )
+        )
+    )
     return kinds, [draw(value_for(k)) for k in kinds]
 
 

@@ -202,6 +202,10 @@ tolerance_bps: public(immutable(uint256))
 #         instead of the paper's (z or z - 1, whichever is closer).
 code_rule: public(immutable(bool))
 
+# @notice The meters contract (`DvppMeters`, or none: the zero address)
+#         that relays reports signed by the households' meters.
+meters: public(immutable(address))
+
 # @notice p_f of Eq. 7, micro-currency per kW per interval; the operator
 #         changes it only while no flexibility contract is open.
 price_flexibility: public(uint256)
@@ -212,10 +216,6 @@ p_max_mw: public(uint256)
 
 # @notice Number of registered households.
 household_count: public(uint256)
-
-# @notice The meters contract (`DvppMeters`), set once by the operator:
-#         it relays reports its households' meters signed.
-meters: public(address)
 
 _entries: DynArray[uint256, MAX_HOUSEHOLDS]
 _position: HashMap[address, uint256]
@@ -282,6 +282,7 @@ def __init__(
     tolerance_mw_: uint256,
     tolerance_bps_: uint256,
     code_rule_: bool,
+    meters_: address,
 ):
     assert interval_seconds_ != 0, "interval is zero seconds"
     assert price_community_ <= MASK32 and price_flexibility_ <= MASK32, "price out of range"
@@ -295,6 +296,7 @@ def __init__(
     tolerance_mw = tolerance_mw_
     tolerance_bps = tolerance_bps_
     code_rule = code_rule_
+    meters = meters_
 
 
 # --- the clock and small helpers ---------------------------------------------------------
@@ -521,18 +523,6 @@ def deregister():
     self._deregister(msg.sender, position, msg.sender, REASON_OWN, self._interval())
 
 
-@external
-def set_meters(meters_: address):
-    """
-    @notice Name the meters contract that may report for the households
-            (the operator, once).
-    """
-    assert accounts._has_role(msg.sender, accounts.ROLE_OPERATOR), "caller is not the operator"
-    assert self.meters == empty(address), "meters already set"
-    assert meters_ != empty(address), "meters is the zero address"
-    self.meters = meters_
-
-
 @internal
 def _deregister(who: address, position: uint256, by: address, reason: uint8, k: uint256):
     self._entries[position - 1] |= (k + 1) << LEFT_SHIFT
@@ -560,9 +550,10 @@ def set_state(household: address, soc_mpct: uint256, p_res_mw: int256, p_measure
             the previous interval for the household and checks its
             neighbours. Sent by the household, or relayed by the meters
             contract (`meters`) after it checked the meter's signature.
+            Settlement and neighbour check act for `household`.
     """
     # The household itself, or the meters contract relaying its meter's signed report.
-    assert household == msg.sender or msg.sender == self.meters, "report for another household"
+    assert household == msg.sender or msg.sender == meters, "report for another household"
     position: uint256 = self._position[household]
     assert position != 0, "caller is not a registered household"
     assert accounts.records[household] & accounts.ROLE_PROSUMER != 0, "admission revoked"

@@ -6,8 +6,8 @@
         brings one interval's signed state reports of many households to
         `Dvpp.set_state` in ONE transaction (`report_batch`).
 @dev Why a contract of its own: `Dvpp` is at the EIP-170 size limit. `Dvpp`
-     takes `set_state` from this contract (its `meters`, set once by the
-     operator) besides the household itself; every rule of a report
+     takes `set_state` from this contract (its immutable `meters`, given at
+     its deployment) besides the household itself; every rule of a report
      (plausibility, one report per interval, the neighbour check, the
      settlement) stays in `Dvpp` and runs as for a report the household sent.
 
@@ -38,6 +38,7 @@ interface Dvpp:
     def set_state(household: address, soc_mpct: uint256, p_res_mw: int256, p_measured_mw: int256): nonpayable
     def start_time() -> uint256: view
     def interval_seconds() -> uint256: view
+    def meters() -> address: view
 
 
 struct Report:
@@ -62,12 +63,15 @@ HALF_ORDER: constant(uint256) = (
     57896044618658097711785492504343953926418782139537452191302581570759080747168
 )
 
-# @notice The DVPP the reports go to.
-dvpp: public(immutable(Dvpp))
+# @notice The DVPP the reports go to (bound once by the deployer: the DVPP
+#         is deployed after this contract, whose address it holds).
+dvpp: public(Dvpp)
 
 # The DVPP's clock (its immutables, read once): a report carries its interval.
-_start: immutable(uint256)
-_dt: immutable(uint256)
+_start: uint256
+_dt: uint256
+
+_deployer: immutable(address)
 
 # @notice Each household's meter: the address of its secp256k1 key.
 meter_of: public(HashMap[address, address])
@@ -79,10 +83,22 @@ event MeterRegistered:
 
 
 @deploy
-def __init__(dvpp_: Dvpp):
-    dvpp = dvpp_
-    _start = staticcall dvpp_.start_time()
-    _dt = staticcall dvpp_.interval_seconds()
+def __init__():
+    _deployer = msg.sender
+
+
+@external
+def bind(dvpp_: Dvpp):
+    """
+    @notice Name the DVPP the reports go to (the deployer, once): a DVPP
+            deployed with this contract as its `meters`.
+    """
+    assert msg.sender == _deployer, "caller is not the deployer"
+    assert self.dvpp.address == empty(address), "already bound"
+    assert staticcall dvpp_.meters() == self, "the DVPP does not name these meters"
+    self.dvpp = dvpp_
+    self._start = staticcall dvpp_.start_time()
+    self._dt = staticcall dvpp_.interval_seconds()
 
 
 @external
@@ -123,7 +139,7 @@ def report_digest(
 @external
 @view
 def current_interval() -> uint256:
-    return (block.timestamp - _start) // _dt
+    return (block.timestamp - self._start) // self._dt
 
 
 @external
@@ -134,7 +150,9 @@ def report_batch(reports: DynArray[Report, MAX_REPORTS]):
             unknown, its signature bad, another interval's, or refused by
             the DVPP) reverts the whole batch: nothing changes.
     """
-    k: uint256 = (block.timestamp - _start) // _dt
+    target: Dvpp = self.dvpp
+    assert target.address != empty(address), "not bound to a DVPP"
+    k: uint256 = (block.timestamp - self._start) // self._dt
     for report: Report in reports:
         meter: address = self.meter_of[report.household]
         assert meter != empty(address), "meter not registered"
@@ -145,6 +163,6 @@ def report_batch(reports: DynArray[Report, MAX_REPORTS]):
         )
         signer: address = ecrecover(digest, report.v, report.r, report.s)
         assert signer == meter, "bad signature"
-        extcall dvpp.set_state(
+        extcall target.set_state(
             report.household, report.soc_mpct, report.p_res_mw, report.p_measured_mw
         )
