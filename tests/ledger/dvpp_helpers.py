@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from peergrid.ledger import EmbeddedChain
 from peergrid.ledger.markets.consortium import Role
 from peergrid.ledger.markets.dvpp import DvppLedger, Parameters, Rating, Report
+from peergrid.ledger.markets.dvpp_meters import DvppMeters
 
 SUPPLY_MICRO = 10**13
 FUNDS_MICRO = 10**8
@@ -25,6 +26,7 @@ class Dvpp:
     households: list[str]
     contractor: str
     others: list[str] = field(default_factory=list)
+    meters: DvppMeters | None = None
 
     def accounts(self) -> list[str]:
         return [
@@ -67,18 +69,25 @@ def make_dvpp(
     reports: list[Report] | None = None,
     deposit_micro: int = DEPOSIT_MICRO,
     end_bootstrap: bool = False,
+    meters: bool = False,
 ) -> Dvpp:
-    """``n`` households admitted during the bootstrap, funded and registered in interval 0."""
+    """``n`` households admitted during the bootstrap, funded and registered in interval 0;
+    ``meters``: the DVPP is deployed with a meters contract (``Dvpp.meters`` holds it)."""
     chain = EmbeddedChain()
     operator, dso, issuer = (chain.new_account(x) for x in ("operator", "dso", "issuer"))
-    ledger = DvppLedger.deploy(
-        chain,
+    settings = dict(
         operator=operator,
         dso=dso,
         issuer=issuer,
         supply_micro=SUPPLY_MICRO,
         parameters=parameters,
     )
+    relay: DvppMeters | None = None
+    if meters:
+        relay = DvppMeters.deploy(chain, **settings)  # type: ignore[arg-type]
+        ledger = relay.ledger
+    else:
+        ledger = DvppLedger.deploy(chain, **settings)  # type: ignore[arg-type]
     households = [chain.new_account(f"household{i}") for i in range(n)]
     contractor = chain.new_account("contractor")
     if households:
@@ -91,4 +100,4 @@ def make_dvpp(
         report = reports[i] if reports else Report(0.5, 0.0)
         ledger.register(h, rating, report, deposit_micro)
     ledger.fund(contractor, FUNDS_MICRO)
-    return Dvpp(chain, ledger, operator, dso, issuer, households, contractor)
+    return Dvpp(chain, ledger, operator, dso, issuer, households, contractor, meters=relay)

@@ -12,12 +12,16 @@ from hypothesis import strategies as st
 from peergrid.ledger.chain.encoding import encoder_for
 
 STATIC = ["uint8", "uint32", "uint256", "int8", "int256", "bool", "address", "bytes32", "bytes4"]
+TUPLES = ["(address,uint256,int256,uint8,bytes32)", "(bool,int8)"]
+"""Static tuples (structs), such as the DVPP's signed meter report."""
 
 
 def value_for(kind: str) -> st.SearchStrategy[Any]:
     """Values of ``kind``, in range and (a few) out of it."""
     if kind.endswith("[]"):
         return st.lists(value_for(kind[:-2]), max_size=4)
+    if kind.startswith("("):
+        return st.tuples(*(value_for(member) for member in kind[1:-1].split(",")))
     if kind == "bool":
         return st.booleans()
     if kind == "address":
@@ -32,7 +36,13 @@ def value_for(kind: str) -> st.SearchStrategy[Any]:
 
 @st.composite
 def shapes_and_values(draw: st.DrawFn) -> tuple[tuple[str, ...], list[Any]]:
-    kinds = tuple(draw(st.lists(st.sampled_from(STATIC + [k + "[]" for k in STATIC]), max_size=5)))
+    kinds = tuple(
+        draw(
+            st.lists(
+                st.sampled_from(STATIC + TUPLES + [k + "[]" for k in STATIC + TUPLES]), max_size=5
+            )
+        )
+    )
     return kinds, [draw(value_for(k)) for k in kinds]
 
 
@@ -52,8 +62,8 @@ def test_the_bytes_and_the_refusals_are_eth_abi_s(case: tuple[tuple[str, ...], l
 
 
 def test_a_shape_it_does_not_write_out_goes_to_eth_abi() -> None:
-    kinds = ("(uint256,address)", "string", "uint256[2]")
-    values = [(7, "0x" + "ab" * 20), "text", [1, 2]]
+    kinds = ("(uint256,(address,bool))", "string", "uint256[2]")
+    values = [(7, ("0x" + "ab" * 20, True)), "text", [1, 2]]
     assert encoder_for(kinds)(values) == encode(list(kinds), values)
 
 

@@ -48,6 +48,7 @@ CONTRACT_NAMES = (
     "OrderBook",
     "EvQuota",
     "Dvpp",
+    "DvppMeters",
     "AdmmAggregator",
     "ProtectionLog",
     "DrSettlement",

@@ -5,9 +5,10 @@ simulation encodes the same few shapes (``commit(uint256,bytes32,bytes32)``, ``r
 ``post_clearing(uint256,uint256[],bool)``) thousands of times, and that was a third of the
 Python time of a slot. :func:`encoder_for` returns, once per tuple of types, a function that
 encodes an argument list: written out here for the elementary static types (``uintN``, ``intN``,
-``bool``, ``address``, ``bytesN``) and dynamic arrays of them, with the same checks (a value out
-of range, of the wrong type or length raises ``ValueError``/``TypeError``), and eth_abi's own
-encoder for any other shape. The bytes are eth_abi's; a property test holds them equal.
+``bool``, ``address``, ``bytesN``), tuples of them (static structs: the DVPP's signed meter
+reports) and dynamic arrays of both, with the same checks (a value out of range, of the wrong
+type or length raises ``ValueError``/``TypeError``), and eth_abi's own encoder for any other
+shape. The bytes are eth_abi's; a property test holds them equal.
 """
 
 from __future__ import annotations
@@ -97,17 +98,41 @@ def _elementary(kind: str) -> _Word | None:
     return None
 
 
+def _static_tuple(kind: str) -> _Word | None:
+    """The encoder of a tuple ``(t1,...,tn)`` of elementary static types (its words in order),
+    or ``None`` for any other type."""
+    if not (kind.startswith("(") and kind.endswith(")")) or "(" in kind[1:]:
+        return None
+    words = [_elementary(member) for member in kind[1:-1].split(",")]
+    if not words or any(word is None for word in words):
+        return None
+    members: list[_Word] = [word for word in words if word is not None]
+    n = len(members)
+
+    def encode(value: Any) -> bytes:
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"a tuple takes a list or tuple, got {value!r}")
+        if len(value) != n:
+            raise ValueError(f"{kind} takes {n} values, got {len(value)}")
+        return b"".join(word(v) for word, v in zip(members, value, strict=True))
+
+    return encode
+
+
 @lru_cache(maxsize=512)
 def encoder_for(types: tuple[str, ...]) -> Encoder:
     """An encoder of argument lists of ``types``, identical to ``eth_abi.encode(types, ...)``."""
     heads: list[tuple[_Word, bool]] = []  # (element encoder, is a dynamic array)
+    head_size = 0  # a static tuple takes one head word per member
     for kind in types:
         array = kind.endswith("[]")
-        word = _elementary(kind[:-2] if array else kind)
+        element = kind[:-2] if array else kind
+        word = _elementary(element) or _static_tuple(element)
         if word is None:
             shape = list(types)
             return lambda args: abi_encode(shape, list(args))
         heads.append((word, array))
+        head_size += 32 if array or not element.startswith("(") else 32 * (element.count(",") + 1)
     n = len(types)
 
     def encode(args: Sequence[Any]) -> bytes:
@@ -115,7 +140,7 @@ def encoder_for(types: tuple[str, ...]) -> Encoder:
             raise ValueError(f"expected {n} arguments, got {len(args)}")
         head: list[bytes] = []
         tail: list[bytes] = []
-        offset = 32 * n
+        offset = head_size
         for (word, array), value in zip(heads, args, strict=True):
             if not array:
                 head.append(word(value))
@@ -124,8 +149,9 @@ def encoder_for(types: tuple[str, ...]) -> Encoder:
                 raise TypeError(f"an array takes a list or tuple, got {value!r}")
             head.append(offset.to_bytes(32, "big"))
             tail.append(len(value).to_bytes(32, "big"))
+            start = len(tail)
             tail.extend(word(v) for v in value)
-            offset += 32 * (1 + len(value))
+            offset += 32 + sum(len(part) for part in tail[start:])
         return b"".join(head) + b"".join(tail)
 
     return encode

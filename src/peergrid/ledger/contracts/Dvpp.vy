@@ -202,6 +202,10 @@ tolerance_bps: public(immutable(uint256))
 #         instead of the paper's (z or z - 1, whichever is closer).
 code_rule: public(immutable(bool))
 
+# @notice The meters contract (`DvppMeters`, or none: the zero address)
+#         that relays reports signed by the households' meters.
+meters: public(immutable(address))
+
 # @notice p_f of Eq. 7, micro-currency per kW per interval; the operator
 #         changes it only while no flexibility contract is open.
 price_flexibility: public(uint256)
@@ -278,6 +282,7 @@ def __init__(
     tolerance_mw_: uint256,
     tolerance_bps_: uint256,
     code_rule_: bool,
+    meters_: address,
 ):
     assert interval_seconds_ != 0, "interval is zero seconds"
     assert price_community_ <= MASK32 and price_flexibility_ <= MASK32, "price out of range"
@@ -291,6 +296,7 @@ def __init__(
     tolerance_mw = tolerance_mw_
     tolerance_bps = tolerance_bps_
     code_rule = code_rule_
+    meters = meters_
 
 
 # --- the clock and small helpers ---------------------------------------------------------
@@ -541,14 +547,18 @@ def set_state(household: address, soc_mpct: uint256, p_res_mw: int256, p_measure
     @notice Report this interval's state of charge and residual load
             (consumer arrows) and the battery power measured while following
             the previous interval's instruction (producer arrows). Settles
-            the previous interval for the sender and checks its neighbours.
+            the previous interval for the household and checks its
+            neighbours. Sent by the household, or relayed by the meters
+            contract (`meters`) after it checked the meter's signature.
+            Settlement and neighbour check act for `household`.
     """
-    assert household == msg.sender, "report for another household"
-    position: uint256 = self._position[msg.sender]
+    # The household itself, or the meters contract relaying its meter's signed report.
+    assert household == msg.sender or msg.sender == meters, "report for another household"
+    position: uint256 = self._position[household]
     assert position != 0, "caller is not a registered household"
-    assert accounts.records[msg.sender] & accounts.ROLE_PROSUMER != 0, "admission revoked"
+    assert accounts.records[household] & accounts.ROLE_PROSUMER != 0, "admission revoked"
     k: uint256 = self._interval()
-    word: uint256 = self._reports[msg.sender]
+    word: uint256 = self._reports[household]
     assert word & MASK32 != k, "second report in one interval"
     p_max: uint256 = (word >> PMAX_SHIFT) & MASK31
     assert soc_mpct <= SOC_FULL, "soc_mpct above 100 000"
@@ -556,27 +566,27 @@ def set_state(household: address, soc_mpct: uint256, p_res_mw: int256, p_measure
     assert convert(abs(p_measured_mw), uint256) <= p_max, "p_measured_mw beyond the household's p_max"
 
     if k > 0:
-        self._settle(k - 1, p_measured_mw)
-    self._reports[msg.sender] = (
+        self._settle(household, k - 1, p_measured_mw)
+    self._reports[household] = (
         self._report(k, soc_mpct, p_res_mw)
         | ((word & REPORT_MASK) << REPORT_BITS)
         | (p_max << PMAX_SHIFT)
         | HAS_PREV
     )
-    self._check_neighbours(position, k)
+    self._check_neighbours(household, position, k)
 
 
 @internal
-def _settle(m: uint256, measured: int256):
-    s: Snapshot = self._snapshot(m, msg.sender)
+def _settle(who: address, m: uint256, measured: int256):
+    s: Snapshot = self._snapshot(m, who)
     if s.me == MAX_HOUSEHOLDS:
         return
     instruction: int256 = self._instruction(s, s.me)
     if not self._complies(measured, instruction):
-        log Settled(household=msg.sender, interval=m, kind=KIND_NOT_COMPLIANT, amount_micro=0)
+        log Settled(household=who, interval=m, kind=KIND_NOT_COMPLIANT, amount_micro=0)
         return
     if s.contracted:
-        self._pay_flexibility(s, instruction, m)
+        self._pay_flexibility(who, s, instruction, m)
         return
     if s.count < 2:
         return
@@ -598,12 +608,12 @@ def _settle(m: uint256, measured: int256):
         if take != 0:
             accounts.records[payer] = accounts._with_money(record, balance - take, locked)
             taken += take
-    vault._credit(msg.sender, taken)
-    log Settled(household=msg.sender, interval=m, kind=KIND_COMMUNITY, amount_micro=taken)
+    vault._credit(who, taken)
+    log Settled(household=who, interval=m, kind=KIND_COMMUNITY, amount_micro=taken)
 
 
 @internal
-def _pay_flexibility(s: Snapshot, instruction: int256, m: uint256):
+def _pay_flexibility(who: address, s: Snapshot, instruction: int256, m: uint256):
     flex: Flexibility = self._flex
     reward: uint256 = 0
     if s.target == 0:
@@ -621,12 +631,12 @@ def _pay_flexibility(s: Snapshot, instruction: int256, m: uint256):
             record, accounts._balance(record) - reward, accounts._locked(record) - reward
         )
         self._flex.locked_micro = flex.locked_micro - reward
-        vault._credit(msg.sender, reward)
-    log Settled(household=msg.sender, interval=m, kind=KIND_FLEXIBILITY, amount_micro=reward)
+        vault._credit(who, reward)
+    log Settled(household=who, interval=m, kind=KIND_FLEXIBILITY, amount_micro=reward)
 
 
 @internal
-def _check_neighbours(position: uint256, k: uint256):
+def _check_neighbours(reporter: address, position: uint256, k: uint256):
     """
     @notice Deregister the previous or next registered household (by
             registration order, wrapping) if it is offline or short of funds.
@@ -651,13 +661,13 @@ def _check_neighbours(position: uint256, k: uint256):
             following = i
             break
     if previous != me:
-        self._check_one(previous, need, k)
+        self._check_one(reporter, previous, need, k)
     if following != me and following != previous:
-        self._check_one(following, need, k)
+        self._check_one(reporter, following, need, k)
 
 
 @internal
-def _check_one(i: uint256, need: uint256, k: uint256):
+def _check_one(reporter: address, i: uint256, need: uint256, k: uint256):
     account: address = convert(convert(self._entries[i] & ADDRESS_MASK, uint160), address)
     record: uint256 = accounts.records[account]
     reason: uint8 = 255
@@ -668,7 +678,7 @@ def _check_one(i: uint256, need: uint256, k: uint256):
     elif record & accounts.ROLE_PROSUMER == 0:
         reason = REASON_REVOKED
     if reason != 255:
-        self._deregister(account, i + 1, msg.sender, reason, k)
+        self._deregister(account, i + 1, reporter, reason, k)
 
 
 # --- flexibility ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger.chain.base import Chain, Contract, Receipt
+from peergrid.ledger.chain.base import ZERO_ADDRESS, Chain, Contract, Receipt
 from peergrid.ledger.chain.gas import GasLog
 from peergrid.ledger.markets.base import MarketLedger
 from peergrid.ledger.markets.consortium import (
@@ -210,8 +210,11 @@ class DvppLedger:
         supply_micro: int,
         parameters: Parameters | None = None,
         token: Contract | None = None,
+        meters: str | None = None,
     ) -> DvppLedger:
-        """Deploy a settlement token (unless ``token`` is given) and the DVPP contract."""
+        """Deploy a settlement token (unless ``token`` is given) and the DVPP contract;
+        ``meters``: the meters contract that may relay signed reports
+        (:mod:`peergrid.ledger.markets.dvpp_meters`; none by default)."""
         p = parameters or Parameters()
         token, contract = MarketLedger.deploy_contracts(
             chain,
@@ -231,6 +234,7 @@ class DvppLedger:
                 p.tolerance_mw,
                 p.tolerance_bps,
                 p.rule == "code",
+                meters or ZERO_ADDRESS,
             ),
         )
         return cls(chain, token, contract, operator=operator, issuer=issuer)
@@ -336,6 +340,11 @@ class DvppLedger:
 
     def current_interval(self) -> int:
         return int(self.chain.call(self.contract, "current_interval"))
+
+    def meters(self) -> str | None:
+        """The meters contract that may relay signed reports (``None``: none)."""
+        address = str(self.chain.call(self.contract, "meters"))
+        return None if int(address, 16) == 0 else address
 
     def _clock_constants(self) -> tuple[int, int]:
         if self._clock is None:
