@@ -22,13 +22,23 @@ Figures:
 - *transactions per second*: wall-clock rate of the ``n`` reports plus ``n`` instruction reads of
   an interval, and the hours a week at 15 s (40 320 intervals) takes.
 
+``--path`` chooses how the reports reach the DVPP:
+
+- ``own`` (default): each household sends its own ``set_state`` (``n`` transactions an
+  interval);
+- ``batch``: each household's meter signs its report (:mod:`peergrid.ledger.markets.dvpp_meters`)
+  and one relayer (the operator's account) brings the interval's ``n`` reports in one
+  ``DvppMeters.report_batch`` transaction; gas per household is that receipt's ``gasUsed`` ÷ ``n``,
+  and the meters' signing (done on the meters, in reality) is timed apart and included in the
+  interval's wall time.
+
 ``--chain anvil`` runs on a private anvil node (:class:`ManagedAnvilChain`) instead of the
 embedded chain: each interval's ``n`` reports are sent in one batch (a pipeline) and mined
 together, after the interval's clock step (``evm_increaseTime`` and ``evm_mine``) and its ``n``
-instruction reads.
+instruction reads (one JSON-RPC batch).
 
     python benchmarks/dvpp_chain.py [--sizes 5 10 20] [--intervals 6] [--seed 1]
-                                    [--chain embedded|anvil] [--json]
+                                    [--chain embedded|anvil] [--path own|batch] [--json]
 """
 
 from __future__ import annotations
@@ -48,6 +58,7 @@ from peergrid.ledger.chain.base import Chain, Receipt
 from peergrid.ledger.chain.managed import ManagedAnvilChain
 from peergrid.ledger.markets.consortium import Role
 from peergrid.ledger.markets.dvpp import DvppLedger, Rating, Report
+from peergrid.ledger.markets.dvpp_meters import DvppMeters
 
 SUPPLY_MICRO = 10**13
 RATING = Rating(3000, 3000, 50_000)
@@ -85,22 +96,31 @@ def receipt_bytes(receipt: Receipt, cumulative_gas: int) -> int:
     return 1 + len(rlp.encode([1, cumulative_gas, b"\x00" * 256, logs]))
 
 
-def run(n: int, intervals: int, rng: np.random.Generator, backend: str) -> dict[str, Any]:
+def run(
+    n: int, intervals: int, rng: np.random.Generator, backend: str, path: str = "own"
+) -> dict[str, Any]:
     chain: Chain = ManagedAnvilChain() if backend == "anvil" else EmbeddedChain()
     try:
-        return _run(chain, n, intervals, rng, backend)
+        return _run(chain, n, intervals, rng, backend, path)
     finally:
         if isinstance(chain, ManagedAnvilChain):
             chain.close()
 
 
 def _run(
-    chain: Chain, n: int, intervals: int, rng: np.random.Generator, backend: str
+    chain: Chain, n: int, intervals: int, rng: np.random.Generator, backend: str, path: str
 ) -> dict[str, Any]:
     operator, dso, issuer = (chain.new_account(x) for x in ("operator", "dso", "issuer"))
-    ledger = DvppLedger.deploy(
-        chain, operator=operator, dso=dso, issuer=issuer, supply_micro=SUPPLY_MICRO
-    )
+    meters: DvppMeters | None = None
+    if path == "batch":
+        meters = DvppMeters.deploy(
+            chain, operator=operator, dso=dso, issuer=issuer, supply_micro=SUPPLY_MICRO
+        )
+        ledger = meters.ledger
+    else:
+        ledger = DvppLedger.deploy(
+            chain, operator=operator, dso=dso, issuer=issuer, supply_micro=SUPPLY_MICRO
+        )
     households = [chain.new_account(f"household{i}") for i in range(n)]
     ledger.consortium.bootstrap({h: Role.PROSUMER for h in households})
     soc = {h: float(rng.uniform(0.3, 0.7)) for h in households}
@@ -109,16 +129,18 @@ def _run(
         ledger.fund(h, 10**9)
         receipt = ledger.register(h, RATING, Report(soc[h], float(rng.normal(0, 1500))), 10**8)
         register_gas.append(receipt.gas_used)
+        if meters is not None:
+            meters.register_meter(h)
 
     cold: list[int] = []
     warm: list[int] = []
     tx_bytes: list[int] = []
     rcpt_bytes: list[int] = []
-    seconds = 0.0
+    seconds = sign_seconds = 0.0
     fn = ledger.contract.abi.function("set_state", 4)
     for k in range(1, intervals + 1):
         started = time.perf_counter()  # the clock step is part of an interval's cost
-        ledger.advance_interval()
+        interval = ledger.advance_interval()
         cumulative = 0
         interval_tx = interval_rcpt = 0
         # Every instruction is of the previous interval's snapshot: the reports of this one do
@@ -131,6 +153,24 @@ def _run(
             reports[h] = Report(
                 soc[h], float(np.clip(rng.normal(0, 1500), -40_000, 40_000)), instruction_w
             )
+        if meters is not None:
+            signing = time.perf_counter()
+            signed = meters.sign_all(reports, interval)
+            sign_seconds += time.perf_counter() - signing
+            receipt = meters.report_batch(signed, operator)
+            (cold if k == 1 else warm).append(receipt.gas_used / n)
+            data = meters.contract.abi.encode_call(
+                meters.contract.abi.function("report_batch", 1),
+                ([r.as_tuple() for r in signed],),
+            )
+            seconds += time.perf_counter() - started
+            tx_bytes.append(
+                signed_tx_bytes(
+                    chain.chain_id, meters.contract.address, data, k, receipt.gas_used * 2
+                )
+            )
+            rcpt_bytes.append(receipt_bytes(receipt, receipt.gas_used))
+            continue
         with chain.pipeline():
             receipts = [ledger.set_state(h, reports[h]) for h in households]
         for h, receipt in zip(households, receipts, strict=True):
@@ -154,23 +194,27 @@ def _run(
         seconds += time.perf_counter() - started
         tx_bytes.append(interval_tx)
         rcpt_bytes.append(interval_rcpt)
-    tx_per_interval = 2 * n  # reports and instruction reads
+    # instruction reads and reports (one transaction for all of them on the batch path)
+    tx_per_interval = n + (1 if meters is not None else n)
     rate = tx_per_interval * intervals / seconds
     mean_tx_kb = statistics.fmean(tx_bytes) / 1000
     return {
         "chain": backend,
+        "path": path,
         "households": n,
         "register_gas_mean": round(statistics.fmean(register_gas)),
         "set_state_gas_cold": round(statistics.fmean(cold)),
         "set_state_gas_warm": round(statistics.fmean(warm)) if warm else None,
-        "set_state_gas_warm_max": max(warm) if warm else None,
-        "gas_per_interval_warm": round(statistics.fmean(warm)) * n if warm else None,
+        "set_state_gas_warm_max": round(max(warm)) if warm else None,
+        "gas_per_interval_warm": round(statistics.fmean(warm) * n) if warm else None,
         "tx_kb_per_interval": round(mean_tx_kb, 2),
         "tx_bytes_per_report": round(statistics.fmean(tx_bytes) / n),
         "receipt_kb_per_interval": round(statistics.fmean(rcpt_bytes) / 1000, 2),
         "paper_block_kb": round(paper_block_kb(n), 2),
         "calls_per_second": round(rate, 1),
-        "interval_seconds_wall": round(seconds / intervals, 3),
+        "interval_seconds_wall": round(seconds / intervals, 4),
+        "signing_seconds_per_interval": round(sign_seconds / intervals, 4),
+        "intervals": intervals,
         "week_15s_hours": round(INTERVALS_PER_WEEK_15S * seconds / intervals / 3600, 2),
     }
 
@@ -181,17 +225,20 @@ def main() -> None:
     parser.add_argument("--intervals", type=int, default=6)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--chain", choices=("embedded", "anvil"), default="embedded")
+    parser.add_argument("--path", choices=("own", "batch"), default="own")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rows = [
-        run(n, args.intervals, np.random.default_rng(args.seed), args.chain) for n in args.sizes
+        run(n, args.intervals, np.random.default_rng(args.seed), args.chain, args.path)
+        for n in args.sizes
     ]
     if args.json:
         print(json.dumps(rows))
         return
     for row in rows:
         print(
-            f"n={row['households']:>2}: set_state gas cold {row['set_state_gas_cold']:>7}, "
+            f"n={row['households']:>2} ({row['path']}): "
+            f"gas per report cold {row['set_state_gas_cold']:>7}, "
             f"warm {row['set_state_gas_warm']:>7} (max {row['set_state_gas_warm_max']}), "
             f"{row['gas_per_interval_warm']:>9} gas/interval; "
             f"tx {row['tx_kb_per_interval']} kB + receipts {row['receipt_kb_per_interval']} kB "
