@@ -5,7 +5,6 @@ ci``), except under ``CI=true``, where they fail."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,23 +12,18 @@ from typing import Any
 import pytest
 
 from peergrid.core.errors import PeergridError
-from peergrid.ledger.chain.anvil import AnvilError, find_anvil
 from peergrid.ledger.chain.persisted import PersistedEmbeddedChain
 from peergrid.ledger.chain.persisted_anvil import PersistedAnvilChain
 from peergrid.platform.service import ManualClock
 from tests.service.conftest import Harness, open_harness
 from tests.service.test_api import BOOK, METERED, run_slot
+from tests.service.test_faults import require_anvil
 from tests.service.test_recovery import cleared_events, read_model
 
 
 @pytest.fixture(scope="module", autouse=True)
 def anvil_installed() -> None:
-    try:
-        find_anvil()
-    except AnvilError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but anvil is missing: {exc}")
-        pytest.skip(str(exc))
+    require_anvil()
 
 
 def chain_state(h: Harness) -> dict[str, Any]:
