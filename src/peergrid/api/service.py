@@ -129,10 +129,7 @@ def open_service(
     journaled in ``run_dir``."""
     if not scenario.market.enabled:
         raise PeergridError("the scenario's [market] is disabled: the service runs a market")
-    if chain not in SERVICE_CHAINS:
-        raise PeergridError(f"chain must be one of {', '.join(SERVICE_CHAINS)}, got {chain!r}")
-    if rpc and chain != "embedded":
-        raise PeergridError(f"--rpc and --chain {chain} exclude each other: the node is the chain")
+    check_service_chain(chain, rpc)
     run_dir.mkdir(parents=True, exist_ok=True)
     feeder = load_feeder(scenario.feeder.name)
     households = place_households(scenario.households, feeder, np.random.default_rng(scenario.seed))
@@ -170,6 +167,14 @@ def open_service(
 
 SERVICE_CHAINS = ("embedded", "anvil")
 """Where the service runs its market without ``--rpc``: both journaled in the run dir."""
+
+
+def check_service_chain(chain: str, rpc: str | None) -> None:
+    """Refuse a ``chain`` the service does not run, or one given beside a node (``rpc``)."""
+    if chain not in SERVICE_CHAINS:
+        raise PeergridError(f"--chain must be one of {', '.join(SERVICE_CHAINS)}, got {chain!r}")
+    if rpc and chain != "embedded":
+        raise PeergridError(f"--rpc and --chain {chain} exclude each other: the node is the chain")
 
 
 def _open_chain(chain: str, rpc: str | None, journal: Path) -> Chain:

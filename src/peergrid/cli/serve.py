@@ -114,12 +114,9 @@ def serve(
         raise PeergridError(
             f"--intake-workers must be from 0 to {MAX_INTAKE_WORKERS}, got {intake_workers}"
         )
-    from peergrid.api.service import SERVICE_CHAINS
+    from peergrid.api.service import check_service_chain
 
-    if chain not in SERVICE_CHAINS:
-        raise PeergridError(f"--chain must be one of {', '.join(SERVICE_CHAINS)}, got {chain!r}")
-    if rpc is not None and chain != "embedded":
-        raise PeergridError(f"--rpc and --chain {chain} exclude each other: the node is the chain")
+    check_service_chain(chain, rpc)
     if chain == "anvil":
         from peergrid.ledger.chain.anvil import find_anvil
 
