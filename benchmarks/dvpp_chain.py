@@ -34,8 +34,9 @@ Figures:
 
 ``--chain anvil`` runs on a private anvil node (:class:`ManagedAnvilChain`) instead of the
 embedded chain: each interval's ``n`` reports are sent in one batch (a pipeline) and mined
-together, after the interval's clock step (``evm_increaseTime`` and ``evm_mine``) and its ``n``
-instruction reads (one JSON-RPC batch).
+together, after the interval's clock step (which mines nothing: the reports' block is mined at
+the new time, and the reads see it by ``eth_call``'s block override) and its ``n`` instruction
+reads (one JSON-RPC batch).
 
     python benchmarks/dvpp_chain.py [--sizes 5 10 20] [--intervals 6] [--seed 1]
                                     [--chain embedded|anvil] [--path own|batch] [--json]

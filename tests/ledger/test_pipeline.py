@@ -23,7 +23,7 @@ from peergrid.ledger import (
     sealed_order,
 )
 from peergrid.ledger.chain.anvil import AnvilError, find_anvil
-from peergrid.ledger.chain.base import Chain, PendingReceipt
+from peergrid.ledger.chain.base import ZERO_ADDRESS, Chain, PendingReceipt
 from peergrid.ledger.chain.rpc import RpcChain
 from peergrid.platform.settlement import BatchSettlement, CommunitySettlement, MarketSetup
 
@@ -101,11 +101,32 @@ def test_a_failing_transaction_undoes_its_whole_flush(anvil: ManagedAnvilChain) 
     assert ledger.token_balance(a) == 0 and ledger.token_balance(b) == 0
     assert anvil.nonce(ledger.issuer) == issuer_nonce
     assert anvil.block_number() == height
+    assert int(anvil._client.call("eth_blockNumber"), 16) == height  # the node's head too
     with pytest.raises(LedgerError, match=r"Community\.deposit"):
         _ = good.gas_used
     # The chain goes on: nonces were restored with the state.
     ledger.fund(a, 7)
     assert ledger.token_balance(a) == 7
+
+
+def test_moving_the_clock_mines_no_block_and_reads_and_the_next_block_see_the_new_time(
+    anvil: ManagedAnvilChain,
+) -> None:
+    ledger, (a, _, _) = community_on(anvil)
+    # Runtime code that returns TIMESTAMP: what a contract reading the clock sees.
+    clock = "0x00000000000000000000000000000000000c10c0"
+    anvil._client.call("anvil_setCode", [clock, "0x4260005260206000f3"])
+    height, start = anvil.block_number(), anvil.timestamp()
+    assert int.from_bytes(anvil._static_call(clock, b"", "clock"), "big") == start
+    assert anvil.advance_time(900) == start + 900
+    assert anvil.block_number() == height  # nothing mined
+    assert int.from_bytes(anvil._static_call(clock, b"", "clock"), "big") == start + 900
+    outputs = anvil._static_calls(clock, b"", "clock", [a, ZERO_ADDRESS])
+    assert [int.from_bytes(o, "big") for o in outputs] == [start + 900] * 2
+    ledger.fund(a, 1)
+    assert anvil.block_number() == height + 1
+    block = anvil._client.call("eth_getBlockByNumber", [hex(height + 1), False])
+    assert int(block["timestamp"], 16) == start + 900
 
 
 def test_the_embedded_chain_executes_at_once_under_a_pipeline() -> None:

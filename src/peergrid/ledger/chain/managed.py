@@ -25,7 +25,12 @@ opened by ``open_chain("anvil")`` (and by ``open_chain("auto")`` where the binar
   (``evm_mine`` with a timestamp; anvil takes a block at its parent's time), which only
   :meth:`~peergrid.ledger.chain.base.Chain.advance_time` moves. Left to itself, anvil would
   stamp each block with the wall clock: the same transactions replayed later
-  (:mod:`peergrid.ledger.chain.persisted_anvil`) would see other times than the first run;
+  (:mod:`peergrid.ledger.chain.persisted_anvil`) would see other times than the first run.
+  Moving the clock mines nothing (as on the embedded chain, where it mines nothing either):
+  the next flush's block is mined at the new time, and read-only calls see it at once through
+  ``eth_call``'s block override (``{"time": …}``, its fourth parameter). A simulation that moves
+  the clock every interval so mines one block an interval, not two (an empty block cost about
+  1 ms and its request as much again);
 * has no code at EIP-2935's block-hash history contract (:data:`HISTORY_STORAGE_ADDRESS`).
   Under the Prague rules every block writes its parent's hash into that contract's ring of
   8 191 storage words, and anvil computes each block's state root over all the storage it
@@ -150,6 +155,7 @@ class ManagedAnvilChain(Chain):
             raise
         self._accounts: dict[str, str] = {}
         self._nonces: dict[str, int] = {}
+        self._head = 0  # the latest block's number: only this chain mines or rolls back
 
     @property
     def url(self) -> str:
@@ -192,50 +198,38 @@ class ManagedAnvilChain(Chain):
 
     def block_number(self) -> int:
         self.flush()
-        return int(self._client.call("eth_blockNumber"), 16)
+        return self._head
 
     def _rpc(self, method: str, address: str) -> Any:
         return self._client.call(method, [address, "latest"])
 
     def _advance_clock(self, seconds: int) -> None:
-        # A block at the new time: read-only calls (on the latest block) see it at once.
+        # No block: the next one is mined at the new time, and reads see it by the block
+        # override of `_call_params` (module docstring).
         self._time += seconds
-        self._mine()
 
     def _mine(self) -> None:
         """Mine what the node holds as one block, at the chain's time (module doc)."""
         self._client.call("evm_mine", [{"timestamp": self._time}])
+        self._head += 1
+
+    def _call_params(self, sender: str, to: str, data: bytes) -> list[Any]:
+        """``eth_call``'s parameters: on the latest state, at the chain's time (no state
+        override; the block's time overridden, as the clock may have moved since it was
+        mined)."""
+        call = {"from": sender, "to": to, "data": "0x" + data.hex(), "gas": hex(self.tx_gas_limit)}
+        return [call, "latest", {}, {"time": hex(self._time)}]
 
     def _static_call(self, to: str, data: bytes, call: str, sender: str = ZERO_ADDRESS) -> bytes:
-        params = {
-            "from": sender,
-            "to": to,
-            "data": "0x" + data.hex(),
-            "gas": hex(self.tx_gas_limit),
-        }
         try:
-            return hex_bytes(self._client.call("eth_call", [params, "latest"]))
+            return hex_bytes(self._client.call("eth_call", self._call_params(sender, to, data)))
         except NodeError as exc:
             raise LedgerError(call, failure_reason(exc)) from exc
 
     def _static_calls(self, to: str, data: bytes, call: str, senders: Sequence[str]) -> list[bytes]:
         if not senders:
             return []
-        requests = [
-            (
-                "eth_call",
-                [
-                    {
-                        "from": sender,
-                        "to": to,
-                        "data": "0x" + data.hex(),
-                        "gas": hex(self.tx_gas_limit),
-                    },
-                    "latest",
-                ],
-            )
-            for sender in senders
-        ]
+        requests = [("eth_call", self._call_params(sender, to, data)) for sender in senders]
         outputs = []
         for answer in self._client.batch(requests):
             if isinstance(answer, NodeError):
@@ -296,8 +290,7 @@ class ManagedAnvilChain(Chain):
                 hashes += sent
                 self._mine()
                 blocks += 1
-            head = int(self._client.call("eth_blockNumber"), 16)
-            numbers = range(head - blocks + 1, head + 1)
+            numbers = range(self._head - blocks + 1, self._head + 1)
             receipts: list[dict[str, Any]] = []
             for answer in self._client.batch([("eth_getBlockReceipts", [hex(n)]) for n in numbers]):
                 if isinstance(answer, NodeError):
@@ -326,6 +319,7 @@ class ManagedAnvilChain(Chain):
     def _roll_back(self, blocks: int) -> None:
         if blocks:
             self._client.call("anvil_rollback", [blocks])
+            self._head -= blocks
 
     def _mined(self, receipt: dict[str, Any], creates: bool) -> Mined:
         created = receipt.get("contractAddress") if creates else None
