@@ -52,7 +52,7 @@ from peergrid.mechanisms.admm.case import BderInputError, check_penalty
 from peergrid.mechanisms.admm.problem import DesignProblem, check_partition
 from peergrid.mechanisms.admm.result import Iterate
 
-STARTS = ("baseline", "copper-plate")
+STARTS = ("baseline", "copper-plate", "lindistflow")
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,8 @@ class AdmmSettings:
     # Start from every household's own schedule and the retail price (see designs.py).
     warm_start: bool = True
     # Which start: "baseline" (each household alone, the published algorithm's) or
-    # "copper-plate" (the community's schedule and prices without the feeder; designs.py).
+    # "copper-plate" (the community's schedule and prices without the feeder) or
+    # "lindistflow" (the same with the feeder linearised, and its nodal prices; designs.py).
     start: str = "baseline"
     # Anderson acceleration of the iterates (z̃, u, d, ξ): memory, 0 = none. Off chain only.
     anderson: int = 0
