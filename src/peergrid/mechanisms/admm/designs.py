@@ -326,14 +326,17 @@ def _lindistflow_start(case: BderCase, built: DesignProblem) -> AdmmStart | None
     """A start that knows the feeder: the LinDistFlow schedule and its nodal prices.
 
     The first ``z̃`` is the schedule of :func:`lindistflow_prices`. Grid-only: the injection
-    duals start at the nodal prices (active and reactive; the active ones clipped to the
-    feed-in and import prices, between which the community's energy lies, as in the
-    copper-plate start). Combined: the energy is settled by the retail contracts and the
-    trades, so the trade prices start at the root's price and the operator's duals at what
-    the feeder adds to it at each bus (the congestion part of the nodal price). Like the
-    copper-plate start it needs every household's device model and the feeder in one
-    place: the coordinator's start. Only the ``households`` partition of the grid
-    designs; None otherwise (the caller takes the default start).
+    duals start at the nodal prices, active and reactive, as they are: where the voltage
+    band binds, the optimum's own duals lie outside the retail prices (an injection at a
+    bus at its upper voltage limit is worth less than the feed-in price), so clipping them
+    to the retail band as the copper-plate start does would throw away what the feeder
+    says. Combined: the energy is settled by the retail contracts and the trades, so the
+    trade prices start at the root's price (within each pair's band, below) and the
+    operator's duals at what the feeder adds to it at each bus (the nodal price less the
+    root's: losses and congestion). Like the copper-plate start it needs every household's
+    device model and the feeder in one place: the coordinator's start. Only the
+    ``households`` partition of the grid designs; None otherwise (the caller takes the
+    default start).
     """
     copies = built.network.copies if built.network is not None else None
     H = case.n_households
@@ -348,9 +351,15 @@ def _lindistflow_start(case: BderCase, built: DesignProblem) -> AdmmStart | None
     if built.design == "grid-only":
         price_p, price_q = feeder.price_p, feeder.price_q
         return AdmmStart(z, (-price_p, price_p, -price_q, price_q), None)
-    root = np.clip(feeder.root_price, kappa_fi, kappa)
     congestion_p = feeder.price_p - feeder.root_price
-    xi = None if built.d is None else np.tile(root, (built.d.shape[0], 1))
+    xi = None
+    if built.d is not None and built.gamma is not None and built.pairs is not None:
+        # A pair trades only at a price that leaves both sides better off than their retail
+        # contracts after the trading coefficients: between κ^fi + γΔt and κ − γΔt.
+        gamma = built.gamma * dt
+        gamma = np.maximum(gamma, gamma[built.pairs.reverse])
+        root = np.tile(feeder.root_price, (built.d.shape[0], 1))
+        xi = np.minimum(np.maximum(root, kappa_fi + gamma), kappa - gamma)
     return AdmmStart(z, (-congestion_p, congestion_p, -feeder.price_q, feeder.price_q), xi)
 
 
