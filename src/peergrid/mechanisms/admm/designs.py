@@ -219,9 +219,8 @@ def lindistflow_prices(case: BderCase, *, with_losses: bool = True) -> FeederPri
     + x_i Q_i)``, the voltage band on ``v`` and each rated branch's thermal limit as an
     octagon around ``P² + Q² ≤ (I_max)²`` at 1 p.u. A linear program but for the PV
     inverters' apparent-power cones of the device block; no branch-flow cone. With
-    ``with_losses`` it is solved a second time with the branch losses ``r(P² + Q²)`` in the
-    objective, priced at the first solution's price of energy at the root (a quadratic
-    program): the nodal prices then carry the marginal losses too. The duals of the nodal
+    ``with_losses`` the branches' losses ``r(P² + Q²)`` (at 1 p.u.) are drawn at the root,
+    one cone per period: the nodal prices then carry the marginal losses too. The duals of the nodal
     balances are the nodal prices: the energy price at the root plus what the losses, the
     voltage band and the thermal limits add at each bus. None when the relaxation has no
     solution (a start must not stop the design).
@@ -241,10 +240,27 @@ def lindistflow_prices(case: BderCase, *, with_losses: bool = True) -> FeederPri
     root_q = cp.Variable(T, name="lindistflow_root_q")
     root = placement([0], N)
     leaves = placement(net.branch_child, N) - placement(net.branch_parent, N)
+    # The branches' losses r(P² + Q²) at 1 p.u., drawn at the root: bought there, they make
+    # the nodal prices rise along the feeder by the marginal losses (measured at 55
+    # households: without them the first ADMM iterate was 15.6 % off the optimum's cost).
+    # One cone per period (not per branch and period, as the branch-flow model has). Loss
+    # factors of the lossless flows added to its prices instead left the first iterate
+    # 0.8 % off, and the ADMM not within 0.1 % in 30 iterations: the schedule, reactive
+    # power most, has to know the losses too.
+    loss = cp.Variable(T, nonneg=True, name="lindistflow_losses")
+    loss_cones: list[cp.Constraint] = []
+    if with_losses:
+        w = np.sqrt(net.r_pu / kw)
+        loss_cones = [
+            cp.sum_squares(cp.multiply(w, flow_p[:, t]))
+            + cp.sum_squares(cp.multiply(w, flow_q[:, t]))
+            <= loss[t]
+            for t in range(T)
+        ]
     # Injection minus what leaves the bus: a kW more injected at a bus raises the left side.
     balance_p = (
         at_bus @ dev.p_dev
-        + root @ cp.reshape(imp - exp, (1, T), order="F")
+        + root @ cp.reshape(imp - exp - loss, (1, T), order="F")
         - leaves @ flow_p
         - sp.diags(net.g_shunt_pu * kw) @ v
         == 0
@@ -259,6 +275,7 @@ def lindistflow_prices(case: BderCase, *, with_losses: bool = True) -> FeederPri
     lim = case.limits
     cons: list[cp.Constraint] = [
         *dev.constraints,
+        *loss_cones,
         balance_p,
         balance_q,
         v[1:, :]
@@ -283,33 +300,18 @@ def lindistflow_prices(case: BderCase, *, with_losses: bool = True) -> FeederPri
             along = cos_a * flow_p[rated, :] + sin_a * flow_q[rated, :]
             cons += [along <= s_max, along >= -s_max]
     kappa, kappa_fi = case.prices.import_per_kwh * dt, case.prices.feed_in_per_kwh * dt
-    # The losses r(P² + Q²) at 1 p.u., priced at the root's price of energy: they make the
-    # nodal prices rise along the feeder by the marginal losses (measured at 55 households:
-    # without them the first ADMM iterate was 15.6 % off the optimum's cost).
-    loss_price = cp.Parameter((B, T), nonneg=True, name="lindistflow_loss_price")
-    losses = cp.sum(cp.multiply(loss_price, cp.square(flow_p) + cp.square(flow_q)))
-    problem = cp.Problem(cp.Minimize(kappa @ imp - kappa_fi @ exp + losses), cons)
-
-    def solve() -> bool:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-            problem.solve(solver=cp.CLARABEL)
-        return (
-            problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
-            and balance_p.dual_value is not None
-            and balance_q.dual_value is not None
-        )
-
+    problem = cp.Problem(cp.Minimize(kappa @ imp - kappa_fi @ exp), cons)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+        problem.solve(solver=cp.CLARABEL)
+    if (
+        problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
+        or balance_p.dual_value is None
+        or balance_q.dual_value is None
+    ):
+        return None
     # cvxpy adds +λ(left side): one kW more injected lowers the cost by λ, so the value of
     # an injection is −λ.
-    loss_price.value = np.zeros((B, T))
-    if not solve():
-        return None
-    if with_losses and np.any(net.r_pu > 0):
-        root_price = np.clip(-np.asarray(balance_p.dual_value, dtype=float)[0], kappa_fi, kappa)
-        loss_price.value = np.outer(net.r_pu / kw, root_price)
-        if not solve():
-            return None
     nodal_p = -np.asarray(balance_p.dual_value, dtype=float).reshape(N, T)
     nodal_q = -np.asarray(balance_q.dual_value, dtype=float).reshape(N, T)
     buses = [net.position(h.bus) for h in case.households]
