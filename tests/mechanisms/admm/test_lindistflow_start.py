@@ -110,12 +110,13 @@ def test_other_designs_and_partitions_take_the_default_start(
 
 
 @pytest.mark.parametrize("design", ["grid-only", "combined"])
-def test_lindistflow_start_reaches_the_fixed_point_of_the_default_start(
+def test_lindistflow_start_reaches_the_fixed_point_of_the_baseline_start(
     case: BderCase, design: str
 ) -> None:
     central = centralised(case, design)
-    default = distributed(case, design, AdmmSettings())
+    default = distributed(case, design, AdmmSettings(start="baseline"))
     feeder = distributed(case, design, AdmmSettings(start="lindistflow"))
+    assert AdmmSettings().start == "lindistflow"  # the default since this start
     assert default.converged and feeder.converged, (default.history[-1], feeder.history[-1])
     # The devices' costs are linear, so the optimal schedules are not unique (a battery may
     # shift energy between periods of one price): the fixed point is compared by its cost,
