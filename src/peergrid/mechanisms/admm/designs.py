@@ -328,9 +328,9 @@ def _lindistflow_start(case: BderCase, built: DesignProblem) -> AdmmStart | None
     """A start that knows the feeder: the LinDistFlow schedule and its nodal prices.
 
     The first ``z̃`` is the schedule of :func:`lindistflow_prices`. Grid-only: the injection
-    duals start at the nodal prices, active and reactive, as they are: where the voltage
-    band binds, the optimum's own duals lie outside the retail prices (an injection at a
-    bus at its upper voltage limit is worth less than the feed-in price), so clipping them
+    duals start at the nodal prices, active and reactive, as they are: where the feeder
+    binds, the optimum's own duals lie outside the retail prices (an injection behind a
+    branch at its thermal limit is worth less than the feed-in price), so clipping them
     to the retail band as the copper-plate start does would throw away what the feeder
     says. Combined: the energy is settled by the retail contracts and the trades, so the
     trade prices start at the root's price (within each pair's band, below) and the
