@@ -10,7 +10,7 @@ the process that ran the pair (each (households, design) runs in a process of it
 figure is that design's).
 
     PYTHONPATH=src python benchmarks/bder_admm.py [--households 10 55 200] [--partition nodes]
-        [--anderson 10] [--phi 0.4] [--start copper-plate] [--rho 0.24]
+        [--anderson 10] [--phi 0.4] [--start baseline|copper-plate] [--rho 0.24]
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import resource
 import subprocess
 import sys
 from dataclasses import replace
+
+from peergrid.mechanisms.admm.consensus import STARTS, AdmmSettings
 
 FEEDERS = {10: "cigre-lv", 55: "ieee-eu-lv-reduced", 200: "simbench:1-LV-rural3--0-sw"}
 DESIGNS = ["grid-only", "trade-only", "combined"]
@@ -33,7 +35,7 @@ def run_one(
     max_iterations: int,
     anderson: int,
     phi: float | None = None,
-    start: str = "baseline",
+    start: str = "lindistflow",
     rho: float | None = None,
 ) -> dict[str, object]:
     from peergrid.grid.feeders import load_feeder
@@ -86,7 +88,10 @@ def main() -> None:
     ap.add_argument("--phi", type=float, default=None, help="initial trade penalty φ")
     ap.add_argument("--rho", type=float, default=None, help="initial grid penalty ρ")
     ap.add_argument(
-        "--start", default="baseline", help="ADMM start: baseline (default) or copper-plate"
+        "--start",
+        default=AdmmSettings().start,
+        choices=STARTS,
+        help=f"ADMM start (default {AdmmSettings().start})",
     )
     ap.add_argument("--one", action="store_true", help="run one pair in this process")
     args = ap.parse_args()

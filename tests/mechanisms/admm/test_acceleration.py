@@ -74,5 +74,5 @@ def test_accelerated_grid_only_on_ten_households_is_within_its_iteration_budget(
     gaps = [abs(rel_gap(h.cost, central.cost)) for h in fast.history]
     within = next(k + 1 for k in range(len(gaps)) if all(g <= GAP for g in gaps[k:]))
     assert within <= WITHIN
-    plain = distributed(case, "grid-only", AdmmSettings(max_iterations=STOPPED))
+    plain = distributed(case, "grid-only", AdmmSettings(start="baseline", max_iterations=STOPPED))
     assert not plain.converged

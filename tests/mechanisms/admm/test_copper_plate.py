@@ -85,7 +85,7 @@ def test_copper_plate_start_on_ten_households_is_within_its_iteration_budget() -
     assert fast.converged, fast.history[-1]
     within = first_within([h.cost for h in fast.history], central.cost)
     assert within is not None and within <= WITHIN
-    plain = distributed(case, "grid-only", AdmmSettings(max_iterations=BUDGET))
+    plain = distributed(case, "grid-only", AdmmSettings(start="baseline", max_iterations=BUDGET))
     assert not plain.converged
 
 

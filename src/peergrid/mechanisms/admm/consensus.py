@@ -52,7 +52,7 @@ from peergrid.mechanisms.admm.case import BderInputError, check_penalty
 from peergrid.mechanisms.admm.problem import DesignProblem, check_partition
 from peergrid.mechanisms.admm.result import Iterate
 
-STARTS = ("baseline", "copper-plate")
+STARTS = ("baseline", "copper-plate", "lindistflow")
 
 
 @dataclass(frozen=True)
@@ -80,9 +80,11 @@ class AdmmSettings:
     partition: str = "households"
     # Start from every household's own schedule and the retail price (see designs.py).
     warm_start: bool = True
-    # Which start: "baseline" (each household alone, the published algorithm's) or
-    # "copper-plate" (the community's schedule and prices without the feeder; designs.py).
-    start: str = "baseline"
+    # Which start: "lindistflow" (the community on the linearised feeder: its schedule and
+    # nodal prices; fewer iterations at every size measured, docs/decisions.md), "baseline"
+    # (each household alone, the published algorithm's) or "copper-plate" (the community's
+    # schedule and price without the feeder); designs.py.
+    start: str = "lindistflow"
     # Anderson acceleration of the iterates (z̃, u, d, ξ): memory, 0 = none. Off chain only.
     anderson: int = 0
 

@@ -1,0 +1,144 @@
+"""The LinDistFlow start of the grid designs (issue 17, performance)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from peergrid.grid.feeders import load_feeder
+from peergrid.mechanisms.admm import (
+    AdmmSettings,
+    BderCase,
+    BderInputError,
+    centralised,
+    check_against_central,
+    distributed,
+    example_case,
+)
+from peergrid.mechanisms.admm.check import rel_gap
+from peergrid.mechanisms.admm.designs import _lindistflow_start, _start, lindistflow_prices
+from peergrid.mechanisms.admm.problem import build_problem
+
+GAP = 1e-3  # the issue's 0.1 %
+
+
+def first_within(costs: list[float], central: float) -> int | None:
+    """The first iteration (1-based) from which every cost is within 0.1 % of the optimum."""
+    gaps = [abs(rel_gap(c, central)) for c in costs]
+    return next((k + 1 for k in range(len(gaps)) if all(g <= GAP for g in gaps[k:])), None)
+
+
+def test_an_unknown_start_is_refused_naming_the_field_and_the_known_starts() -> None:
+    with pytest.raises(BderInputError, match=r"field 'start'.*lindistflow.*'lin-dist-flow'"):
+        AdmmSettings(start="lin-dist-flow")
+
+
+def test_lindistflow_start_of_grid_only_is_a_schedule_and_its_nodal_prices(
+    case: BderCase,
+) -> None:
+    H, T, dt = case.n_households, case.periods, case.period_hours
+    built = build_problem(case, "grid-only", central=False, partition="households")
+    start = _lindistflow_start(case, built)
+    assert start is not None and start.z is not None and start.y is not None
+    assert start.z.shape == (2 * H, T) and np.all(np.isfinite(start.z))
+    assert start.xi is None  # no trades in grid-only
+    p_household, p_operator, q_household, q_operator = start.y
+    # Each injection has one price, earned by the household and paid by the operator.
+    np.testing.assert_array_equal(p_household, -p_operator)
+    np.testing.assert_array_equal(q_household, -q_operator)
+    feeder = lindistflow_prices(case)
+    assert feeder is not None
+    # The price of energy at the root lies between the feed-in and the import price
+    # (solver tolerance), and the buses' prices near it: the toy feeder is short.
+    kappa, kappa_fi = case.prices.import_per_kwh * dt, case.prices.feed_in_per_kwh * dt
+    assert np.all(feeder.root_price >= kappa_fi - 1e-6)
+    assert np.all(feeder.root_price <= kappa + 1e-6)
+    assert np.abs(p_operator - feeder.root_price).max() < 0.05 * kappa.max()
+    # The schedule is every household's devices: the load is met (the device injection of a
+    # household without PV or battery is its load and its EV, never above zero).
+    load = np.vstack([h.load.p_kw for h in case.households])
+    no_source = [k for k, h in enumerate(case.households) if h.pv is None and h.battery is None]
+    for k in no_source:
+        assert np.all(start.z[k] <= -load[k] + 1e-6)
+
+
+def test_the_losses_raise_the_price_of_an_injection_at_the_far_end(case: BderCase) -> None:
+    """With the losses priced, a kW injected far from the root saves its way there."""
+    plain = lindistflow_prices(case, with_losses=False)
+    lossy = lindistflow_prices(case)
+    assert plain is not None and lossy is not None
+    # The toy feeder does not bind: without losses every bus has the root's price.
+    np.testing.assert_allclose(plain.price_p, np.tile(plain.root_price, (len(plain.p_kw), 1)))
+    # With them, where the community imports, a kW injected at a bus saves more than a kW
+    # at the root on average (it also saves the losses of the branches on its way).
+    importing = lossy.root_price >= case.prices.import_per_kwh * case.period_hours - 1e-6
+    assert importing.any()
+    assert np.all(lossy.price_p[:, importing].mean(axis=0) > lossy.root_price[importing])
+
+
+def test_lindistflow_start_of_combined_has_trade_prices_within_each_pairs_band(
+    case: BderCase,
+) -> None:
+    dt = case.period_hours
+    built = build_problem(case, "combined", central=False, partition="households")
+    start = _lindistflow_start(case, built)
+    assert start is not None and start.xi is not None and start.y is not None
+    assert built.gamma is not None and built.pairs is not None and built.d is not None
+    assert start.xi.shape == built.d.shape
+    gamma = np.maximum(built.gamma, built.gamma[built.pairs.reverse]) * dt
+    assert np.all(start.xi >= case.prices.feed_in_per_kwh * dt + gamma - 1e-12)
+    assert np.all(start.xi <= case.prices.import_per_kwh * dt - gamma + 1e-12)
+    # both sides of a pair start at one price: the price update keeps them equal
+    np.testing.assert_array_equal(start.xi, start.xi[built.pairs.reverse])
+
+
+@pytest.mark.parametrize(
+    ("design", "partition"),
+    [("trade-only", "households"), ("grid-only", "nodes"), ("combined", "nodes")],
+)
+def test_other_designs_and_partitions_take_the_default_start(
+    case: BderCase, design: str, partition: str
+) -> None:
+    built = build_problem(case, design, central=False, partition=partition)
+    assert _lindistflow_start(case, built) is None
+    default = _start(case, built, "baseline")
+    fallback = _start(case, built, "lindistflow")
+    for a, b in ((default.z, fallback.z), (default.xi, fallback.xi)):
+        assert (a is None) == (b is None)
+        if a is not None and b is not None:
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("design", ["grid-only", "combined"])
+def test_lindistflow_start_reaches_the_fixed_point_of_the_baseline_start(
+    case: BderCase, design: str
+) -> None:
+    central = centralised(case, design)
+    default = distributed(case, design, AdmmSettings(start="baseline"))
+    feeder = distributed(case, design, AdmmSettings(start="lindistflow"))
+    assert AdmmSettings().start == "lindistflow"  # the default since this start
+    assert default.converged and feeder.converged, (default.history[-1], feeder.history[-1])
+    # The devices' costs are linear, so the optimal schedules are not unique (a battery may
+    # shift energy between periods of one price): the fixed point is compared by its cost,
+    # its balance, its voltage band and, with trades, its reciprocity.
+    for run in (default, feeder):
+        check = check_against_central(case, run, central, ac=False)
+        assert abs(check.rel_gap) <= GAP
+        assert check.balance_kw <= 1e-4
+        assert check.v_band_ok
+        assert check.reciprocity_kw <= 1e-2
+    assert feeder.cost == pytest.approx(default.cost, rel=GAP)
+
+
+# Measured on cigre-lv with 10 households (benchmarks/bder_admm.py --start lindistflow):
+# combined within 0.1 % from iteration 29, from the default start 56.
+COMBINED_WITHIN = 35
+
+
+def test_lindistflow_start_of_combined_on_ten_households_is_within_its_budget() -> None:
+    case = example_case(load_feeder("cigre-lv"), 10)
+    central = centralised(case, "combined", max_partners=10)
+    settings = AdmmSettings(start="lindistflow", max_iterations=100)
+    run = distributed(case, "combined", settings, max_partners=10)
+    within = first_within([h.cost for h in run.history], central.cost)
+    assert within is not None and within <= COMBINED_WITHIN
