@@ -40,7 +40,7 @@ def run_one(
 ) -> dict[str, object]:
     from peergrid.grid.feeders import load_feeder
     from peergrid.mechanisms.admm import AdmmSettings, centralised, distributed, example_case
-    from peergrid.mechanisms.admm.check import rel_gap
+    from peergrid.mechanisms.admm.check import first_iteration_within, rel_gap
 
     case = example_case(load_feeder(FEEDERS.get(n, "simbench:1-LV-rural3--0-sw")), n)
     central = centralised(case, design, max_partners=10)
@@ -52,8 +52,8 @@ def run_one(
     if rho is not None:
         settings = replace(settings, rho=rho)
     run = distributed(case, design, settings, max_partners=10)
-    gaps = [abs(rel_gap(h.cost, central.cost)) for h in run.history]
-    within = next((k for k in range(len(gaps)) if all(g <= 1e-3 for g in gaps[k:])), None)
+    first = first_iteration_within([h.cost for h in run.history], central.cost)
+    within = None if first is None else first - 1  # its index in the history
     setup = run.wall_time_s - run.history[-1].time_s  # build + warm start
     t_within = None if within is None else setup + run.history[within].time_s
     return {

@@ -15,17 +15,11 @@ from peergrid.mechanisms.admm import (
     distributed,
     example_case,
 )
-from peergrid.mechanisms.admm.check import rel_gap
+from peergrid.mechanisms.admm.check import first_iteration_within as first_within
 from peergrid.mechanisms.admm.designs import _copper_plate_start, _warm_start
 from peergrid.mechanisms.admm.problem import build_problem
 
 GAP = 1e-3  # the issue's 0.1 %
-
-
-def first_within(costs: list[float], central: float) -> int | None:
-    """The first iteration (1-based) from which every cost is within 0.1 % of the optimum."""
-    gaps = [abs(rel_gap(c, central)) for c in costs]
-    return next((k + 1 for k in range(len(gaps)) if all(g <= GAP for g in gaps[k:])), None)
 
 
 def test_start_must_be_known() -> None:

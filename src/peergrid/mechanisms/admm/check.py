@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,15 @@ class BderCheck:
 def rel_gap(cost: float, central_cost: float) -> float:
     """``(cost − cost*) / |cost*|`` (absolute when the optimum is 0)."""
     return (cost - central_cost) / (abs(central_cost) if central_cost else 1.0)
+
+
+def first_iteration_within(
+    costs: Sequence[float], central_cost: float, gap: float = 1e-3
+) -> int | None:
+    """The first iteration (1-based) from which every cost stays within ``gap`` (relative) of
+    the optimum, or None: a cost that swings back out of the band does not count as reached."""
+    gaps = [abs(rel_gap(c, central_cost)) for c in costs]
+    return next((k + 1 for k in range(len(gaps)) if all(g <= gap for g in gaps[k:])), None)
 
 
 def check_against_central(
