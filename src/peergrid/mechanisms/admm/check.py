@@ -75,8 +75,10 @@ def first_iteration_within(
 ) -> int | None:
     """The first iteration (1-based) from which every cost stays within ``gap`` (relative) of
     the optimum, or None: a cost that swings back out of the band does not count as reached."""
-    gaps = [abs(rel_gap(c, central_cost)) for c in costs]
-    return next((k + 1 for k in range(len(gaps)) if all(g <= gap for g in gaps[k:])), None)
+    last_out = max(
+        (k for k, c in enumerate(costs) if abs(rel_gap(c, central_cost)) > gap), default=-1
+    )
+    return last_out + 2 if last_out + 1 < len(costs) else None
 
 
 def check_against_central(
