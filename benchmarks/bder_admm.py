@@ -62,7 +62,7 @@ def run_one(
         "anderson": anderson,
         "phi": settings.phi,
         "start": start,
-        "rho": settings.rho,
+        "rho": settings.for_design(design).rho,
         "central_wall_s": round(central.wall_time_s, 3),
         "iterations_to_0.1pct": None if within is None else within + 1,
         "admm_wall_to_0.1pct_s": None if t_within is None else round(t_within, 3),

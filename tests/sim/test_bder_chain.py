@@ -30,7 +30,9 @@ def test_on_and_off_chain_reach_the_same_iterates(case: BderCase, design: str) -
         assert (a.rho, a.phi) == (b.rho, b.phi)  # the same balancing decisions
         for name in ("r_grid", "s_grid", "r_trade", "s_trade"):
             assert getattr(b, name) == pytest.approx(getattr(a, name), rel=1e-4, abs=1e-5)
-        assert b.cost == pytest.approx(a.cost, abs=1e-5)
+        # grid-only runs with its ρ₀ = 1.0, which weighs the copies' rounding (10⁻⁶ kW) in
+        # the duals 33 times more than 0.03 does: 1.0e-5 of 15.67 measured after five steps
+        assert b.cost == pytest.approx(a.cost, rel=2e-6)
     # copies and bids are sent in 10⁻⁶ kW: the schedules after five local steps agree to
     # a few of those steps, the prices (10⁻⁹ per kW and period) closer still
     assert np.abs(on.result.schedules.net_kw - off.schedules.net_kw).max() < 2e-5

@@ -191,7 +191,7 @@ class ChainAggregator:
             n_agents=len(agents),
             n_rows=copies.n_global if copies is not None else 0,
             periods=case.periods,
-            rho=settings.rho,
+            rho=settings.rho0,
             phi=settings.phi,
             eps_grid_primal=settings.eps_grid_primal,
             eps_grid_dual=settings.eps_grid_dual,
@@ -359,7 +359,7 @@ def run_on_chain(
     check_design(design)
     if design == "baseline":
         raise BderInputError("on chain: the baseline has no coupling and no aggregator")
-    settings = settings or AdmmSettings()
+    settings = (settings or AdmmSettings()).for_design(design)
     check_chain_settings(settings)
     deployed: list[ChainAggregator] = []
 

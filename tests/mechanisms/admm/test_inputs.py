@@ -48,6 +48,22 @@ def test_penalty_must_be_positive(rho: float) -> None:
         AdmmSettings(phi=rho)
 
 
+def test_each_design_has_its_own_rho_unless_one_is_given() -> None:
+    """ρ₀ left open is the design's (grid-only on the households partition 1.0, else 0.03);
+    an explicit ρ is never changed; a run needs the resolved one."""
+    from peergrid.mechanisms.admm.consensus import RHO, RHO_GRID_ONLY
+
+    open_rho = AdmmSettings()
+    assert open_rho.rho is None
+    with pytest.raises(ValueError, match="for_design"):
+        _ = open_rho.rho0
+    assert open_rho.for_design("grid-only").rho0 == RHO_GRID_ONLY == 1.0
+    assert open_rho.for_design("combined").rho0 == RHO == 0.03
+    assert AdmmSettings(partition="nodes").for_design("grid-only").rho0 == RHO
+    assert AdmmSettings(rho=0.24).for_design("grid-only").rho0 == 0.24
+    assert AdmmSettings(rho=0.24).for_design("combined").rho0 == 0.24
+
+
 def test_unknown_partition() -> None:
     with pytest.raises(BderInputError, match="field 'partition'"):
         AdmmSettings(partition="lines")

@@ -27,7 +27,7 @@ class AggregatorSettings(Protocol):
     """What the aggregator reads of θ (``AdmmSettings`` has it)."""
 
     @property
-    def rho(self) -> float: ...
+    def rho0(self) -> float: ...
     @property
     def phi(self) -> float: ...
     @property
@@ -104,7 +104,7 @@ class OffChainAggregator:
         self.settings = settings
         self.copy_map = copies
         self.reverse = reverse
-        self.rho = settings.rho
+        self.rho = settings.rho0
         self.phi = settings.phi
         self.z: FloatArray | None = None
         self.xi: FloatArray | None = None

@@ -42,7 +42,7 @@ The next local step reads ``ρ(z̃ − u_c)`` and ``φ(d_ij − d_ji)/2 + ξ_ij`
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -54,6 +54,14 @@ from peergrid.mechanisms.admm.result import Iterate
 
 STARTS = ("baseline", "copper-plate", "lindistflow")
 
+RHO = 0.03
+"""ρ₀ of the combined design and of the ``nodes`` partition (currency per kW², per p.u.²)."""
+RHO_GRID_ONLY = 1.0
+"""ρ₀ of grid-only on the ``households`` partition: from the LinDistFlow start its first
+iterates are the fixed point's within 0.1 % (1 iteration at 10, 55 and 200 households, where
+0.03 took 1 / 4 / 3); the combined design, which shares its ρ with the trades' φ, is slower
+with it (69 iterations at 10 households against 28)."""
+
 
 @dataclass(frozen=True)
 class AdmmSettings:
@@ -64,7 +72,9 @@ class AdmmSettings:
     ``nodes``; trade ones in kW.
     """
 
-    rho: float = 0.03  # grid penalty ρ (currency per kW² with households, per p.u.² with nodes)
+    # Grid penalty ρ₀ (currency per kW² with households, per p.u.² with nodes); None: the
+    # design's own (DEFAULT_RHO), resolved by `for_design` before a run.
+    rho: float | None = None
     phi: float = 0.05  # trade penalty φ (currency per kW²)
     eps_grid_primal: float = 3e-4  # kW (households) or p.u. (nodes)
     eps_grid_dual: float = 3e-4
@@ -90,7 +100,8 @@ class AdmmSettings:
 
     def __post_init__(self) -> None:
         check_partition(self.partition)
-        check_penalty("rho", self.rho)
+        if self.rho is not None:
+            check_penalty("rho", self.rho)
         check_penalty("phi", self.phi)
         for name in ("eps_grid_primal", "eps_grid_dual", "eps_trade_primal", "eps_trade_dual"):
             check_penalty(name, getattr(self, name))
@@ -117,6 +128,27 @@ class AdmmSettings:
             raise BderInputError(
                 "ADMM settings: 'balance_ratio' and 'balance_factor' must exceed 1"
             )
+
+    def for_design(self, design: str, partition: str | None = None) -> AdmmSettings:
+        """These settings with ρ₀ resolved for ``design`` (an explicit ρ is kept)."""
+        if self.rho is not None:
+            return self
+        return replace(self, rho=default_rho(design, partition or self.partition))
+
+    @property
+    def rho0(self) -> float:
+        """ρ₀ of a run (the settings resolved by :meth:`for_design`)."""
+        if self.rho is None:
+            raise ValueError("ADMM settings: ρ is the design's default until for_design()")
+        return self.rho
+
+
+def default_rho(design: str, partition: str) -> float:
+    """ρ₀ when the settings leave it open: :data:`RHO_GRID_ONLY` for grid-only on the
+    ``households`` partition, :data:`RHO` otherwise (docs/decisions.md, "ρ₀ per design")."""
+    if design == "grid-only" and partition == "households":
+        return RHO_GRID_ONLY
+    return RHO
 
 
 @dataclass
@@ -172,7 +204,7 @@ def run_admm(
             z += copies.start[:, None]
         u = [np.zeros(c.shape) for c in copies.copies]
         if start.y is not None:
-            u = [np.asarray(y, dtype=float) / settings.rho for y in start.y]
+            u = [np.asarray(y, dtype=float) / settings.rho0 for y in start.y]
     d_prev = np.zeros(built.d.shape) if built.d is not None else None
     xi = None
     if built.d is not None:
@@ -186,7 +218,7 @@ def run_admm(
         reverse = built.pairs.reverse if built.pairs is not None and built.d is not None else None
         aggregator = OffChainAggregator(settings, copies, reverse)
     z, xi = aggregator.open(z, xi)
-    state = AdmmState(z, u, d_prev, xi, settings.rho, settings.phi)
+    state = AdmmState(z, u, d_prev, xi, settings.rho0, settings.phi)
     history: list[Iterate] = []
     solver_time = 0.0
     converged = False

@@ -78,7 +78,7 @@ def distributed(
     ``aggregator`` builds the aggregator of the built local problem (the off-chain one when
     None; the ledger's on-chain one is built this way), ``method`` labels the result."""
     check_design(design)
-    settings = settings or AdmmSettings()
+    settings = (settings or AdmmSettings()).for_design(design)
     if design == "baseline":
         return baseline(case)
     t0 = time.perf_counter()
