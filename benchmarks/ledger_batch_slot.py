@@ -19,8 +19,12 @@ gas / fills), per function, and the order book's gas per placement and per fill.
         [--anvil | --rpc URL]
 
 ``--anvil`` runs the batch-market part through ``RpcChain`` on a local anvil node (npm) that
-mines each transaction, ``--managed`` on the managed anvil (``open_chain("anvil")``), ``--rpc
-URL`` on any node. A slot runs under ``chain.pipeline()``, as the settlement adapters run it.
+mines each transaction as it comes (automine; ``RpcChain`` checks a slot's flush in one
+``eth_simulateV1`` request and has it mined as one block), ``--managed`` on the managed anvil
+(``open_chain("anvil")``), ``--rpc URL`` on any node. A slot runs under ``chain.pipeline()``, as
+the settlement adapters run it. Slots get slower as the node's storage grows (anvil 1.7.1 hashes
+all of it for every block) until the market's storage ring is full (32 slots): the median and
+the last slot's time are printed beside the mean.
 """
 
 from __future__ import annotations
@@ -204,7 +208,8 @@ def batch_market(args: argparse.Namespace, chain: Chain, where: str) -> None:
     print(
         f"  wall time per slot: mean {statistics.mean(slot_times):.3f} s, "
         f"max {max(slot_times):.3f} s, min {min(slot_times):.3f} s "
-        f"({min(tx_per_slot)}-{max(tx_per_slot)} tx)"
+        f"({min(tx_per_slot)}-{max(tx_per_slot)} tx); "
+        f"median {statistics.median(slot_times):.3f} s, last {slot_times[-1]:.3f} s"
     )
     print(
         f"  fills per slot: mean {statistics.mean(fills_per_slot):.1f} "

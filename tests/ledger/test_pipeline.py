@@ -185,7 +185,7 @@ def test_a_settlement_is_identical_on_the_embedded_chain_and_the_managed_anvil(
 def test_an_rpc_chain_deferring_receipts_sends_at_once_and_reads_them_at_the_flush(
     rpc_chain: RpcChain,
 ) -> None:
-    rpc_chain.queues_transactions = True  # as RpcChain(..., defer_receipts=True)
+    rpc_chain.defer_receipts = True  # as RpcChain(..., defer_receipts=True)
     ledger, (a, b, _) = community_on(rpc_chain)
     logged = len(rpc_chain.gas_log)
     with rpc_chain.pipeline():
@@ -201,6 +201,85 @@ def test_an_rpc_chain_deferring_receipts_sends_at_once_and_reads_them_at_the_flu
     assert rpc_chain.gas_log.records[logged].gas == first.gas_used
     assert ledger.token_balance(a) == 5 and ledger.token_balance(b) == 6
     assert all(e.confirmed for e in rpc_chain.journal)
+
+
+def test_an_rpc_chain_checks_a_flush_in_one_simulation_and_mines_it_as_one_block(
+    rpc_chain: RpcChain,
+) -> None:
+    """On anvil mining each transaction (automine) a flush is one block, in the order queued,
+    with the gas the embedded chain gives the same calls; mining goes on as before after it."""
+    embedded = EmbeddedChain()
+    gas = {}
+    for chain in (embedded, rpc_chain):
+        ledger, (a, b, _) = community_on(chain)
+        logged = len(chain.gas_log)
+        height = chain.block_number() if isinstance(chain, RpcChain) else 0
+        with chain.pipeline():
+            ledger.fund(a, 50)
+            ledger.deposit(a, 30)  # its approve, then the deposit: each needs the one before
+            ledger.fund(b, 6)
+            receipts = [ledger.fund(b, 1) for _ in range(5)]
+        assert ledger.token_balance(a) == 20 and ledger.token_balance(b) == 11
+        gas[chain] = [(r.function, r.gas) for r in chain.gas_log.records[logged:]]
+        if isinstance(chain, RpcChain):
+            assert chain.block_number() == height + 1
+            blocks = {
+                int(chain._rpc("eth_getTransactionReceipt", [r.tx_hash])["blockNumber"], 16)
+                for r in receipts
+            }
+            assert blocks == {height + 1}
+            assert chain._rpc("anvil_getAutomine", []) is True
+            ledger.fund(a, 1)  # outside a pipeline: mined at once, as before
+            assert chain.block_number() == height + 2
+    assert gas[rpc_chain] == gas[embedded]
+    assert [f for f, _ in gas[embedded]] == ["transfer", "approve", "deposit", "transfer"] + [
+        "transfer"
+    ] * 5
+
+
+def test_an_rpc_chain_sends_nothing_of_a_flush_that_would_fail(rpc_chain: RpcChain) -> None:
+    ledger, (a, b, _) = community_on(rpc_chain)
+    issuer_nonce = rpc_chain.nonce(ledger.issuer)
+    height = rpc_chain.block_number()
+    logged = len(rpc_chain.gas_log)
+    with pytest.raises(LedgerError) as failure, rpc_chain.pipeline():
+        good = ledger.fund(a, 5)
+        ledger.deposit(b, 10)  # b holds no tokens: its approve passes, the deposit reverts
+        ledger.fund(b, 6)
+    assert failure.value.call == "Community.deposit"
+    assert "exceeds balance" in failure.value.reason
+    assert rpc_chain.block_number() == height and rpc_chain.nonce(ledger.issuer) == issuer_nonce
+    assert len(rpc_chain.gas_log) == logged
+    with pytest.raises(LedgerError, match=r"Community\.deposit"):
+        _ = good.gas_used
+    ledger.fund(a, 7)  # the client's nonces were not taken either
+    assert ledger.token_balance(a) == 7
+
+
+def test_an_rpc_chain_on_a_node_that_cannot_simulate_sends_one_at_a_time(
+    rpc_chain: RpcChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from peergrid.ledger.chain.journal import NodeError
+
+    ledger, (a, b, _) = community_on(rpc_chain)
+    post = rpc_chain._post
+
+    def without_simulation(method: str, params: object) -> object:
+        if method == "eth_simulateV1":
+            raise NodeError(-32601, "Method not found", None)
+        return post(method, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rpc_chain, "_post", without_simulation)
+    with pytest.raises(LedgerError, match=r"Community\.deposit"), rpc_chain.pipeline():
+        first = ledger.fund(a, 5)
+        ledger.deposit(b, 10)  # checked and refused in turn, after the first was mined
+    assert first.gas_used > 0 and ledger.token_balance(a) == 5  # applied: its receipt is kept
+    assert not rpc_chain.queues_transactions  # later pipelines send at once
+    with rpc_chain.pipeline():
+        with pytest.raises(LedgerError, match="exceeds balance"):
+            ledger.deposit(b, 10)
+        ledger.fund(b, 6)
+    assert ledger.token_balance(b) == 6
 
 
 def test_a_batch_market_slot_is_one_flush_on_the_managed_anvil(anvil: ManagedAnvilChain) -> None:

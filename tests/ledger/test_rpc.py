@@ -343,3 +343,31 @@ def test_the_fast_signer_gives_eth_account_s_bytes() -> None:
                 data=data,
             )
             assert raw == bytes(expected.raw_transaction) and digest == bytes(expected.hash)
+
+
+def test_the_signer_s_rlp_is_the_rlp_package_s() -> None:
+    """rlp_encode against the ``rlp`` package on ints, byte strings and nested lists around
+    the length boundaries (1 byte below 0x80, 55/56 bytes, long payloads)."""
+    import random
+
+    import rlp
+
+    from peergrid.ledger.chain.signing import rlp_encode
+
+    rng = random.Random(5)
+
+    def item(depth: int = 0) -> object:
+        pick = rng.random()
+        if depth < 3 and pick < 0.25:
+            return [item(depth + 1) for _ in range(rng.randint(0, 6))]
+        if pick < 0.6:
+            return rng.choice([0, 1, 0x7F, 0x80, 255, 256, 2**64, rng.getrandbits(300)])
+        return rng.randbytes(rng.choice([0, 1, 2, 55, 56, 57, 300, 70_000]))
+
+    for _ in range(2_000):
+        value = item()
+        assert rlp_encode(value) == rlp.encode(value)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="negative"):
+        rlp_encode(-1)
+    with pytest.raises(TypeError):
+        rlp_encode("text")  # type: ignore[arg-type]

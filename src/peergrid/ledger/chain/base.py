@@ -34,10 +34,14 @@ are added at the flush, in the order the transactions were queued. The managed a
 (:class:`~peergrid.ledger.chain.managed.ManagedAnvilChain`) sends a flush as one batch mined as
 one block; a failing transaction raises :class:`LedgerError` naming its call and undoes the whole
 flush (nothing queued with it leaves a trace either), and its pending receipts raise the same
-error when read. :class:`~peergrid.ledger.chain.rpc.RpcChain` checks and sends each transaction
-at once (a revert raises at once, as without a pipeline) and reads the flush's receipts in
-batches. The embedded chain ignores the pipeline: its receipts are final when
-:meth:`Chain.transact` returns.
+error when read. :class:`~peergrid.ledger.chain.rpc.RpcChain` checks a whole flush in one
+request (``eth_simulateV1``: each transaction in order, on the state the ones before it leave)
+and sends nothing of it if one would fail, then sends each and reads the receipts in batches;
+with ``defer_receipts`` it checks and sends each transaction at once instead (a revert raises
+at once, as without a pipeline). A flush that fails after some of its transactions were mined
+(a node that refused one after the check) resolves their receipts and records their gas, and
+fails the others (:class:`FlushError`). The embedded chain ignores the pipeline: its receipts
+are final when :meth:`Chain.transact` returns.
 
 The backends: :class:`~peergrid.ledger.chain.embedded.EmbeddedChain` (py-evm in process),
 :class:`~peergrid.ledger.chain.rpc.RpcChain` (any node over EVM JSON-RPC) and
@@ -191,6 +195,19 @@ class Mined:
     """The address of the contract a deployment created; ``None`` for a call."""
 
 
+class FlushError(Exception):
+    """A flush that failed after some of its transactions were applied.
+
+    ``applied`` maps the position in the flush of each transaction that was mined successfully
+    to what it gave; ``error`` is the failure, which the flush raises and gives to the pending
+    receipts of every other transaction."""
+
+    def __init__(self, applied: Mapping[int, Mined], error: LedgerError) -> None:
+        super().__init__(str(error))
+        self.applied = dict(applied)
+        self.error = error
+
+
 class Chain(ABC):
     """The interface of a ledger backend (see the module docstring)."""
 
@@ -265,6 +282,7 @@ class Chain(ABC):
         """Run (or finish) queued transactions ``(sender, to, data, call)`` in order.
 
         Only a backend that sets :attr:`queues_transactions` is ever asked; it overrides this.
+        A failure after some were mined raises :class:`FlushError` with those.
         """
         return [self._execute(sender, to, data, call) for sender, to, data, call in batch]
 
@@ -300,15 +318,26 @@ class Chain(ABC):
                 [(s, to, data, call) for s, to, data, call, _, _ in queue],
                 [handle for *_, handle in queue],
             )
+        except FlushError as partial:
+            for at, (*_, receipt, _) in enumerate(queue):
+                one = partial.applied.get(at)
+                if one is None:
+                    receipt._fail(partial.error)
+                else:
+                    self._record(receipt, one)
+            raise partial.error from None
         except LedgerError as exc:
             for *_, receipt, _ in queue:
                 receipt._fail(exc)
             raise
         for (_, _, _, _, receipt, _), one in zip(queue, mined, strict=True):
-            self.gas_log.add(
-                GasRecord(receipt.contract, receipt.function, one.gas_used, receipt.slot)
-            )
-            receipt._resolve(one)
+            self._record(receipt, one)
+
+    def _record(self, receipt: PendingReceipt, mined: Mined) -> None:
+        self.gas_log.add(
+            GasRecord(receipt.contract, receipt.function, mined.gas_used, receipt.slot)
+        )
+        receipt._resolve(mined)
 
     # --- written once --------------------------------------------------------------------------
 

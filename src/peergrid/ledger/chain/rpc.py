@@ -28,16 +28,26 @@ as the embedded chain, so the same calls end in the same state on both:
   transaction) the counter is checked against the node's count first: lower on the node means
   it lost transactions this client sent (the journal is recovered first, see below), higher
   means another client used the key (its count is taken).
-* **Every transaction waits for its receipt**; its ``gasUsed`` goes to the gas log. With
-  ``defer_receipts``, under :meth:`~peergrid.ledger.chain.base.Chain.pipeline` a transaction is
-  checked and sent at once (so a revert still raises at once and leaves no trace) and its
-  receipt is read later, with the others of the flush, in JSON-RPC batches; a check that fails
-  while sent transactions are not mined yet (a node mining at intervals) waits for them and
-  checks again. It is off by default: anvil's automine (1.7.1) leaves some of many transactions
-  sent in quick succession in its pool, unmined until another arrives (a 55-household demo day
-  stalled 23 times for ``stall_check_s``), and it saves only one short request per transaction.
-* **Three requests per transaction** (estimate, send, receipt), over one kept-alive connection
-  with the standard library's HTTP client and json module
+* **Every transaction waits for its receipt**; its ``gasUsed`` goes to the gas log.
+* **A pipeline is checked in one request** (``simulate_flush``, the default): under
+  :meth:`~peergrid.ledger.chain.base.Chain.pipeline` transactions queue, and the flush asks the
+  node to run them all in order, each on the state the ones before it leave
+  (``eth_simulateV1``, one request instead of one estimate each). If one would fail, nothing
+  of the flush is sent and :class:`~peergrid.core.errors.LedgerError` names its call and
+  reason, raised by the flush (and by its pending receipts when read): no nonce used, no gas
+  paid, no gas record, as the managed anvil does. Otherwise each is signed with a gas limit of
+  :data:`SIMULATED_GAS_FACTOR` times the gas it used plus :data:`SIMULATED_GAS_EXTRA` (what
+  any transaction of this gas can need, see there), sent in order, and the receipts read in
+  JSON-RPC batches. A node that does not answer ``eth_simulateV1`` gets each transaction
+  checked, sent and awaited in turn, and later pipelines do not queue. A 55-household batch
+  market slot (114 transactions) on anvil takes a third of the requests it took with an
+  estimate each (``benchmarks/ledger_batch_slot.py --anvil``).
+* With ``defer_receipts`` instead, under a pipeline a transaction is checked and sent at once
+  (so a revert still raises at once and leaves no trace) and its receipt is read later, with
+  the others of the flush, in JSON-RPC batches; a check that fails while sent transactions
+  are not mined yet (a node mining at intervals) waits for them and checks again.
+* **Three requests per transaction outside a pipeline** (estimate, send, receipt), over one
+  kept-alive connection with the standard library's HTTP client and json module
   (:class:`~peergrid.ledger.chain.jsonrpc.JsonRpcClient`): a local node answers in a fraction of
   a millisecond, so the client's own cost per request is what counts.
 
@@ -69,8 +79,15 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger.chain.abi import Log, checksum_address
-from peergrid.ledger.chain.base import TX_GAS_LIMIT, ZERO_ADDRESS, Chain, Contract, Mined
+from peergrid.ledger.chain.abi import Log, checksum_address, revert_reason
+from peergrid.ledger.chain.base import (
+    TX_GAS_LIMIT,
+    ZERO_ADDRESS,
+    Chain,
+    Contract,
+    FlushError,
+    Mined,
+)
 from peergrid.ledger.chain.compile import Artifact
 from peergrid.ledger.chain.journal import (
     ALREADY_KNOWN,
@@ -88,8 +105,31 @@ logger = logging.getLogger(__name__)
 DEFAULT_FUND_WEI = 10**18
 """What :meth:`RpcChain.new_account` gives a fresh account: 1 ether, enough for its gas."""
 
+SIMULATED_GAS_FACTOR = 1.3
+SIMULATED_GAS_EXTRA = 5_000
+"""The gas limit of a transaction checked by simulation: ``used × 1.3 + 5 000``, capped at
+``tx_gas_limit``. What a transaction needs can exceed what it uses: a refund (at most a fifth
+of the gas before it, EIP-3529, so the gas before it is at most 1.25 times the gas used), the
+64th that a call keeps back from its callee (EIP-150: (64/63)² for a callee's callee; the
+contracts here call at most one level down) and the 2 300 that a storage write must see left
+(EIP-2200): 1.25 × (64/63)² ≈ 1.29. Gas *used* does not depend on the limit."""
+
 _VALUE_TRANSFER_GAS = 21_000
 _UNDERPRICED = ("underpriced", "less than block base fee", "fee cap less than", "max fee per gas")
+
+
+def _simulated(result: Mapping[str, Any]) -> tuple[str | None, int]:
+    """One call of an ``eth_simulateV1`` block: its failure reason (None if it succeeded), in
+    the embedded chain's words, and its gas used."""
+    used = int(result["gasUsed"], 16)
+    if int(result.get("status", "0x1"), 16) == 1:
+        return None, used
+    error = result.get("error") or {}
+    message = str(error.get("message", "")) if isinstance(error, Mapping) else str(error)
+    data = _hex_to_bytes(str(result.get("returnData") or "0x"))
+    if not data and "out of gas" in message.lower():
+        return f"OutOfGas: {message}", used
+    return revert_reason(data), used
 
 
 def _hex_to_bytes(value: str) -> bytes:
@@ -115,9 +155,15 @@ class RpcChain(Chain):
         journal_limit: int = 4096,
         verify_nonces: bool = False,
         defer_receipts: bool = False,
+        simulate_flush: bool = True,
+        block_per_flush: bool = True,
     ) -> None:
         super().__init__()
-        self.queues_transactions = defer_receipts
+        self.defer_receipts = defer_receipts
+        self.block_per_flush = block_per_flush
+        self.queues_transactions = defer_receipts or simulate_flush
+        # Whether the node answers eth_simulateV1: None until a flush asks it.
+        self._simulates: bool | None = None if simulate_flush else False
         self.url = url
         self.tx_gas_limit = tx_gas_limit
         self.gas_margin = gas_margin
@@ -313,20 +359,177 @@ class RpcChain(Chain):
             self._check_status(receipt, entry, to, data)
         return self._mined(receipt, to is None)
 
-    def _enqueue(self, sender: str, to: str, data: bytes, call: str) -> JournalEntry:
-        """Under a pipeline: check and send now, read the receipt at the flush."""
+    def _enqueue(self, sender: str, to: str, data: bytes, call: str) -> JournalEntry | None:
+        """Under a pipeline with ``defer_receipts``: check and send now, read the receipt at
+        the flush. Otherwise nothing until the flush."""
+        if not self.defer_receipts:
+            return None
         with self._lock:
             return self._send(sender, to, data, call)
 
     def _execute_many(
         self, batch: Sequence[tuple[str, str, bytes, str]], handles: Sequence[Any]
     ) -> list[Mined]:
-        """The receipts of transactions :meth:`_enqueue` sent, read in batches."""
+        """A flush: the receipts of transactions :meth:`_enqueue` sent, read in batches; or
+        the queued transactions checked in one simulation, sent, and their receipts read."""
         with self._lock:
-            receipts = self._await_receipts(list(handles))
-            for receipt, entry, (_, to, data, _) in zip(receipts, handles, batch, strict=True):
-                self._check_status(receipt, entry, to, data)
-        return [self._mined(receipt, False) for receipt in receipts]
+            if self.defer_receipts:
+                deferred = self._receipts_of(dict(enumerate(handles)), batch)
+                return [deferred[at] for at in range(len(batch))]
+            checked = self._simulate(batch) if self._simulates is not False else None
+            if checked is None:
+                return self._one_by_one(batch)
+            for (_, _, _, call), (reason, _) in zip(batch, checked, strict=True):
+                if reason is not None:
+                    raise LedgerError(call, reason)  # nothing of the flush was sent
+            limits = [
+                min(self.tx_gas_limit, int(used * SIMULATED_GAS_FACTOR) + SIMULATED_GAS_EXTRA)
+                for _, used in checked
+            ]
+            sent: dict[int, JournalEntry] = {}
+            if self.block_per_flush and len(batch) > 1 and self._automining():
+                refused = self._send_as_one_block(batch, limits, sent)
+            else:
+                refused = self._send_in_turn(batch, limits, sent)
+            if refused is not None:
+                # Refused after the check: what was sent is applied (or failed on chain).
+                try:
+                    done = self._receipts_of(sent, batch)
+                except FlushError as partial:
+                    raise FlushError(partial.applied, refused) from refused
+                raise FlushError(done, refused) from refused
+            mined = self._receipts_of(sent, batch)
+            return [mined[at] for at in range(len(batch))]
+
+    def _send_in_turn(
+        self,
+        batch: Sequence[tuple[str, str, bytes, str]],
+        limits: Sequence[int],
+        sent: dict[int, JournalEntry],
+    ) -> LedgerError | None:
+        """Sign and send each in order (``sent`` gets them by position); the refusal that
+        stopped it, if any."""
+        for at, ((sender, to, data, call), gas) in enumerate(zip(batch, limits, strict=True)):
+            account = self._signer(sender, call)
+            if self.verify_nonces:
+                self._sync_nonce(account.address)
+            try:
+                sent[at] = self._submit(self._sign(account, to, data, gas, call))
+            except LedgerError as exc:
+                return exc
+        return None
+
+    def _send_as_one_block(
+        self,
+        batch: Sequence[tuple[str, str, bytes, str]],
+        limits: Sequence[int],
+        sent: dict[int, JournalEntry],
+    ) -> LedgerError | None:
+        """On anvil mining each transaction as it comes (automine): the flush as one block.
+
+        Mining is paused, the transactions are sent in one JSON-RPC batch, each with a tip one
+        wei above the next one's (anvil orders a block by tip, and handles a batch's requests
+        in no set order), mined with one ``evm_mine`` and mining restored. One block per
+        transaction would cost anvil a state root each (module docstring). The first refusal,
+        if any (the others are still sent and mined)."""
+        entries = []
+        for at, ((sender, to, data, call), gas) in enumerate(zip(batch, limits, strict=True)):
+            account = self._signer(sender, call)
+            if self.verify_nonces:
+                self._sync_nonce(account.address)
+            bonus = len(batch) - at
+            entries.append(self._sign(account, to, data, gas, call, tip_bonus=bonus))
+        refused: LedgerError | None = None
+        self._rpc("evm_setAutomine", [False])
+        try:
+            answers = self._rpc_batch(
+                [("eth_sendRawTransaction", ["0x" + e.raw.hex()]) for e in entries]
+            )
+            for at, (entry, answer) in enumerate(zip(entries, answers, strict=True)):
+                entry.attempts += 1
+                try:
+                    # A refusal is looked at as a single send's is (held, or re-signed).
+                    sent[at] = (
+                        self._refused(entry, answer, 3) if isinstance(answer, NodeError) else entry
+                    )
+                except LedgerError as exc:
+                    refused = refused or exc
+        finally:
+            self._rpc("evm_mine", [])
+            self._rpc("evm_setAutomine", [True])
+        return refused
+
+    def _automining(self) -> bool:
+        """Whether the node is anvil mining each transaction as it comes."""
+        if not self.is_anvil:
+            return False
+        try:
+            return bool(self._rpc("anvil_getAutomine", []))
+        except NodeError:
+            return False
+
+    def _receipts_of(
+        self, entries: Mapping[int, JournalEntry], batch: Sequence[tuple[str, str, bytes, str]]
+    ) -> dict[int, Mined]:
+        """The receipts of sent ``entries`` (by position in ``batch``), read in batches; a
+        transaction that failed on chain raises (with the others that were mined,
+        :class:`FlushError`)."""
+        at_list = sorted(entries)
+        receipts = self._await_receipts([entries[at] for at in at_list])
+        applied: dict[int, Mined] = {}
+        failure: LedgerError | None = None
+        for at, receipt in zip(at_list, receipts, strict=True):
+            _, to, data, _ = batch[at]
+            try:
+                self._check_status(receipt, entries[at], to, data)
+            except LedgerError as exc:
+                failure = failure or exc
+                continue
+            applied[at] = self._mined(receipt, False)
+        if failure is not None:
+            raise FlushError(applied, failure)
+        return applied
+
+    def _one_by_one(self, batch: Sequence[tuple[str, str, bytes, str]]) -> list[Mined]:
+        """A flush on a node that cannot simulate it: each checked, sent and awaited in turn,
+        as outside a pipeline; a failure stops it there."""
+        applied: list[Mined] = []
+        for sender, to, data, call in batch:
+            try:
+                applied.append(self._execute(sender, to, data, call))
+            except LedgerError as exc:
+                raise FlushError(dict(enumerate(applied)), exc) from exc
+        return applied
+
+    def _simulate(
+        self, batch: Sequence[tuple[str, str, bytes, str]]
+    ) -> list[tuple[str | None, int]] | None:
+        """Each transaction of ``batch`` run in order on the latest state, each on what the
+        ones before it leave (``eth_simulateV1``, one request): its failure reason (None if
+        it succeeds) and the gas it used. None if the node cannot simulate: then, if it never
+        could, later pipelines do not queue."""
+        calls = [
+            {"from": sender, "to": to, "data": "0x" + data.hex(), "gas": hex(self.tx_gas_limit)}
+            for sender, to, data, _ in batch
+        ]
+        block = {
+            # Room for every call's gas limit, which some nodes count against the block's.
+            "blockOverrides": {"gasLimit": hex(self.tx_gas_limit * max(1, len(calls)))},
+            "calls": calls,
+        }
+        try:
+            answer = self._rpc("eth_simulateV1", [{"blockStateCalls": [block]}, "latest"])
+            results = answer[0]["calls"]
+            if len(results) != len(batch):
+                raise ValueError(f"{len(results)} results for {len(batch)} calls")
+        except (NodeError, LookupError, TypeError, ValueError) as exc:
+            if self._simulates is None:
+                logger.info("%s cannot simulate a flush (%s): one transaction at a time", self, exc)
+                self._simulates = False
+                self.queues_transactions = False
+            return None
+        self._simulates = True
+        return [_simulated(result) for result in results]
 
     def _send(self, sender: str, to: str | None, data: bytes, call: str) -> JournalEntry:
         """Check the call (its gas estimate), sign it and send it."""
@@ -426,8 +629,10 @@ class RpcChain(Chain):
         value: int = 0,
         *,
         refresh_fees: bool = False,
+        tip_bonus: int = 0,
     ) -> JournalEntry:
-        """Sign with the next Python-managed nonce of ``account`` and journal it."""
+        """Sign with the next Python-managed nonce of ``account`` and journal it; ``tip_bonus``
+        wei more tip (or gas price) than the node asks for."""
         sender = str(account.address)
         nonce = self._journal.next_nonce(sender)
         if nonce is None:
@@ -440,6 +645,9 @@ class RpcChain(Chain):
             "gas": gas,
             **self._fee_fields(refresh=refresh_fees),
         }
+        for name in ("maxPriorityFeePerGas", "maxFeePerGas", "gasPrice"):
+            if name in tx:
+                tx[name] += tip_bonus
         if "maxFeePerGas" in tx:
             raw, digest = self._fast_signer(account).sign_dynamic_fee(
                 chain_id=self.chain_id,
@@ -525,6 +733,11 @@ class RpcChain(Chain):
             except NodeError as exc:
                 error = exc
             break
+        return self._refused(entry, error, resigns)
+
+    def _refused(self, entry: JournalEntry, error: NodeError, resigns: int) -> JournalEntry:
+        """What a refusal of ``entry`` means (see :meth:`_submit`): the entry the node holds
+        after all, a re-signed one, or :class:`LedgerError`."""
         message = error.message.lower()
         only_request = entry.attempts == 1
         if any(k in message for k in ALREADY_KNOWN):
