@@ -207,7 +207,8 @@ def test_an_rpc_chain_checks_a_flush_in_one_simulation_and_mines_it_as_one_block
     rpc_chain: RpcChain,
 ) -> None:
     """On anvil mining each transaction (automine) a flush is one block, in the order queued,
-    with the gas the embedded chain gives the same calls; mining goes on as before after it."""
+    with the gas the embedded chain gives the same calls; mining goes on as before after it.
+    Without ``block_per_flush`` each is mined as it comes, with the same gas."""
     embedded = EmbeddedChain()
     gas = {}
     for chain in (embedded, rpc_chain):
@@ -231,13 +232,22 @@ def test_an_rpc_chain_checks_a_flush_in_one_simulation_and_mines_it_as_one_block
             assert chain._rpc("anvil_getAutomine", []) is True
             ledger.fund(a, 1)  # outside a pipeline: mined at once, as before
             assert chain.block_number() == height + 2
+            chain.block_per_flush = False
+            with chain.pipeline():
+                in_turn = [ledger.fund(b, 1) for _ in range(3)]
+            assert chain.block_number() == height + 5
+            assert [r.gas_used for r in in_turn] == [g for f, g in gas[chain][-3:]]
     assert gas[rpc_chain] == gas[embedded]
     assert [f for f, _ in gas[embedded]] == ["transfer", "approve", "deposit", "transfer"] + [
         "transfer"
     ] * 5
 
 
-def test_an_rpc_chain_sends_nothing_of_a_flush_that_would_fail(rpc_chain: RpcChain) -> None:
+@pytest.mark.parametrize("one_block", [True, False])
+def test_an_rpc_chain_sends_nothing_of_a_flush_that_would_fail(
+    rpc_chain: RpcChain, one_block: bool
+) -> None:
+    rpc_chain.block_per_flush = one_block
     ledger, (a, b, _) = community_on(rpc_chain)
     issuer_nonce = rpc_chain.nonce(ledger.issuer)
     height = rpc_chain.block_number()
@@ -254,6 +264,22 @@ def test_an_rpc_chain_sends_nothing_of_a_flush_that_would_fail(rpc_chain: RpcCha
         _ = good.gas_used
     ledger.fund(a, 7)  # the client's nonces were not taken either
     assert ledger.token_balance(a) == 7
+
+
+@pytest.mark.parametrize("one_block", [True, False])
+def test_an_rpc_chain_flush_with_a_sender_it_has_no_key_for_sends_nothing(
+    rpc_chain: RpcChain, one_block: bool
+) -> None:
+    rpc_chain.block_per_flush = one_block
+    ledger, (a, _, _) = community_on(rpc_chain)
+    issuer_nonce = rpc_chain.nonce(ledger.issuer)
+    stranger = "0x" + "5a" * 20
+    with pytest.raises(LedgerError, match="no private key"), rpc_chain.pipeline():
+        ledger.fund(a, 5)
+        rpc_chain.transact(stranger, ledger.token, "transfer", a, 0)
+    assert rpc_chain.nonce(ledger.issuer) == issuer_nonce and ledger.token_balance(a) == 0
+    ledger.fund(a, 5)  # the issuer's nonce was not taken by the unsent transaction
+    assert ledger.token_balance(a) == 5
 
 
 def test_an_rpc_chain_on_a_node_that_cannot_simulate_sends_one_at_a_time(

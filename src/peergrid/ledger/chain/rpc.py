@@ -386,11 +386,13 @@ class RpcChain(Chain):
                 min(self.tx_gas_limit, int(used * SIMULATED_GAS_FACTOR) + SIMULATED_GAS_EXTRA)
                 for _, used in checked
             ]
+            # Every sender's key first: a flush with one this client cannot sign sends nothing.
+            accounts = [self._signer(sender, call) for sender, _, _, call in batch]
             sent: dict[int, JournalEntry] = {}
             if self.block_per_flush and len(batch) > 1 and self._automining():
-                refused = self._send_as_one_block(batch, limits, sent)
+                refused = self._send_as_one_block(batch, accounts, limits, sent)
             else:
-                refused = self._send_in_turn(batch, limits, sent)
+                refused = self._send_in_turn(batch, accounts, limits, sent)
             if refused is not None:
                 # Refused after the check: what was sent is applied (or failed on chain).
                 try:
@@ -404,13 +406,15 @@ class RpcChain(Chain):
     def _send_in_turn(
         self,
         batch: Sequence[tuple[str, str, bytes, str]],
+        accounts: Sequence[LocalAccount],
         limits: Sequence[int],
         sent: dict[int, JournalEntry],
     ) -> LedgerError | None:
         """Sign and send each in order (``sent`` gets them by position); the refusal that
         stopped it, if any."""
-        for at, ((sender, to, data, call), gas) in enumerate(zip(batch, limits, strict=True)):
-            account = self._signer(sender, call)
+        for at, (account, (_, to, data, call), gas) in enumerate(
+            zip(accounts, batch, limits, strict=True)
+        ):
             if self.verify_nonces:
                 self._sync_nonce(account.address)
             try:
@@ -422,6 +426,7 @@ class RpcChain(Chain):
     def _send_as_one_block(
         self,
         batch: Sequence[tuple[str, str, bytes, str]],
+        accounts: Sequence[LocalAccount],
         limits: Sequence[int],
         sent: dict[int, JournalEntry],
     ) -> LedgerError | None:
@@ -432,13 +437,19 @@ class RpcChain(Chain):
         in no set order), mined with one ``evm_mine`` and mining restored. One block per
         transaction would cost anvil a state root each (module docstring). The first refusal,
         if any (the others are still sent and mined)."""
-        entries = []
-        for at, ((sender, to, data, call), gas) in enumerate(zip(batch, limits, strict=True)):
-            account = self._signer(sender, call)
-            if self.verify_nonces:
-                self._sync_nonce(account.address)
-            bonus = len(batch) - at
-            entries.append(self._sign(account, to, data, gas, call, tip_bonus=bonus))
+        entries: list[JournalEntry] = []
+        try:
+            for at, (account, (_, to, data, call), gas) in enumerate(
+                zip(accounts, batch, limits, strict=True)
+            ):
+                if self.verify_nonces:
+                    self._sync_nonce(account.address)
+                bonus = len(batch) - at
+                entries.append(self._sign(account, to, data, gas, call, tip_bonus=bonus))
+        except BaseException:
+            for entry in reversed(entries):  # signed, never sent: their nonces are free again
+                self._journal.drop(entry)
+            raise
         refused: LedgerError | None = None
         self._rpc("evm_setAutomine", [False])
         try:
