@@ -371,3 +371,22 @@ def test_the_signer_s_rlp_is_the_rlp_package_s() -> None:
         rlp_encode(-1)
     with pytest.raises(TypeError):
         rlp_encode("text")  # type: ignore[arg-type]
+
+
+def test_a_simulated_call_s_failure_is_worded_as_the_embedded_chain_words_it() -> None:
+    from eth_abi import encode
+
+    from peergrid.ledger.chain.rpc import _simulated
+
+    reverted = "0x08c379a0" + encode(["string"], ["token: transfer amount exceeds balance"]).hex()
+    assert _simulated({"status": "0x1", "gasUsed": "0x5208", "returnData": "0x"}) == (None, 21000)
+    assert _simulated({"status": "0x0", "gasUsed": "0x10", "returnData": reverted}) == (
+        "token: transfer amount exceeds balance",
+        16,
+    )
+    reason, _ = _simulated(
+        {"status": "0x0", "gasUsed": "0x10", "returnData": "0x", "error": {"message": "out of gas"}}
+    )
+    assert reason == "OutOfGas: out of gas"
+    reason, _ = _simulated({"status": "0x0", "gasUsed": "0x10", "returnData": "0x"})
+    assert reason is not None and reason.startswith("reverted without a reason")
