@@ -7,6 +7,7 @@ the same calls end in the same state with the same gas, which the settlement ada
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -22,7 +23,7 @@ from peergrid.ledger import (
     fills_from_trades,
     sealed_order,
 )
-from peergrid.ledger.chain.anvil import AnvilError, find_anvil
+from peergrid.ledger.chain.anvil import ANVIL_DEV_KEYS, AnvilError, find_anvil, start_anvil
 from peergrid.ledger.chain.base import ZERO_ADDRESS, Chain, PendingReceipt
 from peergrid.ledger.chain.rpc import RpcChain
 from peergrid.platform.settlement import BatchSettlement, CommunitySettlement, MarketSetup
@@ -203,26 +204,27 @@ def test_an_rpc_chain_deferring_receipts_sends_at_once_and_reads_them_at_the_flu
     assert all(e.confirmed for e in rpc_chain.journal)
 
 
-def test_an_rpc_chain_checks_a_flush_in_one_simulation_and_mines_it_as_one_block(
-    rpc_chain: RpcChain,
-) -> None:
+def test_an_rpc_chain_checks_a_flush_in_one_simulation_and_mines_it_as_one_block() -> None:
     """On anvil mining each transaction (automine) a flush is one block, in the order queued,
-    with the gas the embedded chain gives the same calls; mining goes on as before after it.
-    Without ``block_per_flush`` each is mined as it comes, with the same gas."""
-    embedded = EmbeddedChain()
-    gas = {}
-    for chain in (embedded, rpc_chain):
-        ledger, (a, b, _) = community_on(chain)
-        logged = len(chain.gas_log)
-        height = chain.block_number() if isinstance(chain, RpcChain) else 0
-        with chain.pipeline():
-            ledger.fund(a, 50)
-            ledger.deposit(a, 30)  # its approve, then the deposit: each needs the one before
-            ledger.fund(b, 6)
-            receipts = [ledger.fund(b, 1) for _ in range(5)]
-        assert ledger.token_balance(a) == 20 and ledger.token_balance(b) == 11
-        gas[chain] = [(r.function, r.gas) for r in chain.gas_log.records[logged:]]
-        if isinstance(chain, RpcChain):
+    with the gas the same calls use sent one at a time outside a pipeline (on a second node
+    with the same keys, so the same addresses and calldata); mining goes on as before after
+    it. Without ``block_per_flush`` each is mined as it comes, with the same gas again."""
+    gas: dict[str, list[tuple[str, int]]] = {}
+    for way in ("one block", "one at a time"):
+        with start_anvil() as node, RpcChain(node.url, accounts=ANVIL_DEV_KEYS[1:]) as chain:
+            ledger, (a, b, _) = community_on(chain)
+            logged = len(chain.gas_log)
+            height = chain.block_number()
+            with chain.pipeline() if way == "one block" else contextlib.nullcontext():
+                ledger.fund(a, 50)
+                ledger.deposit(a, 30)  # its approve, then the deposit: each needs the one before
+                ledger.fund(b, 6)
+                receipts = [ledger.fund(b, 1) for _ in range(5)]
+            assert ledger.token_balance(a) == 20 and ledger.token_balance(b) == 11
+            gas[way] = [(r.function, r.gas) for r in chain.gas_log.records[logged:]]
+            if way == "one at a time":
+                assert chain.block_number() == height + 9
+                continue
             assert chain.block_number() == height + 1
             blocks = {
                 int(chain._rpc("eth_getTransactionReceipt", [r.tx_hash])["blockNumber"], 16)
@@ -236,11 +238,9 @@ def test_an_rpc_chain_checks_a_flush_in_one_simulation_and_mines_it_as_one_block
             with chain.pipeline():
                 in_turn = [ledger.fund(b, 1) for _ in range(3)]
             assert chain.block_number() == height + 5
-            assert [r.gas_used for r in in_turn] == [g for f, g in gas[chain][-3:]]
-    assert gas[rpc_chain] == gas[embedded]
-    assert [f for f, _ in gas[embedded]] == ["transfer", "approve", "deposit", "transfer"] + [
-        "transfer"
-    ] * 5
+            assert [r.gas_used for r in in_turn] == [g for _, g in gas[way][-3:]]
+    assert gas["one block"] == gas["one at a time"]
+    assert [f for f, _ in gas["one block"]] == ["transfer", "approve", "deposit"] + ["transfer"] * 6
 
 
 @pytest.mark.parametrize("one_block", [True, False])

@@ -107,7 +107,9 @@ def test_ncda_by_line_length_on_chain_is_the_engine_s(
     parity_case(case, True, "up", max_fills, "length", session_clear)
 
 
-@pytest.mark.slow
+# 300 examples, about 4 minutes: in make test-long; the 25 examples of
+# test_the_chain_clears_every_stream_as_the_engine run in make test.
+@pytest.mark.long
 @MORE
 @given(
     case=streams(max_orders=60),
