@@ -136,6 +136,59 @@ def test_three_iterations_equal_the_mirror_bit_for_bit(backend_chain: Chain) -> 
     assert run.ledger.state().rho_exponent != 0 or run.ledger.state().phi_exponent != 0
 
 
+def test_start_bids_are_what_the_first_dual_residual_is_measured_from() -> None:
+    """``set_bids`` gives d⁰: iteration 1's s_trade is ‖d¹ − d⁰‖², as the mirror has it, and
+    the bids read back before the first update are d⁰."""
+    run = make_run(opened=False)
+    run.ledger.set_start(np.array([[1_000_000] * T, [-2_000_000] * T]))
+    run.ledger.set_prices(np.full((2, T), 300_000_000))
+    rng = np.random.default_rng(11)
+    start = rng.integers(-(10**6), 10**6, (2, T))
+    run.ledger.set_bids(start)
+    run.ledger.open()
+    assert np.array_equal(run.ledger.bids(), start)
+    z_prev, prices = run.ledger.z(), run.ledger.prices()
+    xs = [rng.integers(-(10**7), 10**7, (n, T)) for n in (1, 1, 2)]
+    bids = rng.integers(-(10**6), 10**6, (2, T))
+    submit_all(run, xs, bids)
+    state = run.ledger.state()
+    expected = mirror_iteration(
+        [([0], xs[0]), ([1], xs[1]), ([0, 1], xs[2])],
+        z_prev,
+        bids,
+        start,
+        prices,
+        [WEIGHT_SCALE, 2 * WEIGHT_SCALE],
+        50_000_000,
+        state.phi_exponent,
+    )
+    run.ledger.update()
+    sums = run.ledger.residual_sums()
+    assert (sums.r_grid_sq, sums.dz_sum, sums.r_trade_sq, sums.s_trade_sq) == expected[1:5]
+    assert sums.s_trade_sq != int((bids.astype(object) ** 2).sum())  # not measured from zero
+    assert np.array_equal(run.ledger.bids(), bids)
+
+
+def test_bad_start_bids_are_named_reverts() -> None:
+    run = make_run(opened=False)
+    contract = run.ledger.contract
+    for words, reason in (
+        ([0], "bids not whole edges"),
+        ([0, 0] * 3, "edge out of range"),
+        ([1 << 224, 0], "bid word has a tag"),
+        ([0, 1 << 64], "value beyond the horizon"),  # T = 9: lanes 2.. of word 1
+    ):
+        with reverts(f"{CALL}.set_bids", reason):
+            run.chain.transact(run.operator, contract, "set_bids", 0, words)
+    with pytest.raises(LedgerError, match=r"set_bids.*field 'bids' holds a value beyond"):
+        run.ledger.set_bids(np.full((2, T), 2**31))
+    chain = EmbeddedChain()
+    operator = chain.new_account("operator")
+    ledger = AdmmAggregatorLedger.deploy(chain, THETA, operator=operator)
+    with reverts(f"{CALL}.set_bids", "not every agent is admitted"):
+        ledger.set_bids(np.zeros((2, T)))
+
+
 def test_equal_copies_and_no_trade_converge_at_once() -> None:
     run = make_run()
     start = run.ledger.z()
@@ -226,6 +279,7 @@ def test_roles() -> None:
         ("set_weights", lambda: run.ledger.set_weights([1.0], sender=stranger)),
         ("set_start", lambda: run.ledger.set_start(np.zeros((2, T)), sender=stranger)),
         ("set_prices", lambda: run.ledger.set_prices(np.zeros((2, T)), sender=stranger)),
+        ("set_bids", lambda: run.ledger.set_bids(np.ones((2, T)), sender=stranger)),
         ("open", lambda: run.ledger.open(sender=stranger)),
     ):
         with reverts(f"{CALL}.{call}", "caller is not the operator"):
@@ -235,6 +289,8 @@ def test_roles() -> None:
     run.ledger.open()
     with reverts(f"{CALL}.admit", "the run has started"):
         run.ledger.admit(run.outsider, rows=[0])
+    with reverts(f"{CALL}.set_bids", "the run has started"):
+        run.ledger.set_bids(np.ones((2, T)))
     with reverts(f"{CALL}.submit", "caller is not an agent"):
         run.ledger.submit(run.operator, ones, ones)
     with reverts(f"{CALL}.update", "caller is not an agent or the operator"):

@@ -52,12 +52,11 @@ def test_the_lindistflow_start_changes_only_the_initial_point_on_chain_too(
 ) -> None:
     """The start is the agents' and the opening's: the contract runs the same iterates.
 
-    From this start the combined design's first local steps are more sensitive to the
-    opening's rounding of z̃ and ξ (10⁻⁶ kW, 10⁻⁹ per kW and period) than from each
-    household alone: measured over five iterations, schedules within 2.3e-5 kW, bids within
-    3.5e-5 kW, prices within 1.8e-6, the cost within 1.04e-3 of 15.6 (5e-7, 1e-7, 1e-8 and
-    5e-7 from the baseline start). Run to the end both stop by their residuals (99 and 98
-    iterations) at costs 2.3e-6 apart (baseline start: 100 and 100, 1.8e-6).
+    The combined design's start holds its trades, which the opening publishes as the first
+    bids (``set_bids``) with z̃ and ξ, each rounded to the contract's resolution (10⁻⁶ kW,
+    10⁻⁹ per kW and period). Measured: both stop by their residuals at iteration 1, schedules
+    within 2.2e-7 kW, bids within 4.9e-7 kW, prices within 2.4e-8, costs 1e-8 apart of 15.7
+    (from each household alone: 100 iterations each, costs 1.8e-6 apart).
     """
     settings = AdmmSettings(max_iterations=ITERATIONS, start="lindistflow")
     off = distributed(case, design, settings)

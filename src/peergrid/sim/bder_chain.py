@@ -226,8 +226,8 @@ class ChainAggregator:
     # --- the Aggregator interface ---------------------------------------------------------
 
     def open(
-        self, z: FloatArray | None, xi: FloatArray | None
-    ) -> tuple[FloatArray | None, FloatArray | None]:
+        self, z: FloatArray | None, xi: FloatArray | None, bids: FloatArray | None = None
+    ) -> tuple[FloatArray | None, FloatArray | None, FloatArray | None]:
         call = "AdmmAggregator.open"
         if z is not None:
             self.ledger.set_start(quantize(z, COPY_SCALE, COPY_LIMIT, "z", call))
@@ -238,8 +238,15 @@ class ChainAggregator:
                 raise BderInputError("on chain: the start prices must be equal on both sides")
             if np.any(q):
                 self.ledger.set_prices(q)
+        if bids is not None and bids.size:
+            q_bids = quantize(bids, BID_SCALE, BID_LIMIT, "bids", call)
+            if np.any(q_bids):
+                self.ledger.set_bids(q_bids)
         self.ledger.open()
-        return self._z(), self._prices(xi)
+        start_bids = None
+        if self.built.d is not None:
+            start_bids = self.ledger.bids() / BID_SCALE
+        return self._z(), self._prices(xi), start_bids
 
     def iterate(self, copies: list[FloatArray] | None, bids: FloatArray | None) -> AggregatorStep:
         call = "AdmmAggregator.submit"

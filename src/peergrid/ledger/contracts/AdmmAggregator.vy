@@ -419,6 +419,29 @@ def set_prices(first_edge: uint256, words: DynArray[uint256, MAX_WORDS]):
 
 
 @external
+def set_bids(first_edge: uint256, words: DynArray[uint256, MAX_WORDS]):
+    """
+    @notice The start bids d0 of edges first_edge.. (bid words, whole
+            edges): what the dual residual of iteration 1 is measured from,
+            as the agents' first local steps read them. Without them d0 = 0.
+    """
+    self._configuring()
+    assert self.agent_count == n_agents, "not every agent is admitted"
+    assert len(words) % bid_words == 0, "bids not whole edges"
+    assert first_edge + len(words) // bid_words <= self.n_edges, "edge out of range"
+    for i: uint256 in range(len(words), bound=MAX_WORDS):
+        word: uint256 = words[i]
+        assert word >> TAG_SHIFT == 0, "bid word has a tag"
+        wi: uint256 = i % bid_words
+        for lane: uint256 in range(BID_LANES):
+            if wi * BID_LANES + lane >= periods:
+                assert word >> (lane * BID_BITS) == 0, "value beyond the horizon"
+                break
+        # Bank 0, tag 0: iteration 1 reads it as the bids before its own.
+        self._bids[((first_edge + i // bid_words) * bid_words + wi) << 1] = word
+
+
+@external
 def open():
     """
     @notice Start iteration 1: every agent admitted, every row copied,

@@ -314,6 +314,23 @@ class AdmmAggregatorLedger:
             for first in range(0, len(xi), per)
         ]
 
+    def set_bids(self, d0: np.ndarray, *, sender: str | None = None) -> list[Receipt]:
+        """The start bids ``d⁰`` (edges × periods, bid integers): iteration 1's dual residual
+        is measured from them (zero without)."""
+        call = f"{CONTRACT}.set_bids"
+        d = np.asarray(d0, dtype=np.int64)
+        if d.size and int(np.abs(d).max()) >= BID_LIMIT:
+            raise LedgerError(call, f"field 'bids' holds a value beyond ±{BID_LIMIT}")
+        per = max(1, WORDS_PER_TX // self.bid_words)
+        words = pack(d, BID_LANES, BID_BITS)
+        bw = self.bid_words
+        return [
+            self._transact(
+                sender or self.operator, "set_bids", first, words[first * bw : (first + per) * bw]
+            )
+            for first in range(0, len(d), per)
+        ]
+
     def open(self, *, sender: str | None = None) -> Receipt:
         return self._transact(sender or self.operator, "open")
 

@@ -81,9 +81,10 @@ class Aggregator(Protocol):
     """The aggregator of a consensus ADMM run (module docstring)."""
 
     def open(
-        self, z: FloatArray | None, xi: FloatArray | None
-    ) -> tuple[FloatArray | None, FloatArray | None]:
-        """Publish the start ``z̃^0`` and ``ξ^0``; returns them as the agents read them back."""
+        self, z: FloatArray | None, xi: FloatArray | None, bids: FloatArray | None = None
+    ) -> tuple[FloatArray | None, FloatArray | None, FloatArray | None]:
+        """Publish the start ``z̃^0``, ``ξ^0`` and the bids ``d^0`` (zero if None, with trades);
+        returns them as the agents read them back."""
         ...
 
     def iterate(self, copies: list[FloatArray] | None, bids: FloatArray | None) -> AggregatorStep:
@@ -111,12 +112,12 @@ class OffChainAggregator:
         self.d: FloatArray | None = None
 
     def open(
-        self, z: FloatArray | None, xi: FloatArray | None
-    ) -> tuple[FloatArray | None, FloatArray | None]:
+        self, z: FloatArray | None, xi: FloatArray | None, bids: FloatArray | None = None
+    ) -> tuple[FloatArray | None, FloatArray | None, FloatArray | None]:
         self.z, self.xi = z, xi
         if xi is not None:
-            self.d = np.zeros(xi.shape)
-        return z, xi
+            self.d = np.zeros(xi.shape) if bids is None else np.array(bids, dtype=float)
+        return z, xi, self.d
 
     def restart(self, z: FloatArray | None, xi: FloatArray | None, bids: FloatArray | None) -> None:
         """Continue from other iterates (an accelerated step moved them)."""

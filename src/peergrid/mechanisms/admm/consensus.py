@@ -168,13 +168,14 @@ class AdmmStart:
     """Where the iterates start (the report leaves the initialisation open, digest §3).
 
     ``z`` (G, T) the global variables; ``y`` one unscaled dual per copy (``u = y / ρ``);
-    ``xi`` (E, T) the trade prices per kW and period. Any of them None: zeros (``z``: the
-    copy map's own start, flat voltages).
+    ``xi`` (E, T) the trade prices per kW and period; ``d`` (E, T) the bids, kW. Any of them
+    None: zeros (``z``: the copy map's own start, flat voltages).
     """
 
     z: FloatArray | None = None
     y: tuple[FloatArray, ...] | None = None
     xi: FloatArray | None = None
+    d: FloatArray | None = None
 
 
 def run_admm(
@@ -205,7 +206,9 @@ def run_admm(
         u = [np.zeros(c.shape) for c in copies.copies]
         if start.y is not None:
             u = [np.asarray(y, dtype=float) / settings.rho0 for y in start.y]
-    d_prev = np.zeros(built.d.shape) if built.d is not None else None
+    d_prev = None
+    if built.d is not None and start.d is not None:
+        d_prev = np.array(start.d, dtype=float)
     xi = None
     if built.d is not None:
         xi = np.zeros(built.d.shape) if start.xi is None else np.array(start.xi, dtype=float)
@@ -217,7 +220,7 @@ def run_admm(
     if aggregator is None:
         reverse = built.pairs.reverse if built.pairs is not None and built.d is not None else None
         aggregator = OffChainAggregator(settings, copies, reverse)
-    z, xi = aggregator.open(z, xi)
+    z, xi, d_prev = aggregator.open(z, xi, d_prev)
     state = AdmmState(z, u, d_prev, xi, settings.rho0, settings.phi)
     history: list[Iterate] = []
     solver_time = 0.0

@@ -26,7 +26,7 @@ from peergrid.assets.fields import FloatArray
 from peergrid.mechanisms.admm.aggregator import Aggregator
 from peergrid.mechanisms.admm.case import BderCase, BderInputError
 from peergrid.mechanisms.admm.consensus import AdmmSettings, AdmmStart, AdmmState, run_admm
-from peergrid.mechanisms.admm.devices import device_block, placement, value
+from peergrid.mechanisms.admm.devices import contract_block, device_block, placement, value
 from peergrid.mechanisms.admm.problem import DesignProblem, build_problem, check_design
 from peergrid.mechanisms.admm.result import BderResult, Iterate, NetworkState, Schedules, Trades
 
@@ -193,7 +193,9 @@ class FeederPrices:
     ``p_kw``/``q_kvar`` (H, T) each household's device injection; ``price_p``/``price_q``
     (H, T) the value of one more kW (kvar) injected at its bus in a period (currency per kW
     and period, as the injection duals ``y``); ``root_price`` (T,) the same at the root, the
-    community's marginal price of energy.
+    community's marginal price of energy. With trades (the combined design): ``bids`` (E, T)
+    the trades, kW, and ``trade_price`` (E, T) the value of a kW sold on each trade (both
+    sides of a pair alike; currency per kW and period, as the ADMM's ``ξ``).
     """
 
     p_kw: FloatArray
@@ -201,6 +203,8 @@ class FeederPrices:
     price_p: FloatArray
     price_q: FloatArray
     root_price: FloatArray
+    bids: FloatArray | None = None
+    trade_price: FloatArray | None = None
 
 
 # Directions of the octagon that stands in for the thermal circle P² + Q² ≤ S²: the outer
@@ -210,7 +214,9 @@ _OCTAGON = np.array(
 )
 
 
-def lindistflow_prices(case: BderCase, *, with_losses: bool = True) -> FeederPrices | None:
+def lindistflow_prices(
+    case: BderCase, *, with_losses: bool = True, trades: DesignProblem | None = None
+) -> FeederPrices | None:
     """The grid-only design on the linearised branch-flow model (LinDistFlow), in one piece.
 
     The households' device block against the community's exchange at the root (import and
@@ -224,6 +230,14 @@ def lindistflow_prices(case: BderCase, *, with_losses: bool = True) -> FeederPri
     balances are the nodal prices: the energy price at the root plus what the losses, the
     voltage band and the thermal limits add at each bus. None when the relaxation has no
     solution (a start must not stop the design).
+
+    With ``trades`` (a combined design's problem: its trading pairs and coefficients γ) it is
+    the combined design instead: every household settles with its own retail contract and
+    its trades ``d`` (cost ``Σ γ|d|Δt``, reciprocity ``d_ij + d_ji = 0``), the root's exchange
+    is free to settle, and the losses are bought there at the import price, as
+    :func:`~peergrid.mechanisms.admm.problem.build_problem` states the design. The result
+    then also holds the trades (``bids``) and the duals of their reciprocity (``trade_price``,
+    one per pair, the same on both sides).
     """
     net = case.network
     if net is None:
@@ -300,7 +314,25 @@ def lindistflow_prices(case: BderCase, *, with_losses: bool = True) -> FeederPri
             along = cos_a * flow_p[rated, :] + sin_a * flow_q[rated, :]
             cons += [along <= s_max, along >= -s_max]
     kappa, kappa_fi = case.prices.import_per_kwh * dt, case.prices.feed_in_per_kwh * dt
-    problem = cp.Problem(cp.Minimize(kappa @ imp - kappa_fi @ exp), cons)
+    cost: cp.Expression = kappa @ imp - kappa_fi @ exp
+    d = reciprocity = None
+    if trades is not None:
+        # The combined design: every household settles its energy with its own retail
+        # contract and its trades; the root's exchange is free to settle and the DSO buys
+        # the losses there at the import price (problem.py).
+        assert trades.pairs is not None and trades.gamma is not None
+        pairs = trades.pairs
+        contract = contract_block(case)
+        d = cp.Variable((len(pairs), T), name="lindistflow_d")
+        first = np.flatnonzero(np.arange(len(pairs)) < pairs.reverse)
+        reciprocity = d[first, :] + d[pairs.reverse[first], :] == 0
+        cons += [
+            dev.p_dev + contract.net == sp.csr_matrix(pairs.outgoing()) @ d,
+            reciprocity,
+        ]
+        # imp − exp is then the root's free exchange.
+        cost = contract.cost + cp.sum(cp.multiply(trades.gamma * dt, cp.abs(d))) + kappa @ loss
+    problem = cp.Problem(cp.Minimize(cost), cons)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Solution may be inaccurate")
         problem.solve(solver=cp.CLARABEL)
@@ -315,54 +347,55 @@ def lindistflow_prices(case: BderCase, *, with_losses: bool = True) -> FeederPri
     nodal_p = -np.asarray(balance_p.dual_value, dtype=float).reshape(N, T)
     nodal_q = -np.asarray(balance_q.dual_value, dtype=float).reshape(N, T)
     buses = [net.position(h.bus) for h in case.households]
+    bids = trade_price = None
+    if d is not None and reciprocity is not None and trades is not None:
+        assert trades.pairs is not None
+        # cvxpy adds +ν(d_ij + d_ji): a kW sold from i to j is worth −ν to both sides, the
+        # trade price ξ of the local step's −⟨ξ, d⟩.
+        first = np.flatnonzero(np.arange(len(trades.pairs)) < trades.pairs.reverse)
+        nu = np.asarray(reciprocity.dual_value, dtype=float).reshape(first.size, T)
+        trade_price = np.zeros((len(trades.pairs), T))
+        trade_price[first] = -nu
+        trade_price[trades.pairs.reverse[first]] = -nu
+        bids = value(d, (len(trades.pairs), T))
     return FeederPrices(
         value(dev.p_dev, (H, T)),
         value(dev.q_dev, (H, T)),
         nodal_p[buses],
         nodal_q[buses],
         nodal_p[0],
+        bids,
+        trade_price,
     )
 
 
 def _lindistflow_start(case: BderCase, built: DesignProblem) -> AdmmStart | None:
-    """A start that knows the feeder: the LinDistFlow schedule and its nodal prices.
+    """A start that knows the feeder: the design solved once on the linearised feeder.
 
-    The first ``z̃`` is the schedule of :func:`lindistflow_prices`. Grid-only: the injection
-    duals start at the nodal prices, active and reactive, as they are: where the feeder
-    binds, the optimum's own duals lie outside the retail prices (an injection behind a
-    branch at its thermal limit is worth less than the feed-in price), so clipping them
-    to the retail band as the copper-plate start does would throw away what the feeder
-    says. Combined: the energy is settled by the retail contracts and the trades, so the
-    trade prices start at the root's price (within each pair's band, below) and the
-    operator's duals at what the feeder adds to it at each bus (the nodal price less the
-    root's: losses and congestion). Like the copper-plate start it needs every household's
-    device model and the feeder in one place: the coordinator's start. Only the
-    ``households`` partition of the grid designs; None otherwise (the caller takes the
-    default start).
+    :func:`lindistflow_prices` solves the design in one piece with the feeder linearised
+    (LinDistFlow with its losses drawn at the root): grid-only against the community's
+    exchange at the root, combined with every household's retail contract and its trades.
+    Its schedule is the first ``z̃``, and the duals of its nodal balances at the households'
+    buses, active and reactive, are the first injection duals, as they are: where the
+    feeder binds, the optimum's own duals lie outside the retail prices (an injection behind
+    a branch at its thermal limit is worth less than the feed-in price), so clipping them to
+    the retail band as the copper-plate start does would throw away what the feeder says.
+    Combined: its trades are the first bids ``d`` and the duals of their reciprocity the
+    first trade prices ``ξ`` (docs/decisions.md, "B-DER ADMM: the combined design starts
+    from its trades"). Like the copper-plate start it needs every household's device model
+    and the feeder in one place: the coordinator's start. Only the ``households`` partition
+    of the grid designs; None otherwise (the caller takes the default start).
     """
     copies = built.network.copies if built.network is not None else None
     H = case.n_households
     if copies is None or copies.n_global != 2 * H:
         return None
-    feeder = lindistflow_prices(case)
+    feeder = lindistflow_prices(case, trades=built if built.d is not None else None)
     if feeder is None:
         return None
-    dt = case.period_hours
-    kappa, kappa_fi = case.prices.import_per_kwh * dt, case.prices.feed_in_per_kwh * dt
     z = np.vstack([feeder.p_kw, feeder.q_kvar])
-    if built.design == "grid-only":
-        price_p, price_q = feeder.price_p, feeder.price_q
-        return AdmmStart(z, (-price_p, price_p, -price_q, price_q), None)
-    congestion_p = feeder.price_p - feeder.root_price
-    xi = None
-    if built.d is not None and built.gamma is not None and built.pairs is not None:
-        # A pair trades only at a price that leaves both sides better off than their retail
-        # contracts after the trading coefficients: between κ^fi + γΔt and κ − γΔt.
-        gamma = built.gamma * dt
-        gamma = np.maximum(gamma, gamma[built.pairs.reverse])
-        root = np.tile(feeder.root_price, (built.d.shape[0], 1))
-        xi = np.minimum(np.maximum(root, kappa_fi + gamma), kappa - gamma)
-    return AdmmStart(z, (-congestion_p, congestion_p, -feeder.price_q, feeder.price_q), xi)
+    y = (-feeder.price_p, feeder.price_p, -feeder.price_q, feeder.price_q)
+    return AdmmStart(z, y, feeder.trade_price, feeder.bids)
 
 
 def centralised(
