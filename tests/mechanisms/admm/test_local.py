@@ -6,7 +6,7 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
-from peergrid.mechanisms.admm import BderCase
+from peergrid.mechanisms.admm import BderCase, BderInputError
 from peergrid.mechanisms.admm.local import LocalSolver, Penalised
 from peergrid.mechanisms.admm.problem import DesignProblem, build_problem
 
@@ -92,3 +92,45 @@ def test_a_closed_form_step() -> None:
     lin = np.array([[-8.0, 0.5, 1.0], [3.0, 10.0, -0.4]])
     solver.solve(0.5, 9.0, [lin])
     np.testing.assert_allclose(solver.value(0), np.clip(lin / 1.0, -1.0, 2.0), atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("design", "backend"),
+    [("trade-only", "osqp"), ("grid-only", "clarabel"), ("combined", "clarabel")],
+)
+def test_a_local_form_without_cones_goes_to_osqp(case: BderCase, design: str, backend: str) -> None:
+    built = build_problem(case, design, central=False, partition="households")
+    assert built.local is not None and built.local.backend == backend
+
+
+def test_an_osqp_step_is_within_its_tolerance_and_starts_from_the_last(case: BderCase) -> None:
+    """A loose step lands within its tolerance of the exact one; solved again from where it
+    ended it takes fewer iterations than from nothing."""
+    built = build_problem(case, "trade-only", central=False, partition="households")
+    local = built.local
+    assert local is not None and local.backend == "osqp"
+    rng = np.random.default_rng(3)
+    linear = [0.05 * rng.normal(0.0, 0.5, pen.variable.shape) for pen in local.penalised]
+    local.solve(0.03, 0.05, linear)  # exact: 10⁻⁸, polished
+    exact = local.value(0).copy()
+    first = local.ipm_iterations
+    local.solve(0.03, 0.05, linear, 1e-3)
+    again = local.ipm_iterations - first
+    assert np.abs(local.value(0) - exact).max() <= 1e-2
+    assert again < first
+    # A new penalty keeps the pattern: refactorised, still the same problem's solution.
+    local.solve(0.06, 0.1, linear)
+    reference = LocalSolver(built.problem, local.penalised)
+    reference.backend = "clarabel"
+    reference.solve(0.06, 0.1, linear)
+    # The penalised variables are unique (strictly convex in them); the others need not be.
+    for k in range(len(local.penalised)):
+        np.testing.assert_allclose(local.value(k), reference.value(k), atol=1e-4)
+
+
+def test_a_local_problem_without_a_solution_is_named(case: BderCase) -> None:
+    x = cp.Variable(2)
+    solver = LocalSolver(cp.Problem(cp.Minimize(0), [x >= 1.0, x <= 0.0]), [Penalised(x, "rho")])
+    assert solver.backend == "osqp"
+    with pytest.raises(BderInputError, match="a local problem has no solution"):
+        solver.solve(1.0, 1.0, [np.zeros(2)])

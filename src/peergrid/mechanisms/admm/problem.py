@@ -105,15 +105,24 @@ class DesignProblem:
     local: LocalSolver | None = None  # the local form's solver (central=False)
 
     def solve_local(
-        self, rho: float, phi: float, grid_lin: Sequence[FloatArray], trade_lin: FloatArray | None
+        self,
+        rho: float,
+        phi: float,
+        grid_lin: Sequence[FloatArray],
+        trade_lin: FloatArray | None,
+        tolerance: float | None = None,
+        *,
+        polish: bool = False,
     ) -> float:
         """Every agent's local step: the local form with the penalties ``ρ w_c/2 ‖x_c‖²`` and
         ``φ/2 ‖d‖²`` and the linear terms ``grid_lin`` (one per copy, ``ρ w_c (z̃ − u_c)``) and
-        ``trade_lin`` (``φ (d_ij − d_ji)/2 + ξ``); returns the solver's time (s)."""
+        ``trade_lin`` (``φ (d_ij − d_ji)/2 + ξ``), to ``tolerance`` (and ``polish``ed) where the
+        local solver takes one (:class:`~peergrid.mechanisms.admm.local.LocalSolver`);
+        returns the solver's time (s)."""
         if self.local is None:
             raise ValueError("the centralised form has no local step")
         linear = list(grid_lin) + ([] if trade_lin is None else [trade_lin])
-        return self.local.solve(rho, phi, linear)
+        return self.local.solve(rho, phi, linear, tolerance, polish=polish)
 
     def copy_values(self) -> list[FloatArray]:
         """Each copy ``x_c`` at the last local step, in the copy map's order."""
