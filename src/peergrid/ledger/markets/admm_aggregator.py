@@ -300,35 +300,37 @@ class AdmmAggregatorLedger:
 
     def set_prices(self, xi0: np.ndarray, *, sender: str | None = None) -> list[Receipt]:
         """The start prices ``ξ⁰`` (edges × periods, price integers; one per pair)."""
-        call = f"{CONTRACT}.set_prices"
-        xi = np.asarray(xi0, dtype=np.int64)
-        if xi.size and int(np.abs(xi).max()) >= PRICE_LIMIT:
-            raise LedgerError(call, f"field 'prices' holds a value beyond ±{PRICE_LIMIT}")
-        per = max(1, WORDS_PER_TX // self.bid_words)
-        words = pack(xi, BID_LANES, PRICE_BITS)
-        bw = self.bid_words
-        return [
-            self._transact(
-                sender or self.operator, "set_prices", first, words[first * bw : (first + per) * bw]
-            )
-            for first in range(0, len(xi), per)
-        ]
+        return self._set_edges("set_prices", "prices", xi0, PRICE_BITS, PRICE_LIMIT, sender)
 
     def set_bids(self, d0: np.ndarray, *, sender: str | None = None) -> list[Receipt]:
         """The start bids ``d⁰`` (edges × periods, bid integers): iteration 1's dual residual
         is measured from them (zero without)."""
-        call = f"{CONTRACT}.set_bids"
-        d = np.asarray(d0, dtype=np.int64)
-        if d.size and int(np.abs(d).max()) >= BID_LIMIT:
-            raise LedgerError(call, f"field 'bids' holds a value beyond ±{BID_LIMIT}")
+        return self._set_edges("set_bids", "bids", d0, BID_BITS, BID_LIMIT, sender)
+
+    def _set_edges(
+        self,
+        function: str,
+        field: str,
+        values: np.ndarray,
+        bits: int,
+        limit: int,
+        sender: str | None,
+    ) -> list[Receipt]:
+        """Per-edge start values (edges × periods, integers within ±``limit``), as words of
+        ``bits``-bit lanes, in as many transactions as they need."""
+        rows = np.asarray(values, dtype=np.int64)
+        if rows.size and int(np.abs(rows).max()) >= limit:
+            raise LedgerError(
+                f"{CONTRACT}.{function}", f"field '{field}' holds a value beyond ±{limit}"
+            )
         per = max(1, WORDS_PER_TX // self.bid_words)
-        words = pack(d, BID_LANES, BID_BITS)
+        words = pack(rows, BID_LANES, bits)
         bw = self.bid_words
         return [
             self._transact(
-                sender or self.operator, "set_bids", first, words[first * bw : (first + per) * bw]
+                sender or self.operator, function, first, words[first * bw : (first + per) * bw]
             )
-            for first in range(0, len(d), per)
+            for first in range(0, len(rows), per)
         ]
 
     def open(self, *, sender: str | None = None) -> Receipt:
