@@ -100,6 +100,32 @@ def submit_all(run: Run, xs: list[np.ndarray], bids: np.ndarray) -> None:
     run.ledger.submit(run.agents[2], xs[2], None)
 
 
+def random_iteration(
+    run: Run,
+    rng: np.random.Generator,
+    z_prev: np.ndarray,
+    bids_prev: np.ndarray,
+    prices: np.ndarray,
+    phi_exponent: int,
+) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """Every agent submits random copies and bids; the bids and what the mirror expects of
+    the z-update (row 1 weighs 2, φ = 0.05)."""
+    xs = [rng.integers(-(10**7), 10**7, (n, T)) for n in (1, 1, 2)]
+    bids = rng.integers(-(10**6), 10**6, (2, T))
+    submit_all(run, xs, bids)
+    expected = mirror_iteration(
+        [([0], xs[0]), ([1], xs[1]), ([0, 1], xs[2])],
+        z_prev,
+        bids,
+        bids_prev,
+        prices,
+        [WEIGHT_SCALE, 2 * WEIGHT_SCALE],
+        50_000_000,
+        phi_exponent,
+    )
+    return bids, expected
+
+
 def test_three_iterations_equal_the_mirror_bit_for_bit(backend_chain: Chain) -> None:
     run = make_run(backend_chain)
     rng = np.random.default_rng(7)
@@ -107,23 +133,10 @@ def test_three_iterations_equal_the_mirror_bit_for_bit(backend_chain: Chain) -> 
     assert z_prev.tolist() == [[1_000_000] * T, [-2_000_000] * T]
     prices = run.ledger.prices()
     bids_prev = np.zeros((2, T), dtype=np.int64)
-    weights = [WEIGHT_SCALE, 2 * WEIGHT_SCALE]
     for k in (1, 2, 3):
         state = run.ledger.state()
         assert (state.status, state.iteration, state.closed) == (Status.RUNNING, k, k - 1)
-        xs = [rng.integers(-(10**7), 10**7, (n, T)) for n in (1, 1, 2)]
-        bids = rng.integers(-(10**6), 10**6, (2, T))
-        submit_all(run, xs, bids)
-        expected = mirror_iteration(
-            [([0], xs[0]), ([1], xs[1]), ([0, 1], xs[2])],
-            z_prev,
-            bids,
-            bids_prev,
-            prices,
-            weights,
-            50_000_000,
-            state.phi_exponent,
-        )
+        bids, expected = random_iteration(run, rng, z_prev, bids_prev, prices, state.phi_exponent)
         run.ledger.update()
         sums = run.ledger.residual_sums()
         z = run.ledger.z()
@@ -148,20 +161,8 @@ def test_start_bids_are_what_the_first_dual_residual_is_measured_from() -> None:
     run.ledger.open()
     assert np.array_equal(run.ledger.bids(), start)
     z_prev, prices = run.ledger.z(), run.ledger.prices()
-    xs = [rng.integers(-(10**7), 10**7, (n, T)) for n in (1, 1, 2)]
-    bids = rng.integers(-(10**6), 10**6, (2, T))
-    submit_all(run, xs, bids)
     state = run.ledger.state()
-    expected = mirror_iteration(
-        [([0], xs[0]), ([1], xs[1]), ([0, 1], xs[2])],
-        z_prev,
-        bids,
-        start,
-        prices,
-        [WEIGHT_SCALE, 2 * WEIGHT_SCALE],
-        50_000_000,
-        state.phi_exponent,
-    )
+    bids, expected = random_iteration(run, rng, z_prev, start, prices, state.phi_exponent)
     run.ledger.update()
     sums = run.ledger.residual_sums()
     assert (sums.r_grid_sq, sums.dz_sum, sums.r_trade_sq, sums.s_trade_sq) == expected[1:5]

@@ -228,8 +228,6 @@ def run_admm(
     converged = False
     aa = _Anderson(settings.anderson) if accelerate else None
     tolerance = LOCAL_TOLERANCE_FIRST
-    terms = _local_terms(built, state)
-    step_penalties = (state.rho, state.phi)
     for k in range(1, settings.max_iterations + 1):
         w_in = _pack(state) if aa is not None else None
         terms = _local_terms(built, state)
@@ -277,7 +275,7 @@ def run_admm(
         elif step.rho_change < 0:
             state.u = [x * tau for x in state.u]
         state.rho, state.phi = step.rho_next, step.phi_next
-    if built.local is not None and built.local.backend == "osqp" and history:
+    if built.local is not None and built.local.backend == "osqp":  # the loop ran: μ ≥ 1
         # The last local step again, from where it ended, polished and held to an absolute
         # tolerance: the schedules reported meet every household's own constraints to it,
         # not to the step's relative tolerance (a balance 0.2 W off). Same penalties and

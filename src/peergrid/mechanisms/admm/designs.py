@@ -324,7 +324,7 @@ def lindistflow_prices(
         pairs = trades.pairs
         contract = contract_block(case)
         d = cp.Variable((len(pairs), T), name="lindistflow_d")
-        first = np.flatnonzero(np.arange(len(pairs)) < pairs.reverse)
+        first = pairs.first_of_pair()
         reciprocity = d[first, :] + d[pairs.reverse[first], :] == 0
         cons += [
             dev.p_dev + contract.net == sp.csr_matrix(pairs.outgoing()) @ d,
@@ -352,12 +352,12 @@ def lindistflow_prices(
         assert trades.pairs is not None
         # cvxpy adds +ν(d_ij + d_ji): a kW sold from i to j is worth −ν to both sides, the
         # trade price ξ of the local step's −⟨ξ, d⟩.
-        first = np.flatnonzero(np.arange(len(trades.pairs)) < trades.pairs.reverse)
+        first, reverse = trades.pairs.first_of_pair(), trades.pairs.reverse
         nu = np.asarray(reciprocity.dual_value, dtype=float).reshape(first.size, T)
-        trade_price = np.zeros((len(trades.pairs), T))
+        trade_price = np.zeros((len(reverse), T))
         trade_price[first] = -nu
-        trade_price[trades.pairs.reverse[first]] = -nu
-        bids = value(d, (len(trades.pairs), T))
+        trade_price[reverse[first]] = -nu
+        bids = value(d, (len(reverse), T))
     return FeederPrices(
         value(dev.p_dev, (H, T)),
         value(dev.q_dev, (H, T)),

@@ -177,7 +177,7 @@ def build_problem(
         assert contract is not None
         cons.append(dev.p_dev + contract.net == sp.csr_matrix(pairs.outgoing()) @ d)  # (20b)
         if central:
-            first = np.flatnonzero(np.arange(len(pairs)) < pairs.reverse)
+            first = pairs.first_of_pair()
             reciprocity = d[first, :] + d[pairs.reverse[first], :] == 0  # (13b)
             cons.append(reciprocity)
     elif design == "baseline":

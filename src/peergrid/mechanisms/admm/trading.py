@@ -37,6 +37,11 @@ class TradePairs:
     reverse: IntArray  # (E,) index of (j, i)
     n_households: int
 
+    def first_of_pair(self) -> IntArray:
+        """The first side ``e`` of every pair (``e < reverse[e]``): one per pair, in
+        order, where reciprocity ``d_e + d_reverse(e) = 0`` is written once."""
+        return np.flatnonzero(np.arange(len(self.reverse)) < self.reverse)
+
     def __len__(self) -> int:
         return len(self.household)
 
