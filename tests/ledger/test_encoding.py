@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from eth_abi import encode
+from eth_abi import decode, encode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from peergrid.ledger.chain.encoding import encoder_for
+from peergrid.ledger.chain.encoding import decoder_for, encoder_for
 
 STATIC = ["uint8", "uint32", "uint256", "int8", "int256", "bool", "address", "bytes32", "bytes4"]
 TUPLES = ["(address,uint256,int256,uint8,bytes32)", "(bool,int8)"]
@@ -77,3 +77,47 @@ def test_wrong_arity_and_wrong_types_are_refused() -> None:
         encoder([True, True])
     with pytest.raises(ValueError, match="not a 20-byte address"):
         encoder_for(("address",))(["0x" + "ab" * 19 + "  "])  # fromhex skips spaces
+
+
+def word_for(kind: str) -> st.SearchStrategy[bytes]:
+    """32-byte words of ``kind``: mostly valid, some eth_abi refuses (range, padding)."""
+    size = int(kind[5:]) if kind.startswith("bytes") else 0
+    valid = value_for(kind).filter(lambda v: _encodes(kind, v)).map(lambda v: encode([kind], [v]))
+    noise = st.binary(min_size=32, max_size=32)
+    return st.one_of(valid, valid, noise) if size or kind != "uint256" else valid
+
+
+def _encodes(kind: str, value: Any) -> bool:
+    try:
+        encode([kind], [value])
+    except Exception:
+        return False
+    return True
+
+
+@st.composite
+def rows(draw: st.DrawFn) -> tuple[tuple[str, ...], bytes]:
+    kinds = tuple(draw(st.lists(st.sampled_from(STATIC), max_size=5)))
+    data = b"".join(draw(word_for(k)) for k in kinds)
+    return kinds, data[: draw(st.sampled_from([len(data), len(data), max(0, len(data) - 1)]))]
+
+
+@settings(max_examples=400, deadline=None)
+@given(rows())
+def test_a_decoded_row_and_its_refusals_are_eth_abi_s(case: tuple[tuple[str, ...], bytes]) -> None:
+    kinds, data = case
+    try:
+        expected: tuple[Any, ...] | None = tuple(decode(list(kinds), data))
+    except Exception:  # eth_abi refuses: so must the decoder
+        expected = None
+    if expected is None:
+        with pytest.raises(Exception):  # noqa: B017 - eth_abi's own error, whichever it is
+            decoder_for(kinds)(data)
+    else:
+        assert decoder_for(kinds)(data) == expected
+
+
+def test_a_shape_it_does_not_read_word_by_word_goes_to_eth_abi() -> None:
+    kinds = ("uint256[]", "string")
+    data = encode(list(kinds), [[1, 2], "text"])
+    assert decoder_for(kinds)(data) == ((1, 2), "text")

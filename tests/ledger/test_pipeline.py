@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ from peergrid.ledger import (
 )
 from peergrid.ledger.chain.anvil import ANVIL_DEV_KEYS, AnvilError, find_anvil, start_anvil
 from peergrid.ledger.chain.base import ZERO_ADDRESS, Chain, PendingReceipt
+from peergrid.ledger.chain.jsonrpc import node_logs
 from peergrid.ledger.chain.rpc import RpcChain
 from peergrid.platform.settlement import BatchSettlement, CommunitySettlement, MarketSetup
 
@@ -94,7 +96,7 @@ def test_a_failing_transaction_undoes_its_whole_flush(anvil: ManagedAnvilChain) 
     height = anvil.block_number()
     with pytest.raises(LedgerError) as failure, anvil.pipeline():
         good = ledger.fund(a, 5)
-        for _ in range(150):  # the flush spans several blocks: all are rolled back
+        for _ in range(150):  # checked in one simulation: nothing of it is sent
             ledger.fund(a, 1)
         ledger.deposit(b, 10)  # b holds no tokens: reverts
         ledger.fund(b, 6)
@@ -317,6 +319,39 @@ def test_a_batch_market_slot_is_one_flush_on_the_managed_anvil(anvil: ManagedAnv
     # 6 orders: the opening, 6 commits, the start of the reveals, 6 reveals, the clearing and
     # the readings; sent as one flush, mined as one block.
     assert len(receipts) == 16 and anvil.block_number() == before + 1
+
+
+def test_a_simulated_flush_states_the_gas_and_logs_of_the_block_s_receipts(
+    anvil: ManagedAnvilChain,
+) -> None:
+    market = BatchSettlement.open(anvil, MarketSetup(AGENTS, 50.0, salt_seed=7))
+    orders, trades = slot_market(1)
+    receipts = market.settle(1, orders, trades)
+    block = anvil._client.call("eth_getBlockReceipts", [hex(anvil.block_number())])
+    assert [r["transactionHash"] for r in block] == [r.tx_hash for r in receipts]
+    assert [int(r["gasUsed"], 16) for r in block] == [r.gas_used for r in receipts]
+    assert [node_logs(r["logs"]) for r in block] == [r.logs for r in receipts]
+    assert sum(len(r.logs) for r in receipts) > len(receipts)  # fills and positions logged
+
+
+def test_a_block_that_is_not_what_its_simulation_said_is_read_from_its_receipts(
+    anvil: ManagedAnvilChain, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger, (a, b, _) = community_on(anvil)
+    simulate = anvil._simulate
+
+    def off_by_one(batch: Any) -> Any:
+        (gas, logs), *rest = simulate(batch)
+        return [(gas + 1, logs), *rest]
+
+    monkeypatch.setattr(anvil, "_simulate", off_by_one)
+    with anvil.pipeline():
+        first = ledger.fund(a, 5)
+        second = ledger.fund(b, 6)
+    block = anvil._client.call("eth_getBlockReceipts", [hex(anvil.block_number())])
+    assert [first.gas_used, second.gas_used] == [int(r["gasUsed"], 16) for r in block]
+    assert first.events_named("Transfer")[0].args["value"] == 5
+    assert "is not what its simulation said" in caplog.text
 
 
 def test_a_clearing_posted_from_a_wrong_view_of_the_slot_is_refused() -> None:

@@ -376,17 +376,20 @@ def test_the_signer_s_rlp_is_the_rlp_package_s() -> None:
 def test_a_simulated_call_s_failure_is_worded_as_the_embedded_chain_words_it() -> None:
     from eth_abi import encode
 
-    from peergrid.ledger.chain.rpc import _simulated
+    from peergrid.ledger.chain.jsonrpc import simulation_outcome
 
     reverted = "0x08c379a0" + encode(["string"], ["token: transfer amount exceeds balance"]).hex()
-    assert _simulated({"status": "0x1", "gasUsed": "0x5208", "returnData": "0x"}) == (None, 21000)
-    assert _simulated({"status": "0x0", "gasUsed": "0x10", "returnData": reverted}) == (
+    assert simulation_outcome({"status": "0x1", "gasUsed": "0x5208", "returnData": "0x"}) == (
+        None,
+        21000,
+    )
+    assert simulation_outcome({"status": "0x0", "gasUsed": "0x10", "returnData": reverted}) == (
         "token: transfer amount exceeds balance",
         16,
     )
-    reason, _ = _simulated(
+    reason, _ = simulation_outcome(
         {"status": "0x0", "gasUsed": "0x10", "returnData": "0x", "error": {"message": "out of gas"}}
     )
     assert reason == "OutOfGas: out of gas"
-    reason, _ = _simulated({"status": "0x0", "gasUsed": "0x10", "returnData": "0x"})
+    reason, _ = simulation_outcome({"status": "0x0", "gasUsed": "0x10", "returnData": "0x"})
     assert reason is not None and reason.startswith("reverted without a reason")

@@ -18,7 +18,7 @@ from eth_abi.exceptions import DecodingError, EncodingError
 from eth_utils import keccak, to_checksum_address
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger.chain.encoding import encoder_for
+from peergrid.ledger.chain.encoding import decoder_for, encoder_for
 
 ERROR_SELECTOR = keccak(text="Error(string)")[:4]
 PANIC_SELECTOR = keccak(text="Panic(uint256)")[:4]
@@ -204,12 +204,12 @@ class ContractAbi:
         event = self._events.get(log.topics[0])
         if event is None:
             return None
-        data_types = [t for t, ix in zip(event.types, event.indexed, strict=True) if not ix]
-        data_values = iter(decode(data_types, log.data))
+        data_types = tuple(t for t, ix in zip(event.types, event.indexed, strict=True) if not ix)
+        data_values = iter(decoder_for(data_types)(log.data))
         topics = iter(log.topics[1:])
         args: dict[str, Any] = {}
         for name, kind, ix in zip(event.names, event.types, event.indexed, strict=True):
-            value = decode([kind], next(topics))[0] if ix else next(data_values)
+            value = decoder_for((kind,))(next(topics))[0] if ix else next(data_values)
             args[name] = _normalise(kind, value)
         return Event(contract=self.name, address=log.address, name=event.name, args=args)
 

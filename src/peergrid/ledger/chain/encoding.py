@@ -9,14 +9,20 @@ encodes an argument list: written out here for the elementary static types (``ui
 reports) and dynamic arrays of both, with the same checks (a value out of range, of the wrong
 type or length raises ``ValueError``/``TypeError``), and eth_abi's own encoder for any other
 shape. The bytes are eth_abi's; a property test holds them equal.
+
+:func:`decoder_for` is the way back for the shapes events log most (a meter's settlement, a
+fill): a row of elementary static types, read word by word; anything else, and any word
+eth_abi would refuse (a value out of range, padding not zero, too few bytes), goes to eth_abi,
+so the values and the refusals are eth_abi's (a property test holds them equal).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
+from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 
 Encoder = Callable[[Sequence[Any]], bytes]
@@ -81,21 +87,33 @@ def _bytes_word(size: int) -> _Word:
     return word
 
 
+_WIDTHS = {"uint": range(8, 257, 8), "int": range(8, 257, 8), "bytes": range(1, 33)}
+_T = TypeVar("_T")
+
+
+def _per_type(
+    kind: str, fixed: Mapping[str, _T], sized: Mapping[str, Callable[[int], _T]]
+) -> _T | None:
+    """What ``fixed`` (``bool``, ``address``) or ``sized`` (``uint``, ``int``, ``bytes``, made
+    for the width) holds for the elementary static type ``kind``; ``None`` for any other."""
+    if kind in fixed:
+        return fixed[kind]
+    for family, widths in _WIDTHS.items():
+        rest = kind[len(family) :]
+        if kind.startswith(family) and rest.isdigit() and int(rest) in widths:
+            return sized[family](int(rest))
+    return None
+
+
 def _elementary(kind: str) -> _Word | None:
     """The word encoder of an elementary static type, or ``None`` for any other type."""
-    if kind == "bool":
-        return _bool_word
-    if kind == "address":
-        return _address_word
-    for prefix, make, widths in (
-        ("uint", _uint_word, range(8, 257, 8)),
-        ("int", _int_word, range(8, 257, 8)),
-        ("bytes", _bytes_word, range(1, 33)),
-    ):
-        rest = kind[len(prefix) :]
-        if kind.startswith(prefix) and rest.isdigit() and int(rest) in widths:
-            return make(int(rest))
-    return None
+    fixed: dict[str, _Word] = {"bool": _bool_word, "address": _address_word}
+    sized: dict[str, Callable[[int], _Word]] = {
+        "uint": _uint_word,
+        "int": _int_word,
+        "bytes": _bytes_word,
+    }
+    return _per_type(kind, fixed, sized)
 
 
 def _static_tuple(kind: str) -> _Word | None:
@@ -155,3 +173,90 @@ def encoder_for(types: tuple[str, ...]) -> Encoder:
         return b"".join(head) + b"".join(tail)
 
     return encode
+
+
+Decoder = Callable[[bytes], tuple[Any, ...]]
+_Read = Callable[[bytes], Any]
+"""Reads one 32-byte word; raises ``ValueError`` where eth_abi would refuse it."""
+
+
+class _Refused(ValueError):
+    """A word the fast reader leaves to eth_abi."""
+
+
+def _uint_read(bits: int) -> _Read:
+    top = 1 << bits
+
+    def read(word: bytes) -> int:
+        value = int.from_bytes(word, "big")
+        if value >= top:
+            raise _Refused
+        return value
+
+    return read
+
+
+def _int_read(bits: int) -> _Read:
+    low, high = -(1 << (bits - 1)), 1 << (bits - 1)
+
+    def read(word: bytes) -> int:
+        value = int.from_bytes(word, "big", signed=True)
+        if not low <= value < high:
+            raise _Refused
+        return value
+
+    return read
+
+
+def _bool_read(word: bytes) -> bool:
+    value = int.from_bytes(word, "big")
+    if value > 1:
+        raise _Refused
+    return value == 1
+
+
+def _address_read(word: bytes) -> str:
+    if any(word[:12]):
+        raise _Refused
+    return "0x" + word[12:].hex()  # lower case, as eth_abi gives it
+
+
+def _bytes_read(size: int) -> _Read:
+    def read(word: bytes) -> bytes:
+        if any(word[size:]):
+            raise _Refused
+        return word[:size]
+
+    return read
+
+
+def _reader(kind: str) -> _Read | None:
+    """The word reader of an elementary static type, or ``None`` for any other type."""
+    fixed: dict[str, _Read] = {"bool": _bool_read, "address": _address_read}
+    sized: dict[str, Callable[[int], _Read]] = {
+        "uint": _uint_read,
+        "int": _int_read,
+        "bytes": _bytes_read,
+    }
+    return _per_type(kind, fixed, sized)
+
+
+@lru_cache(maxsize=512)
+def decoder_for(types: tuple[str, ...]) -> Decoder:
+    """A decoder of ``types`` from ABI bytes, identical to ``eth_abi.decode(types, ...)``."""
+    shape = list(types)
+    readers = [_reader(kind) for kind in types]
+    if any(read is None for read in readers):
+        return lambda data: tuple(abi_decode(shape, data))
+    words: list[_Read] = [read for read in readers if read is not None]
+    size = 32 * len(words)
+
+    def decode(data: bytes) -> tuple[Any, ...]:
+        if len(data) >= size:
+            try:
+                return tuple(read(data[32 * i : 32 * i + 32]) for i, read in enumerate(words))
+            except _Refused:
+                pass
+        return tuple(abi_decode(shape, data))  # its values, or its refusal
+
+    return decode

@@ -14,11 +14,12 @@ import http.client
 import json
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from peergrid.ledger.chain.abi import revert_reason
+from peergrid.ledger.chain.abi import Log, checksum_address, revert_reason
+from peergrid.ledger.chain.base import Mined
 from peergrid.ledger.chain.journal import NodeError, NodeUnreachable
 
 Request = tuple[str, Sequence[Any]]
@@ -174,3 +175,41 @@ def failure_reason(error: NodeError) -> str:
     if "gas required exceeds" in lowered or "out of gas" in lowered:
         return f"OutOfGas: {message}"
     return f"transaction rejected: {message}"
+
+
+def node_logs(entries: Sequence[Mapping[str, Any]]) -> tuple[Log, ...]:
+    """The logs of a receipt, or of a simulated call, as the node states them."""
+    return tuple(
+        Log(
+            address=checksum_address(log["address"]),
+            topics=tuple(hex_bytes(t) for t in log["topics"]),
+            data=hex_bytes(log["data"]),
+        )
+        for log in entries
+    )
+
+
+def mined_from_receipt(receipt: Mapping[str, Any], creates: bool) -> Mined:
+    """A node's receipt as a :class:`~peergrid.ledger.chain.base.Mined`; ``creates``: the
+    transaction deployed a contract, whose address the receipt states."""
+    address = receipt.get("contractAddress") if creates else None
+    return Mined(
+        tx_hash=str(receipt["transactionHash"]),
+        gas_used=int(receipt["gasUsed"], 16),
+        logs=node_logs(receipt["logs"]),
+        created=checksum_address(address) if address else None,
+    )
+
+
+def simulation_outcome(result: Mapping[str, Any]) -> tuple[str | None, int]:
+    """One call of an ``eth_simulateV1`` block: its failure reason (None if it succeeded), in
+    the embedded chain's words, and its gas used."""
+    used = int(result["gasUsed"], 16)
+    if int(result.get("status", "0x1"), 16) == 1:
+        return None, used
+    error = result.get("error") or {}
+    message = str(error.get("message", "")) if isinstance(error, Mapping) else str(error)
+    data = hex_bytes(str(result.get("returnData") or "0x"))
+    if not data and "out of gas" in message.lower():
+        return f"OutOfGas: {message}", used
+    return revert_reason(data), used

@@ -83,7 +83,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from peergrid.core.errors import LedgerError
-from peergrid.ledger.chain.abi import Log, checksum_address, revert_reason
+from peergrid.ledger.chain.abi import checksum_address
 from peergrid.ledger.chain.base import (
     TX_GAS_LIMIT,
     ZERO_ADDRESS,
@@ -101,7 +101,13 @@ from peergrid.ledger.chain.journal import (
     NodeUnreachable,
     receipt_within,
 )
-from peergrid.ledger.chain.jsonrpc import JsonRpcClient, failure_reason
+from peergrid.ledger.chain.jsonrpc import (
+    JsonRpcClient,
+    failure_reason,
+    hex_bytes,
+    mined_from_receipt,
+    simulation_outcome,
+)
 from peergrid.ledger.chain.signing import FastSigner
 
 logger = logging.getLogger(__name__)
@@ -120,24 +126,6 @@ contracts here call at most one level down) and the 2 300 that a storage write m
 
 _VALUE_TRANSFER_GAS = 21_000
 _UNDERPRICED = ("underpriced", "less than block base fee", "fee cap less than", "max fee per gas")
-
-
-def _simulated(result: Mapping[str, Any]) -> tuple[str | None, int]:
-    """One call of an ``eth_simulateV1`` block: its failure reason (None if it succeeded), in
-    the embedded chain's words, and its gas used."""
-    used = int(result["gasUsed"], 16)
-    if int(result.get("status", "0x1"), 16) == 1:
-        return None, used
-    error = result.get("error") or {}
-    message = str(error.get("message", "")) if isinstance(error, Mapping) else str(error)
-    data = _hex_to_bytes(str(result.get("returnData") or "0x"))
-    if not data and "out of gas" in message.lower():
-        return f"OutOfGas: {message}", used
-    return revert_reason(data), used
-
-
-def _hex_to_bytes(value: str) -> bytes:
-    return bytes.fromhex(value[2:] if value.startswith(("0x", "0X")) else value)
 
 
 class RpcChain(Chain):
@@ -312,7 +300,7 @@ class RpcChain(Chain):
         """The contract ``artifact`` deployed at ``address``; refuses an address without code."""
         contract = super().at(artifact, address)
         code = self._rpc("eth_getCode", [contract.address, "latest"])
-        if len(_hex_to_bytes(code)) == 0:
+        if len(hex_bytes(code)) == 0:
             raise LedgerError(f"{artifact.name}.at", f"no contract code at {contract.address}")
         return contract
 
@@ -328,9 +316,9 @@ class RpcChain(Chain):
             "gas": hex(self.tx_gas_limit),
         }
         try:
-            output = _hex_to_bytes(self._rpc("eth_call", [params, "latest"]))
+            output = hex_bytes(self._rpc("eth_call", [params, "latest"]))
             if not output and to in self._abis and self._journal.entries and self.recover():
-                output = _hex_to_bytes(self._rpc("eth_call", [params, "latest"]))
+                output = hex_bytes(self._rpc("eth_call", [params, "latest"]))
         except NodeError as exc:
             raise LedgerError(call, self._failure(exc)) from exc
         return output
@@ -361,7 +349,7 @@ class RpcChain(Chain):
             entry = self._send(sender, to, data, call)
             receipt = self._await_receipt(entry)
             self._check_status(receipt, entry, to, data)
-        return self._mined(receipt, to is None)
+        return mined_from_receipt(receipt, to is None)
 
     def _enqueue(self, sender: str, to: str, data: bytes, call: str) -> JournalEntry | None:
         """Under a pipeline with ``defer_receipts``: check and send now, read the receipt at
@@ -500,7 +488,7 @@ class RpcChain(Chain):
             except LedgerError as exc:
                 failure = failure or exc
                 continue
-            applied[at] = self._mined(receipt, False)
+            applied[at] = mined_from_receipt(receipt, False)
         if failure is not None:
             raise FlushError(applied, failure)
         return applied
@@ -544,7 +532,7 @@ class RpcChain(Chain):
                 self.queues_transactions = False
             return None
         self._simulates = True
-        return [_simulated(result) for result in results]
+        return [simulation_outcome(result) for result in results]
 
     def _send(self, sender: str, to: str | None, data: bytes, call: str) -> JournalEntry:
         """Check the call (its gas estimate), sign it and send it."""
@@ -567,23 +555,6 @@ class RpcChain(Chain):
             estimate = self._estimate(account.address, to, data, call)
         gas = min(self.tx_gas_limit, estimate + int(estimate * self.gas_margin))
         return self._submit(self._sign(account, to, data, gas, call))
-
-    @staticmethod
-    def _mined(receipt: Mapping[str, Any], creates: bool) -> Mined:
-        address = receipt.get("contractAddress")
-        return Mined(
-            tx_hash=str(receipt["transactionHash"]),
-            gas_used=int(receipt["gasUsed"], 16),
-            logs=tuple(
-                Log(
-                    address=checksum_address(log["address"]),
-                    topics=tuple(_hex_to_bytes(t) for t in log["topics"]),
-                    data=_hex_to_bytes(log["data"]),
-                )
-                for log in receipt["logs"]
-            ),
-            created=str(address) if creates and address else None,
-        )
 
     def _node_went_back(self, sender: str) -> bool:
         """Whether the node lost what this client sent: its chain is lower than the highest
