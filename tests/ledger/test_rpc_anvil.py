@@ -28,6 +28,7 @@ from peergrid.ledger.chain.anvil import (
     repository_root,
     start_anvil,
 )
+from peergrid.ledger.chain.jsonrpc import JsonRpcClient
 
 pytestmark = pytest.mark.slow
 
@@ -110,6 +111,22 @@ def test_start_listens_on_localhost_only_and_stop_leaves_nothing() -> None:
     assert not node.running and not _alive(pid)
     node.stop()  # a second stop is harmless
     assert not node.log_path.exists()  # its temporary folder is gone
+
+
+def test_the_states_a_node_moves_to_disk_are_its_own_and_go_with_it() -> None:
+    foundry_cache = Path.home() / ".foundry" / "anvil" / "tmp"
+    before = set(foundry_cache.iterdir()) if foundry_cache.is_dir() else set()
+    with start_anvil() as node:
+        client = JsonRpcClient(node.url)
+        sender = client.call("eth_accounts")[0]
+        transfer = {"from": sender, "to": sender, "value": "0x1"}
+        for _ in range(1_500):  # a block each: anvil moves all but its latest states to disk
+            client.call("eth_sendTransaction", [transfer])
+        client.close()
+        assert node.cache_path.is_dir() and any(node.cache_path.rglob("*"))
+    assert not node.cache_path.exists()
+    after = set(foundry_cache.iterdir()) if foundry_cache.is_dir() else set()
+    assert after == before  # nothing in anvil's default cache
 
 
 def test_the_dev_keys_are_anvils_funded_accounts() -> None:

@@ -19,6 +19,12 @@ start (if it exists) and writes it when it exits *gracefully* (SIGTERM or SIGINT
 pending transactions does not. :meth:`AnvilProcess.kill` (SIGKILL) writes nothing, so a restart
 after it comes back at the last dump (``state_interval`` seconds makes anvil dump periodically).
 
+Old states on disk: a node that keeps its history (no ``--prune-history``) writes the states
+it no longer holds in memory to disk, by default under ``~/.foundry/anvil/tmp``, and leaves them
+there when it stops (1 337 files after 1 500 blocks; tens of GB after a few hundred thousand).
+Each node this module starts is given a cache folder of its own (``--cache-path``), beside its
+log, and :meth:`AnvilProcess.close` deletes it.
+
 Dev accounts: anvil funds ten accounts derived from a public mnemonic
 (:data:`ANVIL_DEV_MNEMONIC`); their private keys (:data:`ANVIL_DEV_KEYS`) are published by
 Foundry and known to everyone, so they are fit for a dev node only.
@@ -42,6 +48,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -229,6 +236,9 @@ class AnvilProcess:
             self._own_dir = Path(tempfile.mkdtemp(prefix="peergrid-anvil-"))
             log_path = self._own_dir / "anvil.log"
         self.log_path = Path(log_path)
+        # The states the node moves to disk (module docstring): a folder of its own, removed
+        # by `close`; made by the node when it first needs it.
+        self.cache_path = self.log_path.parent / f"anvil-states-{uuid.uuid4().hex[:12]}"
         self.quiet = quiet
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -266,6 +276,7 @@ class AnvilProcess:
             cmd += ["--hardfork", self.hardfork]
         if self.quiet:
             cmd.append("--quiet")
+        cmd += ["--cache-path", str(self.cache_path)]
         return cmd + list(self.extra_args)
 
     def start(self) -> AnvilProcess:
@@ -410,8 +421,10 @@ class AnvilProcess:
         return self._process.wait()
 
     def close(self) -> None:
-        """:meth:`stop`, then delete the temporary folder holding the log (if this made it)."""
+        """:meth:`stop`, then delete the node's cache of old states and the temporary folder
+        holding the log (if this made it)."""
         self.stop()
+        shutil.rmtree(self.cache_path, ignore_errors=True)
         if self._own_dir is not None:
             shutil.rmtree(self._own_dir, ignore_errors=True)
             self._own_dir = None
