@@ -354,6 +354,38 @@ def test_a_block_that_is_not_what_its_simulation_said_is_read_from_its_receipts(
     assert "is not what its simulation said" in caplog.text
 
 
+def test_shedding_the_node_s_history_keeps_its_state_gas_nonces_and_clock() -> None:
+    def run(shed_every_blocks: int | None) -> tuple[list[int], list[int], int, int, int]:
+        with ManagedAnvilChain(
+            timestamp=1_700_000_000, shed_every_blocks=shed_every_blocks
+        ) as chain:
+            ledger, members = community_on(chain, members=4)
+            gas = []
+            for k in range(6):
+                chain.advance_time(900)
+                with chain.pipeline():
+                    gas += [ledger.fund(m, 10 + k).gas_used for m in members]
+            with pytest.raises(LedgerError, match=r"Community\.deposit"), chain.pipeline():
+                ledger.fund(members[0], 1)
+                ledger.deposit(members[1], 10**9)  # more than it holds: nothing of it is sent
+            if shed_every_blocks is not None:
+                assert chain._shed_at > 0  # shed during the run
+                # Blocks before the last shed are gone from the node; the head is kept.
+                assert chain._client.call("eth_getBlockByNumber", ["0x1", False]) is None
+            head = chain._client.call("eth_getBlockByNumber", ["latest", False])
+            assert int(head["number"], 16) == chain.block_number()
+            balances = [ledger.token_balance(m) for m in members]
+            return (
+                gas,
+                balances,
+                chain.nonce(ledger.issuer),
+                int(head["timestamp"], 16),
+                chain.block_number(),
+            )
+
+    assert run(shed_every_blocks=2) == run(shed_every_blocks=None)
+
+
 def test_a_clearing_posted_from_a_wrong_view_of_the_slot_is_refused() -> None:
     chain = EmbeddedChain()
     market = BatchSettlement.open(chain, MarketSetup(AGENTS, 50.0, salt_seed=7))

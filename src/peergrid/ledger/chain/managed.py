@@ -15,8 +15,16 @@ opened by ``open_chain("anvil")`` (and by ``open_chain("auto")`` where the binar
 * takes unsigned transactions from any sender (``--auto-impersonate``): no keys, no signing.
   Accounts are made as the embedded chain makes them (same addresses, funded with
   ``anvil_setBalance``), so calldata, and so gas, is the same on both;
-* keeps only a few recent states and blocks in memory (``--prune-history``,
-  ``--transaction-block-keeper``), so a year of blocks does not grow it; no receipt is kept;
+* keeps only a few recent states and receipts in memory (``--prune-history``,
+  ``--transaction-block-keeper``); no receipt is kept here;
+* sheds its old blocks every :data:`SHED_EVERY_BLOCKS` blocks (:meth:`ManagedAnvilChain.
+  shed_history`): anvil 1.7.1 keeps every block it mined, and clearing a block's transactions
+  leaves about 1 kB per transaction allocated (measured: 121 kB a block of 112, linear; about
+  1.9 GB over a year of the demo community). The node's state is dumped
+  (``anvil_dumpState``), its history cut to the head block, the node reset (``anvil_reset``)
+  and the state loaded back (``anvil_loadState``): the same accounts, storage, head number, hash
+  and time, and the memory the blocks held is reused. Nothing of this package reads an old
+  block; ``BLOCKHASH`` of a block before the last shed no longer answers its real hash;
 * has no block gas limit (``--disable-block-gas-limit``: a block may hold a whole slot) and a
   base fee of zero that stays zero (the gas target of an unlimited block is never reached);
 * has a clock that stands still, as the embedded chain's does: the genesis block is at the
@@ -77,6 +85,8 @@ the state until reverted: gigabytes over a year.)
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -114,12 +124,21 @@ KEEP_STATES = 16
 memory (``--prune-history``, ``--transaction-block-keeper``): a flush's blocks, all within
 reach of a rollback and of reading their receipts."""
 
+SHED_EVERY_BLOCKS = 1024
+"""Blocks between two sheds of the node's history (module doc): about 125 MB of a slot's
+blocks, each shed about 0.25 s."""
+
 BLOCK_SIZE = 64
 """Transactions per block of a flush read from its receipts (one that deploys a contract; more
 when it would need more than ``KEEP_STATES - 1`` blocks). anvil's ``eth_getBlockReceipts`` costs
 O(n²) in a block's n transactions (measured: 0.09 ms a receipt in blocks of 50, 0.8 ms in blocks
 of 500, 2.6 ms in blocks of 1 000), so such a flush mines a few small blocks, and reads their
 receipts in one batch. A simulated flush is one block of any size."""
+
+
+def _number(value: int | str) -> int:
+    """A block number as anvil's dump writes it: an integer or a hex string."""
+    return value if isinstance(value, int) else int(value, 16)
 
 
 def managed_anvil_args(keep_states: int = KEEP_STATES) -> list[str]:
@@ -134,6 +153,7 @@ def managed_anvil_args(keep_states: int = KEEP_STATES) -> list[str]:
         str(keep_states),
         "--transaction-block-keeper",
         str(keep_states),
+        "--no-request-size-limit",  # a state loaded back (shed_history) may pass 2 MB
     ]
 
 
@@ -148,6 +168,7 @@ class ManagedAnvilChain(Chain):
         binary: Path | None = None,
         tx_gas_limit: int = TX_GAS_LIMIT,
         keep_states: int = KEEP_STATES,
+        shed_every_blocks: int | None = SHED_EVERY_BLOCKS,
         startup_timeout: float = 30.0,
         timestamp: int | None = None,
         chain_id: int | None = None,
@@ -159,6 +180,9 @@ class ManagedAnvilChain(Chain):
         super().__init__()
         if keep_states < 2:
             raise ValueError(f"keep_states must be at least 2, got {keep_states}")
+        if shed_every_blocks is not None and shed_every_blocks < 1:
+            raise ValueError(f"shed_every_blocks must be at least 1, got {shed_every_blocks}")
+        self.shed_every_blocks = shed_every_blocks
         self.tx_gas_limit = tx_gas_limit
         self.keep_states = keep_states
         self._time = int(time.time()) if timestamp is None else timestamp
@@ -184,6 +208,7 @@ class ManagedAnvilChain(Chain):
         self._accounts: dict[str, str] = {}
         self._nonces: dict[str, int] = {}
         self._head = 0  # the latest block's number: only this chain mines or rolls back
+        self._shed_at = 0  # the head when the history was last shed
 
     @property
     def url(self) -> str:
@@ -282,6 +307,8 @@ class ManagedAnvilChain(Chain):
                 senders.append(checksum_address(sender))
             except (ValueError, TypeError) as exc:
                 raise LedgerError(call, f"bad sender address {sender!r}") from exc
+        if self.shed_every_blocks and self._head - self._shed_at >= self.shed_every_blocks:
+            self.shed_history()
         simulated = None if any(to is None for _, to, _, _ in batch) else self._simulate(batch)
         unknown = sorted({s for s in senders if s not in self._nonces})
         counts = self._client.batch([("eth_getTransactionCount", [s, "latest"]) for s in unknown])
@@ -419,6 +446,23 @@ class ManagedAnvilChain(Chain):
                 self._roll_back(blocks)
                 raise LedgerError(batch[index][3], reason)
         return receipts
+
+    def shed_history(self) -> None:
+        """Drop the node's blocks before the head, keeping its state (module doc). A
+        rollback cannot reach behind a shed; :meth:`_execute_many` sheds between flushes."""
+        self.flush()
+        state = json.loads(gzip.decompress(hex_bytes(self._client.call("anvil_dumpState"))))
+        best = _number(state["best_block_number"])
+        head = [b for b in state.get("blocks") or () if _number(b["header"]["number"]) == best]
+        if len(head) != 1:
+            raise LedgerError("shed_history", f"the node's dump holds no head block {best}")
+        head[0]["transactions"] = []
+        state.update(blocks=head, transactions=[], historical_states=None)
+        blob = "0x" + gzip.compress(json.dumps(state).encode(), compresslevel=1).hex()
+        self._client.call("anvil_reset", [])
+        self._client.call("anvil_loadState", [blob])
+        self._client.call("anvil_setCode", [HISTORY_STORAGE_ADDRESS, "0x"])  # as at the start
+        self._shed_at = self._head
 
     def _roll_back(self, blocks: int) -> None:
         if blocks:
