@@ -107,13 +107,15 @@ def _per_type(
 
 def _elementary(kind: str) -> _Word | None:
     """The word encoder of an elementary static type, or ``None`` for any other type."""
-    fixed: dict[str, _Word] = {"bool": _bool_word, "address": _address_word}
-    sized: dict[str, Callable[[int], _Word]] = {
-        "uint": _uint_word,
-        "int": _int_word,
-        "bytes": _bytes_word,
-    }
-    return _per_type(kind, fixed, sized)
+    return _per_type(kind, _FIXED_WORDS, _SIZED_WORDS)
+
+
+_FIXED_WORDS: dict[str, _Word] = {"bool": _bool_word, "address": _address_word}
+_SIZED_WORDS: dict[str, Callable[[int], _Word]] = {
+    "uint": _uint_word,
+    "int": _int_word,
+    "bytes": _bytes_word,
+}
 
 
 def _static_tuple(kind: str) -> _Word | None:
@@ -230,22 +232,19 @@ def _bytes_read(size: int) -> _Read:
     return read
 
 
-def _reader(kind: str) -> _Read | None:
-    """The word reader of an elementary static type, or ``None`` for any other type."""
-    fixed: dict[str, _Read] = {"bool": _bool_read, "address": _address_read}
-    sized: dict[str, Callable[[int], _Read]] = {
-        "uint": _uint_read,
-        "int": _int_read,
-        "bytes": _bytes_read,
-    }
-    return _per_type(kind, fixed, sized)
+_FIXED_READS: dict[str, _Read] = {"bool": _bool_read, "address": _address_read}
+_SIZED_READS: dict[str, Callable[[int], _Read]] = {
+    "uint": _uint_read,
+    "int": _int_read,
+    "bytes": _bytes_read,
+}
 
 
 @lru_cache(maxsize=512)
 def decoder_for(types: tuple[str, ...]) -> Decoder:
     """A decoder of ``types`` from ABI bytes, identical to ``eth_abi.decode(types, ...)``."""
     shape = list(types)
-    readers = [_reader(kind) for kind in types]
+    readers = [_per_type(kind, _FIXED_READS, _SIZED_READS) for kind in types]
     if any(read is None for read in readers):
         return lambda data: tuple(abi_decode(shape, data))
     words: list[_Read] = [read for read in readers if read is not None]
