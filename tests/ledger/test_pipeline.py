@@ -370,6 +370,7 @@ def test_shedding_the_node_s_history_keeps_its_state_gas_nonces_and_clock() -> N
                 ledger.deposit(members[1], 10**9)  # more than it holds: nothing of it is sent
             if shed_every_blocks is not None:
                 assert chain._shed_at > 0  # shed during the run
+                assert chain.shed_history() is True  # from the cut state
                 # Blocks before the last shed are gone from the node; the head is kept.
                 assert chain._client.call("eth_getBlockByNumber", ["0x1", False]) is None
             head = chain._client.call("eth_getBlockByNumber", ["latest", False])
@@ -384,6 +385,24 @@ def test_shedding_the_node_s_history_keeps_its_state_gas_nonces_and_clock() -> N
             )
 
     assert run(shed_every_blocks=2) == run(shed_every_blocks=None)
+
+
+def test_a_state_dump_it_cannot_read_leaves_the_node_s_blocks_alone(
+    anvil: ManagedAnvilChain, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger, (a, _, _) = community_on(anvil)
+    ledger.fund(a, 5)
+    call = anvil._client.call
+
+    def unreadable_dump(method: str, params: Any = ()) -> Any:
+        return "0x00" if method == "anvil_dumpState" else call(method, params)
+
+    monkeypatch.setattr(anvil._client, "call", unreadable_dump)
+    assert anvil.shed_history() is False
+    assert "keeps its blocks" in caplog.text
+    assert call("eth_getBlockByNumber", ["0x1", False]) is not None  # nothing was reset
+    ledger.fund(a, 6)
+    assert ledger.token_balance(a) == 11
 
 
 def test_a_clearing_posted_from_a_wrong_view_of_the_slot_is_refused() -> None:

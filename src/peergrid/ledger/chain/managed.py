@@ -447,22 +447,42 @@ class ManagedAnvilChain(Chain):
                 raise LedgerError(batch[index][3], reason)
         return receipts
 
-    def shed_history(self) -> None:
-        """Drop the node's blocks before the head, keeping its state (module doc). A
-        rollback cannot reach behind a shed; :meth:`_execute_many` sheds between flushes."""
+    def shed_history(self) -> bool:
+        """Drop the node's blocks before the head, keeping its state (module doc); whether it
+        did. A rollback cannot reach behind a shed; :meth:`_execute_many` sheds between
+        flushes. A dump this cannot read is left alone (the node keeps its blocks, and the
+        next shed is tried :data:`SHED_EVERY_BLOCKS` later); once the node is reset, its state
+        must come back: from the cut dump, else the whole one, else :class:`LedgerError`."""
         self.flush()
-        state = json.loads(gzip.decompress(hex_bytes(self._client.call("anvil_dumpState"))))
-        best = _number(state["best_block_number"])
-        head = [b for b in state.get("blocks") or () if _number(b["header"]["number"]) == best]
-        if len(head) != 1:
-            raise LedgerError("shed_history", f"the node's dump holds no head block {best}")
+        self._shed_at = self._head
+        try:
+            dump = self._client.call("anvil_dumpState")
+            state = json.loads(gzip.decompress(hex_bytes(dump)))
+            best = _number(state["best_block_number"])
+            head = [b for b in state["blocks"] if _number(b["header"]["number"]) == best]
+            if len(head) != 1:
+                raise ValueError(f"no head block {best} among its blocks")
+            before = self._client.call("eth_getBlockByNumber", ["latest", False])["hash"]
+        except (NodeError, OSError, LookupError, TypeError, ValueError) as exc:
+            logger.warning("%s keeps its blocks: its state dump is unreadable (%s)", self, exc)
+            return False
         head[0]["transactions"] = []
         state.update(blocks=head, transactions=[], historical_states=None)
-        blob = "0x" + gzip.compress(json.dumps(state).encode(), compresslevel=1).hex()
+        cut = "0x" + gzip.compress(json.dumps(state).encode(), compresslevel=1).hex()
         self._client.call("anvil_reset", [])
-        self._client.call("anvil_loadState", [blob])
-        self._client.call("anvil_setCode", [HISTORY_STORAGE_ADDRESS, "0x"])  # as at the start
-        self._shed_at = self._head
+        for blob in (cut, dump):
+            try:
+                self._client.call("anvil_loadState", [blob])
+                after = self._client.call("eth_getBlockByNumber", ["latest", False])
+            except NodeError as exc:
+                logger.warning("%s: a state dump did not load back (%s)", self, exc)
+                continue
+            if after is not None and after.get("hash") == before:
+                # As at the start (the reset brought back the genesis's system contracts).
+                self._client.call("anvil_setCode", [HISTORY_STORAGE_ADDRESS, "0x"])
+                return blob is cut
+            self._client.call("anvil_reset", [])
+        raise LedgerError("shed_history", f"the node lost its state at block {self._head}")
 
     def _roll_back(self, blocks: int) -> None:
         if blocks:
